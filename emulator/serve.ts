@@ -1,0 +1,58 @@
+/**
+ * Starts the CommsEase emulator in a local workerd through Miniflare, on a loopback port.
+ * Used by `npm start`, the test suite's global setup and the benchmark, so all three run the same
+ * emulator. The emulator's TypeScript is bundled with esbuild in memory first (Miniflare runs
+ * JavaScript only).
+ */
+
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import { fileURLToPath } from "node:url";
+
+/** Options for startEmulator. */
+export interface EmulatorOptions {
+  appKey: string;
+  appSecret: string;
+  /** Loopback port; 0 picks a free one. */
+  port?: number;
+  /** Directory to persist accounts in; omit for in-memory state. */
+  persistTo?: string;
+}
+
+/** A running emulator. */
+export interface RunningEmulator {
+  /** Base URL, e.g. `http://127.0.0.1:8788`; the server API is under `${url}/nimserver`. */
+  url: string;
+  dispose(): Promise<void>;
+}
+
+/** Bundles emulator/worker.ts into one ES module. */
+export async function bundleEmulator(): Promise<string> {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL("./worker.ts", import.meta.url))],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    external: ["cloudflare:workers"],
+    write: false,
+    logLevel: "silent",
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** Starts the emulator and resolves once it answers. */
+export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
+  const mf = new Miniflare({
+    modules: true,
+    script: await bundleEmulator(),
+    compatibilityDate: "2026-07-01",
+    durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true } },
+    bindings: { NIM_APP_KEY: options.appKey, NIM_APP_SECRET: options.appSecret },
+    ...(options.persistTo ? { durableObjectsPersist: options.persistTo } : {}),
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+  });
+  const url = (await mf.ready).origin;
+  return { url, dispose: () => mf.dispose() };
+}

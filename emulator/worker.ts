@@ -1,0 +1,263 @@
+/**
+ * A local stand-in for NetEase's CommsEase server API, for `npm start`, the tests and the benchmark.
+ * Never deployed. It speaks the real wire format: form-encoded POSTs with AppKey / Nonce / CurTime /
+ * CheckSum headers checked as NetEase documents them (5-minute window, repeated nonces refused), the
+ * accid rules, and JSON answers with NetEase's codes (200, 403, 414, 416, 422, 431, 500).
+ *
+ * All state lives in one Durable Object so that check-then-create is atomic, exactly like the real
+ * service's uniqueness: two racing `create.action` calls for one accid get 200 and 414 `already
+ * register`. Accounts are kept in Durable Object storage (persisted by `npm start`); call counters
+ * and injected faults are in memory, being test aids only.
+ *
+ * Emulator-only endpoints (under /emulator/):
+ *   POST /emulator/login            {accid, token}  → the login check NetEase's IM server would make
+ *   GET  /emulator/accounts/<accid>                  → {exists, blocked, calls}
+ *   POST /emulator/faults           {accid?, action, mode, times?} → make the next calls fail
+ *   GET  /emulator/health
+ */
+
+import { DurableObject } from "cloudflare:workers";
+import { NIM } from "../src/constants.ts";
+import { timingSafeEqualText } from "../src/nim/digest.ts";
+import { checkDynamicToken } from "../src/nim/dynamic-token.ts";
+import { serverApiCheckSum } from "../src/nim/server-api.ts";
+
+interface EmulatorEnv {
+  NIM_APP_KEY: string;
+  NIM_APP_SECRET: string;
+  COMMSEASE: DurableObjectNamespace<CommsEase>;
+}
+
+interface Account {
+  accid: string;
+  name: string;
+  token: string;
+  blocked: boolean;
+  createdAt: number;
+}
+
+/** How an injected fault answers. */
+type FaultMode = "http500" | "code500" | "code416" | "code403" | "malformed" | "timeout";
+const FAULT_MODES: readonly FaultMode[] = ["http500", "code500", "code416", "code403", "malformed", "timeout"];
+
+interface Fault {
+  accid: string | undefined;
+  action: string;
+  mode: FaultMode;
+  remaining: number;
+}
+
+const ACTIONS = ["user/create.action", "user/block.action", "user/unblock.action", "user/getUinfos.action"] as const;
+type Action = (typeof ACTIONS)[number];
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8" } });
+const nim = (code: number, extra: Record<string, unknown> = {}) => json({ code, ...extra });
+
+/** The emulated CommsEase app: accounts, nonces, counters and faults. */
+export class CommsEase extends DurableObject<EmulatorEnv> {
+  readonly #accounts = new Map<string, Account>();
+  readonly #nonces = new Map<string, number>();
+  readonly #calls = new Map<string, Record<string, number>>();
+  #faults: Fault[] = [];
+
+  constructor(ctx: DurableObjectState, env: EmulatorEnv) {
+    super(ctx, env);
+    // Load persisted accounts before any request, so every later check-then-set is synchronous.
+    void ctx.blockConcurrencyWhile(async () => {
+      const stored = await ctx.storage.list<Account>({ prefix: "account:" });
+      for (const account of stored.values()) this.#accounts.set(account.accid, account);
+    });
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    if (path.startsWith("/nimserver/")) {
+      const action = path.slice("/nimserver/".length) as Action;
+      if (!ACTIONS.includes(action)) return json({ code: 404, desc: "not found" }, 404);
+      if (request.method !== "POST") return json({ code: 405, desc: "method not allowed" }, 405);
+      return this.#serverApi(action, request);
+    }
+    if (path === "/emulator/health") return json({ status: "ok" });
+    if (path === "/emulator/login" && request.method === "POST") return this.#login(request);
+    if (path === "/emulator/faults" && request.method === "POST") return this.#addFault(request);
+    if (path.startsWith("/emulator/accounts/") && request.method === "GET") {
+      const accid = decodeURIComponent(path.slice("/emulator/accounts/".length));
+      const account = this.#accounts.get(accid);
+      return json({ accid, exists: Boolean(account), blocked: account?.blocked ?? false, calls: this.#calls.get(accid) ?? {} });
+    }
+    return json({ code: 404, desc: "not found" }, 404);
+  }
+
+  async #serverApi(action: Action, request: Request): Promise<Response> {
+    const rejection = await this.#authenticate(request);
+    if (rejection) return rejection;
+    if (!/^application\/x-www-form-urlencoded/i.test(request.headers.get("Content-Type") ?? "")) {
+      return nim(414, { desc: "Content-Type must be application/x-www-form-urlencoded" });
+    }
+    const form = new URLSearchParams(await request.text());
+    const accid = form.get("accid") ?? undefined;
+    if (accid) this.#count(accid, action);
+
+    const fault = this.#takeFault(action, accid);
+    if (fault) return this.#faultAnswer(fault);
+
+    switch (action) {
+      case "user/create.action":
+        return this.#create(form);
+      case "user/block.action":
+      case "user/unblock.action":
+        return this.#setBlocked(form, action === "user/block.action");
+      case "user/getUinfos.action":
+        return this.#getUinfos(form);
+    }
+  }
+
+  /** NetEase's request authentication: AppKey, Nonce ≤ 128, CurTime within 5 minutes, CheckSum. */
+  async #authenticate(request: Request): Promise<Response | undefined> {
+    const appKey = request.headers.get("AppKey");
+    const nonce = request.headers.get("Nonce");
+    const curTime = request.headers.get("CurTime");
+    const checkSum = request.headers.get("CheckSum");
+    if (!appKey || !nonce || !curTime || !checkSum) return nim(414, { desc: "missing AppKey, Nonce, CurTime or CheckSum" });
+    if (appKey !== this.env.NIM_APP_KEY) return nim(403, { desc: "illegal appkey" });
+    if (nonce.length > 128) return nim(414, { desc: "nonce too long" });
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    if (!/^\d{1,12}$/.test(curTime) || Math.abs(nowSeconds - Number(curTime)) > NIM.checkSumWindowSeconds) {
+      return nim(414, { desc: "curtime expired" });
+    }
+    const expected = await serverApiCheckSum(this.env.NIM_APP_SECRET, nonce, curTime);
+    if (!timingSafeEqualText(expected, checkSum.toLowerCase())) return nim(414, { desc: "checksum error" });
+    const replayKey = `${nonce}:${curTime}`;
+    this.#forgetOldNonces(nowSeconds);
+    if (this.#nonces.has(replayKey)) return nim(431, { desc: "repeated request" });
+    this.#nonces.set(replayKey, Number(curTime));
+    return undefined;
+  }
+
+  #forgetOldNonces(nowSeconds: number): void {
+    for (const [key, seconds] of this.#nonces) {
+      if (nowSeconds - seconds > NIM.checkSumWindowSeconds) this.#nonces.delete(key);
+    }
+  }
+
+  #create(form: URLSearchParams): Response {
+    const accid = form.get("accid");
+    if (!accid || !NIM.accidPattern.test(accid)) return nim(414, { desc: "parameter error: accid" });
+    const name = form.get("name") ?? "";
+    if (name.length > 64) return nim(414, { desc: "parameter error: name" });
+    const token = form.get("token") ?? crypto.randomUUID().replaceAll("-", "");
+    if (token.length > 128) return nim(414, { desc: "parameter error: token" });
+    if (this.#accounts.has(accid)) return nim(414, { desc: "already register" });
+    const account: Account = { accid, name, token, blocked: false, createdAt: Date.now() };
+    this.#accounts.set(accid, account);
+    this.ctx.waitUntil(this.ctx.storage.put(`account:${accid}`, account));
+    return nim(200, { info: { token, accid, name } });
+  }
+
+  #setBlocked(form: URLSearchParams, blocked: boolean): Response {
+    const accid = form.get("accid");
+    if (!accid || !NIM.accidPattern.test(accid)) return nim(414, { desc: "parameter error: accid" });
+    const needkick = form.get("needkick");
+    if (blocked && needkick !== null && needkick !== "true" && needkick !== "false") {
+      return nim(414, { desc: "parameter error: needkick" });
+    }
+    const account = this.#accounts.get(accid);
+    if (!account) return nim(414, { desc: "user not exist" });
+    account.blocked = blocked;
+    this.ctx.waitUntil(this.ctx.storage.put(`account:${accid}`, account));
+    return nim(200);
+  }
+
+  #getUinfos(form: URLSearchParams): Response {
+    let accids: unknown;
+    try {
+      accids = JSON.parse(form.get("accids") ?? "");
+    } catch {
+      return nim(414, { desc: "parameter error: accids" });
+    }
+    if (!Array.isArray(accids) || accids.length > 200) return nim(414, { desc: "parameter error: accids" });
+    const uinfos = accids
+      .map((accid) => (typeof accid === "string" ? this.#accounts.get(accid) : undefined))
+      .filter((account): account is Account => Boolean(account))
+      .map(({ accid, name }) => ({ accid, name }));
+    return nim(200, { uinfos });
+  }
+
+  /** What NetEase's IM server decides when a client logs in with a dynamic token (authType 1). */
+  async #login(request: Request): Promise<Response> {
+    const body = (await request.json().catch(() => null)) as { accid?: unknown; token?: unknown } | null;
+    if (typeof body?.accid !== "string" || typeof body.token !== "string") return nim(414, { desc: "accid and token required" });
+    const account = this.#accounts.get(body.accid);
+    if (!account) return nim(302, { desc: "account does not exist" });
+    if (account.blocked) return nim(422, { desc: "account disabled" });
+    const check = await checkDynamicToken(body.token, {
+      appKey: this.env.NIM_APP_KEY,
+      accid: body.accid,
+      appSecret: this.env.NIM_APP_SECRET,
+      now: Date.now(),
+      skewMs: 60_000,
+    });
+    if (!check.ok) return nim(302, { desc: `token rejected: ${check.reason}` });
+    return nim(200, { expiresAt: check.fields.curTime + check.fields.ttl * 1000 });
+  }
+
+  async #addFault(request: Request): Promise<Response> {
+    const body = (await request.json().catch(() => null)) as Partial<Record<keyof Fault | "times", unknown>> | null;
+    const action = body?.action;
+    const mode = body?.mode as FaultMode;
+    const times = body?.times ?? 1;
+    if (typeof action !== "string" || !(ACTIONS as readonly string[]).concat("*").includes(action)) {
+      return json({ error: `action must be one of ${ACTIONS.join(", ")} or *` }, 400);
+    }
+    if (!FAULT_MODES.includes(mode)) return json({ error: `mode must be one of ${FAULT_MODES.join(", ")}` }, 400);
+    if (!Number.isInteger(times) || (times as number) < 1) return json({ error: "times must be a positive integer" }, 400);
+    const accid = typeof body?.accid === "string" ? body.accid : undefined;
+    this.#faults.push({ accid, action, mode, remaining: times as number });
+    return json({ ok: true }, 201);
+  }
+
+  #takeFault(action: string, accid: string | undefined): Fault | undefined {
+    const fault = this.#faults.find(
+      (f) => (f.action === "*" || f.action === action) && (f.accid === undefined || f.accid === accid),
+    );
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.#faults = this.#faults.filter((f) => f !== fault);
+    return fault;
+  }
+
+  async #faultAnswer(fault: Fault): Promise<Response> {
+    switch (fault.mode) {
+      case "http500":
+        return new Response("Internal Server Error", { status: 500 });
+      case "code500":
+        return nim(500, { desc: "internal error" });
+      case "code416":
+        return nim(416, { desc: "frequency limit" });
+      case "code403":
+        return nim(403, { desc: "illegal operation" });
+      case "malformed":
+        return new Response("<html>gateway</html>", { status: 200, headers: { "Content-Type": "text/html" } });
+      case "timeout":
+        // Longer than any client timeout; the caller gives up first.
+        await new Promise((resolve) => setTimeout(resolve, 30_000));
+        return nim(500, { desc: "late" });
+    }
+  }
+
+  #count(accid: string, action: string): void {
+    const name = action.slice("user/".length, -".action".length);
+    const counts = this.#calls.get(accid) ?? {};
+    counts[name] = (counts[name] ?? 0) + 1;
+    this.#calls.set(accid, counts);
+  }
+}
+
+export default {
+  fetch(request: Request, env: EmulatorEnv): Promise<Response> {
+    // One app, one object: every request goes through the same serialized state.
+    return env.COMMSEASE.get(env.COMMSEASE.idFromName("app")).fetch(request);
+  },
+} satisfies ExportedHandler<EmulatorEnv>;

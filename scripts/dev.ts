@@ -1,0 +1,54 @@
+/**
+ * `npm start`: the whole local service in one command.
+ *   1. creates .dev.vars from .dev.vars.example on first run (development-only values);
+ *   2. starts the CommsEase emulator on http://127.0.0.1:8788 (accounts persist in .wrangler/state);
+ *   3. runs `wrangler dev` for the Worker on http://127.0.0.1:8787, which reads .dev.vars.
+ * Ctrl-C stops both.
+ */
+
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync } from "node:fs";
+import { startEmulator } from "../emulator/serve.ts";
+import { devVarsExamplePath, devVarsPath, projectRoot, readDevVars } from "./dev-vars.ts";
+
+const WORKER_PORT = Number(process.env.PORT ?? 8787);
+const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
+
+if (!existsSync(devVarsPath)) {
+  copyFileSync(devVarsExamplePath, devVarsPath);
+  console.log("[dev] created .dev.vars from .dev.vars.example (development-only values)");
+}
+const vars = readDevVars();
+if (!vars.NIM_APP_KEY || !vars.NIM_APP_SECRET) {
+  console.error("[dev] .dev.vars must set NIM_APP_KEY and NIM_APP_SECRET");
+  process.exit(1);
+}
+
+const emulator = await startEmulator({
+  appKey: vars.NIM_APP_KEY,
+  appSecret: vars.NIM_APP_SECRET,
+  port: EMULATOR_PORT,
+  persistTo: `${projectRoot}.wrangler/state/emulator`,
+});
+console.log(`[dev] CommsEase emulator on ${emulator.url}/nimserver`);
+if (vars.NIM_API_BASE !== `${emulator.url}/nimserver`) {
+  console.log(`[dev] note: NIM_API_BASE in .dev.vars is ${vars.NIM_API_BASE ?? "(unset)"}, not the emulator`);
+}
+
+const wrangler = spawn(
+  "wrangler",
+  ["dev", "--ip", "127.0.0.1", "--port", String(WORKER_PORT), "--show-interactive-dev-session=false"],
+  { cwd: projectRoot, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+);
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  wrangler.kill("SIGINT");
+  await emulator.dispose().catch(() => {});
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+wrangler.on("exit", (code) => void stop(code ?? 0));

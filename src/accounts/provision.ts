@@ -1,0 +1,61 @@
+/**
+ * uid → account, creating the NetEase account on first use ("accounts on demand").
+ *
+ * Order matters because KV cannot do compare-and-set: the derived accid is registered at NetEase
+ * first, and only on success is the record written. A failed registration writes nothing, so the next
+ * request simply tries again. NetEase's `already register` counts as success, which makes the whole
+ * step idempotent: racing first requests in different isolates derive the same accid and agree.
+ *
+ * Within one isolate, concurrent first requests for a uid share one promise (one upstream call), and
+ * records already read are served from a bounded cache for at most KV's own consistency window, so the
+ * warm path does no I/O at all.
+ */
+
+import { TIMING } from "../constants.ts";
+import type { NimServerApi } from "../nim/server-api.ts";
+import { deriveAccid } from "./accid.ts";
+import { RecordCache, type AccountRecord, type AccountStore } from "./store.ts";
+
+/** Per-isolate account provisioning with a record cache and single-flight first use. */
+export class AccountProvisioner {
+  readonly #cache = new RecordCache<AccountRecord>(TIMING.accountCacheTtlMs);
+  readonly #inflight = new Map<string, Promise<AccountRecord>>();
+
+  constructor(
+    readonly accidKey: Promise<CryptoKey>,
+    readonly nim: NimServerApi,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /** The account for `uid`, registering it with NetEase if this is the uid's first use. */
+  account(uid: string, store: AccountStore): Promise<AccountRecord> {
+    const cached = this.#cache.get(uid, this.now());
+    if (cached) return Promise.resolve(cached);
+    let pending = this.#inflight.get(uid);
+    if (!pending) {
+      pending = this.#load(uid, store).finally(() => this.#inflight.delete(uid));
+      this.#inflight.set(uid, pending);
+    }
+    return pending;
+  }
+
+  /** Records a change made by this isolate (admin operations), so it is seen here at once. */
+  remember(uid: string, record: AccountRecord): void {
+    this.#cache.set(uid, record, this.now());
+  }
+
+  async #load(uid: string, store: AccountStore): Promise<AccountRecord> {
+    const record = (await store.get(uid)) ?? (await this.#register(uid, store));
+    this.#cache.set(uid, record, this.now());
+    return record;
+  }
+
+  async #register(uid: string, store: AccountStore): Promise<AccountRecord> {
+    const accid = await deriveAccid(await this.accidKey, uid, 0);
+    await this.nim.createAccount(accid);
+    const now = this.now();
+    const record: AccountRecord = { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 };
+    await store.put(uid, record);
+    return record;
+  }
+}

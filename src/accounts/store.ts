@@ -1,0 +1,125 @@
+/**
+ * The KV records behind the uid ↔ accid mapping.
+ *
+ *   uid:<uid>      → AccountRecord (JSON, versioned by `v`)
+ *   accid:<accid>  → uid           (reverse mapping, for NetEase's login callback)
+ *
+ * KV has no transactions and no compare-and-set, so correctness comes from the order of writes and
+ * from idempotence instead: an accid is registered at NetEase before any record names it, records are
+ * rewritten whole, and the reverse key is written before the forward key so that every accid a record
+ * names can always be traced back. Reads are eventually consistent (about 60 s across locations).
+ */
+
+import { CACHE_SIZES } from "../constants.ts";
+import { ApiError, internalError } from "../errors.ts";
+
+/** Account states. A blocked account gets no tokens and fails the login callback. */
+export type AccountStatus = "active" | "blocked";
+
+/** One uid's IM account, as stored in KV. */
+export interface AccountRecord {
+  /** Schema version of this record. */
+  v: 1;
+  accid: string;
+  status: AccountStatus;
+  /** Unix ms when this uid was first bound. */
+  createdAt: number;
+  /** Unix ms of the last change. */
+  updatedAt: number;
+  /** How many times the accid was rotated; 0 for the first accid. Bound accounts keep 0. */
+  generation: number;
+}
+
+const RECORD_VERSION = 1;
+const uidKey = (uid: string) => `uid:${uid}`;
+const accidKey = (accid: string) => `accid:${accid}`;
+
+/** Reads and writes account records in one KV namespace. Cheap to construct per request. */
+export class AccountStore {
+  constructor(readonly kv: KVNamespace) {}
+
+  /** The record for `uid`, or null when the uid has never been bound. */
+  async get(uid: string): Promise<AccountRecord | null> {
+    return parseRecord(await kvCall(() => this.kv.get(uidKey(uid), "text")), uid);
+  }
+
+  /** The uid that `accid` belongs (or belonged) to, or null. */
+  async uidForAccid(accid: string): Promise<string | null> {
+    return kvCall(() => this.kv.get(accidKey(accid), "text"));
+  }
+
+  /** Writes the record for `uid` and its reverse mapping (reverse first; see the module docblock). */
+  async put(uid: string, record: AccountRecord): Promise<void> {
+    await kvCall(() => this.kv.put(accidKey(record.accid), uid));
+    await kvCall(() => this.kv.put(uidKey(uid), JSON.stringify(record)));
+  }
+}
+
+function parseRecord(text: string | null, uid: string): AccountRecord | null {
+  if (text === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw internalError(`account record for a uid of length ${uid.length} is not JSON`);
+  }
+  const r = value as Partial<AccountRecord>;
+  if (
+    r?.v !== RECORD_VERSION ||
+    typeof r.accid !== "string" ||
+    (r.status !== "active" && r.status !== "blocked") ||
+    !Number.isSafeInteger(r.createdAt) ||
+    !Number.isSafeInteger(r.updatedAt) ||
+    !Number.isSafeInteger(r.generation)
+  ) {
+    throw internalError("account record has an unknown shape or version");
+  }
+  return r as AccountRecord;
+}
+
+async function kvCall<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw new ApiError(503, "storage_unavailable", "Account storage is temporarily unavailable; retry later.", {
+      headers: { "Retry-After": "2" },
+      detail: `KV: ${error instanceof Error ? error.message.slice(0, 120) : "error"}`,
+    });
+  }
+}
+
+/**
+ * A small bounded map with per-entry expiry, for records an isolate has already read. Evicts the
+ * oldest insertion when full (Map preserves insertion order), which is good enough for a cache
+ * whose entries all live the same short time.
+ */
+export class RecordCache<V> {
+  readonly #entries = new Map<string, { value: V; expires: number }>();
+  constructor(
+    readonly ttlMs: number,
+    readonly maxEntries: number = CACHE_SIZES.accounts,
+  ) {}
+
+  get(key: string, now: number): V | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expires <= now) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V, now: number): void {
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, { value, expires: now + this.ttlMs });
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Env → typed, validated Config. This is the one module that knows the binding and variable names.
+ *
+ * Validation is strict because every value here is security-relevant: a short HMAC key, a plain-http
+ * API base or an inverted ttl range is an operator mistake we would rather refuse loudly (500
+ * `misconfigured`, naming the setting in the log) than run with. Problems name settings, never values.
+ */
+
+import { LIMITS } from "./constants.ts";
+
+/** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
+export interface Env {
+  NIM_APP_KEY?: string;
+  NIM_APP_SECRET?: string;
+  NIM_API_BASE?: string;
+  SESSION_JWT_SECRET?: string;
+  SESSION_JWKS_URL?: string;
+  SESSION_JWT_ISSUER?: string;
+  SESSION_JWT_AUDIENCE?: string;
+  ACCID_SECRET?: string;
+  TOKEN_TTL_DEFAULT?: string;
+  TOKEN_TTL_MIN?: string;
+  TOKEN_TTL_MAX?: string;
+  ACCOUNTS?: KVNamespace;
+}
+
+/** How app-session JWTs are verified: a shared HS256 secret, an identity provider's JWKS, or both. */
+export interface SessionConfig {
+  /** HS256 key material (mode 1), or undefined. */
+  hs256Secret: string | undefined;
+  /** JWKS URL for asymmetric keys (mode 2), or undefined. */
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+}
+
+/** Validated settings. Secrets are held here in memory only; never log this object. */
+export interface Config {
+  appKey: string;
+  appSecret: string;
+  /** Server API base without a trailing slash, e.g. `https://api.netease.im/nimserver`. */
+  apiBase: string;
+  accidSecret: string;
+  session: SessionConfig;
+  ttl: { default: number; min: number; max: number };
+}
+
+/** One setting that is missing or unusable. `problem` describes the rule, never the value. */
+export interface ConfigProblem {
+  name: string;
+  problem: "missing" | "invalid";
+  rule?: string;
+}
+
+/** Thrown when the Env cannot produce a Config; carries every problem found, not only the first. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(`misconfigured: ${problems.map((p) => `${p.name} (${p.rule ?? p.problem})`).join(", ")}`);
+  }
+}
+
+const DEFAULT_API_BASE = "https://api.netease.im/nimserver";
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+function present(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/**
+ * Validates the Env and returns a Config, or throws a ConfigError listing every problem.
+ * Pure: no I/O and no caching (see `runtime.ts` for the per-isolate cache).
+ */
+export function parseConfig(env: Env): Config {
+  const problems: ConfigProblem[] = [];
+  const need = (name: keyof Env, value: string | undefined): string => {
+    const v = present(value);
+    if (!v) problems.push({ name, problem: "missing" });
+    return v ?? "";
+  };
+  const bad = (name: string, rule: string) => problems.push({ name, problem: "invalid", rule });
+
+  const appKey = need("NIM_APP_KEY", env.NIM_APP_KEY);
+  if (appKey && !/^[A-Za-z0-9]{1,64}$/.test(appKey)) bad("NIM_APP_KEY", "letters and digits, at most 64");
+  // Secrets are used verbatim (no trim): a stray space is part of the key NetEase knows.
+  const appSecret = env.NIM_APP_SECRET ?? "";
+  if (!appSecret) problems.push({ name: "NIM_APP_SECRET", problem: "missing" });
+
+  const apiBase = (present(env.NIM_API_BASE) ?? DEFAULT_API_BASE).replace(/\/+$/, "");
+  if (!isAllowedUrl(apiBase)) bad("NIM_API_BASE", "an https URL (http only for loopback)");
+
+  const accidSecret = env.ACCID_SECRET ?? "";
+  if (!accidSecret) problems.push({ name: "ACCID_SECRET", problem: "missing" });
+  else if (byteLength(accidSecret) < LIMITS.minSecretBytes) bad("ACCID_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
+
+  const hs256Secret = env.SESSION_JWT_SECRET || undefined;
+  const jwksUrl = present(env.SESSION_JWKS_URL);
+  if (!hs256Secret && !jwksUrl) problems.push({ name: "SESSION_JWT_SECRET or SESSION_JWKS_URL", problem: "missing" });
+  if (hs256Secret && byteLength(hs256Secret) < LIMITS.minSecretBytes) {
+    // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
+    bad("SESSION_JWT_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
+  }
+  if (jwksUrl && !isAllowedUrl(jwksUrl)) bad("SESSION_JWKS_URL", "an https URL (http only for loopback)");
+
+  const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, 600, bad);
+  const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, 60, bad);
+  const ttlMax = parseSeconds("TOKEN_TTL_MAX", env.TOKEN_TTL_MAX, 3600, bad);
+  if (!(ttlMin <= ttlDefault && ttlDefault <= ttlMax)) {
+    bad("TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN <= TOKEN_TTL_DEFAULT <= TOKEN_TTL_MAX");
+  }
+
+  if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    appKey,
+    appSecret,
+    apiBase,
+    accidSecret,
+    session: {
+      hs256Secret,
+      jwksUrl,
+      issuer: present(env.SESSION_JWT_ISSUER),
+      audience: present(env.SESSION_JWT_AUDIENCE),
+    },
+    ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
+  };
+}
+
+function parseSeconds(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  bad: (name: string, rule: string) => void,
+): number {
+  const text = present(raw);
+  if (text === undefined) return fallback;
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 1 && value <= LIMITS.maxTtlSeconds)) {
+    bad(name, `whole seconds from 1 to ${LIMITS.maxTtlSeconds}`);
+    return fallback;
+  }
+  return value;
+}
+
+function isAllowedUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.search || url.hash) return false;
+  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+}
+
+const encoder = new TextEncoder();
+function byteLength(text: string): number {
+  return encoder.encode(text).byteLength;
+}

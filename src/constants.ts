@@ -1,0 +1,45 @@
+/**
+ * Every tunable number in one place, so a reviewer can see the service's limits at a glance.
+ * Values that operators may change are settings in `config.ts`; these are fixed by design.
+ */
+export const LIMITS = {
+  /** Minimum length of HMAC keys we accept (HS256 session secret, ACCID_SECRET): 256 bits. */
+  minSecretBytes: 32,
+  /** Upper bound for any configured ttl: one day. NetEase publishes no maximum; short is safer. */
+  maxTtlSeconds: 86_400,
+  /** Longest accepted uid (the session JWT's `sub`). */
+  maxUidLength: 256,
+  /** Largest request body we read. */
+  maxBodyBytes: 8 * 1024,
+} as const;
+
+export const TIMING = {
+  /** Clock tolerance for `nbf`, `iat` and `exp` of session JWTs. */
+  jwtClockToleranceSeconds: 30,
+  /** How long a JWKS is trusted before it is fetched again. */
+  jwksCacheMaxAgeMs: 5 * 60_000,
+  /** Minimum time between JWKS fetches forced by an unknown `kid` (stops random-kid refetch storms). */
+  jwksCooldownMs: 30_000,
+  /** Abort a JWKS fetch after this long. */
+  jwksFetchTimeoutMs: 3_000,
+  /** Abort a NetEase server API call after this long. */
+  nimApiTimeoutMs: 4_000,
+  /** How long an isolate trusts an account record it read: KV's own eventual-consistency window. */
+  accountCacheTtlMs: 60_000,
+  /** When the client should refresh, as a fraction of the token's lifetime. */
+  refreshFraction: 0.8,
+  /** Retry-After (seconds) sent when NetEase is unavailable or rate limiting us. */
+  upstreamRetryAfterSeconds: 5,
+} as const;
+
+export const CACHE_SIZES = {
+  /** Account records kept per isolate (a few hundred bytes each). */
+  accounts: 10_000,
+} as const;
+
+export const NIM = {
+  /** NetEase accid rules: at most 32 characters of letters, digits and `_ @ . -`. */
+  accidPattern: /^[A-Za-z0-9_@.\-]{1,32}$/,
+  /** Server API CheckSum validity window (NetEase accepts a CheckSum for 5 minutes). */
+  checkSumWindowSeconds: 300,
+} as const;

@@ -1,0 +1,156 @@
+/**
+ * Client for NetEase's server API ("nimserver"): signed form POSTs, typed outcomes.
+ *
+ * Every request carries `AppKey`, a fresh random `Nonce`, `CurTime` (Unix seconds) and
+ * `CheckSum = sha1(AppSecret + Nonce + CurTime)`. Answers are JSON with a `code` field; HTTP status
+ * is 200 even for most failures. Failures become ApiErrors here so every caller maps them the same
+ * way: transient ones (timeouts, 5xx, malformed answers, 416 rate limiting, 500) are 503
+ * `upstream_unavailable` with Retry-After; rejections that retrying cannot fix (bad CheckSum, illegal
+ * operation) are 502 `upstream_error`. The `desc` NetEase returns goes to the log, not the caller.
+ */
+
+import { NIM, TIMING } from "../constants.ts";
+import { ApiError } from "../errors.ts";
+import { sha1Hex, toHex } from "./digest.ts";
+
+/** NetEase's result codes that this client distinguishes. */
+export const NIM_CODE = {
+  ok: 200,
+  illegalOperation: 403,
+  parameterError: 414,
+  rateLimited: 416,
+  accountDisabled: 422,
+  repeatedRequest: 431,
+  internalError: 500,
+} as const;
+
+/** Computes the server API CheckSum: sha1(AppSecret + Nonce + CurTime), CurTime in seconds. */
+export function serverApiCheckSum(appSecret: string, nonce: string, curTime: string): Promise<string> {
+  return sha1Hex(appSecret + nonce + curTime);
+}
+
+/** Builds the four authentication headers for one server API request. */
+export async function serverApiHeaders(
+  appKey: string,
+  appSecret: string,
+  nowMs: number = Date.now(),
+): Promise<Record<string, string>> {
+  const nonce = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  const curTime = String(Math.floor(nowMs / 1000));
+  return { AppKey: appKey, Nonce: nonce, CurTime: curTime, CheckSum: await serverApiCheckSum(appSecret, nonce, curTime) };
+}
+
+/** Connection settings for the server API. */
+export interface NimServerApiOptions {
+  apiBase: string;
+  appKey: string;
+  appSecret: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+interface NimAnswer {
+  code: number;
+  desc?: string;
+  info?: Record<string, unknown>;
+}
+
+/** The subset of NetEase's account API this service uses. */
+export class NimServerApi {
+  readonly #options: Required<Omit<NimServerApiOptions, "fetch">> & { fetch: typeof fetch };
+
+  constructor(options: NimServerApiOptions) {
+    this.#options = {
+      timeoutMs: TIMING.nimApiTimeoutMs,
+      ...options,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    };
+  }
+
+  /**
+   * Registers `accid` (`/user/create.action`). NetEase's `414 already register` is success too:
+   * racing first requests for one uid derive the same accid, and whichever loses still gets it.
+   */
+  async createAccount(accid: string): Promise<{ accid: string; created: boolean }> {
+    assertAccid(accid);
+    const answer = await this.#call("user/create.action", { accid });
+    if (answer.code === NIM_CODE.ok) return { accid, created: true };
+    if (answer.code === NIM_CODE.parameterError && /already register/i.test(answer.desc ?? "")) {
+      return { accid, created: false };
+    }
+    throw failure("user/create.action", answer);
+  }
+
+  /** Blocks `accid` (`/user/block.action`); with `kick`, live sessions are disconnected too. */
+  async blockAccount(accid: string, kick: boolean): Promise<void> {
+    assertAccid(accid);
+    const answer = await this.#call("user/block.action", { accid, needkick: String(kick) });
+    if (answer.code !== NIM_CODE.ok) throw failure("user/block.action", answer);
+  }
+
+  /** Unblocks `accid` (`/user/unblock.action`). */
+  async unblockAccount(accid: string): Promise<void> {
+    assertAccid(accid);
+    const answer = await this.#call("user/unblock.action", { accid });
+    if (answer.code !== NIM_CODE.ok) throw failure("user/unblock.action", answer);
+  }
+
+  async #call(action: string, form: Record<string, string>): Promise<NimAnswer> {
+    const { apiBase, appKey, appSecret, timeoutMs } = this.#options;
+    const headers = {
+      ...(await serverApiHeaders(appKey, appSecret)),
+      "Content-Type": "application/x-www-form-urlencoded;charset=utf-8",
+    };
+    let response: Response;
+    try {
+      response = await this.#options.fetch(`${apiBase}/${action}`, {
+        method: "POST",
+        headers,
+        body: new URLSearchParams(form).toString(),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+      throw unavailable(`${action}: ${timedOut ? `no answer within ${timeoutMs} ms` : "network error"}`);
+    }
+    if (response.status >= 500) {
+      await response.body?.cancel();
+      throw unavailable(`${action}: HTTP ${response.status}`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new ApiError(502, "upstream_error", "The IM service rejected the request.", {
+        detail: `${action}: HTTP ${response.status}`,
+      });
+    }
+    let answer: unknown;
+    try {
+      answer = await response.json();
+    } catch {
+      throw unavailable(`${action}: answer is not JSON`);
+    }
+    if (typeof answer !== "object" || answer === null || typeof (answer as NimAnswer).code !== "number") {
+      throw unavailable(`${action}: answer has no numeric code`);
+    }
+    return answer as NimAnswer;
+  }
+}
+
+function assertAccid(accid: string): void {
+  if (!NIM.accidPattern.test(accid)) throw new RangeError("accid does not follow NetEase's rules");
+}
+
+function unavailable(detail: string): ApiError {
+  return new ApiError(503, "upstream_unavailable", "The IM service is temporarily unavailable; retry later.", {
+    headers: { "Retry-After": String(TIMING.upstreamRetryAfterSeconds) },
+    detail,
+  });
+}
+
+function failure(action: string, answer: NimAnswer): ApiError {
+  // NetEase's desc is free text from the vendor; keep it short and out of the response.
+  const detail = `${action}: code ${answer.code} ${(answer.desc ?? "").slice(0, 80)}`;
+  const transient: number[] = [NIM_CODE.rateLimited, NIM_CODE.internalError, NIM_CODE.repeatedRequest];
+  if (transient.includes(answer.code)) return unavailable(detail);
+  return new ApiError(502, "upstream_error", "The IM service rejected the request.", { detail });
+}

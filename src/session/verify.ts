@@ -1,0 +1,148 @@
+/**
+ * App-session JWT verification with jose. Returns the uid (the `sub` claim) or throws an ApiError.
+ *
+ * Two modes, chosen by configuration, usable together during a migration:
+ * - a shared secret: HS256 only;
+ * - an identity provider's JWKS: RS256, ES256 and EdDSA only.
+ * The algorithm lists are pinned per key source, so an HS256 token "signed" with a JWKS public key
+ * never reaches a verifier that would accept it, and `none` is never accepted. `exp` is required,
+ * `nbf`/`iat` are honoured with a small clock tolerance, `iss`/`aud` are checked when configured.
+ *
+ * Keys are prepared once per verifier (one verifier per isolate, see `runtime.ts`): the HMAC key is
+ * imported once, and the remote JWKS is cached for 5 minutes with a cool-down on forced refetches.
+ * When the JWKS cannot be fetched, keys fetched earlier keep working; only with no usable key at all
+ * is the answer 503 `session_keys_unavailable` (our dependency's fault, not the caller's).
+ */
+
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type CryptoKey as JoseKey,
+  type FlattenedJWSInput,
+  type JWSHeaderParameters,
+  type JWTVerifyOptions,
+  type RemoteJWKSet,
+} from "jose";
+import type { SessionConfig } from "../config.ts";
+import { LIMITS, TIMING } from "../constants.ts";
+import { ApiError } from "../errors.ts";
+import { isValidUid } from "../uid.ts";
+
+/** Algorithms accepted with the shared secret. */
+export const SECRET_ALGORITHMS = ["HS256"] as const;
+/** Algorithms accepted with JWKS keys. `Ed25519` is the fully specified name for EdDSA over Ed25519. */
+export const JWKS_ALGORITHMS = ["RS256", "ES256", "EdDSA", "Ed25519"] as const;
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Builds the 401 for a session problem. `detail` (logged only) says which check failed. */
+export function invalidSession(detail: string): ApiError {
+  return new ApiError(401, "invalid_session", "The session token is invalid or expired.", {
+    headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
+    detail,
+  });
+}
+
+/** The 401 for a request with no bearer session at all. */
+export function missingSession(): ApiError {
+  return new ApiError(401, "missing_session", "Send the app session as 'Authorization: Bearer <JWT>'.", {
+    headers: { "WWW-Authenticate": "Bearer" },
+  });
+}
+
+/** Extracts the bearer token from an Authorization header value, or throws the matching 401. */
+export function bearerToken(header: string | undefined): string {
+  if (!header) throw missingSession();
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) throw invalidSession("authorization header is not 'Bearer <token>'");
+  return match[1]!;
+}
+
+class KeysUnavailable extends Error {
+  override readonly name = "KeysUnavailable";
+}
+
+/** Verifies app-session JWTs for one SessionConfig. Create once per isolate and reuse. */
+export class SessionVerifier {
+  readonly #getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<JoseKey | Uint8Array>;
+  readonly #options: JWTVerifyOptions;
+
+  constructor(config: SessionConfig) {
+    const algorithms: string[] = [];
+    let secretKey: Promise<JoseKey> | undefined;
+    let remote: RemoteJWKSet | undefined;
+    if (config.hs256Secret) {
+      algorithms.push(...SECRET_ALGORITHMS);
+      secretKey = crypto.subtle.importKey(
+        "raw",
+        new TextEncoder().encode(config.hs256Secret),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["verify"],
+      );
+    }
+    if (config.jwksUrl) {
+      algorithms.push(...JWKS_ALGORITHMS);
+      remote = createRemoteJWKSet(new URL(config.jwksUrl), {
+        cacheMaxAge: TIMING.jwksCacheMaxAgeMs,
+        cooldownDuration: TIMING.jwksCooldownMs,
+        timeoutDuration: TIMING.jwksFetchTimeoutMs,
+      });
+    }
+    this.#options = {
+      algorithms,
+      clockTolerance: TIMING.jwtClockToleranceSeconds,
+      requiredClaims: ["exp", "sub"],
+      ...(config.issuer ? { issuer: config.issuer } : {}),
+      ...(config.audience ? { audience: config.audience } : {}),
+    };
+    this.#getKey = async (header, token) => {
+      // The key source is chosen by the algorithm family; jose has already checked `alg` is allowed.
+      if (header.alg === "HS256") return secretKey!;
+      return resolveJwksKey(remote!, header, token);
+    };
+  }
+
+  /** Verifies `jwt` and returns its uid, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
+  async verify(jwt: string): Promise<string> {
+    if (jwt.length > 8192 || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
+    let sub: unknown;
+    try {
+      ({ payload: { sub } } = await jwtVerify(jwt, this.#getKey, this.#options));
+    } catch (error) {
+      if (error instanceof KeysUnavailable) {
+        throw new ApiError(503, "session_keys_unavailable", "Session keys are temporarily unavailable; retry later.", {
+          headers: { "Retry-After": "5" },
+          detail: error.message,
+        });
+      }
+      if (error instanceof joseErrors.JOSEError) throw invalidSession(error.code);
+      throw invalidSession(error instanceof Error ? error.name : "verification failed");
+    }
+    if (!isValidUid(sub)) {
+      throw invalidSession(`sub must be a string of 1 to ${LIMITS.maxUidLength} printable characters`);
+    }
+    return sub;
+  }
+}
+
+async function resolveJwksKey(
+  remote: RemoteJWKSet,
+  header: JWSHeaderParameters,
+  token: FlattenedJWSInput,
+): Promise<JoseKey> {
+  try {
+    return await remote(header, token);
+  } catch (error) {
+    // A key that is not in a set we did fetch is the caller's problem (401).
+    if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+    if (error instanceof joseErrors.JOSENotSupported || error instanceof joseErrors.JOSEAlgNotAllowed) throw error;
+    // Anything else is a fetch failure. Fall back to the last keys we fetched, if any.
+    const lastKnown = remote.jwks();
+    if (lastKnown) return createLocalJWKSet(lastKnown)(header, token);
+    const reason = error instanceof joseErrors.JOSEError ? error.code : error instanceof Error ? error.name : "unknown";
+    throw new KeysUnavailable(`JWKS fetch failed: ${reason}`);
+  }
+}
