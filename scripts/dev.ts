@@ -41,14 +41,17 @@ const wrangler = spawn(
   { cwd: projectRoot, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
 );
 
+const wranglerExited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 0)));
 let stopping = false;
+/** Stops wrangler (waiting up to 5 s for it to shut its workerd down), then the emulator. */
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  wrangler.kill("SIGINT");
+  if (wrangler.exitCode === null) wrangler.kill("SIGINT");
+  await Promise.race([wranglerExited, new Promise((resolve) => setTimeout(resolve, 5000))]);
   await emulator.dispose().catch(() => {});
   process.exit(code);
 }
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
-wrangler.on("exit", (code) => void stop(code ?? 0));
+void wranglerExited.then((code) => stop(code));

@@ -24,6 +24,14 @@ export interface Env {
   ACCOUNTS?: KVNamespace;
 }
 
+type Assert<T extends true> = T;
+/**
+ * Compile-time check that wrangler.toml and this interface agree: `npm run types` regenerates
+ * worker-configuration.d.ts from wrangler.toml, and the type check fails if a binding there has a
+ * type this interface does not accept.
+ */
+export type WranglerBindingsMatchEnv = Assert<Cloudflare.Env extends Env ? true : false>;
+
 /** How app-session JWTs are verified: a shared HS256 secret, an identity provider's JWKS, or both. */
 export interface SessionConfig {
   /** HS256 key material (mode 1), or undefined. */

@@ -52,7 +52,7 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
 export const onNotFound: NotFoundHandler<AppEnv> = (c) => onError(errors.notFound(), c);
 
 /** The 405 handler for Hono's methodNotAllowed middleware. */
-export function onMethodNotAllowed(c: Context<AppEnv>, allowed: string[]): Response {
+export function onMethodNotAllowed(c: Context<AppEnv>, allowed: string[]): Response | Promise<Response> {
   return onError(errors.methodNotAllowed(allowed.join(", ")), c);
 }
 

@@ -47,7 +47,8 @@ tokenRoutes.post("/", async (c) => {
 
 /** Reads the optional JSON body. Empty means defaults; anything else must be a JSON object. */
 async function readTokenRequest(c: Context<AppEnv>): Promise<TokenRequest> {
-  const text = await c.req.text();
+  // Decoded by hand: workerd warns when .text() is used on a body whose type is not textual.
+  const text = new TextDecoder().decode(await c.req.arrayBuffer());
   if (text.trim() === "") return {};
   const type = c.req.header("Content-Type");
   if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {

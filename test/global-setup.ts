@@ -1,0 +1,47 @@
+/**
+ * Runs once in Node before the tests: starts the CommsEase emulator and an identity-provider
+ * stand-in (a JWKS endpoint) on loopback ports, and hands their URLs to the Vitest config.
+ */
+
+import { exportJWK, generateKeyPair } from "jose";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TestProject } from "vitest/node";
+import { startEmulator } from "../emulator/serve.ts";
+import { TEST_VARS, type TestServers } from "./settings.ts";
+
+declare module "vitest" {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface ProvidedContext extends TestServers {}
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const emulator = await startEmulator({ appKey: TEST_VARS.NIM_APP_KEY, appSecret: TEST_VARS.NIM_APP_SECRET });
+
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const publicJwk = { ...(await exportJWK(publicKey)), kid: "es-1", alg: "ES256", use: "sig" };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid: "es-1", alg: "ES256" };
+  const fetches: Record<string, number> = {};
+  const idp = createServer((request, response) => {
+    const path = request.url ?? "/";
+    fetches[path] = (fetches[path] ?? 0) + 1;
+    if (path === "/jwks.json") {
+      response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));
+    } else if (path === "/fetches") {
+      response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(fetches));
+    } else {
+      response.writeHead(503, { "Content-Type": "text/plain" }).end("unavailable");
+    }
+  });
+  await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+  const { port } = idp.address() as AddressInfo;
+
+  project.provide("emulatorUrl", emulator.url);
+  project.provide("idpUrl", `http://127.0.0.1:${port}`);
+  project.provide("idpPrivateJwk", JSON.stringify(privateJwk));
+
+  return async () => {
+    await new Promise((resolve) => idp.close(resolve));
+    await emulator.dispose();
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * Test-only settings shared by the Vitest config (Node) and the tests (workerd). These values are
+ * public and used nowhere else.
+ */
+export const TEST_VARS = {
+  NIM_APP_KEY: "testappkey000000000000000000000a",
+  NIM_APP_SECRET: "test-app-secret-0123456789",
+  SESSION_JWT_SECRET: "test-session-secret-0123456789-abcdefghij",
+  ACCID_SECRET: "test-accid-secret-0123456789-abcdefghijkl",
+  SESSION_JWKS_URL: "",
+  SESSION_JWT_ISSUER: "",
+  SESSION_JWT_AUDIENCE: "",
+  TOKEN_TTL_DEFAULT: "600",
+  TOKEN_TTL_MIN: "60",
+  TOKEN_TTL_MAX: "3600",
+} as const;
+
+/** Values the global setup provides to the tests. */
+export interface TestServers {
+  /** CommsEase emulator origin, e.g. http://127.0.0.1:PORT. */
+  emulatorUrl: string;
+  /** Identity-provider stand-in origin; `/jwks.json` serves TEST_JWKS public keys. */
+  idpUrl: string;
+  /** The ES256 private JWK matching kid "es-1" in /jwks.json, as JSON. */
+  idpPrivateJwk: string;
+}

@@ -1,0 +1,103 @@
+/** Accounts on demand: first use registers at NetEase, once; failures write nothing. */
+
+import { describe, expect, it } from "vitest";
+import { AccountStore } from "../../src/accounts/store.ts";
+import type { TokenResponse } from "../../src/contract.ts";
+import { emulatedAccount, env, expectedAccid, hsJwt, injectFault, issue, uniqueUid } from "./helpers.ts";
+
+const store = () => new AccountStore(env.ACCOUNTS!);
+
+describe("accounts on demand", () => {
+  it("registers a new uid at NetEase, then stores a versioned record and its reverse mapping", async () => {
+    const uid = uniqueUid();
+    const accid = await expectedAccid(uid);
+    expect((await emulatedAccount(accid)).exists).toBe(false);
+    const before = Date.now();
+    expect((await issue(await hsJwt(uid))).status).toBe(200);
+    expect(await emulatedAccount(accid)).toMatchObject({ exists: true, blocked: false, calls: { create: 1 } });
+    const record = await store().get(uid);
+    expect(record).toEqual({ v: 1, accid, status: "active", createdAt: expect.any(Number), updatedAt: expect.any(Number), generation: 0 });
+    expect(record!.createdAt).toBeGreaterThanOrEqual(before);
+    expect(await store().uidForAccid(accid)).toBe(uid);
+  });
+
+  it("makes one upstream call for 20 concurrent first requests, and they all agree on one accid", async () => {
+    const uid = uniqueUid("burst");
+    const jwt = await hsJwt(uid);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => issue(jwt)));
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const accids = new Set(await Promise.all(answers.map(async (r) => (await r.json<TokenResponse>()).accid)));
+    expect(accids).toEqual(new Set([await expectedAccid(uid)]));
+    expect((await emulatedAccount([...accids][0]!)).calls).toEqual({ create: 1 });
+  });
+
+  it("does not call NetEase again for a known uid", async () => {
+    const uid = uniqueUid();
+    const jwt = await hsJwt(uid);
+    for (let i = 0; i < 5; i++) expect((await issue(jwt)).status).toBe(200);
+    expect((await emulatedAccount(await expectedAccid(uid))).calls).toEqual({ create: 1 });
+  });
+
+  it("treats NetEase's 'already register' as success (another isolate won the race)", async () => {
+    const uid = uniqueUid();
+    const accid = await expectedAccid(uid);
+    expect((await issue(await hsJwt(uid))).status).toBe(200);
+    // Forget the mapping locally, as a fresh location would not see it yet.
+    await env.ACCOUNTS!.delete(`uid:${uid}`);
+    const fresh = await issue(await hsJwt(uid), undefined, { TOKEN_TTL_DEFAULT: "601" }); // new Runtime: empty cache
+    expect(fresh.status).toBe(200);
+    expect((await fresh.json<TokenResponse>()).accid).toBe(accid);
+    expect((await emulatedAccount(accid)).calls).toEqual({ create: 2 });
+    expect(await store().get(uid)).toMatchObject({ accid, status: "active" });
+  });
+
+  it.each([
+    ["http500", 503, "upstream_unavailable"],
+    ["code500", 503, "upstream_unavailable"],
+    ["code416", 503, "upstream_unavailable"],
+    ["malformed", 503, "upstream_unavailable"],
+    ["code403", 502, "upstream_error"],
+  ])("writes nothing when NetEase fails (%s → %i), and the next request succeeds", async (mode, status, code) => {
+    const uid = uniqueUid(mode);
+    const accid = await expectedAccid(uid);
+    await injectFault(accid, "user/create.action", mode);
+    const failed = await issue(await hsJwt(uid));
+    expect(failed.status).toBe(status);
+    const body = await failed.json<{ error: string; message: string }>();
+    expect(body.error).toBe(code);
+    expect(JSON.stringify(body)).not.toMatch(/internal error|frequency|illegal|gateway/);
+    expect(failed.headers.get("Retry-After")).toBe(status === 503 ? "5" : null);
+    expect(await store().get(uid)).toBeNull();
+    expect(await store().uidForAccid(accid)).toBeNull();
+
+    const retried = await issue(await hsJwt(uid));
+    expect(retried.status).toBe(200);
+    expect((await retried.json<TokenResponse>()).accid).toBe(accid);
+    expect(await store().get(uid)).toMatchObject({ accid });
+  });
+
+  it("answers 503 when NetEase does not answer in time, writing nothing", async () => {
+    const uid = uniqueUid("timeout");
+    const accid = await expectedAccid(uid);
+    await injectFault(accid, "user/create.action", "timeout");
+    const failed = await issue(await hsJwt(uid));
+    expect(failed.status).toBe(503);
+    expect((await failed.json<{ error: string }>()).error).toBe("upstream_unavailable");
+    expect(await store().get(uid)).toBeNull();
+  });
+
+  it("answers 502 when NetEase rejects our credentials (wrong app secret)", async () => {
+    const response = await issue(await hsJwt(uniqueUid()), undefined, { NIM_APP_SECRET: "not-the-secret-netease-knows" });
+    expect(response.status).toBe(502);
+    expect((await response.json<{ error: string }>()).error).toBe("upstream_error");
+  });
+
+  it("refuses tokens to a blocked account with 403 account_blocked", async () => {
+    const uid = uniqueUid();
+    const now = Date.now();
+    await store().put(uid, { v: 1, accid: await expectedAccid(uid), status: "blocked", createdAt: now, updatedAt: now, generation: 0 });
+    const response = await issue(await hsJwt(uid));
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({ error: "account_blocked", message: "This account is blocked from IM login." });
+  });
+});

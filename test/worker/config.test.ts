@@ -1,0 +1,63 @@
+/** Configuration: /healthz, and 500 misconfigured without leaking values. */
+
+import { describe, expect, it } from "vitest";
+import { call, env, hsJwt, issue, uniqueUid } from "./helpers.ts";
+
+const SECRET_VALUES = () => [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!];
+
+describe("configuration", () => {
+  it("GET /healthz answers 200 when configured", async () => {
+    const response = await call("/healthz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+  });
+
+  it("GET /healthz answers 503 naming missing and invalid settings, never their values", async () => {
+    const response = await call("/healthz", {}, {
+      NIM_APP_SECRET: "",
+      ACCOUNTS: undefined,
+      SESSION_JWT_SECRET: "short",
+      NIM_API_BASE: "http://api.netease.im/nimserver",
+      TOKEN_TTL_MIN: "7200",
+    });
+    expect(response.status).toBe(503);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({
+      status: "misconfigured",
+      missing: ["NIM_APP_SECRET", "ACCOUNTS"],
+      invalid: ["NIM_API_BASE", "SESSION_JWT_SECRET", "TOKEN_TTL_DEFAULT"],
+    });
+    for (const secret of [...SECRET_VALUES(), "short"]) expect(text).not.toContain(secret);
+  });
+
+  it("names a missing session key source", async () => {
+    const response = await call("/healthz", {}, { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: "" });
+    expect((await response.json<{ missing: string[] }>()).missing).toEqual(["SESSION_JWT_SECRET or SESSION_JWKS_URL"]);
+  });
+
+  it("answers /v1/token with 500 misconfigured and no detail", async () => {
+    const response = await issue(await hsJwt(uniqueUid()), undefined, { ACCID_SECRET: "" });
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({ error: "misconfigured", message: "The service is not configured correctly." });
+    for (const secret of SECRET_VALUES()) expect(text).not.toContain(secret);
+  });
+
+  it.each([
+    ["TOKEN_TTL_DEFAULT", "ten"],
+    ["TOKEN_TTL_MAX", "0"],
+    ["TOKEN_TTL_MAX", "90000"],
+    ["NIM_APP_KEY", "has space"],
+    ["SESSION_JWKS_URL", "ftp://keys.example/jwks.json"],
+    ["NIM_API_BASE", "https://user:pass@api.netease.im/nimserver"],
+  ])("rejects %s=%j", async (name, value) => {
+    const response = await call("/healthz", {}, { [name]: value });
+    expect(response.status).toBe(503);
+    expect((await response.json<{ invalid: string[] }>()).invalid).toContain(name);
+  });
+
+  it("accepts the Singapore base URL and a loopback http base", async () => {
+    expect((await call("/healthz", {}, { NIM_API_BASE: "https://api-sg.netease.im/nimserver/" })).status).toBe(200);
+    expect((await call("/healthz", {}, { NIM_API_BASE: "http://localhost:8788/nimserver" })).status).toBe(200);
+  });
+});

@@ -1,0 +1,14 @@
+import type { Env as WorkerEnv } from "../../src/config.ts";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {
+      /** Test-only: the CommsEase emulator's origin. */
+      EMULATOR_URL: string;
+      /** Test-only: the identity-provider stand-in's origin. */
+      IDP_URL: string;
+      /** Test-only: private ES256 JWK (JSON) for kid "es-1". */
+      IDP_PRIVATE_JWK: string;
+    }
+  }
+}

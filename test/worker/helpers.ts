@@ -1,0 +1,89 @@
+/** Helpers for tests that run inside workerd. */
+
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { importJWK, SignJWT, type JWTPayload } from "jose";
+import { deriveAccid, importAccidKey } from "../../src/accounts/accid.ts";
+import type { Env } from "../../src/config.ts";
+import worker from "../../src/index.ts";
+
+export { env };
+
+/** A uid no other test uses, so tests sharing the emulator never collide. */
+export function uniqueUid(prefix = "user"): string {
+  return `${prefix}-${crypto.randomUUID()}`;
+}
+
+/** Options for minting test session JWTs. */
+export interface JwtOptions {
+  /** Seconds from now; default 300. */
+  expiresIn?: number;
+  omitExp?: boolean;
+  notBefore?: number;
+  issuer?: string;
+  audience?: string;
+  claims?: JWTPayload;
+}
+
+function claims(uid: string | undefined, options: JwtOptions): SignJWT {
+  const now = Math.floor(Date.now() / 1000);
+  let jwt = new SignJWT({ ...options.claims }).setIssuedAt(now);
+  if (uid !== undefined) jwt = jwt.setSubject(uid);
+  if (!options.omitExp) jwt = jwt.setExpirationTime(now + (options.expiresIn ?? 300));
+  if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt;
+}
+
+/** An HS256 session JWT signed with `secret` (the test SESSION_JWT_SECRET by default). */
+export function hsJwt(uid: string | undefined, options: JwtOptions = {}, secret: string = env.SESSION_JWT_SECRET!): Promise<string> {
+  return claims(uid, options).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secret));
+}
+
+/** An ES256 session JWT signed with the identity-provider stand-in's key (kid "es-1"). */
+export async function esJwt(uid: string | undefined, options: JwtOptions & { kid?: string } = {}): Promise<string> {
+  const key = await importJWK(JSON.parse(env.IDP_PRIVATE_JWK), "ES256");
+  return claims(uid, options).setProtectedHeader({ alg: "ES256", kid: options.kid ?? "es-1" }).sign(key);
+}
+
+/** Sends a request through the Worker's own fetch handler, optionally with settings overridden. */
+export async function call(path: string, init: RequestInit = {}, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`https://nim-token-worker.test${path}`, init), { ...env, ...overrides } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** POST /v1/token with a bearer session and an optional JSON body. */
+export function issue(jwt: string | undefined, body?: unknown, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (jwt !== undefined) headers.Authorization = `Bearer ${jwt}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return call("/v1/token", { method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) }, overrides);
+}
+
+/** Calls the CommsEase emulator over HTTP. */
+export function emulator(path: string, init?: RequestInit): Promise<Response> {
+  return fetch(`${env.EMULATOR_URL}${path}`, init);
+}
+
+/** What the emulator knows about `accid`. */
+export async function emulatedAccount(accid: string): Promise<{ exists: boolean; blocked: boolean; calls: Record<string, number> }> {
+  return (await emulator(`/emulator/accounts/${encodeURIComponent(accid)}`)).json();
+}
+
+/** Makes the emulator fail the next `times` calls of `action` for `accid`. */
+export async function injectFault(accid: string, action: string, mode: string, times = 1): Promise<void> {
+  const response = await emulator("/emulator/faults", { method: "POST", body: JSON.stringify({ accid, action, mode, times }) });
+  if (response.status !== 201) throw new Error(`fault not accepted: ${await response.text()}`);
+}
+
+/** The emulator's login check for a dynamic token. */
+export async function emulatorLogin(accid: string, token: string): Promise<{ code: number; desc?: string }> {
+  return (await emulator("/emulator/login", { method: "POST", body: JSON.stringify({ accid, token }) })).json();
+}
+
+/** The accid the Worker derives for `uid` at `generation` with the test ACCID_SECRET. */
+export async function expectedAccid(uid: string, generation = 0): Promise<string> {
+  return deriveAccid(await importAccidKey(env.ACCID_SECRET!), uid, generation);
+}

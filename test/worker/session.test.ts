@@ -1,0 +1,128 @@
+/** The session JWT matrix: what /v1/token accepts and refuses, in each verification mode. */
+
+import { describe, expect, it } from "vitest";
+import { call, env, esJwt, hsJwt, issue, uniqueUid } from "./helpers.ts";
+
+const jwksMode = () => ({ SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` });
+
+function b64url(value: unknown): string {
+  return btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+async function expectInvalid(response: Response): Promise<void> {
+  expect(response.status).toBe(401);
+  expect(response.headers.get("WWW-Authenticate")).toBe('Bearer error="invalid_token"');
+  expect(await response.json()).toEqual({ error: "invalid_session", message: "The session token is invalid or expired." });
+}
+
+describe("HS256 sessions (shared secret)", () => {
+  it("accepts a valid token and uses sub as the uid", async () => {
+    const response = await issue(await hsJwt(uniqueUid()));
+    expect(response.status).toBe(200);
+  });
+
+  it("answers 401 missing_session without a bearer token", async () => {
+    for (const headers of [{}, { Authorization: "" }] as Record<string, string>[]) {
+      const response = await call("/v1/token", { method: "POST", headers });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("WWW-Authenticate")).toBe("Bearer");
+      expect((await response.json<{ error: string }>()).error).toBe("missing_session");
+    }
+  });
+
+  it("refuses other authorization schemes and malformed tokens", async () => {
+    await expectInvalid(await call("/v1/token", { method: "POST", headers: { Authorization: "Basic dXNlcjpwYXNz" } }));
+    await expectInvalid(await issue("not.a.jwt!"));
+    await expectInvalid(await issue("abc"));
+  });
+
+  it("refuses an expired token, beyond the 30 s tolerance", async () => {
+    await expectInvalid(await issue(await hsJwt(uniqueUid(), { expiresIn: -31 })));
+  });
+
+  it("honours the clock tolerance for a just-expired token", async () => {
+    expect((await issue(await hsJwt(uniqueUid(), { expiresIn: -5 }))).status).toBe(200);
+  });
+
+  it("refuses a token that is not valid yet (nbf in the future)", async () => {
+    await expectInvalid(await issue(await hsJwt(uniqueUid(), { notBefore: Math.floor(Date.now() / 1000) + 120 })));
+  });
+
+  it("requires exp", async () => {
+    await expectInvalid(await issue(await hsJwt(uniqueUid(), { omitExp: true })));
+  });
+
+  it("requires a sub that is a string of 1 to 256 printable characters", async () => {
+    await expectInvalid(await issue(await hsJwt(undefined)));
+    await expectInvalid(await issue(await hsJwt("")));
+    await expectInvalid(await issue(await hsJwt("x".repeat(257))));
+    await expectInvalid(await issue(await hsJwt("tab\there")));
+    await expectInvalid(await issue(await hsJwt(undefined, { claims: { sub: 42 as unknown as string } })));
+    expect((await issue(await hsJwt(`${"x".repeat(200)}-${crypto.randomUUID()}`.slice(0, 256)))).status).toBe(200);
+  });
+
+  it("refuses alg none", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const unsigned = `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: uniqueUid(), exp: now + 60 })}.`;
+    await expectInvalid(await issue(unsigned));
+    await expectInvalid(await issue(`${unsigned}x`));
+  });
+
+  it("refuses a token signed with another secret or tampered with", async () => {
+    await expectInvalid(await issue(await hsJwt(uniqueUid(), {}, "another-secret-that-is-long-enough-000000")));
+    const [header, , signature] = (await hsJwt(uniqueUid())).split(".");
+    const forged = b64url({ sub: "admin", exp: Math.floor(Date.now() / 1000) + 60 });
+    await expectInvalid(await issue(`${header}.${forged}.${signature}`));
+  });
+
+  it("refuses asymmetric algorithms when only the secret is configured", async () => {
+    await expectInvalid(await issue(await esJwt(uniqueUid())));
+  });
+
+  it("checks iss and aud when configured", async () => {
+    const settings = { SESSION_JWT_ISSUER: "https://app.example", SESSION_JWT_AUDIENCE: "nim" };
+    const uid = uniqueUid();
+    expect((await issue(await hsJwt(uid, { issuer: "https://app.example", audience: "nim" }), undefined, settings)).status).toBe(200);
+    await expectInvalid(await issue(await hsJwt(uid, { issuer: "https://evil.example", audience: "nim" }), undefined, settings));
+    await expectInvalid(await issue(await hsJwt(uid, { issuer: "https://app.example", audience: "other" }), undefined, settings));
+    await expectInvalid(await issue(await hsJwt(uid), undefined, settings));
+  });
+});
+
+describe("JWKS sessions (identity provider)", () => {
+  it("accepts a valid ES256 token from the JWKS", async () => {
+    expect((await issue(await esJwt(uniqueUid()), undefined, jwksMode())).status).toBe(200);
+  });
+
+  it("refuses HS256 tokens, including one signed with the JWKS public key as an HMAC secret", async () => {
+    const jwks = await (await fetch(`${env.IDP_URL}/jwks.json`)).text();
+    await expectInvalid(await issue(await hsJwt(uniqueUid(), {}, jwks), undefined, jwksMode()));
+    const publicJwk = JSON.stringify((JSON.parse(jwks) as { keys: unknown[] }).keys[0]);
+    await expectInvalid(await issue(await hsJwt(uniqueUid(), {}, publicJwk), undefined, jwksMode()));
+    await expectInvalid(await issue(await hsJwt(uniqueUid()), undefined, jwksMode()));
+  });
+
+  it("refuses an unknown kid, an expired token and a tampered signature", async () => {
+    await expectInvalid(await issue(await esJwt(uniqueUid(), { kid: "unknown" }), undefined, jwksMode()));
+    await expectInvalid(await issue(await esJwt(uniqueUid(), { expiresIn: -60 }), undefined, jwksMode()));
+    const jwt = await esJwt(uniqueUid());
+    const tampered = jwt.slice(0, -4) + (jwt.endsWith("AAAA") ? "BBBB" : "AAAA");
+    await expectInvalid(await issue(tampered, undefined, jwksMode()));
+  });
+
+  it("accepts both kinds when both the secret and a JWKS are configured", async () => {
+    const both = { SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` };
+    expect((await issue(await esJwt(uniqueUid()), undefined, both)).status).toBe(200);
+    expect((await issue(await hsJwt(uniqueUid()), undefined, both)).status).toBe(200);
+  });
+
+  it("answers 503 session_keys_unavailable when the JWKS cannot be fetched and no keys are cached", async () => {
+    const response = await issue(await esJwt(uniqueUid()), undefined, {
+      SESSION_JWT_SECRET: "",
+      SESSION_JWKS_URL: `${env.IDP_URL}/down-${crypto.randomUUID()}.json`,
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("Retry-After")).toBeTruthy();
+    expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");
+  });
+});

@@ -1,0 +1,86 @@
+/** Known-answer tests for every NetEase signing scheme (vectors from test/fixtures/nim-signing.json). */
+
+import { describe, expect, it } from "vitest";
+import vectors from "../fixtures/nim-signing.json";
+import { md5Hex, sha1Hex, timingSafeEqualText } from "../../src/nim/digest.ts";
+import {
+  checkDynamicToken,
+  decodeDynamicToken,
+  dynamicTokenSignature,
+  encodeDynamicToken,
+  signDynamicToken,
+} from "../../src/nim/dynamic-token.ts";
+import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/server-api.ts";
+
+describe("dynamic token", () => {
+  it.each(vectors.dynamicToken.vectors)("matches the vector for accid $accid", async (v) => {
+    const input = { appKey: v.appKey, accid: v.accid, curTime: v.curTime, ttl: v.ttl, appSecret: v.appSecret };
+    expect(await dynamicTokenSignature(input)).toBe(v.signature);
+    expect(await signDynamicToken(input)).toEqual({ signature: v.signature, token: v.token });
+    expect(decodeDynamicToken(v.token)).toEqual({ signature: v.signature, curTime: v.curTime, ttl: v.ttl });
+  });
+
+  it("encodes the envelope exactly like NetEase's published token", () => {
+    const ref = vectors.envelopeReference;
+    expect(atob(ref.token)).toBe(ref.decoded);
+    const fields = JSON.parse(ref.decoded) as { signature: string; curTime: number; ttl: number };
+    expect(encodeDynamicToken(fields)).toBe(ref.token);
+  });
+
+  it("refuses fields that would produce a token NetEase cannot read", () => {
+    const signature = "a".repeat(40);
+    expect(() => encodeDynamicToken({ signature, curTime: 1.5, ttl: 600 })).toThrow(RangeError);
+    expect(() => encodeDynamicToken({ signature, curTime: 1, ttl: 0 })).toThrow(RangeError);
+    expect(() => encodeDynamicToken({ signature: "A".repeat(40), curTime: 1, ttl: 1 })).toThrow(RangeError);
+  });
+
+  it("decodes only well-formed envelopes", () => {
+    expect(decodeDynamicToken("not base64!")).toBeNull();
+    expect(decodeDynamicToken(btoa("[]"))).toBeNull();
+    expect(decodeDynamicToken(btoa('{"signature":"x","curTime":1,"ttl":1}'))).toBeNull();
+    expect(decodeDynamicToken(btoa(`{"signature":"${"a".repeat(40)}","curTime":"1","ttl":1}`))).toBeNull();
+  });
+
+  it("checks signature, accid and expiry the way NetEase does", async () => {
+    const v = vectors.dynamicToken.vectors[0]!;
+    const base = { appKey: v.appKey, accid: v.accid, appSecret: v.appSecret };
+    const during = v.curTime + 1000;
+    expect(await checkDynamicToken(v.token, { ...base, now: during })).toMatchObject({ ok: true });
+    expect(await checkDynamicToken(v.token, { ...base, now: v.curTime + v.ttl * 1000 })).toEqual({ ok: false, reason: "expired" });
+    expect(await checkDynamicToken(v.token, { ...base, accid: "lisi", now: during })).toEqual({ ok: false, reason: "bad_signature" });
+    expect(await checkDynamicToken(v.token, { ...base, appSecret: "other", now: during })).toEqual({ ok: false, reason: "bad_signature" });
+    expect(await checkDynamicToken(v.token, { ...base, now: v.curTime - 5000 })).toEqual({ ok: false, reason: "not_yet_valid" });
+    expect(await checkDynamicToken("garbage", { ...base, now: during })).toEqual({ ok: false, reason: "malformed" });
+  });
+});
+
+describe("server API CheckSum", () => {
+  it.each(vectors.serverApiCheckSum.vectors)("matches the published vector", async (v) => {
+    expect(await serverApiCheckSum(v.appSecret, v.nonce, v.curTime)).toBe(v.checkSum);
+  });
+
+  it("builds headers with a fresh nonce and CurTime in seconds", async () => {
+    const a = await serverApiHeaders("key", "secret", 1_700_000_000_999);
+    const b = await serverApiHeaders("key", "secret", 1_700_000_000_999);
+    expect(a.CurTime).toBe("1700000000");
+    expect(a.Nonce).not.toBe(b.Nonce);
+    expect(a.CheckSum).toBe(await serverApiCheckSum("secret", a.Nonce!, a.CurTime!));
+  });
+});
+
+describe("callback CheckSum", () => {
+  it.each(vectors.callbackCheckSum.vectors)("matches the vector", async (v) => {
+    const md5 = await md5Hex(new TextEncoder().encode(v.body));
+    expect(md5).toBe(v.md5);
+    expect(await sha1Hex(v.appSecret + md5 + v.curTime)).toBe(v.checkSum);
+  });
+});
+
+describe("timingSafeEqualText", () => {
+  it("compares by content", () => {
+    expect(timingSafeEqualText("abc", "abc")).toBe(true);
+    expect(timingSafeEqualText("abc", "abd")).toBe(false);
+    expect(timingSafeEqualText("abc", "abcd")).toBe(false);
+    expect(timingSafeEqualText("", "")).toBe(true);
+  });
+});

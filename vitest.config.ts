@@ -1,0 +1,35 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { TEST_VARS } from "./test/settings.ts";
+
+export default defineConfig({
+  test: {
+    // Log lines of passing tests are noise; a failing test still shows what it printed.
+    silent: "passed-only",
+    projects: [
+      {
+        // The Worker, inside workerd, with real KV and the emulator over HTTP on loopback.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ...TEST_VARS,
+                NIM_API_BASE: `${inject("emulatorUrl")}/nimserver`,
+                EMULATOR_URL: inject("emulatorUrl"),
+                IDP_URL: inject("idpUrl"),
+                IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+          testTimeout: 20_000,
+        },
+      },
+    ],
+  },
+});
