@@ -6,7 +6,7 @@
  */
 
 import { build } from "esbuild";
-import { Miniflare } from "miniflare";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { fileURLToPath } from "node:url";
 
 /** Options for startEmulator. */
@@ -43,16 +43,16 @@ export async function bundleEmulator(): Promise<string> {
 
 /** Starts the emulator and resolves once it answers. */
 export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
-  const mf = new Miniflare({
+  const mf = new Miniflare(convertV4MiniflareOptions({
     modules: true,
     script: await bundleEmulator(),
-    compatibilityDate: "2026-07-01",
+    compatibilityDate: "2026-11-01",
     durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true } },
     bindings: { NIM_APP_KEY: options.appKey, NIM_APP_SECRET: options.appSecret },
     ...(options.persistTo ? { durableObjectsPersist: options.persistTo } : {}),
     host: "127.0.0.1",
     port: options.port ?? 0,
-  });
+  }));
   const url = (await mf.ready).origin;
   return { url, dispose: () => mf.dispose() };
 }
