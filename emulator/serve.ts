@@ -43,16 +43,21 @@ export async function bundleEmulator(): Promise<string> {
 
 /** Starts the emulator and resolves once it answers. */
 export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    modules: true,
-    script: await bundleEmulator(),
-    compatibilityDate: "2026-11-01",
-    durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true } },
-    bindings: { NIM_APP_KEY: options.appKey, NIM_APP_SECRET: options.appSecret },
-    ...(options.persistTo ? { durableObjectsPersist: options.persistTo } : {}),
-    host: "127.0.0.1",
-    port: options.port ?? 0,
-  }));
+  // Miniflare 5's option shape is new; its converter takes the documented v4 shape. Persistence
+  // is a top-level v5 option (the v4 per-binding `*Persist` options are not converted).
+  const mf = new Miniflare({
+    ...convertV4MiniflareOptions({
+      modules: true,
+      script: await bundleEmulator(),
+      compatibilityDate: "2026-11-01",
+      durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true } },
+      bindings: { NIM_APP_KEY: options.appKey, NIM_APP_SECRET: options.appSecret },
+      host: "127.0.0.1",
+      port: options.port ?? 0,
+    }),
+    logRequests: false,
+    ...(options.persistTo ? { resourcePersistencePath: options.persistTo } : {}),
+  });
   const url = (await mf.ready).origin;
   return { url, dispose: () => mf.dispose() };
 }

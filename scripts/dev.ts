@@ -38,7 +38,8 @@ if (vars.NIM_API_BASE !== `${emulator.url}/nimserver`) {
 const wrangler = spawn(
   "wrangler",
   ["dev", "--ip", "127.0.0.1", "--port", String(WORKER_PORT), "--show-interactive-dev-session=false"],
-  { cwd: projectRoot, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  // Its own process group, so stopping it also stops the workerd processes it starts.
+  { cwd: projectRoot, stdio: "inherit", detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
 );
 
 const wranglerExited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 0)));
@@ -47,8 +48,18 @@ let stopping = false;
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (wrangler.exitCode === null) wrangler.kill("SIGINT");
-  await Promise.race([wranglerExited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-wrangler.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
+  // SIGINT, as Ctrl-C would send: wrangler shuts down cleanly on it (it ignores SIGTERM). Sent
+  // synchronously, because Miniflare's own exit hook may end this process before the await below.
+  signalGroup("SIGINT");
+  const exited = await Promise.race([wranglerExited.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 5000))]);
+  if (!exited) signalGroup("SIGKILL");
   await emulator.dispose().catch(() => {});
   process.exit(code);
 }
