@@ -43,23 +43,29 @@ const wrangler = spawn(
 );
 
 const wranglerExited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 0)));
+
+/** Signals wrangler's whole process group (it and the workerd processes it started). */
+function signalWrangler(signal: NodeJS.Signals): void {
+  if (wrangler.exitCode !== null || wrangler.signalCode !== null) return;
+  try {
+    process.kill(-wrangler.pid!, signal);
+  } catch {
+    // already gone
+  }
+}
+
+// However this process ends (Miniflare's own signal hook may call process.exit first), wrangler is
+// told to stop. SIGINT, as Ctrl-C would send: wrangler shuts down cleanly on it and ignores SIGTERM.
+process.on("exit", () => signalWrangler("SIGINT"));
+
 let stopping = false;
-/** Stops wrangler (waiting up to 5 s for it to shut its workerd down), then the emulator. */
+/** Stops wrangler (SIGKILL if it has not gone within 5 s), then the emulator. */
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-wrangler.pid!, signal);
-    } catch {
-      // already gone
-    }
-  };
-  // SIGINT, as Ctrl-C would send: wrangler shuts down cleanly on it (it ignores SIGTERM). Sent
-  // synchronously, because Miniflare's own exit hook may end this process before the await below.
-  signalGroup("SIGINT");
+  signalWrangler("SIGINT");
   const exited = await Promise.race([wranglerExited.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 5000))]);
-  if (!exited) signalGroup("SIGKILL");
+  if (!exited) signalWrangler("SIGKILL");
   await emulator.dispose().catch(() => {});
   process.exit(code);
 }
