@@ -30,6 +30,10 @@ export default defineConfig({
           testTimeout: 20_000,
         },
       },
+      {
+        // Code that runs in Node or in apps: scripts, and the client token provider.
+        test: { name: "node", environment: "node", include: ["test/node/**/*.test.ts"] },
+      },
     ],
   },
 });

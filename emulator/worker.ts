@@ -10,7 +10,11 @@
  * and injected faults are in memory, being test aids only.
  *
  * Emulator-only endpoints (under /emulator/):
- *   POST /emulator/login            {accid, token}  → the login check NetEase's IM server would make
+ *   POST /emulator/login            {accid, token, callbackUrl?} → the login check NetEase's IM
+ *                                   server would make; with callbackUrl, it also asks the app's
+ *                                   login callback first, signed as NetEase signs it
+ *   POST /emulator/callbacks/login  {accid, token?, url?} → a signed login-callback request: sent to
+ *                                   `url` (answer returned), or returned unsent for a test to send
  *   GET  /emulator/accounts/<accid>                  → {exists, blocked, calls}
  *   POST /emulator/faults           {accid?, action, mode, times?} → make the next calls fail
  *   GET  /emulator/health
@@ -21,6 +25,7 @@ import { NIM } from "../src/constants.ts";
 import { timingSafeEqualText } from "../src/nim/digest.ts";
 import { checkDynamicToken } from "../src/nim/dynamic-token.ts";
 import { serverApiCheckSum } from "../src/nim/server-api.ts";
+import { signCallback } from "../src/nim/callback-auth.ts";
 
 interface EmulatorEnv {
   NIM_APP_KEY: string;
@@ -82,6 +87,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (path === "/emulator/health") return json({ status: "ok" });
     if (path === "/emulator/login" && request.method === "POST") return this.#login(request);
     if (path === "/emulator/faults" && request.method === "POST") return this.#addFault(request);
+    if (path === "/emulator/callbacks/login" && request.method === "POST") return this.#loginCallback(request);
     if (path.startsWith("/emulator/accounts/") && request.method === "GET") {
       const accid = decodeURIComponent(path.slice("/emulator/accounts/".length));
       const account = this.#accounts.get(accid);
@@ -97,10 +103,10 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       return nim(414, { desc: "Content-Type must be application/x-www-form-urlencoded" });
     }
     const form = new URLSearchParams(await request.text());
-    const accid = form.get("accid") ?? undefined;
-    if (accid) this.#count(accid, action);
+    const accids = involvedAccids(form);
+    for (const accid of accids) this.#count(accid, action);
 
-    const fault = this.#takeFault(action, accid);
+    const fault = this.#takeFault(action, accids);
     if (fault) return this.#faultAnswer(fault);
 
     switch (action) {
@@ -187,11 +193,17 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
 
   /** What NetEase's IM server decides when a client logs in with a dynamic token (authType 1). */
   async #login(request: Request): Promise<Response> {
-    const body = (await request.json().catch(() => null)) as { accid?: unknown; token?: unknown } | null;
+    const body = (await request.json().catch(() => null)) as { accid?: unknown; token?: unknown; callbackUrl?: unknown } | null;
     if (typeof body?.accid !== "string" || typeof body.token !== "string") return nim(414, { desc: "accid and token required" });
     const account = this.#accounts.get(body.accid);
     if (!account) return nim(302, { desc: "account does not exist" });
     if (account.blocked) return nim(422, { desc: "account disabled" });
+    if (typeof body.callbackUrl === "string") {
+      // Login callback enabled: the app decides first; a rejection is error 302 for the client.
+      const { request: callback } = await this.#signedLoginCallback(body.accid, body.token, body.callbackUrl);
+      const answer = (await fetch(callback).then((r) => r.json()).catch(() => null)) as { errCode?: unknown; responseCode?: unknown } | null;
+      if (answer?.errCode !== 0) return nim(302, { desc: "rejected by login callback", responseCode: answer?.responseCode });
+    }
     const check = await checkDynamicToken(body.token, {
       appKey: this.env.NIM_APP_KEY,
       accid: body.accid,
@@ -201,6 +213,37 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     });
     if (!check.ok) return nim(302, { desc: `token rejected: ${check.reason}` });
     return nim(200, { expiresAt: check.fields.curTime + check.fields.ttl * 1000 });
+  }
+
+  /** Builds the login callback (eventType 36) NetEase would send for `accid`, signed with our secret. */
+  async #signedLoginCallback(accid: string, token: string | undefined, url: string): Promise<{ request: Request; body: string }> {
+    const event: Record<string, string> = {
+      eventType: "36",
+      fromAccount: accid,
+      fromClientType: "WEB",
+      fromDeviceId: "emulator-device",
+      fromClientIp: "127.0.0.1",
+      fromClientPort: "50000",
+      code: "200",
+      ...(token ? { token, authType: "1" } : {}),
+    };
+    const body = JSON.stringify(event);
+    const headers = await signCallback(this.env.NIM_APP_KEY, this.env.NIM_APP_SECRET, body, Date.now());
+    const request = new Request(url, { method: "POST", headers: { ...headers, "Content-Type": "application/json;charset=utf-8" }, body });
+    return { request, body };
+  }
+
+  async #loginCallback(request: Request): Promise<Response> {
+    const input = (await request.json().catch(() => null)) as { accid?: unknown; token?: unknown; url?: unknown } | null;
+    if (typeof input?.accid !== "string") return json({ error: "accid required" }, 400);
+    const token = typeof input.token === "string" ? input.token : undefined;
+    const url = typeof input.url === "string" ? input.url : "http://callback.invalid/";
+    const signed = await this.#signedLoginCallback(input.accid, token, url);
+    if (typeof input.url !== "string") {
+      return json({ headers: Object.fromEntries(signed.request.headers), body: signed.body });
+    }
+    const answer = await fetch(signed.request);
+    return json({ status: answer.status, body: await answer.text() });
   }
 
   async #addFault(request: Request): Promise<Response> {
@@ -218,9 +261,9 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     return json({ ok: true }, 201);
   }
 
-  #takeFault(action: string, accid: string | undefined): Fault | undefined {
+  #takeFault(action: string, accids: readonly string[]): Fault | undefined {
     const fault = this.#faults.find(
-      (f) => (f.action === "*" || f.action === action) && (f.accid === undefined || f.accid === accid),
+      (f) => (f.action === "*" || f.action === action) && (f.accid === undefined || accids.includes(f.accid)),
     );
     if (!fault) return undefined;
     fault.remaining -= 1;
@@ -252,6 +295,18 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     const counts = this.#calls.get(accid) ?? {};
     counts[name] = (counts[name] ?? 0) + 1;
     this.#calls.set(accid, counts);
+  }
+}
+
+/** The accids a server API call is about: `accid`, or the JSON list in `accids` (getUinfos). */
+function involvedAccids(form: URLSearchParams): string[] {
+  const accid = form.get("accid");
+  if (accid) return [accid];
+  try {
+    const list: unknown = JSON.parse(form.get("accids") ?? "[]");
+    return Array.isArray(list) ? list.filter((a): a is string => typeof a === "string") : [];
+  } catch {
+    return [];
   }
 }
 

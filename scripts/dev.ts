@@ -7,9 +7,9 @@
  */
 
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { startEmulator } from "../emulator/serve.ts";
-import { devVarsExamplePath, devVarsPath, projectRoot, readDevVars } from "./dev-vars.ts";
+import { devVarsExamplePath, devVarsPath, parseDevVars, projectRoot, readDevVars } from "./dev-vars.ts";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
@@ -19,6 +19,8 @@ if (!existsSync(devVarsPath)) {
   console.log("[dev] created .dev.vars from .dev.vars.example (development-only values)");
 }
 const vars = readDevVars();
+const missing = Object.keys(parseDevVars(readFileSync(devVarsExamplePath, "utf8"))).filter((name) => !(name in vars));
+if (missing.length > 0) console.log(`[dev] note: .dev.vars has no ${missing.join(", ")} (see .dev.vars.example)`);
 if (!vars.NIM_APP_KEY || !vars.NIM_APP_SECRET) {
   console.error("[dev] .dev.vars must set NIM_APP_KEY and NIM_APP_SECRET");
   process.exit(1);

@@ -12,6 +12,8 @@ import { LIMITS } from "./constants.ts";
 export interface Env {
   NIM_APP_KEY?: string;
   NIM_APP_SECRET?: string;
+  /** The previous app secret, accepted on login callbacks while a rotation is under way. */
+  NIM_APP_SECRET_PREVIOUS?: string;
   NIM_API_BASE?: string;
   SESSION_JWT_SECRET?: string;
   SESSION_JWKS_URL?: string;
@@ -21,6 +23,8 @@ export interface Env {
   TOKEN_TTL_DEFAULT?: string;
   TOKEN_TTL_MIN?: string;
   TOKEN_TTL_MAX?: string;
+  /** Bearer token for the admin API; unset turns the admin API off (404). */
+  ADMIN_TOKEN?: string;
   ACCOUNTS?: KVNamespace;
 }
 
@@ -46,11 +50,15 @@ export interface SessionConfig {
 export interface Config {
   appKey: string;
   appSecret: string;
+  /** Also accepted on login callbacks during an app-secret rotation. */
+  previousAppSecret: string | undefined;
   /** Server API base without a trailing slash, e.g. `https://api.netease.im/nimserver`. */
   apiBase: string;
   accidSecret: string;
   session: SessionConfig;
   ttl: { default: number; min: number; max: number };
+  /** Admin API bearer token, or undefined when the admin API is off. */
+  adminToken: string | undefined;
 }
 
 /** One setting that is missing or unusable. `problem` describes the rule, never the value. */
@@ -118,12 +126,16 @@ export function parseConfig(env: Env): Config {
     bad("TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN <= TOKEN_TTL_DEFAULT <= TOKEN_TTL_MAX");
   }
 
+  const adminToken = env.ADMIN_TOKEN || undefined;
+  if (adminToken && byteLength(adminToken) < LIMITS.minSecretBytes) bad("ADMIN_TOKEN", `at least ${LIMITS.minSecretBytes} bytes`);
+
   if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     appKey,
     appSecret,
+    previousAppSecret: env.NIM_APP_SECRET_PREVIOUS || undefined,
     apiBase,
     accidSecret,
     session: {
@@ -133,6 +145,7 @@ export function parseConfig(env: Env): Config {
       audience: present(env.SESSION_JWT_AUDIENCE),
     },
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
+    adminToken,
   };
 }
 

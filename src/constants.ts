@@ -11,6 +11,13 @@ export const LIMITS = {
   maxUidLength: 256,
   /** Largest request body we read. */
   maxBodyBytes: 8 * 1024,
+  /** Largest body of an account import. */
+  maxImportBodyBytes: 256 * 1024,
+  /**
+   * Rows per import request. KV allows 1,000 operations per Worker invocation (a bulk read counts
+   * once) and each bound row costs two writes (forward and reverse keys), so 400 rows leave room.
+   */
+  maxImportRows: 400,
 } as const;
 
 export const TIMING = {
@@ -42,4 +49,12 @@ export const NIM = {
   accidPattern: /^[A-Za-z0-9_@.\-]{1,32}$/,
   /** Server API CheckSum validity window (NetEase accepts a CheckSum for 5 minutes). */
   checkSumWindowSeconds: 300,
+  /** Accids this service binds or derives: the documented charset, lowercase as NetEase advises. */
+  lowercaseAccidPattern: /^[a-z0-9_@.\-]{1,32}$/,
+  /** getUinfos takes at most this many accids per call. */
+  getUinfosBatch: 200,
+  /** Login-callback CurTime (ms) must be within this many ms of our clock. */
+  callbackWindowMs: 5 * 60_000,
+  /** The login callback event type. */
+  loginEventType: 36,
 } as const;

@@ -9,7 +9,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { LIMITS } from "./constants.ts";
 import { errors } from "./errors.ts";
 import { onError, onMethodNotAllowed, onNotFound, requestContext } from "./middleware.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { loginCallbackRoutes } from "./routes/login-callback.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import type { AppEnv } from "./runtime.ts";
 
@@ -18,17 +20,23 @@ const app = new Hono<AppEnv>({ strict: false });
 app.use(requestContext());
 app.use(methodNotAllowed({ app, onMethodNotAllowed }));
 app.use(secureHeaders());
-app.use(
+const limitBody = (maxSize: number) =>
   bodyLimit({
-    maxSize: LIMITS.maxBodyBytes,
+    maxSize,
     onError: () => {
-      throw errors.payloadTooLarge(LIMITS.maxBodyBytes);
+      throw errors.payloadTooLarge(maxSize);
     },
-  }),
-);
+  });
+// Account imports carry up to 400 rows; every other body is small.
+const IMPORT_PATH = "/admin/v1/accounts/import";
+const importBodies = limitBody(LIMITS.maxImportBodyBytes);
+const smallBodies = limitBody(LIMITS.maxBodyBytes);
+app.use((c, next) => (c.req.path === IMPORT_PATH ? importBodies(c, next) : smallBodies(c, next)));
 
 app.route("/v1/token", tokenRoutes);
 app.route("/healthz", healthRoutes);
+app.route("/v1/nim/login-callback", loginCallbackRoutes);
+app.route("/admin/v1", adminRoutes);
 
 app.onError(onError);
 app.notFound(onNotFound);

@@ -13,6 +13,8 @@ export const TEST_VARS = {
   TOKEN_TTL_DEFAULT: "600",
   TOKEN_TTL_MIN: "60",
   TOKEN_TTL_MAX: "3600",
+  ADMIN_TOKEN: "test-admin-token-0123456789-abcdefghijklmn",
+  NIM_APP_SECRET_PREVIOUS: "",
 } as const;
 
 /** Values the global setup provides to the tests. */

@@ -48,9 +48,26 @@ export class AccountStore {
     return kvCall(() => this.kv.get(accidKey(accid), "text"));
   }
 
+  /** Records for many uids with bulk reads (100 keys per KV operation). Absent uids map to null. */
+  async getMany(uids: readonly string[]): Promise<Map<string, AccountRecord | null>> {
+    const texts = await bulkGet(this.kv, uids.map(uidKey));
+    return new Map(uids.map((uid) => [uid, parseRecord(texts.get(uidKey(uid)) ?? null, uid)]));
+  }
+
+  /** Owners of many accids with bulk reads. Absent accids map to null. */
+  async uidsForAccids(accids: readonly string[]): Promise<Map<string, string | null>> {
+    const texts = await bulkGet(this.kv, accids.map(accidKey));
+    return new Map(accids.map((accid) => [accid, texts.get(accidKey(accid)) ?? null]));
+  }
+
   /** Writes the record for `uid` and its reverse mapping (reverse first; see the module docblock). */
   async put(uid: string, record: AccountRecord): Promise<void> {
     await kvCall(() => this.kv.put(accidKey(record.accid), uid));
+    await this.putRecord(uid, record);
+  }
+
+  /** Rewrites the record for `uid` when its accid is unchanged (status changes). */
+  async putRecord(uid: string, record: AccountRecord): Promise<void> {
     await kvCall(() => this.kv.put(uidKey(uid), JSON.stringify(record)));
   }
 }
@@ -75,6 +92,19 @@ function parseRecord(text: string | null, uid: string): AccountRecord | null {
     throw internalError("account record has an unknown shape or version");
   }
   return r as AccountRecord;
+}
+
+const BULK_READ_KEYS = 100;
+
+async function bulkGet(kv: KVNamespace, keys: readonly string[]): Promise<Map<string, string | null>> {
+  const unique = [...new Set(keys)];
+  const out = new Map<string, string | null>();
+  for (let i = 0; i < unique.length; i += BULK_READ_KEYS) {
+    const batch = unique.slice(i, i + BULK_READ_KEYS);
+    const values = await kvCall(() => kv.get(batch, "text"));
+    for (const [key, value] of values) out.set(key, value);
+  }
+  return out;
 }
 
 async function kvCall<T>(operation: () => Promise<T>): Promise<T> {

@@ -95,6 +95,26 @@ export class NimServerApi {
     if (answer.code !== NIM_CODE.ok) throw failure("user/unblock.action", answer);
   }
 
+  /**
+   * Which of `accids` exist at NetEase (`/user/getUinfos.action`, at most 200 per call; callers
+   * batch). Returns the subset that exists.
+   */
+  async existingAccounts(accids: readonly string[]): Promise<Set<string>> {
+    if (accids.length > NIM.getUinfosBatch) throw new RangeError(`at most ${NIM.getUinfosBatch} accids per call`);
+    accids.forEach(assertAccid);
+    const answer = await this.#call("user/getUinfos.action", { accids: JSON.stringify(accids) });
+    if (answer.code !== NIM_CODE.ok) throw failure("user/getUinfos.action", answer);
+    const uinfos = (answer as NimAnswer & { uinfos?: unknown }).uinfos;
+    const found = new Set<string>();
+    if (Array.isArray(uinfos)) {
+      for (const info of uinfos) {
+        const accid = (info as { accid?: unknown } | null)?.accid;
+        if (typeof accid === "string") found.add(accid);
+      }
+    }
+    return found;
+  }
+
   async #call(action: string, form: Record<string, string>): Promise<NimAnswer> {
     const { apiBase, appKey, appSecret, timeoutMs } = this.#options;
     const headers = {

@@ -5,6 +5,8 @@ import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { deriveAccid, importAccidKey } from "../../src/accounts/accid.ts";
 import type { Env } from "../../src/config.ts";
 import worker from "../../src/index.ts";
+import { NimServerApi } from "../../src/nim/server-api.ts";
+import type { TokenResponse } from "../../src/contract.ts";
 
 export { env };
 
@@ -86,4 +88,42 @@ export async function emulatorLogin(accid: string, token: string): Promise<{ cod
 /** The accid the Worker derives for `uid` at `generation` with the test ACCID_SECRET. */
 export async function expectedAccid(uid: string, generation = 0): Promise<string> {
   return deriveAccid(await importAccidKey(env.ACCID_SECRET!), uid, generation);
+}
+
+/** Calls the admin API with the test ADMIN_TOKEN (or `token`, or none when null). */
+export function adminCall(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { token?: string | null; contentType?: string; overrides?: Partial<Record<keyof Env, unknown>> } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = {};
+  const token = options.token === undefined ? env.ADMIN_TOKEN! : options.token;
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    headers["Content-Type"] = options.contentType ?? "application/json";
+    payload = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  return call(`/admin/v1${path}`, { method, headers, body: payload }, options.overrides);
+}
+
+/** Path segment for a uid. */
+export const seg = (uid: string) => encodeURIComponent(uid);
+
+/** Registers `accid` directly at the emulated NetEase, as an existing ("stock") account. */
+export async function registerAtNetEase(accid: string): Promise<void> {
+  await new NimServerApi({ apiBase: `${env.EMULATOR_URL}/nimserver`, appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! }).createAccount(accid);
+}
+
+/** Provisions `uid` through /v1/token and returns the answer. */
+export async function tokenFor(uid: string, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<TokenResponse> {
+  const response = await issue(await hsJwt(uid), undefined, overrides);
+  if (response.status !== 200) throw new Error(`token for ${uid}: HTTP ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** A random accid in NetEase's rules, for stock accounts. */
+export function stockAccid(): string {
+  return `stock_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
 }

@@ -1,0 +1,96 @@
+/**
+ * `npm run -s kv-import -- stock.csv > kv.json`: turns a CSV of stock accounts (header `uid,accid`)
+ * into the JSON that `wrangler kv bulk put` takes, for imports too large for the admin API.
+ *
+ * Each row becomes the two keys the Worker reads: `uid:<uid>` (the account record) and
+ * `accid:<accid>` (the reverse mapping for the login callback). Rows are checked against the same
+ * rules as the admin API and against each other; any bad row stops the conversion (nothing is
+ * printed) with one message per bad line on stderr. Unlike the admin import, this path does not ask
+ * NetEase whether each accid exists, nor KV whether a uid is already bound: run it for accounts you
+ * know exist, into a namespace where they are not yet bound.
+ */
+
+import { readFileSync } from "node:fs";
+import { NIM } from "../src/constants.ts";
+import { isValidUid } from "../src/uid.ts";
+
+/** One entry of `wrangler kv bulk put`'s input. */
+export interface KvBulkEntry {
+  key: string;
+  value: string;
+}
+
+/** Parses CSV (RFC 4180 quoting: fields in double quotes may hold commas, quotes as ""). */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"' && field === "") quoted = true;
+    else if (ch === ",") {
+      row.push(field);
+      field = "";
+    } else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else field += ch;
+  }
+  if (field !== "" || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows.filter((r) => !(r.length === 1 && r[0] === ""));
+}
+
+/** Converts CSV text to bulk-put entries, or returns the problems found (line numbers from 1). */
+export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntry[] } | { problems: string[] } {
+  const [header, ...rows] = parseCsv(text);
+  if (!header || header.map((h) => h.trim().toLowerCase()).join(",") !== "uid,accid") {
+    return { problems: ["line 1: the header must be exactly uid,accid"] };
+  }
+  const problems: string[] = [];
+  const entries: KvBulkEntry[] = [];
+  const uids = new Set<string>();
+  const accids = new Set<string>();
+  rows.forEach((row, index) => {
+    const line = index + 2;
+    const [uid, accid] = row;
+    if (row.length !== 2) return problems.push(`line ${line}: expected 2 fields, found ${row.length}`);
+    if (!isValidUid(uid)) return problems.push(`line ${line}: uid must be 1 to 256 characters without control characters`);
+    if (!accid || !NIM.lowercaseAccidPattern.test(accid)) return problems.push(`line ${line}: accid must be 1 to 32 lowercase letters, digits or _ @ . -`);
+    if (uids.has(uid)) return problems.push(`line ${line}: uid appears twice`);
+    if (accids.has(accid)) return problems.push(`line ${line}: accid appears twice`);
+    uids.add(uid);
+    accids.add(accid);
+    const record = { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 };
+    entries.push({ key: `accid:${accid}`, value: uid }, { key: `uid:${uid}`, value: JSON.stringify(record) });
+  });
+  if (rows.length === 0) problems.push("the file has no rows");
+  return problems.length > 0 ? { problems } : { entries };
+}
+
+if (import.meta.main) {
+  const path = process.argv[2];
+  if (!path) {
+    console.error("usage: npm run -s kv-import -- <stock.csv> > kv.json");
+    process.exit(2);
+  }
+  const result = csvToKvEntries(readFileSync(path, "utf8"), Date.now());
+  if ("problems" in result) {
+    for (const problem of result.problems) console.error(problem);
+    process.exit(1);
+  }
+  process.stdout.write(`${JSON.stringify(result.entries)}\n`);
+  console.error(`${result.entries.length / 2} accounts → ${result.entries.length} KV entries`);
+}

@@ -1,0 +1,211 @@
+/**
+ * Operator levers on the uid ↔ accid mapping: bind (stock accounts), block, unblock, rotate, import.
+ *
+ * NetEase accounts cannot be deleted, so every lever is a state change at NetEase plus a record
+ * change here. NetEase is always asked first and KV is written only on success, so a failed call
+ * leaves the record as it was. The order inside each operation is chosen so an interruption between
+ * two steps leaves something a retry completes (each step is idempotent): rotate registers the new
+ * accid before blocking the old one, and writes the reverse mapping before the forward record.
+ *
+ * Every change is logged as one structured line: who (admin), what, uid, accid, outcome.
+ */
+
+import { NIM } from "../constants.ts";
+import type { ImportOutcome, ImportResponse, ImportRowResult } from "../contract.ts";
+import { ApiError, errors } from "../errors.ts";
+import { logLine } from "../log.ts";
+import type { NimServerApi } from "../nim/server-api.ts";
+import { isValidUid } from "../uid.ts";
+import { deriveAccid } from "./accid.ts";
+import type { AccountProvisioner } from "./provision.ts";
+import type { AccountRecord, AccountStore } from "./store.ts";
+
+/** The rule message for accids given by operators. */
+export const ACCID_RULE = "accid must be 1 to 32 lowercase letters, digits or _ @ . -";
+
+const noAccount = () => new ApiError(404, "not_found", "No account is bound to this uid.");
+
+/** Operator actions on accounts. Cheap to construct per request. */
+export class AccountAdmin {
+  constructor(
+    readonly store: AccountStore,
+    readonly nim: NimServerApi,
+    readonly provisioner: AccountProvisioner,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /** The record for `uid`, or 404. */
+  async get(uid: string): Promise<AccountRecord> {
+    return (await this.store.get(uid)) ?? Promise.reject(noAccount());
+  }
+
+  /**
+   * Binds an accid that already exists at NetEase to `uid`. Idempotent: binding the same pair again
+   * is `already_bound`. 409 if the uid has another accid or the accid belongs (or belonged) to
+   * another uid; 400 if NetEase does not know the accid.
+   */
+  bind(uid: string, accid: string): Promise<{ record: AccountRecord; outcome: "bound" | "already_bound" }> {
+    return this.#audited("bind", uid, accid, async () => {
+      const existing = await this.store.get(uid);
+      const owner = await this.store.uidForAccid(accid);
+      const conflict = bindConflict(uid, accid, existing, owner);
+      if (conflict === "already_bound") return { record: existing!, outcome: "already_bound" as const };
+      if (conflict) throw new ApiError(409, "conflict", conflict);
+      if (!(await this.nim.existingAccounts([accid])).has(accid)) {
+        throw errors.invalidRequest("This accid is not registered with NetEase.");
+      }
+      const record = this.#newRecord(accid);
+      await this.#save(uid, record, true);
+      return { record, outcome: "bound" as const };
+    });
+  }
+
+  /** Blocks the uid's accid at NetEase (kicking live sessions when `kick`), then marks the record. */
+  block(uid: string, kick: boolean): Promise<AccountRecord> {
+    return this.#setStatus(uid, "blocked", (accid) => this.nim.blockAccount(accid, kick));
+  }
+
+  /** Unblocks the uid's accid at NetEase, then marks the record active. */
+  unblock(uid: string): Promise<AccountRecord> {
+    return this.#setStatus(uid, "active", (accid) => this.nim.unblockAccount(accid));
+  }
+
+  /**
+   * Moves the uid to a fresh accid: registers the next generation's accid, blocks the old one (with
+   * kick), then stores the new mapping. The old accid is never reused. 409 for a blocked account:
+   * rotation would otherwise quietly lift the block.
+   */
+  async rotate(uid: string): Promise<{ record: AccountRecord; previousAccid: string }> {
+    const current = await this.get(uid);
+    return this.#audited("rotate", uid, current.accid, async () => {
+      if (current.status === "blocked") {
+        throw new ApiError(409, "conflict", "The account is blocked; unblock it before rotating.");
+      }
+      const generation = current.generation + 1;
+      const accid = await deriveAccid(await this.provisioner.accidKey, uid, generation);
+      await this.nim.createAccount(accid);
+      await this.nim.blockAccount(current.accid, true);
+      const record: AccountRecord = { ...current, accid, generation, status: "active", updatedAt: this.now() };
+      await this.#save(uid, record, true);
+      return { record, previousAccid: current.accid };
+    });
+  }
+
+  /**
+   * Binds many existing accids at once. Rows are checked against each other, KV (bulk reads) and
+   * NetEase (getUinfos, 200 per call) before anything is written; NetEase failing fails the whole
+   * request with nothing written. Idempotent: re-running an import reports `already_bound`.
+   */
+  async importRows(rows: readonly unknown[]): Promise<ImportResponse> {
+    const results: ImportRowResult[] = [];
+    const candidates: { line: number; uid: string; accid: string }[] = [];
+    const seenUid = new Map<string, string>();
+    const seenAccid = new Map<string, string>();
+    rows.forEach((row, index) => {
+      const line = index + 1;
+      const parsed = parseImportRow(row);
+      if (typeof parsed === "string") return results.push({ line, outcome: "invalid", message: parsed });
+      const { uid, accid } = parsed;
+      const previousAccid = seenUid.get(uid);
+      const previousUid = seenAccid.get(accid);
+      if (previousAccid === accid) return results.push({ line, uid, accid, outcome: "already_bound", message: "Repeated in this import." });
+      if (previousAccid !== undefined || (previousUid !== undefined && previousUid !== uid)) {
+        return results.push({ line, uid, accid, outcome: "conflict", message: "Conflicts with an earlier row of this import." });
+      }
+      seenUid.set(uid, accid);
+      seenAccid.set(accid, uid);
+      candidates.push({ line, uid, accid });
+    });
+
+    const records = await this.store.getMany(candidates.map((c) => c.uid));
+    const owners = await this.store.uidsForAccids(candidates.map((c) => c.accid));
+    const toBind: typeof candidates = [];
+    for (const candidate of candidates) {
+      const { line, uid, accid } = candidate;
+      const conflict = bindConflict(uid, accid, records.get(uid) ?? null, owners.get(accid) ?? null);
+      if (conflict === "already_bound") results.push({ line, uid, accid, outcome: "already_bound" });
+      else if (conflict) results.push({ line, uid, accid, outcome: "conflict", message: conflict });
+      else toBind.push(candidate);
+    }
+
+    const registered = new Set<string>();
+    for (let i = 0; i < toBind.length; i += NIM.getUinfosBatch) {
+      const batch = toBind.slice(i, i + NIM.getUinfosBatch).map((c) => c.accid);
+      for (const accid of await this.nim.existingAccounts(batch)) registered.add(accid);
+    }
+    for (const { line, uid, accid } of toBind) {
+      if (!registered.has(accid)) {
+        results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
+        continue;
+      }
+      await this.#save(uid, this.#newRecord(accid), true);
+      this.#log("import", uid, accid, "bound");
+      results.push({ line, uid, accid, outcome: "bound" });
+    }
+
+    results.sort((a, b) => a.line - b.line);
+    const counts: Record<ImportOutcome, number> = { bound: 0, already_bound: 0, conflict: 0, invalid: 0 };
+    for (const result of results) counts[result.outcome] += 1;
+    logLine("info", { event: "admin_change", who: "admin", what: "import", outcome: "done", ...counts });
+    return { counts, results };
+  }
+
+  async #setStatus(uid: string, status: AccountRecord["status"], atNetEase: (accid: string) => Promise<void>): Promise<AccountRecord> {
+    const current = await this.get(uid);
+    return this.#audited(status === "blocked" ? "block" : "unblock", uid, current.accid, async () => {
+      await atNetEase(current.accid);
+      const record: AccountRecord = { ...current, status, updatedAt: this.now() };
+      await this.#save(uid, record, false);
+      return record;
+    });
+  }
+
+  #newRecord(accid: string): AccountRecord {
+    const now = this.now();
+    return { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 };
+  }
+
+  async #save(uid: string, record: AccountRecord, accidChanged: boolean): Promise<void> {
+    if (accidChanged) await this.store.put(uid, record);
+    else await this.store.putRecord(uid, record);
+    // This isolate sees the change at once; others within KV's consistency window.
+    this.provisioner.remember(uid, record);
+  }
+
+  async #audited<T>(what: string, uid: string, accid: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      const result = await operation();
+      const outcome = (result as { outcome?: string }).outcome ?? "done";
+      const finalAccid = (result as { record?: AccountRecord }).record?.accid ?? accid;
+      this.#log(what, uid, finalAccid, outcome);
+      return result;
+    } catch (error) {
+      this.#log(what, uid, accid, error instanceof ApiError ? `failed:${error.code}` : "failed");
+      throw error;
+    }
+  }
+
+  #log(what: string, uid: string, accid: string, outcome: string): void {
+    logLine("info", { event: "admin_change", who: "admin", what, uid, accid, outcome });
+  }
+}
+
+/**
+ * Why `uid` cannot be bound to `accid` given the uid's current record and the accid's owner:
+ * "already_bound" when the pair is already in place, a conflict message, or undefined when free.
+ */
+function bindConflict(uid: string, accid: string, existing: AccountRecord | null, owner: string | null): string | undefined {
+  if (existing?.accid === accid) return "already_bound";
+  if (existing) return "The uid is bound to a different accid.";
+  // owner === uid with no record is an interrupted earlier bind (reverse key written first): finish it.
+  if (owner !== null && owner !== uid) return "The accid belongs, or belonged, to another uid.";
+  return undefined;
+}
+
+function parseImportRow(row: unknown): { uid: string; accid: string } | string {
+  if (typeof row !== "object" || row === null || Array.isArray(row)) return "Each row must be an object {uid, accid}.";
+  const { uid, accid } = row as Record<string, unknown>;
+  if (!isValidUid(uid)) return "uid must be a string of 1 to 256 characters without control characters.";
+  if (typeof accid !== "string" || !NIM.lowercaseAccidPattern.test(accid)) return `${ACCID_RULE}.`;
+  return { uid, accid };
+}

@@ -1,0 +1,93 @@
+/**
+ * POST /v1/nim/login-callback: NetEase's third-party login callback, so a block takes effect at the
+ * next login rather than when the last token expires.
+ *
+ * NetEase waits about 2 seconds, so this path makes no upstream call: two KV reads (accid → uid →
+ * record) and, when the client sent a token, one SHA-1. A request that is not signed by NetEase
+ * gets a bare 401. Reject reasons are distinct responseCodes (documented in the README).
+ */
+
+import { Hono, type Context } from "hono";
+import { AccountStore } from "../accounts/store.ts";
+import { NIM } from "../constants.ts";
+import type { LoginCallbackDecision } from "../contract.ts";
+import { ApiError } from "../errors.ts";
+import { verifyCallback } from "../nim/callback-auth.ts";
+import { checkDynamicToken } from "../nim/dynamic-token.ts";
+import type { AppEnv } from "../runtime.ts";
+import { requireRuntime } from "./runtime-middleware.ts";
+
+/** responseCode values for rejected logins (NetEase allows 20000–20099). */
+export const LOGIN_REJECT = {
+  unknownAccount: 20001,
+  blocked: 20002,
+  superseded: 20003,
+  badToken: 20004,
+  expiredToken: 20005,
+  malformedEvent: 20006,
+} as const;
+
+/** Allowed clock difference between our clock and a token's curTime. */
+const TOKEN_SKEW_MS = 60_000;
+
+/** Routes under /v1/nim/login-callback. */
+export const loginCallbackRoutes = new Hono<AppEnv>();
+
+loginCallbackRoutes.post("/", async (c) => {
+  const { config } = requireRuntime(c);
+  const raw = await c.req.arrayBuffer();
+  const rejection = await verifyCallback(
+    {
+      appKey: c.req.header("AppKey"),
+      curTime: c.req.header("CurTime"),
+      md5: c.req.header("MD5"),
+      checkSum: c.req.header("CheckSum"),
+    },
+    raw,
+    { appKey: config.appKey, appSecrets: [config.appSecret, ...(config.previousAppSecret ? [config.previousAppSecret] : [])], now: Date.now() },
+  );
+  if (rejection) throw new ApiError(401, "unauthorized", "Unauthorized.", { detail: `callback signature: ${rejection}` });
+
+  let event: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(raw));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TypeError("not an object");
+    event = parsed as Record<string, unknown>;
+  } catch {
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "body is not a JSON object");
+  }
+  // Other callback types may be routed here too; they are not ours to veto.
+  if (Number(event.eventType) !== NIM.loginEventType) return decide(c, { errCode: 0 }, "not a login event");
+
+  const accid = event.fromAccount;
+  if (typeof accid !== "string" || !NIM.accidPattern.test(accid)) {
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "no valid fromAccount");
+  }
+  c.set("logFields", { ...c.get("logFields"), accid });
+  const store = new AccountStore(c.env.ACCOUNTS!);
+  const uid = await store.uidForAccid(accid);
+  const record = uid === null ? null : await store.get(uid);
+  if (!record) return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.unknownAccount }, "unknown accid");
+  if (record.accid !== accid) return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.superseded }, "accid was rotated away");
+  if (record.status !== "active") return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.blocked }, "account blocked");
+
+  if (typeof event.token === "string" && event.token !== "") {
+    const check = await checkDynamicToken(event.token, {
+      appKey: config.appKey,
+      accid,
+      appSecret: config.appSecret,
+      now: Date.now(),
+      skewMs: TOKEN_SKEW_MS,
+    });
+    if (!check.ok) {
+      const code = check.reason === "expired" || check.reason === "not_yet_valid" ? LOGIN_REJECT.expiredToken : LOGIN_REJECT.badToken;
+      return decide(c, { errCode: 1, responseCode: code }, `token ${check.reason}`);
+    }
+  }
+  return decide(c, { errCode: 0 }, "allowed");
+});
+
+function decide(c: Context<AppEnv>, decision: LoginCallbackDecision, reason: string): Response {
+  c.set("logFields", { ...c.get("logFields"), decision: decision.errCode === 0 ? "allow" : "reject", reason });
+  return c.json(decision, 200, { "Cache-Control": "no-store" });
+}

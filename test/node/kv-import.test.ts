@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { csvToKvEntries, parseCsv } from "../../scripts/kv-import.ts";
+
+describe("CSV to wrangler kv bulk put", () => {
+  it("parses quoted fields", () => {
+    expect(parseCsv('uid,accid\r\n"a,b",x1\n"say ""hi""",x2\n')).toEqual([["uid", "accid"], ["a,b", "x1"], ['say "hi"', "x2"]]);
+  });
+
+  it("writes the record and the reverse mapping for each row", () => {
+    const result = csvToKvEntries("uid,accid\nalice,stock_alice\n", 1_700_000_000_000);
+    expect(result).toEqual({
+      entries: [
+        { key: "accid:stock_alice", value: "alice" },
+        {
+          key: "uid:alice",
+          value: JSON.stringify({ v: 1, accid: "stock_alice", status: "active", createdAt: 1_700_000_000_000, updatedAt: 1_700_000_000_000, generation: 0 }),
+        },
+      ],
+    });
+  });
+
+  it("reports every bad line and converts nothing", () => {
+    const result = csvToKvEntries("uid,accid\nalice,a1\nbob,BAD\nalice,a2\ncarol,a1\n,a3\nx\n", 0);
+    expect(result).toEqual({
+      problems: [
+        "line 3: accid must be 1 to 32 lowercase letters, digits or _ @ . -",
+        "line 4: uid appears twice",
+        "line 5: accid appears twice",
+        "line 6: uid must be 1 to 256 characters without control characters",
+        "line 7: expected 2 fields, found 1",
+      ],
+    });
+    expect(csvToKvEntries("user,acc\n", 0)).toEqual({ problems: ["line 1: the header must be exactly uid,accid"] });
+    expect(csvToKvEntries("uid,accid\n", 0)).toEqual({ problems: ["the file has no rows"] });
+  });
+});

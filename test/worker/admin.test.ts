@@ -1,0 +1,288 @@
+/** The admin API: authorisation, each lever's effect at NetEase (emulator) and in KV, failures. */
+
+import { describe, expect, it } from "vitest";
+import { AccountStore } from "../../src/accounts/store.ts";
+import type { AdminAccount, ImportResponse } from "../../src/contract.ts";
+import {
+  adminCall,
+  emulatedAccount,
+  emulatorLogin,
+  env,
+  expectedAccid,
+  hsJwt,
+  injectFault,
+  issue,
+  registerAtNetEase,
+  seg,
+  stockAccid,
+  tokenFor,
+  uniqueUid,
+} from "./helpers.ts";
+
+const store = () => new AccountStore(env.ACCOUNTS!);
+
+describe("admin authorisation", () => {
+  it("answers 404 for every admin path when ADMIN_TOKEN is unset", async () => {
+    for (const [method, path] of [["GET", "/accounts/x"], ["POST", "/accounts/x/block"], ["POST", "/accounts/import"]] as const) {
+      const response = await adminCall(method, path, undefined, { overrides: { ADMIN_TOKEN: "" } });
+      expect(response.status).toBe(404);
+      expect((await response.json<{ error: string }>()).error).toBe("not_found");
+    }
+  });
+
+  it("answers 401 for a missing or wrong token, with the same body", async () => {
+    const missing = await adminCall("GET", "/accounts/x", undefined, { token: null });
+    const wrong = await adminCall("GET", "/accounts/x", undefined, { token: `${env.ADMIN_TOKEN}x` });
+    const short = await adminCall("GET", "/accounts/x", undefined, { token: "a" });
+    for (const response of [missing, wrong, short]) {
+      expect(response.status).toBe(401);
+      expect(response.headers.get("WWW-Authenticate")).toBe('Bearer realm="admin"');
+      expect(await response.json()).toEqual({ error: "unauthorized", message: "Admin authorization required." });
+    }
+  });
+
+  it("does not accept a session JWT as admin authorisation", async () => {
+    const response = await adminCall("GET", "/accounts/x", undefined, { token: await hsJwt("x") });
+    expect(response.status).toBe(401);
+  });
+
+  it("refuses a short ADMIN_TOKEN as misconfiguration", async () => {
+    const response = await adminCall("GET", "/accounts/x", undefined, { token: "short", overrides: { ADMIN_TOKEN: "short" } });
+    expect(response.status).toBe(500);
+    expect((await response.json<{ error: string }>()).error).toBe("misconfigured");
+  });
+});
+
+describe("GET /admin/v1/accounts/{uid}", () => {
+  it("returns the record, and 404 for an unknown uid", async () => {
+    const uid = `name with spaces/and slash ${crypto.randomUUID()}`;
+    const { accid } = await tokenFor(uid);
+    const response = await adminCall("GET", `/accounts/${seg(uid)}`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ uid, accid, status: "active", createdAt: expect.any(Number), updatedAt: expect.any(Number), generation: 0 });
+    const unknown = await adminCall("GET", `/accounts/${seg(uniqueUid())}`);
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json<{ error: string }>()).error).toBe("not_found");
+  });
+});
+
+describe("block and unblock", () => {
+  it("blocks at NetEase and in KV, so /v1/token answers 403 and login fails; unblock restores both", async () => {
+    const uid = uniqueUid();
+    const { accid, token } = await tokenFor(uid);
+    expect((await emulatorLogin(accid, token)).code).toBe(200);
+
+    const blocked = await adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: true });
+    expect(blocked.status).toBe(200);
+    expect(await blocked.json<AdminAccount>()).toMatchObject({ uid, accid, status: "blocked" });
+    expect(await emulatedAccount(accid)).toMatchObject({ blocked: true, calls: { create: 1, block: 1 } });
+    expect(await store().get(uid)).toMatchObject({ status: "blocked" });
+    const refused = await issue(await hsJwt(uid));
+    expect(refused.status).toBe(403);
+    expect((await refused.json<{ error: string }>()).error).toBe("account_blocked");
+    expect((await emulatorLogin(accid, token)).code).toBe(422);
+
+    const unblocked = await adminCall("POST", `/accounts/${seg(uid)}/unblock`);
+    expect(unblocked.status).toBe(200);
+    expect((await unblocked.json<AdminAccount>()).status).toBe("active");
+    expect((await emulatedAccount(accid)).blocked).toBe(false);
+    const fresh = await issue(await hsJwt(uid));
+    expect(fresh.status).toBe(200);
+    expect((await emulatorLogin(accid, (await fresh.json<{ token: string }>()).token)).code).toBe(200);
+  });
+
+  it("defaults kick to true and validates it", async () => {
+    const uid = uniqueUid();
+    await tokenFor(uid);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: "yes" })).status).toBe(400);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: true, extra: 1 })).status).toBe(400);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`)).status).toBe(200);
+  });
+
+  it("answers 404 for a uid with no account, calling nobody", async () => {
+    expect((await adminCall("POST", `/accounts/${seg(uniqueUid())}/block`)).status).toBe(404);
+    expect((await adminCall("POST", `/accounts/${seg(uniqueUid())}/unblock`)).status).toBe(404);
+  });
+
+  it("leaves KV unchanged when NetEase fails", async () => {
+    const uid = uniqueUid();
+    const { accid } = await tokenFor(uid);
+    const before = await store().get(uid);
+    await injectFault(accid, "user/block.action", "code500");
+    const failed = await adminCall("POST", `/accounts/${seg(uid)}/block`);
+    expect(failed.status).toBe(503);
+    expect(await store().get(uid)).toEqual(before);
+    expect((await issue(await hsJwt(uid))).status).toBe(200);
+  });
+});
+
+describe("rotate", () => {
+  it("moves the uid to a new accid and blocks the old one; twice gives three distinct accids", async () => {
+    const uid = uniqueUid();
+    const first = await tokenFor(uid);
+    const r1 = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
+    expect(r1.status).toBe(200);
+    const one = await r1.json<AdminAccount & { previousAccid: string }>();
+    expect(one).toMatchObject({ uid, previousAccid: first.accid, generation: 1, status: "active", accid: await expectedAccid(uid, 1) });
+    const r2 = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
+    const two = await r2.json<AdminAccount & { previousAccid: string }>();
+    expect(two).toMatchObject({ previousAccid: one.accid, generation: 2, accid: await expectedAccid(uid, 2) });
+    expect(new Set([first.accid, one.accid, two.accid]).size).toBe(3);
+
+    expect(await emulatedAccount(first.accid)).toMatchObject({ exists: true, blocked: true });
+    expect(await emulatedAccount(one.accid)).toMatchObject({ exists: true, blocked: true });
+    expect(await emulatedAccount(two.accid)).toMatchObject({ exists: true, blocked: false });
+    const now = await tokenFor(uid);
+    expect(now.accid).toBe(two.accid);
+    expect((await emulatorLogin(now.accid, now.token)).code).toBe(200);
+    expect(await store().uidForAccid(first.accid)).toBe(uid);
+    expect(await store().uidForAccid(two.accid)).toBe(uid);
+  });
+
+  it("refuses to rotate a blocked account (409), and leaves it as it was", async () => {
+    const uid = uniqueUid();
+    await tokenFor(uid);
+    await adminCall("POST", `/accounts/${seg(uid)}/block`);
+    const response = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
+    expect(response.status).toBe(409);
+    expect((await response.json<{ error: string }>()).error).toBe("conflict");
+    expect(await store().get(uid)).toMatchObject({ generation: 0, status: "blocked" });
+  });
+
+  it("leaves the mapping unchanged when NetEase fails, and a retry completes", async () => {
+    const uid = uniqueUid();
+    const { accid } = await tokenFor(uid);
+    const before = await store().get(uid);
+    await injectFault(await expectedAccid(uid, 1), "user/create.action", "http500");
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/rotate`)).status).toBe(503);
+    expect(await store().get(uid)).toEqual(before);
+    expect((await emulatedAccount(accid)).blocked).toBe(false);
+
+    await injectFault(accid, "user/block.action", "code403");
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/rotate`)).status).toBe(502);
+    expect(await store().get(uid)).toEqual(before);
+
+    const retried = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
+    expect(retried.status).toBe(200);
+    expect((await retried.json<AdminAccount>()).accid).toBe(await expectedAccid(uid, 1));
+  });
+});
+
+describe("bind (PUT)", () => {
+  it("binds an existing NetEase accid to a new uid; repeating it is idempotent", async () => {
+    const uid = uniqueUid();
+    const accid = stockAccid();
+    await registerAtNetEase(accid);
+    const bound = await adminCall("PUT", `/accounts/${seg(uid)}`, { accid });
+    expect(bound.status).toBe(201);
+    expect(await bound.json()).toMatchObject({ uid, accid, status: "active", generation: 0, outcome: "bound" });
+    const again = await adminCall("PUT", `/accounts/${seg(uid)}`, { accid });
+    expect(again.status).toBe(200);
+    expect((await again.json<{ outcome: string }>()).outcome).toBe("already_bound");
+    const token = await tokenFor(uid);
+    expect(token.accid).toBe(accid);
+    expect((await emulatorLogin(accid, token.token)).code).toBe(200);
+    expect((await emulatedAccount(accid)).calls.create).toBe(1); // no second registration
+  });
+
+  it("answers 409 when the uid has another accid or the accid has another uid", async () => {
+    const uid = uniqueUid();
+    const { accid } = await tokenFor(uid);
+    const other = stockAccid();
+    await registerAtNetEase(other);
+    const response = await adminCall("PUT", `/accounts/${seg(uid)}`, { accid: other });
+    expect(response.status).toBe(409);
+    expect((await response.json<{ error: string }>()).error).toBe("conflict");
+    expect((await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid })).status).toBe(409);
+  });
+
+  it("checks the accid rules and that NetEase knows the accid", async () => {
+    for (const accid of ["UPPER", "", "x".repeat(33), "bad char!", 42]) {
+      const response = await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid });
+      expect(response.status).toBe(400);
+      expect((await response.json<{ message: string }>()).message).toContain("accid must be");
+    }
+    const unknown = await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid: stockAccid() });
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json<{ message: string }>()).message).toBe("This accid is not registered with NetEase.");
+  });
+});
+
+describe("import", () => {
+  it("binds good rows and reports each line (JSON array)", async () => {
+    const existingUid = uniqueUid();
+    const { accid: existingAccid } = await tokenFor(existingUid);
+    const [a, b, c] = [stockAccid(), stockAccid(), stockAccid()];
+    await registerAtNetEase(a);
+    await registerAtNetEase(b);
+    const [ua, ub] = [uniqueUid(), uniqueUid()];
+    const rows = [
+      { uid: ua, accid: a },
+      { uid: ub, accid: b },
+      { uid: existingUid, accid: existingAccid },
+      { uid: uniqueUid(), accid: existingAccid },
+      { uid: uniqueUid(), accid: c },
+      { uid: "", accid: a },
+      { uid: uniqueUid(), accid: "Nope" },
+      "not an object",
+      { uid: ua, accid: a },
+    ];
+    const response = await adminCall("POST", "/accounts/import", rows);
+    expect(response.status).toBe(200);
+    const body = await response.json<ImportResponse>();
+    expect(body.results.map((r) => [r.line, r.outcome])).toEqual([
+      [1, "bound"],
+      [2, "bound"],
+      [3, "already_bound"],
+      [4, "conflict"],
+      [5, "invalid"],
+      [6, "invalid"],
+      [7, "invalid"],
+      [8, "invalid"],
+      [9, "already_bound"],
+    ]);
+    expect(body.counts).toEqual({ bound: 2, already_bound: 2, conflict: 1, invalid: 4 });
+    expect(await store().get(ua)).toMatchObject({ accid: a, status: "active" });
+    expect(await store().uidForAccid(b)).toBe(ub);
+    expect(await store().uidForAccid(c)).toBeNull();
+
+    const rerun = await (await adminCall("POST", "/accounts/import", rows.slice(0, 2))).json<ImportResponse>();
+    expect(rerun.counts).toMatchObject({ bound: 0, already_bound: 2 });
+  });
+
+  it("accepts NDJSON, reporting unparsable lines as invalid", async () => {
+    const accid = stockAccid();
+    await registerAtNetEase(accid);
+    const uid = uniqueUid();
+    const ndjson = `${JSON.stringify({ uid, accid })}\n{broken\n`;
+    const response = await adminCall("POST", "/accounts/import", ndjson, { contentType: "application/x-ndjson" });
+    const body = await response.json<ImportResponse>();
+    expect(body.results.map((r) => r.outcome)).toEqual(["bound", "invalid"]);
+    expect((await tokenFor(uid)).accid).toBe(accid);
+  });
+
+  it("refuses an empty import, more than 400 rows, and other content types", async () => {
+    expect((await adminCall("POST", "/accounts/import", [])).status).toBe(400);
+    const tooMany = Array.from({ length: 401 }, (_, i) => ({ uid: `u${i}`, accid: `a${i}` }));
+    const response = await adminCall("POST", "/accounts/import", tooMany);
+    expect(response.status).toBe(400);
+    expect((await response.json<{ message: string }>()).message).toContain("At most 400 rows");
+    expect((await adminCall("POST", "/accounts/import", "uid,accid", { contentType: "text/csv" })).status).toBe(415);
+  });
+
+  it("writes nothing when NetEase cannot be asked", async () => {
+    const accid = stockAccid();
+    await registerAtNetEase(accid);
+    const uid = uniqueUid();
+    const other = stockAccid();
+    await registerAtNetEase(other);
+    const otherUid = uniqueUid();
+    await injectFault(accid, "user/getUinfos.action", "http500");
+    const failed = await adminCall("POST", "/accounts/import", [{ uid: otherUid, accid: other }, { uid, accid }]);
+    expect(failed.status).toBe(503);
+    expect((await failed.json<{ error: string }>()).error).toBe("upstream_unavailable");
+    expect(await store().get(uid)).toBeNull();
+    expect(await store().get(otherUid)).toBeNull();
+    expect((await emulatedAccount(accid)).calls).toMatchObject({ getUinfos: 1 });
+  });
+});

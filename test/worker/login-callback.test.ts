@@ -1,0 +1,112 @@
+/** NetEase's login callback: signature checks, and allow/reject decisions over the whole loop. */
+
+import { describe, expect, it } from "vitest";
+import { signCallback } from "../../src/nim/callback-auth.ts";
+import { signDynamicToken } from "../../src/nim/dynamic-token.ts";
+import { LOGIN_REJECT } from "../../src/routes/login-callback.ts";
+import { adminCall, call, emulator, env, seg, tokenFor, uniqueUid } from "./helpers.ts";
+
+type Signed = { headers: Record<string, string>; body: string };
+
+/** A login callback for `accid` signed by the emulator, as NetEase would send it. */
+async function emulatorCallback(accid: string, token?: string): Promise<Signed> {
+  const response = await emulator("/emulator/callbacks/login", { method: "POST", body: JSON.stringify({ accid, token }) });
+  return response.json();
+}
+
+function send({ headers, body }: Signed, overrides: Record<string, unknown> = {}): Promise<Response> {
+  return call("/v1/nim/login-callback", { method: "POST", headers, body }, overrides);
+}
+
+async function decision(signed: Signed, overrides: Record<string, unknown> = {}): Promise<{ errCode: number; responseCode?: number }> {
+  const response = await send(signed, overrides);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+async function expectUnauthorized(response: Response): Promise<void> {
+  expect(response.status).toBe(401);
+  expect(await response.json()).toEqual({ error: "unauthorized", message: "Unauthorized." });
+}
+
+describe("login callback signature", () => {
+  it("accepts NetEase's signature (the emulator's)", async () => {
+    const { accid } = await tokenFor(uniqueUid());
+    expect(await decision(await emulatorCallback(accid))).toEqual({ errCode: 0 });
+  });
+
+  it("refuses a tampered body, a wrong CheckSum, a stale CurTime, another app and missing headers", async () => {
+    const { accid } = await tokenFor(uniqueUid());
+    const signed = await emulatorCallback(accid);
+    await expectUnauthorized(await send({ ...signed, body: signed.body.replace('"WEB"', '"IOS"') }));
+    // Header names come back from the emulator lowercased (as Headers iterates them).
+    await expectUnauthorized(await send({ ...signed, headers: { ...signed.headers, checksum: "0".repeat(40) } }));
+    await expectUnauthorized(await send({ ...signed, headers: { ...signed.headers, md5: "0".repeat(32) } }));
+    const { checksum: _omit, ...noCheckSum } = signed.headers;
+    expect(_omit).toMatch(/^[0-9a-f]{40}$/);
+    await expectUnauthorized(await send({ ...signed, headers: noCheckSum }));
+
+    const stale = await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, signed.body, Date.now() - 6 * 60_000);
+    await expectUnauthorized(await send({ body: signed.body, headers: stale }));
+    const future = await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, signed.body, Date.now() + 6 * 60_000);
+    await expectUnauthorized(await send({ body: signed.body, headers: future }));
+    const otherApp = await signCallback("otherappkey", env.NIM_APP_SECRET!, signed.body, Date.now());
+    await expectUnauthorized(await send({ body: signed.body, headers: otherApp }));
+    const otherSecret = await signCallback(env.NIM_APP_KEY!, "not-our-secret", signed.body, Date.now());
+    await expectUnauthorized(await send({ body: signed.body, headers: otherSecret }));
+  });
+
+  it("accepts NIM_APP_SECRET_PREVIOUS only while it is set (secret rotation)", async () => {
+    const { accid } = await tokenFor(uniqueUid());
+    const body = JSON.stringify({ eventType: "36", fromAccount: accid });
+    const headers = await signCallback(env.NIM_APP_KEY!, "the-old-app-secret-0000", body, Date.now());
+    await expectUnauthorized(await send({ headers, body }));
+    expect(await decision({ headers, body }, { NIM_APP_SECRET_PREVIOUS: "the-old-app-secret-0000" })).toEqual({ errCode: 0 });
+  });
+});
+
+describe("login callback decisions", () => {
+  it("allows an active account with its current dynamic token", async () => {
+    const { accid, token } = await tokenFor(uniqueUid());
+    expect(await decision(await emulatorCallback(accid, token))).toEqual({ errCode: 0 });
+  });
+
+  it("rejects a blocked account, and allows it again once unblocked", async () => {
+    const uid = uniqueUid();
+    const { accid, token } = await tokenFor(uid);
+    await adminCall("POST", `/accounts/${seg(uid)}/block`);
+    expect(await decision(await emulatorCallback(accid, token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.blocked });
+    await adminCall("POST", `/accounts/${seg(uid)}/unblock`);
+    expect(await decision(await emulatorCallback(accid, token))).toEqual({ errCode: 0 });
+  });
+
+  it("rejects an unknown accid and an accid that was rotated away", async () => {
+    expect(await decision(await emulatorCallback("nobody_knows_me"))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.unknownAccount });
+    const uid = uniqueUid();
+    const { accid } = await tokenFor(uid);
+    await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
+    expect(await decision(await emulatorCallback(accid))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.superseded });
+  });
+
+  it("rejects an expired token and a token for another accid or app secret", async () => {
+    const { accid } = await tokenFor(uniqueUid());
+    const base = { appKey: env.NIM_APP_KEY!, accid, appSecret: env.NIM_APP_SECRET! };
+    const expired = await signDynamicToken({ ...base, curTime: Date.now() - 700_000, ttl: 600 });
+    expect(await decision(await emulatorCallback(accid, expired.token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.expiredToken });
+    const foreign = await signDynamicToken({ ...base, accid: "someone_else", curTime: Date.now(), ttl: 600 });
+    expect(await decision(await emulatorCallback(accid, foreign.token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
+    const wrongSecret = await signDynamicToken({ ...base, appSecret: "x", curTime: Date.now(), ttl: 600 });
+    expect(await decision(await emulatorCallback(accid, wrongSecret.token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
+    expect(await decision(await emulatorCallback(accid, "static-token-abc"))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
+  });
+
+  it("allows events that are not logins, and rejects a login event without a usable accid", async () => {
+    const sign = async (event: unknown) => {
+      const body = JSON.stringify(event);
+      return { body, headers: await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now()) };
+    };
+    expect(await decision(await sign({ eventType: "37", fromAccount: "x" }))).toEqual({ errCode: 0 });
+    expect(await decision(await sign({ eventType: 36 }))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.malformedEvent });
+    expect(await decision(await sign(["not", "an", "object"]))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.malformedEvent });
+  });
+});
