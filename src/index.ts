@@ -12,6 +12,7 @@ import { onError, onMethodNotAllowed, onNotFound, requestContext } from "./middl
 import { adminRoutes } from "./routes/admin.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { loginCallbackRoutes } from "./routes/login-callback.ts";
+import { openApiRoutes } from "./routes/openapi.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import type { AppEnv } from "./runtime.ts";
 
@@ -37,6 +38,7 @@ app.route("/v1/token", tokenRoutes);
 app.route("/healthz", healthRoutes);
 app.route("/v1/nim/login-callback", loginCallbackRoutes);
 app.route("/admin/v1", adminRoutes);
+app.route("/openapi.json", openApiRoutes);
 
 app.onError(onError);
 app.notFound(onNotFound);

@@ -1,11 +1,11 @@
 /** The rule for app user ids (uids): what the session JWT's `sub` and the admin API accept. */
 
-import { LIMITS } from "./constants.ts";
+import { uidSchema, validate } from "./schema.ts";
 
-// Control characters are refused so a uid is always safe to log and to join with a NUL separator.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-/** True for a string of 1 to 256 characters with no control characters. */
+/**
+ * True for a string of 1 to 256 characters with no control characters (see `uidSchema`). Control
+ * characters are refused so a uid is always safe to log and to join with a NUL separator.
+ */
 export function isValidUid(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= LIMITS.maxUidLength && !CONTROL.test(value);
+  return validate(uidSchema, value) === undefined;
 }

@@ -11,17 +11,14 @@
  */
 
 import { NIM } from "../constants.ts";
-import type { ImportOutcome, ImportResponse, ImportRowResult } from "../contract.ts";
+import type { ImportOutcome, ImportResponse, ImportRow, ImportRowResult } from "../contract.ts";
 import { ApiError, errors } from "../errors.ts";
 import { logLine } from "../log.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
-import { isValidUid } from "../uid.ts";
+import { importRowSchema, validate } from "../schema.ts";
 import { deriveAccid } from "./accid.ts";
 import type { AccountProvisioner } from "./provision.ts";
 import type { AccountRecord, AccountStore } from "./store.ts";
-
-/** The rule message for accids given by operators. */
-export const ACCID_RULE = "accid must be 1 to 32 lowercase letters, digits or _ @ . -";
 
 const noAccount = () => new ApiError(404, "not_found", "No account is bound to this uid.");
 
@@ -202,10 +199,6 @@ function bindConflict(uid: string, accid: string, existing: AccountRecord | null
   return undefined;
 }
 
-function parseImportRow(row: unknown): { uid: string; accid: string } | string {
-  if (typeof row !== "object" || row === null || Array.isArray(row)) return "Each row must be an object {uid, accid}.";
-  const { uid, accid } = row as Record<string, unknown>;
-  if (!isValidUid(uid)) return "uid must be a string of 1 to 256 characters without control characters.";
-  if (typeof accid !== "string" || !NIM.lowercaseAccidPattern.test(accid)) return `${ACCID_RULE}.`;
-  return { uid, accid };
+function parseImportRow(row: unknown): ImportRow | string {
+  return validate(importRowSchema, row, "row") ?? (row as ImportRow);
 }

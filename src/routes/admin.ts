@@ -5,15 +5,15 @@
  */
 
 import { Hono, type Context } from "hono";
-import { AccountAdmin, ACCID_RULE } from "../accounts/admin.ts";
+import { AccountAdmin } from "../accounts/admin.ts";
 import { AccountStore, type AccountRecord } from "../accounts/store.ts";
-import { LIMITS, NIM } from "../constants.ts";
-import type { AdminAccount } from "../contract.ts";
+import { LIMITS } from "../constants.ts";
+import type { AdminAccount, BindRequest, BlockRequest } from "../contract.ts";
 import { ApiError, errors } from "../errors.ts";
 import { toHex, timingSafeEqualText } from "../nim/digest.ts";
 import type { AppEnv } from "../runtime.ts";
-import { isValidUid } from "../uid.ts";
-import { readBodyText, readJsonObject, requireContentType } from "./json-body.ts";
+import { bindRequestSchema, blockRequestSchema, emptyRequestSchema, uidSchema, validate } from "../schema.ts";
+import { readBodyText, readJsonBody, requireContentType } from "./json-body.ts";
 import { requireRuntime } from "./runtime-middleware.ts";
 
 /** Routes under /admin/v1. */
@@ -46,8 +46,9 @@ function admin(c: Context<AppEnv>): AccountAdmin {
 
 function uidParam(c: Context<AppEnv>): string {
   const uid = c.req.param("uid");
-  if (!isValidUid(uid)) throw errors.invalidRequest(`uid must be 1 to ${LIMITS.maxUidLength} characters without control characters.`);
-  return uid;
+  const problem = validate(uidSchema, uid, "uid");
+  if (problem) throw errors.invalidRequest(problem);
+  return uid!;
 }
 
 function view(uid: string, record: AccountRecord): AdminAccount {
@@ -71,28 +72,26 @@ adminRoutes.get("/accounts/:uid", async (c) => {
 
 adminRoutes.put("/accounts/:uid", async (c) => {
   const uid = uidParam(c);
-  const { accid } = await readJsonObject(c, ["accid"]);
-  if (typeof accid !== "string" || !NIM.lowercaseAccidPattern.test(accid)) throw errors.invalidRequest(`${ACCID_RULE}.`);
+  const { accid } = await readJsonBody<BindRequest>(c, bindRequestSchema);
   const { record, outcome } = await admin(c).bind(uid, accid);
   return c.json({ ...view(uid, record), outcome }, outcome === "bound" ? 201 : 200, noStore);
 });
 
 adminRoutes.post("/accounts/:uid/block", async (c) => {
   const uid = uidParam(c);
-  const { kick = true } = await readJsonObject(c, ["kick"]);
-  if (typeof kick !== "boolean") throw errors.invalidRequest("kick must be true or false.");
+  const { kick = true } = await readJsonBody<BlockRequest>(c, blockRequestSchema);
   return c.json(view(uid, await admin(c).block(uid, kick)), 200, noStore);
 });
 
 adminRoutes.post("/accounts/:uid/unblock", async (c) => {
   const uid = uidParam(c);
-  await readJsonObject(c, []);
+  await readJsonBody(c, emptyRequestSchema);
   return c.json(view(uid, await admin(c).unblock(uid)), 200, noStore);
 });
 
 adminRoutes.post("/accounts/:uid/rotate", async (c) => {
   const uid = uidParam(c);
-  await readJsonObject(c, []);
+  await readJsonBody(c, emptyRequestSchema);
   const { record, previousAccid } = await admin(c).rotate(uid);
   return c.json({ ...view(uid, record), previousAccid }, 200, noStore);
 });

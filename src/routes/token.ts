@@ -10,11 +10,12 @@ import { Hono } from "hono";
 import { AccountStore } from "../accounts/store.ts";
 import { TIMING } from "../constants.ts";
 import type { TokenRequest, TokenResponse } from "../contract.ts";
-import { ApiError, errors } from "../errors.ts";
+import { ApiError } from "../errors.ts";
 import { signDynamicToken } from "../nim/dynamic-token.ts";
-import type { AppEnv, Runtime } from "../runtime.ts";
+import type { AppEnv } from "../runtime.ts";
 import { bearerToken } from "../session/verify.ts";
-import { readJsonObject } from "./json-body.ts";
+import { tokenRequestSchema } from "../schema.ts";
+import { readJsonBody } from "./json-body.ts";
 import { requireRuntime } from "./runtime-middleware.ts";
 
 /** Routes under /v1/token. */
@@ -23,7 +24,8 @@ export const tokenRoutes = new Hono<AppEnv>();
 tokenRoutes.post("/", async (c) => {
   const runtime = requireRuntime(c);
   const uid = await runtime.verifier.verify(bearerToken(c.req.header("Authorization")));
-  const ttl = parseTtl((await readJsonObject(c, ["ttl"])) as TokenRequest, runtime);
+  const request = await readJsonBody<TokenRequest>(c, tokenRequestSchema(runtime.config.ttl));
+  const ttl = request.ttl ?? runtime.config.ttl.default;
   // parseConfig has checked that the ACCOUNTS binding exists.
   const account = await runtime.provisioner.account(uid, new AccountStore(c.env.ACCOUNTS!));
   c.set("logFields", { ...c.get("logFields"), accid: account.accid, ttl });
@@ -45,12 +47,3 @@ tokenRoutes.post("/", async (c) => {
   };
   return c.json(body, 200, { "Cache-Control": "no-store" });
 });
-
-function parseTtl(request: TokenRequest, runtime: Runtime): number {
-  const { min, max, default: fallback } = runtime.config.ttl;
-  if (request.ttl === undefined) return fallback;
-  if (!Number.isInteger(request.ttl) || request.ttl < min || request.ttl > max) {
-    throw errors.invalidRequest(`ttl must be a whole number of seconds from ${min} to ${max}.`);
-  }
-  return request.ttl;
-}

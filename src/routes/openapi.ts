@@ -1,0 +1,18 @@
+/** GET /openapi.json: the OpenAPI 3.1 document, built once per isolate from the live ttl range. */
+
+import { Hono } from "hono";
+import { buildOpenApiDocument } from "../openapi.ts";
+import type { AppEnv } from "../runtime.ts";
+import { requireRuntime } from "./runtime-middleware.ts";
+
+/** Routes under /openapi.json. */
+export const openApiRoutes = new Hono<AppEnv>();
+
+const documents = new WeakMap<object, string>();
+
+openApiRoutes.get("/", (c) => {
+  const { config } = requireRuntime(c);
+  let document = documents.get(config);
+  if (!document) documents.set(config, (document = JSON.stringify(buildOpenApiDocument(config.ttl))));
+  return c.body(document, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=300" });
+});
