@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs scripts/smoke.sh against the locally started service (npm start), and checks that it fails,
+# naming the check, against a session signed with the wrong secret and against a stopped server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port=${PORT:-8787}
+base="http://127.0.0.1:$port"
+log=$(mktemp)
+npm start >"$log" 2>&1 &
+server=$!
+stop() { kill -INT "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+trap stop EXIT
+
+for _ in $(seq 1 60); do
+  curl -sf "$base/healthz" >/dev/null 2>&1 && break
+  sleep 1
+done
+curl -sf "$base/healthz" >/dev/null || { echo "npm start did not serve within 60 s:"; cat "$log"; exit 1; }
+
+passed=0
+expect_smoke() { # expect_smoke <pass|fail> <check named on failure> <jwt>
+  local want=$1 check=$2 out rc=0
+  out=$(SMOKE_SESSION_JWT=$3 sh scripts/smoke.sh "$base" 2>&1) || rc=$?
+  printf '%s\n' "$out" | sed 's/^/  /'
+  if [ "$want" = pass ] && [ "$rc" -eq 0 ]; then passed=$((passed + 1)); return; fi
+  if [ "$want" = fail ] && [ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -q "^not ok - $check:"; then passed=$((passed + 1)); return; fi
+  echo "smoke: expected to $want${check:+ at '$check'}, exit code $rc"
+  exit 1
+}
+
+echo "smoke against npm start:"
+expect_smoke pass "" "$(npm run -s jwt -- ci-smoke-user)"
+echo "smoke with a session signed by the wrong secret (must fail):"
+wrong=$(node --input-type=module -e 'const { SignJWT } = await import("jose");
+console.log(await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("x").setExpirationTime("5m")
+  .sign(new TextEncoder().encode("not-the-development-secret-0123456789")));')
+expect_smoke fail "token with session" "$wrong"
+stop
+trap - EXIT
+echo "smoke against a stopped server (must fail):"
+expect_smoke fail "healthz" "$(npm run -s jwt -- ci-smoke-user)"
+echo "smoke: $passed passed, 0 failed"
