@@ -7,9 +7,16 @@ cd "$(dirname "$0")/.."
 port=${PORT:-8787}
 base="http://127.0.0.1:$port"
 log=$(mktemp)
-npm start >"$log" 2>&1 &
+# Its own session and process group: background jobs of a script ignore SIGINT, so the service is
+# stopped with SIGTERM to the whole group (scripts/dev.ts then stops wrangler and the emulator).
+setsid npm start >"$log" 2>&1 &
 server=$!
-stop() { kill -INT "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+stop() {
+  kill -TERM -- "-$server" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$server" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL -- "-$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
 trap stop EXIT
 
 for _ in $(seq 1 60); do
