@@ -50,7 +50,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       modules: true,
       script: await bundleEmulator(),
       compatibilityDate: "2026-11-01",
-      durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true } },
+      // Kept resident: call counters, nonces and injected faults live in memory, and an idle object
+      // would otherwise be evicted between test phases and lose them.
+      durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true, unsafePreventEviction: true } },
       bindings: { NIM_APP_KEY: options.appKey, NIM_APP_SECRET: options.appSecret },
       host: "127.0.0.1",
       port: options.port ?? 0,

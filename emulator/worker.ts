@@ -17,6 +17,7 @@
  *                                   `url` (answer returned), or returned unsent for a test to send
  *   GET  /emulator/accounts/<accid>                  → {exists, blocked, calls}
  *   POST /emulator/faults           {accid?, action, mode, times?} → make the next calls fail
+ *   GET  /emulator/stats            → {accounts, calls, maxCallsPerAccid} over every accid
  *   GET  /emulator/health
  */
 
@@ -85,6 +86,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       return this.#serverApi(action, request);
     }
     if (path === "/emulator/health") return json({ status: "ok" });
+    if (path === "/emulator/stats") return json(this.#stats());
     if (path === "/emulator/login" && request.method === "POST") return this.#login(request);
     if (path === "/emulator/faults" && request.method === "POST") return this.#addFault(request);
     if (path === "/emulator/callbacks/login" && request.method === "POST") return this.#loginCallback(request);
@@ -288,6 +290,18 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
         await new Promise((resolve) => setTimeout(resolve, 30_000));
         return nim(500, { desc: "late" });
     }
+  }
+
+  #stats(): { accounts: number; calls: Record<string, number>; maxCallsPerAccid: Record<string, number> } {
+    const calls: Record<string, number> = {};
+    const maxCallsPerAccid: Record<string, number> = {};
+    for (const counts of this.#calls.values()) {
+      for (const [action, n] of Object.entries(counts)) {
+        calls[action] = (calls[action] ?? 0) + n;
+        maxCallsPerAccid[action] = Math.max(maxCallsPerAccid[action] ?? 0, n);
+      }
+    }
+    return { accounts: this.#accounts.size, calls, maxCallsPerAccid };
   }
 
   #count(accid: string, action: string): void {

@@ -7,8 +7,8 @@ const encoder = new TextEncoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** Lowercase hex of the bytes. */
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+export function toHex(bytes: ArrayBuffer | ArrayBufferView): string {
+  const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
   let out = "";
   for (let i = 0; i < view.length; i++) out += HEX[view[i]!];
   return out;
@@ -20,7 +20,7 @@ export async function sha1Hex(text: string): Promise<string> {
 }
 
 /** md5(bytes) as lowercase hex (workerd supports MD5 in `crypto.subtle.digest`). */
-export async function md5Hex(bytes: ArrayBuffer | Uint8Array): Promise<string> {
+export async function md5Hex(bytes: BufferSource): Promise<string> {
   return toHex(await crypto.subtle.digest("MD5", bytes));
 }
 
