@@ -25,7 +25,13 @@ export interface Env {
   TOKEN_TTL_MAX?: string;
   /** Bearer token for the admin API; unset turns the admin API off (404). */
   ADMIN_TOKEN?: string;
+  /** Comma-separated exact origins allowed to call from browsers; empty means no CORS headers. */
+  ALLOWED_ORIGINS?: string;
   ACCOUNTS?: KVNamespace;
+  /** Rate limit per uid on /v1/token (optional binding). */
+  TOKEN_RATE_LIMITER?: RateLimit;
+  /** Rate limit per client IP on failed authentication (optional binding). */
+  AUTH_FAILURE_RATE_LIMITER?: RateLimit;
 }
 
 type Assert<T extends true> = T;
@@ -59,6 +65,8 @@ export interface Config {
   ttl: { default: number; min: number; max: number };
   /** Admin API bearer token, or undefined when the admin API is off. */
   adminToken: string | undefined;
+  /** Browser origins allowed by CORS (exact match). */
+  allowedOrigins: ReadonlySet<string>;
 }
 
 /** One setting that is missing or unusable. `problem` describes the rule, never the value. */
@@ -129,6 +137,12 @@ export function parseConfig(env: Env): Config {
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken && byteLength(adminToken) < LIMITS.minSecretBytes) bad("ADMIN_TOKEN", `at least ${LIMITS.minSecretBytes} bytes`);
 
+  const allowedOrigins = new Set<string>();
+  for (const entry of (env.ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean)) {
+    if (isOrigin(entry)) allowedOrigins.add(entry);
+    else bad("ALLOWED_ORIGINS", "comma-separated origins like https://app.example.com (no wildcard, path or trailing slash)");
+  }
+
   if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -146,6 +160,7 @@ export function parseConfig(env: Env): Config {
     },
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
     adminToken,
+    allowedOrigins,
   };
 }
 
@@ -174,6 +189,17 @@ function isAllowedUrl(text: string): boolean {
   }
   if (url.username || url.password || url.search || url.hash) return false;
   return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+}
+
+/** An exact origin: scheme, host and optional port, nothing else (so never "*"). */
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    const plainHost = /^[a-z0-9.-]+$/.test(url.hostname) || /^\[[0-9a-f:.]+\]$/.test(url.hostname);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === text && plainHost;
+  } catch {
+    return false;
+  }
 }
 
 const encoder = new TextEncoder();

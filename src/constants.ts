@@ -37,6 +37,8 @@ export const TIMING = {
   refreshFraction: 0.8,
   /** Retry-After (seconds) sent when NetEase is unavailable or rate limiting us. */
   upstreamRetryAfterSeconds: 5,
+  /** The rate limiters' period (wrangler.toml `simple.period`); also the Retry-After of a 429. */
+  rateLimitPeriodSeconds: 60,
 } as const;
 
 export const CACHE_SIZES = {

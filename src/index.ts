@@ -8,7 +8,8 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import { LIMITS } from "./constants.ts";
 import { errors } from "./errors.ts";
-import { onError, onMethodNotAllowed, onNotFound, requestContext } from "./middleware.ts";
+import { limitAuthFailures } from "./abuse.ts";
+import { corsFromAllowlist, onError, onMethodNotAllowed, onNotFound, requestContext } from "./middleware.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { loginCallbackRoutes } from "./routes/login-callback.ts";
@@ -19,6 +20,7 @@ import type { AppEnv } from "./runtime.ts";
 const app = new Hono<AppEnv>({ strict: false });
 
 app.use(requestContext());
+app.use(corsFromAllowlist());
 app.use(methodNotAllowed({ app, onMethodNotAllowed }));
 app.use(secureHeaders());
 const limitBody = (maxSize: number) =>
@@ -33,6 +35,9 @@ const IMPORT_PATH = "/admin/v1/accounts/import";
 const importBodies = limitBody(LIMITS.maxImportBodyBytes);
 const smallBodies = limitBody(LIMITS.maxBodyBytes);
 app.use((c, next) => (c.req.path === IMPORT_PATH ? importBodies(c, next) : smallBodies(c, next)));
+
+// Failed authentication is counted per client IP on every route that authenticates.
+for (const path of ["/v1/token", "/v1/nim/login-callback", "/admin/v1/*"]) app.use(path, limitAuthFailures());
 
 app.route("/v1/token", tokenRoutes);
 app.route("/healthz", healthRoutes);

@@ -6,10 +6,11 @@
  */
 
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, errorResponse, errors, internalError } from "./errors.ts";
 import { logLine } from "./log.ts";
-import type { AppEnv } from "./runtime.ts";
+import { runtimeFor, type AppEnv } from "./runtime.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
@@ -34,6 +35,36 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
       ...c.get("logFields"),
       latencyMs: Date.now() - started,
     });
+  };
+}
+
+const corsForAllowedOrigin = cors({
+  origin: (origin) => origin, // only reached for an allowed origin, see corsFromAllowlist
+  allowMethods: ["GET", "POST", "PUT"],
+  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+  exposeHeaders: ["X-Request-Id", "Retry-After"],
+  maxAge: 600,
+});
+
+/**
+ * CORS from ALLOWED_ORIGINS: exact-match origins only, never a wildcard, no credentials mode (the
+ * session travels in the Authorization header). A request from any other origin gets no CORS headers
+ * at all, and its preflight is not answered (405). `Vary: Origin` whenever an allowlist is set, so
+ * caches never mix answers for different origins.
+ */
+export function corsFromAllowlist(): MiddlewareHandler<AppEnv> {
+  return async function corsFromAllowlist(c, next) {
+    let allowed: ReadonlySet<string>;
+    try {
+      allowed = runtimeFor(c.env).config.allowedOrigins;
+    } catch {
+      return next(); // misconfigured: the route answers 500 anyway
+    }
+    if (allowed.size === 0) return next();
+    const origin = c.req.header("Origin");
+    if (origin !== undefined && allowed.has(origin)) return corsForAllowedOrigin(c, next);
+    await next();
+    c.header("Vary", "Origin", { append: true });
   };
 }
 

@@ -35,10 +35,10 @@ const byEnv = new WeakMap<object, Runtime>();
 const byFingerprint = new Map<string, Runtime>();
 const MAX_RUNTIMES = 8;
 
-const SETTINGS: (keyof Env)[] = [
+const SETTINGS = [
   "NIM_APP_KEY", "NIM_APP_SECRET", "NIM_APP_SECRET_PREVIOUS", "NIM_API_BASE", "SESSION_JWT_SECRET", "SESSION_JWKS_URL",
-  "SESSION_JWT_ISSUER", "SESSION_JWT_AUDIENCE", "ACCID_SECRET", "TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN", "TOKEN_TTL_MAX", "ADMIN_TOKEN",
-];
+  "SESSION_JWT_ISSUER", "SESSION_JWT_AUDIENCE", "ACCID_SECRET", "TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN", "TOKEN_TTL_MAX", "ADMIN_TOKEN", "ALLOWED_ORIGINS",
+] as const satisfies readonly (keyof Env)[];
 
 /** The Runtime for `env`, built on first use. Throws ConfigError when the settings are unusable. */
 export function runtimeFor(env: Env): Runtime {

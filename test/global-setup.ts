@@ -25,8 +25,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const idp = createServer((request, response) => {
     const path = request.url ?? "/";
     fetches[path] = (fetches[path] ?? 0) + 1;
-    if (path === "/jwks.json") {
+    if (path === "/jwks.json" || path.startsWith("/jwks/")) {
       response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));
+    } else if (path.startsWith("/slow/")) {
+      // Never answers in time: longer than the Worker's JWKS fetch timeout.
+      setTimeout(() => response.writeHead(503).end(), 10_000).unref();
     } else if (path === "/fetches") {
       response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(fetches));
     } else {

@@ -7,6 +7,7 @@
  */
 
 import { Hono } from "hono";
+import { limitTokenRequests } from "../abuse.ts";
 import { AccountStore } from "../accounts/store.ts";
 import { TIMING } from "../constants.ts";
 import type { TokenRequest, TokenResponse } from "../contract.ts";
@@ -24,6 +25,7 @@ export const tokenRoutes = new Hono<AppEnv>();
 tokenRoutes.post("/", async (c) => {
   const runtime = requireRuntime(c);
   const uid = await runtime.verifier.verify(bearerToken(c.req.header("Authorization")));
+  await limitTokenRequests(c.env.TOKEN_RATE_LIMITER, uid);
   const request = await readJsonBody<TokenRequest>(c, tokenRequestSchema(runtime.config.ttl));
   const ttl = request.ttl ?? runtime.config.ttl.default;
   // parseConfig has checked that the ACCOUNTS binding exists.

@@ -128,7 +128,8 @@ export class SessionVerifier {
   }
 }
 
-async function resolveJwksKey(
+/** Resolves a JWKS key; when the JWKS cannot be fetched, falls back to the keys fetched last (exported for tests). */
+export async function resolveJwksKey(
   remote: RemoteJWKSet,
   header: JWSHeaderParameters,
   token: FlattenedJWSInput,

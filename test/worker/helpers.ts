@@ -48,10 +48,21 @@ export async function esJwt(uid: string | undefined, options: JwtOptions & { kid
   return claims(uid, options).setProtectedHeader({ alg: "ES256", kid: options.kid ?? "es-1" }).sign(key);
 }
 
-/** Sends a request through the Worker's own fetch handler, optionally with settings overridden. */
+/** A random client IP (TEST-NET-2), so deliberate auth failures in one test never add up to a limit in another. */
+export function randomIp(): string {
+  return `198.51.100.${Math.floor(Math.random() * 254) + 1}:${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Sends a request through the Worker's own fetch handler, optionally with settings overridden. Each
+ * request gets a random CF-Connecting-IP unless the caller sets one.
+ */
 export async function call(path: string, init: RequestInit = {}, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`https://nim-token-worker.test${path}`, init), { ...env, ...overrides } as Env, ctx);
+  const headers = new Headers(init.headers);
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
+  const request = new Request(`https://nim-token-worker.test${path}`, { ...init, headers });
+  const response = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }

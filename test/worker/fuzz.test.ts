@@ -1,0 +1,178 @@
+/**
+ * Property-based tests over the HTTP surface (fast-check): random requests, mutated session JWTs,
+ * and random or tampered login callbacks. Properties: never a 500, never a token without a valid
+ * session, every error in the one JSON error shape. Prints how many cases ran.
+ */
+
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { ERROR_CODES } from "../../src/contract.ts";
+import { signCallback } from "../../src/nim/callback-auth.ts";
+import { call, env, hsJwt } from "./helpers.ts";
+
+const RUNS = { surface: 2500, jwt: 1500, callback: 1500 };
+let casesRun = 0;
+let propertiesFailed = 0;
+afterAll(() => console.log(`fuzz: ${casesRun} cases, ${propertiesFailed} properties failed`));
+
+/** Runs one property, counting a failure before rethrowing it. */
+async function property(run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    propertiesFailed++;
+    throw error;
+  }
+}
+
+/** Checks the invariants every answer must meet, and returns the parsed body (if any). */
+async function checkAnswer(response: Response, method: string): Promise<unknown> {
+  casesRun++;
+  expect(response.status).not.toBe(500);
+  expect(response.status).toBeLessThan(600);
+  if (method === "HEAD" || response.status === 204) return undefined;
+  const text = await response.text();
+  if (response.status >= 400) {
+    const body = JSON.parse(text) as { error: unknown; message: unknown };
+    expect(Object.keys(body)).toEqual(["error", "message"]);
+    expect(ERROR_CODES).toContain(body.error);
+    expect(typeof body.message).toBe("string");
+    return body;
+  }
+  return text.startsWith("{") || text.startsWith("[") ? JSON.parse(text) : text;
+}
+
+const knownPaths = [
+  "/v1/token",
+  "/healthz",
+  "/openapi.json",
+  "/v1/nim/login-callback",
+  "/admin/v1/accounts/import",
+  "/admin/v1/accounts/someone",
+  "/admin/v1/accounts/someone/block",
+  "/admin/v1/accounts/someone/unblock",
+  "/admin/v1/accounts/someone/rotate",
+];
+const pathArb = fc.oneof(
+  fc.constantFrom(...knownPaths),
+  fc.constantFrom(...knownPaths).chain((p) => fc.string({ maxLength: 20 }).map((suffix) => `${p}/${encodeURIComponent(suffix)}`)),
+  fc.webPath().map((p) => (p.startsWith("/") ? p : `/${p}`)),
+  fc.string({ maxLength: 40 }).map((s) => `/${encodeURIComponent(s)}`),
+);
+const methodArb = fc.constantFrom("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS");
+const headerValueArb = fc.string({ maxLength: 60 }).map((s) => s.replace(/[^\x20-\x7e]/g, ""));
+const headersArb = fc.record(
+  {
+    authorization: fc.oneof(headerValueArb, headerValueArb.map((v) => `Bearer ${v}`), fc.constant(`Bearer ${env.ADMIN_TOKEN}`)),
+    "content-type": fc.constantFrom("application/json", "application/x-ndjson", "text/plain", "application/json; charset=utf-8", "multipart/form-data"),
+    origin: fc.constantFrom("https://app.example", "null", "https://evil.example"),
+    appkey: headerValueArb,
+    checksum: headerValueArb,
+    curtime: fc.oneof(headerValueArb, fc.nat().map(String)),
+    md5: headerValueArb,
+    "x-request-id": headerValueArb,
+  },
+  { requiredKeys: [] },
+);
+const bodyArb = fc.oneof(
+  fc.constant(undefined),
+  fc.string({ maxLength: 200 }),
+  fc.json({ maxDepth: 3 }),
+  fc.record({ ttl: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)) }).map((o) => JSON.stringify(o)),
+  fc.array(fc.record({ uid: fc.string({ maxLength: 10 }), accid: fc.string({ maxLength: 34 }) }), { maxLength: 5 }).map((a) => JSON.stringify(a)),
+);
+
+describe("fuzzed HTTP surface", () => {
+  it("never answers 500, and every error is {error, message} with a known code", async () => {
+    await property(() => fc.assert(
+      fc.asyncProperty(methodArb, pathArb, headersArb, bodyArb, async (method, path, headers, body) => {
+        const canHaveBody = method !== "GET" && method !== "HEAD";
+        const response = await call(path, { method, headers, body: canHaveBody ? body : undefined });
+        await checkAnswer(response, method);
+        if (path.startsWith("/v1/token") && response.status === 200) {
+          throw new Error("issued a token without a valid session");
+        }
+      }),
+      { numRuns: RUNS.surface },
+    ));
+  });
+
+  it("issues a token only for an intact, valid session JWT", async () => {
+    const mutation = fc.oneof(
+      fc.constant({ kind: "none" as const }),
+      fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), to: fc.constantFrom(..."ABCabc012-_.=") }),
+      fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
+      fc.record({ kind: fc.constant("swap" as const) }),
+      fc.record({ kind: fc.constant("header" as const), alg: fc.constantFrom("none", "HS384", "HS512", "RS256", "ES256", "EdDSA", "hs256", "") }),
+      fc.record({ kind: fc.constant("payload" as const), claims: fc.dictionary(fc.constantFrom("sub", "exp", "nbf", "iat", "iss", "aud"), fc.jsonValue()) }),
+      fc.record({ kind: fc.constant("append" as const), extra: fc.string({ maxLength: 10 }) }),
+    );
+    const b64url = (value: unknown) => btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    await property(() => fc.assert(
+      fc.asyncProperty(fc.uuid(), mutation, async (uuid, m) => {
+        const valid = await hsJwt(`fuzz-${uuid}`);
+        const [h, p, s] = valid.split(".") as [string, string, string];
+        let jwt = valid;
+        switch (m.kind) {
+          case "flip":
+            jwt = `${valid.slice(0, m.at % valid.length)}${m.to}${valid.slice((m.at % valid.length) + 1)}`;
+            break;
+          case "truncate":
+            jwt = valid.slice(0, m.at % valid.length);
+            break;
+          case "swap":
+            jwt = `${p}.${h}.${s}`;
+            break;
+          case "header":
+            jwt = `${b64url({ alg: m.alg, typ: "JWT" })}.${p}.${m.alg === "none" ? "" : s}`;
+            break;
+          case "payload":
+            jwt = `${h}.${b64url(m.claims)}.${s}`;
+            break;
+          case "append":
+            jwt = `${valid}${m.extra}`;
+            break;
+        }
+        const response = await call("/v1/token", { method: "POST", headers: { Authorization: `Bearer ${jwt}` } });
+        await checkAnswer(response, "POST");
+        if (response.status === 200) expect(jwt).toBe(valid);
+        if (jwt === valid) expect(response.status).toBe(200);
+      }),
+      { numRuns: RUNS.jwt },
+    ));
+  });
+
+  it("decides login callbacks only when NetEase's signature is intact", async () => {
+    const bodyArbCb = fc.oneof(
+      fc.json({ maxDepth: 2 }),
+      fc.record({ eventType: fc.oneof(fc.constant("36"), fc.constant(36), fc.string({ maxLength: 3 })), fromAccount: fc.string({ maxLength: 40 }), token: fc.string({ maxLength: 80 }) }).map((o) =>
+        JSON.stringify(o),
+      ),
+      fc.string({ maxLength: 100 }),
+    );
+    const tamper = fc.constantFrom("none", "body", "checksum", "md5", "curtime", "appkey", "drop");
+    await property(() => fc.assert(
+      fc.asyncProperty(bodyArbCb, tamper, fc.integer({ min: -600_000, max: 600_000 }), async (body, how, skew) => {
+        const signed = await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now() + skew);
+        const headers: Record<string, string> = { ...signed };
+        let sentBody = body;
+        if (how === "body") sentBody = `${body} `;
+        if (how === "checksum") headers.CheckSum = signed.CheckSum!.replace(/^./, (c) => (c === "a" ? "b" : "a"));
+        if (how === "md5") headers.MD5 = signed.MD5!.replace(/^./, (c) => (c === "a" ? "b" : "a"));
+        if (how === "curtime") headers.CurTime = String(Number(signed.CurTime) + 1);
+        if (how === "appkey") headers.AppKey = `${signed.AppKey}x`;
+        if (how === "drop") delete headers.CheckSum;
+        const response = await call("/v1/nim/login-callback", { method: "POST", headers, body: sentBody });
+        const answer = await checkAnswer(response, "POST");
+        const fresh = Math.abs(skew) <= 5 * 60_000 - 1000;
+        if (how === "none" && fresh) {
+          expect(response.status).toBe(200);
+          expect([0, 1]).toContain((answer as { errCode: number }).errCode);
+        } else if (how !== "none") {
+          expect(response.status).toBe(401);
+        }
+      }),
+      { numRuns: RUNS.callback },
+    ));
+  });
+});

@@ -1,0 +1,231 @@
+/** Abuse limits, CORS, log hygiene, injected faults and secret rotation. */
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { TokenResponse } from "../../src/contract.ts";
+import { adminCall, call, emulator, env, esJwt, hsJwt, issue, seg, tokenFor, uniqueUid } from "./helpers.ts";
+
+const ORIGIN = "https://app.example";
+const cors = { ALLOWED_ORIGINS: `${ORIGIN}, https://admin.example:8443` };
+
+function post(path: string, headers: Record<string, string>, body?: string, overrides: Record<string, unknown> = {}) {
+  return call(path, { method: "POST", headers, body }, overrides);
+}
+
+describe("abuse limits", () => {
+  it("answers 429 rate_limited with Retry-After once a uid passes 30 token requests a minute", async () => {
+    const uid = uniqueUid("busy");
+    const jwt = await hsJwt(uid);
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) statuses.push((await issue(jwt)).status);
+    expect(statuses.slice(0, 30)).toEqual(Array(30).fill(200));
+    const limited = await issue(jwt);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Retry-After")).toBe("60");
+    expect(await limited.json()).toEqual({ error: "rate_limited", message: "Too many requests; retry later." });
+    expect((await issue(await hsJwt(uniqueUid()))).status).toBe(200); // other users are unaffected
+  });
+
+  it("answers 429 to an IP after 60 failed authentications, then refuses it up front", async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 250)}-${crypto.randomUUID()}`;
+    const bad = { Authorization: "Bearer not.a.jwt", "CF-Connecting-IP": ip };
+    const statuses: number[] = [];
+    for (let i = 0; i < 61; i++) statuses.push((await post("/v1/token", bad)).status);
+    expect(statuses.slice(0, 60)).toEqual(Array(60).fill(401));
+    expect(statuses[60]).toBe(429);
+    const good = await post("/v1/token", { Authorization: `Bearer ${await hsJwt(uniqueUid())}`, "CF-Connecting-IP": ip });
+    expect(good.status).toBe(429);
+    expect(good.headers.get("Retry-After")).toBe("60");
+    expect(good.headers.get("WWW-Authenticate")).toBeNull();
+    expect((await post("/v1/token", { Authorization: `Bearer ${await hsJwt(uniqueUid())}` })).status).toBe(200);
+  });
+
+  it("counts admin and callback failures from an IP together with session failures", async () => {
+    const ip = `203.0.113.77-${crypto.randomUUID()}`;
+    for (let i = 0; i < 20; i++) expect((await adminCall("GET", "/accounts/x", undefined, { token: "wrong" }).then(async (r) => r.status))).toBe(401);
+    const asIp = (path: string, headers: Record<string, string>) => post(path, { ...headers, "CF-Connecting-IP": ip }, "{}");
+    for (let i = 0; i < 60; i++) await asIp(i % 2 ? "/v1/nim/login-callback" : "/admin/v1/accounts/x/block", { Authorization: "Bearer wrong", AppKey: "x" });
+    expect((await asIp("/v1/nim/login-callback", {})).status).toBe(429);
+  });
+
+  it("refuses bodies over 8 KiB with 413 and unknown methods with 405 and Allow", async () => {
+    const big = await call("/v1/token", { method: "POST", body: "x".repeat(8 * 1024 + 1), headers: { "Content-Type": "application/json" } });
+    expect(big.status).toBe(413);
+    const wrong = await call("/healthz", { method: "DELETE" });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("Allow")).toBe("GET, HEAD");
+  });
+});
+
+describe("CORS", () => {
+  it("answers a preflight from an allowed origin", async () => {
+    const response = await call(
+      "/v1/token",
+      { method: "OPTIONS", headers: { Origin: ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type" } },
+      cors,
+    );
+    expect(response.status).toBe(204);
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
+    expect(response.headers.get("Access-Control-Allow-Methods")).toContain("POST");
+    expect(response.headers.get("Access-Control-Allow-Headers")).toBe("Authorization,Content-Type,X-Request-Id");
+    expect(response.headers.get("Access-Control-Max-Age")).toBe("600");
+    expect(response.headers.get("Vary")).toContain("Origin");
+  });
+
+  it("puts CORS headers on 2xx, 4xx and 5xx answers for an allowed origin", async () => {
+    const uid = uniqueUid();
+    const accid = (await tokenFor(uid)).accid;
+    await emulator("/emulator/faults", { method: "POST", body: JSON.stringify({ accid, action: "user/block.action", mode: "code500" }) });
+    const answers = [
+      await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN, Authorization: `Bearer ${await hsJwt(uid)}` } }, cors),
+      await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN } }, cors),
+      await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN, Authorization: "Bearer x.y.z" } }, cors),
+      await call(`/admin/v1/accounts/${seg(uid)}/block`, { method: "POST", headers: { Origin: ORIGIN, Authorization: `Bearer ${env.ADMIN_TOKEN}` } }, cors),
+      await call("/nope", { headers: { Origin: ORIGIN } }, cors),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 401, 401, 503, 404]);
+    for (const response of answers) {
+      expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
+      expect(response.headers.get("Access-Control-Expose-Headers")).toBe("X-Request-Id,Retry-After");
+      expect(response.headers.get("Vary")).toContain("Origin");
+      expect(response.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    }
+  });
+
+  it("gives other origins no CORS headers and no preflight, and never a wildcard", async () => {
+    const other = await call("/v1/token", { method: "POST", headers: { Origin: "https://evil.example" } }, cors);
+    expect(other.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    expect(other.headers.get("Vary")).toContain("Origin");
+    const preflight = await call("/v1/token", { method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" } }, cors);
+    expect(preflight.status).toBe(405);
+    expect(preflight.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    const none = await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN } });
+    expect(none.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    expect(none.headers.get("Vary")).toBeNull();
+    for (const value of ["*", "https://app.example/", "app.example", "https://*.example"]) {
+      const health = await call("/healthz", {}, { ALLOWED_ORIGINS: value });
+      expect((await health.json<{ invalid: string[] }>()).invalid).toEqual(["ALLOWED_ORIGINS"]);
+    }
+  });
+});
+
+describe("logs", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("write one JSON line per request, with no secret, token or JWT on any error path", async () => {
+    const lines: string[] = [];
+    for (const method of ["log", "warn", "error"] as const) {
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+    }
+    const uid = uniqueUid();
+    const jwt = await hsJwt(uid);
+    const issued = await (await issue(jwt)).json<TokenResponse>();
+    const expiredJwt = await hsJwt(uid, { expiresIn: -120 });
+    const wrongKeyJwt = await hsJwt(uid, {}, "some-other-secret-that-is-long-enough-00");
+    const esToken = await esJwt(uid);
+    const sent = [jwt, expiredJwt, wrongKeyJwt, esToken, issued.token];
+    const requests: Promise<Response>[] = [
+      issue(jwt, { ttl: 5 }),
+      issue(expiredJwt),
+      issue(wrongKeyJwt),
+      issue(esToken),
+      issue(undefined),
+      issue(jwt, undefined, { ACCID_SECRET: "" }),
+      issue(jwt, undefined, { NIM_APP_SECRET: "a-wrong-app-secret-for-netease" }),
+      issue(await hsJwt(uniqueUid()), undefined, { NIM_APP_SECRET: "a-wrong-app-secret-for-netease" }),
+      adminCall("GET", `/accounts/${seg(uid)}`, undefined, { token: `${env.ADMIN_TOKEN}-wrong` }),
+      adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: "x" }),
+      post("/v1/nim/login-callback", { AppKey: env.NIM_APP_KEY!, CurTime: String(Date.now()), MD5: "0", CheckSum: "0" }, "{}"),
+      call("/v1/token", { method: "POST", headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "text/plain" }, body: issued.token }),
+      call("/openapi.json"),
+      call("/nope"),
+    ];
+    const statuses = (await Promise.all(requests)).map((r) => r.status);
+    // The known uid needs no NetEase call, so a wrong app secret only shows for the new uid (502).
+    expect(statuses).toEqual([400, 401, 401, 401, 401, 500, 200, 502, 401, 400, 401, 415, 200, 404]);
+
+    const secrets = [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!, env.ADMIN_TOKEN!, "a-wrong-app-secret-for-netease"];
+    const joined = lines.join("\n");
+    for (const value of [...secrets, ...sent]) expect(joined).not.toContain(value);
+    // Nor any part of a JWT long enough to matter (its signature).
+    for (const token of [jwt, wrongKeyJwt, esToken]) expect(joined).not.toContain(token.split(".")[2]!);
+    const access = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => "route" in l);
+    expect(access.length).toBeGreaterThanOrEqual(requests.length + 1);
+    for (const line of access) {
+      expect(line).toMatchObject({ requestId: expect.any(String), route: expect.any(String), status: expect.any(Number), latencyMs: expect.any(Number) });
+      if ((line.status as number) >= 400) expect(line.error).toEqual(expect.any(String));
+    }
+  });
+});
+
+describe("faults", () => {
+  const brokenKv = {
+    get: () => Promise.reject(new Error("KV is down")),
+    put: () => Promise.reject(new Error("KV is down")),
+    delete: () => Promise.reject(new Error("KV is down")),
+    list: () => Promise.reject(new Error("KV is down")),
+    getWithMetadata: () => Promise.reject(new Error("KV is down")),
+  };
+
+  it("answers 503 storage_unavailable with Retry-After when KV fails", async () => {
+    const response = await issue(await hsJwt(uniqueUid()), undefined, { ACCOUNTS: brokenKv, TOKEN_TTL_DEFAULT: "599" });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("Retry-After")).toBe("2");
+    expect(await response.json()).toEqual({ error: "storage_unavailable", message: "Account storage is temporarily unavailable; retry later." });
+  });
+
+  it("answers 503 session_keys_unavailable when the JWKS is too slow and nothing is cached", async () => {
+    const response = await issue(await esJwt(uniqueUid()), undefined, {
+      SESSION_JWT_SECRET: "",
+      SESSION_JWKS_URL: `${env.IDP_URL}/slow/${crypto.randomUUID()}.json`,
+    });
+    expect(response.status).toBe(503);
+    expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");
+  });
+
+  it("refetches the JWKS at most once per cool-down, however many unknown kids arrive", async () => {
+    const path = `/jwks/${crypto.randomUUID()}.json`;
+    const settings = { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}${path}` };
+    expect((await issue(await esJwt(uniqueUid()), undefined, settings)).status).toBe(200);
+    for (let i = 0; i < 10; i++) {
+      expect((await issue(await esJwt(uniqueUid(), { kid: crypto.randomUUID() }), undefined, settings)).status).toBe(401);
+    }
+    const fetches = await (await fetch(`${env.IDP_URL}/fetches`)).json<Record<string, number>>();
+    expect(fetches[path]).toBe(1);
+  });
+});
+
+describe("secret rotation", () => {
+  it("keeps existing users' accids when ACCID_SECRET changes (they are stored)", async () => {
+    const uid = uniqueUid();
+    const before = await tokenFor(uid);
+    const after = await tokenFor(uid, { ACCID_SECRET: "a-brand-new-accid-secret-0123456789-xyz" });
+    expect(after.accid).toBe(before.accid);
+    const newcomer = uniqueUid();
+    const a = await tokenFor(newcomer, { ACCID_SECRET: "a-brand-new-accid-secret-0123456789-xyz" });
+    expect(a.accid).toMatch(/^[a-z0-9]{32}$/);
+  });
+});
+
+describe("JWKS outage with keys already fetched", () => {
+  it("keeps verifying with the last keys fetched, and fails over to 503 only without any", async () => {
+    const { resolveJwksKey } = await import("../../src/session/verify.ts");
+    const { jwtVerify, decodeProtectedHeader } = await import("jose");
+    const jwks = await (await fetch(`${env.IDP_URL}/jwks.json`)).json<{ keys: JsonWebKey[] }>();
+    const jwt = await esJwt(uniqueUid());
+    const failingRemote = (lastKnown: unknown) =>
+      Object.assign(() => Promise.reject(new TypeError("fetch failed")), {
+        jwks: () => lastKnown,
+        coolingDown: false,
+        fresh: false,
+        reloading: false,
+        reload: () => Promise.resolve(),
+      }) as unknown as Parameters<typeof resolveJwksKey>[0];
+    const header = decodeProtectedHeader(jwt) as Parameters<typeof resolveJwksKey>[1];
+    const [protectedPart, payload, signature] = jwt.split(".") as [string, string, string];
+    const key = await resolveJwksKey(failingRemote(jwks), header, { protected: protectedPart, payload, signature });
+    await expect(jwtVerify(jwt, key)).resolves.toMatchObject({ payload: { sub: expect.any(String) } });
+    await expect(resolveJwksKey(failingRemote(undefined), header, { protected: protectedPart, payload, signature })).rejects.toMatchObject({
+      name: "KeysUnavailable",
+    });
+  });
+});
