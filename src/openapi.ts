@@ -38,6 +38,7 @@ const adminErrors = {
   "400": "Invalid uid or body (invalid_request).",
   "401": "Missing or wrong admin token (unauthorized).",
   "404": "No such account, or the admin API is off (not_found).",
+  "429": "Too many failed authentications from this IP (rate_limited); see Retry-After.",
   ...upstream,
 };
 const uidParameter = { name: "uid", in: "path", required: true, description: "The app user id, URL-encoded.", schema: uidSchema };
@@ -122,7 +123,10 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
           requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
           responses: {
             "200": json({ $ref: "#/components/schemas/LoginDecision" }, "Allow (errCode 0) or reject (errCode 1, responseCode 20001–20006)."),
-            ...errors({ "401": "Not signed by NetEase (unauthorized)." }),
+            ...errors({
+              "401": "Not signed by NetEase (unauthorized).",
+              "429": "Too many failed authentications from this IP (rate_limited).",
+            }),
           },
         },
       },

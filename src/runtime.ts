@@ -11,6 +11,7 @@ import { AccountProvisioner } from "./accounts/provision.ts";
 import { importAccidKey } from "./accounts/accid.ts";
 import { parseConfig, type Config, type Env } from "./config.ts";
 import { NimServerApi } from "./nim/server-api.ts";
+import { tokenRequestSchema, type Schema } from "./schema.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
 /** Everything a request needs that outlives the request. */
@@ -19,6 +20,8 @@ export interface Runtime {
   verifier: SessionVerifier;
   nim: NimServerApi;
   provisioner: AccountProvisioner;
+  /** The POST /v1/token body schema for this config's ttl range, built once. */
+  tokenRequestSchema: Schema;
 }
 
 /** Hono's environment type for this app. */
@@ -63,5 +66,6 @@ function buildRuntime(config: Config): Runtime {
     verifier: new SessionVerifier(config.session),
     nim,
     provisioner: new AccountProvisioner(importAccidKey(config.accidSecret), nim),
+    tokenRequestSchema: tokenRequestSchema(config.ttl),
   };
 }

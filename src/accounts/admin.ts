@@ -28,6 +28,8 @@ export class AccountAdmin {
     readonly store: AccountStore,
     readonly nim: NimServerApi,
     readonly provisioner: AccountProvisioner,
+    /** The request's id, so audit lines join the access log. */
+    readonly requestId: string,
     readonly now: () => number = Date.now,
   ) {}
 
@@ -143,7 +145,7 @@ export class AccountAdmin {
     results.sort((a, b) => a.line - b.line);
     const counts: Record<ImportOutcome, number> = { bound: 0, already_bound: 0, conflict: 0, invalid: 0 };
     for (const result of results) counts[result.outcome] += 1;
-    logLine("info", { event: "admin_change", who: "admin", what: "import", outcome: "done", ...counts });
+    logLine("info", { event: "admin_change", requestId: this.requestId, who: "admin", what: "import", outcome: "done", ...counts });
     return { counts, results };
   }
 
@@ -183,7 +185,7 @@ export class AccountAdmin {
   }
 
   #log(what: string, uid: string, accid: string, outcome: string): void {
-    logLine("info", { event: "admin_change", who: "admin", what, uid, accid, outcome });
+    logLine("info", { event: "admin_change", requestId: this.requestId, who: "admin", what, uid, accid, outcome });
   }
 }
 

@@ -41,7 +41,7 @@ adminRoutes.use(async function adminAuth(c, next) {
 
 function admin(c: Context<AppEnv>): AccountAdmin {
   const runtime = requireRuntime(c);
-  return new AccountAdmin(new AccountStore(c.env.ACCOUNTS!), runtime.nim, runtime.provisioner);
+  return new AccountAdmin(new AccountStore(c.env.ACCOUNTS!), runtime.nim, runtime.provisioner, c.get("requestId"));
 }
 
 function uidParam(c: Context<AppEnv>): string {

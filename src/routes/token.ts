@@ -15,7 +15,6 @@ import { ApiError } from "../errors.ts";
 import { signDynamicToken } from "../nim/dynamic-token.ts";
 import type { AppEnv } from "../runtime.ts";
 import { bearerToken } from "../session/verify.ts";
-import { tokenRequestSchema } from "../schema.ts";
 import { readJsonBody } from "./json-body.ts";
 import { requireRuntime } from "./runtime-middleware.ts";
 
@@ -26,7 +25,7 @@ tokenRoutes.post("/", async (c) => {
   const runtime = requireRuntime(c);
   const uid = await runtime.verifier.verify(bearerToken(c.req.header("Authorization")));
   await limitTokenRequests(c.env.TOKEN_RATE_LIMITER, uid);
-  const request = await readJsonBody<TokenRequest>(c, tokenRequestSchema(runtime.config.ttl));
+  const request = await readJsonBody<TokenRequest>(c, runtime.tokenRequestSchema);
   const ttl = request.ttl ?? runtime.config.ttl.default;
   // parseConfig has checked that the ACCOUNTS binding exists.
   const account = await runtime.provisioner.account(uid, new AccountStore(c.env.ACCOUNTS!));

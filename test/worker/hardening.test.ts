@@ -142,6 +142,10 @@ describe("logs", () => {
     const statuses = (await Promise.all(requests)).map((r) => r.status);
     // The known uid needs no NetEase call, so a wrong app secret only shows for the new uid (502).
     expect(statuses).toEqual([400, 401, 401, 401, 401, 500, 200, 502, 401, 400, 401, 415, 200, 404]);
+    // Admin changes write audit lines too.
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`)).status).toBe(200);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/unblock`)).status).toBe(200);
+    expect(lines.filter((l) => l.includes('"event":"admin_change"'))).toHaveLength(2);
 
     const secrets = [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!, env.ADMIN_TOKEN!, "a-wrong-app-secret-for-netease"];
     const joined = lines.join("\n");
@@ -154,6 +158,8 @@ describe("logs", () => {
       expect(line).toMatchObject({ requestId: expect.any(String), route: expect.any(String), status: expect.any(Number), latencyMs: expect.any(Number) });
       if ((line.status as number) >= 400) expect(line.error).toEqual(expect.any(String));
     }
+    // Every line, audit lines included, carries a request id.
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ requestId: expect.any(String) });
   });
 });
 
