@@ -89,10 +89,7 @@ export function onMethodNotAllowed(c: Context<AppEnv>, allowed: string[]): Respo
 
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof HTTPException) {
-    if (error.status === 413) return errors.payloadTooLarge(0);
-    return internalError(`HTTPException ${error.status}`);
-  }
+  if (error instanceof HTTPException) return internalError(`HTTPException ${error.status}`);
   // An unexpected exception's message could hold anything; log only its type.
   return internalError(`unhandled ${error instanceof Error ? error.name : typeof error}`);
 }
