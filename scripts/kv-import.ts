@@ -11,6 +11,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { newAccountRecord } from "../src/accounts/record.ts";
 import { NIM } from "../src/constants.ts";
 import { isValidUid } from "../src/uid.ts";
 
@@ -73,8 +74,7 @@ export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntr
     if (accids.has(accid)) return problems.push(`line ${line}: accid appears twice`);
     uids.add(uid);
     accids.add(accid);
-    const record = { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 };
-    entries.push({ key: `accid:${accid}`, value: uid }, { key: `uid:${uid}`, value: JSON.stringify(record) });
+    entries.push({ key: `accid:${accid}`, value: uid }, { key: `uid:${uid}`, value: JSON.stringify(newAccountRecord(accid, now)) });
   });
   if (rows.length === 0) problems.push("the file has no rows");
   return problems.length > 0 ? { problems } : { entries };

@@ -17,6 +17,7 @@ import { logLine } from "../log.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
 import { importRowSchema, validate } from "../schema.ts";
 import { deriveAccid } from "./accid.ts";
+import { newAccountRecord } from "./record.ts";
 import type { AccountProvisioner } from "./provision.ts";
 import type { AccountRecord, AccountStore } from "./store.ts";
 
@@ -53,7 +54,7 @@ export class AccountAdmin {
       if (!(await this.nim.existingAccounts([accid])).has(accid)) {
         throw errors.invalidRequest("This accid is not registered with NetEase.");
       }
-      const record = this.#newRecord(accid);
+      const record = newAccountRecord(accid, this.now());
       await this.#save(uid, record, true);
       return { record, outcome: "bound" as const };
     });
@@ -137,7 +138,7 @@ export class AccountAdmin {
         results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
         continue;
       }
-      await this.#save(uid, this.#newRecord(accid), true);
+      await this.#save(uid, newAccountRecord(accid, this.now()), true);
       this.#log("import", uid, accid, "bound");
       results.push({ line, uid, accid, outcome: "bound" });
     }
@@ -157,11 +158,6 @@ export class AccountAdmin {
       await this.#save(uid, record, false);
       return record;
     });
-  }
-
-  #newRecord(accid: string): AccountRecord {
-    const now = this.now();
-    return { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 };
   }
 
   async #save(uid: string, record: AccountRecord, accidChanged: boolean): Promise<void> {

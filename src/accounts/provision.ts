@@ -14,6 +14,7 @@
 import { TIMING } from "../constants.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
 import { deriveAccid } from "./accid.ts";
+import { newAccountRecord } from "./record.ts";
 import { RecordCache, type AccountRecord, type AccountStore } from "./store.ts";
 
 /** Per-isolate account provisioning with a record cache and single-flight first use. */
@@ -53,8 +54,7 @@ export class AccountProvisioner {
   async #register(uid: string, store: AccountStore): Promise<AccountRecord> {
     const accid = await deriveAccid(await this.accidKey, uid, 0);
     await this.nim.createAccount(accid);
-    const now = this.now();
-    const record: AccountRecord = { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 };
+    const record = newAccountRecord(accid, this.now());
     await store.put(uid, record);
     return record;
   }

@@ -12,25 +12,9 @@
 
 import { CACHE_SIZES } from "../constants.ts";
 import { ApiError, internalError } from "../errors.ts";
+import { RECORD_VERSION, type AccountRecord } from "./record.ts";
 
-/** Account states. A blocked account gets no tokens and fails the login callback. */
-export type AccountStatus = "active" | "blocked";
-
-/** One uid's IM account, as stored in KV. */
-export interface AccountRecord {
-  /** Schema version of this record. */
-  v: 1;
-  accid: string;
-  status: AccountStatus;
-  /** Unix ms when this uid was first bound. */
-  createdAt: number;
-  /** Unix ms of the last change. */
-  updatedAt: number;
-  /** How many times the accid was rotated; 0 for the first accid. Bound accounts keep 0. */
-  generation: number;
-}
-
-const RECORD_VERSION = 1;
+export type { AccountRecord, AccountStatus } from "./record.ts";
 const uidKey = (uid: string) => `uid:${uid}`;
 const accidKey = (accid: string) => `accid:${accid}`;
 

@@ -12,6 +12,7 @@ import type { AdminAccount, BindRequest, BlockRequest } from "../contract.ts";
 import { ApiError, errors } from "../errors.ts";
 import { toHex, timingSafeEqualText } from "../nim/digest.ts";
 import type { AppEnv } from "../runtime.ts";
+import { parseBearer } from "../session/verify.ts";
 import { bindRequestSchema, blockRequestSchema, emptyRequestSchema, uidSchema, validate } from "../schema.ts";
 import { readBodyText, readJsonBody, requireContentType } from "./json-body.ts";
 import { requireRuntime } from "./runtime-middleware.ts";
@@ -33,9 +34,9 @@ export function adminUnauthorized(detail: string): ApiError {
 adminRoutes.use(async function adminAuth(c, next) {
   const { adminToken } = requireRuntime(c).config;
   if (!adminToken) throw errors.notFound();
-  const match = /^Bearer +(\S+) *$/i.exec(c.req.header("Authorization") ?? "");
-  if (!match) throw adminUnauthorized("no admin bearer token");
-  if (!timingSafeEqualText(await sha256(match[1]!), await sha256(adminToken))) throw adminUnauthorized("wrong admin token");
+  const offered = parseBearer(c.req.header("Authorization"));
+  if (!offered) throw adminUnauthorized("no admin bearer token");
+  if (!timingSafeEqualText(await sha256(offered), await sha256(adminToken))) throw adminUnauthorized("wrong admin token");
   await next();
 });
 

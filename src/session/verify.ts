@@ -52,12 +52,17 @@ export function missingSession(): ApiError {
   });
 }
 
+/** The credential of an `Authorization: Bearer <credential>` header value, or undefined. */
+export function parseBearer(header: string | undefined): string | undefined {
+  return header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
+}
+
 /** Extracts the bearer token from an Authorization header value, or throws the matching 401. */
 export function bearerToken(header: string | undefined): string {
   if (!header) throw missingSession();
-  const match = /^Bearer +(\S+) *$/i.exec(header);
-  if (!match) throw invalidSession("authorization header is not 'Bearer <token>'");
-  return match[1]!;
+  const token = parseBearer(header);
+  if (!token) throw invalidSession("authorization header is not 'Bearer <token>'");
+  return token;
 }
 
 class KeysUnavailable extends Error {

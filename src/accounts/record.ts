@@ -1,0 +1,29 @@
+/**
+ * The account record's shape and constructor, in a module with no runtime dependencies so the
+ * KV import script (run directly by Node) builds records exactly as the Worker does.
+ */
+
+/** Account states. A blocked account gets no tokens and fails the login callback. */
+export type AccountStatus = "active" | "blocked";
+
+/** The current schema version of account records. */
+export const RECORD_VERSION = 1;
+
+/** One uid's IM account, as stored in KV under `uid:<uid>`. */
+export interface AccountRecord {
+  /** Schema version of this record. */
+  v: typeof RECORD_VERSION;
+  accid: string;
+  status: AccountStatus;
+  /** Unix ms when this uid was first bound. */
+  createdAt: number;
+  /** Unix ms of the last change. */
+  updatedAt: number;
+  /** How many times the accid was rotated; 0 for the first accid. Bound accounts keep 0. */
+  generation: number;
+}
+
+/** A fresh, active, generation-0 record for `accid`. */
+export function newAccountRecord(accid: string, now: number): AccountRecord {
+  return { v: RECORD_VERSION, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 };
+}
