@@ -45,18 +45,20 @@ export class AccountAdmin {
    * another uid; 400 if NetEase does not know the accid.
    */
   bind(uid: string, accid: string): Promise<{ record: AccountRecord; outcome: "bound" | "already_bound" }> {
-    return this.#audited("bind", uid, accid, async () => {
+    return this.#audited<{ record: AccountRecord; outcome: "bound" | "already_bound" }>("bind", uid, accid, async () => {
       const existing = await this.store.get(uid);
       const owner = await this.store.uidForAccid(accid);
       const conflict = bindConflict(uid, accid, existing, owner);
-      if (conflict === "already_bound") return { record: existing!, outcome: "already_bound" as const };
+      if (conflict === "already_bound") {
+        return { value: { record: existing!, outcome: "already_bound" as const }, accid, outcome: "already_bound" };
+      }
       if (conflict) throw new ApiError(409, "conflict", conflict);
       if (!(await this.nim.existingAccounts([accid])).has(accid)) {
         throw errors.invalidRequest("This accid is not registered with NetEase.");
       }
       const record = newAccountRecord(accid, this.now());
       await this.#save(uid, record, true);
-      return { record, outcome: "bound" as const };
+      return { value: { record, outcome: "bound" as const }, accid, outcome: "bound" };
     });
   }
 
@@ -87,7 +89,7 @@ export class AccountAdmin {
       await this.nim.blockAccount(current.accid, true);
       const record: AccountRecord = { ...current, accid, generation, status: "active", updatedAt: this.now() };
       await this.#save(uid, record, true);
-      return { record, previousAccid: current.accid };
+      return { value: { record, previousAccid: current.accid }, accid, outcome: "done" };
     });
   }
 
@@ -156,7 +158,7 @@ export class AccountAdmin {
       await atNetEase(current.accid);
       const record: AccountRecord = { ...current, status, updatedAt: this.now() };
       await this.#save(uid, record, false);
-      return record;
+      return { value: record, accid: current.accid, outcome: "done" };
     });
   }
 
@@ -167,13 +169,20 @@ export class AccountAdmin {
     this.provisioner.remember(uid, record);
   }
 
-  async #audited<T>(what: string, uid: string, accid: string, operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one change and writes its audit line. The operation reports the accid it ended on and its
+   * outcome; a failure is logged against the accid it started from.
+   */
+  async #audited<T>(
+    what: string,
+    uid: string,
+    accid: string,
+    operation: () => Promise<{ value: T; accid: string; outcome: string }>,
+  ): Promise<T> {
     try {
-      const result = await operation();
-      const outcome = (result as { outcome?: string }).outcome ?? "done";
-      const finalAccid = (result as { record?: AccountRecord }).record?.accid ?? accid;
-      this.#log(what, uid, finalAccid, outcome);
-      return result;
+      const done = await operation();
+      this.#log(what, uid, done.accid, done.outcome);
+      return done.value;
     } catch (error) {
       this.#log(what, uid, accid, error instanceof ApiError ? `failed:${error.code}` : "failed");
       throw error;
