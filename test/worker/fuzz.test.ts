@@ -135,10 +135,17 @@ describe("fuzzed HTTP surface", () => {
         }
         const response = await call("/v1/token", { method: "POST", headers: { Authorization: `Bearer ${jwt}` } });
         await checkAnswer(response, "POST");
-        if (response.status === 200) expect(jwt).toBe(valid);
-        if (jwt === valid) expect(response.status).toBe(200);
+        // Header values lose leading and trailing whitespace on the way (Fetch standard), so the
+        // Worker sees the JWT without it: compare what it received.
+        const received = jwt.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+        if (response.status === 200) expect(received).toBe(valid);
+        if (received === valid) expect(response.status).toBe(200);
       }),
-      { numRuns: RUNS.jwt },
+      {
+        numRuns: RUNS.jwt,
+        // A found case, kept: trailing whitespace is stripped from header values before the Worker sees them.
+        examples: [["00000000-0000-1000-8000-000000000000", { kind: "append" as const, extra: " " }]],
+      },
     ));
   });
 
