@@ -36,6 +36,25 @@ export const SECRET_ALGORITHMS = ["HS256"] as const;
 export const JWKS_ALGORITHMS = ["RS256", "ES256", "EdDSA", "Ed25519"] as const;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * Whether a base64url segment (no padding) is the one canonical spelling of its bytes: the bits
+ * after the last whole byte must be zero (RFC 4648 §3.5 lets decoders reject them otherwise).
+ *
+ * Why: jose, like most decoders, ignores those bits, so the last character of a signature can be
+ * swapped for one of up to 15 others and the JWT still verifies. Such a token is no forgery (the
+ * signature bytes are the same), but a session would then have several accepted spellings, which
+ * defeats anything keyed on the token string (revocation lists, replay caches, log fingerprints).
+ * Header and payload are covered by the signature itself; only the signature segment is malleable.
+ */
+export function isCanonicalBase64url(segment: string): boolean {
+  const tailBits = (segment.length * 6) % 8;
+  if (tailBits === 0) return true;
+  if (tailBits === 6) return false; // length % 4 === 1 encodes no whole byte
+  const last = B64URL.indexOf(segment[segment.length - 1]!);
+  return (last & ((1 << tailBits) - 1)) === 0;
+}
 
 /** Builds the 401 for a session problem. `detail` (logged only) says which check failed. */
 export function invalidSession(detail: string): ApiError {
@@ -113,6 +132,7 @@ export class SessionVerifier {
   /** Verifies `jwt` and returns its uid, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
   async verify(jwt: string): Promise<string> {
     if (jwt.length > 8192 || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
+    if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1))) throw invalidSession("signature is not canonical base64url");
     let sub: unknown;
     try {
       ({ payload: { sub } } = await jwtVerify(jwt, this.#getKey, this.#options));

@@ -1,12 +1,26 @@
 /** The session JWT matrix: what /v1/token accepts and refuses, in each verification mode. */
 
 import { describe, expect, it } from "vitest";
+import { isCanonicalBase64url } from "../../src/session/verify.ts";
 import { call, env, esJwt, hsJwt, issue, uniqueUid } from "./helpers.ts";
 
 const jwksMode = () => ({ SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` });
 
 function b64url(value: unknown): string {
   return btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * Respells the last character of a JWT's signature so that it still decodes to the same bytes:
+ * sets the unused low bits that lenient base64 decoders ignore.
+ */
+function respellSignature(jwt: string): string {
+  const signature = jwt.slice(jwt.lastIndexOf(".") + 1);
+  const unusedBits = (signature.length * 6) % 8;
+  const last = B64URL.indexOf(jwt.at(-1)!);
+  return jwt.slice(0, -1) + B64URL[last | ((1 << unusedBits) - 1)];
 }
 
 async function expectInvalid(response: Response): Promise<void> {
@@ -75,6 +89,17 @@ describe("HS256 sessions (shared secret)", () => {
     await expectInvalid(await issue(`${header}.${forged}.${signature}`));
   });
 
+  it("refuses a signature respelled with non-zero unused bits (one accepted spelling per session)", async () => {
+    const jwt = await hsJwt(uniqueUid());
+    const respelled = respellSignature(jwt);
+    expect(respelled).not.toBe(jwt);
+    expect(atob(respelled.split(".")[2]!.replaceAll("-", "+").replaceAll("_", "/"))).toBe(
+      atob(jwt.split(".")[2]!.replaceAll("-", "+").replaceAll("_", "/")),
+    );
+    await expectInvalid(await issue(respelled));
+    expect((await issue(jwt)).status).toBe(200);
+  });
+
   it("refuses asymmetric algorithms when only the secret is configured", async () => {
     await expectInvalid(await issue(await esJwt(uniqueUid())));
   });
@@ -110,6 +135,12 @@ describe("JWKS sessions (identity provider)", () => {
     await expectInvalid(await issue(tampered, undefined, jwksMode()));
   });
 
+  it("refuses an ES256 signature respelled with non-zero unused bits", async () => {
+    const jwt = await esJwt(uniqueUid());
+    await expectInvalid(await issue(respellSignature(jwt), undefined, jwksMode()));
+    expect((await issue(jwt, undefined, jwksMode())).status).toBe(200);
+  });
+
   it("accepts both kinds when both the secret and a JWKS are configured", async () => {
     const both = { SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` };
     expect((await issue(await esJwt(uniqueUid()), undefined, both)).status).toBe(200);
@@ -124,5 +155,20 @@ describe("JWKS sessions (identity provider)", () => {
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).toBeTruthy();
     expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");
+  });
+});
+
+describe("isCanonicalBase64url (known answers)", () => {
+  it("accepts only zero unused bits, and refuses a length that encodes no whole byte", () => {
+    expect(isCanonicalBase64url("")).toBe(true);
+    expect(isCanonicalBase64url("QUJD")).toBe(true); // "ABC", no unused bits
+    expect(isCanonicalBase64url("QQ")).toBe(true); // "A": 4 unused bits, all zero
+    expect(isCanonicalBase64url("QR")).toBe(false); // same byte, unused bits 0001
+    expect(isCanonicalBase64url("QUI")).toBe(true); // "AB": 2 unused bits, zero
+    expect(isCanonicalBase64url("QUJ")).toBe(false); // same bytes, unused bits 01
+    expect(isCanonicalBase64url("QUJDR")).toBe(false); // 5 characters: 30 bits, no whole last byte
+    // The fuzz counterexample from CI: an HS256 signature ending in "Y" (011000) respelled as "b" (011011).
+    expect(isCanonicalBase64url("BoZIgcQJpq3-kgLN-WZpNH6eMfi15jiePElx7v1cNrY")).toBe(true);
+    expect(isCanonicalBase64url("BoZIgcQJpq3-kgLN-WZpNH6eMfi15jiePElx7v1cNrb")).toBe(false);
   });
 });
