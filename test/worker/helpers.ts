@@ -10,6 +10,24 @@ import type { TokenResponse } from "../../src/contract.ts";
 
 export { env };
 
+/** base64url (no padding) of a value's compact JSON: a JWT header or payload segment. */
+export function b64urlJson(value: unknown): string {
+  return btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * Respells the last character of a JWT's signature so that it still decodes to the same bytes: puts
+ * `bits` (non-zero; all ones by default) into the unused low bits that lenient base64 decoders ignore.
+ */
+export function respellSignature(jwt: string, bits = 0xff): string {
+  const signature = jwt.slice(jwt.lastIndexOf(".") + 1);
+  const mask = (1 << ((signature.length * 6) % 8)) - 1;
+  const last = B64URL.indexOf(jwt.at(-1)!);
+  return jwt.slice(0, -1) + B64URL[(last & ~mask) | (bits & mask || 1)];
+}
+
 /** A uid no other test uses, so tests sharing the emulator never collide. */
 export function uniqueUid(prefix = "user"): string {
   return `${prefix}-${crypto.randomUUID()}`;

@@ -2,26 +2,9 @@
 
 import { describe, expect, it } from "vitest";
 import { isCanonicalBase64url } from "../../src/session/verify.ts";
-import { call, env, esJwt, hsJwt, issue, uniqueUid } from "./helpers.ts";
+import { b64urlJson, call, env, esJwt, hsJwt, issue, respellSignature, uniqueUid } from "./helpers.ts";
 
 const jwksMode = () => ({ SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` });
-
-function b64url(value: unknown): string {
-  return btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/**
- * Respells the last character of a JWT's signature so that it still decodes to the same bytes:
- * sets the unused low bits that lenient base64 decoders ignore.
- */
-function respellSignature(jwt: string): string {
-  const signature = jwt.slice(jwt.lastIndexOf(".") + 1);
-  const unusedBits = (signature.length * 6) % 8;
-  const last = B64URL.indexOf(jwt.at(-1)!);
-  return jwt.slice(0, -1) + B64URL[last | ((1 << unusedBits) - 1)];
-}
 
 async function expectInvalid(response: Response): Promise<void> {
   expect(response.status).toBe(401);
@@ -77,7 +60,7 @@ describe("HS256 sessions (shared secret)", () => {
 
   it("refuses alg none", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const unsigned = `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: uniqueUid(), exp: now + 60 })}.`;
+    const unsigned = `${b64urlJson({ alg: "none", typ: "JWT" })}.${b64urlJson({ sub: uniqueUid(), exp: now + 60 })}.`;
     await expectInvalid(await issue(unsigned));
     await expectInvalid(await issue(`${unsigned}x`));
   });
@@ -85,7 +68,7 @@ describe("HS256 sessions (shared secret)", () => {
   it("refuses a token signed with another secret or tampered with", async () => {
     await expectInvalid(await issue(await hsJwt(uniqueUid(), {}, "another-secret-that-is-long-enough-000000")));
     const [header, , signature] = (await hsJwt(uniqueUid())).split(".");
-    const forged = b64url({ sub: "admin", exp: Math.floor(Date.now() / 1000) + 60 });
+    const forged = b64urlJson({ sub: "admin", exp: Math.floor(Date.now() / 1000) + 60 });
     await expectInvalid(await issue(`${header}.${forged}.${signature}`));
   });
 
