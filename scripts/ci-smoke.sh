@@ -38,6 +38,9 @@ expect_smoke() { # expect_smoke <pass|fail> <check named on failure> <jwt>
 
 echo "smoke against npm start:"
 expect_smoke pass "" "$(npm run -s jwt -- ci-smoke-user)"
+echo "client package installed into a scratch app, against npm start:"
+bash scripts/client-check.sh "$base" "http://127.0.0.1:${EMULATOR_PORT:-8788}" | sed 's/^/  /'
+passed=$((passed + 1))
 echo "smoke with a session signed by the wrong secret (must fail):"
 wrong=$(node --input-type=module -e 'const { SignJWT } = await import("jose");
 console.log(await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("x").setExpirationTime("5m")

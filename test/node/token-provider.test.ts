@@ -1,8 +1,21 @@
 /** The client token provider, with a fake clock and a scripted fetch. */
 
-import { describe, expect, it } from "vitest";
-import { createTokenProvider, TokenProviderError, type TokenProviderOptions } from "../../src/client/index.ts";
-import type { TokenResponse } from "../../src/contract.ts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  createTokenProvider,
+  TokenProviderError,
+  type TokenProviderOptions,
+  type TokenResponse,
+} from "../../packages/client/src/index.ts";
+
+// Timers are fake in every test: the background refresh is scheduled with setTimeout, and a test
+// moves time on with `tick` (clock and timers together) or `advance` (clock only, no timer fires).
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 const MINUTE = 60_000;
 
@@ -12,6 +25,8 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
   const calls: { authorization: string | null; body: unknown }[] = [];
   const sleeps: number[] = [];
   const sessions: boolean[] = [];
+  /** The app's current session JWT (a sign-in changes it). */
+  const user = { session: "session-1" };
   const script: (() => Response | Promise<Response>)[] = [];
   const ok = (ttl = 600, accid = "acc1") => () => {
     const curTime = clock.worker;
@@ -33,11 +48,24 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     clock.device += ms;
     clock.worker += ms;
   };
+  /** Moves the clocks and the fake timers on together, letting due background refreshes run. */
+  const tick = async (ms: number) => {
+    advance(ms);
+    await vi.advanceTimersByTimeAsync(ms);
+  };
+  /** A fetch answer held until `release()`: a request in flight. */
+  const held = (answer: () => Response) => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return { answer: async () => (await gate, answer()), release };
+  };
   const options = (extra: Partial<TokenProviderOptions> = {}): TokenProviderOptions => ({
     endpoint: "https://tokens.example/v1/token",
     getSessionToken: ({ forceRefresh }) => {
       sessions.push(forceRefresh);
-      return forceRefresh ? "session-2" : "session-1";
+      return forceRefresh ? "session-2" : user.session;
     },
     fetch: async (_input, init) => {
       calls.push({ authorization: new Headers(init?.headers).get("Authorization"), body: JSON.parse(String(init?.body)) });
@@ -54,7 +82,7 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     },
     ...extra,
   });
-  return { clock, calls, sleeps, sessions, script, ok, fail, advance, options };
+  return { clock, calls, sleeps, sessions, user, script, ok, fail, advance, tick, held, options };
 }
 
 describe("createTokenProvider", () => {
@@ -220,10 +248,264 @@ describe("createTokenProvider", () => {
   });
 });
 
-describe("the package's ./client entry", () => {
+describe("the nim-token-worker-client package entry", () => {
   it("is the built JavaScript, importable by Node", async () => {
-    const entry = await import("nim-token-worker/client");
+    const entry = await import("nim-token-worker-client");
     expect(typeof entry.createTokenProvider).toBe("function");
     expect(new entry.TokenProviderError("network_error", "x")).toBeInstanceOf(Error);
+  });
+});
+
+describe("sign-out: nothing fetched for an earlier session is returned after clear()", () => {
+  /** User A's request is in flight; A signs out and B signs in. */
+  function signOutDuringFlight() {
+    const h = harness();
+    const a = h.held(h.ok(600, "accA"));
+    h.script.push(a.answer, h.ok(600, "accB"));
+    const provider = createTokenProvider(h.options());
+    const forA = provider.getLogin();
+    return { h, a, provider, forA };
+  }
+
+  it("clear during flight: A's waiting caller is rejected, A's answer is discarded", async () => {
+    const { h, a, provider, forA } = signOutDuringFlight();
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    h.user.session = "session-B";
+    a.release();
+    await expect(forA).rejects.toMatchObject({ name: "TokenProviderError", code: "cleared" });
+    expect(provider.peek()).toBeUndefined();
+    expect(await provider.getLogin()).toMatchObject({ accid: "accB" });
+    expect(h.calls.map((c) => c.authorization)).toEqual(["Bearer session-1", "Bearer session-B"]);
+  });
+
+  it("clear then an immediate call: a fresh request with the new session, not A's flight", async () => {
+    const { h, a, provider, forA } = signOutDuringFlight();
+    forA.catch(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    h.user.session = "session-B";
+    const forB = provider.getToken("accB");
+    a.release();
+    expect(await forB).toBe("tok-2");
+    expect(h.calls).toHaveLength(2);
+    expect(h.calls[1]!.authorization).toBe("Bearer session-B");
+  });
+
+  it("clear then a later call (after A's answer arrived): never served from A's answer", async () => {
+    const { h, a, provider, forA } = signOutDuringFlight();
+    forA.catch(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    a.release();
+    await expect(forA).rejects.toMatchObject({ code: "cleared" });
+    h.user.session = "session-B";
+    await h.tick(1000);
+    expect(await provider.getToken("accB")).toBe("tok-2");
+    expect(h.calls[1]!.authorization).toBe("Bearer session-B");
+  });
+
+  it("aborts the request in flight at clear()", async () => {
+    const h = harness();
+    const signals: AbortSignal[] = [];
+    const provider = createTokenProvider(
+      h.options({
+        // Like a real fetch: never answers, but rejects when its signal aborts.
+        fetch: (_input, init) => {
+          const signal = init!.signal!;
+          signals.push(signal);
+          return new Promise<Response>((_resolve, reject) => {
+            signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+          });
+        },
+      }),
+    );
+    const pending = provider.getToken().catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(signals[0]!.aborted).toBe(false);
+    provider.clear();
+    expect(signals[0]!.aborted).toBe(true);
+    expect(await pending).toMatchObject({ code: "cleared" });
+  });
+
+  it("two clears in a row, with a flight in between, still give the current session's token", async () => {
+    const h = harness();
+    const a = h.held(h.ok(600, "accA"));
+    const b = h.held(h.ok(600, "accB"));
+    h.script.push(a.answer, b.answer, h.ok(600, "accC"));
+    const provider = createTokenProvider(h.options());
+    const forA = provider.getToken().catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    h.user.session = "session-B";
+    const forB = provider.getToken().catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    provider.clear();
+    h.user.session = "session-C";
+    const forC = provider.getLogin();
+    a.release();
+    b.release();
+    expect(await forA).toMatchObject({ code: "cleared" });
+    expect(await forB).toMatchObject({ code: "cleared" });
+    expect(await forC).toMatchObject({ accid: "accC" });
+    expect(h.calls.map((c) => c.authorization)).toEqual(["Bearer session-1", "Bearer session-B", "Bearer session-C"]);
+    expect(provider.peek("accC")).toBe("tok-3");
+  });
+
+  it("concurrent callers around a clear: those before are rejected, those after share B's one request", async () => {
+    const h = harness();
+    const a = h.held(h.ok(600, "accA"));
+    h.script.push(a.answer, h.ok(600, "accB"));
+    const provider = createTokenProvider(h.options());
+    const before = [provider.getToken(), provider.getLogin(), provider.getToken("accA")].map((p) => p.catch((e: unknown) => e));
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    h.user.session = "session-B";
+    const after = [provider.getToken("accB"), provider.getLogin(), provider.getToken()];
+    a.release();
+    for (const outcome of await Promise.all(before)) expect(outcome).toMatchObject({ code: "cleared" });
+    expect(await Promise.all(after)).toEqual(["tok-2", { accid: "accB", token: "tok-2", appKey: "key" }, "tok-2"]);
+    expect(h.calls).toHaveLength(2);
+  });
+
+  it("a clear during a retry wait ends the old session's retries", async () => {
+    const h = harness();
+    h.script.push(h.fail(503, "upstream_unavailable"), h.ok(600, "accB"));
+    let wake!: () => void;
+    const provider = createTokenProvider(
+      h.options({
+        sleep: () =>
+          new Promise<void>((resolve) => {
+            wake = resolve;
+          }),
+      }),
+    );
+    const forA = provider.getToken().catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    wake();
+    expect(await forA).toMatchObject({ code: "cleared" });
+    expect(h.calls).toHaveLength(1);
+  });
+});
+
+describe("a token ready ahead of time", () => {
+  it("refreshes in the background before refreshAfter, so getToken answers from memory", async () => {
+    const h = harness();
+    h.script.push(h.ok(), h.ok());
+    const provider = createTokenProvider(h.options({ random: () => 0.5 }));
+    await provider.prefetch();
+    expect(h.calls).toHaveLength(1);
+    // refreshAfter is at 480 s; the jitter takes random × min(30 s, 10 % of 600 s) off it: 15 s.
+    await h.tick(464_000);
+    expect(h.calls).toHaveLength(1);
+    await h.tick(1_000);
+    expect(h.calls).toHaveLength(2);
+    // The SDK's hook at the old refreshAfter: answered from memory, no request of its own.
+    await h.tick(15_000);
+    expect(await provider.getToken()).toBe("tok-2");
+    expect(h.calls).toHaveLength(2);
+  });
+
+  it("keeps refreshing for as long as the app is active, and stops when paused", async () => {
+    const h = harness();
+    for (let i = 0; i < 4; i++) h.script.push(h.ok(100));
+    const provider = createTokenProvider(h.options({ random: () => 0, refreshMargin: 10_000 }));
+    await provider.prefetch();
+    await h.tick(80_000); // refreshAfter at 80 s
+    await h.tick(80_000);
+    expect(h.calls).toHaveLength(3);
+    provider.setActive(false);
+    await h.tick(300_000);
+    expect(h.calls).toHaveLength(3);
+    expect(provider.peek()).toBeUndefined(); // expired meanwhile
+    provider.setActive(true); // resuming past the refresh point refreshes at once
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.calls).toHaveLength(4);
+    expect(provider.peek()).toBe("tok-4");
+  });
+
+  it("stops the background refresh on clear() and dispose()", async () => {
+    const h = harness();
+    h.script.push(h.ok(), h.ok());
+    const provider = createTokenProvider(h.options());
+    await provider.prefetch();
+    provider.clear();
+    await h.tick(600_000);
+    expect(h.calls).toHaveLength(1);
+    await provider.prefetch();
+    provider.dispose();
+    await h.tick(600_000);
+    expect(h.calls).toHaveLength(2);
+    await expect(provider.getToken()).rejects.toMatchObject({ code: "aborted" });
+    expect(provider.peek()).toBeUndefined();
+  });
+
+  it("stops refreshing on a final error (account_blocked) but retries a transient one", async () => {
+    const h = harness();
+    h.script.push(h.ok(), h.fail(503, "upstream_unavailable"), h.ok(), h.fail(403, "account_blocked"));
+    const provider = createTokenProvider(h.options({ random: () => 0, maxAttempts: 1 }));
+    await provider.prefetch();
+    await h.tick(480_000); // background refresh: 503, retried 15 s later
+    expect(h.calls).toHaveLength(2);
+    await h.tick(15_000);
+    expect(h.calls).toHaveLength(3);
+    expect(provider.peek()).toBe("tok-3");
+    await h.tick(480_000); // next refresh: 403, final
+    expect(h.calls).toHaveLength(4);
+    await h.tick(3_600_000);
+    expect(h.calls).toHaveLength(4);
+  });
+
+  it("stops on invalid_session after the one re-authentication", async () => {
+    const h = harness();
+    h.script.push(h.ok(), h.fail(401, "invalid_session"), h.fail(401, "invalid_session"));
+    const provider = createTokenProvider(h.options({ random: () => 0 }));
+    await provider.prefetch();
+    await h.tick(480_000);
+    expect(h.calls).toHaveLength(3);
+    expect(h.sessions).toEqual([false, false, true]);
+    await h.tick(3_600_000);
+    expect(h.calls).toHaveLength(3);
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it("peek() returns the valid token without waiting, or nothing; never one inside the safety margin", async () => {
+    const h = harness(1_800_000_000_000, 10 * 60_000); // device clock 10 minutes behind
+    h.script.push(h.ok(60), h.ok(60));
+    const provider = createTokenProvider(h.options({ refreshMargin: 20_000, backgroundRefresh: false }));
+    expect(provider.peek()).toBeUndefined();
+    await provider.prefetch();
+    expect(provider.peek()).toBe("tok-1");
+    expect(provider.peek("acc1")).toBe("tok-1");
+    expect(provider.peek("other")).toBeUndefined();
+    h.advance(39_999); // expiresAt − margin is at 40 s in the Worker's clock
+    expect(provider.peek()).toBe("tok-1");
+    h.advance(1);
+    expect(provider.peek()).toBeUndefined();
+    expect(h.calls).toHaveLength(1);
+  });
+
+  it("peek() past refreshAfter still answers and starts one background refresh", async () => {
+    const h = harness();
+    h.script.push(h.ok(600), h.ok(600));
+    const provider = createTokenProvider(h.options({ backgroundRefresh: false }));
+    await provider.prefetch();
+    h.advance(500_000); // past refreshAfter (480 s), well before expiry
+    expect(provider.peek()).toBe("tok-1");
+    expect(provider.peek()).toBe("tok-1");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.calls).toHaveLength(2);
+    expect(provider.peek()).toBe("tok-2");
+  });
+
+  it("prefetch() does not refetch a fresh token", async () => {
+    const h = harness();
+    h.script.push(h.ok());
+    const provider = createTokenProvider(h.options());
+    await provider.prefetch();
+    await provider.prefetch();
+    expect(h.calls).toHaveLength(1);
   });
 });

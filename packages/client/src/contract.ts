@@ -1,0 +1,62 @@
+/**
+ * The public token API's contract: the bodies `POST /v1/token` and `POST /v1/rtc/token` take and
+ * answer, and the error shape. It lives in the client package because the client is what apps
+ * install; the Worker imports the same file (through `src/contract.ts`), so the two cannot disagree.
+ * No imports and no runtime code beyond constants: the package stays dependency-free.
+ */
+
+/** `POST /v1/token` request body. Every field is optional; an empty body is fine. */
+export interface TokenRequest {
+  /** Token lifetime in whole seconds, within the service's configured [min, max]. */
+  ttl?: number;
+}
+
+/** `POST /v1/token` 200 answer. All times are Unix milliseconds in the Worker's clock. */
+export interface TokenResponse {
+  /** The NetEase IM account id to log in with. */
+  accid: string;
+  /** The dynamic token: base64 of `{"signature","curTime","ttl"}`, for login with `authType: 1`. */
+  token: string;
+  /** The NetEase app key the token was signed for. */
+  appKey: string;
+  /** When the token was signed (ms); NetEase counts its ttl from here. */
+  curTime: number;
+  /** Lifetime in seconds. */
+  ttl: number;
+  /** `curTime + ttl * 1000`. */
+  expiresAt: number;
+  /** The Worker's clock when it answered (ms), so a client can correct its own clock's skew. */
+  serverTime: number;
+  /** When a client should fetch a new token (ms), about 80 % of the way to `expiresAt`. */
+  refreshAfter: number;
+}
+
+/** Every stable error code the service can answer with. */
+export const ERROR_CODES = [
+  "invalid_request",
+  "missing_session",
+  "unauthorized",
+  "invalid_session",
+  "session_keys_unavailable",
+  "account_blocked",
+  "not_found",
+  "method_not_allowed",
+  "conflict",
+  "payload_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+  "misconfigured",
+  "internal_error",
+  "storage_unavailable",
+  "upstream_error",
+  "upstream_unavailable",
+] as const;
+
+/** A stable machine-readable error code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+}

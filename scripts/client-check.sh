@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs the client package the way an app does and gets a token with it:
+#   1. `npm run pack:client` builds and packs packages/client (the tarball path is its last line);
+#   2. a scratch app outside the repo installs that tarball with the machine's own node and npm;
+#   3. TypeScript resolves the package's types there under moduleResolution bundler, node16 and nodenext;
+#   4. the installed package gets a login token from the running service (<base-url>, e.g. npm start)
+#      and the emulator's login check (<emulator-url>) accepts it, as NetEase would.
+# Usage: scripts/client-check.sh <base-url> <emulator-url>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=${1:?usage: client-check.sh <base-url> <emulator-url>}
+emulator=${2:?usage: client-check.sh <base-url> <emulator-url>}
+repo=$(pwd)
+
+tarball=$(npm run -s pack:client | tail -n 1)
+app=$(mktemp -d)
+trap 'rm -rf "$app"' EXIT
+cd "$app"
+printf '{"name":"scratch-app","private":true,"type":"module"}\n' >package.json
+npm install --no-audit --no-fund --silent "$tarball"
+echo "client: installed $(basename "$tarball") into a scratch app with node $(node --version)"
+
+cat >types.ts <<'TS'
+import { createTokenProvider, TokenProviderError, type TokenProvider, type TokenResponse } from "nim-token-worker-client";
+const provider: TokenProvider = createTokenProvider({ endpoint: "https://t.example/v1/token", getSessionToken: () => "jwt" });
+const token: Promise<string> = provider.getToken("accid");
+const peeked: string | undefined = provider.peek();
+const code: string = new TokenProviderError("network_error", "x").code;
+export type Answer = Pick<TokenResponse, "accid" | "refreshAfter">;
+export { token, peeked, code };
+TS
+for mode in "bundler esnext" "node16 node16" "nodenext nodenext"; do
+  set -- $mode
+  printf '{"compilerOptions":{"noEmit":true,"strict":true,"target":"es2022","lib":["es2022","dom"],"types":[],
+    "moduleResolution":"%s","module":"%s"},"files":["types.ts"]}\n' "$1" "$2" >tsconfig.json
+  node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json
+  echo "client: types resolve under moduleResolution $1"
+done
+
+cat >check.mjs <<'JS'
+import { createTokenProvider } from "nim-token-worker-client";
+const [base, emulator] = process.argv.slice(2);
+const provider = createTokenProvider({ endpoint: `${base}/v1/token`, getSessionToken: () => process.env.SESSION_JWT });
+const { accid, token } = await provider.getLogin();
+if (provider.peek(accid) !== token) throw new Error("peek() does not hold the token just fetched");
+const login = await (await fetch(`${emulator}/emulator/login`, { method: "POST", body: JSON.stringify({ accid, token }) })).json();
+if (login.code !== 200) throw new Error(`the emulator refused the token: ${JSON.stringify(login)}`);
+provider.dispose();
+console.log(`client: token for ${accid} accepted by the emulator's login check`);
+JS
+# The session travels in the environment, not argv, so it stays out of process listings.
+SESSION_JWT=$(cd "$repo" && npm run -s jwt -- client-check-user) node check.mjs "$base" "$emulator"
