@@ -13,9 +13,6 @@
  * Every load loop is bounded by duration and only loopback addresses are used.
  */
 
-import autocannon from "autocannon";
-import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { execFileSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -24,8 +21,11 @@ import type { AddressInfo } from "node:net";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { deriveAccid, importAccidKey } from "../src/accounts/accid.ts";
+import autocannon from "autocannon";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { startEmulator } from "../emulator/serve.ts";
+import { deriveAccid, importAccidKey } from "../src/accounts/accid.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD = `${ROOT}bench/.build`;
@@ -61,7 +61,12 @@ function log(line: string): void {
 }
 
 function run(command: string, args: string[]): string {
-  return execFileSync(command, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  return execFileSync(command, args, {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
 }
 
 /** The production bundle, built by wrangler exactly as `wrangler deploy` would. */
@@ -91,7 +96,9 @@ function measureStartup(bundlePath: string): { wranglerActiveMs: number; v8Compi
       samples: number[];
       timeDeltas: number[];
     };
-    const idle = new Set(p.nodes.filter((n) => ["(idle)", "(program)", "(root)"].includes(n.callFrame.functionName)).map((n) => n.id));
+    const idle = new Set(
+      p.nodes.filter((n) => ["(idle)", "(program)", "(root)"].includes(n.callFrame.functionName)).map((n) => n.id),
+    );
     let us = 0;
     p.samples.forEach((id, j) => {
       if (!idle.has(id)) us += p.timeDeltas[j] ?? 0;
@@ -101,7 +108,12 @@ function measureStartup(bundlePath: string): { wranglerActiveMs: number; v8Compi
   const compile: number[] = [];
   const evaluate: number[] = [];
   for (let i = 0; i < 9; i++) {
-    const out = run(process.execPath, ["--experimental-vm-modules", "--no-warnings", `${ROOT}bench/startup-probe.mjs`, bundlePath]);
+    const out = run(process.execPath, [
+      "--experimental-vm-modules",
+      "--no-warnings",
+      `${ROOT}bench/startup-probe.mjs`,
+      bundlePath,
+    ]);
     const { compileMs, evaluateMs } = JSON.parse(out) as { compileMs: number; evaluateMs: number };
     compile.push(compileMs);
     evaluate.push(evaluateMs);
@@ -120,7 +132,9 @@ const HS_HEADER = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
 /** A compact HS256 JWT, signed synchronously (autocannon's setupRequest is synchronous). */
 function hsJwt(uid: string, exp: number): string {
   const payload = b64url(JSON.stringify({ sub: uid, iat: exp - 3600, exp }));
-  const signature = createHmac("sha256", SECRETS.SESSION_JWT_SECRET).update(`${HS_HEADER}.${payload}`).digest("base64url");
+  const signature = createHmac("sha256", SECRETS.SESSION_JWT_SECRET)
+    .update(`${HS_HEADER}.${payload}`)
+    .digest("base64url");
   return `${HS_HEADER}.${payload}.${signature}`;
 }
 
@@ -154,8 +168,14 @@ async function main(): Promise<void> {
     ...(rateLimited
       ? {
           ratelimits: {
-            TOKEN_RATE_LIMITER: { namespace_id: `${name}-tokens`, simple: { limit: 1_000_000_000, period: 60 as const } },
-            AUTH_FAILURE_RATE_LIMITER: { namespace_id: `${name}-auth`, simple: { limit: 1_000_000_000, period: 60 as const } },
+            TOKEN_RATE_LIMITER: {
+              namespace_id: `${name}-tokens`,
+              simple: { limit: 1_000_000_000, period: 60 as const },
+            },
+            AUTH_FAILURE_RATE_LIMITER: {
+              namespace_id: `${name}-auth`,
+              simple: { limit: 1_000_000_000, period: 60 as const },
+            },
           },
         }
       : {}),
@@ -205,9 +225,19 @@ async function main(): Promise<void> {
     const uid = `bench-user-${i}`;
     const accid = await deriveAccid(accidKey, uid, 0);
     await kv.put(`accid:${accid}`, uid);
-    await kv.put(`uid:${uid}`, JSON.stringify({ v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 }));
+    await kv.put(
+      `uid:${uid}`,
+      JSON.stringify({ v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0 }),
+    );
     hsJwts.push(hsJwt(uid, exp));
-    esJwts.push(await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "bench" }).setSubject(uid).setIssuedAt().setExpirationTime(exp).sign(privateKey));
+    esJwts.push(
+      await new SignJWT({})
+        .setProtectedHeader({ alg: "ES256", kid: "bench" })
+        .setSubject(uid)
+        .setIssuedAt()
+        .setExpirationTime(exp)
+        .sign(privateKey),
+    );
   }
 
   let firstTimeCounter = 0;
@@ -256,12 +286,21 @@ async function main(): Promise<void> {
     });
   }
 
-  const scenarios: Scenario[] = ["baseline", "warm-hs256", "warm-es256-jwks", "first-time", "warm-hs256-simulated-ratelimit"];
+  const scenarios: Scenario[] = [
+    "baseline",
+    "warm-hs256",
+    "warm-es256-jwks",
+    "first-time",
+    "warm-hs256-simulated-ratelimit",
+  ];
   log("warming up");
   for (const scenario of scenarios.filter((s) => s !== "first-time")) await load(scenario, 1);
 
   const samples: Sample[] = [];
-  const statsBefore = (await (await fetch(`${emulator.url}/emulator/stats`)).json()) as { accounts: number; calls: Record<string, number> };
+  const statsBefore = (await (await fetch(`${emulator.url}/emulator/stats`)).json()) as {
+    accounts: number;
+    calls: Record<string, number>;
+  };
   const firstTimeBefore = firstTimeCounter;
   for (let round = 1; round <= ROUNDS; round++) {
     for (const scenario of scenarios) {
@@ -276,7 +315,9 @@ async function main(): Promise<void> {
         errors: r.errors + r.timeouts,
         requests: r.requests.total,
       });
-      log(`round ${round} ${scenario}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
+      log(
+        `round ${round} ${scenario}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`,
+      );
     }
   }
   const statsAfter = (await (await fetch(`${emulator.url}/emulator/stats`)).json()) as {
@@ -287,7 +328,9 @@ async function main(): Promise<void> {
   const newUidsSent = firstTimeCounter - firstTimeBefore;
   const createCalls = (statsAfter.calls.create ?? 0) - (statsBefore.calls.create ?? 0);
   const accountsCreated = statsAfter.accounts - statsBefore.accounts;
-  const firstTime2xx = samples.filter((s) => s.scenario === "first-time").reduce((n, s) => n + s.requests - s.non2xx, 0);
+  const firstTime2xx = samples
+    .filter((s) => s.scenario === "first-time")
+    .reduce((n, s) => n + s.requests - s.non2xx, 0);
 
   await mf.dispose();
   await emulator.dispose();
@@ -297,7 +340,9 @@ async function main(): Promise<void> {
   const summary = scenarios.map((scenario) => {
     const own = samples.filter((s) => s.scenario === scenario);
     const ratios = own.map((s) => s.rps / samples.find((b) => b.scenario === "baseline" && b.round === s.round)!.rps);
-    const p99Factors = own.map((s) => s.p99 / samples.find((b) => b.scenario === "baseline" && b.round === s.round)!.p99);
+    const p99Factors = own.map(
+      (s) => s.p99 / samples.find((b) => b.scenario === "baseline" && b.round === s.round)!.p99,
+    );
     return {
       scenario,
       rps: median(own.map((s) => s.rps)),
@@ -311,16 +356,40 @@ async function main(): Promise<void> {
   });
   const by = Object.fromEntries(summary.map((s) => [s.scenario, s])) as Record<Scenario, (typeof summary)[number]>;
   const checks = [
-    { target: `warm HS256 ≥ ${TARGETS.hsRatio}× baseline`, ok: by["warm-hs256"].ratio >= TARGETS.hsRatio, value: `${by["warm-hs256"].ratio.toFixed(2)}×` },
-    { target: `warm HS256 p99 ≤ ${TARGETS.hsP99Factor}× baseline p99`, ok: by["warm-hs256"].p99Factor <= TARGETS.hsP99Factor, value: `${by["warm-hs256"].p99Factor.toFixed(2)}×` },
-    { target: `warm ES256/JWKS ≥ ${TARGETS.esRatio}× baseline`, ok: by["warm-es256-jwks"].ratio >= TARGETS.esRatio, value: `${by["warm-es256-jwks"].ratio.toFixed(2)}×` },
+    {
+      target: `warm HS256 ≥ ${TARGETS.hsRatio}× baseline`,
+      ok: by["warm-hs256"].ratio >= TARGETS.hsRatio,
+      value: `${by["warm-hs256"].ratio.toFixed(2)}×`,
+    },
+    {
+      target: `warm HS256 p99 ≤ ${TARGETS.hsP99Factor}× baseline p99`,
+      ok: by["warm-hs256"].p99Factor <= TARGETS.hsP99Factor,
+      value: `${by["warm-hs256"].p99Factor.toFixed(2)}×`,
+    },
+    {
+      target: `warm ES256/JWKS ≥ ${TARGETS.esRatio}× baseline`,
+      ok: by["warm-es256-jwks"].ratio >= TARGETS.esRatio,
+      value: `${by["warm-es256-jwks"].ratio.toFixed(2)}×`,
+    },
     {
       target: "first-time: exactly one NetEase call per new uid",
-      ok: statsAfter.maxCallsPerAccid.create === 1 && createCalls === accountsCreated && createCalls >= firstTime2xx && createCalls <= newUidsSent,
+      ok:
+        statsAfter.maxCallsPerAccid.create === 1 &&
+        createCalls === accountsCreated &&
+        createCalls >= firstTime2xx &&
+        createCalls <= newUidsSent,
       value: `${createCalls} create calls, ${accountsCreated} accounts, ${firstTime2xx} tokens, ${newUidsSent} new uids sent, max ${statsAfter.maxCallsPerAccid.create} per accid`,
     },
-    { target: "no errors or non-2xx answers", ok: summary.every((s) => s.non2xx === 0 && s.errors === 0), value: summary.map((s) => `${s.non2xx + s.errors}`).join("/") },
-    { target: `bundle ≤ ${TARGETS.bundleGzipKiB} KiB gzip`, ok: bundle.gzip <= TARGETS.bundleGzipKiB * 1024, value: `${(bundle.gzip / 1024).toFixed(1)} KiB` },
+    {
+      target: "no errors or non-2xx answers",
+      ok: summary.every((s) => s.non2xx === 0 && s.errors === 0),
+      value: summary.map((s) => `${s.non2xx + s.errors}`).join("/"),
+    },
+    {
+      target: `bundle ≤ ${TARGETS.bundleGzipKiB} KiB gzip`,
+      ok: bundle.gzip <= TARGETS.bundleGzipKiB * 1024,
+      value: `${(bundle.gzip / 1024).toFixed(1)} KiB`,
+    },
     {
       target: `startup ≤ ${TARGETS.startupMs} ms (V8 compile + evaluate)`,
       ok: startup.v8CompileMs + startup.v8EvaluateMs <= TARGETS.startupMs,
@@ -330,7 +399,8 @@ async function main(): Promise<void> {
 
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const rows = summary.map(
-    (s) => `| ${s.scenario} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.scenario === "baseline" ? "1.00" : s.ratio.toFixed(2)}× |`,
+    (s) =>
+      `| ${s.scenario} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.scenario === "baseline" ? "1.00" : s.ratio.toFixed(2)}× |`,
   );
   const notes = [
     "warm-hs256-simulated-ratelimit: warm-hs256 with Miniflare's simulated Rate Limiting binding (a local service call per request); informational, not a target.",

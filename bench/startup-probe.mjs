@@ -1,7 +1,9 @@
 // Times V8's compile and evaluation of one ES module bundle (argv[2]), excluding file I/O and
 // Node's own loader start-up. Run by bench/run.ts with --experimental-vm-modules, once per process.
-import vm from "node:vm";
+
 import { readFileSync } from "node:fs";
+import vm from "node:vm";
+
 const code = readFileSync(process.argv[2], "utf8");
 // Warm up Node's own vm/ESM internals so only the bundle's compile and evaluation are timed.
 const warm = new vm.SourceTextModule("export default 1;");
@@ -9,7 +11,9 @@ await warm.link(() => {});
 await warm.evaluate();
 const t0 = performance.now();
 const mod = new vm.SourceTextModule(code, { identifier: "worker.js" });
-await mod.link(() => { throw new Error("no imports expected"); });
+await mod.link(() => {
+  throw new Error("no imports expected");
+});
 const t1 = performance.now();
 await mod.evaluate();
 const t2 = performance.now();

@@ -5,9 +5,9 @@
  * JavaScript only).
  */
 
-import { build } from "esbuild";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 
 /** Options for startEmulator. */
 export interface EmulatorOptions {

@@ -23,10 +23,10 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { NIM } from "../src/constants.ts";
+import { signCallback } from "../src/nim/callback-auth.ts";
 import { timingSafeEqualText } from "../src/nim/digest.ts";
 import { checkDynamicToken } from "../src/nim/dynamic-token.ts";
 import { serverApiCheckSum } from "../src/nim/server-api.ts";
-import { signCallback } from "../src/nim/callback-auth.ts";
 
 interface EmulatorEnv {
   NIM_APP_KEY: string;
@@ -93,7 +93,12 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (path.startsWith("/emulator/accounts/") && request.method === "GET") {
       const accid = decodeURIComponent(path.slice("/emulator/accounts/".length));
       const account = this.#accounts.get(accid);
-      return json({ accid, exists: Boolean(account), blocked: account?.blocked ?? false, calls: this.#calls.get(accid) ?? {} });
+      return json({
+        accid,
+        exists: Boolean(account),
+        blocked: account?.blocked ?? false,
+        calls: this.#calls.get(accid) ?? {},
+      });
     }
     return json({ code: 404, desc: "not found" }, 404);
   }
@@ -128,7 +133,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     const nonce = request.headers.get("Nonce");
     const curTime = request.headers.get("CurTime");
     const checkSum = request.headers.get("CheckSum");
-    if (!appKey || !nonce || !curTime || !checkSum) return nim(414, { desc: "missing AppKey, Nonce, CurTime or CheckSum" });
+    if (!appKey || !nonce || !curTime || !checkSum)
+      return nim(414, { desc: "missing AppKey, Nonce, CurTime or CheckSum" });
     if (appKey !== this.env.NIM_APP_KEY) return nim(403, { desc: "illegal appkey" });
     if (nonce.length > 128) return nim(414, { desc: "nonce too long" });
     const nowSeconds = Math.floor(Date.now() / 1000);
@@ -195,16 +201,24 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
 
   /** What NetEase's IM server decides when a client logs in with a dynamic token (authType 1). */
   async #login(request: Request): Promise<Response> {
-    const body = (await request.json().catch(() => null)) as { accid?: unknown; token?: unknown; callbackUrl?: unknown } | null;
-    if (typeof body?.accid !== "string" || typeof body.token !== "string") return nim(414, { desc: "accid and token required" });
+    const body = (await request.json().catch(() => null)) as {
+      accid?: unknown;
+      token?: unknown;
+      callbackUrl?: unknown;
+    } | null;
+    if (typeof body?.accid !== "string" || typeof body.token !== "string")
+      return nim(414, { desc: "accid and token required" });
     const account = this.#accounts.get(body.accid);
     if (!account) return nim(302, { desc: "account does not exist" });
     if (account.blocked) return nim(422, { desc: "account disabled" });
     if (typeof body.callbackUrl === "string") {
       // Login callback enabled: the app decides first; a rejection is error 302 for the client.
       const { request: callback } = await this.#signedLoginCallback(body.accid, body.token, body.callbackUrl);
-      const answer = (await fetch(callback).then((r) => r.json()).catch(() => null)) as { errCode?: unknown; responseCode?: unknown } | null;
-      if (answer?.errCode !== 0) return nim(302, { desc: "rejected by login callback", responseCode: answer?.responseCode });
+      const answer = (await fetch(callback)
+        .then((r) => r.json())
+        .catch(() => null)) as { errCode?: unknown; responseCode?: unknown } | null;
+      if (answer?.errCode !== 0)
+        return nim(302, { desc: "rejected by login callback", responseCode: answer?.responseCode });
     }
     const check = await checkDynamicToken(body.token, {
       appKey: this.env.NIM_APP_KEY,
@@ -218,7 +232,11 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
   }
 
   /** Builds the login callback (eventType 36) NetEase would send for `accid`, signed with our secret. */
-  async #signedLoginCallback(accid: string, token: string | undefined, url: string): Promise<{ request: Request; body: string }> {
+  async #signedLoginCallback(
+    accid: string,
+    token: string | undefined,
+    url: string,
+  ): Promise<{ request: Request; body: string }> {
     const event: Record<string, string> = {
       eventType: "36",
       fromAccount: accid,
@@ -231,12 +249,20 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     };
     const body = JSON.stringify(event);
     const headers = await signCallback(this.env.NIM_APP_KEY, this.env.NIM_APP_SECRET, body, Date.now());
-    const request = new Request(url, { method: "POST", headers: { ...headers, "Content-Type": "application/json;charset=utf-8" }, body });
+    const request = new Request(url, {
+      method: "POST",
+      headers: { ...headers, "Content-Type": "application/json;charset=utf-8" },
+      body,
+    });
     return { request, body };
   }
 
   async #loginCallback(request: Request): Promise<Response> {
-    const input = (await request.json().catch(() => null)) as { accid?: unknown; token?: unknown; url?: unknown } | null;
+    const input = (await request.json().catch(() => null)) as {
+      accid?: unknown;
+      token?: unknown;
+      url?: unknown;
+    } | null;
     if (typeof input?.accid !== "string") return json({ error: "accid required" }, 400);
     const token = typeof input.token === "string" ? input.token : undefined;
     const url = typeof input.url === "string" ? input.url : "http://callback.invalid/";
@@ -257,7 +283,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       return json({ error: `action must be one of ${ACTIONS.join(", ")} or *` }, 400);
     }
     if (!FAULT_MODES.includes(mode)) return json({ error: `mode must be one of ${FAULT_MODES.join(", ")}` }, 400);
-    if (!Number.isInteger(times) || (times as number) < 1) return json({ error: "times must be a positive integer" }, 400);
+    if (!Number.isInteger(times) || (times as number) < 1)
+      return json({ error: "times must be a positive integer" }, 400);
     const accid = typeof body?.accid === "string" ? body.accid : undefined;
     this.#faults.push({ accid, action, mode, remaining: times as number });
     return json({ ok: true }, 201);

@@ -66,7 +66,10 @@ async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   signalWrangler("SIGINT");
-  const exited = await Promise.race([wranglerExited.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 5000))]);
+  const exited = await Promise.race([
+    wranglerExited.then(() => true),
+    new Promise((resolve) => setTimeout(() => resolve(false), 5000)),
+  ]);
   if (!exited) signalWrangler("SIGKILL");
   await emulator.dispose().catch(() => {});
   process.exit(code);

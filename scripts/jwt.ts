@@ -23,7 +23,11 @@ if (!secret) {
   console.error("SESSION_JWT_SECRET is not set in .dev.vars or .dev.vars.example");
   process.exit(2);
 }
-let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(uid).setIssuedAt().setExpirationTime(`${ttl}s`);
+let jwt = new SignJWT({})
+  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+  .setSubject(uid)
+  .setIssuedAt()
+  .setExpirationTime(`${ttl}s`);
 if (vars.SESSION_JWT_ISSUER) jwt = jwt.setIssuer(vars.SESSION_JWT_ISSUER);
 if (vars.SESSION_JWT_AUDIENCE) jwt = jwt.setAudience(vars.SESSION_JWT_AUDIENCE);
 console.log(await jwt.sign(new TextEncoder().encode(secret)));

@@ -57,25 +57,41 @@ export function parseCsv(text: string): string[][] {
 /** Converts CSV text to bulk-put entries, or returns the problems found (line numbers from 1). */
 export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntry[] } | { problems: string[] } {
   const [header, ...rows] = parseCsv(text);
-  if (!header || header.map((h) => h.trim().toLowerCase()).join(",") !== "uid,accid") {
+  if (header?.map((h) => h.trim().toLowerCase()).join(",") !== "uid,accid") {
     return { problems: ["line 1: the header must be exactly uid,accid"] };
   }
   const problems: string[] = [];
   const entries: KvBulkEntry[] = [];
   const uids = new Set<string>();
   const accids = new Set<string>();
-  rows.forEach((row, index) => {
+  for (const [index, row] of rows.entries()) {
     const line = index + 2;
     const [uid, accid] = row;
-    if (row.length !== 2) return problems.push(`line ${line}: expected 2 fields, found ${row.length}`);
-    if (!isValidUid(uid)) return problems.push(`line ${line}: uid must be 1 to 256 characters without control characters`);
-    if (!accid || !NIM.lowercaseAccidPattern.test(accid)) return problems.push(`line ${line}: accid must be 1 to 32 lowercase letters, digits or _ @ . -`);
-    if (uids.has(uid)) return problems.push(`line ${line}: uid appears twice`);
-    if (accids.has(accid)) return problems.push(`line ${line}: accid appears twice`);
-    uids.add(uid);
-    accids.add(accid);
-    entries.push({ key: `accid:${accid}`, value: uid }, { key: `uid:${uid}`, value: JSON.stringify(newAccountRecord(accid, now)) });
-  });
+    const problem =
+      row.length !== 2
+        ? `expected 2 fields, found ${row.length}`
+        : !isValidUid(uid)
+          ? "uid must be 1 to 256 characters without control characters"
+          : !accid || !NIM.lowercaseAccidPattern.test(accid)
+            ? "accid must be 1 to 32 lowercase letters, digits or _ @ . -"
+            : uids.has(uid!)
+              ? "uid appears twice"
+              : accids.has(accid!)
+                ? "accid appears twice"
+                : undefined;
+    if (problem) {
+      problems.push(`line ${line}: ${problem}`);
+      continue;
+    }
+    // The checks above passed: the row is exactly [uid, accid].
+    const [validUid, validAccid] = row as [string, string];
+    uids.add(validUid);
+    accids.add(validAccid);
+    entries.push(
+      { key: `accid:${validAccid}`, value: validUid },
+      { key: `uid:${validUid}`, value: JSON.stringify(newAccountRecord(validAccid, now)) },
+    );
+  }
   if (rows.length === 0) problems.push("the file has no rows");
   return problems.length > 0 ? { problems } : { entries };
 }

@@ -19,7 +19,10 @@ const output = execFileSync("npm", ["pack", "--json", "--pack-destination", dest
   stdio: ["ignore", "pipe", "inherit"],
 });
 // npm prints the prepack script's output before the JSON; the JSON array is the last thing.
-const packed = JSON.parse(output.slice(output.lastIndexOf("\n[") + 1)) as { filename: string; files: { path: string }[] }[];
+const packed = JSON.parse(output.slice(output.lastIndexOf("\n[") + 1)) as {
+  filename: string;
+  files: { path: string }[];
+}[];
 const [{ filename, files }] = packed as [(typeof packed)[number]];
 console.log(`packed ${files.length} files: ${files.map((f) => f.path).join(", ")}`);
 console.log(join(destination, filename));

@@ -116,7 +116,8 @@ export function parseConfig(env: Env): Config {
 
   const accidSecret = env.ACCID_SECRET ?? "";
   if (!accidSecret) problems.push({ name: "ACCID_SECRET", problem: "missing" });
-  else if (byteLength(accidSecret) < LIMITS.minSecretBytes) bad("ACCID_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
+  else if (byteLength(accidSecret) < LIMITS.minSecretBytes)
+    bad("ACCID_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
 
   const hs256Secret = env.SESSION_JWT_SECRET || undefined;
   const jwksUrl = present(env.SESSION_JWKS_URL);
@@ -135,12 +136,20 @@ export function parseConfig(env: Env): Config {
   }
 
   const adminToken = env.ADMIN_TOKEN || undefined;
-  if (adminToken && byteLength(adminToken) < LIMITS.minSecretBytes) bad("ADMIN_TOKEN", `at least ${LIMITS.minSecretBytes} bytes`);
+  if (adminToken && byteLength(adminToken) < LIMITS.minSecretBytes)
+    bad("ADMIN_TOKEN", `at least ${LIMITS.minSecretBytes} bytes`);
 
   const allowedOrigins = new Set<string>();
-  for (const entry of (env.ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean)) {
+  for (const entry of (env.ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean)) {
     if (isOrigin(entry)) allowedOrigins.add(entry);
-    else bad("ALLOWED_ORIGINS", "comma-separated origins like https://app.example.com (no wildcard, path or trailing slash)");
+    else
+      bad(
+        "ALLOWED_ORIGINS",
+        "comma-separated origins like https://app.example.com (no wildcard, path or trailing slash)",
+      );
   }
 
   if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });

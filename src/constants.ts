@@ -48,11 +48,11 @@ export const CACHE_SIZES = {
 
 export const NIM = {
   /** NetEase accid rules: at most 32 characters of letters, digits and `_ @ . -`. */
-  accidPattern: /^[A-Za-z0-9_@.\-]{1,32}$/,
+  accidPattern: /^[A-Za-z0-9_@.-]{1,32}$/,
   /** Server API CheckSum validity window (NetEase accepts a CheckSum for 5 minutes). */
   checkSumWindowSeconds: 300,
   /** Accids this service binds or derives: the documented charset, lowercase as NetEase advises. */
-  lowercaseAccidPattern: /^[a-z0-9_@.\-]{1,32}$/,
+  lowercaseAccidPattern: /^[a-z0-9_@.-]{1,32}$/,
   /** getUinfos takes at most this many accids per call. */
   getUinfosBatch: 200,
   /** Login-callback CurTime (ms) must be within this many ms of our clock. */

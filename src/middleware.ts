@@ -10,7 +10,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, errorResponse, errors, internalError } from "./errors.ts";
 import { logLine } from "./log.ts";
-import { runtimeFor, type AppEnv } from "./runtime.ts";
+import { type AppEnv, runtimeFor } from "./runtime.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 

@@ -14,10 +14,10 @@ import {
   importRequestSchema,
   importResponseSchema,
   loginDecisionSchema,
+  type Schema,
   tokenRequestSchema,
   tokenResponseSchema,
   uidSchema,
-  type Schema,
 } from "./schema.ts";
 
 type Json = Record<string, unknown>;
@@ -32,7 +32,8 @@ const errors = (codes: Record<string, string>): Json =>
 
 const upstream = {
   "502": "NetEase refused the request (upstream_error).",
-  "503": "NetEase, KV or the JWKS is unavailable (upstream_unavailable, storage_unavailable, session_keys_unavailable); see Retry-After.",
+  "503":
+    "NetEase, KV or the JWKS is unavailable (upstream_unavailable, storage_unavailable, session_keys_unavailable); see Retry-After.",
 };
 const adminErrors = {
   "400": "Invalid uid or body (invalid_request).",
@@ -41,7 +42,13 @@ const adminErrors = {
   "429": "Too many failed authentications from this IP (rate_limited); see Retry-After.",
   ...upstream,
 };
-const uidParameter = { name: "uid", in: "path", required: true, description: "The app user id, URL-encoded.", schema: uidSchema };
+const uidParameter = {
+  name: "uid",
+  in: "path",
+  required: true,
+  description: "The app user id, URL-encoded.",
+  schema: uidSchema,
+};
 
 /** Builds the document for a service with this ttl range. */
 export function buildOpenApiDocument(ttl: { min: number; max: number; default: number }): Json {
@@ -58,9 +65,19 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
     servers: [{ url: "/" }],
     components: {
       securitySchemes: {
-        session: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "The app-session JWT; its sub is the uid." },
+        session: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description: "The app-session JWT; its sub is the uid.",
+        },
         admin: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN." },
-        netease: { type: "apiKey", in: "header", name: "CheckSum", description: "NetEase's callback signature (AppKey, CurTime, MD5, CheckSum)." },
+        netease: {
+          type: "apiKey",
+          in: "header",
+          name: "CheckSum",
+          description: "NetEase's callback signature (AppKey, CurTime, MD5, CheckSum).",
+        },
       },
       schemas: {
         TokenRequest: tokenRequest,
@@ -108,12 +125,19 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
           summary: "Whether the service is configured.",
           responses: {
             "200": json({ $ref: "#/components/schemas/Health" }, "Configured."),
-            "503": json({ $ref: "#/components/schemas/Health" }, "Misconfigured: names (never values) of the settings at fault."),
+            "503": json(
+              { $ref: "#/components/schemas/Health" },
+              "Misconfigured: names (never values) of the settings at fault.",
+            ),
           },
         },
       },
       "/openapi.json": {
-        get: { operationId: "openapi", summary: "This document.", responses: { "200": { description: "The OpenAPI document." } } },
+        get: {
+          operationId: "openapi",
+          summary: "This document.",
+          responses: { "200": { description: "The OpenAPI document." } },
+        },
       },
       "/v1/nim/login-callback": {
         post: {
@@ -122,7 +146,10 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
           security: [{ netease: [] }],
           requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
           responses: {
-            "200": json({ $ref: "#/components/schemas/LoginDecision" }, "Allow (errCode 0) or reject (errCode 1, responseCode 20001–20006)."),
+            "200": json(
+              { $ref: "#/components/schemas/LoginDecision" },
+              "Allow (errCode 0) or reject (errCode 1, responseCode 20001–20006).",
+            ),
             ...errors({
               "401": "Not signed by NetEase (unauthorized).",
               "429": "Too many failed authentications from this IP (rate_limited).",
@@ -139,7 +166,9 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
             required: true,
             content: {
               "application/json": { schema: { $ref: "#/components/schemas/ImportRequest" } },
-              "application/x-ndjson": { schema: { type: "string", description: "One {uid, accid} JSON object per line." } },
+              "application/x-ndjson": {
+                schema: { type: "string", description: "One {uid, accid} JSON object per line." },
+              },
             },
           },
           responses: {
@@ -154,13 +183,19 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
           operationId: "getAccount",
           summary: "Read an account.",
           security: [{ admin: [] }],
-          responses: { "200": json({ $ref: "#/components/schemas/AdminAccount" }, "The account."), ...errors(adminErrors) },
+          responses: {
+            "200": json({ $ref: "#/components/schemas/AdminAccount" }, "The account."),
+            ...errors(adminErrors),
+          },
         },
         put: {
           operationId: "bindAccount",
           summary: "Bind an existing NetEase accid to the uid.",
           security: [{ admin: [] }],
-          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/BindRequest" } } } },
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/BindRequest" } } },
+          },
           responses: {
             "200": json({ $ref: "#/components/schemas/AdminAccount" }, "Already bound (outcome already_bound)."),
             "201": json({ $ref: "#/components/schemas/AdminAccount" }, "Bound (outcome bound)."),
@@ -174,7 +209,10 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
           operationId: "blockAccount",
           summary: "Block the account at NetEase (optionally kicking live sessions).",
           security: [{ admin: [] }],
-          requestBody: { required: false, content: { "application/json": { schema: { $ref: "#/components/schemas/BlockRequest" } } } },
+          requestBody: {
+            required: false,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/BlockRequest" } } },
+          },
           responses: { "200": json({ $ref: "#/components/schemas/AdminAccount" }, "Blocked."), ...errors(adminErrors) },
         },
       },
@@ -184,7 +222,10 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
           operationId: "unblockAccount",
           summary: "Unblock the account.",
           security: [{ admin: [] }],
-          responses: { "200": json({ $ref: "#/components/schemas/AdminAccount" }, "Active again."), ...errors(adminErrors) },
+          responses: {
+            "200": json({ $ref: "#/components/schemas/AdminAccount" }, "Active again."),
+            ...errors(adminErrors),
+          },
         },
       },
       "/admin/v1/accounts/{uid}/rotate": {

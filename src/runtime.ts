@@ -7,11 +7,11 @@
  * object with the same settings, a fingerprint of the settings finds the same Runtime again.
  */
 
-import { AccountProvisioner } from "./accounts/provision.ts";
 import { importAccidKey } from "./accounts/accid.ts";
-import { parseConfig, type Config, type Env } from "./config.ts";
+import { AccountProvisioner } from "./accounts/provision.ts";
+import { type Config, type Env, parseConfig } from "./config.ts";
 import { NimServerApi } from "./nim/server-api.ts";
-import { tokenRequestSchema, type Schema } from "./schema.ts";
+import { type Schema, tokenRequestSchema } from "./schema.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
 /** Everything a request needs that outlives the request. */
@@ -39,8 +39,20 @@ const byFingerprint = new Map<string, Runtime>();
 const MAX_RUNTIMES = 8;
 
 const SETTINGS = [
-  "NIM_APP_KEY", "NIM_APP_SECRET", "NIM_APP_SECRET_PREVIOUS", "NIM_API_BASE", "SESSION_JWT_SECRET", "SESSION_JWKS_URL",
-  "SESSION_JWT_ISSUER", "SESSION_JWT_AUDIENCE", "ACCID_SECRET", "TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN", "TOKEN_TTL_MAX", "ADMIN_TOKEN", "ALLOWED_ORIGINS",
+  "NIM_APP_KEY",
+  "NIM_APP_SECRET",
+  "NIM_APP_SECRET_PREVIOUS",
+  "NIM_API_BASE",
+  "SESSION_JWT_SECRET",
+  "SESSION_JWKS_URL",
+  "SESSION_JWT_ISSUER",
+  "SESSION_JWT_AUDIENCE",
+  "ACCID_SECRET",
+  "TOKEN_TTL_DEFAULT",
+  "TOKEN_TTL_MIN",
+  "TOKEN_TTL_MAX",
+  "ADMIN_TOKEN",
+  "ALLOWED_ORIGINS",
 ] as const satisfies readonly (keyof Env)[];
 
 /** The Runtime for `env`, built on first use. Throws ConfigError when the settings are unusable. */

@@ -14,7 +14,14 @@ import { ERROR_CODES } from "./contract.ts";
 
 /** The JSON Schema subset used by the contract. */
 export type Schema =
-  | { type: "string"; description?: string; minLength?: number; maxLength?: number; pattern?: string; enum?: readonly string[] }
+  | {
+      type: "string";
+      description?: string;
+      minLength?: number;
+      maxLength?: number;
+      pattern?: string;
+      enum?: readonly string[];
+    }
   | { type: "integer"; description?: string; minimum?: number; maximum?: number }
   | { type: "boolean"; description?: string }
   | { type: "array"; description?: string; items: Schema; minItems?: number; maxItems?: number }
@@ -30,7 +37,10 @@ const patterns = new Map<string, RegExp>();
 /** Patterns are compiled once per isolate: the uid check runs on every token request. */
 function compiled(pattern: string): RegExp {
   let regex = patterns.get(pattern);
-  if (!regex) patterns.set(pattern, (regex = new RegExp(pattern, "u")));
+  if (!regex) {
+    regex = new RegExp(pattern, "u");
+    patterns.set(pattern, regex);
+  }
   return regex;
 }
 
@@ -105,7 +115,12 @@ export function tokenRequestSchema(ttl: { min: number; max: number }): Schema {
     type: "object",
     additionalProperties: false,
     properties: {
-      ttl: { type: "integer", minimum: ttl.min, maximum: ttl.max, description: `a whole number of seconds from ${ttl.min} to ${ttl.max}` },
+      ttl: {
+        type: "integer",
+        minimum: ttl.min,
+        maximum: ttl.max,
+        description: `a whole number of seconds from ${ttl.min} to ${ttl.max}`,
+      },
     },
   };
 }
@@ -157,7 +172,11 @@ export const tokenResponseSchema: Schema = {
   required: ["accid", "token", "appKey", "curTime", "ttl", "expiresAt", "serverTime", "refreshAfter"],
   properties: {
     accid: { type: "string", pattern: NIM.accidPattern.source, description: "the NetEase IM account id" },
-    token: { type: "string", pattern: "^[A-Za-z0-9+/]+={0,2}$", description: "the dynamic token (base64 of {signature, curTime, ttl})" },
+    token: {
+      type: "string",
+      pattern: "^[A-Za-z0-9+/]+={0,2}$",
+      description: "the dynamic token (base64 of {signature, curTime, ttl})",
+    },
     appKey: { type: "string", minLength: 1, description: "the app key the token was signed for" },
     curTime: ms("when the token was signed (Unix ms)"),
     ttl: { type: "integer", minimum: 1, description: "lifetime in seconds" },

@@ -3,9 +3,9 @@
  * stand-in (a JWKS endpoint) on loopback ports, and hands their URLs to the Vitest config.
  */
 
-import { exportJWK, generateKeyPair } from "jose";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair } from "jose";
 import type { TestProject } from "vitest/node";
 import { startEmulator } from "../emulator/serve.ts";
 import { TEST_VARS, type TestServers } from "./settings.ts";

@@ -17,8 +17,8 @@ import { logLine } from "../log.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
 import { importRowSchema, validate } from "../schema.ts";
 import { deriveAccid } from "./accid.ts";
-import { newAccountRecord } from "./record.ts";
 import type { AccountProvisioner } from "./provision.ts";
+import { newAccountRecord } from "./record.ts";
 import type { AccountRecord, AccountStore } from "./store.ts";
 
 const noAccount = () => new ApiError(404, "not_found", "No account is bound to this uid.");
@@ -45,21 +45,26 @@ export class AccountAdmin {
    * another uid; 400 if NetEase does not know the accid.
    */
   bind(uid: string, accid: string): Promise<{ record: AccountRecord; outcome: "bound" | "already_bound" }> {
-    return this.#audited<{ record: AccountRecord; outcome: "bound" | "already_bound" }>("bind", uid, accid, async () => {
-      const existing = await this.store.get(uid);
-      const owner = await this.store.uidForAccid(accid);
-      const conflict = bindConflict(uid, accid, existing, owner);
-      if (conflict === "already_bound") {
-        return { value: { record: existing!, outcome: "already_bound" as const }, accid, outcome: "already_bound" };
-      }
-      if (conflict) throw new ApiError(409, "conflict", conflict);
-      if (!(await this.nim.existingAccounts([accid])).has(accid)) {
-        throw errors.invalidRequest("This accid is not registered with NetEase.");
-      }
-      const record = newAccountRecord(accid, this.now());
-      await this.#save(uid, record, true);
-      return { value: { record, outcome: "bound" as const }, accid, outcome: "bound" };
-    });
+    return this.#audited<{ record: AccountRecord; outcome: "bound" | "already_bound" }>(
+      "bind",
+      uid,
+      accid,
+      async () => {
+        const existing = await this.store.get(uid);
+        const owner = await this.store.uidForAccid(accid);
+        const conflict = bindConflict(uid, accid, existing, owner);
+        if (conflict === "already_bound") {
+          return { value: { record: existing!, outcome: "already_bound" as const }, accid, outcome: "already_bound" };
+        }
+        if (conflict) throw new ApiError(409, "conflict", conflict);
+        if (!(await this.nim.existingAccounts([accid])).has(accid)) {
+          throw errors.invalidRequest("This accid is not registered with NetEase.");
+        }
+        const record = newAccountRecord(accid, this.now());
+        await this.#save(uid, record, true);
+        return { value: { record, outcome: "bound" as const }, accid, outcome: "bound" };
+      },
+    );
   }
 
   /** Blocks the uid's accid at NetEase (kicking live sessions when `kick`), then marks the record. */
@@ -103,21 +108,29 @@ export class AccountAdmin {
     const candidates: { line: number; uid: string; accid: string }[] = [];
     const seenUid = new Map<string, string>();
     const seenAccid = new Map<string, string>();
-    rows.forEach((row, index) => {
+    for (const [index, row] of rows.entries()) {
       const line = index + 1;
       const parsed = parseImportRow(row);
-      if (typeof parsed === "string") return results.push({ line, outcome: "invalid", message: parsed });
+      if (typeof parsed === "string") {
+        results.push({ line, outcome: "invalid", message: parsed });
+        continue;
+      }
       const { uid, accid } = parsed;
       const previousAccid = seenUid.get(uid);
       const previousUid = seenAccid.get(accid);
-      if (previousAccid === accid) return results.push({ line, uid, accid, outcome: "already_bound", message: "Repeated in this import." });
+      if (previousAccid === accid) {
+        results.push({ line, uid, accid, outcome: "already_bound", message: "Repeated in this import." });
+        continue;
+      }
       if (previousAccid !== undefined || (previousUid !== undefined && previousUid !== uid)) {
-        return results.push({ line, uid, accid, outcome: "conflict", message: "Conflicts with an earlier row of this import." });
+        const message = "Conflicts with an earlier row of this import.";
+        results.push({ line, uid, accid, outcome: "conflict", message });
+        continue;
       }
       seenUid.set(uid, accid);
       seenAccid.set(accid, uid);
       candidates.push({ line, uid, accid });
-    });
+    }
 
     const records = await this.store.getMany(candidates.map((c) => c.uid));
     const owners = await this.store.uidsForAccids(candidates.map((c) => c.accid));
@@ -148,11 +161,22 @@ export class AccountAdmin {
     results.sort((a, b) => a.line - b.line);
     const counts: Record<ImportOutcome, number> = { bound: 0, already_bound: 0, conflict: 0, invalid: 0 };
     for (const result of results) counts[result.outcome] += 1;
-    logLine("info", { event: "admin_change", requestId: this.requestId, who: "admin", what: "import", outcome: "done", ...counts });
+    logLine("info", {
+      event: "admin_change",
+      requestId: this.requestId,
+      who: "admin",
+      what: "import",
+      outcome: "done",
+      ...counts,
+    });
     return { counts, results };
   }
 
-  async #setStatus(uid: string, status: AccountRecord["status"], atNetEase: (accid: string) => Promise<void>): Promise<AccountRecord> {
+  async #setStatus(
+    uid: string,
+    status: AccountRecord["status"],
+    atNetEase: (accid: string) => Promise<void>,
+  ): Promise<AccountRecord> {
     const current = await this.get(uid);
     return this.#audited(status === "blocked" ? "block" : "unblock", uid, current.accid, async () => {
       await atNetEase(current.accid);
@@ -198,7 +222,12 @@ export class AccountAdmin {
  * Why `uid` cannot be bound to `accid` given the uid's current record and the accid's owner:
  * "already_bound" when the pair is already in place, a conflict message, or undefined when free.
  */
-function bindConflict(uid: string, accid: string, existing: AccountRecord | null, owner: string | null): string | undefined {
+function bindConflict(
+  uid: string,
+  accid: string,
+  existing: AccountRecord | null,
+  owner: string | null,
+): string | undefined {
   if (existing?.accid === accid) return "already_bound";
   if (existing) return "The uid is bound to a different accid.";
   // owner === uid with no record is an interrupted earlier bind (reverse key written first): finish it.

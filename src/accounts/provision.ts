@@ -15,7 +15,7 @@ import { TIMING } from "../constants.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
 import { deriveAccid } from "./accid.ts";
 import { newAccountRecord } from "./record.ts";
-import { RecordCache, type AccountRecord, type AccountStore } from "./store.ts";
+import { type AccountRecord, type AccountStore, RecordCache } from "./store.ts";
 
 /** Per-isolate account provisioning with a record cache and single-flight first use. */
 export class AccountProvisioner {

@@ -12,9 +12,10 @@
 
 import { CACHE_SIZES } from "../constants.ts";
 import { ApiError, internalError } from "../errors.ts";
-import { RECORD_VERSION, type AccountRecord } from "./record.ts";
+import { type AccountRecord, RECORD_VERSION } from "./record.ts";
 
 export type { AccountRecord, AccountStatus } from "./record.ts";
+
 const uidKey = (uid: string) => `uid:${uid}`;
 const accidKey = (accid: string) => `accid:${accid}`;
 

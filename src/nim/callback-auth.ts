@@ -28,7 +28,12 @@ export function callbackCheckSum(appSecret: string, md5: string, curTime: string
 }
 
 /** Signs a callback body as NetEase would; used by the emulator and the tests. */
-export async function signCallback(appKey: string, appSecret: string, body: string, nowMs: number): Promise<Record<string, string>> {
+export async function signCallback(
+  appKey: string,
+  appSecret: string,
+  body: string,
+  nowMs: number,
+): Promise<Record<string, string>> {
   const md5 = await md5Hex(new TextEncoder().encode(body));
   const curTime = String(nowMs);
   return { AppKey: appKey, CurTime: curTime, MD5: md5, CheckSum: await callbackCheckSum(appSecret, md5, curTime) };

@@ -8,7 +8,9 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
 
 /** Lowercase hex of the bytes. */
 export function toHex(bytes: ArrayBuffer | ArrayBufferView): string {
-  const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+  const view = ArrayBuffer.isView(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : new Uint8Array(bytes);
   let out = "";
   for (let i = 0; i < view.length; i++) out += HEX[view[i]!];
   return out;
@@ -33,7 +35,9 @@ export function timingSafeEqualText(a: string, b: string): boolean {
   const x = encoder.encode(a);
   const y = encoder.encode(b);
   if (x.byteLength !== y.byteLength) return false;
-  const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (a: ArrayBufferView, b: ArrayBufferView) => boolean };
+  const subtle = crypto.subtle as SubtleCrypto & {
+    timingSafeEqual?: (a: ArrayBufferView, b: ArrayBufferView) => boolean;
+  };
   if (typeof subtle.timingSafeEqual === "function") return subtle.timingSafeEqual(x, y);
   let diff = 0;
   for (let i = 0; i < x.byteLength; i++) diff |= x[i]! ^ y[i]!;

@@ -88,6 +88,7 @@ export async function checkDynamicToken(
 }
 
 function assertFields(curTime: number, ttl: number): void {
-  if (!Number.isSafeInteger(curTime) || curTime < 0) throw new RangeError("curTime must be a non-negative integer (ms)");
+  if (!Number.isSafeInteger(curTime) || curTime < 0)
+    throw new RangeError("curTime must be a non-negative integer (ms)");
   if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new RangeError("ttl must be a positive integer (seconds)");
 }

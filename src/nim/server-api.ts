@@ -37,7 +37,12 @@ export async function serverApiHeaders(
 ): Promise<Record<string, string>> {
   const nonce = toHex(crypto.getRandomValues(new Uint8Array(16)));
   const curTime = String(Math.floor(nowMs / 1000));
-  return { AppKey: appKey, Nonce: nonce, CurTime: curTime, CheckSum: await serverApiCheckSum(appSecret, nonce, curTime) };
+  return {
+    AppKey: appKey,
+    Nonce: nonce,
+    CurTime: curTime,
+    CheckSum: await serverApiCheckSum(appSecret, nonce, curTime),
+  };
 }
 
 /** Connection settings for the server API. */

@@ -4,16 +4,16 @@
  * constant time (as SHA-256 digests, so not even the token's length leaks).
  */
 
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { AccountAdmin } from "../accounts/admin.ts";
-import { AccountStore, type AccountRecord } from "../accounts/store.ts";
+import { type AccountRecord, AccountStore } from "../accounts/store.ts";
 import { LIMITS } from "../constants.ts";
 import type { AdminAccount, BindRequest, BlockRequest } from "../contract.ts";
 import { ApiError, errors } from "../errors.ts";
-import { toHex, timingSafeEqualText } from "../nim/digest.ts";
+import { timingSafeEqualText, toHex } from "../nim/digest.ts";
 import type { AppEnv } from "../runtime.ts";
-import { parseBearer } from "../session/verify.ts";
 import { bindRequestSchema, blockRequestSchema, emptyRequestSchema, uidSchema, validate } from "../schema.ts";
+import { parseBearer } from "../session/verify.ts";
 import { readBodyText, readJsonBody, requireContentType } from "./json-body.ts";
 import { requireRuntime } from "./runtime-middleware.ts";
 
@@ -36,7 +36,8 @@ adminRoutes.use(async function adminAuth(c, next) {
   if (!adminToken) throw errors.notFound();
   const offered = parseBearer(c.req.header("Authorization"));
   if (!offered) throw adminUnauthorized("no admin bearer token");
-  if (!timingSafeEqualText(await sha256(offered), await sha256(adminToken))) throw adminUnauthorized("wrong admin token");
+  if (!timingSafeEqualText(await sha256(offered), await sha256(adminToken)))
+    throw adminUnauthorized("wrong admin token");
   await next();
 });
 
@@ -101,13 +102,16 @@ adminRoutes.post("/accounts/:uid/rotate", async (c) => {
 function parseImportBody(text: string, contentType: string): unknown[] {
   let rows: unknown[];
   if (/^application\/x-ndjson/i.test(contentType)) {
-    rows = text.replace(/\r?\n$/, "").split(/\r?\n/).map((line) => {
-      try {
-        return JSON.parse(line) as unknown;
-      } catch {
-        return line;
-      }
-    });
+    rows = text
+      .replace(/\r?\n$/, "")
+      .split(/\r?\n/)
+      .map((line) => {
+        try {
+          return JSON.parse(line) as unknown;
+        } catch {
+          return line;
+        }
+      });
   } else {
     let value: unknown;
     try {

@@ -5,7 +5,7 @@
 
 import { Hono } from "hono";
 import { ConfigError } from "../config.ts";
-import { runtimeFor, type AppEnv } from "../runtime.ts";
+import { type AppEnv, runtimeFor } from "../runtime.ts";
 
 /** Routes under /healthz. */
 export const healthRoutes = new Hono<AppEnv>();

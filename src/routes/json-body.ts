@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { ApiError, errors } from "../errors.ts";
 import type { AppEnv } from "../runtime.ts";
-import { validate, type Schema } from "../schema.ts";
+import { type Schema, validate } from "../schema.ts";
 
 /** The raw body as text. Decoded by hand: workerd warns when .text() meets a non-text type. */
 export async function readBodyText(c: Context<AppEnv>): Promise<string> {

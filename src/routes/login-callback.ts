@@ -7,7 +7,7 @@
  * gets a bare 401. Reject reasons are distinct responseCodes (documented in the README).
  */
 
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { AccountStore } from "../accounts/store.ts";
 import { NIM } from "../constants.ts";
 import type { LoginCallbackDecision } from "../contract.ts";
@@ -44,9 +44,14 @@ loginCallbackRoutes.post("/", async (c) => {
       checkSum: c.req.header("CheckSum"),
     },
     raw,
-    { appKey: config.appKey, appSecrets: [config.appSecret, ...(config.previousAppSecret ? [config.previousAppSecret] : [])], now: Date.now() },
+    {
+      appKey: config.appKey,
+      appSecrets: [config.appSecret, ...(config.previousAppSecret ? [config.previousAppSecret] : [])],
+      now: Date.now(),
+    },
   );
-  if (rejection) throw new ApiError(401, "unauthorized", "Unauthorized.", { detail: `callback signature: ${rejection}` });
+  if (rejection)
+    throw new ApiError(401, "unauthorized", "Unauthorized.", { detail: `callback signature: ${rejection}` });
 
   let event: Record<string, unknown>;
   try {
@@ -68,8 +73,10 @@ loginCallbackRoutes.post("/", async (c) => {
   const uid = await store.uidForAccid(accid);
   const record = uid === null ? null : await store.get(uid);
   if (!record) return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.unknownAccount }, "unknown accid");
-  if (record.accid !== accid) return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.superseded }, "accid was rotated away");
-  if (record.status !== "active") return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.blocked }, "account blocked");
+  if (record.accid !== accid)
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.superseded }, "accid was rotated away");
+  if (record.status !== "active")
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.blocked }, "account blocked");
 
   if (typeof event.token === "string" && event.token !== "") {
     const check = await checkDynamicToken(event.token, {
@@ -80,7 +87,10 @@ loginCallbackRoutes.post("/", async (c) => {
       skewMs: TOKEN_SKEW_MS,
     });
     if (!check.ok) {
-      const code = check.reason === "expired" || check.reason === "not_yet_valid" ? LOGIN_REJECT.expiredToken : LOGIN_REJECT.badToken;
+      const code =
+        check.reason === "expired" || check.reason === "not_yet_valid"
+          ? LOGIN_REJECT.expiredToken
+          : LOGIN_REJECT.badToken;
       return decide(c, { errCode: 1, responseCode: code }, `token ${check.reason}`);
     }
   }

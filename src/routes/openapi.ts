@@ -13,6 +13,12 @@ const documents = new WeakMap<object, string>();
 openApiRoutes.get("/", (c) => {
   const { config } = requireRuntime(c);
   let document = documents.get(config);
-  if (!document) documents.set(config, (document = JSON.stringify(buildOpenApiDocument(config.ttl))));
-  return c.body(document, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=300" });
+  if (!document) {
+    document = JSON.stringify(buildOpenApiDocument(config.ttl));
+    documents.set(config, document);
+  }
+  return c.body(document, 200, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Cache-Control": "public, max-age=300",
+  });
 });

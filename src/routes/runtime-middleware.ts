@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { ConfigError } from "../config.ts";
 import { errors } from "../errors.ts";
-import { runtimeFor, type AppEnv, type Runtime } from "../runtime.ts";
+import { type AppEnv, type Runtime, runtimeFor } from "../runtime.ts";
 
 /** The Runtime for this request's Env, or throws 500 `misconfigured` (the log names the settings). */
 export function requireRuntime(c: Context<AppEnv>): Runtime {

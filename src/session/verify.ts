@@ -17,12 +17,12 @@
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
-  errors as joseErrors,
-  jwtVerify,
-  type CryptoKey as JoseKey,
   type FlattenedJWSInput,
+  type CryptoKey as JoseKey,
   type JWSHeaderParameters,
   type JWTVerifyOptions,
+  errors as joseErrors,
+  jwtVerify,
   type RemoteJWKSet,
 } from "jose";
 import type { SessionConfig } from "../config.ts";
@@ -132,10 +132,13 @@ export class SessionVerifier {
   /** Verifies `jwt` and returns its uid, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
   async verify(jwt: string): Promise<string> {
     if (jwt.length > 8192 || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
-    if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1))) throw invalidSession("signature is not canonical base64url");
+    if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
+      throw invalidSession("signature is not canonical base64url");
     let sub: unknown;
     try {
-      ({ payload: { sub } } = await jwtVerify(jwt, this.#getKey, this.#options));
+      ({
+        payload: { sub },
+      } = await jwtVerify(jwt, this.#getKey, this.#options));
     } catch (error) {
       if (error instanceof KeysUnavailable) {
         throw new ApiError(503, "session_keys_unavailable", "Session keys are temporarily unavailable; retry later.", {
@@ -163,7 +166,8 @@ export async function resolveJwksKey(
     return await remote(header, token);
   } catch (error) {
     // A key that is not in a set we did fetch is the caller's problem (401).
-    if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+    if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys)
+      throw error;
     if (error instanceof joseErrors.JOSENotSupported || error instanceof joseErrors.JOSEAlgNotAllowed) throw error;
     // Anything else is a fetch failure. Fall back to the last keys we fetched, if any.
     const lastKnown = remote.jwks();

@@ -3,7 +3,11 @@ import { csvToKvEntries, parseCsv } from "../../scripts/kv-import.ts";
 
 describe("CSV to wrangler kv bulk put", () => {
   it("parses quoted fields", () => {
-    expect(parseCsv('uid,accid\r\n"a,b",x1\n"say ""hi""",x2\n')).toEqual([["uid", "accid"], ["a,b", "x1"], ['say "hi"', "x2"]]);
+    expect(parseCsv('uid,accid\r\n"a,b",x1\n"say ""hi""",x2\n')).toEqual([
+      ["uid", "accid"],
+      ["a,b", "x1"],
+      ['say "hi"', "x2"],
+    ]);
   });
 
   it("writes the record and the reverse mapping for each row", () => {
@@ -13,7 +17,14 @@ describe("CSV to wrangler kv bulk put", () => {
         { key: "accid:stock_alice", value: "alice" },
         {
           key: "uid:alice",
-          value: JSON.stringify({ v: 1, accid: "stock_alice", status: "active", createdAt: 1_700_000_000_000, updatedAt: 1_700_000_000_000, generation: 0 }),
+          value: JSON.stringify({
+            v: 1,
+            accid: "stock_alice",
+            status: "active",
+            createdAt: 1_700_000_000_000,
+            updatedAt: 1_700_000_000_000,
+            generation: 0,
+          }),
         },
       ],
     });

@@ -28,22 +28,26 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
   /** The app's current session JWT (a sign-in changes it). */
   const user = { session: "session-1" };
   const script: (() => Response | Promise<Response>)[] = [];
-  const ok = (ttl = 600, accid = "acc1") => () => {
-    const curTime = clock.worker;
-    const body: TokenResponse = {
-      accid,
-      token: `tok-${calls.length}`,
-      appKey: "key",
-      curTime,
-      ttl,
-      expiresAt: curTime + ttl * 1000,
-      serverTime: curTime,
-      refreshAfter: curTime + ttl * 800,
+  const ok =
+    (ttl = 600, accid = "acc1") =>
+    () => {
+      const curTime = clock.worker;
+      const body: TokenResponse = {
+        accid,
+        token: `tok-${calls.length}`,
+        appKey: "key",
+        curTime,
+        ttl,
+        expiresAt: curTime + ttl * 1000,
+        serverTime: curTime,
+        refreshAfter: curTime + ttl * 800,
+      };
+      return Response.json(body);
     };
-    return Response.json(body);
-  };
-  const fail = (status: number, error: string, headers: Record<string, string> = {}) => () =>
-    Response.json({ error, message: `${error}!` }, { status, headers });
+  const fail =
+    (status: number, error: string, headers: Record<string, string> = {}) =>
+    () =>
+      Response.json({ error, message: `${error}!` }, { status, headers });
   const advance = (ms: number) => {
     clock.device += ms;
     clock.worker += ms;
@@ -59,7 +63,13 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    return { answer: async () => (await gate, answer()), release };
+    return {
+      answer: async () => {
+        await gate;
+        return answer();
+      },
+      release,
+    };
   };
   const options = (extra: Partial<TokenProviderOptions> = {}): TokenProviderOptions => ({
     endpoint: "https://tokens.example/v1/token",
@@ -68,7 +78,10 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
       return forceRefresh ? "session-2" : user.session;
     },
     fetch: async (_input, init) => {
-      calls.push({ authorization: new Headers(init?.headers).get("Authorization"), body: JSON.parse(String(init?.body)) });
+      calls.push({
+        authorization: new Headers(init?.headers).get("Authorization"),
+        body: JSON.parse(String(init?.body)),
+      });
       const next = script.shift();
       if (!next) throw new Error("unexpected fetch");
       await Promise.resolve();
@@ -134,7 +147,12 @@ describe("createTokenProvider", () => {
     const h = harness();
     h.script.push(h.ok());
     const provider = createTokenProvider(h.options());
-    const tokens = await Promise.all([provider.getToken(), provider.getToken(), provider.getLogin(), provider.getToken()]);
+    const tokens = await Promise.all([
+      provider.getToken(),
+      provider.getToken(),
+      provider.getLogin(),
+      provider.getToken(),
+    ]);
     expect(h.calls).toHaveLength(1);
     expect(tokens[2]).toEqual({ accid: "acc1", token: "tok-1", appKey: "key" });
   });
@@ -358,7 +376,9 @@ describe("sign-out: nothing fetched for an earlier session is returned after cle
     const a = h.held(h.ok(600, "accA"));
     h.script.push(a.answer, h.ok(600, "accB"));
     const provider = createTokenProvider(h.options());
-    const before = [provider.getToken(), provider.getLogin(), provider.getToken("accA")].map((p) => p.catch((e: unknown) => e));
+    const before = [provider.getToken(), provider.getLogin(), provider.getToken("accA")].map((p) =>
+      p.catch((e: unknown) => e),
+    );
     await vi.advanceTimersByTimeAsync(0);
     provider.clear();
     h.user.session = "session-B";

@@ -16,7 +16,14 @@ describe("accounts on demand", () => {
     expect((await issue(await hsJwt(uid))).status).toBe(200);
     expect(await emulatedAccount(accid)).toMatchObject({ exists: true, blocked: false, calls: { create: 1 } });
     const record = await store().get(uid);
-    expect(record).toEqual({ v: 1, accid, status: "active", createdAt: expect.any(Number), updatedAt: expect.any(Number), generation: 0 });
+    expect(record).toEqual({
+      v: 1,
+      accid,
+      status: "active",
+      createdAt: expect.any(Number),
+      updatedAt: expect.any(Number),
+      generation: 0,
+    });
     expect(record!.createdAt).toBeGreaterThanOrEqual(before);
     expect(await store().uidForAccid(accid)).toBe(uid);
   });
@@ -87,7 +94,9 @@ describe("accounts on demand", () => {
   });
 
   it("answers 502 when NetEase rejects our credentials (wrong app secret)", async () => {
-    const response = await issue(await hsJwt(uniqueUid()), undefined, { NIM_APP_SECRET: "not-the-secret-netease-knows" });
+    const response = await issue(await hsJwt(uniqueUid()), undefined, {
+      NIM_APP_SECRET: "not-the-secret-netease-knows",
+    });
     expect(response.status).toBe(502);
     expect((await response.json<{ error: string }>()).error).toBe("upstream_error");
   });
@@ -95,9 +104,19 @@ describe("accounts on demand", () => {
   it("refuses tokens to a blocked account with 403 account_blocked", async () => {
     const uid = uniqueUid();
     const now = Date.now();
-    await store().put(uid, { v: 1, accid: await expectedAccid(uid), status: "blocked", createdAt: now, updatedAt: now, generation: 0 });
+    await store().put(uid, {
+      v: 1,
+      accid: await expectedAccid(uid),
+      status: "blocked",
+      createdAt: now,
+      updatedAt: now,
+      generation: 0,
+    });
     const response = await issue(await hsJwt(uid));
     expect(response.status).toBe(403);
-    expect(await response.json()).toEqual({ error: "account_blocked", message: "This account is blocked from IM login." });
+    expect(await response.json()).toEqual({
+      error: "account_blocked",
+      message: "This account is blocked from IM login.",
+    });
   });
 });

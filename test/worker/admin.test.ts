@@ -23,7 +23,11 @@ const store = () => new AccountStore(env.ACCOUNTS!);
 
 describe("admin authorisation", () => {
   it("answers 404 for every admin path when ADMIN_TOKEN is unset", async () => {
-    for (const [method, path] of [["GET", "/accounts/x"], ["POST", "/accounts/x/block"], ["POST", "/accounts/import"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/accounts/x"],
+      ["POST", "/accounts/x/block"],
+      ["POST", "/accounts/import"],
+    ] as const) {
       const response = await adminCall(method, path, undefined, { overrides: { ADMIN_TOKEN: "" } });
       expect(response.status).toBe(404);
       expect((await response.json<{ error: string }>()).error).toBe("not_found");
@@ -47,7 +51,10 @@ describe("admin authorisation", () => {
   });
 
   it("refuses a short ADMIN_TOKEN as misconfiguration", async () => {
-    const response = await adminCall("GET", "/accounts/x", undefined, { token: "short", overrides: { ADMIN_TOKEN: "short" } });
+    const response = await adminCall("GET", "/accounts/x", undefined, {
+      token: "short",
+      overrides: { ADMIN_TOKEN: "short" },
+    });
     expect(response.status).toBe(500);
     expect((await response.json<{ error: string }>()).error).toBe("misconfigured");
   });
@@ -59,7 +66,14 @@ describe("GET /admin/v1/accounts/{uid}", () => {
     const { accid } = await tokenFor(uid);
     const response = await adminCall("GET", `/accounts/${seg(uid)}`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ uid, accid, status: "active", createdAt: expect.any(Number), updatedAt: expect.any(Number), generation: 0 });
+    expect(await response.json()).toEqual({
+      uid,
+      accid,
+      status: "active",
+      createdAt: expect.any(Number),
+      updatedAt: expect.any(Number),
+      generation: 0,
+    });
     const unknown = await adminCall("GET", `/accounts/${seg(uniqueUid())}`);
     expect(unknown.status).toBe(404);
     expect((await unknown.json<{ error: string }>()).error).toBe("not_found");
@@ -123,7 +137,13 @@ describe("rotate", () => {
     const r1 = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
     expect(r1.status).toBe(200);
     const one = await r1.json<AdminAccount & { previousAccid: string }>();
-    expect(one).toMatchObject({ uid, previousAccid: first.accid, generation: 1, status: "active", accid: await expectedAccid(uid, 1) });
+    expect(one).toMatchObject({
+      uid,
+      previousAccid: first.accid,
+      generation: 1,
+      status: "active",
+      accid: await expectedAccid(uid, 1),
+    });
     const r2 = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
     const two = await r2.json<AdminAccount & { previousAccid: string }>();
     expect(two).toMatchObject({ previousAccid: one.accid, generation: 2, accid: await expectedAccid(uid, 2) });
@@ -278,7 +298,10 @@ describe("import", () => {
     await registerAtNetEase(other);
     const otherUid = uniqueUid();
     await injectFault(accid, "user/getUinfos.action", "http500");
-    const failed = await adminCall("POST", "/accounts/import", [{ uid: otherUid, accid: other }, { uid, accid }]);
+    const failed = await adminCall("POST", "/accounts/import", [
+      { uid: otherUid, accid: other },
+      { uid, accid },
+    ]);
     expect(failed.status).toBe(503);
     expect((await failed.json<{ error: string }>()).error).toBe("upstream_unavailable");
     expect(await store().get(uid)).toBeNull();

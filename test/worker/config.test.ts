@@ -13,13 +13,17 @@ describe("configuration", () => {
   });
 
   it("GET /healthz answers 503 naming missing and invalid settings, never their values", async () => {
-    const response = await call("/healthz", {}, {
-      NIM_APP_SECRET: "",
-      ACCOUNTS: undefined,
-      SESSION_JWT_SECRET: "short",
-      NIM_API_BASE: "http://api.netease.im/nimserver",
-      TOKEN_TTL_MIN: "7200",
-    });
+    const response = await call(
+      "/healthz",
+      {},
+      {
+        NIM_APP_SECRET: "",
+        ACCOUNTS: undefined,
+        SESSION_JWT_SECRET: "short",
+        NIM_API_BASE: "http://api.netease.im/nimserver",
+        TOKEN_TTL_MIN: "7200",
+      },
+    );
     expect(response.status).toBe(503);
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({

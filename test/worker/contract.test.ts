@@ -8,11 +8,22 @@ import {
   healthSchema,
   importResponseSchema,
   loginDecisionSchema,
+  type Schema,
   tokenResponseSchema,
   validate,
-  type Schema,
 } from "../../src/schema.ts";
-import { adminCall, call, emulator, hsJwt, issue, registerAtNetEase, seg, stockAccid, tokenFor, uniqueUid } from "./helpers.ts";
+import {
+  adminCall,
+  call,
+  emulator,
+  hsJwt,
+  issue,
+  registerAtNetEase,
+  seg,
+  stockAccid,
+  tokenFor,
+  uniqueUid,
+} from "./helpers.ts";
 
 async function expectShape(response: Response, schema: Schema): Promise<void> {
   expect(validate(schema, await response.json(), "body")).toBeUndefined();
@@ -26,7 +37,9 @@ describe("GET /openapi.json", () => {
   });
 
   it("documents only routes the Worker has", async () => {
-    const doc = buildOpenApiDocument({ min: 60, max: 3600, default: 600 }) as { paths: Record<string, Record<string, unknown>> };
+    const doc = buildOpenApiDocument({ min: 60, max: 3600, default: 600 }) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const methods = ["get", "put", "post", "delete", "patch"];
     let operations = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
@@ -65,12 +78,20 @@ describe("responses match the published schemas", () => {
     const stock = stockAccid();
     await registerAtNetEase(stock);
     await expectShape(await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid: stock }), adminAccountSchema);
-    await expectShape(await adminCall("POST", "/accounts/import", [{ uid: uniqueUid(), accid: "nope_not_there" }, 7]), importResponseSchema);
+    await expectShape(
+      await adminCall("POST", "/accounts/import", [{ uid: uniqueUid(), accid: "nope_not_there" }, 7]),
+      importResponseSchema,
+    );
     await expectShape(await adminCall("GET", `/accounts/${seg(uniqueUid())}`), errorSchema);
-    const signed = await (await emulator("/emulator/callbacks/login", { method: "POST", body: JSON.stringify({ accid }) })).json<{
+    const signed = await (
+      await emulator("/emulator/callbacks/login", { method: "POST", body: JSON.stringify({ accid }) })
+    ).json<{
       headers: Record<string, string>;
       body: string;
     }>();
-    await expectShape(await call("/v1/nim/login-callback", { method: "POST", headers: signed.headers, body: signed.body }), loginDecisionSchema);
+    await expectShape(
+      await call("/v1/nim/login-callback", { method: "POST", headers: signed.headers, body: signed.body }),
+      loginDecisionSchema,
+    );
   });
 });

@@ -55,7 +55,9 @@ const knownPaths = [
 ];
 const pathArb = fc.oneof(
   fc.constantFrom(...knownPaths),
-  fc.constantFrom(...knownPaths).chain((p) => fc.string({ maxLength: 20 }).map((suffix) => `${p}/${encodeURIComponent(suffix)}`)),
+  fc
+    .constantFrom(...knownPaths)
+    .chain((p) => fc.string({ maxLength: 20 }).map((suffix) => `${p}/${encodeURIComponent(suffix)}`)),
   fc.webPath().map((p) => (p.startsWith("/") ? p : `/${p}`)),
   fc.string({ maxLength: 40 }).map((s) => `/${encodeURIComponent(s)}`),
 );
@@ -63,8 +65,18 @@ const methodArb = fc.constantFrom("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH
 const headerValueArb = fc.string({ maxLength: 60 }).map((s) => s.replace(/[^\x20-\x7e]/g, ""));
 const headersArb = fc.record(
   {
-    authorization: fc.oneof(headerValueArb, headerValueArb.map((v) => `Bearer ${v}`), fc.constant(`Bearer ${env.ADMIN_TOKEN}`)),
-    "content-type": fc.constantFrom("application/json", "application/x-ndjson", "text/plain", "application/json; charset=utf-8", "multipart/form-data"),
+    authorization: fc.oneof(
+      headerValueArb,
+      headerValueArb.map((v) => `Bearer ${v}`),
+      fc.constant(`Bearer ${env.ADMIN_TOKEN}`),
+    ),
+    "content-type": fc.constantFrom(
+      "application/json",
+      "application/x-ndjson",
+      "text/plain",
+      "application/json; charset=utf-8",
+      "multipart/form-data",
+    ),
     origin: fc.constantFrom("https://app.example", "null", "https://evil.example"),
     appkey: headerValueArb,
     checksum: headerValueArb,
@@ -79,22 +91,26 @@ const bodyArb = fc.oneof(
   fc.string({ maxLength: 200 }),
   fc.json({ maxDepth: 3 }),
   fc.record({ ttl: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)) }).map((o) => JSON.stringify(o)),
-  fc.array(fc.record({ uid: fc.string({ maxLength: 10 }), accid: fc.string({ maxLength: 34 }) }), { maxLength: 5 }).map((a) => JSON.stringify(a)),
+  fc
+    .array(fc.record({ uid: fc.string({ maxLength: 10 }), accid: fc.string({ maxLength: 34 }) }), { maxLength: 5 })
+    .map((a) => JSON.stringify(a)),
 );
 
 describe("fuzzed HTTP surface", () => {
   it("never answers 500, and every error is {error, message} with a known code", async () => {
-    await property(() => fc.assert(
-      fc.asyncProperty(methodArb, pathArb, headersArb, bodyArb, async (method, path, headers, body) => {
-        const canHaveBody = method !== "GET" && method !== "HEAD";
-        const response = await call(path, { method, headers, body: canHaveBody ? body : undefined });
-        await checkAnswer(response, method);
-        if (path.startsWith("/v1/token") && response.status === 200) {
-          throw new Error("issued a token without a valid session");
-        }
-      }),
-      { numRuns: RUNS.surface },
-    ));
+    await property(() =>
+      fc.assert(
+        fc.asyncProperty(methodArb, pathArb, headersArb, bodyArb, async (method, path, headers, body) => {
+          const canHaveBody = method !== "GET" && method !== "HEAD";
+          const response = await call(path, { method, headers, body: canHaveBody ? body : undefined });
+          await checkAnswer(response, method);
+          if (path.startsWith("/v1/token") && response.status === 200) {
+            throw new Error("issued a token without a valid session");
+          }
+        }),
+        { numRuns: RUNS.surface },
+      ),
+    );
   });
 
   it("issues a token only for an intact, valid session JWT", async () => {
@@ -105,91 +121,105 @@ describe("fuzzed HTTP surface", () => {
       // Same signature bytes, another spelling: non-zero bits after the last whole byte.
       fc.record({ kind: fc.constant("respell" as const), bits: fc.integer({ min: 1, max: 15 }) }),
       fc.record({ kind: fc.constant("swap" as const) }),
-      fc.record({ kind: fc.constant("header" as const), alg: fc.constantFrom("none", "HS384", "HS512", "RS256", "ES256", "EdDSA", "hs256", "") }),
-      fc.record({ kind: fc.constant("payload" as const), claims: fc.dictionary(fc.constantFrom("sub", "exp", "nbf", "iat", "iss", "aud"), fc.jsonValue()) }),
+      fc.record({
+        kind: fc.constant("header" as const),
+        alg: fc.constantFrom("none", "HS384", "HS512", "RS256", "ES256", "EdDSA", "hs256", ""),
+      }),
+      fc.record({
+        kind: fc.constant("payload" as const),
+        claims: fc.dictionary(fc.constantFrom("sub", "exp", "nbf", "iat", "iss", "aud"), fc.jsonValue()),
+      }),
       fc.record({ kind: fc.constant("append" as const), extra: fc.string({ maxLength: 10 }) }),
     );
-    await property(() => fc.assert(
-      fc.asyncProperty(fc.uuid(), mutation, async (uuid, m) => {
-        const valid = await hsJwt(`fuzz-${uuid}`);
-        const [h, p, s] = valid.split(".") as [string, string, string];
-        let jwt = valid;
-        switch (m.kind) {
-          case "flip":
-            jwt = `${valid.slice(0, m.at % valid.length)}${m.to}${valid.slice((m.at % valid.length) + 1)}`;
-            break;
-          case "truncate":
-            jwt = valid.slice(0, m.at % valid.length);
-            break;
-          case "respell":
-            jwt = respellSignature(valid, m.bits);
-            break;
-          case "swap":
-            jwt = `${p}.${h}.${s}`;
-            break;
-          case "header":
-            jwt = `${b64urlJson({ alg: m.alg, typ: "JWT" })}.${p}.${m.alg === "none" ? "" : s}`;
-            break;
-          case "payload":
-            jwt = `${h}.${b64urlJson(m.claims)}.${s}`;
-            break;
-          case "append":
-            jwt = `${valid}${m.extra}`;
-            break;
-        }
-        const response = await call("/v1/token", { method: "POST", headers: { Authorization: `Bearer ${jwt}` } });
-        await checkAnswer(response, "POST");
-        // Header values lose leading and trailing whitespace on the way (Fetch standard), so the
-        // Worker sees the JWT without it: compare what it received.
-        const received = jwt.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-        if (response.status === 200) expect(received).toBe(valid);
-        if (received === valid) expect(response.status).toBe(200);
-      }),
-      {
-        numRuns: RUNS.jwt,
-        // A found case, kept: trailing whitespace is stripped from header values before the Worker sees them.
-        examples: [
-          ["00000000-0000-1000-8000-000000000000", { kind: "append" as const, extra: " " }],
-          // A found case, fixed: "…cNrY" respelled "…cNrb" decodes to the same signature bytes and
-          // was accepted. Its exact JWT cannot recur (iat/exp change per run), so the "respell"
-          // mutation now makes that kind of case on purpose, and this pins one of it.
-          ["00000000-0000-1000-8000-000000000001", { kind: "respell" as const, bits: 3 }],
-        ],
-      },
-    ));
+    await property(() =>
+      fc.assert(
+        fc.asyncProperty(fc.uuid(), mutation, async (uuid, m) => {
+          const valid = await hsJwt(`fuzz-${uuid}`);
+          const [h, p, s] = valid.split(".") as [string, string, string];
+          let jwt = valid;
+          switch (m.kind) {
+            case "flip":
+              jwt = `${valid.slice(0, m.at % valid.length)}${m.to}${valid.slice((m.at % valid.length) + 1)}`;
+              break;
+            case "truncate":
+              jwt = valid.slice(0, m.at % valid.length);
+              break;
+            case "respell":
+              jwt = respellSignature(valid, m.bits);
+              break;
+            case "swap":
+              jwt = `${p}.${h}.${s}`;
+              break;
+            case "header":
+              jwt = `${b64urlJson({ alg: m.alg, typ: "JWT" })}.${p}.${m.alg === "none" ? "" : s}`;
+              break;
+            case "payload":
+              jwt = `${h}.${b64urlJson(m.claims)}.${s}`;
+              break;
+            case "append":
+              jwt = `${valid}${m.extra}`;
+              break;
+          }
+          const response = await call("/v1/token", { method: "POST", headers: { Authorization: `Bearer ${jwt}` } });
+          await checkAnswer(response, "POST");
+          // Header values lose leading and trailing whitespace on the way (Fetch standard), so the
+          // Worker sees the JWT without it: compare what it received.
+          const received = jwt.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+          if (response.status === 200) expect(received).toBe(valid);
+          if (received === valid) expect(response.status).toBe(200);
+        }),
+        {
+          numRuns: RUNS.jwt,
+          // A found case, kept: trailing whitespace is stripped from header values before the Worker sees them.
+          examples: [
+            ["00000000-0000-1000-8000-000000000000", { kind: "append" as const, extra: " " }],
+            // A found case, fixed: "…cNrY" respelled "…cNrb" decodes to the same signature bytes and
+            // was accepted. Its exact JWT cannot recur (iat/exp change per run), so the "respell"
+            // mutation now makes that kind of case on purpose, and this pins one of it.
+            ["00000000-0000-1000-8000-000000000001", { kind: "respell" as const, bits: 3 }],
+          ],
+        },
+      ),
+    );
   });
 
   it("decides login callbacks only when NetEase's signature is intact", async () => {
     const bodyArbCb = fc.oneof(
       fc.json({ maxDepth: 2 }),
-      fc.record({ eventType: fc.oneof(fc.constant("36"), fc.constant(36), fc.string({ maxLength: 3 })), fromAccount: fc.string({ maxLength: 40 }), token: fc.string({ maxLength: 80 }) }).map((o) =>
-        JSON.stringify(o),
-      ),
+      fc
+        .record({
+          eventType: fc.oneof(fc.constant("36"), fc.constant(36), fc.string({ maxLength: 3 })),
+          fromAccount: fc.string({ maxLength: 40 }),
+          token: fc.string({ maxLength: 80 }),
+        })
+        .map((o) => JSON.stringify(o)),
       fc.string({ maxLength: 100 }),
     );
     const tamper = fc.constantFrom("none", "body", "checksum", "md5", "curtime", "appkey", "drop");
-    await property(() => fc.assert(
-      fc.asyncProperty(bodyArbCb, tamper, fc.integer({ min: -600_000, max: 600_000 }), async (body, how, skew) => {
-        const signed = await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now() + skew);
-        const headers: Record<string, string> = { ...signed };
-        let sentBody = body;
-        if (how === "body") sentBody = `${body} `;
-        if (how === "checksum") headers.CheckSum = signed.CheckSum!.replace(/^./, (c) => (c === "a" ? "b" : "a"));
-        if (how === "md5") headers.MD5 = signed.MD5!.replace(/^./, (c) => (c === "a" ? "b" : "a"));
-        if (how === "curtime") headers.CurTime = String(Number(signed.CurTime) + 1);
-        if (how === "appkey") headers.AppKey = `${signed.AppKey}x`;
-        if (how === "drop") delete headers.CheckSum;
-        const response = await call("/v1/nim/login-callback", { method: "POST", headers, body: sentBody });
-        const answer = await checkAnswer(response, "POST");
-        const fresh = Math.abs(skew) <= 5 * 60_000 - 1000;
-        if (how === "none" && fresh) {
-          expect(response.status).toBe(200);
-          expect([0, 1]).toContain((answer as { errCode: number }).errCode);
-        } else if (how !== "none") {
-          expect(response.status).toBe(401);
-        }
-      }),
-      { numRuns: RUNS.callback },
-    ));
+    await property(() =>
+      fc.assert(
+        fc.asyncProperty(bodyArbCb, tamper, fc.integer({ min: -600_000, max: 600_000 }), async (body, how, skew) => {
+          const signed = await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now() + skew);
+          const headers: Record<string, string> = { ...signed };
+          let sentBody = body;
+          if (how === "body") sentBody = `${body} `;
+          if (how === "checksum") headers.CheckSum = signed.CheckSum!.replace(/^./, (c) => (c === "a" ? "b" : "a"));
+          if (how === "md5") headers.MD5 = signed.MD5!.replace(/^./, (c) => (c === "a" ? "b" : "a"));
+          if (how === "curtime") headers.CurTime = String(Number(signed.CurTime) + 1);
+          if (how === "appkey") headers.AppKey = `${signed.AppKey}x`;
+          if (how === "drop") delete headers.CheckSum;
+          const response = await call("/v1/nim/login-callback", { method: "POST", headers, body: sentBody });
+          const answer = await checkAnswer(response, "POST");
+          const fresh = Math.abs(skew) <= 5 * 60_000 - 1000;
+          if (how === "none" && fresh) {
+            expect(response.status).toBe(200);
+            expect([0, 1]).toContain((answer as { errCode: number }).errCode);
+          } else if (how !== "none") {
+            expect(response.status).toBe(401);
+          }
+        }),
+        { numRuns: RUNS.callback },
+      ),
+    );
   });
 });

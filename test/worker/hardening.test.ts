@@ -32,7 +32,10 @@ describe("abuse limits", () => {
     for (let i = 0; i < 61; i++) statuses.push((await post("/v1/token", bad)).status);
     expect(statuses.slice(0, 60)).toEqual(Array(60).fill(401));
     expect(statuses[60]).toBe(429);
-    const good = await post("/v1/token", { Authorization: `Bearer ${await hsJwt(uniqueUid())}`, "CF-Connecting-IP": ip });
+    const good = await post("/v1/token", {
+      Authorization: `Bearer ${await hsJwt(uniqueUid())}`,
+      "CF-Connecting-IP": ip,
+    });
     expect(good.status).toBe(429);
     expect(good.headers.get("Retry-After")).toBe("60");
     expect(good.headers.get("WWW-Authenticate")).toBeNull();
@@ -41,14 +44,26 @@ describe("abuse limits", () => {
 
   it("counts admin and callback failures from an IP together with session failures", async () => {
     const ip = `203.0.113.77-${crypto.randomUUID()}`;
-    for (let i = 0; i < 20; i++) expect((await adminCall("GET", "/accounts/x", undefined, { token: "wrong" }).then(async (r) => r.status))).toBe(401);
-    const asIp = (path: string, headers: Record<string, string>) => post(path, { ...headers, "CF-Connecting-IP": ip }, "{}");
-    for (let i = 0; i < 60; i++) await asIp(i % 2 ? "/v1/nim/login-callback" : "/admin/v1/accounts/x/block", { Authorization: "Bearer wrong", AppKey: "x" });
+    for (let i = 0; i < 20; i++)
+      expect(await adminCall("GET", "/accounts/x", undefined, { token: "wrong" }).then(async (r) => r.status)).toBe(
+        401,
+      );
+    const asIp = (path: string, headers: Record<string, string>) =>
+      post(path, { ...headers, "CF-Connecting-IP": ip }, "{}");
+    for (let i = 0; i < 60; i++)
+      await asIp(i % 2 ? "/v1/nim/login-callback" : "/admin/v1/accounts/x/block", {
+        Authorization: "Bearer wrong",
+        AppKey: "x",
+      });
     expect((await asIp("/v1/nim/login-callback", {})).status).toBe(429);
   });
 
   it("refuses bodies over 8 KiB with 413 and unknown methods with 405 and Allow", async () => {
-    const big = await call("/v1/token", { method: "POST", body: "x".repeat(8 * 1024 + 1), headers: { "Content-Type": "application/json" } });
+    const big = await call("/v1/token", {
+      method: "POST",
+      body: "x".repeat(8 * 1024 + 1),
+      headers: { "Content-Type": "application/json" },
+    });
     expect(big.status).toBe(413);
     const wrong = await call("/healthz", { method: "DELETE" });
     expect(wrong.status).toBe(405);
@@ -60,7 +75,14 @@ describe("CORS", () => {
   it("answers a preflight from an allowed origin", async () => {
     const response = await call(
       "/v1/token",
-      { method: "OPTIONS", headers: { Origin: ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type" } },
+      {
+        method: "OPTIONS",
+        headers: {
+          Origin: ORIGIN,
+          "Access-Control-Request-Method": "POST",
+          "Access-Control-Request-Headers": "authorization, content-type",
+        },
+      },
       cors,
     );
     expect(response.status).toBe(204);
@@ -74,12 +96,23 @@ describe("CORS", () => {
   it("puts CORS headers on 2xx, 4xx and 5xx answers for an allowed origin", async () => {
     const uid = uniqueUid();
     const accid = (await tokenFor(uid)).accid;
-    await emulator("/emulator/faults", { method: "POST", body: JSON.stringify({ accid, action: "user/block.action", mode: "code500" }) });
+    await emulator("/emulator/faults", {
+      method: "POST",
+      body: JSON.stringify({ accid, action: "user/block.action", mode: "code500" }),
+    });
     const answers = [
-      await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN, Authorization: `Bearer ${await hsJwt(uid)}` } }, cors),
+      await call(
+        "/v1/token",
+        { method: "POST", headers: { Origin: ORIGIN, Authorization: `Bearer ${await hsJwt(uid)}` } },
+        cors,
+      ),
       await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN } }, cors),
       await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN, Authorization: "Bearer x.y.z" } }, cors),
-      await call(`/admin/v1/accounts/${seg(uid)}/block`, { method: "POST", headers: { Origin: ORIGIN, Authorization: `Bearer ${env.ADMIN_TOKEN}` } }, cors),
+      await call(
+        `/admin/v1/accounts/${seg(uid)}/block`,
+        { method: "POST", headers: { Origin: ORIGIN, Authorization: `Bearer ${env.ADMIN_TOKEN}` } },
+        cors,
+      ),
       await call("/nope", { headers: { Origin: ORIGIN } }, cors),
     ];
     expect(answers.map((r) => r.status)).toEqual([200, 401, 401, 503, 404]);
@@ -95,7 +128,11 @@ describe("CORS", () => {
     const other = await call("/v1/token", { method: "POST", headers: { Origin: "https://evil.example" } }, cors);
     expect(other.headers.get("Access-Control-Allow-Origin")).toBeNull();
     expect(other.headers.get("Vary")).toContain("Origin");
-    const preflight = await call("/v1/token", { method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" } }, cors);
+    const preflight = await call(
+      "/v1/token",
+      { method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" } },
+      cors,
+    );
     expect(preflight.status).toBe(405);
     expect(preflight.headers.get("Access-Control-Allow-Origin")).toBeNull();
     const none = await call("/v1/token", { method: "POST", headers: { Origin: ORIGIN } });
@@ -134,8 +171,16 @@ describe("logs", () => {
       issue(await hsJwt(uniqueUid()), undefined, { NIM_APP_SECRET: "a-wrong-app-secret-for-netease" }),
       adminCall("GET", `/accounts/${seg(uid)}`, undefined, { token: `${env.ADMIN_TOKEN}-wrong` }),
       adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: "x" }),
-      post("/v1/nim/login-callback", { AppKey: env.NIM_APP_KEY!, CurTime: String(Date.now()), MD5: "0", CheckSum: "0" }, "{}"),
-      call("/v1/token", { method: "POST", headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "text/plain" }, body: issued.token }),
+      post(
+        "/v1/nim/login-callback",
+        { AppKey: env.NIM_APP_KEY!, CurTime: String(Date.now()), MD5: "0", CheckSum: "0" },
+        "{}",
+      ),
+      call("/v1/token", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "text/plain" },
+        body: issued.token,
+      }),
       call("/openapi.json"),
       call("/nope"),
     ];
@@ -147,7 +192,13 @@ describe("logs", () => {
     expect((await adminCall("POST", `/accounts/${seg(uid)}/unblock`)).status).toBe(200);
     expect(lines.filter((l) => l.includes('"event":"admin_change"'))).toHaveLength(2);
 
-    const secrets = [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!, env.ADMIN_TOKEN!, "a-wrong-app-secret-for-netease"];
+    const secrets = [
+      env.NIM_APP_SECRET!,
+      env.SESSION_JWT_SECRET!,
+      env.ACCID_SECRET!,
+      env.ADMIN_TOKEN!,
+      "a-wrong-app-secret-for-netease",
+    ];
     const joined = lines.join("\n");
     for (const value of [...secrets, ...sent]) expect(joined).not.toContain(value);
     // Nor any part of a JWT long enough to matter (its signature).
@@ -155,7 +206,12 @@ describe("logs", () => {
     const access = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => "route" in l);
     expect(access.length).toBeGreaterThanOrEqual(requests.length + 1);
     for (const line of access) {
-      expect(line).toMatchObject({ requestId: expect.any(String), route: expect.any(String), status: expect.any(Number), latencyMs: expect.any(Number) });
+      expect(line).toMatchObject({
+        requestId: expect.any(String),
+        route: expect.any(String),
+        status: expect.any(Number),
+        latencyMs: expect.any(Number),
+      });
       if ((line.status as number) >= 400) expect(line.error).toEqual(expect.any(String));
     }
     // Every line, audit lines included, carries a request id.
@@ -176,7 +232,10 @@ describe("faults", () => {
     const response = await issue(await hsJwt(uniqueUid()), undefined, { ACCOUNTS: brokenKv, TOKEN_TTL_DEFAULT: "599" });
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).toBe("2");
-    expect(await response.json()).toEqual({ error: "storage_unavailable", message: "Account storage is temporarily unavailable; retry later." });
+    expect(await response.json()).toEqual({
+      error: "storage_unavailable",
+      message: "Account storage is temporarily unavailable; retry later.",
+    });
   });
 
   it("answers 503 session_keys_unavailable when the JWKS is too slow and nothing is cached", async () => {
@@ -193,7 +252,9 @@ describe("faults", () => {
     const settings = { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}${path}` };
     expect((await issue(await esJwt(uniqueUid()), undefined, settings)).status).toBe(200);
     for (let i = 0; i < 10; i++) {
-      expect((await issue(await esJwt(uniqueUid(), { kid: crypto.randomUUID() }), undefined, settings)).status).toBe(401);
+      expect((await issue(await esJwt(uniqueUid(), { kid: crypto.randomUUID() }), undefined, settings)).status).toBe(
+        401,
+      );
     }
     const fetches = await (await fetch(`${env.IDP_URL}/fetches`)).json<Record<string, number>>();
     expect(fetches[path]).toBe(1);
@@ -230,7 +291,9 @@ describe("JWKS outage with keys already fetched", () => {
     const [protectedPart, payload, signature] = jwt.split(".") as [string, string, string];
     const key = await resolveJwksKey(failingRemote(jwks), header, { protected: protectedPart, payload, signature });
     await expect(jwtVerify(jwt, key)).resolves.toMatchObject({ payload: { sub: expect.any(String) } });
-    await expect(resolveJwksKey(failingRemote(undefined), header, { protected: protectedPart, payload, signature })).rejects.toMatchObject({
+    await expect(
+      resolveJwksKey(failingRemote(undefined), header, { protected: protectedPart, payload, signature }),
+    ).rejects.toMatchObject({
       name: "KeysUnavailable",
     });
   });

@@ -1,12 +1,12 @@
 /** Helpers for tests that run inside workerd. */
 
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { importJWK, SignJWT, type JWTPayload } from "jose";
+import { importJWK, type JWTPayload, SignJWT } from "jose";
 import { deriveAccid, importAccidKey } from "../../src/accounts/accid.ts";
 import type { Env } from "../../src/config.ts";
+import type { TokenResponse } from "../../src/contract.ts";
 import worker from "../../src/index.ts";
 import { NimServerApi } from "../../src/nim/server-api.ts";
-import type { TokenResponse } from "../../src/contract.ts";
 
 export { env };
 
@@ -56,14 +56,20 @@ function claims(uid: string | undefined, options: JwtOptions): SignJWT {
 }
 
 /** An HS256 session JWT signed with `secret` (the test SESSION_JWT_SECRET by default). */
-export function hsJwt(uid: string | undefined, options: JwtOptions = {}, secret: string = env.SESSION_JWT_SECRET!): Promise<string> {
+export function hsJwt(
+  uid: string | undefined,
+  options: JwtOptions = {},
+  secret: string = env.SESSION_JWT_SECRET!,
+): Promise<string> {
   return claims(uid, options).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secret));
 }
 
 /** An ES256 session JWT signed with the identity-provider stand-in's key (kid "es-1"). */
 export async function esJwt(uid: string | undefined, options: JwtOptions & { kid?: string } = {}): Promise<string> {
   const key = await importJWK(JSON.parse(env.IDP_PRIVATE_JWK), "ES256");
-  return claims(uid, options).setProtectedHeader({ alg: "ES256", kid: options.kid ?? "es-1" }).sign(key);
+  return claims(uid, options)
+    .setProtectedHeader({ alg: "ES256", kid: options.kid ?? "es-1" })
+    .sign(key);
 }
 
 /** A random client IP (TEST-NET-2), so deliberate auth failures in one test never add up to a limit in another. */
@@ -75,7 +81,11 @@ export function randomIp(): string {
  * Sends a request through the Worker's own fetch handler, optionally with settings overridden. Each
  * request gets a random CF-Connecting-IP unless the caller sets one.
  */
-export async function call(path: string, init: RequestInit = {}, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
+export async function call(
+  path: string,
+  init: RequestInit = {},
+  overrides: Partial<Record<keyof Env, unknown>> = {},
+): Promise<Response> {
   const ctx = createExecutionContext();
   const headers = new Headers(init.headers);
   if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
@@ -86,11 +96,19 @@ export async function call(path: string, init: RequestInit = {}, overrides: Part
 }
 
 /** POST /v1/token with a bearer session and an optional JSON body. */
-export function issue(jwt: string | undefined, body?: unknown, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<Response> {
+export function issue(
+  jwt: string | undefined,
+  body?: unknown,
+  overrides: Partial<Record<keyof Env, unknown>> = {},
+): Promise<Response> {
   const headers: Record<string, string> = {};
   if (jwt !== undefined) headers.Authorization = `Bearer ${jwt}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  return call("/v1/token", { method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) }, overrides);
+  return call(
+    "/v1/token",
+    { method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) },
+    overrides,
+  );
 }
 
 /** Calls the CommsEase emulator over HTTP. */
@@ -99,13 +117,18 @@ export function emulator(path: string, init?: RequestInit): Promise<Response> {
 }
 
 /** What the emulator knows about `accid`. */
-export async function emulatedAccount(accid: string): Promise<{ exists: boolean; blocked: boolean; calls: Record<string, number> }> {
+export async function emulatedAccount(
+  accid: string,
+): Promise<{ exists: boolean; blocked: boolean; calls: Record<string, number> }> {
   return (await emulator(`/emulator/accounts/${encodeURIComponent(accid)}`)).json();
 }
 
 /** Makes the emulator fail the next `times` calls of `action` for `accid`. */
 export async function injectFault(accid: string, action: string, mode: string, times = 1): Promise<void> {
-  const response = await emulator("/emulator/faults", { method: "POST", body: JSON.stringify({ accid, action, mode, times }) });
+  const response = await emulator("/emulator/faults", {
+    method: "POST",
+    body: JSON.stringify({ accid, action, mode, times }),
+  });
   if (response.status !== 201) throw new Error(`fault not accepted: ${await response.text()}`);
 }
 
@@ -142,11 +165,18 @@ export const seg = (uid: string) => encodeURIComponent(uid);
 
 /** Registers `accid` directly at the emulated NetEase, as an existing ("stock") account. */
 export async function registerAtNetEase(accid: string): Promise<void> {
-  await new NimServerApi({ apiBase: `${env.EMULATOR_URL}/nimserver`, appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! }).createAccount(accid);
+  await new NimServerApi({
+    apiBase: `${env.EMULATOR_URL}/nimserver`,
+    appKey: env.NIM_APP_KEY!,
+    appSecret: env.NIM_APP_SECRET!,
+  }).createAccount(accid);
 }
 
 /** Provisions `uid` through /v1/token and returns the answer. */
-export async function tokenFor(uid: string, overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<TokenResponse> {
+export async function tokenFor(
+  uid: string,
+  overrides: Partial<Record<keyof Env, unknown>> = {},
+): Promise<TokenResponse> {
   const response = await issue(await hsJwt(uid), undefined, overrides);
   if (response.status !== 200) throw new Error(`token for ${uid}: HTTP ${response.status} ${await response.text()}`);
   return response.json();

@@ -10,7 +10,10 @@ type Signed = { headers: Record<string, string>; body: string };
 
 /** A login callback for `accid` signed by the emulator, as NetEase would send it. */
 async function emulatorCallback(accid: string, token?: string): Promise<Signed> {
-  const response = await emulator("/emulator/callbacks/login", { method: "POST", body: JSON.stringify({ accid, token }) });
+  const response = await emulator("/emulator/callbacks/login", {
+    method: "POST",
+    body: JSON.stringify({ accid, token }),
+  });
   return response.json();
 }
 
@@ -18,7 +21,10 @@ function send({ headers, body }: Signed, overrides: Record<string, unknown> = {}
   return call("/v1/nim/login-callback", { method: "POST", headers, body }, overrides);
 }
 
-async function decision(signed: Signed, overrides: Record<string, unknown> = {}): Promise<{ errCode: number; responseCode?: number }> {
+async function decision(
+  signed: Signed,
+  overrides: Record<string, unknown> = {},
+): Promise<{ errCode: number; responseCode?: number }> {
   const response = await send(signed, overrides);
   expect(response.status).toBe(200);
   return response.json();
@@ -61,7 +67,9 @@ describe("login callback signature", () => {
     const body = JSON.stringify({ eventType: "36", fromAccount: accid });
     const headers = await signCallback(env.NIM_APP_KEY!, "the-old-app-secret-0000", body, Date.now());
     await expectUnauthorized(await send({ headers, body }));
-    expect(await decision({ headers, body }, { NIM_APP_SECRET_PREVIOUS: "the-old-app-secret-0000" })).toEqual({ errCode: 0 });
+    expect(await decision({ headers, body }, { NIM_APP_SECRET_PREVIOUS: "the-old-app-secret-0000" })).toEqual({
+      errCode: 0,
+    });
   });
 });
 
@@ -75,29 +83,50 @@ describe("login callback decisions", () => {
     const uid = uniqueUid();
     const { accid, token } = await tokenFor(uid);
     await adminCall("POST", `/accounts/${seg(uid)}/block`);
-    expect(await decision(await emulatorCallback(accid, token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.blocked });
+    expect(await decision(await emulatorCallback(accid, token))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.blocked,
+    });
     await adminCall("POST", `/accounts/${seg(uid)}/unblock`);
     expect(await decision(await emulatorCallback(accid, token))).toEqual({ errCode: 0 });
   });
 
   it("rejects an unknown accid and an accid that was rotated away", async () => {
-    expect(await decision(await emulatorCallback("nobody_knows_me"))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.unknownAccount });
+    expect(await decision(await emulatorCallback("nobody_knows_me"))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.unknownAccount,
+    });
     const uid = uniqueUid();
     const { accid } = await tokenFor(uid);
     await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
-    expect(await decision(await emulatorCallback(accid))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.superseded });
+    expect(await decision(await emulatorCallback(accid))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.superseded,
+    });
   });
 
   it("rejects an expired token and a token for another accid or app secret", async () => {
     const { accid } = await tokenFor(uniqueUid());
     const base = { appKey: env.NIM_APP_KEY!, accid, appSecret: env.NIM_APP_SECRET! };
     const expired = await signDynamicToken({ ...base, curTime: Date.now() - 700_000, ttl: 600 });
-    expect(await decision(await emulatorCallback(accid, expired.token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.expiredToken });
+    expect(await decision(await emulatorCallback(accid, expired.token))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.expiredToken,
+    });
     const foreign = await signDynamicToken({ ...base, accid: "someone_else", curTime: Date.now(), ttl: 600 });
-    expect(await decision(await emulatorCallback(accid, foreign.token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
+    expect(await decision(await emulatorCallback(accid, foreign.token))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.badToken,
+    });
     const wrongSecret = await signDynamicToken({ ...base, appSecret: "x", curTime: Date.now(), ttl: 600 });
-    expect(await decision(await emulatorCallback(accid, wrongSecret.token))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
-    expect(await decision(await emulatorCallback(accid, "static-token-abc"))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
+    expect(await decision(await emulatorCallback(accid, wrongSecret.token))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.badToken,
+    });
+    expect(await decision(await emulatorCallback(accid, "static-token-abc"))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.badToken,
+    });
   });
 
   it("allows events that are not logins, and rejects a login event without a usable accid", async () => {
@@ -106,7 +135,13 @@ describe("login callback decisions", () => {
       return { body, headers: await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now()) };
     };
     expect(await decision(await sign({ eventType: "37", fromAccount: "x" }))).toEqual({ errCode: 0 });
-    expect(await decision(await sign({ eventType: 36 }))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.malformedEvent });
-    expect(await decision(await sign(["not", "an", "object"]))).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.malformedEvent });
+    expect(await decision(await sign({ eventType: 36 }))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.malformedEvent,
+    });
+    expect(await decision(await sign(["not", "an", "object"]))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.malformedEvent,
+    });
   });
 });

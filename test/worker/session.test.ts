@@ -9,7 +9,10 @@ const jwksMode = () => ({ SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_U
 async function expectInvalid(response: Response): Promise<void> {
   expect(response.status).toBe(401);
   expect(response.headers.get("WWW-Authenticate")).toBe('Bearer error="invalid_token"');
-  expect(await response.json()).toEqual({ error: "invalid_session", message: "The session token is invalid or expired." });
+  expect(await response.json()).toEqual({
+    error: "invalid_session",
+    message: "The session token is invalid or expired.",
+  });
 }
 
 describe("HS256 sessions (shared secret)", () => {
@@ -90,9 +93,15 @@ describe("HS256 sessions (shared secret)", () => {
   it("checks iss and aud when configured", async () => {
     const settings = { SESSION_JWT_ISSUER: "https://app.example", SESSION_JWT_AUDIENCE: "nim" };
     const uid = uniqueUid();
-    expect((await issue(await hsJwt(uid, { issuer: "https://app.example", audience: "nim" }), undefined, settings)).status).toBe(200);
-    await expectInvalid(await issue(await hsJwt(uid, { issuer: "https://evil.example", audience: "nim" }), undefined, settings));
-    await expectInvalid(await issue(await hsJwt(uid, { issuer: "https://app.example", audience: "other" }), undefined, settings));
+    expect(
+      (await issue(await hsJwt(uid, { issuer: "https://app.example", audience: "nim" }), undefined, settings)).status,
+    ).toBe(200);
+    await expectInvalid(
+      await issue(await hsJwt(uid, { issuer: "https://evil.example", audience: "nim" }), undefined, settings),
+    );
+    await expectInvalid(
+      await issue(await hsJwt(uid, { issuer: "https://app.example", audience: "other" }), undefined, settings),
+    );
     await expectInvalid(await issue(await hsJwt(uid), undefined, settings));
   });
 });

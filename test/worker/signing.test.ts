@@ -1,7 +1,6 @@
 /** Known-answer tests for every NetEase signing scheme (vectors from test/fixtures/nim-signing.json). */
 
 import { describe, expect, it } from "vitest";
-import vectors from "../fixtures/nim-signing.json";
 import { md5Hex, sha1Hex, timingSafeEqualText } from "../../src/nim/digest.ts";
 import {
   checkDynamicToken,
@@ -11,6 +10,7 @@ import {
   signDynamicToken,
 } from "../../src/nim/dynamic-token.ts";
 import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/server-api.ts";
+import vectors from "../fixtures/nim-signing.json";
 
 describe("dynamic token", () => {
   it.each(vectors.dynamicToken.vectors)("matches the vector for accid $accid", async (v) => {
@@ -46,10 +46,22 @@ describe("dynamic token", () => {
     const base = { appKey: v.appKey, accid: v.accid, appSecret: v.appSecret };
     const during = v.curTime + 1000;
     expect(await checkDynamicToken(v.token, { ...base, now: during })).toMatchObject({ ok: true });
-    expect(await checkDynamicToken(v.token, { ...base, now: v.curTime + v.ttl * 1000 })).toEqual({ ok: false, reason: "expired" });
-    expect(await checkDynamicToken(v.token, { ...base, accid: "lisi", now: during })).toEqual({ ok: false, reason: "bad_signature" });
-    expect(await checkDynamicToken(v.token, { ...base, appSecret: "other", now: during })).toEqual({ ok: false, reason: "bad_signature" });
-    expect(await checkDynamicToken(v.token, { ...base, now: v.curTime - 5000 })).toEqual({ ok: false, reason: "not_yet_valid" });
+    expect(await checkDynamicToken(v.token, { ...base, now: v.curTime + v.ttl * 1000 })).toEqual({
+      ok: false,
+      reason: "expired",
+    });
+    expect(await checkDynamicToken(v.token, { ...base, accid: "lisi", now: during })).toEqual({
+      ok: false,
+      reason: "bad_signature",
+    });
+    expect(await checkDynamicToken(v.token, { ...base, appSecret: "other", now: during })).toEqual({
+      ok: false,
+      reason: "bad_signature",
+    });
+    expect(await checkDynamicToken(v.token, { ...base, now: v.curTime - 5000 })).toEqual({
+      ok: false,
+      reason: "not_yet_valid",
+    });
     expect(await checkDynamicToken("garbage", { ...base, now: during })).toEqual({ ok: false, reason: "malformed" });
   });
 });

@@ -14,7 +14,16 @@ describe("POST /v1/token", () => {
     expect(response.headers.get("Cache-Control")).toBe("no-store");
     expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
     const body = await response.json<TokenResponse>();
-    expect(Object.keys(body)).toEqual(["accid", "token", "appKey", "curTime", "ttl", "expiresAt", "serverTime", "refreshAfter"]);
+    expect(Object.keys(body)).toEqual([
+      "accid",
+      "token",
+      "appKey",
+      "curTime",
+      "ttl",
+      "expiresAt",
+      "serverTime",
+      "refreshAfter",
+    ]);
     expect(body.accid).toBe(await expectedAccid(uid));
     expect(body.accid).toMatch(/^[a-z0-9]{32}$/);
     expect(body.appKey).toBe(env.NIM_APP_KEY);
@@ -29,13 +38,16 @@ describe("POST /v1/token", () => {
       appSecret: env.NIM_APP_SECRET!,
       now: Date.now(),
     });
-    expect(check).toEqual({ ok: true, fields: { signature: expect.stringMatching(/^[0-9a-f]{40}$/), curTime: body.curTime, ttl: 600 } });
+    expect(check).toEqual({
+      ok: true,
+      fields: { signature: expect.stringMatching(/^[0-9a-f]{40}$/), curTime: body.curTime, ttl: 600 },
+    });
   });
 
   it("issues a token that passes the emulated NetEase login check", async () => {
     const body = await (await issue(await hsJwt(uniqueUid()))).json<TokenResponse>();
     expect(await emulatorLogin(body.accid, body.token)).toMatchObject({ code: 200 });
-    expect((await emulatorLogin(body.accid, body.token.slice(0, -4) + "AAAA")).code).toBe(302);
+    expect((await emulatorLogin(body.accid, `${body.token.slice(0, -4)}AAAA`)).code).toBe(302);
   });
 
   it("gives the same accid on every request for a uid, and different accids to different uids", async () => {

@@ -2,12 +2,13 @@
  * nim-token-worker-client: `import { createTokenProvider } from "nim-token-worker-client"`.
  * See token-provider.ts and this package's README.
  */
+
+export type { ErrorBody, ErrorCode, TokenRequest, TokenResponse } from "./contract.js";
 export {
-  createTokenProvider,
-  TokenProviderError,
   type ClientErrorCode,
+  createTokenProvider,
   type LoginCredentials,
   type TokenProvider,
+  TokenProviderError,
   type TokenProviderOptions,
 } from "./token-provider.js";
-export type { ErrorBody, ErrorCode, TokenRequest, TokenResponse } from "./contract.js";

@@ -161,7 +161,8 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   let epoch: Epoch = { controller: new AbortController() };
   const workerNow = () => now() + offset;
   const aborted = () => new TokenProviderError("aborted", "The token provider was stopped.");
-  const cleared = () => new TokenProviderError("cleared", "The session was cleared (sign-out) while this token was being fetched.");
+  const cleared = () =>
+    new TokenProviderError("cleared", "The session was cleared (sign-out) while this token was being fetched.");
 
   signal?.addEventListener("abort", () => dispose(), { once: true });
 
@@ -208,7 +209,13 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       timer = undefined;
       if (!active || disposed) return;
       fetchShared().catch((error: unknown) => {
-        if (!(error instanceof TokenProviderError) || error.final || error.code === "aborted" || error.code === "cleared") return;
+        if (
+          !(error instanceof TokenProviderError) ||
+          error.final ||
+          error.code === "aborted" ||
+          error.code === "cleared"
+        )
+          return;
         // Transient: try again while the token we hold still lasts (foreground calls fetch anyway).
         if (cached && usable(cached)) schedule(BACKGROUND_RETRY_MS);
       });
@@ -261,7 +268,11 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     };
   }
 
-  async function fetchWithRetry<T>(owner: Epoch, body: () => unknown, accept: (value: unknown) => value is T): Promise<T> {
+  async function fetchWithRetry<T>(
+    owner: Epoch,
+    body: () => unknown,
+    accept: (value: unknown) => value is T,
+  ): Promise<T> {
     let forceRefresh = false;
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
@@ -278,7 +289,8 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         attempt--;
         continue;
       }
-      const retryable = error.code === "network_error" || error.status === 429 || (error.status !== undefined && error.status >= 500);
+      const retryable =
+        error.code === "network_error" || error.status === 429 || (error.status !== undefined && error.status >= 500);
       if (!retryable || attempt >= maxAttempts) throw error;
       const backoff = random() * Math.min(MAX_DELAY_MS, retryBaseDelay * 2 ** (attempt - 1));
       await sleep(Math.max(backoff, retryAfterMs ?? 0), owner.controller.signal);
@@ -310,7 +322,13 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     assertCurrent(owner);
     if (response.ok) {
       if (!accept(body) || !isTimed(body)) {
-        return { error: new TokenProviderError("invalid_response", "The token service answered with an unexpected body.", response.status) };
+        return {
+          error: new TokenProviderError(
+            "invalid_response",
+            "The token service answered with an unexpected body.",
+            response.status,
+          ),
+        };
       }
       // The answer was produced somewhere between sending and receiving; the midpoint halves the error.
       offset = body.serverTime - Math.round((sentAt + now()) / 2);
@@ -318,7 +336,11 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     }
     const error = isErrorBody(body)
       ? new TokenProviderError(body.error, body.message, response.status)
-      : new TokenProviderError(response.status >= 500 ? "upstream_unavailable" : "invalid_response", `HTTP ${response.status}`, response.status);
+      : new TokenProviderError(
+          response.status >= 500 ? "upstream_unavailable" : "invalid_response",
+          `HTTP ${response.status}`,
+          response.status,
+        );
     return { error, retryAfterMs: parseRetryAfter(response.headers.get("Retry-After"), now()) };
   }
 
@@ -339,7 +361,10 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
   const checkAccount = (token: TokenResponse, accountId: string | undefined) => {
     if (accountId !== undefined && accountId !== token.accid) {
-      throw new TokenProviderError("account_mismatch", "The SDK asked for a token for another account than this session's.");
+      throw new TokenProviderError(
+        "account_mismatch",
+        "The SDK asked for a token for another account than this session's.",
+      );
     }
   };
 
@@ -377,17 +402,30 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
 function isTimed(body: unknown): body is Timed {
   const b = body as Record<string, unknown>;
-  return ["curTime", "expiresAt", "serverTime", "refreshAfter"].every((k) => typeof b[k] === "number" && Number.isFinite(b[k]));
+  return ["curTime", "expiresAt", "serverTime", "refreshAfter"].every(
+    (k) => typeof b[k] === "number" && Number.isFinite(b[k]),
+  );
 }
 
 function isTokenResponse(body: unknown): body is TokenResponse {
   if (typeof body !== "object" || body === null) return false;
   const b = body as Record<string, unknown>;
-  return typeof b.accid === "string" && typeof b.token === "string" && typeof b.appKey === "string" && typeof b.ttl === "number" && isTimed(b);
+  return (
+    typeof b.accid === "string" &&
+    typeof b.token === "string" &&
+    typeof b.appKey === "string" &&
+    typeof b.ttl === "number" &&
+    isTimed(b)
+  );
 }
 
 function isErrorBody(body: unknown): body is ErrorBody {
-  return typeof body === "object" && body !== null && typeof (body as ErrorBody).error === "string" && typeof (body as ErrorBody).message === "string";
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    typeof (body as ErrorBody).error === "string" &&
+    typeof (body as ErrorBody).message === "string"
+  );
 }
 
 /** Retry-After as ms: delta-seconds or an HTTP date, capped at a minute. */
