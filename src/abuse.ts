@@ -12,21 +12,19 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { TIMING } from "./constants.ts";
-import { ApiError, errorResponse } from "./errors.ts";
+import { DomainError, describeError, errorResponse } from "./errors.ts";
+import { addLogFields } from "./middleware.ts";
 import type { AppEnv } from "./runtime.ts";
 
-/** The 429 answer. */
-export function rateLimited(): ApiError {
-  return new ApiError(429, "rate_limited", "Too many requests; retry later.", {
-    headers: { "Retry-After": String(TIMING.rateLimitPeriodSeconds) },
-  });
-}
-
-/** Counts one token request for `uid`; throws 429 when the uid is over its limit. */
-export async function limitTokenRequests(limiter: RateLimit | undefined, uid: string): Promise<void> {
-  if (!limiter) return;
-  const { success } = await limiter.limit({ key: `uid:${uid}` });
-  if (!success) throw rateLimited();
+/** Counts one token request for the session's uid; 429 when the uid is over its limit. */
+export function limitTokenRequests(): MiddlewareHandler<AppEnv & { Variables: { uid: string } }> {
+  return async function limitTokenRequests(c, next) {
+    const limiter = c.var.runtime.config.limits.tokenRequests;
+    if (limiter && !(await limiter.limit({ key: `uid:${c.var.uid}` })).success) {
+      throw new DomainError("rate_limited", "token requests per uid");
+    }
+    await next();
+  };
 }
 
 /** The caller's IP as Cloudflare reports it (absent locally, where all callers share one bucket). */
@@ -43,12 +41,12 @@ const blockedUntil = new Map<string, number>();
  */
 export function limitAuthFailures(): MiddlewareHandler<AppEnv> {
   return async function limitAuthFailures(c, next) {
-    const limiter = c.env.AUTH_FAILURE_RATE_LIMITER;
+    const limiter = c.var.runtime.config.limits.authFailures;
     if (!limiter) return next();
     const ip = clientIp(c);
     const until = blockedUntil.get(ip);
     if (until !== undefined) {
-      if (until > Date.now()) throw rateLimited();
+      if (until > Date.now()) throw new DomainError("rate_limited", "auth failures per IP (remembered)");
       blockedUntil.delete(ip);
     }
     await next();
@@ -57,10 +55,11 @@ export function limitAuthFailures(): MiddlewareHandler<AppEnv> {
     if (success) return;
     if (blockedUntil.size >= MAX_REMEMBERED) blockedUntil.clear();
     blockedUntil.set(ip, Date.now() + TIMING.rateLimitPeriodSeconds * 1000);
-    c.set("logFields", { ...c.get("logFields"), error: "rate_limited" });
+    const { code, message, headers } = describeError(new DomainError("rate_limited"));
+    addLogFields(c, { error: code });
     // Replacing c.res copies the old headers over (CORS, security headers); the 401's challenge
     // does not belong on a 429.
     c.res.headers.delete("WWW-Authenticate");
-    c.res = errorResponse(rateLimited());
+    c.res = errorResponse(code, message, headers);
   };
 }

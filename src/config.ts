@@ -7,6 +7,7 @@
  */
 
 import { LIMITS } from "./constants.ts";
+import { DomainError } from "./errors.ts";
 
 /** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
 export interface Env {
@@ -67,6 +68,10 @@ export interface Config {
   adminToken: string | undefined;
   /** Browser origins allowed by CORS (exact match). */
   allowedOrigins: ReadonlySet<string>;
+  /** The KV namespace of account records. */
+  accounts: KVNamespace;
+  /** Rate-limit bindings; each optional (without it nothing is limited). */
+  limits: { tokenRequests: RateLimit | undefined; authFailures: RateLimit | undefined };
 }
 
 /** One setting that is missing or unusable. `problem` describes the rule, never the value. */
@@ -77,10 +82,10 @@ export interface ConfigProblem {
 }
 
 /** Thrown when the Env cannot produce a Config; carries every problem found, not only the first. */
-export class ConfigError extends Error {
+export class ConfigError extends DomainError {
   override readonly name = "ConfigError";
   constructor(readonly problems: readonly ConfigProblem[]) {
-    super(`misconfigured: ${problems.map((p) => `${p.name} (${p.rule ?? p.problem})`).join(", ")}`);
+    super("misconfigured", `misconfigured: ${problems.map((p) => `${p.name} (${p.rule ?? p.problem})`).join(", ")}`);
   }
 }
 
@@ -136,6 +141,10 @@ export function parseConfig(env: Env): Config {
   }
 
   const adminToken = env.ADMIN_TOKEN || undefined;
+  if (adminToken && !/^[A-Za-z0-9._~+/-]+=*$/.test(adminToken)) {
+    // What a bearer token may contain (RFC 6750 token68); another character could never be sent.
+    bad("ADMIN_TOKEN", "letters, digits and . _ ~ + / - only");
+  }
   if (adminToken && byteLength(adminToken) < LIMITS.minSecretBytes)
     bad("ADMIN_TOKEN", `at least ${LIMITS.minSecretBytes} bytes`);
 
@@ -170,6 +179,8 @@ export function parseConfig(env: Env): Config {
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
     adminToken,
     allowedOrigins,
+    accounts: env.ACCOUNTS!,
+    limits: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
   };
 }
 

@@ -18,6 +18,12 @@ export const LIMITS = {
    * once) and each bound row costs two writes (forward and reverse keys), so 400 rows leave room.
    */
   maxImportRows: 400,
+  /** Longest session JWT we parse; longer headers are refused before any crypto. */
+  maxJwtLength: 8192,
+  /** Longest dynamic token we decode (real ones are about 120 characters). */
+  maxDynamicTokenLength: 512,
+  /** Longest X-Request-Id we keep; a longer or malformed one is replaced. */
+  maxRequestIdLength: 128,
 } as const;
 
 export const TIMING = {
@@ -35,8 +41,16 @@ export const TIMING = {
   accountCacheTtlMs: 60_000,
   /** When the client should refresh, as a fraction of the token's lifetime. */
   refreshFraction: 0.8,
-  /** Retry-After (seconds) sent when NetEase is unavailable or rate limiting us. */
+  /** Retry-After (seconds) sent when NetEase is unavailable. */
   upstreamRetryAfterSeconds: 5,
+  /** How long NetEase refuses an app that went over its rate (code 416): about 10 s. Also its Retry-After. */
+  nimRateLimitBlockSeconds: 10,
+  /** Retry-After (seconds) when KV is unavailable. */
+  storageRetryAfterSeconds: 2,
+  /** Retry-After (seconds) when the JWKS cannot be fetched and no keys are cached. */
+  sessionKeysRetryAfterSeconds: 5,
+  /** Allowed difference between our clock and a dynamic token's curTime in the login callback. */
+  callbackTokenSkewMs: 60_000,
   /** The rate limiters' period (wrangler.toml `simple.period`); also the Retry-After of a 429. */
   rateLimitPeriodSeconds: 60,
 } as const;

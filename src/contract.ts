@@ -1,65 +1,230 @@
 /**
- * The HTTP contract. The token API's bodies and the error codes are defined once, in the client
- * package (`packages/client/src/contract.ts`), because apps install that package; they are re-exported
- * here beside the admin API's and the login callback's bodies, which only the Worker speaks.
+ * The HTTP contract, written once as Valibot schemas. From them come the TypeScript types (inferred),
+ * the request validation (`routes/json-body.ts`) and the OpenAPI document (`openapi.ts`, through
+ * `@valibot/to-json-schema`), so the three cannot drift apart.
+ *
+ * The token API's types are also published, dependency-free, by the client package
+ * (`packages/client/src/contract.ts`), because apps install that package and must not pull in
+ * Valibot. The compile-time checks at the bottom of this file fail the type check if the two ever
+ * disagree.
+ *
+ * Each constrained field's message is phrased as a rule ("ttl must be a whole number of seconds from
+ * 60 to 3600."): it is what a caller reads in a 400, and its `description` is what the document shows.
  */
 
-export {
-  ERROR_CODES,
-  type ErrorBody,
-  type ErrorCode,
-  type TokenRequest,
-  type TokenResponse,
+import * as v from "valibot";
+import type {
+  ErrorBody as ClientErrorBody,
+  TokenRequest as ClientTokenRequest,
+  TokenResponse as ClientTokenResponse,
 } from "../packages/client/src/contract.ts";
+import { ERROR_CODES } from "../packages/client/src/contract.ts";
+import { LIMITS, NIM } from "./constants.ts";
 
-/** An account as the admin API shows it. Times are Unix milliseconds. */
-export interface AdminAccount {
-  uid: string;
-  accid: string;
-  status: "active" | "blocked";
-  createdAt: number;
-  updatedAt: number;
-  /** Rotations so far; 0 for the first accid. */
-  generation: number;
+export { ERROR_CODES, type ErrorCode } from "../packages/client/src/contract.ts";
+
+const must = (name: string, rule: string) => `${name} must be ${rule}.`;
+
+/** A string field with one rule, stated once for the message (of every check) and the description. */
+function ruled(
+  name: string,
+  rule: string,
+  checks: (message: string) => v.PipeItem<string, string, v.BaseIssue<unknown>>[],
+) {
+  const message = must(name, rule);
+  return v.pipe(v.pipe(v.string(message), ...checks(message)), v.description<string, string>(rule));
 }
 
-/** `PUT /admin/v1/accounts/{uid}` request body. */
-export interface BindRequest {
-  accid: string;
+const unixMs = (description: string) => v.pipe(v.number(), v.integer(), v.minValue(0), v.description(description));
+
+// ---- requests ----
+
+/** uid: as session/verify and the admin API accept it. */
+export const uidSchema = ruled(
+  "uid",
+  `1 to ${LIMITS.maxUidLength} characters without control characters`,
+  (message) => [
+    v.minLength(1, message),
+    v.maxLength(LIMITS.maxUidLength, message),
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
+    v.regex(/^[^\u0000-\u001f\u007f]+$/u, message),
+  ],
+);
+
+/** accid as operators may give it. */
+export const accidSchema = ruled("accid", "1 to 32 lowercase letters, digits or _ @ . -", (message) => [
+  v.regex(NIM.lowercaseAccidPattern, message),
+]);
+
+/** `POST /v1/token` body, for the configured ttl range. */
+export function tokenRequestSchema(ttl: { min: number; max: number }) {
+  const rule = `a whole number of seconds from ${ttl.min} to ${ttl.max}`;
+  const message = must("ttl", rule);
+  return v.strictObject(
+    {
+      ttl: v.optional(
+        v.pipe(
+          v.number(message),
+          v.integer(message),
+          v.minValue(ttl.min, message),
+          v.maxValue(ttl.max, message),
+          v.description(rule),
+        ),
+      ),
+    },
+    BODY_NOT_OBJECT,
+  );
 }
 
-/** `POST /admin/v1/accounts/{uid}/block` request body (optional). */
-export interface BlockRequest {
-  /** Disconnect the account's live IM sessions too. Default true. */
-  kick?: boolean;
-}
+/** The message for a body that is JSON but not an object. */
+export const BODY_NOT_OBJECT = "The body must be a JSON object.";
 
-/** One row of `POST /admin/v1/accounts/import`. */
-export interface ImportRow {
-  uid: string;
-  accid: string;
-}
+/** `PUT /admin/v1/accounts/{uid}` body. */
+export const bindRequestSchema = v.strictObject({ accid: accidSchema }, BODY_NOT_OBJECT);
 
-/** What happened to one import row. */
-export type ImportOutcome = "bound" | "already_bound" | "conflict" | "invalid";
+/** `POST /admin/v1/accounts/{uid}/block` body. */
+export const blockRequestSchema = v.strictObject(
+  {
+    kick: v.optional(
+      v.pipe(
+        v.boolean(must("kick", "true or false (default true: disconnect live sessions)")),
+        v.description("true or false (default true: disconnect live sessions)"),
+      ),
+    ),
+  },
+  BODY_NOT_OBJECT,
+);
 
-/** The answer for one import row; `line` counts from 1. */
-export interface ImportRowResult {
-  line: number;
-  outcome: ImportOutcome;
-  uid?: string;
-  accid?: string;
-  message?: string;
-}
+/** A body that must be empty or `{}`. */
+export const emptyRequestSchema = v.strictObject({}, BODY_NOT_OBJECT);
 
-/** `POST /admin/v1/accounts/import` answer. */
-export interface ImportResponse {
-  counts: Record<ImportOutcome, number>;
-  results: ImportRowResult[];
-}
+/** One import row. */
+export const importRowSchema = v.strictObject(
+  { uid: uidSchema, accid: accidSchema },
+  must("row", "an object {uid, accid}"),
+);
 
-/** Answer to NetEase's login callback: allow (`errCode` 0) or reject with a reason code. */
-export interface LoginCallbackDecision {
-  errCode: 0 | 1;
-  responseCode?: number;
+/** The import body (JSON array form; NDJSON carries the same rows one per line). */
+export const importRequestSchema = v.pipe(
+  v.array(v.unknown()),
+  v.minLength(1, "The import is empty."),
+  v.maxLength(LIMITS.maxImportRows, `At most ${LIMITS.maxImportRows} rows per request; split the import.`),
+  v.description(`an array of 1 to ${LIMITS.maxImportRows} rows {uid, accid}`),
+);
+
+// ---- responses ----
+
+/** `POST /v1/token` 200. */
+export const tokenResponseSchema = v.strictObject({
+  accid: v.pipe(v.string(), v.regex(NIM.accidPattern), v.description("the NetEase IM account id")),
+  token: v.pipe(
+    v.string(),
+    v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
+    v.description("the dynamic token (base64 of {signature, curTime, ttl})"),
+  ),
+  appKey: v.pipe(v.string(), v.minLength(1), v.description("the app key the token was signed for")),
+  curTime: unixMs("when the token was signed (Unix ms)"),
+  ttl: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("lifetime in seconds")),
+  expiresAt: unixMs("curTime + ttl * 1000"),
+  serverTime: unixMs("the Worker's clock (Unix ms)"),
+  refreshAfter: unixMs("fetch a new token after this time (Unix ms)"),
+});
+
+/** Every error body. */
+export const errorSchema = v.strictObject({
+  error: v.pipe(v.picklist(ERROR_CODES), v.description("a stable error code")),
+  message: v.pipe(v.string(), v.description("a human-readable explanation")),
+});
+
+/** `GET /healthz`. */
+export const healthSchema = v.strictObject({
+  status: v.picklist(["ok", "misconfigured"]),
+  missing: v.optional(v.pipe(v.array(v.string()), v.description("names of missing settings"))),
+  invalid: v.optional(v.pipe(v.array(v.string()), v.description("names of invalid settings"))),
+});
+
+/** An account in the admin API. */
+export const adminAccountSchema = v.strictObject({
+  uid: v.string(),
+  accid: v.pipe(v.string(), v.regex(NIM.accidPattern), v.description("the NetEase accid")),
+  status: v.picklist(["active", "blocked"]),
+  createdAt: unixMs("first bound (Unix ms)"),
+  updatedAt: unixMs("last changed (Unix ms)"),
+  generation: v.pipe(v.number(), v.integer(), v.minValue(0), v.description("rotations so far")),
+  outcome: v.optional(v.pipe(v.picklist(["bound", "already_bound"]), v.description("what a bind did (PUT only)"))),
+  previousAccid: v.optional(v.pipe(v.string(), v.description("the accid before a rotation (rotate only)"))),
+});
+
+const IMPORT_OUTCOMES = ["bound", "already_bound", "conflict", "invalid"] as const;
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/** `POST /admin/v1/accounts/import` 200. */
+export const importResponseSchema = v.strictObject({
+  counts: v.strictObject({ bound: count, already_bound: count, conflict: count, invalid: count }),
+  results: v.array(
+    v.strictObject({
+      line: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("the row's position, from 1")),
+      outcome: v.pipe(v.picklist(IMPORT_OUTCOMES), v.description("what happened to the row")),
+      uid: v.optional(v.string()),
+      accid: v.optional(v.string()),
+      message: v.optional(v.string()),
+    }),
+  ),
+});
+
+/** `POST /v1/nim/login-callback` 200. */
+export const loginDecisionSchema = v.strictObject({
+  errCode: v.pipe(v.picklist([0, 1]), v.description("0 allows the login, 1 rejects it")),
+  responseCode: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(20000), v.maxValue(20099), v.description("why it was rejected")),
+  ),
+});
+
+// ---- types, inferred ----
+
+export type TokenRequest = v.InferOutput<ReturnType<typeof tokenRequestSchema>>;
+export type TokenResponse = v.InferOutput<typeof tokenResponseSchema>;
+export type ErrorBody = v.InferOutput<typeof errorSchema>;
+export type AdminAccount = v.InferOutput<typeof adminAccountSchema>;
+export type BindRequest = v.InferOutput<typeof bindRequestSchema>;
+export type BlockRequest = v.InferOutput<typeof blockRequestSchema>;
+export type ImportRow = v.InferOutput<typeof importRowSchema>;
+export type ImportResponse = v.InferOutput<typeof importResponseSchema>;
+export type ImportRowResult = ImportResponse["results"][number];
+export type ImportOutcome = ImportRowResult["outcome"];
+export type LoginCallbackDecision = v.InferOutput<typeof loginDecisionSchema>;
+export type Health = v.InferOutput<typeof healthSchema>;
+
+// ---- the client package publishes the same token API ----
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+/** Fails the type check if the client package's TokenResponse drifts from the schema. */
+export type ClientTokenResponseMatches = Assert<Same<TokenResponse, ClientTokenResponse>>;
+/** Fails the type check if the client package's TokenRequest drifts from the schema. */
+export type ClientTokenRequestMatches = Assert<Same<TokenRequest, ClientTokenRequest>>;
+/** Fails the type check if the client package's ErrorBody drifts from the schema. */
+export type ClientErrorBodyMatches = Assert<Same<ErrorBody, ClientErrorBody>>;
+
+/**
+ * The first problem with `issues` as one sentence for a 400: the field's own rule, or the unknown
+ * fields. Valibot reports a missing required field with its object's message, so the field's rule is
+ * recovered by checking `undefined` against the field's own schema.
+ */
+export function describeIssues(
+  schema: v.GenericSchema,
+  issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]],
+): string {
+  const unknown = issues
+    .filter((issue) => issue.kind === "schema" && issue.expected === "never")
+    .map((issue) => String(issue.path?.at(-1)?.key));
+  if (unknown.length > 0) return `Unknown field(s): ${unknown.slice(0, 5).join(", ")}.`;
+  const [first] = issues;
+  const key = first.path?.at(-1)?.key;
+  const entries = (schema as { entries?: Record<string, v.GenericSchema> }).entries;
+  if (first.expected === `"${String(key)}"` && entries && typeof key === "string" && entries[key]) {
+    const fieldIssue = v.safeParse(entries[key], undefined).issues?.[0];
+    if (fieldIssue) return fieldIssue.message;
+  }
+  return first.message;
 }

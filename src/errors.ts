@@ -1,56 +1,206 @@
 /**
- * One JSON error shape for every failure: `{"error": "<stable code>", "message": "<human text>"}`.
+ * Errors, and the one table that turns them into HTTP answers.
  *
- * Callers get a deliberately generic message; the precise reason (which JWT check failed, what
- * NetEase answered) goes to the log line as `detail`. Nothing here ever formats a secret, a token or
- * a raw JWT: `detail` strings are built from fixed text and codes only.
+ * Domain modules (`session/`, `accounts/`, `nim/`, `config.ts`) throw a `DomainError` that says what
+ * went wrong in their own terms (the session is invalid, storage is unavailable, NetEase refused) and
+ * know nothing of HTTP. The few errors that only exist at the HTTP edge (a bad body, an unknown path)
+ * are `ApiError`s raised by routes and middleware. Hono's own `HTTPException` (from its built-in
+ * middleware) is mapped too. `onError` is the only place where any of them becomes a status, a
+ * stable error code and headers; every `Retry-After` comes from `constants.ts`.
+ *
+ * Every answer has one JSON shape, `{"error": "<stable code>", "message": "<human text>"}`. Callers
+ * get a deliberately generic message; the precise reason (which JWT check failed, what NetEase
+ * answered) goes to the log line as `detail`, built from fixed text and codes only, never a secret,
+ * a token or a raw JWT.
  */
 
+import { HTTPException } from "hono/http-exception";
+import { TIMING } from "./constants.ts";
 import type { ErrorCode } from "./contract.ts";
 
-/** An error the caller is told about. `status` and `code` are part of the public contract. */
-export class ApiError extends Error {
-  override readonly name = "ApiError";
-  constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 502 | 503,
-    readonly code: ErrorCode,
-    message: string,
-    readonly options: {
-      /** Extra response headers, e.g. `Retry-After` or `WWW-Authenticate`. */
-      headers?: Record<string, string>;
-      /** Why, for the log only. Never a secret or token. */
-      detail?: string;
-    } = {},
-  ) {
-    super(message);
+/** What can go wrong, in the domain's own words. */
+export type DomainErrorKind =
+  | "session_missing"
+  | "session_invalid"
+  | "session_keys_unavailable"
+  | "storage_unavailable"
+  | "record_corrupt"
+  | "upstream_unavailable"
+  | "upstream_rate_limited"
+  | "upstream_rejected"
+  | "account_blocked"
+  | "account_not_found"
+  | "account_conflict"
+  | "accid_not_registered"
+  | "misconfigured"
+  | "rate_limited";
+
+/** A failure in domain terms. `detail` is for the log only; `reason` (conflicts) is shown to the caller. */
+export class DomainError extends Error {
+  override readonly name: string = "DomainError";
+  readonly kind: DomainErrorKind;
+  readonly detail: string | undefined;
+  /** A caller-facing explanation that replaces the table's message (used for conflicts). */
+  readonly reason: string | undefined;
+
+  constructor(kind: DomainErrorKind, detail?: string, reason?: string) {
+    super(detail ?? kind);
+    this.kind = kind;
+    this.detail = detail;
+    this.reason = reason;
   }
 }
 
-/** Builds the JSON error response for an ApiError. */
-export function errorResponse(error: ApiError, extraHeaders?: Headers): Response {
-  const headers = new Headers(extraHeaders);
+/** The HTTP status of every stable error code: part of the public contract (and of the OpenAPI document). */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  missing_session: 401,
+  unauthorized: 401,
+  invalid_session: 401,
+  account_blocked: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  misconfigured: 500,
+  internal_error: 500,
+  upstream_error: 502,
+  session_keys_unavailable: 503,
+  storage_unavailable: 503,
+  upstream_unavailable: 503,
+} as const satisfies Record<ErrorCode, number>;
+
+/** An HTTP status this service answers errors with. */
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+interface Answer {
+  code: ErrorCode;
+  message: string;
+  /** Seconds; becomes Retry-After. */
+  retryAfter?: number;
+  challenge?: string;
+}
+
+/** The one table: each domain failure's code, message and headers. */
+const DOMAIN_ANSWERS: Record<DomainErrorKind, Answer> = {
+  session_missing: {
+    code: "missing_session",
+    message: "Send the app session as 'Authorization: Bearer <JWT>'.",
+    challenge: "Bearer",
+  },
+  session_invalid: {
+    code: "invalid_session",
+    message: "The session token is invalid or expired.",
+    challenge: 'Bearer error="invalid_token"',
+  },
+  session_keys_unavailable: {
+    code: "session_keys_unavailable",
+    message: "Session keys are temporarily unavailable; retry later.",
+    retryAfter: TIMING.sessionKeysRetryAfterSeconds,
+  },
+  storage_unavailable: {
+    code: "storage_unavailable",
+    message: "Account storage is temporarily unavailable; retry later.",
+    retryAfter: TIMING.storageRetryAfterSeconds,
+  },
+  record_corrupt: { code: "internal_error", message: "An internal error occurred." },
+  upstream_unavailable: {
+    code: "upstream_unavailable",
+    message: "The IM service is temporarily unavailable; retry later.",
+    retryAfter: TIMING.upstreamRetryAfterSeconds,
+  },
+  upstream_rate_limited: {
+    code: "upstream_unavailable",
+    message: "The IM service is temporarily unavailable; retry later.",
+    retryAfter: TIMING.nimRateLimitBlockSeconds,
+  },
+  upstream_rejected: { code: "upstream_error", message: "The IM service rejected the request." },
+  account_blocked: { code: "account_blocked", message: "This account is blocked from IM login." },
+  account_not_found: { code: "not_found", message: "No account is bound to this uid." },
+  account_conflict: { code: "conflict", message: "The account is in a conflicting state." },
+  accid_not_registered: { code: "invalid_request", message: "This accid is not registered with NetEase." },
+  misconfigured: { code: "misconfigured", message: "The service is not configured correctly." },
+  rate_limited: {
+    code: "rate_limited",
+    message: "Too many requests; retry later.",
+    retryAfter: TIMING.rateLimitPeriodSeconds,
+  },
+};
+
+/** An error that exists only at the HTTP edge (bad body, unknown path), raised by routes and middleware. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  readonly code: ErrorCode;
+  readonly headers: Record<string, string>;
+  /** Why, for the log only. */
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}, detail?: string) {
+    super(message);
+    this.code = code;
+    this.headers = headers;
+    this.detail = detail;
+  }
+}
+
+/** Errors several routes raise. */
+export const errors = {
+  notFound: () => new ApiError("not_found", "No such endpoint."),
+  methodNotAllowed: (allow: string) =>
+    new ApiError("method_not_allowed", `Method not allowed; use ${allow}.`, { Allow: allow }),
+  invalidRequest: (message: string) => new ApiError("invalid_request", message),
+  payloadTooLarge: (limit: number) =>
+    new ApiError("payload_too_large", `Request bodies are limited to ${limit} bytes.`),
+  unsupportedMediaType: (types: readonly string[]) =>
+    new ApiError("unsupported_media_type", `Send the body as ${types.join(" or ")}.`),
+  unauthorized: (message: string, challenge: string | undefined, detail: string) =>
+    new ApiError("unauthorized", message, challenge ? { "WWW-Authenticate": challenge } : {}, detail),
+} as const;
+
+/** The answer for any thrown value: its code, message, headers and log detail. */
+export function describeError(error: unknown): { code: ErrorCode; message: string; headers: Headers; detail?: string } {
+  const headers = new Headers();
+  if (error instanceof DomainError) {
+    const answer = DOMAIN_ANSWERS[error.kind];
+    if (answer.retryAfter !== undefined) headers.set("Retry-After", String(answer.retryAfter));
+    if (answer.challenge) headers.set("WWW-Authenticate", answer.challenge);
+    return { code: answer.code, message: error.reason ?? answer.message, headers, detail: error.detail };
+  }
+  if (error instanceof ApiError) {
+    for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
+    return { code: error.code, message: error.message, headers, detail: error.detail };
+  }
+  if (error instanceof HTTPException) {
+    // Hono's built-in middleware. Keep its challenge; its text is replaced by our fixed message.
+    const challenge = error.res?.headers.get("WWW-Authenticate");
+    if (challenge) headers.set("WWW-Authenticate", challenge);
+    const code = HTTP_EXCEPTION_CODES[error.status] ?? "internal_error";
+    const message = code === "internal_error" ? INTERNAL_MESSAGE : error.message || code;
+    return { code, message, headers, detail: `HTTPException ${error.status}` };
+  }
+  // An unexpected exception's message could hold anything; log only its type.
+  return {
+    code: "internal_error",
+    message: INTERNAL_MESSAGE,
+    headers,
+    detail: `unhandled ${error instanceof Error ? error.name : typeof error}`,
+  };
+}
+
+const INTERNAL_MESSAGE = "An internal error occurred.";
+const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  404: "not_found",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
+
+/** The JSON error response for a code and message. */
+export function errorResponse(code: ErrorCode, message: string, headers: Headers = new Headers()): Response {
   headers.set("Content-Type", "application/json; charset=utf-8");
   headers.set("Cache-Control", "no-store");
-  for (const [name, value] of Object.entries(error.options.headers ?? {})) headers.set(name, value);
-  return new Response(JSON.stringify({ error: error.code, message: error.message }), {
-    status: error.status,
-    headers,
-  });
+  return new Response(JSON.stringify({ error: code, message }), { status: ERROR_STATUS[code], headers });
 }
-
-/** The ApiError for a fault of our own: the caller learns nothing but that it happened. */
-export function internalError(detail: string): ApiError {
-  return new ApiError(500, "internal_error", "An internal error occurred.", { detail });
-}
-
-/** Standard errors that several modules raise. */
-export const errors = {
-  notFound: () => new ApiError(404, "not_found", "No such endpoint."),
-  methodNotAllowed: (allow: string) =>
-    new ApiError(405, "method_not_allowed", `Method not allowed; use ${allow}.`, { headers: { Allow: allow } }),
-  invalidRequest: (message: string) => new ApiError(400, "invalid_request", message),
-  payloadTooLarge: (limit: number) =>
-    new ApiError(413, "payload_too_large", `Request bodies are limited to ${limit} bytes.`),
-  misconfigured: (detail: string) =>
-    new ApiError(500, "misconfigured", "The service is not configured correctly.", { detail }),
-} as const;

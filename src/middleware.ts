@@ -1,38 +1,40 @@
 /**
- * Cross-cutting request handling: request ids, the access log, and turning every thrown error into
- * the one JSON error shape. Clients see the stable code and a generic message; the log line gets the
- * detail (which check failed, what NetEase answered), the request id that ties the two together,
- * and never a secret, token or raw JWT.
+ * Cross-cutting request handling: request ids (Hono's `requestId`), the access log, and CORS.
+ * Clients see a stable error code and a generic message; the log line gets the detail, the request
+ * id that ties the two together, and never a secret, token or raw JWT.
  */
 
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
 import { cors } from "hono/cors";
-import { HTTPException } from "hono/http-exception";
-import { ApiError, errorResponse, errors, internalError } from "./errors.ts";
-import { logLine } from "./log.ts";
-import { type AppEnv, runtimeFor } from "./runtime.ts";
+import { requestId } from "hono/request-id";
+import { LIMITS } from "./constants.ts";
+import { describeError, errorResponse, errors as standardErrors } from "./errors.ts";
+import { type LogFields, logLine } from "./log.ts";
+import type { AppEnv } from "./runtime.ts";
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+/** The caller's `X-Request-Id` when well-formed (Hono's rule: word characters, `-` and `=`), else a new UUID. */
+export const requestIds = () => requestId({ limitLength: LIMITS.maxRequestIdLength });
 
-/**
- * Gives every request an id (the caller's `X-Request-Id` if well-formed, else a new UUID), echoes it
- * on the response, and writes one access-log line when the response is ready.
- */
-export function requestContext(): MiddlewareHandler<AppEnv> {
-  return async function requestContext(c, next) {
+/** Adds fields to this request's access-log line. */
+export function addLogFields(c: { var: { logFields: LogFields } }, fields: LogFields): void {
+  Object.assign(c.var.logFields, fields);
+}
+
+/** Writes one access-log line per request, when the response is ready. */
+export function accessLog(): MiddlewareHandler<AppEnv> {
+  return async function accessLog(c, next) {
     const started = Date.now();
-    const offered = c.req.header("X-Request-Id");
-    const requestId = offered && REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
-    c.set("requestId", requestId);
     c.set("logFields", {});
     await next();
-    c.res.headers.set("X-Request-Id", requestId);
+    // Hono's requestId sets the header before the route runs; an answer built by the error handler
+    // is a new Response without it.
+    c.res.headers.set("X-Request-Id", c.var.requestId);
     logLine(c.res.status >= 500 ? "error" : "info", {
-      requestId,
+      requestId: c.var.requestId,
       method: c.req.method,
       route: c.req.routePath,
       status: c.res.status,
-      ...c.get("logFields"),
+      ...c.var.logFields,
       latencyMs: Date.now() - started,
     });
   };
@@ -42,7 +44,8 @@ const corsForAllowedOrigin = cors({
   origin: (origin) => origin, // only reached for an allowed origin, see corsFromAllowlist
   allowMethods: ["GET", "POST", "PUT"],
   allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-  exposeHeaders: ["X-Request-Id", "Retry-After"],
+  // WWW-Authenticate: a browser app can read why a 401 happened.
+  exposeHeaders: ["X-Request-Id", "Retry-After", "WWW-Authenticate"],
   maxAge: 600,
 });
 
@@ -50,17 +53,12 @@ const corsForAllowedOrigin = cors({
  * CORS from ALLOWED_ORIGINS: exact-match origins only, never a wildcard, no credentials mode (the
  * session travels in the Authorization header). A request from any other origin gets no CORS headers
  * at all, and its preflight is not answered (405). `Vary: Origin` whenever an allowlist is set, so
- * caches never mix answers for different origins.
+ * caches never mix answers for different origins. Misconfigured: no CORS (every route answers 500).
  */
 export function corsFromAllowlist(): MiddlewareHandler<AppEnv> {
   return async function corsFromAllowlist(c, next) {
-    let allowed: ReadonlySet<string>;
-    try {
-      allowed = runtimeFor(c.env).config.allowedOrigins;
-    } catch {
-      return next(); // misconfigured: the route answers 500 anyway
-    }
-    if (allowed.size === 0) return next();
+    const allowed = c.var.configError ? undefined : c.var.runtime.config.allowedOrigins;
+    if (!allowed || allowed.size === 0) return next();
     const origin = c.req.header("Origin");
     if (origin !== undefined && allowed.has(origin)) return corsForAllowedOrigin(c, next);
     await next();
@@ -68,28 +66,17 @@ export function corsFromAllowlist(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Maps any thrown error to the JSON error response; unexpected errors become 500 `internal_error`. */
+/** Hono's error handler: the answer from the error table; the code and detail to the access log. */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
-  const apiError = toApiError(error);
-  c.set("logFields", {
-    ...c.get("logFields"),
-    error: apiError.code,
-    ...(apiError.options.detail ? { detail: apiError.options.detail } : {}),
-  });
-  return errorResponse(apiError);
+  const { code, message, headers, detail } = describeError(error);
+  addLogFields(c, { error: code, ...(detail ? { detail } : {}) });
+  return errorResponse(code, message, headers);
 };
 
 /** 404 `not_found` for unknown paths. */
-export const onNotFound: NotFoundHandler<AppEnv> = (c) => onError(errors.notFound(), c);
+export const onNotFound: NotFoundHandler<AppEnv> = (c) => onError(standardErrors.notFound(), c);
 
 /** The 405 handler for Hono's methodNotAllowed middleware. */
 export function onMethodNotAllowed(c: Context<AppEnv>, allowed: string[]): Response | Promise<Response> {
-  return onError(errors.methodNotAllowed(allowed.join(", ")), c);
-}
-
-function toApiError(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  if (error instanceof HTTPException) return internalError(`HTTPException ${error.status}`);
-  // An unexpected exception's message could hold anything; log only its type.
-  return internalError(`unhandled ${error instanceof Error ? error.name : typeof error}`);
+  return onError(standardErrors.methodNotAllowed(allowed.join(", ")), c);
 }

@@ -1,58 +1,231 @@
 /**
- * The OpenAPI 3.1 document served at GET /openapi.json, built from the same schemas the routes
- * validate with (schema.ts) and the live configuration (the ttl range), so it cannot drift from the
- * code. Pure: no I/O, so Node tooling can build and validate it too.
+ * The OpenAPI 3.1 document served at GET /openapi.json.
+ *
+ * Generated, not written: each operation below names the Valibot schemas its route validates with
+ * and answers with (`contract.ts`, converted by `@valibot/to-json-schema`), and the stable error codes
+ * it can answer with; each code's status comes from the error table (`errors.ts`). So the document
+ * cannot disagree with the code about a body, a field rule or an error status. Pure: no I/O, so Node
+ * tooling can build and validate it too.
  */
 
+import { toJsonSchema } from "@valibot/to-json-schema";
+import type * as v from "valibot";
 import { LIMITS } from "./constants.ts";
 import {
   adminAccountSchema,
   bindRequestSchema,
   blockRequestSchema,
+  type ErrorCode,
   errorSchema,
   healthSchema,
   importRequestSchema,
   importResponseSchema,
   loginDecisionSchema,
-  type Schema,
   tokenRequestSchema,
   tokenResponseSchema,
   uidSchema,
-} from "./schema.ts";
+} from "./contract.ts";
+import { ERROR_STATUS } from "./errors.ts";
 
 type Json = Record<string, unknown>;
 
-const json = (schema: Schema | Json, description: string): Json => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const error = (description: string): Json => ({ $ref: "#/components/responses/Error", description });
-const errors = (codes: Record<string, string>): Json =>
-  Object.fromEntries(Object.entries(codes).map(([status, description]) => [status, error(description)]));
+/** One documented operation: what it takes, what it answers, and which error codes it can answer with. */
+interface Operation {
+  method: "get" | "post" | "put";
+  path: string;
+  operationId: string;
+  summary: string;
+  security?: "session" | "admin" | "netease";
+  body?: { schema: string; required: boolean; description?: string; ndjson?: string };
+  responses: Record<number, { description: string; schema?: string }>;
+  errors: readonly ErrorCode[];
+}
 
-const upstream = {
-  "502": "NetEase refused the request (upstream_error).",
-  "503":
-    "NetEase, KV or the JWKS is unavailable (upstream_unavailable, storage_unavailable, session_keys_unavailable); see Retry-After.",
-};
-const adminErrors = {
-  "400": "Invalid uid or body (invalid_request).",
-  "401": "Missing or wrong admin token (unauthorized).",
-  "404": "No such account, or the admin API is off (not_found).",
-  "429": "Too many failed authentications from this IP (rate_limited); see Retry-After.",
-  ...upstream,
-};
-const uidParameter = {
-  name: "uid",
-  in: "path",
-  required: true,
-  description: "The app user id, URL-encoded.",
-  schema: uidSchema,
-};
+const SESSION_ERRORS = ["missing_session", "invalid_session", "session_keys_unavailable", "rate_limited"] as const;
+const BODY_ERRORS = ["invalid_request", "payload_too_large", "unsupported_media_type"] as const;
+const UPSTREAM_ERRORS = ["upstream_error", "upstream_unavailable", "storage_unavailable"] as const;
+const SERVICE_ERRORS = ["misconfigured", "internal_error"] as const;
+const ADMIN_ERRORS = ["unauthorized", "not_found", "rate_limited", ...SERVICE_ERRORS, ...UPSTREAM_ERRORS] as const;
+
+/** Every operation of the service, in document order. */
+const OPERATIONS: readonly Operation[] = [
+  {
+    method: "post",
+    path: "/v1/token",
+    operationId: "issueToken",
+    summary: "Issue a dynamic token for the session's user.",
+    security: "session",
+    body: { schema: "TokenRequest", required: false, description: "Optional; an empty body is fine." },
+    responses: { 200: { description: "The token (Cache-Control: no-store).", schema: "TokenResponse" } },
+    errors: [...SESSION_ERRORS, ...BODY_ERRORS, "account_blocked", ...UPSTREAM_ERRORS, ...SERVICE_ERRORS],
+  },
+  {
+    method: "get",
+    path: "/healthz",
+    operationId: "health",
+    summary: "Whether the service is configured (no I/O).",
+    responses: {
+      200: { description: "Configured.", schema: "Health" },
+      503: { description: "Misconfigured: names (never values) of the settings at fault.", schema: "Health" },
+    },
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    operationId: "openapi",
+    summary: "This document.",
+    responses: { 200: { description: "The OpenAPI document." } },
+    errors: SERVICE_ERRORS,
+  },
+  {
+    method: "post",
+    path: "/v1/nim/login-callback",
+    operationId: "loginCallback",
+    summary: "NetEase's third-party login callback (eventType 36).",
+    security: "netease",
+    body: { schema: "LoginEvent", required: true },
+    responses: {
+      200: {
+        description: "Allow (errCode 0) or reject (errCode 1, responseCode 20001–20006).",
+        schema: "LoginDecision",
+      },
+    },
+    errors: ["unauthorized", "rate_limited", "payload_too_large", "storage_unavailable", ...SERVICE_ERRORS],
+  },
+  {
+    method: "post",
+    path: "/admin/v1/accounts/import",
+    operationId: "importAccounts",
+    summary: `Bind up to ${LIMITS.maxImportRows} existing NetEase accids to uids.`,
+    security: "admin",
+    body: { schema: "ImportRequest", required: true, ndjson: "One {uid, accid} JSON object per line." },
+    responses: { 200: { description: "Per-row outcomes.", schema: "ImportResponse" } },
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+  },
+  {
+    method: "get",
+    path: "/admin/v1/accounts/{uid}",
+    operationId: "getAccount",
+    summary: "Read an account.",
+    security: "admin",
+    responses: { 200: { description: "The account.", schema: "AdminAccount" } },
+    errors: [...ADMIN_ERRORS, "invalid_request"],
+  },
+  {
+    method: "put",
+    path: "/admin/v1/accounts/{uid}",
+    operationId: "bindAccount",
+    summary: "Bind an existing NetEase accid to the uid.",
+    security: "admin",
+    body: { schema: "BindRequest", required: true },
+    responses: {
+      200: { description: "Already bound (outcome already_bound).", schema: "AdminAccount" },
+      201: { description: "Bound (outcome bound).", schema: "AdminAccount" },
+    },
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+  },
+  {
+    method: "post",
+    path: "/admin/v1/accounts/{uid}/block",
+    operationId: "blockAccount",
+    summary: "Block the account at NetEase (optionally kicking live sessions).",
+    security: "admin",
+    body: { schema: "BlockRequest", required: false },
+    responses: { 200: { description: "Blocked.", schema: "AdminAccount" } },
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+  },
+  {
+    method: "post",
+    path: "/admin/v1/accounts/{uid}/unblock",
+    operationId: "unblockAccount",
+    summary: "Unblock the account.",
+    security: "admin",
+    responses: { 200: { description: "Active again.", schema: "AdminAccount" } },
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+  },
+  {
+    method: "post",
+    path: "/admin/v1/accounts/{uid}/rotate",
+    operationId: "rotateAccount",
+    summary: "Move the uid to a new accid and block the old one.",
+    security: "admin",
+    responses: { 200: { description: "The new account, with previousAccid.", schema: "AdminAccount" } },
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+  },
+];
+
+/** The (status, code) pairs an operation documents, for tests that hold real answers against the document. */
+export function documentedErrors(method: string, path: string): ReadonlyMap<ErrorCode, number> | undefined {
+  const operation = OPERATIONS.find((o) => o.method === method && o.path === path);
+  return operation && new Map(operation.errors.map((code) => [code, ERROR_STATUS[code]]));
+}
+
+/** A schema as JSON Schema 2020-12 (what OpenAPI 3.1 embeds), without its own `$schema` line. */
+function jsonSchema(schema: v.GenericSchema): Json {
+  const { $schema: _dialect, ...converted } = toJsonSchema(schema, { target: "draft-2020-12", errorMode: "ignore" });
+  return converted;
+}
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonContent = (name: string) => ({ "application/json": { schema: ref(name) } });
+
+function responses(operation: Operation): Json {
+  const out: Json = {};
+  for (const [status, { description, schema }] of Object.entries(operation.responses)) {
+    out[status] = schema ? { description, content: jsonContent(schema) } : { description };
+  }
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of operation.errors)
+    byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    out[String(status)] = {
+      description: `Error: ${codes.join(", ")}.`,
+      content: {
+        "application/json": {
+          schema: { allOf: [ref("Error"), { properties: { error: { enum: codes } } }] },
+        },
+      },
+    };
+  }
+  return out;
+}
 
 /** Builds the document for a service with this ttl range. */
 export function buildOpenApiDocument(ttl: { min: number; max: number; default: number }): Json {
-  const tokenRequest = tokenRequestSchema(ttl);
+  const paths: Record<string, Json> = {};
+  for (const operation of OPERATIONS) {
+    const item: Json = {
+      operationId: operation.operationId,
+      summary: operation.summary,
+      ...(operation.security ? { security: [{ [operation.security]: [] }] } : {}),
+      responses: responses(operation),
+    };
+    if (operation.body) {
+      const { schema, required, description, ndjson } = operation.body;
+      item.requestBody = {
+        required,
+        ...(description ? { description } : {}),
+        content: {
+          ...jsonContent(schema),
+          ...(ndjson ? { "application/x-ndjson": { schema: { type: "string", description: ndjson } } } : {}),
+        },
+      };
+    }
+    paths[operation.path] ??= {};
+    const pathItem = paths[operation.path]!;
+    if (operation.path.includes("{uid}")) {
+      pathItem.parameters = [
+        {
+          name: "uid",
+          in: "path",
+          required: true,
+          description: "The app user id, URL-encoded.",
+          schema: jsonSchema(uidSchema),
+        },
+      ];
+    }
+    pathItem[operation.method] = item;
+  }
   return {
     openapi: "3.1.0",
     info: {
@@ -80,166 +253,22 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
         },
       },
       schemas: {
-        TokenRequest: tokenRequest,
-        TokenResponse: tokenResponseSchema,
-        Error: errorSchema,
-        Health: healthSchema,
-        AdminAccount: adminAccountSchema,
-        BindRequest: bindRequestSchema,
-        BlockRequest: blockRequestSchema,
-        ImportRequest: importRequestSchema,
-        ImportResponse: importResponseSchema,
-        LoginDecision: loginDecisionSchema,
-      },
-      responses: { Error: json({ $ref: "#/components/schemas/Error" }, "An error.") },
-    },
-    paths: {
-      "/v1/token": {
-        post: {
-          operationId: "issueToken",
-          summary: "Issue a dynamic token for the session's user.",
-          security: [{ session: [] }],
-          requestBody: {
-            required: false,
-            description: `Optional. ttl defaults to ${ttl.default} seconds.`,
-            content: { "application/json": { schema: { $ref: "#/components/schemas/TokenRequest" } } },
-          },
-          responses: {
-            "200": json({ $ref: "#/components/schemas/TokenResponse" }, "The token (Cache-Control: no-store)."),
-            ...errors({
-              "400": "Invalid body or ttl out of range (invalid_request).",
-              "401": "No session (missing_session) or an invalid one (invalid_session).",
-              "403": "The account is blocked (account_blocked).",
-              "413": `Body over ${LIMITS.maxBodyBytes} bytes (payload_too_large).`,
-              "415": "Body is not application/json (unsupported_media_type).",
-              "429": "Too many requests (rate_limited); see Retry-After.",
-              "500": "The service is misconfigured (misconfigured).",
-              ...upstream,
-            }),
-          },
+        TokenRequest: {
+          ...jsonSchema(tokenRequestSchema(ttl)),
+          description: `ttl defaults to ${ttl.default} seconds.`,
         },
-      },
-      "/healthz": {
-        get: {
-          operationId: "health",
-          summary: "Whether the service is configured.",
-          responses: {
-            "200": json({ $ref: "#/components/schemas/Health" }, "Configured."),
-            "503": json(
-              { $ref: "#/components/schemas/Health" },
-              "Misconfigured: names (never values) of the settings at fault.",
-            ),
-          },
-        },
-      },
-      "/openapi.json": {
-        get: {
-          operationId: "openapi",
-          summary: "This document.",
-          responses: { "200": { description: "The OpenAPI document." } },
-        },
-      },
-      "/v1/nim/login-callback": {
-        post: {
-          operationId: "loginCallback",
-          summary: "NetEase's third-party login callback (eventType 36).",
-          security: [{ netease: [] }],
-          requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
-          responses: {
-            "200": json(
-              { $ref: "#/components/schemas/LoginDecision" },
-              "Allow (errCode 0) or reject (errCode 1, responseCode 20001–20006).",
-            ),
-            ...errors({
-              "401": "Not signed by NetEase (unauthorized).",
-              "429": "Too many failed authentications from this IP (rate_limited).",
-            }),
-          },
-        },
-      },
-      "/admin/v1/accounts/import": {
-        post: {
-          operationId: "importAccounts",
-          summary: `Bind up to ${LIMITS.maxImportRows} existing NetEase accids to uids.`,
-          security: [{ admin: [] }],
-          requestBody: {
-            required: true,
-            content: {
-              "application/json": { schema: { $ref: "#/components/schemas/ImportRequest" } },
-              "application/x-ndjson": {
-                schema: { type: "string", description: "One {uid, accid} JSON object per line." },
-              },
-            },
-          },
-          responses: {
-            "200": json({ $ref: "#/components/schemas/ImportResponse" }, "Per-row outcomes."),
-            ...errors({ ...adminErrors, "413": "Body too large (payload_too_large).", "415": "Not JSON or NDJSON." }),
-          },
-        },
-      },
-      "/admin/v1/accounts/{uid}": {
-        parameters: [uidParameter],
-        get: {
-          operationId: "getAccount",
-          summary: "Read an account.",
-          security: [{ admin: [] }],
-          responses: {
-            "200": json({ $ref: "#/components/schemas/AdminAccount" }, "The account."),
-            ...errors(adminErrors),
-          },
-        },
-        put: {
-          operationId: "bindAccount",
-          summary: "Bind an existing NetEase accid to the uid.",
-          security: [{ admin: [] }],
-          requestBody: {
-            required: true,
-            content: { "application/json": { schema: { $ref: "#/components/schemas/BindRequest" } } },
-          },
-          responses: {
-            "200": json({ $ref: "#/components/schemas/AdminAccount" }, "Already bound (outcome already_bound)."),
-            "201": json({ $ref: "#/components/schemas/AdminAccount" }, "Bound (outcome bound)."),
-            ...errors({ ...adminErrors, "409": "The uid or the accid is bound elsewhere (conflict)." }),
-          },
-        },
-      },
-      "/admin/v1/accounts/{uid}/block": {
-        parameters: [uidParameter],
-        post: {
-          operationId: "blockAccount",
-          summary: "Block the account at NetEase (optionally kicking live sessions).",
-          security: [{ admin: [] }],
-          requestBody: {
-            required: false,
-            content: { "application/json": { schema: { $ref: "#/components/schemas/BlockRequest" } } },
-          },
-          responses: { "200": json({ $ref: "#/components/schemas/AdminAccount" }, "Blocked."), ...errors(adminErrors) },
-        },
-      },
-      "/admin/v1/accounts/{uid}/unblock": {
-        parameters: [uidParameter],
-        post: {
-          operationId: "unblockAccount",
-          summary: "Unblock the account.",
-          security: [{ admin: [] }],
-          responses: {
-            "200": json({ $ref: "#/components/schemas/AdminAccount" }, "Active again."),
-            ...errors(adminErrors),
-          },
-        },
-      },
-      "/admin/v1/accounts/{uid}/rotate": {
-        parameters: [uidParameter],
-        post: {
-          operationId: "rotateAccount",
-          summary: "Move the uid to a new accid and block the old one.",
-          security: [{ admin: [] }],
-          responses: {
-            "200": json({ $ref: "#/components/schemas/AdminAccount" }, "The new account, with previousAccid."),
-            ...errors({ ...adminErrors, "409": "The account is blocked (conflict)." }),
-          },
-        },
+        TokenResponse: jsonSchema(tokenResponseSchema),
+        Error: jsonSchema(errorSchema),
+        Health: jsonSchema(healthSchema),
+        AdminAccount: jsonSchema(adminAccountSchema),
+        BindRequest: jsonSchema(bindRequestSchema),
+        BlockRequest: jsonSchema(blockRequestSchema),
+        ImportRequest: jsonSchema(importRequestSchema),
+        ImportResponse: jsonSchema(importResponseSchema),
+        LoginEvent: { type: "object", description: "NetEase's callback event; eventType 36 is a login." },
+        LoginDecision: jsonSchema(loginDecisionSchema),
       },
     },
+    paths,
   };
 }

@@ -1,83 +1,99 @@
 /**
- * Per-isolate state: the validated Config and everything built from it once (imported keys, the
- * JWKS cache, the account cache). Building these per request would redo key imports and lose the
- * caches, which is most of the warm path's cost.
+ * The per-isolate runtime, and the middleware that puts it on the request context.
  *
- * The Runtime is found by the Env object's identity first; if the platform hands us a new Env
- * object with the same settings, a fingerprint of the settings finds the same Runtime again.
+ * Everything a request needs that outlives the request is built once per isolate from the validated
+ * Config: imported keys, the JWKS cache, the account cache, the NetEase client, the schemas. Building
+ * these per request would redo key imports and lose the caches, which is most of the warm path's cost.
+ *
+ * The Env object is the key: workerd hands every request of an isolate the same Env, so a WeakMap
+ * finds the runtime with no work. Routes read `c.var.runtime` only; no route reads `c.env`, and
+ * `config.ts` is the only module that knows binding names.
  */
 
+import type { MiddlewareHandler } from "hono";
+import type { RequestIdVariables } from "hono/request-id";
 import { importAccidKey } from "./accounts/accid.ts";
 import { AccountProvisioner } from "./accounts/provision.ts";
-import { type Config, type Env, parseConfig } from "./config.ts";
+import { AccountStore } from "./accounts/store.ts";
+import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
+import { tokenRequestSchema } from "./contract.ts";
+import type { LogFields } from "./log.ts";
 import { NimServerApi } from "./nim/server-api.ts";
-import { type Schema, tokenRequestSchema } from "./schema.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
-/** Everything a request needs that outlives the request. */
+/** Everything a request needs that outlives the request. Frozen: requests share it. */
 export interface Runtime {
-  config: Config;
-  verifier: SessionVerifier;
-  nim: NimServerApi;
-  provisioner: AccountProvisioner;
-  /** The POST /v1/token body schema for this config's ttl range, built once. */
-  tokenRequestSchema: Schema;
+  readonly config: Config;
+  readonly verifier: SessionVerifier;
+  readonly nim: NimServerApi;
+  readonly store: AccountStore;
+  /** uid → account, bound to `store`, with the isolate's cache. */
+  readonly accounts: AccountProvisioner;
+  /** The POST /v1/token body schema for this config's ttl range. */
+  readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
 }
 
 /** Hono's environment type for this app. */
 export interface AppEnv {
   Bindings: Env;
-  Variables: {
-    requestId: string;
-    /** Fields the access log adds to its line (never secrets or tokens). */
-    logFields: Record<string, string | number | undefined>;
+  Variables: RequestIdVariables & {
+    /**
+     * The runtime. Set by `attachRuntime` for every route behind `requireConfigured`; only
+     * `/healthz`, mounted in front of that check, can run without it (and reads `configError`).
+     */
+    runtime: Runtime;
+    /** Why the settings are unusable, when they are. */
+    configError: ConfigError | undefined;
+    /** Fields the access log adds to its line (never secrets or tokens). Mutated in place. */
+    logFields: LogFields;
   };
 }
 
-const byEnv = new WeakMap<object, Runtime>();
-const byFingerprint = new Map<string, Runtime>();
-const MAX_RUNTIMES = 8;
+const runtimes = new WeakMap<object, Runtime | ConfigError>();
 
-const SETTINGS = [
-  "NIM_APP_KEY",
-  "NIM_APP_SECRET",
-  "NIM_APP_SECRET_PREVIOUS",
-  "NIM_API_BASE",
-  "SESSION_JWT_SECRET",
-  "SESSION_JWKS_URL",
-  "SESSION_JWT_ISSUER",
-  "SESSION_JWT_AUDIENCE",
-  "ACCID_SECRET",
-  "TOKEN_TTL_DEFAULT",
-  "TOKEN_TTL_MIN",
-  "TOKEN_TTL_MAX",
-  "ADMIN_TOKEN",
-  "ALLOWED_ORIGINS",
-] as const satisfies readonly (keyof Env)[];
-
-/** The Runtime for `env`, built on first use. Throws ConfigError when the settings are unusable. */
-export function runtimeFor(env: Env): Runtime {
-  const known = byEnv.get(env);
-  if (known) return known;
-  // NUL cannot occur in a Worker variable, so the join is unambiguous. Held in memory only.
-  const fingerprint = SETTINGS.map((name) => env[name] ?? "").join("\u0000");
-  let runtime = byFingerprint.get(fingerprint);
+/** The runtime for `env`, built on first use, or the ConfigError saying why it cannot be built. */
+export function runtimeFor(env: Env): Runtime | ConfigError {
+  let runtime = runtimes.get(env);
   if (!runtime) {
-    runtime = buildRuntime(parseConfig(env));
-    if (byFingerprint.size >= MAX_RUNTIMES) byFingerprint.clear();
-    byFingerprint.set(fingerprint, runtime);
+    try {
+      runtime = buildRuntime(parseConfig(env));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      runtime = error;
+    }
+    runtimes.set(env, runtime);
   }
-  byEnv.set(env, runtime);
   return runtime;
 }
 
 function buildRuntime(config: Config): Runtime {
   const nim = new NimServerApi({ apiBase: config.apiBase, appKey: config.appKey, appSecret: config.appSecret });
-  return {
+  const store = new AccountStore(config.accounts);
+  return Object.freeze({
     config,
     verifier: new SessionVerifier(config.session),
     nim,
-    provisioner: new AccountProvisioner(importAccidKey(config.accidSecret), nim),
+    store,
+    accounts: new AccountProvisioner(importAccidKey(config.accidSecret), nim, store),
     tokenRequestSchema: tokenRequestSchema(config.ttl),
+  });
+}
+
+/** Puts the isolate's runtime (or the configuration problem) on the context. */
+export function attachRuntime(): MiddlewareHandler<AppEnv> {
+  return async function attachRuntime(c, next) {
+    const runtime = runtimeFor(c.env);
+    if (runtime instanceof ConfigError) c.set("configError", runtime);
+    else c.set("runtime", runtime);
+    await next();
+  };
+}
+
+/** Refuses every route behind it with 500 `misconfigured` (the log names the settings) when the settings are unusable. */
+export function requireConfigured(): MiddlewareHandler<AppEnv> {
+  return async function requireConfigured(c, next) {
+    const problem = c.var.configError;
+    if (problem) throw problem;
+    await next();
   };
 }

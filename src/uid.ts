@@ -1,11 +1,12 @@
 /** The rule for app user ids (uids): what the session JWT's `sub` and the admin API accept. */
 
-import { uidSchema, validate } from "./schema.ts";
+import * as v from "valibot";
+import { uidSchema } from "./contract.ts";
 
 /**
  * True for a string of 1 to 256 characters with no control characters (see `uidSchema`). Control
  * characters are refused so a uid is always safe to log and to join with a NUL separator.
  */
 export function isValidUid(value: unknown): value is string {
-  return validate(uidSchema, value) === undefined;
+  return v.is(uidSchema, value);
 }

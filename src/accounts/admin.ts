@@ -10,18 +10,25 @@
  * Every change is logged as one structured line: who (admin), what, uid, accid, outcome.
  */
 
+import * as v from "valibot";
 import { NIM } from "../constants.ts";
-import type { ImportOutcome, ImportResponse, ImportRow, ImportRowResult } from "../contract.ts";
-import { ApiError, errors } from "../errors.ts";
+import {
+  describeIssues,
+  type ImportOutcome,
+  type ImportResponse,
+  type ImportRow,
+  type ImportRowResult,
+  importRowSchema,
+} from "../contract.ts";
+import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
-import { importRowSchema, validate } from "../schema.ts";
 import { deriveAccid } from "./accid.ts";
 import type { AccountProvisioner } from "./provision.ts";
 import { newAccountRecord } from "./record.ts";
 import type { AccountRecord, AccountStore } from "./store.ts";
 
-const noAccount = () => new ApiError(404, "not_found", "No account is bound to this uid.");
+const noAccount = () => new DomainError("account_not_found");
 
 /** Operator actions on accounts. Cheap to construct per request. */
 export class AccountAdmin {
@@ -56,9 +63,9 @@ export class AccountAdmin {
         if (conflict === "already_bound") {
           return { value: { record: existing!, outcome: "already_bound" as const }, accid, outcome: "already_bound" };
         }
-        if (conflict) throw new ApiError(409, "conflict", conflict);
+        if (conflict) throw new DomainError("account_conflict", conflict, conflict);
         if (!(await this.nim.existingAccounts([accid])).has(accid)) {
-          throw errors.invalidRequest("This accid is not registered with NetEase.");
+          throw new DomainError("accid_not_registered");
         }
         const record = newAccountRecord(accid, this.now());
         await this.#save(uid, record, true);
@@ -86,7 +93,11 @@ export class AccountAdmin {
     const current = await this.get(uid);
     return this.#audited("rotate", uid, current.accid, async () => {
       if (current.status === "blocked") {
-        throw new ApiError(409, "conflict", "The account is blocked; unblock it before rotating.");
+        throw new DomainError(
+          "account_conflict",
+          "rotate of a blocked account",
+          "The account is blocked; unblock it before rotating.",
+        );
       }
       const generation = current.generation + 1;
       const accid = await deriveAccid(await this.provisioner.accidKey, uid, generation);
@@ -208,7 +219,7 @@ export class AccountAdmin {
       this.#log(what, uid, done.accid, done.outcome);
       return done.value;
     } catch (error) {
-      this.#log(what, uid, accid, error instanceof ApiError ? `failed:${error.code}` : "failed");
+      this.#log(what, uid, accid, error instanceof DomainError ? `failed:${error.kind}` : "failed");
       throw error;
     }
   }
@@ -236,5 +247,6 @@ function bindConflict(
 }
 
 function parseImportRow(row: unknown): ImportRow | string {
-  return validate(importRowSchema, row, "row") ?? (row as ImportRow);
+  const result = v.safeParse(importRowSchema, row);
+  return result.success ? result.output : describeIssues(importRowSchema, result.issues);
 }

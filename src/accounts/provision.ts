@@ -25,16 +25,17 @@ export class AccountProvisioner {
   constructor(
     readonly accidKey: Promise<CryptoKey>,
     readonly nim: NimServerApi,
+    readonly store: AccountStore,
     readonly now: () => number = Date.now,
   ) {}
 
   /** The account for `uid`, registering it with NetEase if this is the uid's first use. */
-  account(uid: string, store: AccountStore): Promise<AccountRecord> {
+  account(uid: string): Promise<AccountRecord> {
     const cached = this.#cache.get(uid, this.now());
     if (cached) return Promise.resolve(cached);
     let pending = this.#inflight.get(uid);
     if (!pending) {
-      pending = this.#load(uid, store).finally(() => this.#inflight.delete(uid));
+      pending = this.#load(uid).finally(() => this.#inflight.delete(uid));
       this.#inflight.set(uid, pending);
     }
     return pending;
@@ -45,17 +46,17 @@ export class AccountProvisioner {
     this.#cache.set(uid, record, this.now());
   }
 
-  async #load(uid: string, store: AccountStore): Promise<AccountRecord> {
-    const record = (await store.get(uid)) ?? (await this.#register(uid, store));
+  async #load(uid: string): Promise<AccountRecord> {
+    const record = (await this.store.get(uid)) ?? (await this.#register(uid));
     this.#cache.set(uid, record, this.now());
     return record;
   }
 
-  async #register(uid: string, store: AccountStore): Promise<AccountRecord> {
+  async #register(uid: string): Promise<AccountRecord> {
     const accid = await deriveAccid(await this.accidKey, uid, 0);
     await this.nim.createAccount(accid);
     const record = newAccountRecord(accid, this.now());
-    await store.put(uid, record);
+    await this.store.put(uid, record);
     return record;
   }
 }

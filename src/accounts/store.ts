@@ -11,7 +11,7 @@
  */
 
 import { CACHE_SIZES } from "../constants.ts";
-import { ApiError, internalError } from "../errors.ts";
+import { DomainError } from "../errors.ts";
 import { type AccountRecord, RECORD_VERSION } from "./record.ts";
 
 export type { AccountRecord, AccountStatus } from "./record.ts";
@@ -63,7 +63,7 @@ function parseRecord(text: string | null, uid: string): AccountRecord | null {
   try {
     value = JSON.parse(text);
   } catch {
-    throw internalError(`account record for a uid of length ${uid.length} is not JSON`);
+    throw new DomainError("record_corrupt", `account record for a uid of length ${uid.length} is not JSON`);
   }
   const r = value as Partial<AccountRecord>;
   if (
@@ -74,7 +74,7 @@ function parseRecord(text: string | null, uid: string): AccountRecord | null {
     !Number.isSafeInteger(r.updatedAt) ||
     !Number.isSafeInteger(r.generation)
   ) {
-    throw internalError("account record has an unknown shape or version");
+    throw new DomainError("record_corrupt", "account record has an unknown shape or version");
   }
   return r as AccountRecord;
 }
@@ -96,10 +96,10 @@ async function kvCall<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    throw new ApiError(503, "storage_unavailable", "Account storage is temporarily unavailable; retry later.", {
-      headers: { "Retry-After": "2" },
-      detail: `KV: ${error instanceof Error ? error.message.slice(0, 120) : "error"}`,
-    });
+    throw new DomainError(
+      "storage_unavailable",
+      `KV: ${error instanceof Error ? error.message.slice(0, 120) : "error"}`,
+    );
   }
 }
 

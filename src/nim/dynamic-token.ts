@@ -9,6 +9,7 @@
  * by this file, byte for byte as NetEase's own published tokens.
  */
 
+import { LIMITS } from "../constants.ts";
 import { sha1Hex, timingSafeEqualText } from "./digest.ts";
 
 /** What a dynamic token is computed from. `appSecret` never leaves the Worker. */
@@ -54,7 +55,7 @@ export async function signDynamicToken(input: DynamicTokenInput): Promise<{ sign
 
 /** Decodes a token envelope; returns null for anything that is not exactly that shape. */
 export function decodeDynamicToken(token: string): DynamicTokenFields | null {
-  if (token.length > 512 || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return null;
+  if (token.length > LIMITS.maxDynamicTokenLength || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return null;
   let parsed: unknown;
   try {
     parsed = JSON.parse(atob(token));

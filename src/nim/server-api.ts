@@ -3,14 +3,15 @@
  *
  * Every request carries `AppKey`, a fresh random `Nonce`, `CurTime` (Unix seconds) and
  * `CheckSum = sha1(AppSecret + Nonce + CurTime)`. Answers are JSON with a `code` field; HTTP status
- * is 200 even for most failures. Failures become ApiErrors here so every caller maps them the same
- * way: transient ones (timeouts, 5xx, malformed answers, 416 rate limiting, 500) are 503
- * `upstream_unavailable` with Retry-After; rejections that retrying cannot fix (bad CheckSum, illegal
- * operation) are 502 `upstream_error`. The `desc` NetEase returns goes to the log, not the caller.
+ * is 200 even for most failures. Failures become DomainErrors here so every caller sees them the same
+ * way: `upstream_unavailable` for transient ones (timeouts, 5xx, malformed answers, 500, 431),
+ * `upstream_rate_limited` for 416 (NetEase then refuses the app for about 10 s), and
+ * `upstream_rejected` for what retrying cannot fix (bad CheckSum, illegal operation). The `desc`
+ * NetEase returns goes to the log detail, never to the caller.
  */
 
 import { NIM, TIMING } from "../constants.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "../errors.ts";
 import { sha1Hex, toHex } from "./digest.ts";
 
 /** NetEase's result codes that this client distinguishes. */
@@ -144,9 +145,7 @@ export class NimServerApi {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      throw new ApiError(502, "upstream_error", "The IM service rejected the request.", {
-        detail: `${action}: HTTP ${response.status}`,
-      });
+      throw new DomainError("upstream_rejected", `${action}: HTTP ${response.status}`);
     }
     let answer: unknown;
     try {
@@ -165,17 +164,15 @@ function assertAccid(accid: string): void {
   if (!NIM.accidPattern.test(accid)) throw new RangeError("accid does not follow NetEase's rules");
 }
 
-function unavailable(detail: string): ApiError {
-  return new ApiError(503, "upstream_unavailable", "The IM service is temporarily unavailable; retry later.", {
-    headers: { "Retry-After": String(TIMING.upstreamRetryAfterSeconds) },
-    detail,
-  });
+function unavailable(detail: string): DomainError {
+  return new DomainError("upstream_unavailable", detail);
 }
 
-function failure(action: string, answer: NimAnswer): ApiError {
+function failure(action: string, answer: NimAnswer): DomainError {
   // NetEase's desc is free text from the vendor; keep it short and out of the response.
   const detail = `${action}: code ${answer.code} ${(answer.desc ?? "").slice(0, 80)}`;
-  const transient: number[] = [NIM_CODE.rateLimited, NIM_CODE.internalError, NIM_CODE.repeatedRequest];
+  if (answer.code === NIM_CODE.rateLimited) return new DomainError("upstream_rate_limited", detail);
+  const transient: number[] = [NIM_CODE.internalError, NIM_CODE.repeatedRequest];
   if (transient.includes(answer.code)) return unavailable(detail);
-  return new ApiError(502, "upstream_error", "The IM service rejected the request.", { detail });
+  return new DomainError("upstream_rejected", detail);
 }

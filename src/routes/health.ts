@@ -1,25 +1,22 @@
 /**
  * GET /healthz: 200 when the service is configured, 503 listing the names (never the values) of the
- * settings that are missing or invalid. Does no I/O, so it is safe to poll.
+ * settings that are missing or invalid. Does no I/O, so it is safe to poll. Mounted in front of
+ * `requireConfigured`, so it answers even when the settings are unusable.
  */
 
 import { Hono } from "hono";
-import { ConfigError } from "../config.ts";
-import { type AppEnv, runtimeFor } from "../runtime.ts";
+import type { Health } from "../contract.ts";
+import type { AppEnv } from "../runtime.ts";
 
 /** Routes under /healthz. */
 export const healthRoutes = new Hono<AppEnv>();
 
 healthRoutes.get("/", (c) => {
+  const headers = { "Cache-Control": "no-store" };
+  const problem = c.var.configError;
+  if (!problem) return c.json({ status: "ok" } satisfies Health, 200, headers);
   const missing: string[] = [];
   const invalid: string[] = [];
-  try {
-    runtimeFor(c.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const p of error.problems) (p.problem === "missing" ? missing : invalid).push(p.name);
-  }
-  const headers = { "Cache-Control": "no-store" };
-  if (missing.length === 0 && invalid.length === 0) return c.json({ status: "ok" }, 200, headers);
-  return c.json({ status: "misconfigured", missing, invalid }, 503, headers);
+  for (const p of problem.problems) (p.problem === "missing" ? missing : invalid).push(p.name);
+  return c.json({ status: "misconfigured", missing, invalid } satisfies Health, 503, headers);
 });

@@ -8,14 +8,14 @@
  */
 
 import { type Context, Hono } from "hono";
-import { AccountStore } from "../accounts/store.ts";
-import { NIM } from "../constants.ts";
+import { LIMITS, NIM, TIMING } from "../constants.ts";
 import type { LoginCallbackDecision } from "../contract.ts";
-import { ApiError } from "../errors.ts";
+import { errors } from "../errors.ts";
+import { addLogFields } from "../middleware.ts";
 import { verifyCallback } from "../nim/callback-auth.ts";
 import { checkDynamicToken } from "../nim/dynamic-token.ts";
 import type { AppEnv } from "../runtime.ts";
-import { requireRuntime } from "./runtime-middleware.ts";
+import { limitBody } from "./json-body.ts";
 
 /** responseCode values for rejected logins (NetEase allows 20000–20099). */
 export const LOGIN_REJECT = {
@@ -27,14 +27,11 @@ export const LOGIN_REJECT = {
   malformedEvent: 20006,
 } as const;
 
-/** Allowed clock difference between our clock and a token's curTime. */
-const TOKEN_SKEW_MS = 60_000;
-
 /** Routes under /v1/nim/login-callback. */
 export const loginCallbackRoutes = new Hono<AppEnv>();
 
-loginCallbackRoutes.post("/", async (c) => {
-  const { config } = requireRuntime(c);
+loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
+  const { config, store } = c.var.runtime;
   const raw = await c.req.arrayBuffer();
   const rejection = await verifyCallback(
     {
@@ -50,8 +47,7 @@ loginCallbackRoutes.post("/", async (c) => {
       now: Date.now(),
     },
   );
-  if (rejection)
-    throw new ApiError(401, "unauthorized", "Unauthorized.", { detail: `callback signature: ${rejection}` });
+  if (rejection) throw errors.unauthorized("Unauthorized.", undefined, `callback signature: ${rejection}`);
 
   let event: Record<string, unknown>;
   try {
@@ -68,8 +64,7 @@ loginCallbackRoutes.post("/", async (c) => {
   if (typeof accid !== "string" || !NIM.accidPattern.test(accid)) {
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "no valid fromAccount");
   }
-  c.set("logFields", { ...c.get("logFields"), accid });
-  const store = new AccountStore(c.env.ACCOUNTS!);
+  addLogFields(c, { accid });
   const uid = await store.uidForAccid(accid);
   const record = uid === null ? null : await store.get(uid);
   if (!record) return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.unknownAccount }, "unknown accid");
@@ -84,7 +79,7 @@ loginCallbackRoutes.post("/", async (c) => {
       accid,
       appSecret: config.appSecret,
       now: Date.now(),
-      skewMs: TOKEN_SKEW_MS,
+      skewMs: TIMING.callbackTokenSkewMs,
     });
     if (!check.ok) {
       const code =
@@ -98,6 +93,6 @@ loginCallbackRoutes.post("/", async (c) => {
 });
 
 function decide(c: Context<AppEnv>, decision: LoginCallbackDecision, reason: string): Response {
-  c.set("logFields", { ...c.get("logFields"), decision: decision.errCode === 0 ? "allow" : "reject", reason });
+  addLogFields(c, { decision: decision.errCode === 0 ? "allow" : "reject", reason });
   return c.json(decision, 200, { "Cache-Control": "no-store" });
 }

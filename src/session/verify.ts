@@ -1,5 +1,6 @@
 /**
- * App-session JWT verification with jose. Returns the uid (the `sub` claim) or throws an ApiError.
+ * App-session JWT verification with jose. Returns the uid (the `sub` claim) or throws a DomainError
+ * (`session_invalid`, or `session_keys_unavailable` when no key can be had).
  *
  * Two modes, chosen by configuration, usable together during a migration:
  * - a shared secret: HS256 only;
@@ -27,7 +28,7 @@ import {
 } from "jose";
 import type { SessionConfig } from "../config.ts";
 import { LIMITS, TIMING } from "../constants.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "../errors.ts";
 import { isValidUid } from "../uid.ts";
 
 /** Algorithms accepted with the shared secret. */
@@ -56,32 +57,14 @@ export function isCanonicalBase64url(segment: string): boolean {
   return (last & ((1 << tailBits) - 1)) === 0;
 }
 
-/** Builds the 401 for a session problem. `detail` (logged only) says which check failed. */
-export function invalidSession(detail: string): ApiError {
-  return new ApiError(401, "invalid_session", "The session token is invalid or expired.", {
-    headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
-    detail,
-  });
-}
-
-/** The 401 for a request with no bearer session at all. */
-export function missingSession(): ApiError {
-  return new ApiError(401, "missing_session", "Send the app session as 'Authorization: Bearer <JWT>'.", {
-    headers: { "WWW-Authenticate": "Bearer" },
-  });
+/** The error for a session that fails a check. `detail` (logged only) says which. */
+export function invalidSession(detail: string): DomainError {
+  return new DomainError("session_invalid", detail);
 }
 
 /** The credential of an `Authorization: Bearer <credential>` header value, or undefined. */
 export function parseBearer(header: string | undefined): string | undefined {
   return header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
-}
-
-/** Extracts the bearer token from an Authorization header value, or throws the matching 401. */
-export function bearerToken(header: string | undefined): string {
-  if (!header) throw missingSession();
-  const token = parseBearer(header);
-  if (!token) throw invalidSession("authorization header is not 'Bearer <token>'");
-  return token;
 }
 
 class KeysUnavailable extends Error {
@@ -131,7 +114,7 @@ export class SessionVerifier {
 
   /** Verifies `jwt` and returns its uid, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
   async verify(jwt: string): Promise<string> {
-    if (jwt.length > 8192 || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
+    if (jwt.length > LIMITS.maxJwtLength || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
     if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
       throw invalidSession("signature is not canonical base64url");
     let sub: unknown;
@@ -141,10 +124,7 @@ export class SessionVerifier {
       } = await jwtVerify(jwt, this.#getKey, this.#options));
     } catch (error) {
       if (error instanceof KeysUnavailable) {
-        throw new ApiError(503, "session_keys_unavailable", "Session keys are temporarily unavailable; retry later.", {
-          headers: { "Retry-After": "5" },
-          detail: error.message,
-        });
+        throw new DomainError("session_keys_unavailable", error.message);
       }
       if (error instanceof joseErrors.JOSEError) throw invalidSession(error.code);
       throw invalidSession(error instanceof Error ? error.name : "verification failed");

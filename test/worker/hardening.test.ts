@@ -58,11 +58,16 @@ describe("abuse limits", () => {
     expect((await asIp("/v1/nim/login-callback", {})).status).toBe(429);
   });
 
-  it("refuses bodies over 8 KiB with 413 and unknown methods with 405 and Allow", async () => {
+  it("refuses bodies over 8 KiB with 413 (after authentication) and unknown methods with 405 and Allow", async () => {
+    const body = "x".repeat(8 * 1024 + 1);
+    const headers = { "Content-Type": "application/json" };
+    const stranger = await call("/v1/token", { method: "POST", body, headers });
+    expect(stranger.status).toBe(401);
+    const authorization = `Bearer ${await hsJwt(uniqueUid())}`;
     const big = await call("/v1/token", {
       method: "POST",
-      body: "x".repeat(8 * 1024 + 1),
-      headers: { "Content-Type": "application/json" },
+      body,
+      headers: { ...headers, Authorization: authorization },
     });
     expect(big.status).toBe(413);
     const wrong = await call("/healthz", { method: "DELETE" });
@@ -118,7 +123,7 @@ describe("CORS", () => {
     expect(answers.map((r) => r.status)).toEqual([200, 401, 401, 503, 404]);
     for (const response of answers) {
       expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
-      expect(response.headers.get("Access-Control-Expose-Headers")).toBe("X-Request-Id,Retry-After");
+      expect(response.headers.get("Access-Control-Expose-Headers")).toBe("X-Request-Id,Retry-After,WWW-Authenticate");
       expect(response.headers.get("Vary")).toContain("Origin");
       expect(response.headers.get("X-Content-Type-Options")).toBe("nosniff");
     }

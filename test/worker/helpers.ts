@@ -77,6 +77,32 @@ export function randomIp(): string {
   return `198.51.100.${Math.floor(Math.random() * 254) + 1}:${crypto.randomUUID().slice(0, 8)}`;
 }
 
+const envs = new Map<string, Env>();
+const identities = new WeakMap<object, number>();
+let nextIdentity = 1;
+/**
+ * The Env for these overrides: the same object for the same overrides, as workerd hands every request
+ * of an isolate the same Env (the Worker keys its per-isolate runtime on that object). Bindings given
+ * as overrides (objects) are told apart by identity.
+ */
+export function envWith(overrides: Partial<Record<keyof Env, unknown>> = {}): Env {
+  const entries = Object.entries(overrides).sort(([a], [b]) => a.localeCompare(b));
+  if (entries.length === 0) return env as Env;
+  const key = JSON.stringify(
+    entries.map(([name, value]) => {
+      if (typeof value !== "object" || value === null) return [name, value];
+      if (!identities.has(value)) identities.set(value, nextIdentity++);
+      return [name, `#${identities.get(value)}`];
+    }),
+  );
+  let found = envs.get(key);
+  if (!found) {
+    found = { ...env, ...overrides } as Env;
+    envs.set(key, found);
+  }
+  return found;
+}
+
 /**
  * Sends a request through the Worker's own fetch handler, optionally with settings overridden. Each
  * request gets a random CF-Connecting-IP unless the caller sets one.
@@ -90,7 +116,7 @@ export async function call(
   const headers = new Headers(init.headers);
   if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
   const request = new Request(`https://nim-token-worker.test${path}`, { ...init, headers });
-  const response = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
+  const response = await worker.fetch(request, envWith(overrides), ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }

@@ -21,17 +21,22 @@ describe("HS256 sessions (shared secret)", () => {
     expect(response.status).toBe(200);
   });
 
-  it("answers 401 missing_session without a bearer token", async () => {
-    for (const headers of [{}, { Authorization: "" }] as Record<string, string>[]) {
+  it("answers 401 missing_session, showing the expected form, without a bearer token", async () => {
+    const jwt = await hsJwt(uniqueUid());
+    // No header, an empty one, another scheme, and the JWT without "Bearer " (a common slip).
+    for (const authorization of [undefined, "", "Basic dXNlcjpwYXNz", jwt, `Bearer${jwt}`]) {
+      const headers: Record<string, string> = authorization === undefined ? {} : { Authorization: authorization };
       const response = await call("/v1/token", { method: "POST", headers });
-      expect(response.status).toBe(401);
+      expect(response.status, String(authorization)).toBe(401);
       expect(response.headers.get("WWW-Authenticate")).toBe("Bearer");
-      expect((await response.json<{ error: string }>()).error).toBe("missing_session");
+      expect(await response.json()).toEqual({
+        error: "missing_session",
+        message: "Send the app session as 'Authorization: Bearer <JWT>'.",
+      });
     }
   });
 
-  it("refuses other authorization schemes and malformed tokens", async () => {
-    await expectInvalid(await call("/v1/token", { method: "POST", headers: { Authorization: "Basic dXNlcjpwYXNz" } }));
+  it("refuses malformed tokens", async () => {
     await expectInvalid(await issue("not.a.jwt!"));
     await expectInvalid(await issue("abc"));
   });

@@ -1,0 +1,23 @@
+/**
+ * The session check for the token endpoints: `Authorization: Bearer <app-session JWT>` → `c.var.uid`.
+ * A missing header, or one without the `Bearer ` scheme, is 401 `missing_session` (whose message
+ * shows the expected form); a JWT that fails verification is 401 `invalid_session`.
+ */
+
+import type { MiddlewareHandler } from "hono";
+import { DomainError } from "../errors.ts";
+import type { AppEnv } from "../runtime.ts";
+import { parseBearer } from "../session/verify.ts";
+
+/** The context of routes behind `requireSession`. */
+export type SessionEnv = AppEnv & { Variables: { uid: string } };
+
+/** Verifies the bearer session and sets `c.var.uid`. */
+export function requireSession(): MiddlewareHandler<SessionEnv> {
+  return async function requireSession(c, next) {
+    const jwt = parseBearer(c.req.header("Authorization"));
+    if (jwt === undefined) throw new DomainError("session_missing", "no 'Bearer <JWT>' authorization");
+    c.set("uid", await c.var.runtime.verifier.verify(jwt));
+    await next();
+  };
+}
