@@ -22,10 +22,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const publicJwk = { ...(await exportJWK(publicKey)), kid: "es-1", alg: "ES256", use: "sig" };
   const privateJwk = { ...(await exportJWK(privateKey)), kid: "es-1", alg: "ES256" };
   const fetches: Record<string, number> = {};
+  /** JWKS paths switched off with POST /down<path>: they answer 503 from then on (an IdP outage). */
+  const down = new Set<string>();
   const idp = createServer((request, response) => {
     const path = request.url ?? "/";
+    if (request.method === "POST" && path.startsWith("/down/")) {
+      down.add(path.slice("/down".length));
+      response.writeHead(204).end();
+      return;
+    }
     fetches[path] = (fetches[path] ?? 0) + 1;
-    if (path === "/jwks.json" || path.startsWith("/jwks/")) {
+    if (down.has(path)) {
+      response.writeHead(503, { "Content-Type": "text/plain" }).end("unavailable");
+    } else if (path === "/jwks.json" || path.startsWith("/jwks/")) {
       response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));
     } else if (path.startsWith("/slow/")) {
       // Never answers in time: longer than the Worker's JWKS fetch timeout.

@@ -38,7 +38,7 @@ export class AccountAdmin {
     readonly provisioner: AccountProvisioner,
     /** The request's id, so audit lines join the access log. */
     readonly requestId: string,
-    readonly now: () => number = Date.now,
+    readonly now: () => number = () => Date.now(),
   ) {}
 
   /** The record for `uid`, or 404. */

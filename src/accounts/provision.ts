@@ -26,7 +26,7 @@ export class AccountProvisioner {
     readonly accidKey: Promise<CryptoKey>,
     readonly nim: NimServerApi,
     readonly store: AccountStore,
-    readonly now: () => number = Date.now,
+    readonly now: () => number = () => Date.now(),
   ) {}
 
   /** The account for `uid`, registering it with NetEase if this is the uid's first use. */

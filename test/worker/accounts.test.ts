@@ -1,9 +1,9 @@
 /** Accounts on demand: first use registers at NetEase, once; failures write nothing. */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AccountStore } from "../../src/accounts/store.ts";
 import type { TokenResponse } from "../../src/contract.ts";
-import { emulatedAccount, env, expectedAccid, hsJwt, injectFault, issue, uniqueUid } from "./helpers.ts";
+import { emulatedAccount, env, expectedAccid, hsJwt, injectFault, issue, tokenFor, uniqueUid } from "./helpers.ts";
 
 const store = () => new AccountStore(env.ACCOUNTS!);
 
@@ -122,5 +122,24 @@ describe("accounts on demand", () => {
       error: "account_blocked",
       message: "This account is blocked from IM login.",
     });
+  });
+
+  it("serves a known account from the isolate cache for at most 60 s, then reads KV again", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const uid = uniqueUid("cache");
+      const { accid } = await tokenFor(uid);
+      // Another location blocks the account: only KV knows.
+      const record = (await store().get(uid))!;
+      await store().putRecord(uid, { ...record, status: "blocked" });
+      vi.setSystemTime(Date.now() + 59_000);
+      expect((await issue(await hsJwt(uid))).status).toBe(200); // still this isolate's copy
+      vi.setSystemTime(Date.now() + 2_000);
+      const response = await issue(await hsJwt(uid));
+      expect(response.status).toBe(403); // the copy expired; KV says blocked
+      expect(accid).toBe(record.accid);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

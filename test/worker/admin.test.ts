@@ -308,4 +308,53 @@ describe("import", () => {
     expect(await store().get(otherUid)).toBeNull();
     expect((await emulatedAccount(accid)).calls).toMatchObject({ getUinfos: 1 });
   });
+
+  it("binds 400 rows in one request within KV's 1,000 operations per invocation", async () => {
+    const rows = Array.from({ length: 400 }, () => ({ uid: uniqueUid("bulk"), accid: stockAccid() }));
+    await Promise.all(rows.map((row) => registerAtNetEase(row.accid)));
+    const kv = countingKv(env.ACCOUNTS!);
+    const response = await adminCall("POST", "/accounts/import", rows, { overrides: { ACCOUNTS: kv.binding } });
+    expect(response.status).toBe(200);
+    expect((await response.json<ImportResponse>()).counts).toEqual({
+      bound: 400,
+      already_bound: 0,
+      conflict: 0,
+      invalid: 0,
+    });
+    expect(kv.operations()).toBeLessThanOrEqual(1_000);
+    expect(kv.operations()).toBeGreaterThanOrEqual(800); // two writes a row really happened
+    expect(await store().get(rows[399]!.uid)).toMatchObject({ accid: rows[399]!.accid });
+  });
 });
+
+describe("recovery", () => {
+  it("completes a bind that was interrupted after the reverse mapping was written", async () => {
+    const uid = uniqueUid();
+    const accid = stockAccid();
+    await registerAtNetEase(accid);
+    await env.ACCOUNTS!.put(`accid:${accid}`, uid); // the first write of a bind, then the isolate died
+    expect(await store().get(uid)).toBeNull();
+    const other = await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid });
+    expect(other.status).toBe(409); // the accid is spoken for
+    const retried = await adminCall("PUT", `/accounts/${seg(uid)}`, { accid });
+    expect(retried.status).toBe(201);
+    expect(await store().get(uid)).toMatchObject({ accid, status: "active" });
+    expect((await tokenFor(uid)).accid).toBe(accid);
+  });
+});
+
+/** A KV binding that counts operations the way Workers bills them against the per-invocation limit. */
+function countingKv(kv: KVNamespace): { binding: KVNamespace; operations: () => number } {
+  let count = 0;
+  const binding = new Proxy(kv, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        count++; // a bulk get of up to 100 keys is one operation
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { binding, operations: () => count };
+}

@@ -4,17 +4,20 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import {
   adminAccountSchema,
+  type ErrorCode,
   errorSchema,
   healthSchema,
   importResponseSchema,
   loginDecisionSchema,
   tokenResponseSchema,
 } from "../../src/contract.ts";
-import { buildOpenApiDocument } from "../../src/openapi.ts";
+import { signCallback } from "../../src/nim/callback-auth.ts";
+import { buildOpenApiDocument, documentedErrors } from "../../src/openapi.ts";
 import {
   adminCall,
   call,
   emulator,
+  env,
   hsJwt,
   issue,
   registerAtNetEase,
@@ -29,30 +32,71 @@ async function expectShape(response: Response, schema: v.GenericSchema): Promise
   expect(result.issues?.map((issue) => `${v.getDotPath(issue)}: ${issue.message}`) ?? []).toEqual([]);
 }
 
+type Doc = {
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: { TokenRequest: { properties: { ttl: { minimum: number; maximum: number } } } } };
+};
+
 describe("GET /openapi.json", () => {
-  it("serves the document built from the live configuration", async () => {
-    const response = await call("/openapi.json");
-    expect(response.status).toBe(200);
-    expect(await response.json()).toEqual(buildOpenApiDocument({ min: 60, max: 3600, default: 600 }));
+  it("serves the document for the live configuration (its ttl range)", async () => {
+    const served = await (await call("/openapi.json", {}, { TOKEN_TTL_MIN: "30", TOKEN_TTL_MAX: "900" })).json<Doc>();
+    expect(served.components.schemas.TokenRequest.properties.ttl).toMatchObject({ minimum: 30, maximum: 900 });
+    const standard = await (await call("/openapi.json")).json<Doc>();
+    expect(standard.components.schemas.TokenRequest.properties.ttl).toMatchObject({ minimum: 60, maximum: 3600 });
   });
 
-  it("documents only routes the Worker has", async () => {
-    const doc = buildOpenApiDocument({ min: 60, max: 3600, default: 600 }) as {
-      paths: Record<string, Record<string, unknown>>;
-    };
-    const methods = ["get", "put", "post", "delete", "patch"];
+  it("documents only routes the Worker has, and the Worker routes each of them", async () => {
+    const doc = buildOpenApiDocument({ min: 60, max: 3600, default: 600 }) as Doc;
+    const methods = ["get", "put", "post"];
+    const session = `Bearer ${await hsJwt(uniqueUid())}`;
+    const admin = `Bearer ${env.ADMIN_TOKEN}`;
     let operations = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item).filter((m) => methods.includes(m))) {
         operations++;
-        const response = await call(path.replace("{uid}", "someone"), { method: method.toUpperCase() });
-        // A 404 is fine when it is about the account ("No account is bound…"), not about the route.
+        // Authenticated, so the answer comes from the route itself and not from an auth check in front of it.
+        const body = method === "get" ? undefined : "{}";
+        const headers: Record<string, string> = path.includes("login-callback")
+          ? await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, "{}", Date.now())
+          : { Authorization: path.startsWith("/admin/") ? admin : session };
+        if (body) headers["Content-Type"] = "application/json";
+        const response = await call(path.replace("{uid}", "someone"), { method: method.toUpperCase(), headers, body });
         expect(response.status, `${method} ${path}`).not.toBe(405);
-        const text = await response.text();
-        expect(text, `${method} ${path}`).not.toContain("No such endpoint.");
+        expect(response.status, `${method} ${path}`).not.toBe(401);
+        // A 404 is fine when it is about the account ("No account is bound…"), not about the route.
+        expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint.");
       }
     }
     expect(operations).toBe(10);
+    // The same check would catch a route that is not there:
+    const missing = await call("/admin/v1/accounts/someone/delete", {
+      method: "POST",
+      headers: { Authorization: admin },
+    });
+    expect(await missing.text()).toContain("No such endpoint.");
+  });
+
+  it("documents every error status and code the routes answer with", async () => {
+    const uid = uniqueUid();
+    await tokenFor(uid);
+    const cases: [string, string, Response][] = [
+      ["post", "/v1/token", await issue(undefined)],
+      ["post", "/v1/token", await issue("x.y.z")],
+      ["post", "/v1/token", await issue(await hsJwt(uniqueUid()), { ttl: 1 })],
+      ["get", "/admin/v1/accounts/{uid}", await adminCall("GET", `/accounts/${seg(uniqueUid())}`)],
+      ["get", "/admin/v1/accounts/{uid}", await adminCall("GET", `/accounts/${seg(uid)}`, undefined, { token: "x" })],
+      ["put", "/admin/v1/accounts/{uid}", await adminCall("PUT", `/accounts/${seg(uid)}`, { accid: "other_one" })],
+      [
+        "post",
+        "/admin/v1/accounts/{uid}/block",
+        await adminCall("POST", `/accounts/${seg(uid)}/block`, "x", { contentType: "text/plain" }),
+      ],
+      ["post", "/v1/nim/login-callback", await call("/v1/nim/login-callback", { method: "POST", body: "{}" })],
+    ];
+    for (const [method, path, response] of cases) {
+      const { error } = await response.json<{ error: ErrorCode }>();
+      expect(documentedErrors(method, path)?.get(error), `${method} ${path} ${error}`).toBe(response.status);
+    }
   });
 });
 

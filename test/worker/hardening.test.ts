@@ -1,8 +1,22 @@
 /** Abuse limits, CORS, log hygiene, injected faults and secret rotation. */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { deriveAccid, importAccidKey } from "../../src/accounts/accid.ts";
 import type { TokenResponse } from "../../src/contract.ts";
-import { adminCall, call, emulator, env, esJwt, hsJwt, issue, seg, tokenFor, uniqueUid } from "./helpers.ts";
+import {
+  adminCall,
+  call,
+  emulator,
+  env,
+  esJwt,
+  expectedAccid,
+  freshRateLimitWindow,
+  hsJwt,
+  issue,
+  seg,
+  tokenFor,
+  uniqueUid,
+} from "./helpers.ts";
 
 const ORIGIN = "https://app.example";
 const cors = { ALLOWED_ORIGINS: `${ORIGIN}, https://admin.example:8443` };
@@ -13,6 +27,7 @@ function post(path: string, headers: Record<string, string>, body?: string, over
 
 describe("abuse limits", () => {
   it("answers 429 rate_limited with Retry-After once a uid passes 30 token requests a minute", async () => {
+    await freshRateLimitWindow();
     const uid = uniqueUid("busy");
     const jwt = await hsJwt(uid);
     const statuses: number[] = [];
@@ -26,6 +41,7 @@ describe("abuse limits", () => {
   });
 
   it("answers 429 to an IP after 60 failed authentications, then refuses it up front", async () => {
+    await freshRateLimitWindow();
     const ip = `203.0.113.${Math.floor(Math.random() * 250)}-${crypto.randomUUID()}`;
     const bad = { Authorization: "Bearer not.a.jwt", "CF-Connecting-IP": ip };
     const statuses: number[] = [];
@@ -42,20 +58,20 @@ describe("abuse limits", () => {
     expect((await post("/v1/token", { Authorization: `Bearer ${await hsJwt(uniqueUid())}` })).status).toBe(200);
   });
 
-  it("counts admin and callback failures from an IP together with session failures", async () => {
+  it("counts session, admin and callback failures from an IP together", async () => {
+    await freshRateLimitWindow();
     const ip = `203.0.113.77-${crypto.randomUUID()}`;
-    for (let i = 0; i < 20; i++)
-      expect(await adminCall("GET", "/accounts/x", undefined, { token: "wrong" }).then(async (r) => r.status)).toBe(
-        401,
-      );
     const asIp = (path: string, headers: Record<string, string>) =>
       post(path, { ...headers, "CF-Connecting-IP": ip }, "{}");
-    for (let i = 0; i < 60; i++)
-      await asIp(i % 2 ? "/v1/nim/login-callback" : "/admin/v1/accounts/x/block", {
-        Authorization: "Bearer wrong",
-        AppKey: "x",
-      });
-    expect((await asIp("/v1/nim/login-callback", {})).status).toBe(429);
+    const failures = [
+      () => asIp("/v1/token", { Authorization: "Bearer not.a.jwt" }),
+      () => asIp("/admin/v1/accounts/x/block", { Authorization: "Bearer wrong", "Content-Type": "application/json" }),
+      () => asIp("/v1/nim/login-callback", { AppKey: "x" }),
+    ];
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push((await failures[i % 3]!()).status);
+    expect(statuses).toEqual(Array(60).fill(401)); // 20 of each kind, none over the limit on its own
+    for (const failure of failures) expect((await failure()).status).toBe(429);
   });
 
   it("refuses bodies over 8 KiB with 413 (after authentication) and unknown methods with 405 and Allow", async () => {
@@ -273,33 +289,42 @@ describe("secret rotation", () => {
     const after = await tokenFor(uid, { ACCID_SECRET: "a-brand-new-accid-secret-0123456789-xyz" });
     expect(after.accid).toBe(before.accid);
     const newcomer = uniqueUid();
-    const a = await tokenFor(newcomer, { ACCID_SECRET: "a-brand-new-accid-secret-0123456789-xyz" });
-    expect(a.accid).toMatch(/^[a-z0-9]{32}$/);
+    const newSecret = "a-brand-new-accid-secret-0123456789-xyz";
+    const a = await tokenFor(newcomer, { ACCID_SECRET: newSecret });
+    // Derived with the new secret, not the old one.
+    expect(a.accid).toBe(await deriveAccid(await importAccidKey(newSecret), newcomer, 0));
+    expect(a.accid).not.toBe(await expectedAccid(newcomer));
   });
 });
 
 describe("JWKS outage with keys already fetched", () => {
-  it("keeps verifying with the last keys fetched, and fails over to 503 only without any", async () => {
-    const { resolveJwksKey } = await import("../../src/session/verify.ts");
-    const { jwtVerify, decodeProtectedHeader } = await import("jose");
-    const jwks = await (await fetch(`${env.IDP_URL}/jwks.json`)).json<{ keys: JsonWebKey[] }>();
-    const jwt = await esJwt(uniqueUid());
-    const failingRemote = (lastKnown: unknown) =>
-      Object.assign(() => Promise.reject(new TypeError("fetch failed")), {
-        jwks: () => lastKnown,
-        coolingDown: false,
-        fresh: false,
-        reloading: false,
-        reload: () => Promise.resolve(),
-      }) as unknown as Parameters<typeof resolveJwksKey>[0];
-    const header = decodeProtectedHeader(jwt) as Parameters<typeof resolveJwksKey>[1];
-    const [protectedPart, payload, signature] = jwt.split(".") as [string, string, string];
-    const key = await resolveJwksKey(failingRemote(jwks), header, { protected: protectedPart, payload, signature });
-    await expect(jwtVerify(jwt, key)).resolves.toMatchObject({ payload: { sub: expect.any(String) } });
-    await expect(
-      resolveJwksKey(failingRemote(undefined), header, { protected: protectedPart, payload, signature }),
-    ).rejects.toMatchObject({
-      name: "KeysUnavailable",
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("keeps verifying with the last keys fetched once the cache is stale, and is 503 only without any", async () => {
+    const path = `/jwks/${crypto.randomUUID()}.json`;
+    const settings = { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}${path}` };
+    const uid = uniqueUid(); // known before the clock moves, so no NetEase call is signed with a future time
+    expect((await issue(await esJwt(uid), undefined, settings)).status).toBe(200);
+    // The identity provider goes down, and the cached JWKS grows older than its 5-minute lifetime,
+    // so the Worker must fetch again, and that fetch fails.
+    await fetch(`${env.IDP_URL}/down${path}`, { method: "POST" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 6 * 60_000);
+    expect((await issue(await esJwt(uid), undefined, settings)).status).toBe(200);
+    const fetches = await (await fetch(`${env.IDP_URL}/fetches`)).json<Record<string, number>>();
+    expect(fetches[path]).toBe(2); // the refetch was tried (and failed), the old keys were used
+
+    // Never fetched, and down: nothing to fall back on.
+    const other = `/jwks/${crypto.randomUUID()}.json`;
+    await fetch(`${env.IDP_URL}/down${other}`, { method: "POST" });
+    const response = await issue(await esJwt(uniqueUid()), undefined, {
+      SESSION_JWT_SECRET: "",
+      SESSION_JWKS_URL: `${env.IDP_URL}${other}`,
     });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("Retry-After")).toBe("5");
+    expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");
   });
 });

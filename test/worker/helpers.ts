@@ -212,3 +212,13 @@ export async function tokenFor(
 export function stockAccid(): string {
   return `stock_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
 }
+
+/**
+ * Waits, when needed, until at least `needMs` remain in the current rate-limit window. Miniflare's
+ * limiter counts in fixed windows aligned to the wall clock (`floor(now / period)`), so a test that
+ * counts up to a limit would fail whenever its requests straddled a window boundary.
+ */
+export async function freshRateLimitWindow(needMs = 20_000, periodMs = 60_000): Promise<void> {
+  const remaining = periodMs - (Date.now() % periodMs);
+  if (remaining < needMs) await new Promise((resolve) => setTimeout(resolve, remaining + 50));
+}

@@ -66,6 +66,16 @@ describe("HS256 sessions (shared secret)", () => {
     expect((await issue(await hsJwt(`${"x".repeat(200)}-${crypto.randomUUID()}`.slice(0, 256)))).status).toBe(200);
   });
 
+  it("refuses a JWT over 8 KiB before verifying it, and accepts one just under", async () => {
+    const pad = (size: number) => ({ claims: { pad: "p".repeat(size) } });
+    const under = await hsJwt(uniqueUid(), pad(5_500));
+    expect(under.length).toBeLessThanOrEqual(8192);
+    expect((await issue(under)).status).toBe(200);
+    const over = await hsJwt(uniqueUid(), pad(6_500));
+    expect(over.length).toBeGreaterThan(8192);
+    await expectInvalid(await issue(over));
+  });
+
   it("refuses alg none", async () => {
     const now = Math.floor(Date.now() / 1000);
     const unsigned = `${b64urlJson({ alg: "none", typ: "JWT" })}.${b64urlJson({ sub: uniqueUid(), exp: now + 60 })}.`;

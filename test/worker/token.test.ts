@@ -47,7 +47,12 @@ describe("POST /v1/token", () => {
   it("issues a token that passes the emulated NetEase login check", async () => {
     const body = await (await issue(await hsJwt(uniqueUid()))).json<TokenResponse>();
     expect(await emulatorLogin(body.accid, body.token)).toMatchObject({ code: 200 });
-    expect((await emulatorLogin(body.accid, `${body.token.slice(0, -4)}AAAA`)).code).toBe(302);
+    // A well-formed token whose signature is off by one hex digit: only the signature check can refuse it.
+    const fields = JSON.parse(atob(body.token)) as { signature: string; curTime: number; ttl: number };
+    const last = fields.signature.at(-1) === "0" ? "1" : "0";
+    const forged = btoa(JSON.stringify({ ...fields, signature: fields.signature.slice(0, -1) + last }));
+    expect(forged).not.toBe(body.token);
+    expect((await emulatorLogin(body.accid, forged)).code).toBe(302);
   });
 
   it("gives the same accid on every request for a uid, and different accids to different uids", async () => {
@@ -108,6 +113,19 @@ describe("POST /v1/token", () => {
     const response = await issue(await hsJwt(uniqueUid()), { ttl: 600, pad: "x".repeat(9000) });
     expect(response.status).toBe(413);
     expect((await response.json<{ error: string }>()).error).toBe("payload_too_large");
+  });
+});
+
+describe("request ids", () => {
+  it("echoes a well-formed X-Request-Id and replaces a malformed or overlong one", async () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const id = async (value: string) =>
+      (await call("/healthz", { headers: { "X-Request-Id": value } })).headers.get("X-Request-Id");
+    expect(await id("trace-1234_abcd")).toBe("trace-1234_abcd");
+    for (const bad of ["has spaces in it", "semi;colon", 'quote"d', "x".repeat(129), "<script>"]) {
+      expect(await id(bad), bad).toMatch(uuid);
+    }
+    expect(await id("x".repeat(128))).toBe("x".repeat(128));
   });
 });
 
