@@ -19,14 +19,37 @@ import { openApiRoutes } from "./routes/openapi.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { type AppEnv, attachRuntime, requireConfigured } from "./runtime.ts";
 
+/**
+ * Security headers for a JSON API: the ones that matter when a browser meets an API answer (no
+ * sniffing, HTTPS only, no cross-origin embedding of the JSON). Hono's other defaults (framing,
+ * referrer, COOP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, …) guard HTML documents;
+ * each header is a call into the runtime on every answer, and the bench measured the full set at
+ * about a fifth of the warm path's time.
+ */
+const API_SECURITY_HEADERS = {
+  xContentTypeOptions: true,
+  strictTransportSecurity: true,
+  crossOriginResourcePolicy: true,
+  xFrameOptions: false,
+  referrerPolicy: false,
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+  removePoweredBy: false,
+} as const;
+
 const app = new Hono<AppEnv>({ strict: false });
 
 app.use(requestIds());
-app.use(accessLog());
+// Successful token answers write no line of their own: Workers Logs records each invocation.
+app.use(accessLog(["/v1/token", "/healthz", "/openapi.json"]));
 app.use(attachRuntime());
 app.use(corsFromAllowlist());
 app.use(methodNotAllowed({ app, onMethodNotAllowed }));
-app.use(secureHeaders());
+app.use(secureHeaders(API_SECURITY_HEADERS));
 
 app.route("/healthz", healthRoutes);
 app.use(requireConfigured());

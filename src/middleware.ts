@@ -20,8 +20,15 @@ export function addLogFields(c: { var: { logFields: LogFields } }, fields: LogFi
   Object.assign(c.var.logFields, fields);
 }
 
-/** Writes one access-log line per request, when the response is ready. */
-export function accessLog(): MiddlewareHandler<AppEnv> {
+/**
+ * Writes one access-log line per request when the response is ready, except for successful answers
+ * on `quietPaths`. Why: with observability on, Workers Logs already records every invocation (path,
+ * status, duration); a line of our own adds value where there is something to say (a failure and
+ * its detail, a login decision, an admin change), and on the token path every 2xx line would double
+ * the log volume (billed per event) and cost CPU on the hottest path for no information.
+ */
+export function accessLog(quietPaths: readonly string[] = []): MiddlewareHandler<AppEnv> {
+  const quiet = new Set(quietPaths);
   return async function accessLog(c, next) {
     const started = Date.now();
     c.set("logFields", {});
@@ -29,6 +36,7 @@ export function accessLog(): MiddlewareHandler<AppEnv> {
     // Hono's requestId sets the header before the route runs; an answer built by the error handler
     // is a new Response without it.
     c.res.headers.set("X-Request-Id", c.var.requestId);
+    if (c.res.status < 400 && quiet.has(c.req.path)) return;
     logLine(c.res.status >= 500 ? "error" : "info", {
       requestId: c.var.requestId,
       method: c.req.method,

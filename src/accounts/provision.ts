@@ -8,7 +8,9 @@
  *
  * Within one isolate, concurrent first requests for a uid share one promise (one upstream call), and
  * records already read are served from a bounded cache for at most KV's own consistency window, so the
- * warm path does no I/O at all.
+ * warm path does no I/O at all. A record served in the last quarter of that window is also re-read in
+ * the background (refresh-ahead), so a busy user never waits for KV, while no copy older than the
+ * window is ever served: the staleness bound is the same as without it.
  */
 
 import { TIMING } from "../constants.ts";
@@ -29,10 +31,19 @@ export class AccountProvisioner {
     readonly now: () => number = () => Date.now(),
   ) {}
 
-  /** The account for `uid`, registering it with NetEase if this is the uid's first use. */
-  account(uid: string): Promise<AccountRecord> {
-    const cached = this.#cache.get(uid, this.now());
-    if (cached) return Promise.resolve(cached);
+  /**
+   * The account for `uid`, registering it with NetEase if this is the uid's first use. `background`
+   * (the request's `waitUntil`) keeps a refresh-ahead read alive after the answer is sent.
+   */
+  account(uid: string, background?: (work: Promise<unknown>) => void): Promise<AccountRecord> {
+    const now = this.now();
+    const entry = this.#cache.entry(uid, now);
+    if (entry) {
+      if (background && entry.expires - now < TIMING.accountRefreshAheadMs && !this.#inflight.has(uid)) {
+        background(this.#refresh(uid, entry.value));
+      }
+      return Promise.resolve(entry.value);
+    }
     let pending = this.#inflight.get(uid);
     if (!pending) {
       pending = this.#load(uid).finally(() => this.#inflight.delete(uid));
@@ -44,6 +55,22 @@ export class AccountProvisioner {
   /** Records a change made by this isolate (admin operations), so it is seen here at once. */
   remember(uid: string, record: AccountRecord): void {
     this.#cache.set(uid, record, this.now());
+  }
+
+  /** Re-reads `uid` from KV, unless the isolate's copy changed meanwhile (an admin change here wins). */
+  #refresh(uid: string, seen: AccountRecord): Promise<void> {
+    const refresh = this.store
+      .get(uid)
+      .then((record) => {
+        if (record && this.#cache.entry(uid, this.now())?.value === seen) this.#cache.set(uid, record, this.now());
+        return record ?? seen;
+      })
+      .finally(() => this.#inflight.delete(uid));
+    this.#inflight.set(uid, refresh);
+    return refresh.then(
+      () => {},
+      () => {}, // a failed refresh changes nothing: the copy expires on time and the next request reads KV
+    );
   }
 
   async #load(uid: string): Promise<AccountRecord> {

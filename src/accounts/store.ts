@@ -116,13 +116,18 @@ export class RecordCache<V> {
   ) {}
 
   get(key: string, now: number): V | undefined {
+    return this.entry(key, now)?.value;
+  }
+
+  /** The live entry for `key` with its expiry (ms), or undefined. */
+  entry(key: string, now: number): { value: V; expires: number } | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     if (entry.expires <= now) {
       this.#entries.delete(key);
       return undefined;
     }
-    return entry.value;
+    return entry;
   }
 
   set(key: string, value: V, now: number): void {

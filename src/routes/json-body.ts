@@ -57,9 +57,13 @@ export function jsonBody<S extends v.GenericSchema>(
 ): MiddlewareHandler<AppEnv, string, Validated<S>> {
   const limit = limitBody(maxBytes);
   return async function jsonBody(c, next) {
-    await limit(c, async () => {});
-    const text = await readBodyText(c);
     let value: unknown = {};
+    // No body at all (the common token request) needs no limit, read or parse.
+    let text = "";
+    if (c.req.raw.body !== null) {
+      await limit(c, async () => {});
+      text = await readBodyText(c);
+    }
     if (text.trim() !== "") {
       requireMediaType(c, ["application/json"]);
       try {

@@ -28,7 +28,7 @@ tokenRoutes.post(
   async (c) => {
     const { config, accounts } = c.var.runtime;
     const ttl = c.req.valid("json").ttl ?? config.ttl.default;
-    const account = await accounts.account(c.var.uid);
+    const account = await accounts.account(c.var.uid, (work) => c.executionCtx.waitUntil(work));
     addLogFields(c, { accid: account.accid, ttl });
     if (account.status === "blocked") throw new DomainError("account_blocked");
     const { appKey, appSecret } = config;

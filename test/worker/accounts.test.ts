@@ -132,12 +132,31 @@ describe("accounts on demand", () => {
       // Another location blocks the account: only KV knows.
       const record = (await store().get(uid))!;
       await store().putRecord(uid, { ...record, status: "blocked" });
-      vi.setSystemTime(Date.now() + 59_000);
+      const start = Date.now();
+      vi.setSystemTime(start + 44_000);
       expect((await issue(await hsJwt(uid))).status).toBe(200); // still this isolate's copy
-      vi.setSystemTime(Date.now() + 2_000);
+      vi.setSystemTime(start + 61_000);
       const response = await issue(await hsJwt(uid));
       expect(response.status).toBe(403); // the copy expired; KV says blocked
       expect(accid).toBe(record.accid);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("re-reads a copy in its last 15 s in the background (refresh-ahead), serving the copy meanwhile", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const uid = uniqueUid("ahead");
+      await tokenFor(uid);
+      const record = (await store().get(uid))!;
+      await store().putRecord(uid, { ...record, status: "blocked" });
+      const start = Date.now();
+      vi.setSystemTime(start + 50_000);
+      // Served from the copy at once; the background read (awaited by the test's waitUntil) sees the block.
+      expect((await issue(await hsJwt(uid))).status).toBe(200);
+      vi.setSystemTime(start + 51_000);
+      expect((await issue(await hsJwt(uid))).status).toBe(403); // well before the copy would have expired
     } finally {
       vi.useRealTimers();
     }

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { callbackCheckSum, signCallback, verifyCallback } from "../../src/nim/callback-auth.ts";
-import { md5Hex, sha1Hex, timingSafeEqualText } from "../../src/nim/digest.ts";
+import { md5Hex, timingSafeEqualText } from "../../src/nim/digest.ts";
 import {
   checkDynamicToken,
   decodeDynamicToken,
