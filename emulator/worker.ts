@@ -13,6 +13,9 @@
  *   POST /emulator/login            {accid, token, callbackUrl?} → the login check NetEase's IM
  *                                   server would make; with callbackUrl, it also asks the app's
  *                                   login callback first, signed as NetEase signs it
+ *   POST /emulator/rtc/join         {uid, channelName, token} → the check NERTC makes when a client
+ *                                   joins a channel in safe mode: signature and validity;
+ *                                   {"code":200,"expiresAt"} or {"code":403,"desc"}
  *   POST /emulator/callbacks/login  {accid, token?, url?} → a signed login-callback request: sent to
  *                                   `url` (answer returned), or returned unsent for a test to send
  *   GET  /emulator/accounts/<accid>                  → {exists, blocked, calls}
@@ -25,7 +28,8 @@ import { DurableObject } from "cloudflare:workers";
 import { NIM } from "../src/constants.ts";
 import { signCallback } from "../src/nim/callback-auth.ts";
 import { timingSafeEqualText } from "../src/nim/digest.ts";
-import { checkDynamicToken } from "../src/nim/dynamic-token.ts";
+import { checkDynamicToken, decodeDynamicToken } from "../src/nim/dynamic-token.ts";
+import { checkRtcToken } from "../src/nim/rtc-token.ts";
 import { serverApiCheckSum } from "../src/nim/server-api.ts";
 
 interface EmulatorEnv {
@@ -88,6 +92,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (path === "/emulator/health") return json({ status: "ok" });
     if (path === "/emulator/stats") return json(this.#stats());
     if (path === "/emulator/login" && request.method === "POST") return this.#login(request);
+    if (path === "/emulator/rtc/join" && request.method === "POST") return this.#rtcJoin(request);
     if (path === "/emulator/faults" && request.method === "POST") return this.#addFault(request);
     if (path === "/emulator/callbacks/login" && request.method === "POST") return this.#loginCallback(request);
     if (path.startsWith("/emulator/accounts/") && request.method === "GET") {
@@ -229,6 +234,30 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     });
     if (!check.ok) return nim(302, { desc: `token rejected: ${check.reason}` });
     return nim(200, { expiresAt: check.fields.curTime + check.fields.ttl * 1000 });
+  }
+
+  /** What NERTC decides when a client joins `channelName` as `uid` with a safe-mode token. */
+  async #rtcJoin(request: Request): Promise<Response> {
+    const body = (await request.json().catch(() => null)) as {
+      uid?: unknown;
+      channelName?: unknown;
+      token?: unknown;
+    } | null;
+    const { uid, channelName, token } = body ?? {};
+    if (typeof uid !== "number" || typeof channelName !== "string" || typeof token !== "string") {
+      return nim(414, { desc: "uid (number), channelName and token required" });
+    }
+    const check = await checkRtcToken(token, {
+      appKey: this.env.NIM_APP_KEY,
+      uid,
+      channelName,
+      appSecret: this.env.NIM_APP_SECRET,
+      now: Date.now(),
+      skewMs: 60_000,
+    });
+    if (!check.ok) return nim(403, { desc: `token rejected: ${check.reason}` });
+    const { curTime, ttl } = decodeDynamicToken(token)!;
+    return nim(200, { expiresAt: curTime + ttl * 1000 });
   }
 
   /** Builds the login callback (eventType 36) NetEase would send for `accid`, signed with our secret. */

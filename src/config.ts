@@ -24,6 +24,10 @@ export interface Env {
   TOKEN_TTL_DEFAULT?: string;
   TOKEN_TTL_MIN?: string;
   TOKEN_TTL_MAX?: string;
+  /** NERTC token lifetime (seconds): default, and the range a caller may ask for (below 86400). */
+  RTC_TOKEN_TTL_DEFAULT?: string;
+  RTC_TOKEN_TTL_MIN?: string;
+  RTC_TOKEN_TTL_MAX?: string;
   /** Bearer token for the admin API; unset turns the admin API off (404). */
   ADMIN_TOKEN?: string;
   /** Comma-separated exact origins allowed to call from browsers; empty means no CORS headers. */
@@ -64,6 +68,8 @@ export interface Config {
   accidSecret: string;
   session: SessionConfig;
   ttl: { default: number; min: number; max: number };
+  /** The same for NERTC tokens (max below 86400, NERTC's limit). */
+  rtcTtl: { default: number; min: number; max: number };
   /** Admin API bearer token, or undefined when the admin API is off. */
   adminToken: string | undefined;
   /** Browser origins allowed by CORS (exact match). */
@@ -139,6 +145,13 @@ export function parseConfig(env: Env): Config {
   if (!(ttlMin <= ttlDefault && ttlDefault <= ttlMax)) {
     bad("TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN <= TOKEN_TTL_DEFAULT <= TOKEN_TTL_MAX");
   }
+  const rtcDefault = parseSeconds("RTC_TOKEN_TTL_DEFAULT", env.RTC_TOKEN_TTL_DEFAULT, 3600, bad);
+  const rtcMin = parseSeconds("RTC_TOKEN_TTL_MIN", env.RTC_TOKEN_TTL_MIN, 60, bad);
+  const rtcMax = parseSeconds("RTC_TOKEN_TTL_MAX", env.RTC_TOKEN_TTL_MAX, 86_399, bad);
+  if (rtcMax >= 86_400) bad("RTC_TOKEN_TTL_MAX", "below 86400 (NERTC's limit)");
+  if (!(rtcMin <= rtcDefault && rtcDefault <= rtcMax)) {
+    bad("RTC_TOKEN_TTL_DEFAULT", "RTC_TOKEN_TTL_MIN <= RTC_TOKEN_TTL_DEFAULT <= RTC_TOKEN_TTL_MAX");
+  }
 
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken && !/^[A-Za-z0-9._~+/-]+=*$/.test(adminToken)) {
@@ -177,6 +190,7 @@ export function parseConfig(env: Env): Config {
       audience: present(env.SESSION_JWT_AUDIENCE),
     },
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
+    rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
     adminToken,
     allowedOrigins,
     accounts: env.ACCOUNTS!,

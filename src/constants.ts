@@ -62,6 +62,12 @@ export const CACHE_SIZES = {
   accounts: 10_000,
 } as const;
 
+/**
+ * NERTC's channel name rule: 1 to 64 of `a-z A-Z 0-9`, space and ``!#$%&()+-:;<=.>?@[]^_{|}~,``
+ * (ASCII only, so 64 characters are 64 bytes).
+ */
+export const RTC_CHANNEL_NAME = /^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@[\]^_{|}~,]{1,64}$/;
+
 export const NIM = {
   /** NetEase accid rules: at most 32 characters of letters, digits and `_ @ . -`. */
   accidPattern: /^[A-Za-z0-9_@.-]{1,32}$/,

@@ -15,11 +15,13 @@
 import * as v from "valibot";
 import type {
   ErrorBody as ClientErrorBody,
+  RtcTokenRequest as ClientRtcTokenRequest,
+  RtcTokenResponse as ClientRtcTokenResponse,
   TokenRequest as ClientTokenRequest,
   TokenResponse as ClientTokenResponse,
 } from "../packages/client/src/contract.ts";
 import { ERROR_CODES } from "../packages/client/src/contract.ts";
-import { LIMITS, NIM } from "./constants.ts";
+import { LIMITS, NIM, RTC_CHANNEL_NAME } from "./constants.ts";
 
 export { ERROR_CODES, type ErrorCode } from "../packages/client/src/contract.ts";
 
@@ -62,6 +64,32 @@ export function tokenRequestSchema(ttl: { min: number; max: number }) {
   const message = must("ttl", rule);
   return v.strictObject(
     {
+      ttl: v.optional(
+        v.pipe(
+          v.number(message),
+          v.integer(message),
+          v.minValue(ttl.min, message),
+          v.maxValue(ttl.max, message),
+          v.description(rule),
+        ),
+      ),
+    },
+    BODY_NOT_OBJECT,
+  );
+}
+
+const CHANNEL_RULE = "1 to 64 characters of a-z A-Z 0-9, space and !#$%&()+-:;<=.>?@[]^_{|}~,";
+
+/** A NERTC channel name. */
+export const channelNameSchema = ruled("channelName", CHANNEL_RULE, (message) => [v.regex(RTC_CHANNEL_NAME, message)]);
+
+/** `POST /v1/rtc/token` body, for the configured RTC ttl range. */
+export function rtcTokenRequestSchema(ttl: { min: number; max: number }) {
+  const rule = `a whole number of seconds from ${ttl.min} to ${ttl.max}`;
+  const message = must("ttl", rule);
+  return v.strictObject(
+    {
+      channelName: channelNameSchema,
       ttl: v.optional(
         v.pipe(
           v.number(message),
@@ -130,6 +158,29 @@ export const tokenResponseSchema = v.strictObject({
   refreshAfter: unixMs("fetch a new token after this time (Unix ms)"),
 });
 
+/** `POST /v1/rtc/token` 200. */
+export const rtcTokenResponseSchema = v.strictObject({
+  uid: v.pipe(
+    v.number(),
+    v.integer(),
+    v.minValue(1),
+    v.maxValue(Number.MAX_SAFE_INTEGER),
+    v.description("the user's numeric RTC uid, the same on every call"),
+  ),
+  channelName: v.pipe(v.string(), v.regex(RTC_CHANNEL_NAME), v.description("the channel the token is for")),
+  token: v.pipe(
+    v.string(),
+    v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
+    v.description("the NERTC token (base64 of {signature, curTime, ttl})"),
+  ),
+  appKey: v.pipe(v.string(), v.minLength(1), v.description("the app key the token was signed for")),
+  curTime: unixMs("when the token was signed (Unix ms)"),
+  ttl: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("lifetime in seconds")),
+  expiresAt: unixMs("curTime + ttl * 1000"),
+  serverTime: unixMs("the Worker's clock (Unix ms)"),
+  refreshAfter: unixMs("fetch a new token after this time (Unix ms)"),
+});
+
 /** Every error body. */
 export const errorSchema = v.strictObject({
   error: v.pipe(v.picklist(ERROR_CODES), v.description("a stable error code")),
@@ -153,6 +204,9 @@ export const adminAccountSchema = v.strictObject({
   generation: v.pipe(v.number(), v.integer(), v.minValue(0), v.description("rotations so far")),
   outcome: v.optional(v.pipe(v.picklist(["bound", "already_bound"]), v.description("what a bind did (PUT only)"))),
   previousAccid: v.optional(v.pipe(v.string(), v.description("the accid before a rotation (rotate only)"))),
+  rtcUid: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(1), v.description("the NERTC uid, once the user has one")),
+  ),
 });
 
 const IMPORT_OUTCOMES = ["bound", "already_bound", "conflict", "invalid"] as const;
@@ -184,6 +238,8 @@ export const loginDecisionSchema = v.strictObject({
 
 export type TokenRequest = v.InferOutput<ReturnType<typeof tokenRequestSchema>>;
 export type TokenResponse = v.InferOutput<typeof tokenResponseSchema>;
+export type RtcTokenRequest = v.InferOutput<ReturnType<typeof rtcTokenRequestSchema>>;
+export type RtcTokenResponse = v.InferOutput<typeof rtcTokenResponseSchema>;
 export type ErrorBody = v.InferOutput<typeof errorSchema>;
 export type AdminAccount = v.InferOutput<typeof adminAccountSchema>;
 export type BindRequest = v.InferOutput<typeof bindRequestSchema>;
@@ -203,6 +259,10 @@ type Assert<T extends true> = T;
 export type ClientTokenResponseMatches = Assert<Same<TokenResponse, ClientTokenResponse>>;
 /** Fails the type check if the client package's TokenRequest drifts from the schema. */
 export type ClientTokenRequestMatches = Assert<Same<TokenRequest, ClientTokenRequest>>;
+/** Fails the type check if the client package's RtcTokenResponse drifts from the schema. */
+export type ClientRtcTokenResponseMatches = Assert<Same<RtcTokenResponse, ClientRtcTokenResponse>>;
+/** Fails the type check if the client package's RtcTokenRequest drifts from the schema. */
+export type ClientRtcTokenRequestMatches = Assert<Same<RtcTokenRequest, ClientRtcTokenRequest>>;
 /** Fails the type check if the client package's ErrorBody drifts from the schema. */
 export type ClientErrorBodyMatches = Assert<Same<ErrorBody, ClientErrorBody>>;
 

@@ -16,6 +16,7 @@ import { adminRoutes } from "./routes/admin.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { loginCallbackRoutes } from "./routes/login-callback.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
+import { rtcTokenRoutes } from "./routes/rtc-token.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { type AppEnv, attachRuntime, requireConfigured } from "./runtime.ts";
 
@@ -45,7 +46,7 @@ const app = new Hono<AppEnv>({ strict: false });
 
 app.use(requestIds());
 // Successful token answers write no line of their own: Workers Logs records each invocation.
-app.use(accessLog(["/v1/token", "/healthz", "/openapi.json"]));
+app.use(accessLog(["/v1/token", "/v1/rtc/token", "/healthz", "/openapi.json"]));
 app.use(attachRuntime());
 app.use(corsFromAllowlist());
 app.use(methodNotAllowed({ app, onMethodNotAllowed }));
@@ -55,9 +56,12 @@ app.route("/healthz", healthRoutes);
 app.use(requireConfigured());
 
 // Failed authentication is counted per client IP on every route that authenticates.
-for (const path of ["/v1/token", "/v1/nim/login-callback", "/admin/v1/*"]) app.use(path, limitAuthFailures());
+for (const path of ["/v1/token", "/v1/rtc/token", "/v1/nim/login-callback", "/admin/v1/*"]) {
+  app.use(path, limitAuthFailures());
+}
 
 app.route("/v1/token", tokenRoutes);
+app.route("/v1/rtc/token", rtcTokenRoutes);
 app.route("/v1/nim/login-callback", loginCallbackRoutes);
 app.route("/admin/v1", adminRoutes);
 app.route("/openapi.json", openApiRoutes);

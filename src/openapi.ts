@@ -21,6 +21,8 @@ import {
   importRequestSchema,
   importResponseSchema,
   loginDecisionSchema,
+  rtcTokenRequestSchema,
+  rtcTokenResponseSchema,
   tokenRequestSchema,
   tokenResponseSchema,
   uidSchema,
@@ -57,6 +59,16 @@ const OPERATIONS: readonly Operation[] = [
     security: "session",
     body: { schema: "TokenRequest", required: false, description: "Optional; an empty body is fine." },
     responses: { 200: { description: "The token (Cache-Control: no-store).", schema: "TokenResponse" } },
+    errors: [...SESSION_ERRORS, ...BODY_ERRORS, "account_blocked", ...UPSTREAM_ERRORS, ...SERVICE_ERRORS],
+  },
+  {
+    method: "post",
+    path: "/v1/rtc/token",
+    operationId: "issueRtcToken",
+    summary: "Issue a NERTC (audio/video) token for the session's user and a channel.",
+    security: "session",
+    body: { schema: "RtcTokenRequest", required: true },
+    responses: { 200: { description: "The token (Cache-Control: no-store).", schema: "RtcTokenResponse" } },
     errors: [...SESSION_ERRORS, ...BODY_ERRORS, "account_blocked", ...UPSTREAM_ERRORS, ...SERVICE_ERRORS],
   },
   {
@@ -191,7 +203,10 @@ function responses(operation: Operation): Json {
 }
 
 /** Builds the document for a service with this ttl range. */
-export function buildOpenApiDocument(ttl: { min: number; max: number; default: number }): Json {
+export function buildOpenApiDocument(
+  ttl: { min: number; max: number; default: number },
+  rtcTtl: { min: number; max: number; default: number } = { min: 60, max: 86_399, default: 3600 },
+): Json {
   const paths: Record<string, Json> = {};
   for (const operation of OPERATIONS) {
     const item: Json = {
@@ -258,6 +273,11 @@ export function buildOpenApiDocument(ttl: { min: number; max: number; default: n
           description: `ttl defaults to ${ttl.default} seconds.`,
         },
         TokenResponse: jsonSchema(tokenResponseSchema),
+        RtcTokenRequest: {
+          ...jsonSchema(rtcTokenRequestSchema(rtcTtl)),
+          description: `ttl defaults to ${rtcTtl.default} seconds.`,
+        },
+        RtcTokenResponse: jsonSchema(rtcTokenResponseSchema),
         Error: jsonSchema(errorSchema),
         Health: jsonSchema(healthSchema),
         AdminAccount: jsonSchema(adminAccountSchema),

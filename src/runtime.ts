@@ -16,7 +16,7 @@ import { importAccidKey } from "./accounts/accid.ts";
 import { AccountProvisioner } from "./accounts/provision.ts";
 import { AccountStore } from "./accounts/store.ts";
 import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
-import { tokenRequestSchema } from "./contract.ts";
+import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
 import type { LogFields } from "./log.ts";
 import { NimServerApi } from "./nim/server-api.ts";
 import { SessionVerifier } from "./session/verify.ts";
@@ -31,6 +31,8 @@ export interface Runtime {
   readonly accounts: AccountProvisioner;
   /** The POST /v1/token body schema for this config's ttl range. */
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
+  /** The POST /v1/rtc/token body schema for this config's RTC ttl range. */
+  readonly rtcTokenRequestSchema: ReturnType<typeof rtcTokenRequestSchema>;
 }
 
 /** Hono's environment type for this app. */
@@ -76,6 +78,7 @@ function buildRuntime(config: Config): Runtime {
     store,
     accounts: new AccountProvisioner(importAccidKey(config.accidSecret), nim, store),
     tokenRequestSchema: tokenRequestSchema(config.ttl),
+    rtcTokenRequestSchema: rtcTokenRequestSchema(config.rtcTtl),
   });
 }
 

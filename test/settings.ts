@@ -13,6 +13,9 @@ export const TEST_VARS = {
   TOKEN_TTL_DEFAULT: "600",
   TOKEN_TTL_MIN: "60",
   TOKEN_TTL_MAX: "3600",
+  RTC_TOKEN_TTL_DEFAULT: "3600",
+  RTC_TOKEN_TTL_MIN: "60",
+  RTC_TOKEN_TTL_MAX: "86399",
   ADMIN_TOKEN: "test-admin-token-0123456789-abcdefghijklmn",
   NIM_APP_SECRET_PREVIOUS: "",
 } as const;

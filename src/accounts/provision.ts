@@ -17,12 +17,18 @@ import { TIMING } from "../constants.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
 import { deriveAccid } from "./accid.ts";
 import { newAccountRecord } from "./record.ts";
+import { deriveRtcUid } from "./rtc-uid.ts";
+
+/** Candidates tried per uid before giving up (each is taken with probability about n / 2^53). */
+const MAX_RTC_UID_ATTEMPTS = 8;
+
 import { type AccountRecord, type AccountStore, RecordCache } from "./store.ts";
 
 /** Per-isolate account provisioning with a record cache and single-flight first use. */
 export class AccountProvisioner {
   readonly #cache = new RecordCache<AccountRecord>(TIMING.accountCacheTtlMs);
   readonly #inflight = new Map<string, Promise<AccountRecord>>();
+  readonly #rtcInflight = new Map<string, Promise<number>>();
 
   constructor(
     readonly accidKey: Promise<CryptoKey>,
@@ -82,8 +88,51 @@ export class AccountProvisioner {
   async #register(uid: string): Promise<AccountRecord> {
     const accid = await deriveAccid(await this.accidKey, uid, 0);
     await this.nim.createAccount(accid);
-    const record = newAccountRecord(accid, this.now());
+    const record: AccountRecord = { ...newAccountRecord(accid, this.now()), rtcUid: await this.#claimRtcUid(uid) };
     await this.store.put(uid, record);
     return record;
+  }
+
+  /**
+   * The user's RTC uid: the one in `record`, or, for a record written before RTC tokens existed (or
+   * imported), one claimed now and stored. The record is re-read from KV before it is rewritten, so
+   * a change made elsewhere (a block) is not overwritten by this isolate's cached copy.
+   */
+  async rtcUid(uid: string, record: AccountRecord): Promise<number> {
+    if (record.rtcUid !== undefined) return record.rtcUid;
+    let pending = this.#rtcInflight.get(uid);
+    if (!pending) {
+      pending = this.#addRtcUid(uid, record).finally(() => this.#rtcInflight.delete(uid));
+      this.#rtcInflight.set(uid, pending);
+    }
+    return pending;
+  }
+
+  async #addRtcUid(uid: string, cached: AccountRecord): Promise<number> {
+    const latest = (await this.store.get(uid)) ?? cached;
+    if (latest.rtcUid !== undefined) {
+      this.#cache.set(uid, latest, this.now());
+      return latest.rtcUid;
+    }
+    const rtcUid = await this.#claimRtcUid(uid);
+    const updated: AccountRecord = { ...latest, rtcUid, updatedAt: this.now() };
+    await this.store.putRecord(uid, updated);
+    this.#cache.set(uid, updated, this.now());
+    return rtcUid;
+  }
+
+  /** Finds the first RTC uid candidate no other uid owns, and claims it (reverse mapping first). */
+  async #claimRtcUid(uid: string): Promise<number> {
+    const key = await this.accidKey;
+    for (let attempt = 0; attempt < MAX_RTC_UID_ATTEMPTS; attempt++) {
+      const candidate = await deriveRtcUid(key, uid, attempt);
+      const owner = await this.store.uidForRtcUid(candidate);
+      if (owner === uid) return candidate; // claimed by an earlier, interrupted attempt
+      if (owner === null) {
+        await this.store.claimRtcUid(candidate, uid);
+        return candidate;
+      }
+    }
+    throw new Error("no free RTC uid candidate"); // 2^53 space: unreachable short of a broken store
   }
 }

@@ -21,6 +21,12 @@ export interface AccountRecord {
   updatedAt: number;
   /** How many times the accid was rotated; 0 for the first accid. Bound accounts keep 0. */
   generation: number;
+  /**
+   * The user's numeric NERTC uid (1 to 2^53 − 1), fixed for life, kept across accid rotations.
+   * Optional in the same schema version: records written before RTC tokens existed (and imported
+   * ones) gain it on first use of `/v1/rtc/token`.
+   */
+  rtcUid?: number;
 }
 
 /** A fresh, active, generation-0 record for `accid`. */

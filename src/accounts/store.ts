@@ -1,8 +1,9 @@
 /**
  * The KV records behind the uid ↔ accid mapping.
  *
- *   uid:<uid>      → AccountRecord (JSON, versioned by `v`)
- *   accid:<accid>  → uid           (reverse mapping, for NetEase's login callback)
+ *   uid:<uid>        → AccountRecord (JSON, versioned by `v`)
+ *   accid:<accid>    → uid           (reverse mapping, for NetEase's login callback)
+ *   rtcuid:<rtcUid>  → uid           (reverse mapping, so two users never share an RTC uid)
  *
  * KV has no transactions and no compare-and-set, so correctness comes from the order of writes and
  * from idempotence instead: an accid is registered at NetEase before any record names it, records are
@@ -18,6 +19,7 @@ export type { AccountRecord, AccountStatus } from "./record.ts";
 
 const uidKey = (uid: string) => `uid:${uid}`;
 const accidKey = (accid: string) => `accid:${accid}`;
+const rtcUidKey = (rtcUid: number) => `rtcuid:${rtcUid}`;
 
 /** Reads and writes account records in one KV namespace. Cheap to construct per request. */
 export class AccountStore {
@@ -31,6 +33,16 @@ export class AccountStore {
   /** The uid that `accid` belongs (or belonged) to, or null. */
   async uidForAccid(accid: string): Promise<string | null> {
     return kvCall(() => this.kv.get(accidKey(accid), "text"));
+  }
+
+  /** The uid that owns `rtcUid`, or null. */
+  async uidForRtcUid(rtcUid: number): Promise<string | null> {
+    return kvCall(() => this.kv.get(rtcUidKey(rtcUid), "text"));
+  }
+
+  /** Claims `rtcUid` for `uid` (the reverse mapping; write it before the record that names it). */
+  async claimRtcUid(rtcUid: number, uid: string): Promise<void> {
+    await kvCall(() => this.kv.put(rtcUidKey(rtcUid), uid));
   }
 
   /** Records for many uids with bulk reads (100 keys per KV operation). Absent uids map to null. */
@@ -72,7 +84,8 @@ function parseRecord(text: string | null, uid: string): AccountRecord | null {
     (r.status !== "active" && r.status !== "blocked") ||
     !Number.isSafeInteger(r.createdAt) ||
     !Number.isSafeInteger(r.updatedAt) ||
-    !Number.isSafeInteger(r.generation)
+    !Number.isSafeInteger(r.generation) ||
+    (r.rtcUid !== undefined && !(Number.isSafeInteger(r.rtcUid) && r.rtcUid > 0))
   ) {
     throw new DomainError("record_corrupt", "account record has an unknown shape or version");
   }

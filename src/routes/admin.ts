@@ -65,8 +65,8 @@ function uidParam(c: Context<AppEnv>): string {
 }
 
 function view(uid: string, record: AccountRecord): AdminAccount {
-  const { accid, status, createdAt, updatedAt, generation } = record;
-  return { uid, accid, status, createdAt, updatedAt, generation };
+  const { accid, status, createdAt, updatedAt, generation, rtcUid } = record;
+  return { uid, accid, status, createdAt, updatedAt, generation, ...(rtcUid === undefined ? {} : { rtcUid }) };
 }
 
 const noStore = { "Cache-Control": "no-store" };

@@ -14,7 +14,7 @@ openApiRoutes.get("/", (c) => {
   const { config } = c.var.runtime;
   let document = documents.get(config);
   if (!document) {
-    document = JSON.stringify(buildOpenApiDocument(config.ttl));
+    document = JSON.stringify(buildOpenApiDocument(config.ttl, config.rtcTtl));
     documents.set(config, document);
   }
   return c.body(document, 200, {

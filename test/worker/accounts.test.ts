@@ -3,7 +3,17 @@
 import { describe, expect, it, vi } from "vitest";
 import { AccountStore } from "../../src/accounts/store.ts";
 import type { TokenResponse } from "../../src/contract.ts";
-import { emulatedAccount, env, expectedAccid, hsJwt, injectFault, issue, tokenFor, uniqueUid } from "./helpers.ts";
+import {
+  emulatedAccount,
+  env,
+  expectedAccid,
+  expectedRtcUid,
+  hsJwt,
+  injectFault,
+  issue,
+  tokenFor,
+  uniqueUid,
+} from "./helpers.ts";
 
 const store = () => new AccountStore(env.ACCOUNTS!);
 
@@ -23,9 +33,11 @@ describe("accounts on demand", () => {
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
       generation: 0,
+      rtcUid: await expectedRtcUid(uid),
     });
     expect(record!.createdAt).toBeGreaterThanOrEqual(before);
     expect(await store().uidForAccid(accid)).toBe(uid);
+    expect(await store().uidForRtcUid(record!.rtcUid!)).toBe(uid);
   });
 
   it("makes one upstream call for 20 concurrent first requests, and they all agree on one accid", async () => {

@@ -9,6 +9,7 @@ import {
   emulatorLogin,
   env,
   expectedAccid,
+  expectedRtcUid,
   hsJwt,
   injectFault,
   issue,
@@ -73,6 +74,7 @@ describe("GET /admin/v1/accounts/{uid}", () => {
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),
       generation: 0,
+      rtcUid: await expectedRtcUid(uid),
     });
     const unknown = await adminCall("GET", `/accounts/${seg(uniqueUid())}`);
     expect(unknown.status).toBe(404);

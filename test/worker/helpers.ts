@@ -3,6 +3,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { importJWK, type JWTPayload, SignJWT } from "jose";
 import { deriveAccid, importAccidKey } from "../../src/accounts/accid.ts";
+import { deriveRtcUid } from "../../src/accounts/rtc-uid.ts";
 import type { Env } from "../../src/config.ts";
 import type { TokenResponse } from "../../src/contract.ts";
 import worker from "../../src/index.ts";
@@ -166,6 +167,22 @@ export async function emulatorLogin(accid: string, token: string): Promise<{ cod
 /** The accid the Worker derives for `uid` at `generation` with the test ACCID_SECRET. */
 export async function expectedAccid(uid: string, generation = 0): Promise<string> {
   return deriveAccid(await importAccidKey(env.ACCID_SECRET!), uid, generation);
+}
+
+/** The RTC uid the Worker derives for `uid` (first attempt) with the test ACCID_SECRET. */
+export async function expectedRtcUid(uid: string, attempt = 0): Promise<number> {
+  return deriveRtcUid(await importAccidKey(env.ACCID_SECRET!), uid, attempt);
+}
+
+/** POST /v1/rtc/token with a bearer session and a JSON body. */
+export function issueRtc(
+  jwt: string | undefined,
+  body: unknown,
+  overrides: Partial<Record<keyof Env, unknown>> = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (jwt !== undefined) headers.Authorization = `Bearer ${jwt}`;
+  return call("/v1/rtc/token", { method: "POST", headers, body: JSON.stringify(body) }, overrides);
 }
 
 /** Calls the admin API with the test ADMIN_TOKEN (or `token`, or none when null). */

@@ -10,6 +10,7 @@ import {
   encodeDynamicToken,
   signDynamicToken,
 } from "../../src/nim/dynamic-token.ts";
+import { checkRtcToken, RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
 import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/server-api.ts";
 import vectors from "../fixtures/nim-signing.json";
 
@@ -78,6 +79,44 @@ describe("server API CheckSum", () => {
     expect(a.CurTime).toBe("1700000000");
     expect(a.Nonce).not.toBe(b.Nonce);
     expect(a.CheckSum).toBe(await serverApiCheckSum("secret", a.Nonce!, a.CurTime!));
+  });
+});
+
+describe("NERTC token", () => {
+  it.each(vectors.rtcToken.vectors)("matches the vector for uid $uid in channel $channelName, ttl $ttl", async (v) => {
+    const input = {
+      appKey: v.appKey,
+      uid: v.uid,
+      channelName: v.channelName,
+      curTime: v.curTime,
+      ttl: v.ttl,
+      appSecret: v.appSecret,
+    };
+    expect(await rtcTokenSignature(input)).toBe(v.signature);
+    expect(await signRtcToken(input)).toEqual({ signature: v.signature, token: v.token });
+    const expected = { ...input, now: v.curTime + 1000 };
+    expect(await checkRtcToken(v.token, expected)).toEqual({ ok: true });
+    expect(await checkRtcToken(v.token, { ...expected, uid: v.uid + 1 })).toEqual({
+      ok: false,
+      reason: "bad_signature",
+    });
+    expect(await checkRtcToken(v.token, { ...expected, channelName: "other" })).toEqual({
+      ok: false,
+      reason: "bad_signature",
+    });
+    expect(await checkRtcToken(v.token, { ...expected, now: v.curTime + v.ttl * 1000 })).toEqual({
+      ok: false,
+      reason: "expired",
+    });
+  });
+
+  it("accepts exactly NERTC's channel-name alphabet, 1 to 64 characters", () => {
+    const alphabet = "abcxyzABCXYZ0189 !#$%&()+-:;<=.>?@[]^_{|}~,";
+    expect(RTC_CHANNEL_NAME.test(alphabet)).toBe(true);
+    expect(RTC_CHANNEL_NAME.test("x".repeat(64))).toBe(true);
+    for (const bad of ["", "x".repeat(65), "a/b", "a*b", "a'b", 'a"b', "a\\b", "a`b", "a*", "频道", "a\tb", "café"]) {
+      expect(RTC_CHANNEL_NAME.test(bad), bad).toBe(false);
+    }
   });
 });
 

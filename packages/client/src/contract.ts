@@ -31,6 +31,36 @@ export interface TokenResponse {
   refreshAfter: number;
 }
 
+/** `POST /v1/rtc/token` request body. */
+export interface RtcTokenRequest {
+  /** The NERTC channel: 1 to 64 of `a-z A-Z 0-9`, space and ``!#$%&()+-:;<=.>?@[]^_{|}~,``. */
+  channelName: string;
+  /** Token lifetime in whole seconds, within the service's configured RTC range. */
+  ttl?: number;
+}
+
+/** `POST /v1/rtc/token` 200 answer: what `NERtcEngine.joinChannel(token, channelName, uid)` needs. */
+export interface RtcTokenResponse {
+  /** The user's numeric RTC uid: the same on every call and channel, below 2^53. */
+  uid: number;
+  /** The channel the token is for. */
+  channelName: string;
+  /** The NERTC token: base64 of `{"signature","curTime","ttl"}`. */
+  token: string;
+  /** The NetEase app key the token was signed for. */
+  appKey: string;
+  /** When the token was signed (ms). */
+  curTime: number;
+  /** Lifetime in seconds. */
+  ttl: number;
+  /** `curTime + ttl * 1000`. */
+  expiresAt: number;
+  /** The Worker's clock when it answered (ms). */
+  serverTime: number;
+  /** When a client should fetch a new token (ms), about 80 % of the way to `expiresAt`. */
+  refreshAfter: number;
+}
+
 /** Every stable error code the service can answer with. */
 export const ERROR_CODES = [
   "invalid_request",

@@ -1,0 +1,54 @@
+/**
+ * POST /v1/rtc/token: app session in, NERTC (audio/video) token out, signed with the same app key and
+ * secret as the IM token, so an IM app with calls needs no second token server.
+ *
+ * The same session check, per-uid limit, CORS and errors as /v1/token. The user is identified by a
+ * numeric RTC uid that is fixed for life (see accounts/rtc-uid.ts); a user who never asked for an IM
+ * token gets their account, and IM registration, created here exactly as /v1/token would, so the two
+ * endpoints always agree on who the user is. A blocked account gets no RTC token either.
+ */
+
+import { Hono } from "hono";
+import { limitTokenRequests } from "../abuse.ts";
+import { TIMING } from "../constants.ts";
+import type { RtcTokenResponse } from "../contract.ts";
+import { DomainError } from "../errors.ts";
+import { addLogFields } from "../middleware.ts";
+import { signRtcToken } from "../nim/rtc-token.ts";
+import type { AppEnv } from "../runtime.ts";
+import { jsonBody } from "./json-body.ts";
+import { requireSession } from "./session-auth.ts";
+
+/** Routes under /v1/rtc/token. */
+export const rtcTokenRoutes = new Hono<AppEnv>();
+
+rtcTokenRoutes.post(
+  "/",
+  requireSession(),
+  limitTokenRequests(),
+  jsonBody((c) => c.var.runtime.rtcTokenRequestSchema),
+  async (c) => {
+    const { config, accounts } = c.var.runtime;
+    const { channelName, ttl = config.rtcTtl.default } = c.req.valid("json");
+    const uid = c.var.uid;
+    const account = await accounts.account(uid, (work) => c.executionCtx.waitUntil(work));
+    if (account.status === "blocked") throw new DomainError("account_blocked");
+    const rtcUid = await accounts.rtcUid(uid, account);
+    addLogFields(c, { rtcUid, ttl });
+    const { appKey, appSecret } = config;
+    const curTime = Date.now();
+    const { token } = await signRtcToken({ appKey, uid: rtcUid, channelName, curTime, ttl, appSecret });
+    const body: RtcTokenResponse = {
+      uid: rtcUid,
+      channelName,
+      token,
+      appKey,
+      curTime,
+      ttl,
+      expiresAt: curTime + ttl * 1000,
+      serverTime: Date.now(),
+      refreshAfter: curTime + Math.round(ttl * 1000 * TIMING.refreshFraction),
+    };
+    return c.json(body, 200, { "Cache-Control": "no-store" });
+  },
+);
