@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createTokenProvider,
+  type RtcTokenResponse,
   TokenProviderError,
   type TokenProviderOptions,
   type TokenResponse,
@@ -22,7 +23,7 @@ const MINUTE = 60_000;
 /** A scripted Worker: each call takes the next answer; answers are built at call time. */
 function harness(start = 1_800_000_000_000, skewMs = 0) {
   const clock = { device: start - skewMs, worker: start };
-  const calls: { authorization: string | null; body: unknown }[] = [];
+  const calls: { url: string; authorization: string | null; body: unknown }[] = [];
   const sleeps: number[] = [];
   const sessions: boolean[] = [];
   /** The app's current session JWT (a sign-in changes it). */
@@ -48,6 +49,25 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     (status: number, error: string, headers: Record<string, string> = {}) =>
     () =>
       Response.json({ error, message: `${error}!` }, { status, headers });
+  /** A scripted POST /v1/rtc/token answer for the channel in the request. */
+  const rtc =
+    (ttl = 3600, uid = 4242) =>
+    () => {
+      const curTime = clock.worker;
+      const { channelName } = calls.at(-1)!.body as { channelName: string };
+      const body: RtcTokenResponse = {
+        uid,
+        channelName,
+        token: `rtc-${calls.length}`,
+        appKey: "key",
+        curTime,
+        ttl,
+        expiresAt: curTime + ttl * 1000,
+        serverTime: curTime,
+        refreshAfter: curTime + ttl * 800,
+      };
+      return Response.json(body);
+    };
   const advance = (ms: number) => {
     clock.device += ms;
     clock.worker += ms;
@@ -79,6 +99,7 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     },
     fetch: async (_input, init) => {
       calls.push({
+        url: String(_input),
         authorization: new Headers(init?.headers).get("Authorization"),
         body: JSON.parse(String(init?.body)),
       });
@@ -95,7 +116,7 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     },
     ...extra,
   });
-  return { clock, calls, sleeps, sessions, user, script, ok, fail, advance, tick, held, options };
+  return { clock, calls, sleeps, sessions, user, script, ok, rtc, fail, advance, tick, held, options };
 }
 
 describe("createTokenProvider", () => {
@@ -104,7 +125,11 @@ describe("createTokenProvider", () => {
     h.script.push(h.ok(), h.ok());
     const provider = createTokenProvider(h.options({ ttl: 600 }));
     expect(await provider.getToken()).toBe("tok-1");
-    expect(h.calls[0]).toEqual({ authorization: "Bearer session-1", body: { ttl: 600 } });
+    expect(h.calls[0]).toEqual({
+      url: "https://tokens.example/v1/token",
+      authorization: "Bearer session-1",
+      body: { ttl: 600 },
+    });
     h.advance(7 * MINUTE);
     expect(await provider.getToken("acc1")).toBe("tok-1");
     expect(h.calls).toHaveLength(1);
@@ -527,5 +552,57 @@ describe("a token ready ahead of time", () => {
     await provider.prefetch();
     await provider.prefetch();
     expect(h.calls).toHaveLength(1);
+  });
+});
+
+describe("getRtcToken", () => {
+  it("fetches per channel from /v1/rtc/token, caches each, and shares one request per channel", async () => {
+    const h = harness();
+    h.script.push(h.rtc(), h.rtc());
+    const provider = createTokenProvider(h.options({ rtcTtl: 1800 }));
+    const [a, b] = await Promise.all([provider.getRtcToken("room 1"), provider.getRtcToken("room 1")]);
+    expect(a).toEqual({ uid: 4242, channelName: "room 1", token: "rtc-1", appKey: "key" });
+    expect(b).toEqual(a);
+    expect(await provider.getRtcToken("room-2")).toMatchObject({ channelName: "room-2", token: "rtc-2" });
+    expect(await provider.getRtcToken("room 1")).toMatchObject({ token: "rtc-1" });
+    expect(h.calls.map((c) => [c.url, c.body])).toEqual([
+      ["https://tokens.example/v1/rtc/token", { channelName: "room 1", ttl: 1800 }],
+      ["https://tokens.example/v1/rtc/token", { channelName: "room-2", ttl: 1800 }],
+    ]);
+  });
+
+  it("refreshes a channel's token in the background, and forgets every channel on clear()", async () => {
+    const h = harness();
+    h.script.push(h.rtc(100), h.rtc(100), h.rtc(100));
+    const provider = createTokenProvider(h.options({ random: () => 0, refreshMargin: 10_000 }));
+    await provider.getRtcToken("room");
+    await h.tick(80_000); // refreshAfter of a 100 s token
+    expect(h.calls).toHaveLength(2);
+    expect(await provider.getRtcToken("room")).toMatchObject({ token: "rtc-2" });
+    provider.clear();
+    await h.tick(200_000);
+    expect(h.calls).toHaveLength(2); // nothing refreshed after sign-out
+    expect(await provider.getRtcToken("room")).toMatchObject({ token: "rtc-3" });
+  });
+
+  it("keeps the 8 most recently used channels", async () => {
+    const h = harness();
+    for (let i = 0; i < 10; i++) h.script.push(h.rtc());
+    const provider = createTokenProvider(h.options({ rtcEndpoint: "https://rtc.example/token" }));
+    for (let i = 0; i < 9; i++) await provider.getRtcToken(`c${i}`);
+    expect(h.calls).toHaveLength(9);
+    await provider.getRtcToken("c8"); // kept
+    expect(h.calls).toHaveLength(9);
+    await provider.getRtcToken("c0"); // evicted: fetched again
+    expect(h.calls).toHaveLength(10);
+    expect(h.calls[0]!.url).toBe("https://rtc.example/token");
+  });
+
+  it("surfaces the Worker's errors for a channel (400 for a bad name) without retrying", async () => {
+    const h = harness();
+    h.script.push(h.fail(400, "invalid_request"));
+    const provider = createTokenProvider(h.options());
+    await expect(provider.getRtcToken("a/b")).rejects.toMatchObject({ code: "invalid_request", status: 400 });
+    expect(h.sleeps).toEqual([]);
   });
 });

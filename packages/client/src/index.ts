@@ -3,11 +3,19 @@
  * See token-provider.ts and this package's README.
  */
 
-export type { ErrorBody, ErrorCode, TokenRequest, TokenResponse } from "./contract.js";
+export type {
+  ErrorBody,
+  ErrorCode,
+  RtcTokenRequest,
+  RtcTokenResponse,
+  TokenRequest,
+  TokenResponse,
+} from "./contract.js";
 export {
   type ClientErrorCode,
   createTokenProvider,
   type LoginCredentials,
+  type RtcCredentials,
   type TokenProvider,
   TokenProviderError,
   type TokenProviderOptions,

@@ -22,12 +22,19 @@
  *   React Native and Node ≥ 18.
  */
 
-import type { ErrorBody, TokenResponse } from "./contract.js";
+import type { ErrorBody, RtcTokenResponse, TokenResponse } from "./contract.js";
 
 /** Options for createTokenProvider. */
 export interface TokenProviderOptions {
   /** Full URL of the Worker's token endpoint, e.g. `https://tokens.example.com/v1/token`. */
   endpoint: string;
+  /**
+   * Full URL of the Worker's NERTC token endpoint; by default `endpoint` with its `/v1/token` ending
+   * replaced by `/v1/rtc/token`.
+   */
+  rtcEndpoint?: string;
+  /** NERTC token lifetime to ask for, in seconds; the Worker's RTC default when omitted. */
+  rtcTtl?: number;
   /**
    * Returns the app-session JWT. Called before each request; with `forceRefresh: true` after a 401,
    * when the app should get a new session from its backend rather than return a cached one.
@@ -66,6 +73,15 @@ export interface LoginCredentials {
   appKey: string;
 }
 
+/** What `NERtcEngine.joinChannel(token, channelName, uid)` needs. */
+export interface RtcCredentials {
+  /** The user's numeric RTC uid (the same on every channel). */
+  uid: number;
+  channelName: string;
+  token: string;
+  appKey: string;
+}
+
 /** The provider. Pass `getToken` as the SDK's tokenProvider. */
 export interface TokenProvider {
   /**
@@ -80,6 +96,12 @@ export interface TokenProvider {
    * throws. For hooks that cannot await. A token past `refreshAfter` also starts a background refresh.
    */
   peek(accountId?: string): string | undefined;
+  /**
+   * A NERTC token for `channelName`, with the same rules as `getToken`: from memory when fresh, one
+   * request per channel at a time, refreshed in the background while held. The provider keeps the
+   * last 8 channels asked for.
+   */
+  getRtcToken(channelName: string): Promise<RtcCredentials>;
   /** Fetches a token now unless a fresh one is held (warm it before login, or on app start). */
   prefetch(): Promise<void>;
   /** Pauses (false) or resumes (true) the background refresh, e.g. on app background/foreground. */
@@ -120,6 +142,8 @@ const REFRESH_JITTER_FRACTION = 0.1;
 const MAX_REFRESH_JITTER_MS = 30_000;
 /** After a failed background refresh, try again this much later (while the held token lasts). */
 const BACKGROUND_RETRY_MS = 15_000;
+/** RTC channels whose tokens are kept (and refreshed); the least recently asked for goes first. */
+const MAX_RTC_CHANNELS = 8;
 
 /** The timing fields every token answer carries (Unix ms, Worker's clock). */
 interface Timed {
@@ -176,7 +200,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
    * A cached token with single-flight fetching and background refresh. The IM token is one slot;
    * the design keeps room for more (one per RTC channel).
    */
-  function createSlot<T extends Timed>(body: () => unknown, accept: (value: unknown) => value is T) {
+  function createSlot<T extends Timed>(url: string, body: () => unknown, accept: (value: unknown) => value is T) {
     let cached: T | undefined;
     let inflight: Promise<T> | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -224,7 +248,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     function fetchShared(): Promise<T> {
       if (inflight) return inflight;
       const owner = epoch;
-      const flight = fetchWithRetry(owner, body, accept).then((token) => {
+      const flight = fetchWithRetry(owner, url, body, accept).then((token) => {
         assertCurrent(owner);
         cached = token;
         scheduleFor(token);
@@ -270,6 +294,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
   async function fetchWithRetry<T>(
     owner: Epoch,
+    url: string,
     body: () => unknown,
     accept: (value: unknown) => value is T,
   ): Promise<T> {
@@ -279,7 +304,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       assertCurrent(owner);
       const session = await getSessionToken({ forceRefresh });
       assertCurrent(owner);
-      const outcome = await attemptOnce(owner, session, body(), accept);
+      const outcome = await attemptOnce(owner, url, session, body(), accept);
       if ("token" in outcome) return outcome.token;
       const { error, retryAfterMs } = outcome;
       if (error.status === 401 && !reauthenticated) {
@@ -299,6 +324,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
   async function attemptOnce<T>(
     owner: Epoch,
+    url: string,
     session: string,
     requestBody: unknown,
     accept: (value: unknown) => value is T,
@@ -307,7 +333,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     let body: unknown;
     const sentAt = now();
     try {
-      response = await fetchImpl(endpoint, {
+      response = await fetchImpl(url, {
         method: "POST",
         headers: { Authorization: `Bearer ${session}`, "Content-Type": "application/json" },
         body: JSON.stringify(requestBody),
@@ -344,13 +370,34 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     return { error, retryAfterMs: parseRetryAfter(response.headers.get("Retry-After"), now()) };
   }
 
-  const im = createSlot<TokenResponse>(() => (ttl === undefined ? {} : { ttl }), isTokenResponse);
-  const slots = [im];
+  type Slot = ReturnType<typeof createSlot>;
+  const im = createSlot<TokenResponse>(endpoint, () => (ttl === undefined ? {} : { ttl }), isTokenResponse);
+  const rtcUrl = options.rtcEndpoint ?? endpoint.replace(/\/v1\/token\/?$/, "/v1/rtc/token");
+  /** RTC token slots by channel, in order of last use. */
+  const rtc = new Map<string, ReturnType<typeof createSlot<RtcTokenResponse>>>();
+  const slots = (): Slot[] => [im, ...rtc.values()];
+
+  function rtcSlot(channelName: string) {
+    let slot = rtc.get(channelName);
+    if (slot) rtc.delete(channelName);
+    else {
+      const body = () => (options.rtcTtl === undefined ? { channelName } : { channelName, ttl: options.rtcTtl });
+      slot = createSlot<RtcTokenResponse>(rtcUrl, body, isRtcTokenResponse);
+    }
+    rtc.set(channelName, slot);
+    for (const [name, old] of rtc) {
+      if (rtc.size <= MAX_RTC_CHANNELS) break;
+      old.reset();
+      rtc.delete(name);
+    }
+    return slot;
+  }
 
   function endEpoch(): void {
     epoch.controller.abort();
     epoch = { controller: new AbortController() };
-    for (const slot of slots) slot.reset();
+    for (const slot of slots()) slot.reset();
+    rtc.clear();
   }
 
   function dispose(): void {
@@ -382,13 +429,17 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       const token = im.peek();
       return token && (accountId === undefined || accountId === token.accid) ? token.token : undefined;
     },
+    async getRtcToken(channelName: string): Promise<RtcCredentials> {
+      const { uid, token, appKey } = await rtcSlot(channelName).get();
+      return { uid, channelName, token, appKey };
+    },
     async prefetch(): Promise<void> {
       await im.get();
     },
     setActive(value: boolean): void {
       if (active === value) return;
       active = value;
-      for (const slot of slots) {
+      for (const slot of slots()) {
         if (active) slot.resume();
         else slot.pause();
       }
@@ -412,6 +463,19 @@ function isTokenResponse(body: unknown): body is TokenResponse {
   const b = body as Record<string, unknown>;
   return (
     typeof b.accid === "string" &&
+    typeof b.token === "string" &&
+    typeof b.appKey === "string" &&
+    typeof b.ttl === "number" &&
+    isTimed(b)
+  );
+}
+
+function isRtcTokenResponse(body: unknown): body is RtcTokenResponse {
+  if (typeof body !== "object" || body === null) return false;
+  const b = body as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(b.uid) &&
+    typeof b.channelName === "string" &&
     typeof b.token === "string" &&
     typeof b.appKey === "string" &&
     typeof b.ttl === "number" &&
