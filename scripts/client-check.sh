@@ -25,9 +25,10 @@ import { createTokenProvider, TokenProviderError, type TokenProvider, type Token
 const provider: TokenProvider = createTokenProvider({ endpoint: "https://t.example/v1/token", getSessionToken: () => "jwt" });
 const token: Promise<string> = provider.getToken("accid");
 const peeked: string | undefined = provider.peek();
+const rtcUid: Promise<number> = provider.getRtcToken("room").then((rtc) => rtc.uid);
 const code: string = new TokenProviderError("network_error", "x").code;
 export type Answer = Pick<TokenResponse, "accid" | "refreshAfter">;
-export { token, peeked, code };
+export { token, peeked, code, rtcUid };
 TS
 for mode in "bundler esnext" "node16 node16" "nodenext nodenext"; do
   set -- $mode
@@ -45,8 +46,12 @@ const { accid, token } = await provider.getLogin();
 if (provider.peek(accid) !== token) throw new Error("peek() does not hold the token just fetched");
 const login = await (await fetch(`${emulator}/emulator/login`, { method: "POST", body: JSON.stringify({ accid, token }) })).json();
 if (login.code !== 200) throw new Error(`the emulator refused the token: ${JSON.stringify(login)}`);
-provider.dispose();
 console.log(`client: token for ${accid} accepted by the emulator's login check`);
+const rtc = await provider.getRtcToken("client check");
+const joined = await (await fetch(`${emulator}/emulator/rtc/join`, { method: "POST", body: JSON.stringify(rtc) })).json();
+if (joined.code !== 200) throw new Error(`the emulator refused the RTC token: ${JSON.stringify(joined)}`);
+provider.dispose();
+console.log(`client: RTC token for uid ${rtc.uid} accepted by the emulator's join check`);
 JS
 # The session travels in the environment, not argv, so it stays out of process listings.
 SESSION_JWT=$(cd "$repo" && npm run -s jwt -- client-check-user) node check.mjs "$base" "$emulator"

@@ -72,3 +72,20 @@ skew=$((issued - now))
 [ "$ttl" -ge 1 ] && [ "$ttl" -le 86400 ] || fail "token expiry" "ttl ${ttl}s is outside 1..86400"
 [ "$expires" -gt "$now" ] || fail "token expiry" "token is already expired"
 pass "token expires in $((expires - now))s"
+
+channel="smoke-check"
+request "rtc token" POST /v1/rtc/token -H "Authorization: Bearer $SMOKE_SESSION_JWT" \
+  -H "Content-Type: application/json" -d "{\"channelName\":\"$channel\"}"
+if [ "$status" != 200 ]; then
+  fail "rtc token" "expected 200, got $status: $(field error) $(field message)"
+fi
+rtc_uid=$(field uid)
+rtc_channel=$(field channelName)
+rtc_token=$(field token)
+printf '%s' "$rtc_uid" | grep -Eq '^[1-9][0-9]{0,15}$' || fail "rtc token" "uid is not a positive integer"
+[ "$rtc_channel" = "$channel" ] || fail "rtc token" "channelName is not the one asked for"
+decoded=$(printf '%s' "$rtc_token" | base64 -d 2>/dev/null) || fail "rtc token" "token is not base64"
+printf '%s' "$decoded" >"$tmp/body"
+field signature | grep -Eq '^[0-9a-f]{40}$' || fail "rtc token" "token does not decode to {signature, curTime, ttl}"
+pass "rtc token is 200 (uid $rtc_uid) and decodes to {signature, curTime, ttl}"
+
