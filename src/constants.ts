@@ -39,8 +39,6 @@ export const TIMING = {
   nimApiTimeoutMs: 4_000,
   /** How long an isolate trusts an account record it read: KV's own eventual-consistency window. */
   accountCacheTtlMs: 60_000,
-  /** A cached record served with less than this left is re-read from KV in the background. */
-  accountRefreshAheadMs: 15_000,
   /** When the client should refresh, as a fraction of the token's lifetime. */
   refreshFraction: 0.8,
   /** Retry-After (seconds) sent when NetEase is unavailable. */

@@ -8,7 +8,7 @@
  *
  * Within one isolate, concurrent first requests for a uid share one promise (one upstream call), and
  * records already read are served from a bounded cache for at most KV's own consistency window, so the
- * warm path does no I/O at all. A record served in the last quarter of that window is also re-read in
+ * warm path does no I/O at all. A record served in the second half of that window is also re-read in
  * the background (refresh-ahead), so a busy user never waits for KV, while no copy older than the
  * window is ever served: the staleness bound is the same as without it.
  */
@@ -45,7 +45,7 @@ export class AccountProvisioner {
     const now = this.now();
     const entry = this.#cache.entry(uid, now);
     if (entry) {
-      if (background && entry.expires - now < TIMING.accountRefreshAheadMs && !this.#inflight.has(uid)) {
+      if (background && now >= entry.refreshAt && !this.#inflight.has(uid)) {
         background(this.#refresh(uid, entry.value));
       }
       return Promise.resolve(entry.value);
