@@ -43,13 +43,16 @@ const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 500);
 const RTC_BODY = JSON.stringify({ channelName: "bench room 1" });
 
 /**
- * Every target is a ratio within one run (the same machine, the same moment), except the bundle size.
+ * Every target is a ratio within one run (the same machine, the same moment), except the bundle size
+ * and the latency the Worker adds: hsP99AddedMs is its p99 minus the empty Worker's p99, at the same
+ * moderate load. (A ratio there would measure the empty Worker's sub-millisecond floor, and at
+ * saturation a p99 ratio only restates the throughput ratio.)
  * startupFactor: the Worker's V8 compile + evaluate time over the empty Hono app's. The Worker carries
  * jose, Valibot and its JSON Schema converter and its own code beside Hono (about 3.5 times the
  * reference's bytes, and compile time grows with bytes); 6× leaves room for noise while an accidental
  * heavy dependency would still fail it.
  */
-const TARGETS = { hsRatio: 0.35, rtcRatio: 0.3, hsP99Factor: 2, esRatio: 0.25, bundleGzipKiB: 64, startupFactor: 6 };
+const TARGETS = { hsRatio: 0.35, rtcRatio: 0.3, hsP99AddedMs: 5, esRatio: 0.25, bundleGzipKiB: 64, startupFactor: 6 };
 
 // Bench-only settings: random per run, never used anywhere else.
 const SECRETS = {
@@ -437,7 +440,7 @@ async function main(): Promise<void> {
       { p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) },
     ]),
   ) as Record<keyof typeof latency, { p50: number; p99: number }>;
-  const p99Factor = latencySummary["warm-hs256"].p99 / latencySummary.baseline.p99;
+  const p99AddedMs = latencySummary["warm-hs256"].p99 - latencySummary.baseline.p99;
 
   const samples: Sample[] = [];
   const statsBefore = (await (await fetch(`${emulator.url}/emulator/stats`)).json()) as {
@@ -506,9 +509,9 @@ async function main(): Promise<void> {
       value: `${by["warm-hs256"].ratio.toFixed(2)}×`,
     },
     {
-      target: `warm HS256 p99 ≤ ${TARGETS.hsP99Factor}× baseline p99 at ${LATENCY_RATE} req/s`,
-      ok: p99Factor <= TARGETS.hsP99Factor,
-      value: `${p99Factor.toFixed(2)}× (${latencySummary["warm-hs256"].p99.toFixed(2)} ms vs ${latencySummary.baseline.p99.toFixed(2)} ms)`,
+      target: `warm HS256 adds ≤ ${TARGETS.hsP99AddedMs} ms to the baseline's p99 at ${LATENCY_RATE} req/s`,
+      ok: p99AddedMs <= TARGETS.hsP99AddedMs,
+      value: `+${p99AddedMs.toFixed(2)} ms (${latencySummary["warm-hs256"].p99.toFixed(2)} ms vs ${latencySummary.baseline.p99.toFixed(2)} ms; medians of ${ROUNDS} rounds)`,
     },
     {
       target: `warm NERTC token (HS256) ≥ ${TARGETS.rtcRatio}× baseline`,
