@@ -18,6 +18,9 @@
  *                                   {"code":200,"expiresAt"} or {"code":403,"desc"}
  *   POST /emulator/callbacks/login  {accid, token?, url?} → a signed login-callback request: sent to
  *                                   `url` (answer returned), or returned unsent for a test to send
+ *   POST /emulator/accounts         {accid} → creates a "stock" account, as if your backend had
+ *                                   registered it with NetEase long ago (no CheckSum needed);
+ *                                   {"code":200} or {"code":414,"desc":"already register"}
  *   GET  /emulator/accounts/<accid>                  → {exists, blocked, calls}
  *   POST /emulator/faults           {accid?, action, mode, times?} → make the next calls fail
  *   GET  /emulator/stats            → {accounts, calls, maxCallsPerAccid} over every accid
@@ -93,6 +96,10 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (path === "/emulator/stats") return json(this.#stats());
     if (path === "/emulator/login" && request.method === "POST") return this.#login(request);
     if (path === "/emulator/rtc/join" && request.method === "POST") return this.#rtcJoin(request);
+    if (path === "/emulator/accounts" && request.method === "POST") {
+      const body = (await request.json().catch(() => null)) as { accid?: unknown } | null;
+      return this.#create(new URLSearchParams(typeof body?.accid === "string" ? { accid: body.accid } : {}));
+    }
     if (path === "/emulator/faults" && request.method === "POST") return this.#addFault(request);
     if (path === "/emulator/callbacks/login" && request.method === "POST") return this.#loginCallback(request);
     if (path.startsWith("/emulator/accounts/") && request.method === "GET") {

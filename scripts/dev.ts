@@ -12,6 +12,7 @@ import { startEmulator } from "../emulator/serve.ts";
 import { devVarsExamplePath, devVarsPath, parseDevVars, projectRoot, readDevVars } from "./dev-vars.ts";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
+const STOCK_ACCIDS = ["legacy_bob", "legacy_carol", "legacy_dave"];
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
 
 if (!existsSync(devVarsPath)) {
@@ -33,6 +34,12 @@ const emulator = await startEmulator({
   persistTo: `${projectRoot}.wrangler/state/emulator`,
 });
 console.log(`[dev] CommsEase emulator on ${emulator.url}/nimserver`);
+// The README's admin examples bind these "stock" accounts (registered with NetEase before this
+// service existed); create them so the examples work as printed. Idempotent across restarts.
+for (const accid of STOCK_ACCIDS) {
+  await fetch(`${emulator.url}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accid }) });
+}
+console.log(`[dev] stock accounts at the emulator: ${STOCK_ACCIDS.join(", ")}`);
 if (vars.NIM_API_BASE !== `${emulator.url}/nimserver`) {
   console.log(`[dev] note: NIM_API_BASE in .dev.vars is ${vars.NIM_API_BASE ?? "(unset)"}, not the emulator`);
 }

@@ -1,0 +1,39 @@
+/**
+ * `npm run deploy` runs this first: it refuses to deploy a configuration that cannot work, with a
+ * message that says what to fix. Checks wrangler.toml as wrangler itself reads it (the chosen
+ * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
+ *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500);
+ *   - the ACCOUNTS KV binding is declared (without an id, wrangler creates the namespace on first
+ *     deploy; a note says to commit the id it prints).
+ * The secrets cannot be read from here: it reminds how to check them (`npm exec wrangler -- secret list`).
+ */
+
+import { unstable_readConfig } from "wrangler";
+
+const env = process.env.WRANGLER_ENV ?? process.env.CLOUDFLARE_ENV;
+// PREFLIGHT_CONFIG: another wrangler.toml (the tests use it).
+const config = unstable_readConfig({ env, config: process.env.PREFLIGHT_CONFIG });
+const problems: string[] = [];
+const appKey = (config.vars as Record<string, unknown>).NIM_APP_KEY;
+if (typeof appKey !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(appKey)) {
+  problems.push('NIM_APP_KEY is empty or not an app key: set it under [vars] in wrangler.toml (NIM_APP_KEY = "…").');
+}
+const accounts = config.kv_namespaces.find((kv: { binding: string; id?: string }) => kv.binding === "ACCOUNTS");
+if (!accounts) {
+  problems.push('No KV binding ACCOUNTS: add [[kv_namespaces]] with binding = "ACCOUNTS" to wrangler.toml.');
+}
+if (problems.length > 0) {
+  for (const problem of problems) console.error(`[deploy] ${problem}`);
+  console.error("[deploy] refusing to deploy.");
+  process.exit(1);
+}
+if (!accounts?.id) {
+  console.log(
+    "[deploy] note: ACCOUNTS has no id; wrangler creates the namespace on this first deploy and reuses it " +
+      "later. Add the id it prints to wrangler.toml and commit it, so every deploy (CI included) names it.",
+  );
+}
+console.log(
+  "[deploy] preflight ok. Secrets are not checked here: `npm exec wrangler -- secret list` must list " +
+    "NIM_APP_SECRET, ACCID_SECRET and SESSION_JWT_SECRET (or set SESSION_JWKS_URL).",
+);

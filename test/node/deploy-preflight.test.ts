@@ -1,0 +1,48 @@
+/** npm run deploy's preflight: refuses an empty app key or a missing KV binding, with a clear message. */
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+function preflight(toml: string): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), "preflight-"));
+  writeFileSync(join(dir, "worker.ts"), "export default {};\n");
+  writeFileSync(
+    join(dir, "wrangler.toml"),
+    `name = "t"\nmain = "worker.ts"\ncompatibility_date = "2026-11-01"\n${toml}`,
+  );
+  const result = spawnSync(process.execPath, ["scripts/deploy-preflight.ts"], {
+    encoding: "utf8",
+    env: { ...process.env, PREFLIGHT_CONFIG: join(dir, "wrangler.toml"), WRANGLER_SEND_METRICS: "false" },
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+const KV = '[[kv_namespaces]]\nbinding = "ACCOUNTS"\n';
+
+describe("deploy preflight", () => {
+  it("refuses an empty NIM_APP_KEY", () => {
+    const { status, output } = preflight(`[vars]\nNIM_APP_KEY = ""\n${KV}`);
+    expect(status).toBe(1);
+    expect(output).toContain("NIM_APP_KEY is empty");
+    expect(output).toContain("refusing to deploy");
+  });
+
+  it("refuses a configuration without the ACCOUNTS KV binding", () => {
+    const { status, output } = preflight('[vars]\nNIM_APP_KEY = "abc123"\n');
+    expect(status).toBe(1);
+    expect(output).toContain("No KV binding ACCOUNTS");
+  });
+
+  it("passes a usable configuration, noting a namespace id still to commit", () => {
+    const { status, output } = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${KV}`);
+    expect(status).toBe(0);
+    expect(output).toContain("preflight ok");
+    expect(output).toContain("ACCOUNTS has no id");
+    const withId = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${KV}id = "0123456789abcdef0123456789abcdef"\n`);
+    expect(withId.status).toBe(0);
+    expect(withId.output).not.toContain("has no id");
+  });
+});
