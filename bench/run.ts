@@ -39,6 +39,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 /** Requests per second for the latency comparison: well below either Worker's capacity here. */
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 500);
+/**
+ * Latency rounds. A p99 of 2,500 answers is the 25 slowest: one garbage-collection pause or a burst
+ * of cache refreshes on this shared 2-core machine moves it by tens of ms, so the target is judged on
+ * the median over rounds of each round's difference (Worker p99 − empty Worker p99, measured back to
+ * back).
+ */
+const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 5);
 /** The NERTC scenario's request body: a channel name as an app would send it. */
 const RTC_BODY = JSON.stringify({ channelName: "bench room 1" });
 
@@ -417,7 +424,7 @@ async function main(): Promise<void> {
     "warm-hs256": [],
     "warm-es256-jwks": [],
   };
-  for (let round = 0; round <= ROUNDS; round++) {
+  for (let round = 0; round <= LATENCY_ROUNDS; round++) {
     for (const scenario of Object.keys(latency) as (keyof typeof latency)[]) {
       const next = jwtFor[scenario];
       const r = await measureLatency(
@@ -445,7 +452,7 @@ async function main(): Promise<void> {
       { p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) },
     ]),
   ) as Record<keyof typeof latency, { p50: number; p99: number }>;
-  const p99AddedMs = latencySummary["warm-hs256"].p99 - latencySummary.baseline.p99;
+  const p99AddedMs = median(latency["warm-hs256"].map((r, i) => r.p99 - latency.baseline[i]!.p99));
 
   const samples: Sample[] = [];
   const statsBefore = (await (await fetch(`${emulator.url}/emulator/stats`)).json()) as {
@@ -516,7 +523,7 @@ async function main(): Promise<void> {
     {
       target: `warm HS256 adds ≤ ${TARGETS.hsP99AddedMs} ms to the baseline's p99 at ${LATENCY_RATE} req/s`,
       ok: p99AddedMs <= TARGETS.hsP99AddedMs,
-      value: `+${p99AddedMs.toFixed(2)} ms (${latencySummary["warm-hs256"].p99.toFixed(2)} ms vs ${latencySummary.baseline.p99.toFixed(2)} ms; medians of ${ROUNDS} rounds)`,
+      value: `+${p99AddedMs.toFixed(2)} ms (median of ${LATENCY_ROUNDS} rounds; p99 medians ${latencySummary["warm-hs256"].p99.toFixed(2)} ms vs ${latencySummary.baseline.p99.toFixed(2)} ms)`,
     },
     {
       target: `warm NERTC token (HS256) ≥ ${TARGETS.rtcRatio}× baseline`,
