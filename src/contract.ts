@@ -58,24 +58,24 @@ export const accidSchema = ruled("accid", "1 to 32 lowercase letters, digits or 
   v.regex(NIM.lowercaseAccidPattern, message),
 ]);
 
-/** `POST /v1/token` body, for the configured ttl range. */
-export function tokenRequestSchema(ttl: { min: number; max: number }) {
+/** An optional `ttl` field: whole seconds within the configured range, the rule stated once. */
+function ttlField(ttl: { min: number; max: number }) {
   const rule = `a whole number of seconds from ${ttl.min} to ${ttl.max}`;
   const message = must("ttl", rule);
-  return v.strictObject(
-    {
-      ttl: v.optional(
-        v.pipe(
-          v.number(message),
-          v.integer(message),
-          v.minValue(ttl.min, message),
-          v.maxValue(ttl.max, message),
-          v.description(rule),
-        ),
-      ),
-    },
-    BODY_NOT_OBJECT,
+  return v.optional(
+    v.pipe(
+      v.number(message),
+      v.integer(message),
+      v.minValue(ttl.min, message),
+      v.maxValue(ttl.max, message),
+      v.description(rule),
+    ),
   );
+}
+
+/** `POST /v1/token` body, for the configured ttl range. */
+export function tokenRequestSchema(ttl: { min: number; max: number }) {
+  return v.strictObject({ ttl: ttlField(ttl) }, BODY_NOT_OBJECT);
 }
 
 const CHANNEL_RULE = "1 to 64 characters of a-z A-Z 0-9, space and !#$%&()+-:;<=.>?@[]^_{|}~,";
@@ -85,23 +85,7 @@ export const channelNameSchema = ruled("channelName", CHANNEL_RULE, (message) =>
 
 /** `POST /v1/rtc/token` body, for the configured RTC ttl range. */
 export function rtcTokenRequestSchema(ttl: { min: number; max: number }) {
-  const rule = `a whole number of seconds from ${ttl.min} to ${ttl.max}`;
-  const message = must("ttl", rule);
-  return v.strictObject(
-    {
-      channelName: channelNameSchema,
-      ttl: v.optional(
-        v.pipe(
-          v.number(message),
-          v.integer(message),
-          v.minValue(ttl.min, message),
-          v.maxValue(ttl.max, message),
-          v.description(rule),
-        ),
-      ),
-    },
-    BODY_NOT_OBJECT,
-  );
+  return v.strictObject({ channelName: channelNameSchema, ttl: ttlField(ttl) }, BODY_NOT_OBJECT);
 }
 
 /** The message for a body that is JSON but not an object. */
@@ -142,20 +126,27 @@ export const importRequestSchema = v.pipe(
 
 // ---- responses ----
 
+/** The fields every token answer shares (IM and NERTC): the token in its envelope, and its times. */
+function issuedTokenEntries(kind: string) {
+  return {
+    token: v.pipe(
+      v.string(),
+      v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
+      v.description(`the ${kind} (base64 of {signature, curTime, ttl})`),
+    ),
+    appKey: v.pipe(v.string(), v.minLength(1), v.description("the app key the token was signed for")),
+    curTime: unixMs("when the token was signed (Unix ms)"),
+    ttl: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("lifetime in seconds")),
+    expiresAt: unixMs("curTime + ttl * 1000"),
+    serverTime: unixMs("the Worker's clock (Unix ms)"),
+    refreshAfter: unixMs("fetch a new token after this time (Unix ms)"),
+  };
+}
+
 /** `POST /v1/token` 200. */
 export const tokenResponseSchema = v.strictObject({
   accid: v.pipe(v.string(), v.regex(NIM.accidPattern), v.description("the NetEase IM account id")),
-  token: v.pipe(
-    v.string(),
-    v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
-    v.description("the dynamic token (base64 of {signature, curTime, ttl})"),
-  ),
-  appKey: v.pipe(v.string(), v.minLength(1), v.description("the app key the token was signed for")),
-  curTime: unixMs("when the token was signed (Unix ms)"),
-  ttl: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("lifetime in seconds")),
-  expiresAt: unixMs("curTime + ttl * 1000"),
-  serverTime: unixMs("the Worker's clock (Unix ms)"),
-  refreshAfter: unixMs("fetch a new token after this time (Unix ms)"),
+  ...issuedTokenEntries("dynamic token"),
 });
 
 /** `POST /v1/rtc/token` 200. */
@@ -168,17 +159,7 @@ export const rtcTokenResponseSchema = v.strictObject({
     v.description("the user's numeric RTC uid, the same on every call"),
   ),
   channelName: v.pipe(v.string(), v.regex(RTC_CHANNEL_NAME), v.description("the channel the token is for")),
-  token: v.pipe(
-    v.string(),
-    v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
-    v.description("the NERTC token (base64 of {signature, curTime, ttl})"),
-  ),
-  appKey: v.pipe(v.string(), v.minLength(1), v.description("the app key the token was signed for")),
-  curTime: unixMs("when the token was signed (Unix ms)"),
-  ttl: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("lifetime in seconds")),
-  expiresAt: unixMs("curTime + ttl * 1000"),
-  serverTime: unixMs("the Worker's clock (Unix ms)"),
-  refreshAfter: unixMs("fetch a new token after this time (Unix ms)"),
+  ...issuedTokenEntries("NERTC token"),
 });
 
 /** Every error body. */

@@ -10,12 +10,11 @@
 
 import { Hono } from "hono";
 import { limitTokenRequests } from "../abuse.ts";
-import { TIMING } from "../constants.ts";
 import type { RtcTokenResponse } from "../contract.ts";
-import { DomainError } from "../errors.ts";
 import { addLogFields } from "../middleware.ts";
 import { signRtcToken } from "../nim/rtc-token.ts";
 import type { AppEnv } from "../runtime.ts";
+import { activeAccount, issuedTimes } from "./issuing.ts";
 import { jsonBody } from "./json-body.ts";
 import { requireSession } from "./session-auth.ts";
 
@@ -30,25 +29,12 @@ rtcTokenRoutes.post(
   async (c) => {
     const { config, accounts } = c.var.runtime;
     const { channelName, ttl = config.rtcTtl.default } = c.req.valid("json");
-    const uid = c.var.uid;
-    const account = await accounts.account(uid, (work) => c.executionCtx.waitUntil(work));
-    if (account.status === "blocked") throw new DomainError("account_blocked");
-    const rtcUid = await accounts.rtcUid(uid, account);
+    const rtcUid = await accounts.rtcUid(c.var.uid, await activeAccount(c));
     addLogFields(c, { rtcUid, ttl });
     const { appKey, appSecret } = config;
     const curTime = Date.now();
     const { token } = await signRtcToken({ appKey, uid: rtcUid, channelName, curTime, ttl, appSecret });
-    const body: RtcTokenResponse = {
-      uid: rtcUid,
-      channelName,
-      token,
-      appKey,
-      curTime,
-      ttl,
-      expiresAt: curTime + ttl * 1000,
-      serverTime: Date.now(),
-      refreshAfter: curTime + Math.round(ttl * 1000 * TIMING.refreshFraction),
-    };
+    const body: RtcTokenResponse = { uid: rtcUid, channelName, token, appKey, ...issuedTimes(curTime, ttl) };
     return c.json(body, 200, { "Cache-Control": "no-store" });
   },
 );

@@ -8,12 +8,11 @@
 
 import { Hono } from "hono";
 import { limitTokenRequests } from "../abuse.ts";
-import { TIMING } from "../constants.ts";
 import type { TokenResponse } from "../contract.ts";
-import { DomainError } from "../errors.ts";
 import { addLogFields } from "../middleware.ts";
 import { signDynamicToken } from "../nim/dynamic-token.ts";
 import type { AppEnv } from "../runtime.ts";
+import { activeAccount, issuedTimes } from "./issuing.ts";
 import { jsonBody } from "./json-body.ts";
 import { requireSession } from "./session-auth.ts";
 
@@ -26,24 +25,14 @@ tokenRoutes.post(
   limitTokenRequests(),
   jsonBody((c) => c.var.runtime.tokenRequestSchema),
   async (c) => {
-    const { config, accounts } = c.var.runtime;
+    const { config } = c.var.runtime;
     const ttl = c.req.valid("json").ttl ?? config.ttl.default;
-    const account = await accounts.account(c.var.uid, (work) => c.executionCtx.waitUntil(work));
-    addLogFields(c, { accid: account.accid, ttl });
-    if (account.status === "blocked") throw new DomainError("account_blocked");
+    const { accid } = await activeAccount(c);
+    addLogFields(c, { accid, ttl });
     const { appKey, appSecret } = config;
     const curTime = Date.now();
-    const { token } = await signDynamicToken({ appKey, accid: account.accid, curTime, ttl, appSecret });
-    const body: TokenResponse = {
-      accid: account.accid,
-      token,
-      appKey,
-      curTime,
-      ttl,
-      expiresAt: curTime + ttl * 1000,
-      serverTime: Date.now(),
-      refreshAfter: curTime + Math.round(ttl * 1000 * TIMING.refreshFraction),
-    };
+    const { token } = await signDynamicToken({ appKey, accid, curTime, ttl, appSecret });
+    const body: TokenResponse = { accid, token, appKey, ...issuedTimes(curTime, ttl) };
     return c.json(body, 200, { "Cache-Control": "no-store" });
   },
 );

@@ -11,11 +11,9 @@ export interface TokenRequest {
   ttl?: number;
 }
 
-/** `POST /v1/token` 200 answer. All times are Unix milliseconds in the Worker's clock. */
-export interface TokenResponse {
-  /** The NetEase IM account id to log in with. */
-  accid: string;
-  /** The dynamic token: base64 of `{"signature","curTime","ttl"}`, for login with `authType: 1`. */
+/** What every token answer carries besides its subject. All times are Unix ms in the Worker's clock. */
+export interface IssuedToken {
+  /** The token: base64 of `{"signature","curTime","ttl"}`. */
   token: string;
   /** The NetEase app key the token was signed for. */
   appKey: string;
@@ -31,6 +29,12 @@ export interface TokenResponse {
   refreshAfter: number;
 }
 
+/** `POST /v1/token` 200 answer: log in with `authType: 1` (dynamic token). */
+export interface TokenResponse extends IssuedToken {
+  /** The NetEase IM account id to log in with. */
+  accid: string;
+}
+
 /** `POST /v1/rtc/token` request body. */
 export interface RtcTokenRequest {
   /** The NERTC channel: 1 to 64 of `a-z A-Z 0-9`, space and ``!#$%&()+-:;<=.>?@[]^_{|}~,``. */
@@ -40,25 +44,11 @@ export interface RtcTokenRequest {
 }
 
 /** `POST /v1/rtc/token` 200 answer: what `NERtcEngine.joinChannel(token, channelName, uid)` needs. */
-export interface RtcTokenResponse {
+export interface RtcTokenResponse extends IssuedToken {
   /** The user's numeric RTC uid: the same on every call and channel, below 2^53. */
   uid: number;
   /** The channel the token is for. */
   channelName: string;
-  /** The NERTC token: base64 of `{"signature","curTime","ttl"}`. */
-  token: string;
-  /** The NetEase app key the token was signed for. */
-  appKey: string;
-  /** When the token was signed (ms). */
-  curTime: number;
-  /** Lifetime in seconds. */
-  ttl: number;
-  /** `curTime + ttl * 1000`. */
-  expiresAt: number;
-  /** The Worker's clock when it answered (ms). */
-  serverTime: number;
-  /** When a client should fetch a new token (ms), about 80 % of the way to `expiresAt`. */
-  refreshAfter: number;
 }
 
 /** Every stable error code the service can answer with. */

@@ -6,6 +6,7 @@
 export type {
   ErrorBody,
   ErrorCode,
+  IssuedToken,
   RtcTokenRequest,
   RtcTokenResponse,
   TokenRequest,

@@ -458,29 +458,19 @@ function isTimed(body: unknown): body is Timed {
   );
 }
 
-function isTokenResponse(body: unknown): body is TokenResponse {
+/** The envelope and times every token answer carries. */
+function isIssued(body: unknown): body is Record<string, unknown> & Timed {
   if (typeof body !== "object" || body === null) return false;
   const b = body as Record<string, unknown>;
-  return (
-    typeof b.accid === "string" &&
-    typeof b.token === "string" &&
-    typeof b.appKey === "string" &&
-    typeof b.ttl === "number" &&
-    isTimed(b)
-  );
+  return typeof b.token === "string" && typeof b.appKey === "string" && typeof b.ttl === "number" && isTimed(b);
+}
+
+function isTokenResponse(body: unknown): body is TokenResponse {
+  return isIssued(body) && typeof body.accid === "string";
 }
 
 function isRtcTokenResponse(body: unknown): body is RtcTokenResponse {
-  if (typeof body !== "object" || body === null) return false;
-  const b = body as Record<string, unknown>;
-  return (
-    Number.isSafeInteger(b.uid) &&
-    typeof b.channelName === "string" &&
-    typeof b.token === "string" &&
-    typeof b.appKey === "string" &&
-    typeof b.ttl === "number" &&
-    isTimed(b)
-  );
+  return isIssued(body) && Number.isSafeInteger(body.uid) && typeof body.channelName === "string";
 }
 
 function isErrorBody(body: unknown): body is ErrorBody {
