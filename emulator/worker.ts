@@ -16,7 +16,7 @@
  *   POST /emulator/rtc/join         {uid, channelName, token} → the check NERTC makes when a client
  *                                   joins a channel in safe mode: signature and validity;
  *                                   {"code":200,"expiresAt"} or {"code":403,"desc"}
- *   POST /emulator/callbacks/login  {accid, token?, url?} → a signed login-callback request: sent to
+ *   POST /emulator/callbacks/login  {accid, token?, authType?, url?} → a signed login-callback request: sent to
  *                                   `url` (answer returned), or returned unsent for a test to send
  *   POST /emulator/accounts         {accid} → creates a "stock" account, as if your backend had
  *                                   registered it with NetEase long ago (no CheckSum needed);
@@ -272,6 +272,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     accid: string,
     token: string | undefined,
     url: string,
+    authType?: string,
   ): Promise<{ request: Request; body: string }> {
     const event: Record<string, string> = {
       eventType: "36",
@@ -281,7 +282,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       fromClientIp: "127.0.0.1",
       fromClientPort: "50000",
       code: "200",
-      ...(token ? { token, authType: "1" } : {}),
+      // NetEase sends the client's token and auth type when the client sent them (1: dynamic token).
+      ...(token ? { token, authType: authType ?? "1" } : authType ? { authType } : {}),
     };
     const body = JSON.stringify(event);
     const headers = await signCallback(this.env.NIM_APP_KEY, this.env.NIM_APP_SECRET, body, Date.now());
@@ -297,12 +299,15 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     const input = (await request.json().catch(() => null)) as {
       accid?: unknown;
       token?: unknown;
+      authType?: unknown;
       url?: unknown;
     } | null;
     if (typeof input?.accid !== "string") return json({ error: "accid required" }, 400);
     const token = typeof input.token === "string" ? input.token : undefined;
+    const authType =
+      typeof input.authType === "number" || typeof input.authType === "string" ? String(input.authType) : undefined;
     const url = typeof input.url === "string" ? input.url : "http://callback.invalid/";
-    const signed = await this.#signedLoginCallback(input.accid, token, url);
+    const signed = await this.#signedLoginCallback(input.accid, token, url, authType);
     if (typeof input.url !== "string") {
       return json({ headers: Object.fromEntries(signed.request.headers), body: signed.body });
     }

@@ -1,10 +1,15 @@
 /**
- * POST /v1/nim/login-callback: NetEase's third-party login callback, so a block takes effect at the
- * next login rather than when the last token expires.
+ * POST /v1/nim/login-callback: NetEase's third-party login callback.
+ *
+ * A login is allowed only with proof: a dynamic token that is valid now for that `fromAccount`
+ * (signed with NIM_APP_SECRET or, during a rotation, NIM_APP_SECRET_PREVIOUS), for the uid's current
+ * accid, of an active account. NetEase's block already stops a blocked accid by itself; what this adds
+ * is refusing rotated-away or unbound accids and any login without a valid dynamic token (under auth
+ * type 2 NetEase verifies nothing itself). `eventType` and `authType` may arrive as strings or numbers.
  *
  * NetEase waits about 2 seconds, so this path makes no upstream call: two KV reads (accid → uid →
- * record) and, when the client sent a token, one SHA-1. A request that is not signed by NetEase
- * gets a bare 401. Reject reasons are distinct responseCodes (documented in the README).
+ * record) and one or two SHA-1s. A request that is not signed by NetEase gets 401. Reject reasons are
+ * distinct responseCodes (documented in the README).
  */
 
 import { type Context, Hono } from "hono";
@@ -25,7 +30,12 @@ export const LOGIN_REJECT = {
   badToken: 20004,
   expiredToken: 20005,
   malformedEvent: 20006,
+  noToken: 20007,
 } as const;
+
+/** NetEase's login auth types: 0 static token, 1 dynamic token, 2 third-party callback. */
+const STATIC_TOKEN_AUTH = 0;
+const KNOWN_AUTH_TYPES = new Set([0, 1, 2]);
 
 /** Routes under /v1/nim/login-callback. */
 export const loginCallbackRoutes = new Hono<AppEnv>();
@@ -65,6 +75,20 @@ loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "no valid fromAccount");
   }
   addLogFields(c, { accid });
+  // Proof first, and it is required: under third-party-callback authentication (authType 2) NetEase
+  // verifies nothing itself, so allowing a login without a valid dynamic token would let anyone who
+  // knows an accid log in as that user.
+  const authType = event.authType === undefined ? undefined : Number(event.authType);
+  if (authType !== undefined && !KNOWN_AUTH_TYPES.has(authType)) {
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "unknown authType");
+  }
+  if (authType === STATIC_TOKEN_AUTH) {
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.badToken }, "static-token login");
+  }
+  if (typeof event.token !== "string" || event.token === "") {
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.noToken }, "no token");
+  }
+
   const uid = await store.uidForAccid(accid);
   const record = uid === null ? null : await store.get(uid);
   if (!record) return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.unknownAccount }, "unknown accid");
@@ -73,23 +97,24 @@ loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
   if (record.status !== "active")
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.blocked }, "account blocked");
 
-  if (typeof event.token === "string" && event.token !== "") {
+  // A token signed with either secret is valid during an app-secret rotation.
+  let reason: string | undefined;
+  for (const appSecret of [config.appSecret, config.previousAppSecret]) {
+    if (!appSecret) continue;
+    const now = Date.now();
     const check = await checkDynamicToken(event.token, {
       appKey: config.appKey,
       accid,
-      appSecret: config.appSecret,
-      now: Date.now(),
+      appSecret,
+      now,
       skewMs: TIMING.callbackTokenSkewMs,
     });
-    if (!check.ok) {
-      const code =
-        check.reason === "expired" || check.reason === "not_yet_valid"
-          ? LOGIN_REJECT.expiredToken
-          : LOGIN_REJECT.badToken;
-      return decide(c, { errCode: 1, responseCode: code }, `token ${check.reason}`);
-    }
+    if (check.ok) return decide(c, { errCode: 0 }, "allowed");
+    // An expiry reported under the right secret beats "bad signature" under the other one.
+    if (reason === undefined || check.reason !== "bad_signature") reason = check.reason;
   }
-  return decide(c, { errCode: 0 }, "allowed");
+  const code = reason === "expired" || reason === "not_yet_valid" ? LOGIN_REJECT.expiredToken : LOGIN_REJECT.badToken;
+  return decide(c, { errCode: 1, responseCode: code }, `token ${reason}`);
 });
 
 function decide(c: Context<AppEnv>, decision: LoginCallbackDecision, reason: string): Response {

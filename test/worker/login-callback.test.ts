@@ -9,10 +9,10 @@ import { adminCall, call, emulator, env, seg, tokenFor, uniqueUid } from "./help
 type Signed = { headers: Record<string, string>; body: string };
 
 /** A login callback for `accid` signed by the emulator, as NetEase would send it. */
-async function emulatorCallback(accid: string, token?: string): Promise<Signed> {
+async function emulatorCallback(accid: string, token?: string, authType?: number | string): Promise<Signed> {
   const response = await emulator("/emulator/callbacks/login", {
     method: "POST",
-    body: JSON.stringify({ accid, token }),
+    body: JSON.stringify({ accid, token, authType }),
   });
   return response.json();
 }
@@ -37,8 +37,8 @@ async function expectUnauthorized(response: Response): Promise<void> {
 
 describe("login callback signature", () => {
   it("accepts NetEase's signature (the emulator's)", async () => {
-    const { accid } = await tokenFor(uniqueUid());
-    expect(await decision(await emulatorCallback(accid))).toEqual({ errCode: 0 });
+    const { accid, token } = await tokenFor(uniqueUid());
+    expect(await decision(await emulatorCallback(accid, token))).toEqual({ errCode: 0 });
   });
 
   it("refuses a tampered body, a wrong CheckSum, a stale CurTime, another app and missing headers", async () => {
@@ -63,8 +63,8 @@ describe("login callback signature", () => {
   });
 
   it("accepts NIM_APP_SECRET_PREVIOUS only while it is set (secret rotation)", async () => {
-    const { accid } = await tokenFor(uniqueUid());
-    const body = JSON.stringify({ eventType: "36", fromAccount: accid });
+    const { accid, token } = await tokenFor(uniqueUid());
+    const body = JSON.stringify({ eventType: "36", fromAccount: accid, token, authType: "1" });
     const headers = await signCallback(env.NIM_APP_KEY!, "the-old-app-secret-0000", body, Date.now());
     await expectUnauthorized(await send({ headers, body }));
     expect(await decision({ headers, body }, { NIM_APP_SECRET_PREVIOUS: "the-old-app-secret-0000" })).toEqual({
@@ -92,14 +92,22 @@ describe("login callback decisions", () => {
   });
 
   it("rejects an unknown accid and an accid that was rotated away", async () => {
-    expect(await decision(await emulatorCallback("nobody_knows_me"))).toEqual({
+    // Validly signed tokens, so only the account lookup can refuse them.
+    const stranger = await signDynamicToken({
+      appKey: env.NIM_APP_KEY!,
+      accid: "nobody_knows_me",
+      curTime: Date.now(),
+      ttl: 600,
+      appSecret: env.NIM_APP_SECRET!,
+    });
+    expect(await decision(await emulatorCallback("nobody_knows_me", stranger.token))).toEqual({
       errCode: 1,
       responseCode: LOGIN_REJECT.unknownAccount,
     });
     const uid = uniqueUid();
-    const { accid } = await tokenFor(uid);
+    const { accid, token } = await tokenFor(uid);
     await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
-    expect(await decision(await emulatorCallback(accid))).toEqual({
+    expect(await decision(await emulatorCallback(accid, token))).toEqual({
       errCode: 1,
       responseCode: LOGIN_REJECT.superseded,
     });
@@ -143,5 +151,59 @@ describe("login callback decisions", () => {
       errCode: 1,
       responseCode: LOGIN_REJECT.malformedEvent,
     });
+  });
+
+  it("never allows a login without proof: no token, an empty one, a static-token login, an unknown authType", async () => {
+    const { accid, token } = await tokenFor(uniqueUid());
+    const noToken = { errCode: 1, responseCode: LOGIN_REJECT.noToken };
+    expect(await decision(await emulatorCallback(accid))).toEqual(noToken);
+    expect(await decision(await emulatorCallback(accid, undefined, 2))).toEqual(noToken); // third-party, no token
+    const sign = async (event: unknown) => {
+      const body = JSON.stringify(event);
+      return { body, headers: await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now()) };
+    };
+    expect(await decision(await sign({ eventType: 36, fromAccount: accid, token: "" }))).toEqual(noToken);
+    expect(await decision(await sign({ eventType: 36, fromAccount: accid, token: 42 }))).toEqual(noToken);
+    expect(await decision(await emulatorCallback(accid, token, 0))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.badToken,
+    });
+    expect(await decision(await emulatorCallback(accid, token, 9))).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.malformedEvent,
+    });
+  });
+
+  it("takes eventType and authType as strings or numbers, ignores unknown fields, and allows authType 2 with a valid token", async () => {
+    const { accid, token } = await tokenFor(uniqueUid());
+    const sign = async (event: unknown) => {
+      const body = JSON.stringify(event);
+      return { body, headers: await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now()) };
+    };
+    for (const [eventType, authType] of [
+      [36, 1],
+      ["36", "1"],
+      [36, "2"],
+      ["36", 2],
+    ] as const) {
+      const event = { eventType, authType, fromAccount: accid, token, fromClientType: "IOS", somethingNew: { x: 1 } };
+      expect(await decision(await sign(event)), `${eventType}/${authType}`).toEqual({ errCode: 0 });
+    }
+    expect(await decision(await sign({ eventType: 36, fromAccount: accid, token }))).toEqual({ errCode: 0 });
+  });
+
+  it("accepts a token signed with NIM_APP_SECRET_PREVIOUS while it is set", async () => {
+    const { accid } = await tokenFor(uniqueUid());
+    const old = "the-old-app-secret-0000";
+    const { token } = await signDynamicToken({
+      appKey: env.NIM_APP_KEY!,
+      accid,
+      curTime: Date.now(),
+      ttl: 600,
+      appSecret: old,
+    });
+    const signed = await emulatorCallback(accid, token);
+    expect(await decision(signed)).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
+    expect(await decision(signed, { NIM_APP_SECRET_PREVIOUS: old })).toEqual({ errCode: 0 });
   });
 });
