@@ -7,8 +7,12 @@ export const LIMITS = {
   minSecretBytes: 32,
   /** Upper bound for any configured ttl: one day. NetEase publishes no maximum; short is safer. */
   maxTtlSeconds: 86_400,
-  /** Longest accepted uid (the session JWT's `sub`). */
-  maxUidLength: 256,
+  /**
+   * Longest accepted uid (the session JWT's `sub`), in UTF-8 bytes. KV keys are at most 512 bytes and
+   * a uid is part of its record's key (`uid:<uid>`), so the rule is stated in bytes: every uid it
+   * accepts works end to end. 256 ASCII characters, about 85 CJK characters.
+   */
+  maxUidBytes: 256,
   /** Largest request body we read. */
   maxBodyBytes: 8 * 1024,
   /** Largest body of an account import. */

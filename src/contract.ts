@@ -44,12 +44,14 @@ const unixMs = (description: string) => v.pipe(v.number(), v.integer(), v.minVal
 /** uid: as session/verify and the admin API accept it. */
 export const uidSchema = ruled(
   "uid",
-  `1 to ${LIMITS.maxUidLength} characters without control characters`,
+  `1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters`,
   (message) => [
     v.minLength(1, message),
-    v.maxLength(LIMITS.maxUidLength, message),
+    // No C0 or C1 control characters (a uid is logged and joined with NUL), and no lone surrogate:
+    // with the u flag a well-formed pair is one code point, so only a lone half matches.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
-    v.regex(/^[^\u0000-\u001f\u007f]+$/u, message),
+    v.regex(/^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]+$/u, message),
+    v.maxBytes(LIMITS.maxUidBytes, message),
   ],
 );
 

@@ -118,9 +118,10 @@ export class SessionVerifier {
     if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
       throw invalidSession("signature is not canonical base64url");
     let sub: unknown;
+    let iat: unknown;
     try {
       ({
-        payload: { sub },
+        payload: { sub, iat },
       } = await jwtVerify(jwt, this.#getKey, this.#options));
     } catch (error) {
       if (error instanceof KeysUnavailable) {
@@ -129,8 +130,15 @@ export class SessionVerifier {
       if (error instanceof joseErrors.JOSEError) throw invalidSession(error.code);
       throw invalidSession(error instanceof Error ? error.name : "verification failed");
     }
+    // jose checks that iat is a number but not that it is in the past; a session issued "later" is
+    // refused beyond the same tolerance as nbf and exp.
+    if (typeof iat === "number" && iat > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) {
+      throw invalidSession("iat is in the future");
+    }
     if (!isValidUid(sub)) {
-      throw invalidSession(`sub must be a string of 1 to ${LIMITS.maxUidLength} printable characters`);
+      // The JWT itself verified, so stating the rule tells the caller nothing it could not read.
+      const rule = `The session's sub must be 1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters.`;
+      throw new DomainError("session_invalid", "sub breaks the uid rule", rule);
     }
     return sub;
   }

@@ -329,6 +329,33 @@ describe("import", () => {
   });
 });
 
+describe("uids by their bytes", () => {
+  it("answers 400 stating the rule for a uid over 256 bytes, and reports such an import row as invalid", async () => {
+    const long = "数".repeat(86); // 258 bytes
+    const get = await adminCall("GET", `/accounts/${seg(long)}`);
+    expect(get.status).toBe(400);
+    expect(await get.json()).toEqual({
+      error: "invalid_request",
+      message: "uid must be 1 to 256 bytes of UTF-8 text without control characters.",
+    });
+    const accid = stockAccid();
+    await registerAtNetEase(accid);
+    const rows = [
+      { uid: "数".repeat(256), accid: stockAccid() }, // 768 bytes: once a 503 for the whole import
+      { uid: uniqueUid("ok"), accid },
+    ];
+    const response = await adminCall("POST", "/accounts/import", rows);
+    expect(response.status).toBe(200);
+    const body = await response.json<ImportResponse>();
+    expect(body.counts).toEqual({ bound: 1, already_bound: 0, conflict: 0, invalid: 1 });
+    expect(body.results[0]).toMatchObject({
+      line: 1,
+      outcome: "invalid",
+      message: expect.stringContaining("256 bytes"),
+    });
+  });
+});
+
 describe("recovery", () => {
   it("completes a bind that was interrupted after the reverse mapping was written", async () => {
     const uid = uniqueUid();

@@ -39,6 +39,8 @@ export interface JwtOptions {
   /** Seconds from now; default 300. */
   expiresIn?: number;
   omitExp?: boolean;
+  /** Unix seconds; default now. */
+  issuedAt?: number;
   notBefore?: number;
   issuer?: string;
   audience?: string;
@@ -47,7 +49,7 @@ export interface JwtOptions {
 
 function claims(uid: string | undefined, options: JwtOptions): SignJWT {
   const now = Math.floor(Date.now() / 1000);
-  let jwt = new SignJWT({ ...options.claims }).setIssuedAt(now);
+  let jwt = new SignJWT({ ...options.claims }).setIssuedAt(options.issuedAt ?? now);
   if (uid !== undefined) jwt = jwt.setSubject(uid);
   if (!options.omitExp) jwt = jwt.setExpirationTime(now + (options.expiresIn ?? 300));
   if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);

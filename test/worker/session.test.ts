@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { isCanonicalBase64url } from "../../src/session/verify.ts";
-import { b64urlJson, call, env, esJwt, hsJwt, issue, respellSignature, uniqueUid } from "./helpers.ts";
+import { adminCall, b64urlJson, call, env, esJwt, hsJwt, issue, respellSignature, seg, uniqueUid } from "./helpers.ts";
 
 const jwksMode = () => ({ SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` });
 
@@ -57,13 +57,45 @@ describe("HS256 sessions (shared secret)", () => {
     await expectInvalid(await issue(await hsJwt(uniqueUid(), { omitExp: true })));
   });
 
-  it("requires a sub that is a string of 1 to 256 printable characters", async () => {
+  it("requires a sub that is a string of 1 to 256 bytes without control characters", async () => {
     await expectInvalid(await issue(await hsJwt(undefined)));
-    await expectInvalid(await issue(await hsJwt("")));
-    await expectInvalid(await issue(await hsJwt("x".repeat(257))));
-    await expectInvalid(await issue(await hsJwt("tab\there")));
-    await expectInvalid(await issue(await hsJwt(undefined, { claims: { sub: 42 as unknown as string } })));
+    const rule = { error: "invalid_session", message: expect.stringContaining("sub must be 1 to 256 bytes") };
+    for (const sub of ["", "x".repeat(257), "tab\there", 42 as unknown as string]) {
+      const response = await issue(await hsJwt(undefined, { claims: { sub } }));
+      expect(response.status).toBe(401);
+      expect(response.headers.get("WWW-Authenticate")).toBe('Bearer error="invalid_token"');
+      expect(await response.json()).toEqual(rule);
+    }
     expect((await issue(await hsJwt(`${"x".repeat(200)}-${crypto.randomUUID()}`.slice(0, 256)))).status).toBe(200);
+  });
+
+  it("takes a uid by its UTF-8 bytes: up to 256 work end to end, more are 401 stating the rule, never 5xx", async () => {
+    const cjk = `${"数".repeat(85)}a`; // 256 bytes
+    const ok = await issue(await hsJwt(cjk));
+    expect(ok.status).toBe(200);
+    expect((await adminCall("GET", `/accounts/${seg(cjk)}`)).status).toBe(200);
+    const rule = "The session's sub must be 1 to 256 bytes of UTF-8 text without control characters.";
+    for (const sub of [
+      "数".repeat(86),
+      "😀".repeat(128),
+      `${"é".repeat(180)}x`,
+      "a\ud800b",
+      "a\udc00",
+      "c1\u0085x",
+      "\u009f",
+    ]) {
+      const response = await issue(await hsJwt(sub));
+      expect(response.status, JSON.stringify(sub)).toBe(401);
+      expect(await response.json()).toEqual({ error: "invalid_session", message: rule });
+    }
+  });
+
+  it("refuses a session issued more than 30 s in the future (iat)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const at = (iat: number) => hsJwt(uniqueUid(), { issuedAt: iat, expiresIn: 86_400 * 2 });
+    expect((await issue(await at(now + 20))).status).toBe(200);
+    await expectInvalid(await issue(await at(now + 40)));
+    await expectInvalid(await issue(await at(now + 86_400)));
   });
 
   it("refuses a JWT over 8 KiB before verifying it, and accepts one just under", async () => {
