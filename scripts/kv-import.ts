@@ -71,7 +71,7 @@ export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntr
       row.length !== 2
         ? `expected 2 fields, found ${row.length}`
         : !isValidUid(uid)
-          ? "uid must be 1 to 256 characters without control characters"
+          ? "uid must be 1 to 256 bytes of UTF-8 text without control characters"
           : !accid || !NIM.lowercaseAccidPattern.test(accid)
             ? "accid must be 1 to 32 lowercase letters, digits or _ @ . -"
             : uids.has(uid!)
