@@ -21,6 +21,8 @@ import { deriveRtcUid } from "./rtc-uid.ts";
 
 /** Candidates tried per uid before giving up (each is taken with probability about n / 2^53). */
 const MAX_RTC_UID_ATTEMPTS = 8;
+/** Derived accids tried on first use before giving up (one is taken only by a deliberate bind). */
+const MAX_ACCID_GENERATIONS = 8;
 
 import { type AccountRecord, type AccountStore, RecordCache } from "./store.ts";
 
@@ -86,9 +88,22 @@ export class AccountProvisioner {
   }
 
   async #register(uid: string): Promise<AccountRecord> {
-    const accid = await deriveAccid(await this.accidKey, uid, 0);
+    // An operator may have bound another uid to a stock accid that happens to equal this uid's
+    // derived one; two users must never share an IM account, so take the next generation.
+    const key = await this.accidKey;
+    let generation = 0;
+    let accid = await deriveAccid(key, uid, generation);
+    for (let owner = await this.store.uidForAccid(accid); owner !== null && owner !== uid; ) {
+      if (++generation >= MAX_ACCID_GENERATIONS) throw new Error("no free derived accid");
+      accid = await deriveAccid(key, uid, generation);
+      owner = await this.store.uidForAccid(accid);
+    }
     await this.nim.createAccount(accid);
-    const record: AccountRecord = { ...newAccountRecord(accid, this.now()), rtcUid: await this.#claimRtcUid(uid) };
+    const record: AccountRecord = {
+      ...newAccountRecord(accid, this.now()),
+      generation,
+      rtcUid: await this.#claimRtcUid(uid),
+    };
     await this.store.put(uid, record);
     return record;
   }

@@ -329,6 +329,23 @@ describe("import", () => {
   });
 });
 
+describe("derived accids are never shared", () => {
+  it("gives a new uid the next generation when its derived accid was bound to another uid", async () => {
+    const newcomer = uniqueUid("newcomer");
+    const taken = await expectedAccid(newcomer, 0);
+    await registerAtNetEase(taken); // exists at NetEase as a "stock" account
+    const other = uniqueUid("other");
+    expect((await adminCall("PUT", `/accounts/${seg(other)}`, { accid: taken })).status).toBe(201);
+    const mine = await tokenFor(newcomer);
+    expect(mine.accid).toBe(await expectedAccid(newcomer, 1));
+    expect(await store().get(newcomer)).toMatchObject({ accid: mine.accid, generation: 1 });
+    expect((await tokenFor(other)).accid).toBe(taken);
+    // A later rotation continues from there.
+    const rotated = await adminCall("POST", `/accounts/${seg(newcomer)}/rotate`);
+    expect((await rotated.json<AdminAccount>()).accid).toBe(await expectedAccid(newcomer, 2));
+  });
+});
+
 describe("uids by their bytes", () => {
   it("answers 400 stating the rule for a uid over 256 bytes, and reports such an import row as invalid", async () => {
     const long = "数".repeat(86); // 258 bytes
