@@ -4,6 +4,11 @@
  * CheckSum headers checked as NetEase documents them (5-minute window, repeated nonces refused), the
  * accid rules, and JSON answers with NetEase's codes (200, 403, 414, 416, 422, 431, 500).
  *
+ * Like NetEase it serves a primary and a backup base (`/nimserver/…` and `/backup/nimserver/…`; a
+ * fault can hit one base only, so failover is testable end to end), records each call's `RequestId`
+ * (per accid, in `GET /emulator/accounts/<accid>`) and answers a repeated RequestId with the first
+ * answer, as NetEase may de-duplicate by it.
+ *
  * All state lives in one Durable Object so that check-then-create is atomic, exactly like the real
  * service's uniqueness: two racing `create.action` calls for one accid get 200 and 414 `already
  * register`. Accounts are kept in Durable Object storage (persisted by `npm start`); call counters
@@ -22,7 +27,7 @@
  *                                   registered it with NetEase long ago (no CheckSum needed);
  *                                   {"code":200} or {"code":414,"desc":"already register"}
  *   GET  /emulator/accounts/<accid>                  → {exists, blocked, calls}
- *   POST /emulator/faults           {accid?, action, mode, times?} → make the next calls fail
+ *   POST /emulator/faults           {accid?, action, mode, times?, base?} → make the next calls fail
  *   GET  /emulator/stats            → {accounts, calls, maxCallsPerAccid} over every accid
  *   GET  /emulator/health
  */
@@ -50,15 +55,27 @@ interface Account {
 }
 
 /** How an injected fault answers. */
-type FaultMode = "http500" | "code500" | "code416" | "code403" | "malformed" | "timeout";
-const FAULT_MODES: readonly FaultMode[] = ["http500", "code500", "code416", "code403", "malformed", "timeout"];
+type FaultMode = "http500" | "http502" | "code500" | "code416" | "code403" | "malformed" | "timeout";
+const FAULT_MODES: readonly FaultMode[] = [
+  "http500",
+  "http502",
+  "code500",
+  "code416",
+  "code403",
+  "malformed",
+  "timeout",
+];
 
 interface Fault {
   accid: string | undefined;
   action: string;
   mode: FaultMode;
   remaining: number;
+  /** Only on this base (default: both). */
+  base?: Base;
 }
+
+type Base = "primary" | "backup";
 
 const ACTIONS = ["user/create.action", "user/block.action", "user/unblock.action", "user/getUinfos.action"] as const;
 type Action = (typeof ACTIONS)[number];
@@ -73,6 +90,10 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
   readonly #nonces = new Map<string, number>();
   readonly #calls = new Map<string, Record<string, number>>();
   #faults: Fault[] = [];
+  /** "<base>:<RequestId>" of every call per accid, in order (what a test checks retries by). */
+  readonly #requestIds = new Map<string, string[]>();
+  /** The answer to each RequestId answered so far. */
+  readonly #answered = new Map<string, unknown>();
 
   constructor(ctx: DurableObjectState, env: EmulatorEnv) {
     super(ctx, env);
@@ -86,11 +107,13 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
-    if (path.startsWith("/nimserver/")) {
-      const action = path.slice("/nimserver/".length) as Action;
+    // Two bases, as NetEase serves a primary and a backup domain: /nimserver/ and /backup/nimserver/.
+    const served = /^\/(backup\/)?nimserver\/(.+)$/.exec(path);
+    if (served) {
+      const action = served[2] as Action;
       if (!ACTIONS.includes(action)) return json({ code: 404, desc: "not found" }, 404);
       if (request.method !== "POST") return json({ code: 405, desc: "method not allowed" }, 405);
-      return this.#serverApi(action, request);
+      return this.#serverApi(action, request, served[1] ? "backup" : "primary");
     }
     if (path === "/emulator/health") return json({ status: "ok" });
     if (path === "/emulator/stats") return json(this.#stats());
@@ -110,12 +133,13 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
         exists: Boolean(account),
         blocked: account?.blocked ?? false,
         calls: this.#calls.get(accid) ?? {},
+        requestIds: this.#requestIds.get(accid) ?? [],
       });
     }
     return json({ code: 404, desc: "not found" }, 404);
   }
 
-  async #serverApi(action: Action, request: Request): Promise<Response> {
+  async #serverApi(action: Action, request: Request, base: Base): Promise<Response> {
     const rejection = await this.#authenticate(request);
     if (rejection) return rejection;
     if (!/^application\/x-www-form-urlencoded/i.test(request.headers.get("Content-Type") ?? "")) {
@@ -124,10 +148,21 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     const form = new URLSearchParams(await request.text());
     const accids = involvedAccids(form);
     for (const accid of accids) this.#count(accid, action);
+    const requestId = request.headers.get("RequestId") ?? "";
+    for (const accid of accids)
+      this.#requestIds.set(accid, [...(this.#requestIds.get(accid) ?? []), `${base}:${requestId}`]);
 
-    const fault = this.#takeFault(action, accids);
+    const fault = this.#takeFault(action, accids, base);
     if (fault) return this.#faultAnswer(fault);
+    // NetEase may de-duplicate by RequestId: a repeat of an answered call gets the first answer.
+    const earlier = requestId ? this.#answered.get(requestId) : undefined;
+    if (earlier) return json(earlier);
+    const response = await this.#execute(action, form);
+    if (requestId) this.#answered.set(requestId, await response.clone().json());
+    return response;
+  }
 
+  async #execute(action: Action, form: URLSearchParams): Promise<Response> {
     switch (action) {
       case "user/create.action":
         return this.#create(form);
@@ -327,13 +362,17 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (!Number.isInteger(times) || (times as number) < 1)
       return json({ error: "times must be a positive integer" }, 400);
     const accid = typeof body?.accid === "string" ? body.accid : undefined;
-    this.#faults.push({ accid, action, mode, remaining: times as number });
+    const base = body?.base === "primary" || body?.base === "backup" ? body.base : undefined;
+    this.#faults.push({ accid, action, mode, remaining: times as number, base });
     return json({ ok: true }, 201);
   }
 
-  #takeFault(action: string, accids: readonly string[]): Fault | undefined {
+  #takeFault(action: string, accids: readonly string[], base: Base): Fault | undefined {
     const fault = this.#faults.find(
-      (f) => (f.action === "*" || f.action === action) && (f.accid === undefined || accids.includes(f.accid)),
+      (f) =>
+        (f.action === "*" || f.action === action) &&
+        (f.accid === undefined || accids.includes(f.accid)) &&
+        (f.base === undefined || f.base === base),
     );
     if (!fault) return undefined;
     fault.remaining -= 1;
@@ -345,6 +384,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     switch (fault.mode) {
       case "http500":
         return new Response("Internal Server Error", { status: 500 });
+      case "http502":
+        return new Response("Bad Gateway", { status: 502 });
       case "code500":
         return nim(500, { desc: "internal error" });
       case "code416":

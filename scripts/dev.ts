@@ -40,7 +40,7 @@ for (const accid of STOCK_ACCIDS) {
   await fetch(`${emulator.url}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accid }) });
 }
 console.log(`[dev] stock accounts at the emulator: ${STOCK_ACCIDS.join(", ")}`);
-if (vars.NIM_API_BASE !== `${emulator.url}/nimserver`) {
+if (!(vars.NIM_API_BASE ?? "").split(",").some((base) => base.trim() === `${emulator.url}/nimserver`)) {
   console.log(`[dev] note: NIM_API_BASE in .dev.vars is ${vars.NIM_API_BASE ?? "(unset)"}, not the emulator`);
 }
 

@@ -15,6 +15,9 @@ export interface Env {
   NIM_APP_SECRET?: string;
   /** The previous app secret, accepted on login callbacks while a rotation is under way. */
   NIM_APP_SECRET_PREVIOUS?: string;
+  /** `cn` (default) or `sg`: picks NetEase's built-in domain list. */
+  NIM_REGION?: string;
+  /** Overrides the region's list: comma-separated bases, primary first. */
   NIM_API_BASE?: string;
   SESSION_JWT_SECRET?: string;
   SESSION_JWKS_URL?: string;
@@ -63,8 +66,8 @@ export interface Config {
   appSecret: string;
   /** Also accepted on login callbacks during an app-secret rotation. */
   previousAppSecret: string | undefined;
-  /** Server API base without a trailing slash, e.g. `https://api.netease.im/nimserver`. */
-  apiBase: string;
+  /** Server API bases without a trailing slash, primary first, then backups. */
+  apiBases: readonly string[];
   accidSecret: string;
   session: SessionConfig;
   ttl: { default: number; min: number; max: number };
@@ -95,7 +98,14 @@ export class ConfigError extends DomainError {
   }
 }
 
-const DEFAULT_API_BASE = "https://api.netease.im/nimserver";
+/**
+ * NetEase's server API domains per region, primary first, as its own server SDKs ship them. The
+ * client fails over to the next one (see nim/server-api.ts).
+ */
+const NIM_REGIONS = {
+  cn: ["https://api-cn.yunxinapi.com/nimserver", "https://api-cn-bak.yunxinapi.com/nimserver"],
+  sg: ["https://api-sg.yunxinapi.com/nimserver", "https://api-sg-bak.yunxinapi.com/nimserver"],
+} as const;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 function present(value: string | undefined): string | undefined {
@@ -122,8 +132,19 @@ export function parseConfig(env: Env): Config {
   const appSecret = env.NIM_APP_SECRET ?? "";
   if (!appSecret) problems.push({ name: "NIM_APP_SECRET", problem: "missing" });
 
-  const apiBase = (present(env.NIM_API_BASE) ?? DEFAULT_API_BASE).replace(/\/+$/, "");
-  if (!isAllowedUrl(apiBase)) bad("NIM_API_BASE", "an https URL (http only for loopback)");
+  const region = present(env.NIM_REGION) ?? "cn";
+  const regionBases = NIM_REGIONS[region as keyof typeof NIM_REGIONS];
+  if (!regionBases) bad("NIM_REGION", `one of ${Object.keys(NIM_REGIONS).join(", ")}`);
+  const override = present(env.NIM_API_BASE);
+  const apiBases = override
+    ? override
+        .split(",")
+        .map((base) => base.trim().replace(/\/+$/, ""))
+        .filter(Boolean)
+    : [...(regionBases ?? [])];
+  if (apiBases.length === 0 || !apiBases.every(isAllowedUrl)) {
+    bad("NIM_API_BASE", "comma-separated https URLs, primary first (http only for loopback)");
+  }
 
   const accidSecret = env.ACCID_SECRET ?? "";
   if (!accidSecret) problems.push({ name: "ACCID_SECRET", problem: "missing" });
@@ -181,7 +202,7 @@ export function parseConfig(env: Env): Config {
     appKey,
     appSecret,
     previousAppSecret: env.NIM_APP_SECRET_PREVIOUS || undefined,
-    apiBase,
+    apiBases,
     accidSecret,
     session: {
       hs256Secret,

@@ -39,8 +39,13 @@ export const TIMING = {
   jwksCooldownMs: 30_000,
   /** Abort a JWKS fetch after this long. */
   jwksFetchTimeoutMs: 3_000,
-  /** Abort a NetEase server API call after this long. */
-  nimApiTimeoutMs: 4_000,
+  /**
+   * Abort one attempt of a NetEase server API call after this long. A call makes at most two
+   * attempts (primary, then a backup), so a first-time token waits at most about 5 s.
+   */
+  nimApiTimeoutMs: 2_500,
+  /** A NetEase base that failed is skipped for this long (in that isolate). */
+  nimBaseCooldownMs: 30_000,
   /** How long an isolate trusts an account record it read: KV's own eventual-consistency window. */
   accountCacheTtlMs: 60_000,
   /** When the client should refresh, as a fraction of the token's lifetime. */

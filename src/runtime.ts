@@ -69,7 +69,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 }
 
 function buildRuntime(config: Config): Runtime {
-  const nim = new NimServerApi({ apiBase: config.apiBase, appKey: config.appKey, appSecret: config.appSecret });
+  const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
   const store = new AccountStore(config.accounts);
   return Object.freeze({
     config,

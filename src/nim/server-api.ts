@@ -48,11 +48,14 @@ export async function serverApiHeaders(
 
 /** Connection settings for the server API. */
 export interface NimServerApiOptions {
-  apiBase: string;
+  /** Bases to call, primary first, then backups (e.g. NetEase's region list). */
+  apiBases: readonly string[];
   appKey: string;
   appSecret: string;
+  /** Per attempt. */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  now?: () => number;
 }
 
 interface NimAnswer {
@@ -63,11 +66,17 @@ interface NimAnswer {
 
 /** The subset of NetEase's account API this service uses. */
 export class NimServerApi {
-  readonly #options: Required<Omit<NimServerApiOptions, "fetch">> & { fetch: typeof fetch };
+  readonly #options: Required<NimServerApiOptions>;
+  /** Bases that failed recently, and until when (ms) they are skipped. Per isolate. */
+  readonly #coolingUntil = new Map<string, number>();
+  /** After a 416 NetEase refuses the app for a while; until then (ms) no call is made. */
+  #blockedUntil = 0;
 
   constructor(options: NimServerApiOptions) {
+    if (options.apiBases.length === 0) throw new RangeError("at least one API base");
     this.#options = {
       timeoutMs: TIMING.nimApiTimeoutMs,
+      now: () => Date.now(),
       ...options,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     };
@@ -121,15 +130,53 @@ export class NimServerApi {
     return found;
   }
 
+  /**
+   * One logical call: at most two attempts, on two bases, with one `RequestId` (NetEase may de-duplicate
+   * by it) and a fresh Nonce, CurTime and CheckSum each. A connection failure, a timeout or an HTTP 5xx
+   * moves to the next base and puts the failed one in a cool-down, so a dead primary does not cost
+   * every request a timeout. After a 416 no call is made until NetEase's block has passed.
+   */
   async #call(action: string, form: Record<string, string>): Promise<NimAnswer> {
-    const { apiBase, appKey, appSecret, timeoutMs } = this.#options;
+    const { now } = this.#options;
+    if (now() < this.#blockedUntil) {
+      throw new DomainError("upstream_rate_limited", `${action}: not called, NetEase's 416 block is still on`);
+    }
+    const requestId = crypto.randomUUID();
+    let failure: DomainError | undefined;
+    for (const base of this.#basesToTry()) {
+      try {
+        const answer = await this.#attempt(base, action, form, requestId);
+        this.#coolingUntil.delete(base);
+        if (answer.code === NIM_CODE.rateLimited) this.#blockedUntil = now() + TIMING.nimRateLimitBlockSeconds * 1000;
+        return answer;
+      } catch (error) {
+        if (!(error instanceof RetryableFailure)) throw error;
+        this.#coolingUntil.set(base, now() + TIMING.nimBaseCooldownMs);
+        failure = unavailable(error.message);
+      }
+    }
+    throw failure!;
+  }
+
+  /** The bases for one call: those not cooling down first, in order; at most two. */
+  #basesToTry(): string[] {
+    const now = this.#options.now();
+    const bases = this.#options.apiBases;
+    const healthy = bases.filter((base) => (this.#coolingUntil.get(base) ?? 0) <= now);
+    const cooling = bases.filter((base) => !healthy.includes(base));
+    return [...healthy, ...cooling].slice(0, MAX_ATTEMPTS);
+  }
+
+  async #attempt(base: string, action: string, form: Record<string, string>, requestId: string): Promise<NimAnswer> {
+    const { appKey, appSecret, timeoutMs } = this.#options;
     const headers = {
-      ...(await serverApiHeaders(appKey, appSecret)),
+      ...(await serverApiHeaders(appKey, appSecret, this.#options.now())),
+      RequestId: requestId,
       "Content-Type": "application/x-www-form-urlencoded;charset=utf-8",
     };
     let response: Response;
     try {
-      response = await this.#options.fetch(`${apiBase}/${action}`, {
+      response = await this.#options.fetch(`${base}/${action}`, {
         method: "POST",
         headers,
         body: new URLSearchParams(form).toString(),
@@ -137,11 +184,11 @@ export class NimServerApi {
       });
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-      throw unavailable(`${action}: ${timedOut ? `no answer within ${timeoutMs} ms` : "network error"}`);
+      throw new RetryableFailure(`${action}: ${timedOut ? `no answer within ${timeoutMs} ms` : "network error"}`);
     }
     if (response.status >= 500) {
       await response.body?.cancel();
-      throw unavailable(`${action}: HTTP ${response.status}`);
+      throw new RetryableFailure(`${action}: HTTP ${response.status}`);
     }
     if (!response.ok) {
       await response.body?.cancel();
@@ -159,6 +206,12 @@ export class NimServerApi {
     return answer as NimAnswer;
   }
 }
+
+/** Attempts per logical call (NetEase's own SDK retries once, on the next domain). */
+const MAX_ATTEMPTS = 2;
+
+/** A failure that another base may not have: connection, timeout, HTTP 5xx. */
+class RetryableFailure extends Error {}
 
 function assertAccid(accid: string): void {
   if (!NIM.accidPattern.test(accid)) throw new RangeError("accid does not follow NetEase's rules");

@@ -148,15 +148,21 @@ export function emulator(path: string, init?: RequestInit): Promise<Response> {
 /** What the emulator knows about `accid`. */
 export async function emulatedAccount(
   accid: string,
-): Promise<{ exists: boolean; blocked: boolean; calls: Record<string, number> }> {
+): Promise<{ exists: boolean; blocked: boolean; calls: Record<string, number>; requestIds: string[] }> {
   return (await emulator(`/emulator/accounts/${encodeURIComponent(accid)}`)).json();
 }
 
 /** Makes the emulator fail the next `times` calls of `action` for `accid`. */
-export async function injectFault(accid: string, action: string, mode: string, times = 1): Promise<void> {
+export async function injectFault(
+  accid: string,
+  action: string,
+  mode: string,
+  times = 1,
+  base?: "primary" | "backup",
+): Promise<void> {
   const response = await emulator("/emulator/faults", {
     method: "POST",
-    body: JSON.stringify({ accid, action, mode, times }),
+    body: JSON.stringify({ accid, action, mode, times, base }),
   });
   if (response.status !== 201) throw new Error(`fault not accepted: ${await response.text()}`);
 }
@@ -211,7 +217,7 @@ export const seg = (uid: string) => encodeURIComponent(uid);
 /** Registers `accid` directly at the emulated NetEase, as an existing ("stock") account. */
 export async function registerAtNetEase(accid: string): Promise<void> {
   await new NimServerApi({
-    apiBase: `${env.EMULATOR_URL}/nimserver`,
+    apiBases: [`${env.EMULATOR_URL}/nimserver`],
     appKey: env.NIM_APP_KEY!,
     appSecret: env.NIM_APP_SECRET!,
   }).createAccount(accid);
