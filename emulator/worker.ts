@@ -127,7 +127,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (path === "/emulator/callbacks/login" && request.method === "POST") return this.#loginCallback(request);
     if (path.startsWith("/emulator/accounts/") && request.method === "GET") {
       const accid = decodeURIComponent(path.slice("/emulator/accounts/".length));
-      const account = this.#accounts.get(accid);
+      const account = this.#accounts.get(accid.toLowerCase());
       return json({
         accid,
         exists: Boolean(account),
@@ -210,11 +210,12 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (name.length > 64) return nim(414, { desc: "parameter error: name" });
     const token = form.get("token") ?? crypto.randomUUID().replaceAll("-", "");
     if (token.length > 128) return nim(414, { desc: "parameter error: token" });
-    if (this.#accounts.has(accid)) return nim(414, { desc: "already register" });
-    const account: Account = { accid, name, token, blocked: false, createdAt: Date.now() };
-    this.#accounts.set(accid, account);
-    this.ctx.waitUntil(this.ctx.storage.put(`account:${accid}`, account));
-    return nim(200, { info: { token, accid, name } });
+    // NetEase treats accids case-insensitively and stores them lowercased.
+    if (this.#accounts.has(accid.toLowerCase())) return nim(414, { desc: "already register" });
+    const account: Account = { accid: accid.toLowerCase(), name, token, blocked: false, createdAt: Date.now() };
+    this.#accounts.set(account.accid, account);
+    this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
+    return nim(200, { info: { token, accid: account.accid, name } });
   }
 
   #setBlocked(form: URLSearchParams, blocked: boolean): Response {
@@ -224,10 +225,10 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (blocked && needkick !== null && needkick !== "true" && needkick !== "false") {
       return nim(414, { desc: "parameter error: needkick" });
     }
-    const account = this.#accounts.get(accid);
+    const account = this.#accounts.get(accid.toLowerCase());
     if (!account) return nim(414, { desc: "user not exist" });
     account.blocked = blocked;
-    this.ctx.waitUntil(this.ctx.storage.put(`account:${accid}`, account));
+    this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
     return nim(200);
   }
 
@@ -240,7 +241,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     }
     if (!Array.isArray(accids) || accids.length > 200) return nim(414, { desc: "parameter error: accids" });
     const uinfos = accids
-      .map((accid) => (typeof accid === "string" ? this.#accounts.get(accid) : undefined))
+      .map((accid) => (typeof accid === "string" ? this.#accounts.get(accid.toLowerCase()) : undefined))
       .filter((account): account is Account => Boolean(account))
       .map(({ accid, name }) => ({ accid, name }));
     return nim(200, { uinfos });
@@ -255,7 +256,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     } | null;
     if (typeof body?.accid !== "string" || typeof body.token !== "string")
       return nim(414, { desc: "accid and token required" });
-    const account = this.#accounts.get(body.accid);
+    const account = this.#accounts.get(body.accid.toLowerCase());
     if (!account) return nim(302, { desc: "account does not exist" });
     if (account.blocked) return nim(422, { desc: "account disabled" });
     if (typeof body.callbackUrl === "string") {

@@ -66,14 +66,16 @@ export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntr
   const accids = new Set<string>();
   for (const [index, row] of rows.entries()) {
     const line = index + 2;
-    const [uid, accid] = row;
+    const [uid, given] = row;
+    // NetEase treats accids case-insensitively and stores them lowercased; so does the Worker.
+    const accid = given?.toLowerCase();
     const problem =
       row.length !== 2
         ? `expected 2 fields, found ${row.length}`
         : !isValidUid(uid)
           ? "uid must be 1 to 256 bytes of UTF-8 text without control characters"
           : !accid || !NIM.lowercaseAccidPattern.test(accid)
-            ? "accid must be 1 to 32 lowercase letters, digits or _ @ . -"
+            ? "accid must be 1 to 32 letters, digits or _ @ . -"
             : uids.has(uid!)
               ? "uid appears twice"
               : accids.has(accid!)
@@ -84,7 +86,7 @@ export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntr
       continue;
     }
     // The checks above passed: the row is exactly [uid, accid].
-    const [validUid, validAccid] = row as [string, string];
+    const [validUid, validAccid] = [uid!, accid!];
     uids.add(validUid);
     accids.add(validAccid);
     entries.push(

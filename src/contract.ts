@@ -55,10 +55,17 @@ export const uidSchema = ruled(
   ],
 );
 
-/** accid as operators may give it. */
-export const accidSchema = ruled("accid", "1 to 32 lowercase letters, digits or _ @ . -", (message) => [
-  v.regex(NIM.lowercaseAccidPattern, message),
-]);
+/**
+ * accid as operators may give it: NetEase's rule, any case. NetEase treats accids case-insensitively
+ * and stores them lowercased, so the value is lowercased here, before any check or write:
+ * `Legacy_Bob` and `legacy_bob` are one account, conflicts included.
+ */
+export const accidSchema = v.pipe(
+  ruled("accid", "1 to 32 letters, digits or _ @ . - (NetEase ignores case)", (message) => [
+    v.regex(NIM.accidPattern, message),
+  ]),
+  v.toLowerCase(),
+);
 
 /** An optional `ttl` field: whole seconds within the configured range, the rule stated once. */
 function ttlField(ttl: { min: number; max: number }) {

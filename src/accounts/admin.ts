@@ -100,8 +100,8 @@ export class AccountAdmin {
         );
       }
       const generation = current.generation + 1;
-      const accid = await deriveAccid(await this.provisioner.accidKey, uid, generation);
-      await this.nim.createAccount(accid);
+      const derived = await deriveAccid(await this.provisioner.accidKey, uid, generation);
+      const { accid } = await this.nim.createAccount(derived);
       await this.nim.blockAccount(current.accid, true);
       const record: AccountRecord = { ...current, accid, generation, status: "active", updatedAt: this.now() };
       await this.#save(uid, record, true);

@@ -98,7 +98,7 @@ export class AccountProvisioner {
       accid = await deriveAccid(key, uid, generation);
       owner = await this.store.uidForAccid(accid);
     }
-    await this.nim.createAccount(accid);
+    accid = (await this.nim.createAccount(accid)).accid;
     const record: AccountRecord = {
       ...newAccountRecord(accid, this.now()),
       generation,

@@ -85,13 +85,16 @@ export class NimServerApi {
   /**
    * Registers `accid` (`/user/create.action`). NetEase's `414 already register` is success too:
    * racing first requests for one uid derive the same accid, and whichever loses still gets it.
+   * The accid to use is the one NetEase answers with (it stores accids lowercased), else ours lowercased.
    */
   async createAccount(accid: string): Promise<{ accid: string; created: boolean }> {
     assertAccid(accid);
     const answer = await this.#call("user/create.action", { accid });
-    if (answer.code === NIM_CODE.ok) return { accid, created: true };
+    const stored = answer.info?.accid;
+    const registered = typeof stored === "string" && NIM.accidPattern.test(stored) ? stored : accid.toLowerCase();
+    if (answer.code === NIM_CODE.ok) return { accid: registered, created: true };
     if (answer.code === NIM_CODE.parameterError && /already register/i.test(answer.desc ?? "")) {
-      return { accid, created: false };
+      return { accid: registered, created: false };
     }
     throw failure("user/create.action", answer);
   }
@@ -124,7 +127,7 @@ export class NimServerApi {
     if (Array.isArray(uinfos)) {
       for (const info of uinfos) {
         const accid = (info as { accid?: unknown } | null)?.accid;
-        if (typeof accid === "string") found.add(accid);
+        if (typeof accid === "string") found.add(accid.toLowerCase());
       }
     }
     return found;

@@ -31,15 +31,19 @@ describe("CSV to wrangler kv bulk put", () => {
   });
 
   it("reports every bad line and converts nothing", () => {
-    const result = csvToKvEntries("uid,accid\nalice,a1\nbob,BAD\nalice,a2\ncarol,a1\n,a3\nx\n", 0);
+    const result = csvToKvEntries("uid,accid\nalice,a1\nbob,BAD!\nalice,a2\ncarol,A1\n,a3\nx\n", 0);
     expect(result).toEqual({
       problems: [
-        "line 3: accid must be 1 to 32 lowercase letters, digits or _ @ . -",
+        "line 3: accid must be 1 to 32 letters, digits or _ @ . -",
         "line 4: uid appears twice",
         "line 5: accid appears twice",
         "line 6: uid must be 1 to 256 bytes of UTF-8 text without control characters",
         "line 7: expected 2 fields, found 1",
       ],
+    });
+    // NetEase ignores case: a mixed-case accid is stored lowercased (and A1 above was a1's twin).
+    expect(csvToKvEntries("uid,accid\ndave,Legacy_Dave\n", 0)).toMatchObject({
+      entries: [{ key: "accid:legacy_dave", value: "dave" }, { key: "uid:dave" }],
     });
     expect(csvToKvEntries("user,acc\n", 0)).toEqual({ problems: ["line 1: the header must be exactly uid,accid"] });
     expect(csvToKvEntries("uid,accid\n", 0)).toEqual({ problems: ["the file has no rows"] });

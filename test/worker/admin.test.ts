@@ -219,7 +219,7 @@ describe("bind (PUT)", () => {
   });
 
   it("checks the accid rules and that NetEase knows the accid", async () => {
-    for (const accid of ["UPPER", "", "x".repeat(33), "bad char!", 42]) {
+    for (const accid of ["", "x".repeat(33), "bad char!", "ünï", 42]) {
       const response = await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid });
       expect(response.status).toBe(400);
       expect((await response.json<{ message: string }>()).message).toContain("accid must be");
@@ -227,6 +227,26 @@ describe("bind (PUT)", () => {
     const unknown = await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid: stockAccid() });
     expect(unknown.status).toBe(400);
     expect((await unknown.json<{ message: string }>()).message).toBe("This accid is not registered with NetEase.");
+  });
+});
+
+describe("accids are case-insensitive, as at NetEase", () => {
+  it("binds a mixed-case stock accid as its lowercase form, and its twins conflict", async () => {
+    const stock = stockAccid();
+    await registerAtNetEase(stock);
+    const mixed = `${stock.slice(0, 6).toUpperCase()}${stock.slice(6)}`; // STOCK_…
+    const uid = uniqueUid("mixed");
+    const bound = await adminCall("PUT", `/accounts/${seg(uid)}`, { accid: mixed });
+    expect(bound.status).toBe(201);
+    expect(await bound.json<AdminAccount>()).toMatchObject({ accid: stock });
+    expect(await store().uidForAccid(stock)).toBe(uid);
+    const again = await adminCall("PUT", `/accounts/${seg(uid)}`, { accid: stock });
+    expect(await again.json<AdminAccount & { outcome: string }>()).toMatchObject({ outcome: "already_bound" });
+    const other = await adminCall("PUT", `/accounts/${seg(uniqueUid())}`, { accid: mixed.toUpperCase() });
+    expect(other.status).toBe(409);
+    const rows = [{ uid: uniqueUid(), accid: stock.toUpperCase() }];
+    const imported = await (await adminCall("POST", "/accounts/import", rows)).json<ImportResponse>();
+    expect(imported.results[0]).toMatchObject({ accid: stock, outcome: "conflict" });
   });
 });
 
