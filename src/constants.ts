@@ -48,6 +48,10 @@ export const TIMING = {
   nimBaseCooldownMs: 30_000,
   /** How long an isolate trusts an account record it read: KV's own eventual-consistency window. */
   accountCacheTtlMs: 60_000,
+  /** How long an isolate reuses its last NetEase readiness probe (so polling /readyz cannot exhaust NetEase's rate). */
+  readyProbeCacheMs: 30_000,
+  /** A readiness check that takes longer than this has failed. */
+  readyCheckTimeoutMs: 3_000,
   /** When the client should refresh, as a fraction of the token's lifetime. */
   refreshFraction: 0.8,
   /** Retry-After (seconds) sent when NetEase is unavailable. */
@@ -86,6 +90,8 @@ export const NIM = {
   getUinfosBatch: 200,
   /** Login-callback CurTime (ms) must be within this many ms of our clock. */
   callbackWindowMs: 5 * 60_000,
+  /** The accid /readyz asks NetEase about: any value works, NetEase only has to accept the signed call. */
+  readyProbeAccid: "nim_token_worker_probe",
   /** The login callback event type. */
   loginEventType: 36,
 } as const;

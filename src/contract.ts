@@ -184,6 +184,20 @@ export const healthSchema = v.strictObject({
   invalid: v.optional(v.pipe(v.array(v.string()), v.description("names of invalid settings"))),
 });
 
+/** `GET /readyz`. */
+export const readySchema = v.strictObject({
+  status: v.picklist(["ready", "not_ready"]),
+  failed: v.pipe(v.array(v.string()), v.description("names of the checks that failed")),
+  checks: v.record(
+    v.string(),
+    v.strictObject({
+      ok: v.boolean(),
+      outcome: v.pipe(v.string(), v.description("ok, or what went wrong (e.g. credentials_rejected, unreachable)")),
+      latencyMs: v.pipe(v.number(), v.minValue(0)),
+    }),
+  ),
+});
+
 /** An account in the admin API. */
 export const adminAccountSchema = v.strictObject({
   uid: v.string(),

@@ -16,6 +16,7 @@ import { adminRoutes } from "./routes/admin.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { loginCallbackRoutes } from "./routes/login-callback.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
+import { readyRoutes } from "./routes/ready.ts";
 import { rtcTokenRoutes } from "./routes/rtc-token.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { type AppEnv, attachRuntime, requireConfigured } from "./runtime.ts";
@@ -46,13 +47,14 @@ const app = new Hono<AppEnv>({ strict: false });
 
 app.use(requestIds());
 // Successful token answers write no line of their own: Workers Logs records each invocation.
-app.use(accessLog(["/v1/token", "/v1/rtc/token", "/healthz", "/openapi.json"]));
+app.use(accessLog(["/v1/token", "/v1/rtc/token", "/healthz", "/readyz", "/openapi.json"]));
 app.use(attachRuntime());
 app.use(corsFromAllowlist());
 app.use(methodNotAllowed({ app, onMethodNotAllowed }));
 app.use(secureHeaders(API_SECURITY_HEADERS));
 
 app.route("/healthz", healthRoutes);
+app.route("/readyz", readyRoutes);
 app.use(requireConfigured());
 
 // Failed authentication is counted per client IP on every route that authenticates.

@@ -21,6 +21,7 @@ import {
   importRequestSchema,
   importResponseSchema,
   loginDecisionSchema,
+  readySchema,
   rtcTokenRequestSchema,
   rtcTokenResponseSchema,
   tokenRequestSchema,
@@ -79,6 +80,17 @@ const OPERATIONS: readonly Operation[] = [
     responses: {
       200: { description: "Configured.", schema: "Health" },
       503: { description: "Misconfigured: names (never values) of the settings at fault.", schema: "Health" },
+    },
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/readyz",
+    operationId: "ready",
+    summary: "Whether the service can issue tokens: configuration, KV, the JWKS and a signed NetEase call.",
+    responses: {
+      200: { description: "Every check passed.", schema: "Ready" },
+      503: { description: "The checks named in `failed` did not pass.", schema: "Ready" },
     },
     errors: [],
   },
@@ -280,6 +292,7 @@ export function buildOpenApiDocument(
         RtcTokenResponse: jsonSchema(rtcTokenResponseSchema),
         Error: jsonSchema(errorSchema),
         Health: jsonSchema(healthSchema),
+        Ready: jsonSchema(readySchema),
         AdminAccount: jsonSchema(adminAccountSchema),
         BindRequest: jsonSchema(bindRequestSchema),
         BlockRequest: jsonSchema(blockRequestSchema),

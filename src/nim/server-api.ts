@@ -114,6 +114,29 @@ export class NimServerApi {
   }
 
   /**
+   * Whether NetEase accepts a call signed with our app key and secret: a cheap read (`getUinfos` of
+   * `accid`). `credentials_rejected` when NetEase refuses the app key or the CheckSum (a wrong secret),
+   * distinct from `unreachable` (network, timeout, 5xx) and `rate_limited` (416). Any other answer
+   * means NetEase authenticated the call: an unknown probe accid is fine.
+   */
+  async probe(accid: string): Promise<"ok" | "credentials_rejected" | "unreachable" | "rate_limited"> {
+    let answer: NimAnswer;
+    try {
+      answer = await this.#call("user/getUinfos.action", { accids: JSON.stringify([accid]) });
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === "upstream_rate_limited") return "rate_limited";
+      if (error instanceof DomainError && error.kind === "upstream_rejected") return "credentials_rejected";
+      return "unreachable";
+    }
+    if (answer.code === NIM_CODE.rateLimited) return "rate_limited";
+    if (answer.code === NIM_CODE.illegalOperation) return "credentials_rejected"; // illegal app key
+    if (answer.code === NIM_CODE.parameterError && /checksum|appkey|curtime/i.test(answer.desc ?? "")) {
+      return "credentials_rejected";
+    }
+    return "ok";
+  }
+
+  /**
    * Which of `accids` exist at NetEase (`/user/getUinfos.action`, at most 200 per call; callers
    * batch). Returns the subset that exists.
    */
