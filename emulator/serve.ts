@@ -17,6 +17,10 @@ export interface EmulatorOptions {
   port?: number;
   /** Directory to persist accounts in; omit for in-memory state. */
   persistTo?: string;
+  /** getUinfos with an unknown accid: leave it out ("omit", default) or fail the batch with 414 ("fail"). */
+  getUinfosUnknown?: "omit" | "fail";
+  /** Server API calls allowed per second; over it, 416 and about 10 s of refusals (default: no limit). */
+  rateLimitPerSecond?: number;
 }
 
 /** A running emulator. */
@@ -53,7 +57,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       // Kept resident: call counters, nonces and injected faults live in memory, and an idle object
       // would otherwise be evicted between test phases and lose them.
       durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true, unsafePreventEviction: true } },
-      bindings: { NIM_APP_KEY: options.appKey, NIM_APP_SECRET: options.appSecret },
+      bindings: {
+        NIM_APP_KEY: options.appKey,
+        NIM_APP_SECRET: options.appSecret,
+        EMULATOR_GETUINFOS_UNKNOWN: options.getUinfosUnknown ?? "omit",
+        EMULATOR_RATE_LIMIT: String(options.rateLimitPerSecond ?? 0),
+      },
       host: "127.0.0.1",
       port: options.port ?? 0,
     }),

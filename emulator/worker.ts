@@ -15,7 +15,7 @@
  * and injected faults are in memory, being test aids only.
  *
  * Emulator-only endpoints (under /emulator/):
- *   POST /emulator/login            {accid, token, callbackUrl?} → the login check NetEase's IM
+ *   POST /emulator/login            {accid, token, authType?, callbackUrl?} → the login check NetEase's IM
  *                                   server would make; with callbackUrl, it also asks the app's
  *                                   login callback first, signed as NetEase signs it
  *   POST /emulator/rtc/join         {uid, channelName, token} → the check NERTC makes when a client
@@ -43,6 +43,10 @@ import { serverApiCheckSum } from "../src/nim/server-api.ts";
 interface EmulatorEnv {
   NIM_APP_KEY: string;
   NIM_APP_SECRET: string;
+  /** getUinfos with an unknown accid: "omit" it (default) or "fail" the batch with 414. */
+  EMULATOR_GETUINFOS_UNKNOWN?: string;
+  /** Server API calls allowed per second (0 or unset: no limit); over it, 416 and ~10 s refused. */
+  EMULATOR_RATE_LIMIT?: string;
   COMMSEASE: DurableObjectNamespace<CommsEase>;
 }
 
@@ -90,6 +94,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
   readonly #nonces = new Map<string, number>();
   readonly #calls = new Map<string, Record<string, number>>();
   #faults: Fault[] = [];
+  #recentCalls: number[] = [];
+  #refusedUntil = 0;
   /** "<base>:<RequestId>" of every call per accid, in order (what a test checks retries by). */
   readonly #requestIds = new Map<string, string[]>();
   /** The answer to each RequestId answered so far. */
@@ -142,6 +148,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
   async #serverApi(action: Action, request: Request, base: Base): Promise<Response> {
     const rejection = await this.#authenticate(request);
     if (rejection) return rejection;
+    const limited = this.#overRate();
+    if (limited) return limited;
     if (!/^application\/x-www-form-urlencoded/i.test(request.headers.get("Content-Type") ?? "")) {
       return nim(414, { desc: "Content-Type must be application/x-www-form-urlencoded" });
     }
@@ -240,6 +248,12 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       return nim(414, { desc: "parameter error: accids" });
     }
     if (!Array.isArray(accids) || accids.length > 200) return nim(414, { desc: "parameter error: accids" });
+    // Whether NetEase leaves an unknown accid out or fails the whole batch is not documented; the
+    // emulator does either (EMULATOR_GETUINFOS_UNKNOWN = "omit", the default, or "fail").
+    const unknown = accids.filter((accid) => typeof accid !== "string" || !this.#accounts.has(accid.toLowerCase()));
+    if (unknown.length > 0 && this.env.EMULATOR_GETUINFOS_UNKNOWN === "fail") {
+      return nim(414, { desc: `accid not exist: ${String(unknown[0]).slice(0, 40)}` });
+    }
     const uinfos = accids
       .map((accid) => (typeof accid === "string" ? this.#accounts.get(accid.toLowerCase()) : undefined))
       .filter((account): account is Account => Boolean(account))
@@ -252,6 +266,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     const body = (await request.json().catch(() => null)) as {
       accid?: unknown;
       token?: unknown;
+      authType?: unknown;
       callbackUrl?: unknown;
     } | null;
     if (typeof body?.accid !== "string" || typeof body.token !== "string")
@@ -261,7 +276,9 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (account.blocked) return nim(422, { desc: "account disabled" });
     if (typeof body.callbackUrl === "string") {
       // Login callback enabled: the app decides first; a rejection is error 302 for the client.
-      const { request: callback } = await this.#signedLoginCallback(body.accid, body.token, body.callbackUrl);
+      const authType =
+        typeof body.authType === "number" || typeof body.authType === "string" ? String(body.authType) : "1";
+      const { request: callback } = await this.#signedLoginCallback(body.accid, body.token, body.callbackUrl, authType);
       const answer = (await fetch(callback)
         .then((r) => r.json())
         .catch(() => null)) as { errCode?: unknown; responseCode?: unknown } | null;
@@ -366,6 +383,19 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     const base = body?.base === "primary" || body?.base === "backup" ? body.base : undefined;
     this.#faults.push({ accid, action, mode, remaining: times as number, base });
     return json({ ok: true }, 201);
+  }
+
+  /** NetEase's frequency limit: over the configured calls per second, 416, then ~10 s of refusals. */
+  #overRate(): Response | undefined {
+    const limit = Number(this.env.EMULATOR_RATE_LIMIT ?? 0);
+    if (!(limit > 0)) return undefined;
+    const now = Date.now();
+    if (now < this.#refusedUntil) return nim(416, { desc: "frequency limit, refused for a while" });
+    this.#recentCalls = this.#recentCalls.filter((at) => now - at < 1000);
+    this.#recentCalls.push(now);
+    if (this.#recentCalls.length <= limit) return undefined;
+    this.#refusedUntil = now + 10_000;
+    return nim(416, { desc: "frequency limit" });
   }
 
   #takeFault(action: string, accids: readonly string[], base: Base): Fault | undefined {

@@ -32,6 +32,9 @@ const emulator = await startEmulator({
   appSecret: vars.NIM_APP_SECRET,
   port: EMULATOR_PORT,
   persistTo: `${projectRoot}.wrangler/state/emulator`,
+  // Optional, to try the Worker against NetEase's undocumented or limiting behaviours.
+  getUinfosUnknown: process.env.EMULATOR_GETUINFOS_UNKNOWN === "fail" ? "fail" : "omit",
+  rateLimitPerSecond: Number(process.env.EMULATOR_RATE_LIMIT ?? 0),
 });
 console.log(`[dev] CommsEase emulator on ${emulator.url}/nimserver`);
 // The README's admin examples bind these "stock" accounts (registered with NetEase before this

@@ -130,7 +130,7 @@ export class NimServerApi {
     }
     if (answer.code === NIM_CODE.rateLimited) return "rate_limited";
     if (answer.code === NIM_CODE.illegalOperation) return "credentials_rejected"; // illegal app key
-    if (answer.code === NIM_CODE.parameterError && /checksum|appkey|curtime/i.test(answer.desc ?? "")) {
+    if (answer.code === NIM_CODE.parameterError && CREDENTIALS_PROBLEM.test(answer.desc ?? "")) {
       return "credentials_rejected";
     }
     return "ok";
@@ -143,7 +143,20 @@ export class NimServerApi {
   async existingAccounts(accids: readonly string[]): Promise<Set<string>> {
     if (accids.length > NIM.getUinfosBatch) throw new RangeError(`at most ${NIM.getUinfosBatch} accids per call`);
     accids.forEach(assertAccid);
+    if (accids.length === 0) return new Set();
     const answer = await this.#call("user/getUinfos.action", { accids: JSON.stringify(accids) });
+    // Whether NetEase leaves an unknown accid out of the answer or fails the whole batch with 414 is
+    // not documented. Both are handled: a batch refused with 414 (not for our credentials) is split
+    // in halves until the unknown accids are found; one alone refused is simply not there.
+    if (answer.code === NIM_CODE.parameterError && !CREDENTIALS_PROBLEM.test(answer.desc ?? "")) {
+      if (accids.length === 1) return new Set();
+      const middle = Math.ceil(accids.length / 2);
+      const [left, right] = await Promise.all([
+        this.existingAccounts(accids.slice(0, middle)),
+        this.existingAccounts(accids.slice(middle)),
+      ]);
+      return new Set([...left, ...right]);
+    }
     if (answer.code !== NIM_CODE.ok) throw failure("user/getUinfos.action", answer);
     const uinfos = (answer as NimAnswer & { uinfos?: unknown }).uinfos;
     const found = new Set<string>();
@@ -232,6 +245,9 @@ export class NimServerApi {
     return answer as NimAnswer;
   }
 }
+
+/** NetEase's 414 desc when it refuses the signature itself rather than a parameter. */
+const CREDENTIALS_PROBLEM = /checksum|appkey|curtime|nonce/i;
 
 /** Attempts per logical call (NetEase's own SDK retries once, on the next domain). */
 const MAX_ATTEMPTS = 2;

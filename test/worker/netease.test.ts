@@ -34,6 +34,18 @@ describe("server API domains and failover", () => {
     // The emulator refuses a repeated Nonce (431): the retry was signed afresh, or it would have failed.
   });
 
+  it("skips a base that just failed for a while (cool-down), so a dead primary does not cost every call", async () => {
+    const settings = { NIM_API_BASE: `${primary()}, ${backup()}` };
+    const first = uniqueUid("cooldown-1");
+    await injectFault(await expectedAccid(first), "user/create.action", "http502", 1, "primary");
+    expect((await issue(await hsJwt(first), undefined, settings)).status).toBe(200);
+    // The primary would answer now, but it is cooling down: the next call goes to the backup first.
+    const second = uniqueUid("cooldown-2");
+    expect((await issue(await hsJwt(second), undefined, settings)).status).toBe(200);
+    const { requestIds } = await emulatedAccount(await expectedAccid(second));
+    expect(requestIds).toEqual([expect.stringMatching(/^backup:/)]);
+  });
+
   it("after a 416 answers 503 with Retry-After 10 and calls NetEase no more until the block has passed", async () => {
     // Its own settings, so its own isolate runtime: the block is per isolate.
     const settings = { NIM_API_BASE: `${primary()}/`, NIM_REGION: "cn " };
