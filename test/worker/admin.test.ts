@@ -303,6 +303,19 @@ describe("import", () => {
     expect((await tokenFor(uid)).accid).toBe(accid);
   });
 
+  it("ignores blank NDJSON lines: 400 rows with blank lines between and after are one full import", async () => {
+    const rows = Array.from({ length: 400 }, (_, i) =>
+      JSON.stringify({ uid: `blank-${i}-${crypto.randomUUID()}`, accid: "x!" }),
+    );
+    const ndjson = `${rows.slice(0, 200).join("\n")}\n\n   \r\n${rows.slice(200).join("\r\n")}\n\n\n`;
+    const response = await adminCall("POST", "/accounts/import", ndjson, { contentType: "application/x-ndjson" });
+    expect(response.status).toBe(200);
+    const body = await response.json<ImportResponse>();
+    expect(body.results).toHaveLength(400);
+    expect(body.counts.invalid).toBe(400); // every row is reported for its accid, none for a blank line
+    expect(body.results.every((r) => r.message?.startsWith("accid must be"))).toBe(true);
+  });
+
   it("refuses an empty import, more than 400 rows, and other content types", async () => {
     expect((await adminCall("POST", "/accounts/import", [])).status).toBe(400);
     const tooMany = Array.from({ length: 401 }, (_, i) => ({ uid: `u${i}`, accid: `a${i}` }));

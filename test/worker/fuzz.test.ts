@@ -10,7 +10,7 @@ import { ERROR_CODES } from "../../src/contract.ts";
 import { signCallback } from "../../src/nim/callback-auth.ts";
 import { b64urlJson, call, env, hsJwt, respellSignature } from "./helpers.ts";
 
-const RUNS = { surface: 2500, jwt: 1500, callback: 1500 };
+const RUNS = { surface: 2500, jwt: 1500, callback: 1500, uid: 300 };
 let casesRun = 0;
 let propertiesFailed = 0;
 afterAll(() => console.log(`fuzz: ${casesRun} cases, ${propertiesFailed} properties failed`));
@@ -179,6 +179,40 @@ describe("fuzzed HTTP surface", () => {
             ["00000000-0000-1000-8000-000000000001", { kind: "respell" as const, bits: 3 }],
           ],
         },
+      ),
+    );
+  });
+
+  it("answers a validly signed session with any sub with 200 or 401 by the uid rule, never 5xx", async () => {
+    const c1 = fc.integer({ min: 0x80, max: 0x9f }).map((code) => String.fromCharCode(code));
+    const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code));
+    const subArb = fc.oneof(
+      fc.string({ unit: "grapheme", minLength: 1, maxLength: 300 }), // long multi-byte strings
+      fc.string({ unit: "binary", minLength: 1, maxLength: 100 }), // any code point
+      fc
+        .tuple(fc.string({ maxLength: 20 }), fc.oneof(c1, loneSurrogate), fc.string({ maxLength: 20 }))
+        .map((p) => p.join("")),
+      fc.constantFrom("数".repeat(85), "数".repeat(86), "😀".repeat(64), "😀".repeat(65), "a\ud800b"),
+    );
+    // The rule, restated independently of the Worker's code: 1–256 UTF-8 bytes, no C0/C1 controls,
+    // no lone surrogate.
+    const valid = (sub: string) =>
+      sub.length > 0 &&
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule refuses control characters.
+      !/[\u0000-\u001f\u007f-\u009f]/.test(sub) &&
+      !/[\ud800-\udfff]/u.test(sub) &&
+      new TextEncoder().encode(sub).length <= 256;
+    await property(() =>
+      fc.assert(
+        fc.asyncProperty(subArb, async (sub) => {
+          const response = await call("/v1/token", {
+            method: "POST",
+            headers: { Authorization: `Bearer ${await hsJwt(sub)}` },
+          });
+          await checkAnswer(response, "POST");
+          expect(response.status).toBe(valid(sub) ? 200 : 401);
+        }),
+        { numRuns: RUNS.uid },
       ),
     );
   });

@@ -104,6 +104,28 @@ describe("POST /v1/token", () => {
     expect((await form.json<{ error: string }>()).error).toBe("unsupported_media_type");
   });
 
+  it("needs application/json for a non-empty body (415 without a content type too), and none for an empty one", async () => {
+    const authorization = `Bearer ${await hsJwt(uniqueUid())}`;
+    const untyped = await call("/v1/token", {
+      method: "POST",
+      headers: { Authorization: authorization },
+      body: new TextEncoder().encode('{"ttl":600}'), // bytes: fetch adds no Content-Type for them
+    });
+    expect(untyped.status).toBe(415);
+    expect(await untyped.json()).toEqual({
+      error: "unsupported_media_type",
+      message: "Send the body as application/json.",
+    });
+    const empty = await call("/v1/token", { method: "POST", headers: { Authorization: authorization } });
+    expect(empty.status).toBe(200);
+    const typedEmpty = await call("/v1/token", {
+      method: "POST",
+      headers: { Authorization: authorization, "Content-Type": "application/json" },
+      body: "",
+    });
+    expect(typedEmpty.status).toBe(200);
+  });
+
   it("checks the session before the body, so strangers learn nothing about the body rules", async () => {
     const response = await issue("bogus.jwt.value", { ttl: 1 });
     expect(response.status).toBe(401);
