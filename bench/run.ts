@@ -121,7 +121,7 @@ function measureStartup(
   bundlePath: string,
   withWrangler = true,
   referencePath?: string,
-): { wranglerActiveMs: number; v8CompileMs: number; v8EvaluateMs: number; referenceMs: number } {
+): { wranglerActiveMs: number; v8CompileMs: number; v8EvaluateMs: number; referenceMs: number; pairRatio: number } {
   const profile = `${BUILD}/startup.cpuprofile`;
   const active: number[] = [];
   for (let i = 0; i < (withWrangler ? 3 : 0); i++) {
@@ -144,18 +144,21 @@ function measureStartup(
   const compile: number[] = [];
   const evaluate: number[] = [];
   const reference: number[] = [];
+  const ratios: number[] = [];
   const probe = (path: string) =>
     JSON.parse(
       run(process.execPath, ["--experimental-vm-modules", "--no-warnings", `${ROOT}bench/startup-probe.mjs`, path]),
     ) as { compileMs: number; evaluateMs: number };
   // Alternating with the reference, so both see the same moments of a noisy machine.
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < 21; i++) {
     const { compileMs, evaluateMs } = probe(bundlePath);
     compile.push(compileMs);
     evaluate.push(evaluateMs);
     if (referencePath) {
       const r = probe(referencePath);
       reference.push(r.compileMs + r.evaluateMs);
+      // Each pair ran back to back: its ratio cancels the machine's slower and faster moments.
+      ratios.push((compileMs + evaluateMs) / (r.compileMs + r.evaluateMs));
     }
   }
   return {
@@ -163,6 +166,7 @@ function measureStartup(
     v8CompileMs: median(compile),
     v8EvaluateMs: median(evaluate),
     referenceMs: reference.length ? median(reference) : Number.NaN,
+    pairRatio: ratios.length ? median(ratios) : Number.NaN,
   };
 }
 
@@ -246,6 +250,7 @@ async function main(): Promise<void> {
   const startup = measureStartup(bundle.path, true, reference.path);
   const startupMs = startup.v8CompileMs + startup.v8EvaluateMs;
   const referenceMs = startup.referenceMs;
+  const startupFactor = startup.pairRatio;
 
   const emulator = await startEmulator({ appKey: SECRETS.NIM_APP_KEY, appSecret: SECRETS.NIM_APP_SECRET });
   const { publicKey, privateKey } = await generateKeyPair("ES256");
@@ -424,8 +429,16 @@ async function main(): Promise<void> {
     "warm-hs256": [],
     "warm-es256-jwks": [],
   };
-  for (let round = 0; round <= LATENCY_ROUNDS; round++) {
-    for (const scenario of Object.keys(latency) as (keyof typeof latency)[]) {
+  // Baseline and HS256 alternate (the judged pair; the HS256 Worker idles at most one round, so its
+  // users' cached records are refreshed ahead as in steady traffic instead of expiring in a burst
+  // between its rounds); ES256 follows on its own, for information.
+  const schedule: (keyof typeof latency)[][] = [
+    ...Array.from({ length: LATENCY_ROUNDS + 1 }, () => ["baseline", "warm-hs256"] as (keyof typeof latency)[]),
+    ...Array.from({ length: LATENCY_ROUNDS + 1 }, () => ["warm-es256-jwks"] as (keyof typeof latency)[]),
+  ];
+  for (const [index, scenarios] of schedule.entries()) {
+    const round = index % (LATENCY_ROUNDS + 1);
+    for (const scenario of scenarios) {
       const next = jwtFor[scenario];
       const r = await measureLatency(
         originFor[scenario],
@@ -556,8 +569,8 @@ async function main(): Promise<void> {
     },
     {
       target: `startup ≤ ${TARGETS.startupFactor}× an empty Hono app's (V8 compile + evaluate)`,
-      ok: startupMs <= TARGETS.startupFactor * referenceMs,
-      value: `${(startupMs / referenceMs).toFixed(2)}× (${startupMs.toFixed(1)} ms vs ${referenceMs.toFixed(1)} ms); wrangler check startup, 10 ms sampling: ${startup.wranglerActiveMs.toFixed(1)} ms`,
+      ok: startupFactor <= TARGETS.startupFactor,
+      value: `${startupFactor.toFixed(2)}× (median of 21 back-to-back pairs; medians ${startupMs.toFixed(1)} ms vs ${referenceMs.toFixed(1)} ms); wrangler check startup, 10 ms sampling: ${startup.wranglerActiveMs.toFixed(1)} ms`,
     },
   ];
 
