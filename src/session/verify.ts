@@ -58,7 +58,7 @@ export function isCanonicalBase64url(segment: string): boolean {
 }
 
 /** The error for a session that fails a check. `detail` (logged only) says which. */
-export function invalidSession(detail: string): DomainError {
+function invalidSession(detail: string): DomainError {
   return new DomainError("session_invalid", detail);
 }
 
@@ -144,8 +144,8 @@ export class SessionVerifier {
   }
 }
 
-/** Resolves a JWKS key; when the JWKS cannot be fetched, falls back to the keys fetched last (exported for tests). */
-export async function resolveJwksKey(
+/** Resolves a JWKS key; when the JWKS cannot be fetched, falls back to the keys fetched last. */
+async function resolveJwksKey(
   remote: RemoteJWKSet,
   header: JWSHeaderParameters,
   token: FlattenedJWSInput,
