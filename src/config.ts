@@ -36,10 +36,21 @@ export interface Env {
   /** Comma-separated exact origins allowed to call from browsers; empty means no CORS headers. */
   ALLOWED_ORIGINS?: string;
   ACCOUNTS?: KVNamespace;
+  /** The per-uid Durable Objects (class AccountObject) that are the single writers of account records. */
+  ACCOUNT_OBJECTS?: ObjectNamespace;
   /** Rate limit per uid on /v1/token (optional binding). */
   TOKEN_RATE_LIMITER?: RateLimit;
   /** Rate limit per client IP on failed authentication (optional binding). */
   AUTH_FAILURE_RATE_LIMITER?: RateLimit;
+}
+
+/**
+ * What the Worker uses of a Durable Object namespace. Structural, so that the binding's generated
+ * type (which names the object's class, a module above this one) fits without importing it.
+ */
+export interface ObjectNamespace {
+  idFromName(name: string): DurableObjectId;
+  get(id: DurableObjectId): unknown;
 }
 
 type Assert<T extends true> = T;
@@ -79,6 +90,8 @@ export interface Config {
   allowedOrigins: ReadonlySet<string>;
   /** The KV namespace of account records. */
   accounts: KVNamespace;
+  /** The account objects: every change to a uid's record goes through its object. */
+  accountObjects: ObjectNamespace;
   /** Rate-limit bindings; each optional (without it nothing is limited). */
   limits: { tokenRequests: RateLimit | undefined; authFailures: RateLimit | undefined };
 }
@@ -196,6 +209,7 @@ export function parseConfig(env: Env): Config {
   }
 
   if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });
+  if (!env.ACCOUNT_OBJECTS) problems.push({ name: "ACCOUNT_OBJECTS", problem: "missing" });
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -215,6 +229,7 @@ export function parseConfig(env: Env): Config {
     adminToken,
     allowedOrigins,
     accounts: env.ACCOUNTS!,
+    accountObjects: env.ACCOUNT_OBJECTS!,
     limits: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
   };
 }

@@ -64,6 +64,10 @@ export const TIMING = {
   sessionKeysRetryAfterSeconds: 5,
   /** Allowed difference between our clock and a dynamic token's curTime in the login callback. */
   callbackTokenSkewMs: 60_000,
+  /** How long an account's Durable Object keeps an operation's result for a repeated X-Request-Id. */
+  operationResultRetentionMs: 24 * 60 * 60_000,
+  /** When a KV write after a committed change fails, the object retries it this much later (an alarm). */
+  kvResyncDelayMs: 5_000,
   /** The rate limiters' period (wrangler.toml `simple.period`); also the Retry-After of a 429. */
   rateLimitPeriodSeconds: 60,
 } as const;

@@ -32,6 +32,7 @@ export type DomainErrorKind =
   | "account_not_found"
   | "account_conflict"
   | "accid_not_registered"
+  | "request_id_reused"
   | "misconfigured"
   | "rate_limited";
 
@@ -121,6 +122,10 @@ const DOMAIN_ANSWERS: Record<DomainErrorKind, Answer> = {
   account_not_found: { code: "not_found", message: "No account is bound to this uid." },
   account_conflict: { code: "conflict", message: "The account is in a conflicting state." },
   accid_not_registered: { code: "invalid_request", message: "This accid is not registered with NetEase." },
+  request_id_reused: {
+    code: "conflict",
+    message: "This X-Request-Id was already used for a different operation on this uid; send a new one.",
+  },
   misconfigured: { code: "misconfigured", message: "The service is not configured correctly." },
   rate_limited: {
     code: "rate_limited",

@@ -72,3 +72,6 @@ app.onError(onError);
 app.notFound(onNotFound);
 
 export default app;
+
+/** The per-uid account objects (wrangler.toml binds the class as ACCOUNT_OBJECTS). */
+export { AccountObject } from "./account-object.ts";

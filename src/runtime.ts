@@ -13,8 +13,10 @@
 import type { MiddlewareHandler } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
 import { importAccidKey } from "./accounts/accid.ts";
+import { AccountObjects } from "./accounts/objects.ts";
 import { AccountProvisioner } from "./accounts/provision.ts";
 import { AccountStore } from "./accounts/store.ts";
+import { AccountWriter } from "./accounts/writer.ts";
 import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
 import type { LogFields } from "./log.ts";
@@ -27,8 +29,14 @@ export interface Runtime {
   readonly verifier: SessionVerifier;
   readonly nim: NimServerApi;
   readonly store: AccountStore;
-  /** uid → account, bound to `store`, with the isolate's cache. */
+  /** The per-uid account objects, through which every change to a record goes. */
+  readonly objects: AccountObjects;
+  /** uid → account: KV and the isolate's cache, and the uid's object on first use. */
   readonly accounts: AccountProvisioner;
+  /** ACCID_SECRET as an HMAC key (accid and RTC uid derivation). */
+  readonly accidKey: Promise<CryptoKey>;
+  /** Computes account changes; used inside the account objects only. */
+  readonly writer: AccountWriter;
   /** The POST /v1/token body schema for this config's ttl range. */
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for this config's RTC ttl range. */
@@ -71,12 +79,17 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 function buildRuntime(config: Config): Runtime {
   const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
   const store = new AccountStore(config.accounts);
+  const objects = new AccountObjects(config.accountObjects);
+  const accidKey = importAccidKey(config.accidSecret);
   return Object.freeze({
     config,
     verifier: new SessionVerifier(config.session),
     nim,
     store,
-    accounts: new AccountProvisioner(importAccidKey(config.accidSecret), nim, store),
+    objects,
+    accounts: new AccountProvisioner(objects, store),
+    accidKey,
+    writer: new AccountWriter(store, nim, accidKey),
     tokenRequestSchema: tokenRequestSchema(config.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(config.rtcTtl),
   });

@@ -1,13 +1,10 @@
 /**
  * Operator levers on the uid ↔ accid mapping: bind (stock accounts), block, unblock, rotate, import.
  *
- * NetEase accounts cannot be deleted, so every lever is a state change at NetEase plus a record
- * change here. NetEase is always asked first and KV is written only on success, so a failed call
- * leaves the record as it was. The order inside each operation is chosen so an interruption between
- * two steps leaves something a retry completes (each step is idempotent): rotate registers the new
- * accid before blocking the old one, and writes the reverse mapping before the forward record.
- *
- * Every change is logged as one structured line: who (admin), what, uid, accid, outcome.
+ * Each change runs in the uid's Durable Object (src/account-object.ts), one at a time against the
+ * committed copy, NetEase first and KV last; see `AccountWriter` for the order inside each. This
+ * module is the Worker's side: it checks import rows in bulk before any object is asked, and writes
+ * one structured audit line per change: who (admin), what, uid, accid, outcome.
  */
 
 import * as v from "valibot";
@@ -23,27 +20,28 @@ import {
 import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
-import { deriveAccid } from "./accid.ts";
+import type { AccountObjects } from "./objects.ts";
 import type { AccountProvisioner } from "./provision.ts";
-import { newAccountRecord } from "./record.ts";
 import type { AccountRecord, AccountStore } from "./store.ts";
+import { bindConflict } from "./writer.ts";
 
-const noAccount = () => new DomainError("account_not_found");
+/** Import rows bound at the same time (each is one call to that uid's object). */
+const IMPORT_CONCURRENCY = 8;
 
 /** Operator actions on accounts. Cheap to construct per request. */
 export class AccountAdmin {
   constructor(
+    readonly objects: AccountObjects,
     readonly store: AccountStore,
     readonly nim: NimServerApi,
     readonly provisioner: AccountProvisioner,
-    /** The request's id, so audit lines join the access log. */
+    /** The request's id: joins audit lines to the access log, and makes a repeated request idempotent. */
     readonly requestId: string,
-    readonly now: () => number = () => Date.now(),
   ) {}
 
-  /** The record for `uid`, or 404. */
+  /** The committed record for `uid` (from its object, so never stale), or 404. */
   async get(uid: string): Promise<AccountRecord> {
-    return (await this.store.get(uid)) ?? Promise.reject(noAccount());
+    return (await this.objects.get(uid)) ?? Promise.reject(new DomainError("account_not_found"));
   }
 
   /**
@@ -52,67 +50,45 @@ export class AccountAdmin {
    * another uid; 400 if NetEase does not know the accid.
    */
   bind(uid: string, accid: string): Promise<{ record: AccountRecord; outcome: "bound" | "already_bound" }> {
-    return this.#audited<{ record: AccountRecord; outcome: "bound" | "already_bound" }>(
-      "bind",
-      uid,
-      accid,
-      async () => {
-        const existing = await this.store.get(uid);
-        const owner = await this.store.uidForAccid(accid);
-        const conflict = bindConflict(uid, accid, existing, owner);
-        if (conflict === "already_bound") {
-          return { value: { record: existing!, outcome: "already_bound" as const }, accid, outcome: "already_bound" };
-        }
-        if (conflict) throw new DomainError("account_conflict", conflict, conflict);
-        if (!(await this.nim.existingAccounts([accid])).has(accid)) {
-          throw new DomainError("accid_not_registered");
-        }
-        const record = newAccountRecord(accid, this.now());
-        await this.#save(uid, record, true);
-        return { value: { record, outcome: "bound" as const }, accid, outcome: "bound" };
-      },
-    );
+    return this.#audited("bind", uid, accid, async () => {
+      const done = await this.objects.bind(uid, accid, { requestId: this.requestId });
+      return { value: done, record: done.record, outcome: done.outcome };
+    });
   }
 
   /** Blocks the uid's accid at NetEase (kicking live sessions when `kick`), then marks the record. */
   block(uid: string, kick: boolean): Promise<AccountRecord> {
-    return this.#setStatus(uid, "blocked", (accid) => this.nim.blockAccount(accid, kick));
+    return this.#audited("block", uid, undefined, async () => {
+      const record = await this.objects.block(uid, kick, { requestId: this.requestId });
+      return { value: record, record, outcome: "done" };
+    });
   }
 
   /** Unblocks the uid's accid at NetEase, then marks the record active. */
   unblock(uid: string): Promise<AccountRecord> {
-    return this.#setStatus(uid, "active", (accid) => this.nim.unblockAccount(accid));
+    return this.#audited("unblock", uid, undefined, async () => {
+      const record = await this.objects.unblock(uid, { requestId: this.requestId });
+      return { value: record, record, outcome: "done" };
+    });
   }
 
   /**
-   * Moves the uid to a fresh accid: registers the next generation's accid, blocks the old one (with
-   * kick), then stores the new mapping. The old accid is never reused. 409 for a blocked account:
-   * rotation would otherwise quietly lift the block.
+   * Moves the uid to a fresh accid (the old one is blocked with kick and never reused). Rotations
+   * queued behind one another each happen, and each reports the accid it produced. 409 for a
+   * blocked account: rotation would otherwise quietly lift the block.
    */
-  async rotate(uid: string): Promise<{ record: AccountRecord; previousAccid: string }> {
-    const current = await this.get(uid);
-    return this.#audited("rotate", uid, current.accid, async () => {
-      if (current.status === "blocked") {
-        throw new DomainError(
-          "account_conflict",
-          "rotate of a blocked account",
-          "The account is blocked; unblock it before rotating.",
-        );
-      }
-      const generation = current.generation + 1;
-      const derived = await deriveAccid(await this.provisioner.accidKey, uid, generation);
-      const { accid } = await this.nim.createAccount(derived);
-      await this.nim.blockAccount(current.accid, true);
-      const record: AccountRecord = { ...current, accid, generation, status: "active", updatedAt: this.now() };
-      await this.#save(uid, record, true);
-      return { value: { record, previousAccid: current.accid }, accid, outcome: "done" };
+  rotate(uid: string): Promise<{ record: AccountRecord; previousAccid: string }> {
+    return this.#audited("rotate", uid, undefined, async () => {
+      const done = await this.objects.rotate(uid, { requestId: this.requestId });
+      return { value: done, record: done.record, outcome: "done" };
     });
   }
 
   /**
    * Binds many existing accids at once. Rows are checked against each other, KV (bulk reads) and
-   * NetEase (getUinfos, 200 per call) before anything is written; NetEase failing fails the whole
-   * request with nothing written. Idempotent: re-running an import reports `already_bound`.
+   * NetEase (getUinfos, 200 per call) before any is bound; NetEase failing fails the whole request
+   * with nothing written. Each remaining row is then bound by its uid's object, which checks it again
+   * against the committed copy. Idempotent: re-running an import reports `already_bound`.
    */
   async importRows(rows: readonly unknown[]): Promise<ImportResponse> {
     const results: ImportRowResult[] = [];
@@ -159,15 +135,14 @@ export class AccountAdmin {
       const batch = toBind.slice(i, i + NIM.getUinfosBatch).map((c) => c.accid);
       for (const accid of await this.nim.existingAccounts(batch)) registered.add(accid);
     }
-    for (const { line, uid, accid } of toBind) {
-      if (!registered.has(accid)) {
-        results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
-        continue;
-      }
-      await this.#save(uid, newAccountRecord(accid, this.now()), true);
-      this.#log("import", uid, accid, "bound");
-      results.push({ line, uid, accid, outcome: "bound" });
-    }
+    const binding = toBind.filter(({ line, uid, accid }) => {
+      if (registered.has(accid)) return true;
+      results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
+      return false;
+    });
+    await inBatches(binding, IMPORT_CONCURRENCY, async ({ line, uid, accid }) => {
+      results.push({ line, uid, accid, ...(await this.#importRow(line, uid, accid)) });
+    });
 
     results.sort((a, b) => a.line - b.line);
     const counts: Record<ImportOutcome, number> = { bound: 0, already_bound: 0, conflict: 0, invalid: 0 };
@@ -183,40 +158,37 @@ export class AccountAdmin {
     return { counts, results };
   }
 
-  async #setStatus(
-    uid: string,
-    status: AccountRecord["status"],
-    atNetEase: (accid: string) => Promise<void>,
-  ): Promise<AccountRecord> {
-    const current = await this.get(uid);
-    return this.#audited(status === "blocked" ? "block" : "unblock", uid, current.accid, async () => {
-      await atNetEase(current.accid);
-      const record: AccountRecord = { ...current, status, updatedAt: this.now() };
-      await this.#save(uid, record, false);
-      return { value: record, accid: current.accid, outcome: "done" };
-    });
-  }
-
-  async #save(uid: string, record: AccountRecord, accidChanged: boolean): Promise<void> {
-    if (accidChanged) await this.store.put(uid, record);
-    else await this.store.putRecord(uid, record);
-    // This isolate sees the change at once; others within KV's consistency window.
-    this.provisioner.remember(uid, record);
+  /** Binds one checked row through its uid's object; a conflict found there is the row's outcome. */
+  async #importRow(line: number, uid: string, accid: string): Promise<{ outcome: ImportOutcome; message?: string }> {
+    try {
+      // Each row has its own id at its object, so a repeated import request replays row by row.
+      const requestId = `${this.requestId}#${line}`;
+      const { record, outcome } = await this.objects.bind(uid, accid, { requestId, registered: true });
+      this.provisioner.remember(uid, record);
+      this.#log("import", uid, accid, outcome);
+      return { outcome };
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === "account_conflict") {
+        return { outcome: "conflict", message: error.reason ?? "conflict" };
+      }
+      throw error;
+    }
   }
 
   /**
-   * Runs one change and writes its audit line. The operation reports the accid it ended on and its
-   * outcome; a failure is logged against the accid it started from.
+   * Runs one change in the uid's object, keeps its committed record in this isolate's cache, and
+   * writes the audit line: the accid it ended on and its outcome, or the failure.
    */
   async #audited<T>(
     what: string,
     uid: string,
-    accid: string,
-    operation: () => Promise<{ value: T; accid: string; outcome: string }>,
+    accid: string | undefined,
+    operation: () => Promise<{ value: T; record: AccountRecord; outcome: string }>,
   ): Promise<T> {
     try {
       const done = await operation();
-      this.#log(what, uid, done.accid, done.outcome);
+      this.provisioner.remember(uid, done.record);
+      this.#log(what, uid, done.record.accid, done.outcome);
       return done.value;
     } catch (error) {
       this.#log(what, uid, accid, error instanceof DomainError ? `failed:${error.kind}` : "failed");
@@ -224,26 +196,19 @@ export class AccountAdmin {
     }
   }
 
-  #log(what: string, uid: string, accid: string, outcome: string): void {
+  #log(what: string, uid: string, accid: string | undefined, outcome: string): void {
     logLine("info", { event: "admin_change", requestId: this.requestId, who: "admin", what, uid, accid, outcome });
   }
 }
 
-/**
- * Why `uid` cannot be bound to `accid` given the uid's current record and the accid's owner:
- * "already_bound" when the pair is already in place, a conflict message, or undefined when free.
- */
-function bindConflict(
-  uid: string,
-  accid: string,
-  existing: AccountRecord | null,
-  owner: string | null,
-): string | undefined {
-  if (existing?.accid === accid) return "already_bound";
-  if (existing) return "The uid is bound to a different accid.";
-  // owner === uid with no record is an interrupted earlier bind (reverse key written first): finish it.
-  if (owner !== null && owner !== uid) return "The accid belongs, or belonged, to another uid.";
-  return undefined;
+/** Runs `work` over `items`, at most `size` at a time; the first failure is thrown once all have settled. */
+async function inBatches<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (let i = 0; i < items.length; i += size) {
+    const settled = await Promise.allSettled(items.slice(i, i + size).map(work));
+    for (const outcome of settled) if (outcome.status === "rejected") failure ??= { error: outcome.reason };
+    if (failure) throw failure.error;
+  }
 }
 
 function parseImportRow(row: unknown): ImportRow | string {

@@ -27,6 +27,17 @@ export interface AccountRecord {
    * ones) gain it on first use of `/v1/rtc/token`.
    */
   rtcUid?: number;
+  /**
+   * How many times this uid's Durable Object has written the record (1 for its first write). Readers
+   * never replace a copy with one of a lower revision, so a stale read cannot undo a newer change.
+   * Absent (0) in records written before the object existed, and by the KV import script.
+   */
+  revision?: number;
+}
+
+/** The record's revision; 0 for a record no Durable Object has written. */
+export function revisionOf(record: AccountRecord): number {
+  return record.revision ?? 0;
 }
 
 /** A fresh, active, generation-0 record for `accid`. */

@@ -85,7 +85,8 @@ function parseRecord(text: string | null, uid: string): AccountRecord | null {
     !Number.isSafeInteger(r.createdAt) ||
     !Number.isSafeInteger(r.updatedAt) ||
     !Number.isSafeInteger(r.generation) ||
-    (r.rtcUid !== undefined && !(Number.isSafeInteger(r.rtcUid) && r.rtcUid > 0))
+    (r.rtcUid !== undefined && !(Number.isSafeInteger(r.rtcUid) && r.rtcUid > 0)) ||
+    (r.revision !== undefined && !(Number.isSafeInteger(r.revision) && r.revision >= 0))
   ) {
     throw new DomainError("record_corrupt", "account record has an unknown shape or version");
   }

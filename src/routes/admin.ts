@@ -53,8 +53,8 @@ adminRoutes.use(async function adminAuth(c, next) {
 });
 
 function admin(c: Context<AppEnv>): AccountAdmin {
-  const { store, nim, accounts } = c.var.runtime;
-  return new AccountAdmin(store, nim, accounts, c.var.requestId);
+  const { objects, store, nim, accounts } = c.var.runtime;
+  return new AccountAdmin(objects, store, nim, accounts, c.var.requestId);
 }
 
 function uidParam(c: Context<AppEnv>): string {

@@ -11,6 +11,7 @@ import {
   hsJwt,
   injectFault,
   issue,
+  registerAtNetEase,
   tokenFor,
   uniqueUid,
 } from "./helpers.ts";
@@ -34,6 +35,7 @@ describe("accounts on demand", () => {
       updatedAt: expect.any(Number),
       generation: 0,
       rtcUid: await expectedRtcUid(uid),
+      revision: 1,
     });
     expect(record!.createdAt).toBeGreaterThanOrEqual(before);
     expect(await store().uidForAccid(accid)).toBe(uid);
@@ -57,17 +59,30 @@ describe("accounts on demand", () => {
     expect((await emulatedAccount(await expectedAccid(uid))).calls).toEqual({ create: 1 });
   });
 
-  it("treats NetEase's 'already register' as success (another isolate won the race)", async () => {
+  it("treats NetEase's 'already register' as success (a registration whose answer was lost)", async () => {
+    const uid = uniqueUid();
+    const accid = await expectedAccid(uid);
+    // Registered at NetEase, but nothing recorded: a first use whose answer never arrived.
+    await registerAtNetEase(accid);
+    const first = await issue(await hsJwt(uid));
+    expect(first.status).toBe(200);
+    expect((await first.json<TokenResponse>()).accid).toBe(accid);
+    expect((await emulatedAccount(accid)).calls).toEqual({ create: 2 });
+    expect(await store().get(uid)).toMatchObject({ accid, status: "active" });
+  });
+
+  it("restores a record missing from KV from the uid's object, without asking NetEase again", async () => {
     const uid = uniqueUid();
     const accid = await expectedAccid(uid);
     expect((await issue(await hsJwt(uid))).status).toBe(200);
-    // Forget the mapping locally, as a fresh location would not see it yet.
+    const committed = await store().get(uid);
+    // Lost from KV (or not yet visible here): a fresh runtime reads KV, misses, and asks the object.
     await env.ACCOUNTS!.delete(`uid:${uid}`);
     const fresh = await issue(await hsJwt(uid), undefined, { TOKEN_TTL_DEFAULT: "601" }); // new Runtime: empty cache
     expect(fresh.status).toBe(200);
     expect((await fresh.json<TokenResponse>()).accid).toBe(accid);
-    expect((await emulatedAccount(accid)).calls).toEqual({ create: 2 });
-    expect(await store().get(uid)).toMatchObject({ accid, status: "active" });
+    expect((await emulatedAccount(accid)).calls).toEqual({ create: 1 });
+    expect(await store().get(uid)).toEqual(committed);
   });
 
   it.each([
@@ -108,12 +123,13 @@ describe("accounts on demand", () => {
     expect(await store().get(uid)).toBeNull();
   });
 
-  it("answers 502 when NetEase rejects our credentials (wrong app secret)", async () => {
-    const response = await issue(await hsJwt(uniqueUid()), undefined, {
-      NIM_APP_SECRET: "not-the-secret-netease-knows",
-    });
+  it("answers 502 when NetEase refuses the registration (its 403), writing nothing", async () => {
+    const uid = uniqueUid();
+    await injectFault(await expectedAccid(uid), "user/create.action", "code403");
+    const response = await issue(await hsJwt(uid));
     expect(response.status).toBe(502);
     expect((await response.json<{ error: string }>()).error).toBe("upstream_error");
+    expect(await store().get(uid)).toBeNull();
   });
 
   it("refuses tokens to a blocked account with 403 account_blocked", async () => {

@@ -2,8 +2,11 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { deriveAccid, importAccidKey } from "../../src/accounts/accid.ts";
+import { AccountStore } from "../../src/accounts/store.ts";
+import { AccountWriter } from "../../src/accounts/writer.ts";
 import type { TokenResponse } from "../../src/contract.ts";
 import { signCallback } from "../../src/nim/callback-auth.ts";
+import { NimServerApi } from "../../src/nim/server-api.ts";
 import {
   adminCall,
   call,
@@ -13,6 +16,7 @@ import {
   expectedAccid,
   freshRateLimitWindow,
   hsJwt,
+  injectFault,
   issue,
   seg,
   tokenFor,
@@ -189,6 +193,8 @@ describe("logs", () => {
     const uid = uniqueUid();
     const jwt = await hsJwt(uid);
     const issued = await (await issue(jwt)).json<TokenResponse>();
+    const refused = uniqueUid("refused");
+    await injectFault(await expectedAccid(refused), "user/create.action", "code403");
     const expiredJwt = await hsJwt(uid, { expiresIn: -120 });
     const wrongKeyJwt = await hsJwt(uid, {}, "some-other-secret-that-is-long-enough-00");
     const esToken = await esJwt(uid);
@@ -201,7 +207,7 @@ describe("logs", () => {
       issue(undefined),
       issue(jwt, undefined, { ACCID_SECRET: "" }),
       issue(jwt, undefined, { NIM_APP_SECRET: "a-wrong-app-secret-for-netease" }),
-      issue(await hsJwt(uniqueUid()), undefined, { NIM_APP_SECRET: "a-wrong-app-secret-for-netease" }),
+      issue(await hsJwt(refused), undefined),
       adminCall("GET", `/accounts/${seg(uid)}`, undefined, { token: `${env.ADMIN_TOKEN}-wrong` }),
       adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: "x" }),
       post(
@@ -218,7 +224,8 @@ describe("logs", () => {
       call("/nope"),
     ];
     const statuses = (await Promise.all(requests)).map((r) => r.status);
-    // The known uid needs no NetEase call, so a wrong app secret only shows for the new uid (502).
+    // The known uid needs no NetEase call, so a wrong app secret does not show; NetEase refusing a
+    // new uid's registration does (502).
     expect(statuses).toEqual([400, 401, 401, 401, 401, 500, 200, 502, 401, 400, 401, 415, 200, 404]);
     // Admin changes write audit lines too.
     expect((await adminCall("POST", `/accounts/${seg(uid)}/block`)).status).toBe(200);
@@ -310,10 +317,17 @@ describe("secret rotation", () => {
     const before = await tokenFor(uid);
     const after = await tokenFor(uid, { ACCID_SECRET: "a-brand-new-accid-secret-0123456789-xyz" });
     expect(after.accid).toBe(before.accid);
+    // A newcomer's account is made by its object, with the object's settings: derived with the new
+    // secret, not the old one. (The object reads the deployment's Env, so this runs its writer.)
     const newcomer = uniqueUid();
     const newSecret = "a-brand-new-accid-secret-0123456789-xyz";
-    const a = await tokenFor(newcomer, { ACCID_SECRET: newSecret });
-    // Derived with the new secret, not the old one.
+    const nim = new NimServerApi({
+      apiBases: [`${env.EMULATOR_URL}/nimserver`],
+      appKey: env.NIM_APP_KEY!,
+      appSecret: env.NIM_APP_SECRET!,
+    });
+    const writer = new AccountWriter(new AccountStore(env.ACCOUNTS!), nim, importAccidKey(newSecret));
+    const a = await writer.provision(newcomer);
     expect(a.accid).toBe(await deriveAccid(await importAccidKey(newSecret), newcomer, 0));
     expect(a.accid).not.toBe(await expectedAccid(newcomer));
   });

@@ -1,30 +1,34 @@
 /** The real service's behaviour around the server API: domains and failover, RequestId, 416 blocks. */
 
 import { describe, expect, it } from "vitest";
-import { AccountStore } from "../../src/accounts/store.ts";
-import { call, emulatedAccount, env, expectedAccid, hsJwt, injectFault, issue, uniqueUid } from "./helpers.ts";
+import { NimServerApi } from "../../src/nim/server-api.ts";
+import { call, emulatedAccount, env, expectedAccid, injectFault, uniqueUid } from "./helpers.ts";
 
 const primary = () => `${env.EMULATOR_URL}/nimserver`;
 const backup = () => `${env.EMULATOR_URL}/backup/nimserver`;
 
 describe("server API domains and failover", () => {
-  it("fails over from a dead primary to the backup, and a first-time token still succeeds", async () => {
+  // These run the Worker's NetEase client directly, each with its own base list and its own state
+  // (cool-downs, the 416 block): account changes happen in the uid's Durable Object, whose settings
+  // come from the test environment and cannot be overridden per request.
+  const client = (apiBases: string[]) =>
+    new NimServerApi({ apiBases, appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! });
+
+  it("fails over from a dead primary to the backup", async () => {
     // Nothing listens on port 1: a connection failure, as for a NetEase domain that is down.
-    const settings = { NIM_API_BASE: `http://127.0.0.1:1/nimserver, ${backup()}` };
-    const uid = uniqueUid("failover");
-    const response = await issue(await hsJwt(uid), undefined, settings);
-    expect(response.status).toBe(200);
-    const account = await emulatedAccount(await expectedAccid(uid));
+    const nim = client(["http://127.0.0.1:1/nimserver", backup()]);
+    const accid = await expectedAccid(uniqueUid("failover"));
+    expect(await nim.createAccount(accid)).toEqual({ accid, created: true });
+    const account = await emulatedAccount(accid);
     expect(account.exists).toBe(true);
     expect(account.requestIds).toEqual([expect.stringMatching(/^backup:[0-9a-f-]{36}$/)]);
   });
 
   it("retries an HTTP 502 once on the backup with the same RequestId (fresh CheckSum and Nonce)", async () => {
-    const settings = { NIM_API_BASE: `${primary()},${backup()}/` };
-    const uid = uniqueUid("retry");
-    const accid = await expectedAccid(uid);
+    const nim = client([primary(), backup()]);
+    const accid = await expectedAccid(uniqueUid("retry"));
     await injectFault(accid, "user/create.action", "http502", 1, "primary");
-    expect((await issue(await hsJwt(uid), undefined, settings)).status).toBe(200);
+    expect((await nim.createAccount(accid)).created).toBe(true);
     const { requestIds } = await emulatedAccount(accid);
     expect(requestIds).toHaveLength(2);
     const [first, second] = requestIds.map((entry) => entry.split(":"));
@@ -35,31 +39,24 @@ describe("server API domains and failover", () => {
   });
 
   it("skips a base that just failed for a while (cool-down), so a dead primary does not cost every call", async () => {
-    const settings = { NIM_API_BASE: `${primary()}, ${backup()}` };
-    const first = uniqueUid("cooldown-1");
-    await injectFault(await expectedAccid(first), "user/create.action", "http502", 1, "primary");
-    expect((await issue(await hsJwt(first), undefined, settings)).status).toBe(200);
+    const nim = client([primary(), backup()]);
+    const first = await expectedAccid(uniqueUid("cooldown-1"));
+    await injectFault(first, "user/create.action", "http502", 1, "primary");
+    await nim.createAccount(first);
     // The primary would answer now, but it is cooling down: the next call goes to the backup first.
-    const second = uniqueUid("cooldown-2");
-    expect((await issue(await hsJwt(second), undefined, settings)).status).toBe(200);
-    const { requestIds } = await emulatedAccount(await expectedAccid(second));
-    expect(requestIds).toEqual([expect.stringMatching(/^backup:/)]);
+    const second = await expectedAccid(uniqueUid("cooldown-2"));
+    await nim.createAccount(second);
+    expect((await emulatedAccount(second)).requestIds).toEqual([expect.stringMatching(/^backup:/)]);
   });
 
-  it("after a 416 answers 503 with Retry-After 10 and calls NetEase no more until the block has passed", async () => {
-    // Its own settings, so its own isolate runtime: the block is per isolate.
-    const settings = { NIM_API_BASE: `${primary()}/`, NIM_REGION: "cn " };
-    const first = uniqueUid("limited");
-    await injectFault(await expectedAccid(first), "user/create.action", "code416");
-    const limited = await issue(await hsJwt(first), undefined, settings);
-    expect(limited.status).toBe(503);
-    expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThanOrEqual(10);
-    expect(await new AccountStore(env.ACCOUNTS!).get(first)).toBeNull(); // nothing written
-    const next = uniqueUid("during-block");
-    const during = await issue(await hsJwt(next), undefined, settings);
-    expect(during.status).toBe(503);
-    expect(Number(during.headers.get("Retry-After"))).toBeGreaterThanOrEqual(10);
-    expect((await emulatedAccount(await expectedAccid(next))).calls).toEqual({}); // not called at all
+  it("after a 416 refuses every call for 10 s without calling NetEase (upstream_rate_limited)", async () => {
+    const nim = client([primary()]);
+    const first = await expectedAccid(uniqueUid("limited"));
+    await injectFault(first, "user/create.action", "code416");
+    await expect(nim.createAccount(first)).rejects.toMatchObject({ kind: "upstream_rate_limited" });
+    const next = await expectedAccid(uniqueUid("during-block"));
+    await expect(nim.createAccount(next)).rejects.toMatchObject({ kind: "upstream_rate_limited" });
+    expect((await emulatedAccount(next)).calls).toEqual({}); // not called at all
   });
 
   it("refuses an unknown NIM_REGION and a non-https base in the list", async () => {

@@ -110,7 +110,7 @@ describe("POST /v1/rtc/token", () => {
     expect(im.accid).toBe(accid); // the old record still works as it is
     const { uid: rtcUid } = await rtcTokenFor(uid, "room1");
     expect(rtcUid).toBe(await expectedRtcUid(uid));
-    expect(await store().get(uid)).toEqual({ ...old, rtcUid, updatedAt: expect.any(Number) });
+    expect(await store().get(uid)).toEqual({ ...old, rtcUid, updatedAt: expect.any(Number), revision: 1 });
     expect(await store().uidForRtcUid(rtcUid)).toBe(uid);
     const view = await (await adminCall("GET", `/accounts/${seg(uid)}`)).json<{ rtcUid: number }>();
     expect(view.rtcUid).toBe(rtcUid);

@@ -1,0 +1,167 @@
+/**
+ * The changes to one uid's account, computed from the authoritative copy its Durable Object holds.
+ *
+ * Each method takes the current record as the object knows it (never a KV read, which may be up to
+ * ~60 s stale), asks NetEase first, and returns the record to commit; the object writes it to its own
+ * storage and then to KV. Nothing here writes the uid's record, so a failure leaves it as it was.
+ * The order of NetEase calls inside each change is chosen so that an interruption leaves something
+ * the object can finish or undo (see `rotate` and `rollBack`).
+ *
+ * What crosses uids (who owns an accid or an RTC uid) is still read from KV's reverse mappings: those
+ * keys are claimed before any record names them, and only a deliberate bind of a stock accid can
+ * contend for one, so they stay eventually consistent (the README's limits say so).
+ */
+
+import { DomainError } from "../errors.ts";
+import type { NimServerApi } from "../nim/server-api.ts";
+import { deriveAccid } from "./accid.ts";
+import { type AccountRecord, newAccountRecord } from "./record.ts";
+import { deriveRtcUid } from "./rtc-uid.ts";
+import type { AccountStore } from "./store.ts";
+
+/** Candidates tried per uid before giving up (each is taken with probability about n / 2^53). */
+const MAX_RTC_UID_ATTEMPTS = 8;
+/** Derived accids tried before giving up (one is taken only by a deliberate bind of a stock accid). */
+const MAX_ACCID_GENERATIONS = 8;
+
+/** What `bind` did: bound now, or found the same pair already in place. */
+export type BindOutcome = "bound" | "already_bound";
+
+/** A registration at NetEase that no record names yet; kept by the object until it is committed or undone. */
+export interface PendingAccid {
+  accid: string;
+  generation: number;
+}
+
+/** Computes account changes for one uid. Cheap to construct. */
+export class AccountWriter {
+  constructor(
+    readonly store: AccountStore,
+    readonly nim: NimServerApi,
+    readonly accidKey: Promise<CryptoKey>,
+    readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** First use of `uid`: a free derived accid, registered at NetEase, and an RTC uid claimed for life. */
+  async provision(uid: string): Promise<AccountRecord> {
+    const { accid: derived, generation } = await this.#freeDerivedAccid(uid, 0);
+    const { accid } = await this.nim.createAccount(derived);
+    return { ...newAccountRecord(accid, this.now()), generation, rtcUid: await this.#claimRtcUid(uid) };
+  }
+
+  /** `current` with an RTC uid: for records written before RTC tokens existed, and bound ones. */
+  async withRtcUid(uid: string, current: AccountRecord): Promise<AccountRecord> {
+    if (current.rtcUid !== undefined) return current;
+    return { ...current, rtcUid: await this.#claimRtcUid(uid), updatedAt: this.now() };
+  }
+
+  /**
+   * Binds an accid that already exists at NetEase. `registered` says the caller has already seen
+   * the accid at NetEase (an import checks rows in batches), so it is not asked again.
+   */
+  async bind(
+    uid: string,
+    accid: string,
+    current: AccountRecord | null,
+    registered: boolean,
+  ): Promise<{ record: AccountRecord; outcome: BindOutcome }> {
+    const conflict = bindConflict(uid, accid, current, await this.store.uidForAccid(accid));
+    if (conflict === "already_bound") return { record: current!, outcome: "already_bound" };
+    if (conflict) throw new DomainError("account_conflict", conflict, conflict);
+    if (!registered && !(await this.nim.existingAccounts([accid])).has(accid)) {
+      throw new DomainError("accid_not_registered");
+    }
+    return { record: newAccountRecord(accid, this.now()), outcome: "bound" };
+  }
+
+  /** Blocks (with `kick`, disconnecting live sessions) or unblocks the current accid at NetEase. */
+  async setStatus(current: AccountRecord, status: AccountRecord["status"], kick: boolean): Promise<AccountRecord> {
+    if (status === "blocked") await this.nim.blockAccount(current.accid, kick);
+    else await this.nim.unblockAccount(current.accid);
+    return { ...current, status, updatedAt: this.now() };
+  }
+
+  /**
+   * Moves the uid to the next free derived accid: registers it, then blocks the old one (with kick).
+   * `pending` is told the new accid before NetEase is asked, so an interruption between the two
+   * calls leaves a registration the object can undo (`rollBack`). 409 for a blocked account: rotation
+   * would otherwise quietly lift the block.
+   */
+  async rotate(
+    uid: string,
+    current: AccountRecord,
+    pending: (registration: PendingAccid) => void,
+  ): Promise<AccountRecord> {
+    if (current.status === "blocked") {
+      throw new DomainError(
+        "account_conflict",
+        "rotate of a blocked account",
+        "The account is blocked; unblock it before rotating.",
+      );
+    }
+    const next = await this.#freeDerivedAccid(uid, current.generation + 1);
+    pending(next);
+    const { accid } = await this.nim.createAccount(next.accid);
+    await this.nim.blockAccount(current.accid, true);
+    return { ...current, accid, generation: next.generation, status: "active", updatedAt: this.now() };
+  }
+
+  /**
+   * Undoes a registration no record names (a rotation that failed after registering): blocks the
+   * accid at NetEase if it exists there, so no account outside the records can log in, and moves
+   * `current`'s generation past it so it is never handed out. Returns the record to commit.
+   */
+  async rollBack(current: AccountRecord, registration: PendingAccid): Promise<AccountRecord> {
+    if ((await this.nim.existingAccounts([registration.accid])).has(registration.accid)) {
+      await this.nim.blockAccount(registration.accid, true);
+    }
+    const generation = Math.max(current.generation, registration.generation);
+    return { ...current, generation, updatedAt: this.now() };
+  }
+
+  /**
+   * The first derived accid from `generation` on that no other uid owns. An operator may have bound
+   * another uid to a stock accid equal to a derived one; two users must never share an IM account.
+   */
+  async #freeDerivedAccid(uid: string, generation: number): Promise<PendingAccid> {
+    const key = await this.accidKey;
+    for (let attempt = 0; attempt < MAX_ACCID_GENERATIONS; attempt++, generation++) {
+      const accid = await deriveAccid(key, uid, generation);
+      const owner = await this.store.uidForAccid(accid);
+      if (owner === null || owner === uid) return { accid, generation };
+    }
+    throw new Error("no free derived accid");
+  }
+
+  /** Finds the first RTC uid candidate no other uid owns, and claims it (reverse mapping first). */
+  async #claimRtcUid(uid: string): Promise<number> {
+    const key = await this.accidKey;
+    for (let attempt = 0; attempt < MAX_RTC_UID_ATTEMPTS; attempt++) {
+      const candidate = await deriveRtcUid(key, uid, attempt);
+      const owner = await this.store.uidForRtcUid(candidate);
+      if (owner === uid) return candidate; // claimed by an earlier, interrupted attempt
+      if (owner === null) {
+        await this.store.claimRtcUid(candidate, uid);
+        return candidate;
+      }
+    }
+    throw new Error("no free RTC uid candidate"); // 2^53 space: unreachable short of a broken store
+  }
+}
+
+/**
+ * Why `uid` cannot be bound to `accid` given the uid's current record and the accid's owner:
+ * "already_bound" when the pair is already in place, a conflict message, or undefined when free.
+ */
+export function bindConflict(
+  uid: string,
+  accid: string,
+  existing: AccountRecord | null,
+  owner: string | null,
+): string | undefined {
+  if (existing?.accid === accid) return "already_bound";
+  if (existing) return "The uid is bound to a different accid.";
+  // owner === uid with no record is an interrupted earlier bind (reverse key written first): finish it.
+  if (owner !== null && owner !== uid) return "The accid belongs, or belonged, to another uid.";
+  return undefined;
+}
