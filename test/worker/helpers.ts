@@ -198,9 +198,16 @@ export function adminCall(
   method: string,
   path: string,
   body?: unknown,
-  options: { token?: string | null; contentType?: string; overrides?: Partial<Record<keyof Env, unknown>> } = {},
+  options: {
+    token?: string | null;
+    contentType?: string;
+    /** Sent as X-Request-Id (the operation's idempotency key at the uid's object). */
+    requestId?: string;
+    overrides?: Partial<Record<keyof Env, unknown>>;
+  } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = {};
+  if (options.requestId !== undefined) headers["X-Request-Id"] = options.requestId;
   const token = options.token === undefined ? env.ADMIN_TOKEN! : options.token;
   if (token !== null) headers.Authorization = `Bearer ${token}`;
   let payload: string | undefined;
