@@ -270,6 +270,8 @@ async function main(): Promise<void> {
     compatibilityFlags: ["nodejs_compat"],
     unsafeDirectSockets: direct,
     kvNamespaces: { ACCOUNTS: "bench-accounts" },
+    // First use of a uid goes through its account object, as in production (each worker its own).
+    durableObjects: { ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true } },
     // Miniflare simulates the Rate Limiting binding as a call to another local service, which costs
     // about a millisecond per request here; in production the counters live on the Worker's own
     // machine. So the target scenarios run without the binding, and one extra scenario measures the

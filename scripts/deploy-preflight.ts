@@ -4,7 +4,9 @@
  * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
  *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500);
  *   - the ACCOUNTS KV binding is declared (without an id, wrangler creates the namespace on first
- *     deploy; a note says to commit the id it prints).
+ *     deploy; a note says to commit the id it prints);
+ *   - the ACCOUNT_OBJECTS Durable Object binding names this Worker's AccountObject class, and a
+ *     migration declares that class SQLite-backed (without it, deploy fails or every change 500s).
  * The secrets cannot be read from here: it reminds how to check them (`npm exec wrangler -- secret list`).
  */
 
@@ -21,6 +23,18 @@ if (typeof appKey !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(appKey)) {
 const accounts = config.kv_namespaces.find((kv: { binding: string; id?: string }) => kv.binding === "ACCOUNTS");
 if (!accounts) {
   problems.push('No KV binding ACCOUNTS: add [[kv_namespaces]] with binding = "ACCOUNTS" to wrangler.toml.');
+}
+const objects = config.durable_objects.bindings.find((binding) => binding.name === "ACCOUNT_OBJECTS");
+if (!objects || objects.class_name !== "AccountObject" || objects.script_name) {
+  problems.push(
+    'No Durable Object binding ACCOUNT_OBJECTS for this Worker\'s class AccountObject: add [[durable_objects.bindings]] with name = "ACCOUNT_OBJECTS" and class_name = "AccountObject".',
+  );
+}
+const sqliteClasses = config.migrations.flatMap((migration) => migration.new_sqlite_classes ?? []);
+if (!sqliteClasses.includes("AccountObject")) {
+  problems.push(
+    'No migration declares AccountObject as a SQLite-backed class: add [[migrations]] with tag = "v1" and new_sqlite_classes = ["AccountObject"].',
+  );
 }
 if (problems.length > 0) {
   for (const problem of problems) console.error(`[deploy] ${problem}`);

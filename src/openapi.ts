@@ -42,7 +42,21 @@ interface Operation {
   body?: { schema: string; required: boolean; description?: string; ndjson?: string };
   responses: Record<number, { description: string; schema?: string }>;
   errors: readonly ErrorCode[];
+  /** An operator action run by the uid's object: X-Request-Id is its idempotency key. */
+  idempotent?: true;
 }
+
+/** The X-Request-Id header as an idempotency key (operator actions). */
+const REQUEST_ID_PARAMETER = {
+  name: "X-Request-Id",
+  in: "header",
+  required: false,
+  description:
+    "Idempotency key for this uid, kept 24 hours: a repeated id gets the first result back without acting " +
+    "again; the same id for another operation is 409 conflict. Word characters, '-' and '='; at most " +
+    `${LIMITS.maxRequestIdLength} characters (otherwise a new id is made). Echoed in the answer.`,
+  schema: { type: "string", maxLength: LIMITS.maxRequestIdLength, pattern: "^[\\w\\-=]+$" },
+};
 
 const SESSION_ERRORS = ["missing_session", "invalid_session", "session_keys_unavailable", "rate_limited"] as const;
 const BODY_ERRORS = ["invalid_request", "payload_too_large", "unsupported_media_type"] as const;
@@ -148,6 +162,7 @@ const OPERATIONS: readonly Operation[] = [
       201: { description: "Bound (outcome bound).", schema: "AdminAccount" },
     },
     errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    idempotent: true,
   },
   {
     method: "post",
@@ -157,7 +172,8 @@ const OPERATIONS: readonly Operation[] = [
     security: "admin",
     body: { schema: "BlockRequest", required: false },
     responses: { 200: { description: "Blocked.", schema: "AdminAccount" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    idempotent: true,
   },
   {
     method: "post",
@@ -166,7 +182,8 @@ const OPERATIONS: readonly Operation[] = [
     summary: "Unblock the account.",
     security: "admin",
     responses: { 200: { description: "Active again.", schema: "AdminAccount" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    idempotent: true,
   },
   {
     method: "post",
@@ -176,6 +193,7 @@ const OPERATIONS: readonly Operation[] = [
     security: "admin",
     responses: { 200: { description: "The new account, with previousAccid.", schema: "AdminAccount" } },
     errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    idempotent: true,
   },
 ];
 
@@ -225,6 +243,7 @@ export function buildOpenApiDocument(
       operationId: operation.operationId,
       summary: operation.summary,
       ...(operation.security ? { security: [{ [operation.security]: [] }] } : {}),
+      ...(operation.idempotent ? { parameters: [REQUEST_ID_PARAMETER] } : {}),
       responses: responses(operation),
     };
     if (operation.body) {

@@ -20,7 +20,10 @@ function preflight(toml: string): { status: number | null; output: string } {
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-const KV = '[[kv_namespaces]]\nbinding = "ACCOUNTS"\n';
+const OBJECTS =
+  '[[durable_objects.bindings]]\nname = "ACCOUNT_OBJECTS"\nclass_name = "AccountObject"\n' +
+  '[[migrations]]\ntag = "v1"\nnew_sqlite_classes = ["AccountObject"]\n';
+const KV = `${OBJECTS}[[kv_namespaces]]\nbinding = "ACCOUNTS"\n`;
 
 describe("deploy preflight", () => {
   it("refuses an empty NIM_APP_KEY", () => {
@@ -31,9 +34,23 @@ describe("deploy preflight", () => {
   });
 
   it("refuses a configuration without the ACCOUNTS KV binding", () => {
-    const { status, output } = preflight('[vars]\nNIM_APP_KEY = "abc123"\n');
+    const { status, output } = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${OBJECTS}`);
     expect(status).toBe(1);
     expect(output).toContain("No KV binding ACCOUNTS");
+  });
+
+  it("refuses a configuration without the account objects' binding or their SQLite migration", () => {
+    const kvOnly = '[[kv_namespaces]]\nbinding = "ACCOUNTS"\n';
+    const none = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${kvOnly}`);
+    expect(none.status).toBe(1);
+    expect(none.output).toContain("No Durable Object binding ACCOUNT_OBJECTS");
+    expect(none.output).toContain("No migration declares AccountObject");
+    const binding = '[[durable_objects.bindings]]\nname = "ACCOUNT_OBJECTS"\nclass_name = "AccountObject"\n';
+    const keyValueBacked = '[[migrations]]\ntag = "v1"\nnew_classes = ["AccountObject"]\n';
+    const noSqlite = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${kvOnly}${binding}${keyValueBacked}`);
+    expect(noSqlite.status).toBe(1);
+    expect(noSqlite.output).not.toContain("No Durable Object binding");
+    expect(noSqlite.output).toContain("No migration declares AccountObject as a SQLite-backed class");
   });
 
   it("passes a usable configuration, noting a namespace id still to commit", () => {

@@ -19,6 +19,7 @@ describe("configuration", () => {
       {
         NIM_APP_SECRET: "",
         ACCOUNTS: undefined,
+        ACCOUNT_OBJECTS: undefined,
         SESSION_JWT_SECRET: "short",
         NIM_API_BASE: "http://api.netease.im/nimserver",
         TOKEN_TTL_MIN: "7200",
@@ -28,7 +29,7 @@ describe("configuration", () => {
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({
       status: "misconfigured",
-      missing: ["NIM_APP_SECRET", "ACCOUNTS"],
+      missing: ["NIM_APP_SECRET", "ACCOUNTS", "ACCOUNT_OBJECTS"],
       invalid: ["NIM_API_BASE", "SESSION_JWT_SECRET", "TOKEN_TTL_DEFAULT"],
     });
     for (const secret of [...SECRET_VALUES(), "short"]) expect(text).not.toContain(secret);
