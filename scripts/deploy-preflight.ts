@@ -25,7 +25,7 @@ if (!accounts) {
   problems.push('No KV binding ACCOUNTS: add [[kv_namespaces]] with binding = "ACCOUNTS" to wrangler.toml.');
 }
 const objects = config.durable_objects.bindings.find((binding) => binding.name === "ACCOUNT_OBJECTS");
-if (!objects || objects.class_name !== "AccountObject" || objects.script_name) {
+if (objects?.class_name !== "AccountObject" || objects.script_name) {
   problems.push(
     'No Durable Object binding ACCOUNT_OBJECTS for this Worker\'s class AccountObject: add [[durable_objects.bindings]] with name = "ACCOUNT_OBJECTS" and class_name = "AccountObject".',
   );

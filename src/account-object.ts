@@ -20,6 +20,7 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
+import { AccountLedger } from "./accounts/ledger.ts";
 import type { AccountObjectRpc, ObjectAnswer, OperationOptions } from "./accounts/objects.ts";
 import { type AccountRecord, revisionOf } from "./accounts/record.ts";
 import type { PendingAccid } from "./accounts/writer.ts";
@@ -44,37 +45,15 @@ interface Current {
   runtime: Runtime;
 }
 
-interface AccountRow extends Record<string, SqlStorageValue> {
-  uid: string;
-  record: string;
-  kv_pending: number;
-  pending: string | null;
-}
-
 /** The Durable Object class bound as ACCOUNT_OBJECTS; one instance per uid (`idFromName(uid)`). */
 export class AccountObject extends DurableObject<Env> implements AccountObjectRpc {
   /** The tail of the queue: each operation starts when the one before it has settled. */
   #tail: Promise<unknown> = Promise.resolve();
-  readonly #sql: SqlStorage;
+  readonly #ledger: AccountLedger;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#sql = ctx.storage.sql;
-    // One row: the uid's record as committed, whether KV still needs it, and an undone registration.
-    this.#sql.exec(`CREATE TABLE IF NOT EXISTS account (
-      id INTEGER PRIMARY KEY CHECK (id = 1),
-      uid TEXT NOT NULL,
-      record TEXT NOT NULL,
-      kv_pending INTEGER NOT NULL DEFAULT 0,
-      pending TEXT
-    )`);
-    // Results of operator actions by X-Request-Id, kept for a day.
-    this.#sql.exec(`CREATE TABLE IF NOT EXISTS result (
-      request_id TEXT PRIMARY KEY,
-      operation TEXT NOT NULL,
-      answer TEXT NOT NULL,
-      at INTEGER NOT NULL
-    )`);
+    this.#ledger = new AccountLedger(ctx.storage.sql);
   }
 
   get(uid: string): Promise<ObjectAnswer<AccountRecord | null>> {
@@ -148,11 +127,11 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
 
   /** Finishes what an earlier operation left: KV writes that failed, a registration to undo. */
   override async alarm(): Promise<void> {
-    const row = this.#row();
-    if (!row) return;
-    await this.#operate(row.uid, undefined, "", async () => null);
-    const after = this.#row();
-    if (after && (after.kv_pending || after.pending)) {
+    const entry = this.#ledger.read();
+    if (!entry) return;
+    await this.#operate(entry.uid, undefined, "", async () => null);
+    const after = this.#ledger.read();
+    if (after && (after.kvPending || after.pending)) {
       await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs * 6);
     }
   }
@@ -168,7 +147,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     work: (current: Current) => Promise<T>,
   ): Promise<ObjectAnswer<T>> {
     const run = async (): Promise<ObjectAnswer<T>> => {
-      const replay = requestId === undefined ? undefined : this.#replay<T>(requestId, operation);
+      const replay = requestId === undefined ? undefined : this.#ledger.replay<T>(requestId, operation, Date.now());
       if (replay) return replay;
       let answer: ObjectAnswer<T>;
       try {
@@ -181,7 +160,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
         answer = toAnswer(error);
       }
       if (requestId !== undefined && (answer.ok || SETTLED_FAILURES.has(answer.kind))) {
-        this.#remember(requestId, operation, answer);
+        this.#ledger.remember(requestId, operation, answer, Date.now());
       }
       return answer;
     };
@@ -190,59 +169,24 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     return result;
   }
 
-  /** The stored answer for a repeated request id, a conflict if it named another operation, or undefined. */
-  #replay<T>(requestId: string, operation: string): ObjectAnswer<T> | undefined {
-    const row = this.#sql
-      .exec<{ operation: string; answer: string }>(
-        "SELECT operation, answer FROM result WHERE request_id = ? AND at > ?",
-        requestId,
-        Date.now() - TIMING.operationResultRetentionMs,
-      )
-      .toArray()[0];
-    if (!row) return undefined;
-    if (row.operation !== operation) {
-      return { ok: false, kind: "request_id_reused", detail: `X-Request-Id reused: ${operation}` };
-    }
-    return JSON.parse(row.answer) as ObjectAnswer<T>;
-  }
-
-  #remember(requestId: string, operation: string, answer: ObjectAnswer<unknown>): void {
-    const now = Date.now();
-    this.#sql.exec("DELETE FROM result WHERE at <= ?", now - TIMING.operationResultRetentionMs);
-    this.#sql.exec(
-      "INSERT OR REPLACE INTO result (request_id, operation, answer, at) VALUES (?, ?, ?, ?)",
-      requestId,
-      operation,
-      JSON.stringify(answer),
-      now,
-    );
-  }
-
-  #row(): AccountRow | undefined {
-    return this.#sql.exec<AccountRow>("SELECT uid, record, kv_pending, pending FROM account WHERE id = 1").toArray()[0];
-  }
-
   /**
    * The committed copy. On the object's first operation there is none yet: the record then comes
    * from KV once (written before objects existed, or by the KV import script) and is adopted.
    */
   async #load(uid: string, runtime: Runtime): Promise<Current> {
-    const row = this.#row();
-    if (row) {
-      if (row.uid !== uid) throw new Error("account object called for another uid");
-      const pending = row.pending === null ? null : (JSON.parse(row.pending) as PendingAccid);
-      return { uid, record: JSON.parse(row.record) as AccountRecord, pending, runtime };
+    const entry = this.#ledger.read();
+    if (entry) {
+      if (entry.uid !== uid) throw new Error("account object called for another uid");
+      return { uid, record: entry.record, pending: entry.pending, runtime };
     }
     const record = await runtime.store.get(uid);
-    if (record) {
-      this.#sql.exec("INSERT INTO account (id, uid, record) VALUES (1, ?, ?)", uid, JSON.stringify(record));
-    }
+    if (record) this.#ledger.adopt(uid, record);
     return { uid, record, pending: null, runtime };
   }
 
   async #finishLeftovers(current: Current): Promise<void> {
     if (current.pending) await this.#tryRollBack(current);
-    if (this.#row()?.kv_pending && current.record) await this.#writeKv(current, true);
+    if (this.#ledger.read()?.kvPending && current.record) await this.#writeKv(current, true);
   }
 
   /**
@@ -261,7 +205,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
   }
 
   #setPending(current: Current, registration: PendingAccid): void {
-    this.#sql.exec("UPDATE account SET pending = ? WHERE id = 1", JSON.stringify(registration));
+    this.#ledger.setPending(registration);
     current.pending = registration;
   }
 
@@ -272,15 +216,8 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     how: { accidChanged: boolean; clearsPending?: boolean },
   ): Promise<AccountRecord> {
     const committed: AccountRecord = { ...record, revision: (current.record ? revisionOf(current.record) : 0) + 1 };
-    const json = JSON.stringify(committed);
     if (how.clearsPending) current.pending = null;
-    this.#sql.exec(
-      `INSERT INTO account (id, uid, record, kv_pending, pending) VALUES (1, ?, ?, 1, ?)
-       ON CONFLICT (id) DO UPDATE SET record = excluded.record, kv_pending = 1, pending = excluded.pending`,
-      current.uid,
-      json,
-      current.pending === null ? null : JSON.stringify(current.pending),
-    );
+    this.#ledger.commit(current.uid, committed, current.pending);
     current.record = committed;
     await this.#writeKv(current, how.accidChanged);
     return committed;
@@ -292,7 +229,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     try {
       if (accidChanged) await runtime.store.put(uid, record!);
       else await runtime.store.putRecord(uid, record!);
-      this.#sql.exec("UPDATE account SET kv_pending = 0 WHERE id = 1");
+      this.#ledger.kvWritten();
     } catch (error) {
       // The change stands (NetEase and this object agree); KV, and so the token path, catches up.
       logLine("warn", { event: "kv_write_deferred", uid, detail: error instanceof DomainError ? error.kind : "error" });

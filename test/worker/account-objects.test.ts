@@ -50,12 +50,12 @@ describe("one writer per uid", () => {
     const statuses = answers.map((r) => r.status);
     // Only a rotation that found the account blocked is refused; every other change happened.
     for (const [i, status] of statuses.entries()) expect(status === 200 || kinds[i] === "rotate").toBe(true);
-    for (const [i, status] of statuses.entries()) if (status !== 200) expect(status).toBe(409);
+    for (const status of statuses) if (status !== 200) expect(status).toBe(409);
     const record = await expectAgreement(uid);
     const done = statuses.filter((s) => s === 200).length;
     expect(record.revision).toBe(1 + done); // one commit per change, none lost
     // Each rotation that happened produced its own accid, one generation after another.
-    const rotated = bodies.filter((b, i) => kinds[i] === "rotate" && statuses[i] === 200);
+    const rotated = bodies.filter((_body, i) => kinds[i] === "rotate" && statuses[i] === 200);
     expect(new Set(rotated.map((b) => b.accid)).size).toBe(rotated.length);
     expect(record.generation).toBe(rotated.length);
     for (const b of rotated) expect(b.accid).toBe(await expectedAccid(uid, b.generation));
