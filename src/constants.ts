@@ -18,8 +18,10 @@ export const LIMITS = {
   /** Largest body of an account import. */
   maxImportBodyBytes: 256 * 1024,
   /**
-   * Rows per import request. KV allows 1,000 operations per Worker invocation (a bulk read counts
-   * once) and each bound row costs two writes (forward and reverse keys), so 400 rows leave room.
+   * Rows per import request. The request itself only reads KV in bulk (100 keys per operation);
+   * each bound row is one call to its uid's account object, which does that row's writes, so a
+   * request stays far below the subrequest limit of the Workers Paid plan (the Free plan's 50 is
+   * about 40 rows, as the README says).
    */
   maxImportRows: 400,
   /** Longest session JWT we parse; longer headers are refused before any crypto. */

@@ -88,7 +88,9 @@ export class AccountAdmin {
    * Binds many existing accids at once. Rows are checked against each other, KV (bulk reads) and
    * NetEase (getUinfos, 200 per call) before any is bound; NetEase failing fails the whole request
    * with nothing written. Each remaining row is then bound by its uid's object, which checks it again
-   * against the committed copy. Idempotent: re-running an import reports `already_bound`.
+   * against the committed copy. If an object cannot be reached, the request fails (503) once the rows
+   * in flight have settled; rows bound before stay bound. Idempotent: re-running an import reports
+   * `already_bound`.
    */
   async importRows(rows: readonly unknown[]): Promise<ImportResponse> {
     const results: ImportRowResult[] = [];

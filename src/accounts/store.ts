@@ -5,10 +5,12 @@
  *   accid:<accid>    → uid           (reverse mapping, for NetEase's login callback)
  *   rtcuid:<rtcUid>  → uid           (reverse mapping, so two users never share an RTC uid)
  *
- * KV has no transactions and no compare-and-set, so correctness comes from the order of writes and
- * from idempotence instead: an accid is registered at NetEase before any record names it, records are
- * rewritten whole, and the reverse key is written before the forward key so that every accid a record
- * names can always be traced back. Reads are eventually consistent (about 60 s across locations).
+ * KV has no transactions and no compare-and-set, so a uid's record is written only by that uid's
+ * account object (src/account-object.ts), which orders all changes to it. The order of writes still
+ * matters for readers: an accid is registered at NetEase before any record names it, records are
+ * rewritten whole (with the object's revision), and the reverse key is written before the forward key
+ * so that every accid a record names can always be traced back. Reads are eventually consistent
+ * (about 60 s across locations).
  */
 
 import { CACHE_SIZES } from "../constants.ts";
