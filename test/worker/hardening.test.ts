@@ -288,6 +288,27 @@ describe("faults", () => {
     });
   });
 
+  it("answers 503 storage_unavailable when the uid's account object cannot be reached, 500 when it fails", async () => {
+    const objects = (provision: () => Promise<unknown>) => ({
+      idFromName: (name: string) => env.ACCOUNT_OBJECTS!.idFromName(name),
+      get: () => ({ provision }),
+    });
+    const unreachable = objects(() => Promise.reject(new Error("Durable Object reset because its code was updated.")));
+    const response = await issue(await hsJwt(uniqueUid()), undefined, { ACCOUNT_OBJECTS: unreachable });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("Retry-After")).toBe("2");
+    expect((await response.json<{ error: string }>()).error).toBe("storage_unavailable");
+    const failing = objects(() => Promise.resolve({ ok: false, kind: "internal" }));
+    const broken = await issue(await hsJwt(uniqueUid()), undefined, { ACCOUNT_OBJECTS: failing });
+    expect(broken.status).toBe(500);
+    expect((await broken.json<{ error: string }>()).error).toBe("internal_error");
+    // A domain failure inside the object comes back as that failure (here NetEase's 416 block).
+    const limited = objects(() => Promise.resolve({ ok: false, kind: "upstream_rate_limited", detail: "416" }));
+    const blocked = await issue(await hsJwt(uniqueUid()), undefined, { ACCOUNT_OBJECTS: limited });
+    expect(blocked.status).toBe(503);
+    expect(blocked.headers.get("Retry-After")).toBe("10");
+  });
+
   it("answers 503 session_keys_unavailable when the JWKS is too slow and nothing is cached", async () => {
     const response = await issue(await esJwt(uniqueUid()), undefined, {
       SESSION_JWT_SECRET: "",
