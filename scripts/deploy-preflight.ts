@@ -24,13 +24,17 @@ const accounts = config.kv_namespaces.find((kv: { binding: string; id?: string }
 if (!accounts) {
   problems.push('No KV binding ACCOUNTS: add [[kv_namespaces]] with binding = "ACCOUNTS" to wrangler.toml.');
 }
-const objects = config.durable_objects.bindings.find((binding) => binding.name === "ACCOUNT_OBJECTS");
+const objects = config.durable_objects.bindings.find(
+  (binding: { name: string; class_name?: string; script_name?: string }) => binding.name === "ACCOUNT_OBJECTS",
+);
 if (objects?.class_name !== "AccountObject" || objects.script_name) {
   problems.push(
     'No Durable Object binding ACCOUNT_OBJECTS for this Worker\'s class AccountObject: add [[durable_objects.bindings]] with name = "ACCOUNT_OBJECTS" and class_name = "AccountObject".',
   );
 }
-const sqliteClasses = config.migrations.flatMap((migration) => migration.new_sqlite_classes ?? []);
+const sqliteClasses = config.migrations.flatMap(
+  (migration: { new_sqlite_classes?: string[] }) => migration.new_sqlite_classes ?? [],
+);
 if (!sqliteClasses.includes("AccountObject")) {
   problems.push(
     'No migration declares AccountObject as a SQLite-backed class: add [[migrations]] with tag = "v1" and new_sqlite_classes = ["AccountObject"].',
