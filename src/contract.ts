@@ -205,11 +205,24 @@ export const adminAccountSchema = v.strictObject({
   status: v.picklist(["active", "blocked"]),
   createdAt: unixMs("first bound (Unix ms)"),
   updatedAt: unixMs("last changed (Unix ms)"),
-  generation: v.pipe(v.number(), v.integer(), v.minValue(0), v.description("rotations so far")),
+  generation: v.pipe(
+    v.number(),
+    v.integer(),
+    v.minValue(0),
+    v.description("the accid's generation: rotations so far, plus any failed rotation's, which is skipped"),
+  ),
   outcome: v.optional(v.pipe(v.picklist(["bound", "already_bound"]), v.description("what a bind did (PUT only)"))),
   previousAccid: v.optional(v.pipe(v.string(), v.description("the accid before a rotation (rotate only)"))),
   rtcUid: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(1), v.description("the NERTC uid, once the user has one")),
+  ),
+  revision: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(0),
+      v.description("changes the uid's account object has committed (absent before its first)"),
+    ),
   ),
 });
 

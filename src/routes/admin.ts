@@ -65,8 +65,17 @@ function uidParam(c: Context<AppEnv>): string {
 }
 
 function view(uid: string, record: AccountRecord): AdminAccount {
-  const { accid, status, createdAt, updatedAt, generation, rtcUid } = record;
-  return { uid, accid, status, createdAt, updatedAt, generation, ...(rtcUid === undefined ? {} : { rtcUid }) };
+  const { accid, status, createdAt, updatedAt, generation, rtcUid, revision } = record;
+  return {
+    uid,
+    accid,
+    status,
+    createdAt,
+    updatedAt,
+    generation,
+    ...(rtcUid === undefined ? {} : { rtcUid }),
+    ...(revision === undefined ? {} : { revision }),
+  };
 }
 
 const noStore = { "Cache-Control": "no-store" };

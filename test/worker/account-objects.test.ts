@@ -23,7 +23,12 @@ const objectOf = (uid: string) => env.ACCOUNT_OBJECTS!.get(env.ACCOUNT_OBJECTS!.
 async function expectAgreement(uid: string): Promise<AccountRecord> {
   const record = (await store().get(uid))!;
   const view = await (await adminCall("GET", `/accounts/${seg(uid)}`)).json<AdminAccount>();
-  expect(view).toMatchObject({ accid: record.accid, status: record.status, generation: record.generation });
+  expect(view).toMatchObject({
+    accid: record.accid,
+    status: record.status,
+    generation: record.generation,
+    revision: record.revision,
+  });
   expect(record.accid).toBe(await expectedAccid(uid, record.generation));
   expect(await emulatedAccount(record.accid)).toMatchObject({
     exists: true,

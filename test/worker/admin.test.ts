@@ -75,6 +75,7 @@ describe("GET /admin/v1/accounts/{uid}", () => {
       updatedAt: expect.any(Number),
       generation: 0,
       rtcUid: await expectedRtcUid(uid),
+      revision: 1,
     });
     const unknown = await adminCall("GET", `/accounts/${seg(uniqueUid())}`);
     expect(unknown.status).toBe(404);
