@@ -50,6 +50,8 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
   /** The tail of the queue: each operation starts when the one before it has settled. */
   #tail: Promise<unknown> = Promise.resolve();
   readonly #ledger: AccountLedger;
+  /** When this instance last wrote its record to KV again for a caller that missed it (ms). */
+  #lastRewrite = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -64,8 +66,14 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     return this.#operate(uid, undefined, "", async (current) => {
       if (current.record) {
         // The caller's KV read missed a record this object holds: a stale replica, or a key lost.
-        // Writing it again is idempotent, and heals the second case.
-        await this.#writeKv(current, true);
+        // Writing it again is idempotent, and heals the second case. Once a minute at most: a burst
+        // of first requests from locations KV has not reached yet would otherwise write the same
+        // key many times a second, which KV refuses.
+        const now = Date.now();
+        if (now - this.#lastRewrite >= TIMING.accountCacheTtlMs) {
+          this.#lastRewrite = now;
+          await this.#writeKv(current, true);
+        }
         return current.record;
       }
       return this.#commit(current, await current.runtime.writer.provision(uid), { accidChanged: true });
