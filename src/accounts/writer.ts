@@ -101,7 +101,10 @@ export class AccountWriter {
     }
     const next = await this.#freeDerivedAccid(uid, current.generation + 1);
     pending(next);
-    const { accid } = await this.nim.createAccount(next.accid);
+    const { accid, created } = await this.nim.createAccount(next.accid);
+    // Already registered: an earlier attempt got that far. If it was then undone (blocked) but the
+    // object stopped before recording that, the accid is still blocked at NetEase; make sure it is not.
+    if (!created) await this.nim.unblockAccount(accid);
     await this.nim.blockAccount(current.accid, true);
     return { ...current, accid, generation: next.generation, status: "active", updatedAt: this.now() };
   }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { AccountStore } from "../../src/accounts/store.ts";
 import type { AdminAccount, ImportResponse } from "../../src/contract.ts";
+import { NimServerApi } from "../../src/nim/server-api.ts";
 import {
   adminCall,
   emulatedAccount,
@@ -170,6 +171,25 @@ describe("rotate", () => {
     expect(response.status).toBe(409);
     expect((await response.json<{ error: string }>()).error).toBe("conflict");
     expect(await store().get(uid)).toMatchObject({ generation: 0, status: "blocked" });
+  });
+
+  it("makes sure a next accid an interrupted attempt left registered (even blocked) is active", async () => {
+    const uid = uniqueUid();
+    const { accid } = await tokenFor(uid);
+    const next = await expectedAccid(uid, 1);
+    // An earlier attempt registered it and undid it (blocked), then stopped before recording that.
+    const nim = new NimServerApi({
+      apiBases: [`${env.EMULATOR_URL}/nimserver`],
+      appKey: env.NIM_APP_KEY!,
+      appSecret: env.NIM_APP_SECRET!,
+    });
+    await nim.createAccount(next);
+    await nim.blockAccount(next, true);
+    const rotated = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);
+    expect(rotated.status).toBe(200);
+    expect(await rotated.json()).toMatchObject({ accid: next, status: "active", previousAccid: accid });
+    expect(await emulatedAccount(next)).toMatchObject({ exists: true, blocked: false });
+    expect((await emulatedAccount(accid)).blocked).toBe(true);
   });
 
   it("keeps the accid when NetEase fails, undoes a half-done rotation, and a retry completes", async () => {
