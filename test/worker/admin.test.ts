@@ -3,11 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { AccountStore } from "../../src/accounts/store.ts";
 import type { AdminAccount, ImportResponse } from "../../src/contract.ts";
-import { NimServerApi } from "../../src/nim/server-api.ts";
 import {
   adminCall,
   emulatedAccount,
   emulatorLogin,
+  emulatorNim,
   env,
   expectedAccid,
   expectedRtcUid,
@@ -178,11 +178,7 @@ describe("rotate", () => {
     const { accid } = await tokenFor(uid);
     const next = await expectedAccid(uid, 1);
     // An earlier attempt registered it and undid it (blocked), then stopped before recording that.
-    const nim = new NimServerApi({
-      apiBases: [`${env.EMULATOR_URL}/nimserver`],
-      appKey: env.NIM_APP_KEY!,
-      appSecret: env.NIM_APP_SECRET!,
-    });
+    const nim = emulatorNim();
     await nim.createAccount(next);
     await nim.blockAccount(next, true);
     const rotated = await adminCall("POST", `/accounts/${seg(uid)}/rotate`);

@@ -6,11 +6,11 @@ import { AccountStore } from "../../src/accounts/store.ts";
 import { AccountWriter } from "../../src/accounts/writer.ts";
 import type { TokenResponse } from "../../src/contract.ts";
 import { signCallback } from "../../src/nim/callback-auth.ts";
-import { NimServerApi } from "../../src/nim/server-api.ts";
 import {
   adminCall,
   call,
   emulator,
+  emulatorNim,
   env,
   esJwt,
   expectedAccid,
@@ -342,12 +342,7 @@ describe("secret rotation", () => {
     // secret, not the old one. (The object reads the deployment's Env, so this runs its writer.)
     const newcomer = uniqueUid();
     const newSecret = "a-brand-new-accid-secret-0123456789-xyz";
-    const nim = new NimServerApi({
-      apiBases: [`${env.EMULATOR_URL}/nimserver`],
-      appKey: env.NIM_APP_KEY!,
-      appSecret: env.NIM_APP_SECRET!,
-    });
-    const writer = new AccountWriter(new AccountStore(env.ACCOUNTS!), nim, importAccidKey(newSecret));
+    const writer = new AccountWriter(new AccountStore(env.ACCOUNTS!), emulatorNim(), importAccidKey(newSecret));
     const a = await writer.provision(newcomer);
     expect(a.accid).toBe(await deriveAccid(await importAccidKey(newSecret), newcomer, 0));
     expect(a.accid).not.toBe(await expectedAccid(newcomer));

@@ -221,13 +221,17 @@ export function adminCall(
 /** Path segment for a uid. */
 export const seg = (uid: string) => encodeURIComponent(uid);
 
+/**
+ * The Worker's NetEase client, with the test app's credentials, against the emulator's primary base
+ * (or `apiBases`). Each call makes a fresh client: its own cool-downs and 416 block.
+ */
+export function emulatorNim(apiBases: string[] = [`${env.EMULATOR_URL}/nimserver`]): NimServerApi {
+  return new NimServerApi({ apiBases, appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! });
+}
+
 /** Registers `accid` directly at the emulated NetEase, as an existing ("stock") account. */
 export async function registerAtNetEase(accid: string): Promise<void> {
-  await new NimServerApi({
-    apiBases: [`${env.EMULATOR_URL}/nimserver`],
-    appKey: env.NIM_APP_KEY!,
-    appSecret: env.NIM_APP_SECRET!,
-  }).createAccount(accid);
+  await emulatorNim().createAccount(accid);
 }
 
 /** Provisions `uid` through /v1/token and returns the answer. */

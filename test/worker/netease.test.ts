@@ -1,8 +1,7 @@
 /** The real service's behaviour around the server API: domains and failover, RequestId, 416 blocks. */
 
 import { describe, expect, it } from "vitest";
-import { NimServerApi } from "../../src/nim/server-api.ts";
-import { call, emulatedAccount, env, expectedAccid, injectFault, uniqueUid } from "./helpers.ts";
+import { call, emulatedAccount, emulatorNim, env, expectedAccid, injectFault, uniqueUid } from "./helpers.ts";
 
 const primary = () => `${env.EMULATOR_URL}/nimserver`;
 const backup = () => `${env.EMULATOR_URL}/backup/nimserver`;
@@ -11,12 +10,10 @@ describe("server API domains and failover", () => {
   // These run the Worker's NetEase client directly, each with its own base list and its own state
   // (cool-downs, the 416 block): account changes happen in the uid's Durable Object, whose settings
   // come from the test environment and cannot be overridden per request.
-  const client = (apiBases: string[]) =>
-    new NimServerApi({ apiBases, appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! });
 
   it("fails over from a dead primary to the backup", async () => {
     // Nothing listens on port 1: a connection failure, as for a NetEase domain that is down.
-    const nim = client(["http://127.0.0.1:1/nimserver", backup()]);
+    const nim = emulatorNim(["http://127.0.0.1:1/nimserver", backup()]);
     const accid = await expectedAccid(uniqueUid("failover"));
     expect(await nim.createAccount(accid)).toEqual({ accid, created: true });
     const account = await emulatedAccount(accid);
@@ -25,7 +22,7 @@ describe("server API domains and failover", () => {
   });
 
   it("retries an HTTP 502 once on the backup with the same RequestId (fresh CheckSum and Nonce)", async () => {
-    const nim = client([primary(), backup()]);
+    const nim = emulatorNim([primary(), backup()]);
     const accid = await expectedAccid(uniqueUid("retry"));
     await injectFault(accid, "user/create.action", "http502", 1, "primary");
     expect((await nim.createAccount(accid)).created).toBe(true);
@@ -39,7 +36,7 @@ describe("server API domains and failover", () => {
   });
 
   it("skips a base that just failed for a while (cool-down), so a dead primary does not cost every call", async () => {
-    const nim = client([primary(), backup()]);
+    const nim = emulatorNim([primary(), backup()]);
     const first = await expectedAccid(uniqueUid("cooldown-1"));
     await injectFault(first, "user/create.action", "http502", 1, "primary");
     await nim.createAccount(first);
@@ -50,7 +47,7 @@ describe("server API domains and failover", () => {
   });
 
   it("after a 416 refuses every call for 10 s without calling NetEase (upstream_rate_limited)", async () => {
-    const nim = client([primary()]);
+    const nim = emulatorNim([primary()]);
     const first = await expectedAccid(uniqueUid("limited"));
     await injectFault(first, "user/create.action", "code416");
     await expect(nim.createAccount(first)).rejects.toMatchObject({ kind: "upstream_rate_limited" });
