@@ -31,7 +31,29 @@ export interface DynamicTokenFields {
 }
 
 /** Why a token was refused by `checkDynamicToken`. */
-export type DynamicTokenFailure = "malformed" | "bad_signature" | "expired" | "not_yet_valid";
+export type DynamicTokenFailure =
+  | "malformed"
+  | "bad_signature"
+  | "expired"
+  | "not_yet_valid"
+  | "ttl_out_of_policy"
+  | "too_old";
+
+/**
+ * The issuing policy a token must fit, for a validator that is the authority (the login callback).
+ *
+ * Why: the signature covers `curTime` and `ttl` as one run of digits, so every other split of those
+ * digits carries the same signature: `{"curTime":1795973689779,"ttl":60}` re-split as
+ * `{"curTime":1,"ttl":79597368977960}` is "valid" for millennia. Bounding both fields to what the
+ * issuer could have produced leaves no other split standing.
+ */
+export interface DynamicTokenPolicy {
+  /** Smallest and largest ttl (seconds) the issuer hands out. */
+  ttlMin: number;
+  ttlMax: number;
+  /** Oldest acceptable `curTime`, as an age in ms (the largest ttl plus the clock skew). */
+  maxAgeMs: number;
+}
 
 /** Computes the signature of a dynamic token. */
 export function dynamicTokenSignature(input: DynamicTokenInput): Promise<string> {
@@ -71,20 +93,34 @@ export function decodeDynamicToken(token: string): DynamicTokenFields | null {
 }
 
 /**
- * Checks a token the way NetEase does at login: envelope, signature for this appKey and accid, and
- * validity window at `now` (ms). `skewMs` tolerates a token signed slightly in the future.
+ * Checks a token: envelope, signature for this appKey and accid, and validity window at `now` (ms).
+ * `skewMs` tolerates a token signed slightly in the future. With `policy`, the token must also fit
+ * the issuing policy (see `DynamicTokenPolicy`); without it the check is only as strict as the
+ * envelope itself, which is not enough for an authority.
  */
 export async function checkDynamicToken(
   token: string,
-  expected: { appKey: string; accid: string; appSecret: string; now: number; skewMs?: number },
+  expected: {
+    appKey: string;
+    accid: string;
+    appSecret: string;
+    now: number;
+    skewMs?: number;
+    policy?: DynamicTokenPolicy;
+  },
 ): Promise<{ ok: true; fields: DynamicTokenFields } | { ok: false; reason: DynamicTokenFailure }> {
   const fields = decodeDynamicToken(token);
   if (!fields) return { ok: false, reason: "malformed" };
   const signature = await dynamicTokenSignature({ ...expected, curTime: fields.curTime, ttl: fields.ttl });
   if (!timingSafeEqualText(signature, fields.signature)) return { ok: false, reason: "bad_signature" };
   const skew = expected.skewMs ?? 0;
-  if (fields.curTime - skew > expected.now) return { ok: false, reason: "not_yet_valid" };
-  if (fields.curTime + fields.ttl * 1000 <= expected.now) return { ok: false, reason: "expired" };
+  const { policy, now } = expected;
+  if (policy && (fields.ttl < policy.ttlMin || fields.ttl > policy.ttlMax)) {
+    return { ok: false, reason: "ttl_out_of_policy" };
+  }
+  if (fields.curTime - skew > now) return { ok: false, reason: "not_yet_valid" };
+  if (policy && fields.curTime < now - policy.maxAgeMs) return { ok: false, reason: "too_old" };
+  if (fields.curTime + fields.ttl * 1000 <= now) return { ok: false, reason: "expired" };
   return { ok: true, fields };
 }
 

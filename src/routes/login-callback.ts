@@ -1,11 +1,14 @@
 /**
  * POST /v1/nim/login-callback: NetEase's third-party login callback.
  *
- * A login is allowed only with proof: a dynamic token that is valid now for that `fromAccount`
- * (signed with NIM_APP_SECRET or, during a rotation, NIM_APP_SECRET_PREVIOUS), for the uid's current
- * accid, of an active account. NetEase's block already stops a blocked accid by itself; what this adds
- * is refusing rotated-away or unbound accids and any login without a valid dynamic token (under auth
- * type 2 NetEase verifies nothing itself). `eventType` and `authType` may arrive as strings or numbers.
+ * A login (eventType 36, IM; 40, QChat) is allowed only with proof: a dynamic token that is valid
+ * now for that `fromAccount` and fits the issuing policy (signed with NIM_APP_SECRET or, until
+ * NIM_APP_SECRET_PREVIOUS_UNTIL, the previous secret), for the uid's current accid, of an active
+ * account. The token is checked before the account is looked up, so a bad token gets one answer
+ * whatever the account's state. NetEase's block already stops a blocked accid by itself; what this
+ * adds is refusing rotated-away or unbound accids and any login without a valid dynamic token (under
+ * auth type 2 NetEase verifies nothing itself). `eventType` and `authType` may arrive as strings or
+ * numbers; a body without an `eventType` is malformed.
  *
  * NetEase waits about 2 seconds, so this path makes no upstream call: two KV reads (accid → uid →
  * record) and one or two SHA-1s. A request that is not signed by NetEase gets 401. Reject reasons are
@@ -13,12 +16,13 @@
  */
 
 import { type Context, Hono } from "hono";
+import type { Config } from "../config.ts";
 import { LIMITS, NIM, TIMING } from "../constants.ts";
 import type { LoginCallbackDecision } from "../contract.ts";
 import { errors } from "../errors.ts";
 import { addLogFields } from "../middleware.ts";
 import { verifyCallback } from "../nim/callback-auth.ts";
-import { checkDynamicToken } from "../nim/dynamic-token.ts";
+import { checkDynamicToken, type DynamicTokenFailure } from "../nim/dynamic-token.ts";
 import type { AppEnv } from "../runtime.ts";
 import { limitBody } from "./json-body.ts";
 
@@ -67,14 +71,18 @@ loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
   } catch {
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "body is not a JSON object");
   }
-  // Other callback types may be routed here too; they are not ours to veto.
-  if (Number(event.eventType) !== NIM.loginEventType) return decide(c, { errCode: 0 }, "not a login event");
+  const eventType = eventTypeOf(event.eventType);
+  if (eventType === undefined) {
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "no valid eventType");
+  }
+  // One URL receives every enabled callback (messages, teams, …); only logins are ours to veto.
+  if (!NIM.loginEventTypes.includes(eventType)) return decide(c, { errCode: 0 }, "not a login event");
 
   const accid = event.fromAccount;
   if (typeof accid !== "string" || !NIM.accidPattern.test(accid)) {
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.malformedEvent }, "no valid fromAccount");
   }
-  addLogFields(c, { accid });
+  addLogFields(c, { accid, eventType });
   // Proof first, and it is required: under third-party-callback authentication (authType 2) NetEase
   // verifies nothing itself, so allowing a login without a valid dynamic token would let anyone who
   // knows an accid log in as that user.
@@ -89,6 +97,14 @@ loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.noToken }, "no token");
   }
 
+  // The token before the account: a bad credential gets the same answer whatever the account's
+  // state, so a signed request cannot be used to learn which accids exist or are blocked.
+  const failure = await tokenFailure(config, accid, event.token);
+  if (failure !== undefined) {
+    const code = TOO_OLD.has(failure) ? LOGIN_REJECT.expiredToken : LOGIN_REJECT.badToken;
+    return decide(c, { errCode: 1, responseCode: code }, `token ${failure}`);
+  }
+
   const uid = await store.uidForAccid(accid);
   const record = uid === null ? null : await store.get(uid);
   if (!record) return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.unknownAccount }, "unknown accid");
@@ -96,26 +112,50 @@ loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.superseded }, "accid was rotated away");
   if (record.status !== "active")
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.blocked }, "account blocked");
+  return decide(c, { errCode: 0 }, "allowed");
+});
 
-  // A token signed with either secret is valid during an app-secret rotation.
-  let reason: string | undefined;
-  for (const appSecret of [config.appSecret, config.previousAppSecret]) {
-    if (!appSecret) continue;
-    const now = Date.now();
-    const check = await checkDynamicToken(event.token, {
+/** Failures that mean "this token's time is over (or not yet come)", answered `expiredToken`. */
+const TOO_OLD: ReadonlySet<DynamicTokenFailure> = new Set(["expired", "not_yet_valid", "too_old"]);
+
+/** The event type as a number, from a number or a string of digits (NetEase's documents show both). */
+function eventTypeOf(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isSafeInteger(value)) return value;
+  if (typeof value === "string" && /^\d{1,4}$/.test(value)) return Number(value);
+  return undefined;
+}
+
+/**
+ * Why `token` is not a valid dynamic token for `accid` now, or undefined when it is. The token must
+ * fit the issuing policy (ttl within TOKEN_TTL_MIN..TOKEN_TTL_MAX, curTime no older than the largest
+ * ttl plus the skew): the signature alone cannot tell a real token from a re-split of its digits.
+ * The previous app secret counts only until its deadline (see `Config.previousAppSecretTokensUntil`).
+ */
+async function tokenFailure(config: Config, accid: string, token: string): Promise<DynamicTokenFailure | undefined> {
+  const now = Date.now();
+  const secrets = [config.appSecret];
+  if (config.previousAppSecret && now < config.previousAppSecretTokensUntil) secrets.push(config.previousAppSecret);
+  const policy = {
+    ttlMin: config.ttl.min,
+    ttlMax: config.ttl.max,
+    maxAgeMs: config.ttl.max * 1000 + TIMING.callbackTokenSkewMs,
+  };
+  let reason: DynamicTokenFailure | undefined;
+  for (const appSecret of secrets) {
+    const check = await checkDynamicToken(token, {
       appKey: config.appKey,
       accid,
       appSecret,
       now,
       skewMs: TIMING.callbackTokenSkewMs,
+      policy,
     });
-    if (check.ok) return decide(c, { errCode: 0 }, "allowed");
-    // An expiry reported under the right secret beats "bad signature" under the other one.
+    if (check.ok) return undefined;
+    // A reason found under the right secret beats "bad signature" under the other one.
     if (reason === undefined || check.reason !== "bad_signature") reason = check.reason;
   }
-  const code = reason === "expired" || reason === "not_yet_valid" ? LOGIN_REJECT.expiredToken : LOGIN_REJECT.badToken;
-  return decide(c, { errCode: 1, responseCode: code }, `token ${reason}`);
-});
+  return reason;
+}
 
 function decide(c: Context<AppEnv>, decision: LoginCallbackDecision, reason: string): Response {
   addLogFields(c, { decision: decision.errCode === 0 ? "allow" : "reject", reason });

@@ -8,9 +8,10 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/contract.ts";
 import { signCallback } from "../../src/nim/callback-auth.ts";
-import { b64urlJson, call, env, hsJwt, respellSignature } from "./helpers.ts";
+import { b64urlJson, call, env, hsJwt, respellSignature, tokenFor, uniqueUid } from "./helpers.ts";
+import { callbackHeaders, dynamicToken, resplit } from "./netease-signing.ts";
 
-const RUNS = { surface: 2500, jwt: 1500, callback: 1500, uid: 300 };
+const RUNS = { surface: 2500, jwt: 1500, callback: 1500, uid: 300, resplit: 300 };
 let casesRun = 0;
 let propertiesFailed = 0;
 afterAll(() => console.log(`fuzz: ${casesRun} cases, ${propertiesFailed} properties failed`));
@@ -253,6 +254,36 @@ describe("fuzzed HTTP surface", () => {
           }
         }),
         { numRuns: RUNS.callback },
+      ),
+    );
+  });
+
+  it("refuses every re-split of a real token's curTime and ttl digits at the login callback", async () => {
+    const { accid } = await tokenFor(uniqueUid("resplit"));
+    const credentials = { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! };
+    await property(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: -3_600_000, max: 60_000 }),
+          fc.integer({ min: 60, max: 3600 }),
+          fc.nat(),
+          async (age, ttl, pick) => {
+            const curTime = Date.now() + age;
+            const token = dynamicToken({ ...credentials, accid, curTime, ttl });
+            const digits = `${curTime}${ttl}`.length;
+            const curTimeDigits = String(curTime).length;
+            // Any split but the real one: 1 .. digits-1, skipping curTimeDigits.
+            let split = 1 + (pick % (digits - 2));
+            if (split >= curTimeDigits) split += 1;
+            const forged = resplit(token, split);
+            const body = JSON.stringify({ eventType: 36, fromAccount: accid, authType: 2, token: forged });
+            const headers = callbackHeaders(body, credentials);
+            const response = await call("/v1/nim/login-callback", { method: "POST", headers, body });
+            const answer = (await checkAnswer(response, "POST")) as { errCode: number };
+            expect(answer.errCode).toBe(1);
+          },
+        ),
+        { numRuns: RUNS.resplit },
       ),
     );
   });

@@ -13,6 +13,43 @@ import {
 import { checkRtcToken, RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
 import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/server-api.ts";
 import vectors from "../fixtures/nim-signing.json";
+import { callbackHeaders, dynamicToken, resplit } from "./netease-signing.ts";
+
+describe("the tests' own NetEase signer (netease-signing.ts) matches the published vectors", () => {
+  it.each(vectors.dynamicToken.vectors)("dynamic token for accid $accid", (v) => {
+    expect(dynamicToken(v)).toBe(v.token);
+  });
+
+  it.each(vectors.callbackCheckSum.vectors)("callback CheckSum", (v) => {
+    const headers = callbackHeaders(v.body, { appKey: "k", appSecret: v.appSecret }, Number(v.curTime));
+    expect(headers).toMatchObject({ MD5: v.md5, CheckSum: v.checkSum, CurTime: v.curTime });
+  });
+});
+
+describe("dynamic token issuing policy (checkDynamicToken with a policy)", () => {
+  const v = vectors.dynamicToken.vectors[1]!; // curTime 1795313516992, ttl 60
+  const expected = { appKey: v.appKey, accid: v.accid, appSecret: v.appSecret, now: v.curTime + 1000, skewMs: 60_000 };
+  const policy = { ttlMin: 60, ttlMax: 3600, maxAgeMs: 3_660_000 };
+
+  it("takes a re-split token's signature as valid without a policy, and refuses it with one", async () => {
+    const forged = resplit(v.token, 1); // {"curTime":1,"ttl":79531351699260}
+    expect(await checkDynamicToken(forged, { ...expected, now: v.curTime + 10 * 365 * 86_400_000 })).toMatchObject({
+      ok: true,
+    });
+    expect(await checkDynamicToken(forged, { ...expected, policy })).toEqual({
+      ok: false,
+      reason: "ttl_out_of_policy",
+    });
+    expect(await checkDynamicToken(v.token, { ...expected, policy })).toMatchObject({ ok: true });
+  });
+
+  it("bounds curTime: not beyond the skew ahead, not older than the policy's age", async () => {
+    const early = { ...expected, now: v.curTime - 61_000, policy };
+    expect(await checkDynamicToken(v.token, early)).toEqual({ ok: false, reason: "not_yet_valid" });
+    const late = { ...expected, now: v.curTime + 3_660_001, policy: { ...policy, ttlMin: 1 } };
+    expect(await checkDynamicToken(v.token, late)).toEqual({ ok: false, reason: "too_old" });
+  });
+});
 
 describe("dynamic token", () => {
   it.each(vectors.dynamicToken.vectors)("matches the vector for accid $accid", async (v) => {
