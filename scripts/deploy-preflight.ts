@@ -3,6 +3,7 @@
  * message that says what to fix. Checks wrangler.toml as wrangler itself reads it (the chosen
  * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
  *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500);
+ *   - with SESSION_JWKS_URL, SESSION_JWT_ISSUER and SESSION_JWT_AUDIENCE are set too;
  *   - the ACCOUNTS KV binding is declared (without an id, wrangler creates the namespace on first
  *     deploy; a note says to commit the id it prints);
  *   - the ACCOUNT_OBJECTS Durable Object binding names this Worker's AccountObject class, and a
@@ -19,6 +20,18 @@ const problems: string[] = [];
 const appKey = (config.vars as Record<string, unknown>).NIM_APP_KEY;
 if (typeof appKey !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(appKey)) {
   problems.push('NIM_APP_KEY is empty or not an app key: set it under [vars] in wrangler.toml (NIM_APP_KEY = "…").');
+}
+const vars = config.vars as Record<string, unknown>;
+const setting = (name: string) => (typeof vars[name] === "string" ? (vars[name] as string).trim() : "");
+if (setting("SESSION_JWKS_URL")) {
+  // The Worker refuses this too (500 misconfigured on every request); better never deployed.
+  for (const name of ["SESSION_JWT_ISSUER", "SESSION_JWT_AUDIENCE"]) {
+    if (!setting(name)) {
+      problems.push(
+        `${name} is empty while SESSION_JWKS_URL is set: an identity provider's keys sign tokens for other apps too; set the issuer and audience your app's tokens carry.`,
+      );
+    }
+  }
 }
 const accounts = config.kv_namespaces.find((kv: { binding: string; id?: string }) => kv.binding === "ACCOUNTS");
 if (!accounts) {

@@ -13,8 +13,13 @@ import { DomainError } from "./errors.ts";
 export interface Env {
   NIM_APP_KEY?: string;
   NIM_APP_SECRET?: string;
-  /** The previous app secret, accepted on login callbacks while a rotation is under way. */
+  /** The previous app secret, accepted on login-callback signatures while a rotation is under way. */
   NIM_APP_SECRET_PREVIOUS?: string;
+  /**
+   * Until when (ISO 8601 with a time zone, at most a day ahead) dynamic tokens signed with
+   * NIM_APP_SECRET_PREVIOUS are still valid at the login callback. Unset: never.
+   */
+  NIM_APP_SECRET_PREVIOUS_UNTIL?: string;
   /** `cn` (default) or `sg`: picks NetEase's built-in domain list. */
   NIM_REGION?: string;
   /** Overrides the region's list: comma-separated bases, primary first. */
@@ -75,8 +80,15 @@ export interface SessionConfig {
 export interface Config {
   appKey: string;
   appSecret: string;
-  /** Also accepted on login callbacks during an app-secret rotation. */
+  /** Also accepted on login-callback signatures during an app-secret rotation. */
   previousAppSecret: string | undefined;
+  /**
+   * Until when (Unix ms) a dynamic token signed with `previousAppSecret` is valid at the login
+   * callback; 0 when never. A secret is rotated because it may have leaked: whoever holds it can
+   * mint a token for any accid, so tokens under it are accepted only while the ones issued before
+   * the rotation can still be alive, never for as long as the secret stays set.
+   */
+  previousAppSecretTokensUntil: number;
   /** Server API bases without a trailing slash, primary first, then backups. */
   apiBases: readonly string[];
   accidSecret: string;
@@ -120,6 +132,8 @@ const NIM_REGIONS = {
   sg: ["https://api-sg.yunxinapi.com/nimserver", "https://api-sg-bak.yunxinapi.com/nimserver"],
 } as const;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** An ISO 8601 instant with an explicit zone; Date.parse alone also takes local-time forms. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function present(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
@@ -128,9 +142,10 @@ function present(value: string | undefined): string | undefined {
 
 /**
  * Validates the Env and returns a Config, or throws a ConfigError listing every problem.
- * Pure: no I/O and no caching (see `runtime.ts` for the per-isolate cache).
+ * No I/O and no caching (see `runtime.ts` for the per-isolate cache); `now` only bounds
+ * NIM_APP_SECRET_PREVIOUS_UNTIL.
  */
-export function parseConfig(env: Env): Config {
+export function parseConfig(env: Env, now: number = Date.now()): Config {
   const problems: ConfigProblem[] = [];
   const need = (name: keyof Env, value: string | undefined): string => {
     const v = present(value);
@@ -172,6 +187,12 @@ export function parseConfig(env: Env): Config {
     bad("SESSION_JWT_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
   }
   if (jwksUrl && !isAllowedUrl(jwksUrl)) bad("SESSION_JWKS_URL", "an https URL (http only for loopback)");
+  const issuer = present(env.SESSION_JWT_ISSUER);
+  const audience = present(env.SESSION_JWT_AUDIENCE);
+  // An identity provider's keys sign tokens for every app of every tenant it serves (Google,
+  // Firebase, an Auth0 tenant, Cognito): without both claims pinned, any of their users would pass.
+  if (jwksUrl && !issuer) bad("SESSION_JWT_ISSUER", "required with SESSION_JWKS_URL");
+  if (jwksUrl && !audience) bad("SESSION_JWT_AUDIENCE", "required with SESSION_JWKS_URL");
 
   const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, 600, bad);
   const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, 60, bad);
@@ -179,7 +200,7 @@ export function parseConfig(env: Env): Config {
   if (!(ttlMin <= ttlDefault && ttlDefault <= ttlMax)) {
     bad("TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN <= TOKEN_TTL_DEFAULT <= TOKEN_TTL_MAX");
   }
-  const rtcDefault = parseSeconds("RTC_TOKEN_TTL_DEFAULT", env.RTC_TOKEN_TTL_DEFAULT, 3600, bad);
+  const rtcDefault = parseSeconds("RTC_TOKEN_TTL_DEFAULT", env.RTC_TOKEN_TTL_DEFAULT, 600, bad);
   const rtcMin = parseSeconds("RTC_TOKEN_TTL_MIN", env.RTC_TOKEN_TTL_MIN, 60, bad);
   const rtcMax = parseSeconds("RTC_TOKEN_TTL_MAX", env.RTC_TOKEN_TTL_MAX, 86_399, bad);
   if (rtcMax >= 86_400) bad("RTC_TOKEN_TTL_MAX", "below 86400 (NERTC's limit)");
@@ -208,6 +229,20 @@ export function parseConfig(env: Env): Config {
       );
   }
 
+  const previousAppSecret = env.NIM_APP_SECRET_PREVIOUS || undefined;
+  const previousUntilText = present(env.NIM_APP_SECRET_PREVIOUS_UNTIL);
+  let previousAppSecretTokensUntil = 0;
+  if (previousUntilText !== undefined) {
+    const until = ISO_INSTANT.test(previousUntilText) ? Date.parse(previousUntilText) : NaN;
+    if (!previousAppSecret) bad("NIM_APP_SECRET_PREVIOUS_UNTIL", "only with NIM_APP_SECRET_PREVIOUS");
+    else if (!Number.isFinite(until) || until > now + LIMITS.maxPreviousSecretTokenMs) {
+      bad(
+        "NIM_APP_SECRET_PREVIOUS_UNTIL",
+        "an ISO 8601 time with a zone (like 2026-01-31T12:00:00Z), at most 24 hours from now",
+      );
+    } else previousAppSecretTokensUntil = until;
+  }
+
   if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });
   if (!env.ACCOUNT_OBJECTS) problems.push({ name: "ACCOUNT_OBJECTS", problem: "missing" });
 
@@ -215,14 +250,15 @@ export function parseConfig(env: Env): Config {
   return {
     appKey,
     appSecret,
-    previousAppSecret: env.NIM_APP_SECRET_PREVIOUS || undefined,
+    previousAppSecret,
+    previousAppSecretTokensUntil,
     apiBases,
     accidSecret,
     session: {
       hs256Secret,
       jwksUrl,
-      issuer: present(env.SESSION_JWT_ISSUER),
-      audience: present(env.SESSION_JWT_AUDIENCE),
+      issuer,
+      audience,
     },
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
     rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },

@@ -26,8 +26,15 @@ export const LIMITS = {
   maxImportRows: 400,
   /** Longest session JWT we parse; longer headers are refused before any crypto. */
   maxJwtLength: 8192,
+  /** Largest JWKS document we read (real ones are a few KB). */
+  maxJwksBytes: 64 * 1024,
   /** Longest dynamic token we decode (real ones are about 120 characters). */
   maxDynamicTokenLength: 512,
+  /**
+   * Furthest ahead NIM_APP_SECRET_PREVIOUS_UNTIL may be: a day, the longest ttl this service can
+   * issue, so every token signed before a rotation can live out its ttl and no longer.
+   */
+  maxPreviousSecretTokenMs: 24 * 60 * 60_000,
   /** Longest X-Request-Id we keep; a longer or malformed one is replaced. */
   maxRequestIdLength: 128,
 } as const;
@@ -37,7 +44,10 @@ export const TIMING = {
   jwtClockToleranceSeconds: 30,
   /** How long a JWKS is trusted before it is fetched again. */
   jwksCacheMaxAgeMs: 5 * 60_000,
-  /** Minimum time between JWKS fetches forced by an unknown `kid` (stops random-kid refetch storms). */
+  /**
+   * Minimum time between two JWKS fetches, whatever the first one's outcome: random `kid`s or a
+   * failing provider cannot make the Worker fetch more often.
+   */
   jwksCooldownMs: 30_000,
   /** Abort a JWKS fetch after this long. */
   jwksFetchTimeoutMs: 3_000,
@@ -98,6 +108,9 @@ export const NIM = {
   callbackWindowMs: 5 * 60_000,
   /** The accid /readyz asks NetEase about: any value works, NetEase only has to accept the signed call. */
   readyProbeAccid: "nim_token_worker_probe",
-  /** The login callback event type. */
-  loginEventType: 36,
+  /**
+   * The login-callback event types: 36 an IM login, 40 a QChat (圈组) login, with the same
+   * `fromAccount`, `authType` and `token` fields. Every other event type is not ours to veto.
+   */
+  loginEventTypes: [36, 40] as readonly number[],
 } as const;

@@ -24,6 +24,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const fetches: Record<string, number> = {};
   /** JWKS paths switched off with POST /down<path>: they answer 503 from then on (an IdP outage). */
   const down = new Set<string>();
+  /** JWKS paths switched to POST /hang<path>: they never answer in time from then on (a hung IdP). */
+  const hung = new Set<string>();
   const idp = createServer((request, response) => {
     const path = request.url ?? "/";
     if (request.method === "POST" && path.startsWith("/down/")) {
@@ -31,8 +33,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
       response.writeHead(204).end();
       return;
     }
+    if (request.method === "POST" && path.startsWith("/hang/")) {
+      hung.add(path.slice("/hang".length));
+      response.writeHead(204).end();
+      return;
+    }
     fetches[path] = (fetches[path] ?? 0) + 1;
-    if (down.has(path)) {
+    if (hung.has(path)) {
+      setTimeout(() => response.writeHead(503).end(), 10_000).unref();
+    } else if (down.has(path)) {
       response.writeHead(503, { "Content-Type": "text/plain" }).end("unavailable");
     } else if (path === "/jwks.json" || path.startsWith("/jwks/")) {
       response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));

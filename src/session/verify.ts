@@ -7,29 +7,31 @@
  * - an identity provider's JWKS: RS256, ES256 and EdDSA only.
  * The algorithm lists are pinned per key source, so an HS256 token "signed" with a JWKS public key
  * never reaches a verifier that would accept it, and `none` is never accepted. `exp` is required,
- * `nbf`/`iat` are honoured with a small clock tolerance, `iss`/`aud` are checked when configured.
+ * `nbf`/`iat` are honoured with a small clock tolerance, `iss`/`aud` are checked when configured
+ * (always, with a JWKS).
  *
  * Keys are prepared once per verifier (one verifier per isolate, see `runtime.ts`): the HMAC key is
- * imported once, and the remote JWKS is cached for 5 minutes with a cool-down on forced refetches.
- * When the JWKS cannot be fetched, keys fetched earlier keep working; only with no usable key at all
- * is the answer 503 `session_keys_unavailable` (our dependency's fault, not the caller's).
+ * imported once, and the remote JWKS is cached for 5 minutes and fetched at most once per 30 s
+ * (`jwks.ts`). When the JWKS cannot be fetched, keys fetched earlier keep working; only with no
+ * usable key at all is the answer 503 `session_keys_unavailable` (our dependency's fault, not the
+ * caller's). A JWKS always comes with a pinned issuer and audience (config.ts refuses it without).
+ * A refused token's log line names the rule that failed (`aud … (expected …)`); the 401 is generic.
  */
 
 import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
   type FlattenedJWSInput,
   type CryptoKey as JoseKey,
   type JWSHeaderParameters,
   type JWTVerifyOptions,
   errors as joseErrors,
   jwtVerify,
-  type RemoteJWKSet,
 } from "jose";
 import type { SessionConfig } from "../config.ts";
 import { LIMITS, TIMING } from "../constants.ts";
+import { UID_RULE } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { isValidUid } from "../uid.ts";
+import { KeysUnavailable, RemoteKeySet } from "./jwks.ts";
 
 /** Algorithms accepted with the shared secret. */
 export const SECRET_ALGORITHMS = ["HS256"] as const;
@@ -67,10 +69,6 @@ export function parseBearer(header: string | undefined): string | undefined {
   return header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
 }
 
-class KeysUnavailable extends Error {
-  override readonly name = "KeysUnavailable";
-}
-
 /** Verifies app-session JWTs for one SessionConfig. Create once per isolate and reuse. */
 export class SessionVerifier {
   readonly #getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<JoseKey | Uint8Array>;
@@ -79,7 +77,7 @@ export class SessionVerifier {
   constructor(config: SessionConfig) {
     const algorithms: string[] = [];
     let secretKey: Promise<JoseKey> | undefined;
-    let remote: RemoteJWKSet | undefined;
+    let remote: RemoteKeySet | undefined;
     if (config.hs256Secret) {
       algorithms.push(...SECRET_ALGORITHMS);
       secretKey = crypto.subtle.importKey(
@@ -92,11 +90,7 @@ export class SessionVerifier {
     }
     if (config.jwksUrl) {
       algorithms.push(...JWKS_ALGORITHMS);
-      remote = createRemoteJWKSet(new URL(config.jwksUrl), {
-        cacheMaxAge: TIMING.jwksCacheMaxAgeMs,
-        cooldownDuration: TIMING.jwksCooldownMs,
-        timeoutDuration: TIMING.jwksFetchTimeoutMs,
-      });
+      remote = new RemoteKeySet(config.jwksUrl);
     }
     this.#options = {
       algorithms,
@@ -108,9 +102,13 @@ export class SessionVerifier {
     this.#getKey = async (header, token) => {
       // The key source is chosen by the algorithm family; jose has already checked `alg` is allowed.
       if (header.alg === "HS256") return secretKey!;
-      return resolveJwksKey(remote!, header, token);
+      return remote!.key(header, token);
     };
+    this.keySet = remote;
   }
+
+  /** The identity provider's key set, when one is configured (/readyz checks it). */
+  readonly keySet: RemoteKeySet | undefined;
 
   /** Verifies `jwt` and returns its uid, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
   async verify(jwt: string): Promise<string> {
@@ -127,6 +125,7 @@ export class SessionVerifier {
       if (error instanceof KeysUnavailable) {
         throw new DomainError("session_keys_unavailable", error.message);
       }
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw invalidSession(this.#claimFailure(error));
       if (error instanceof joseErrors.JOSEError) throw invalidSession(error.code);
       throw invalidSession(error instanceof Error ? error.name : "verification failed");
     }
@@ -137,30 +136,21 @@ export class SessionVerifier {
     }
     if (!isValidUid(sub)) {
       // The JWT itself verified, so stating the rule tells the caller nothing it could not read.
-      const rule = `The session's sub must be 1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters.`;
+      const rule = `The session's sub must be ${UID_RULE}.`;
       throw new DomainError("session_invalid", "sub breaks the uid rule", rule);
     }
     return sub;
   }
-}
 
-/** Resolves a JWKS key; when the JWKS cannot be fetched, falls back to the keys fetched last. */
-async function resolveJwksKey(
-  remote: RemoteJWKSet,
-  header: JWSHeaderParameters,
-  token: FlattenedJWSInput,
-): Promise<JoseKey> {
-  try {
-    return await remote(header, token);
-  } catch (error) {
-    // A key that is not in a set we did fetch is the caller's problem (401).
-    if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys)
-      throw error;
-    if (error instanceof joseErrors.JOSENotSupported || error instanceof joseErrors.JOSEAlgNotAllowed) throw error;
-    // Anything else is a fetch failure. Fall back to the last keys we fetched, if any.
-    const lastKnown = remote.jwks();
-    if (lastKnown) return createLocalJWKSet(lastKnown)(header, token);
-    const reason = error instanceof joseErrors.JOSEError ? error.code : error instanceof Error ? error.name : "unknown";
-    throw new KeysUnavailable(`JWKS fetch failed: ${reason}`);
+  /**
+   * Which claim failed and what was expected, for the log only (the 401 stays generic). The
+   * expected issuer and audience are configuration, not secrets; the token's own values are not
+   * logged.
+   */
+  #claimFailure(error: InstanceType<typeof joseErrors.JWTClaimValidationFailed>): string {
+    const expected =
+      error.claim === "iss" ? this.#options.issuer : error.claim === "aud" ? this.#options.audience : undefined;
+    const what = error.reason === "check_failed" ? "mismatch" : error.reason;
+    return `${error.claim} ${what}${expected === undefined ? "" : `: expected ${String(expected)}`}`;
   }
 }

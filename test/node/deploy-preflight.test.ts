@@ -53,6 +53,16 @@ describe("deploy preflight", () => {
     expect(noSqlite.output).toContain("No migration declares AccountObject as a SQLite-backed class");
   });
 
+  it("refuses a JWKS without the issuer and audience to pin", () => {
+    const jwks = 'SESSION_JWKS_URL = "https://idp.example/.well-known/jwks.json"\n';
+    const neither = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${jwks}${KV}`);
+    expect(neither.status).toBe(1);
+    expect(neither.output).toContain("SESSION_JWT_ISSUER is empty while SESSION_JWKS_URL is set");
+    expect(neither.output).toContain("SESSION_JWT_AUDIENCE is empty while SESSION_JWKS_URL is set");
+    const both = 'SESSION_JWT_ISSUER = "https://idp.example/"\nSESSION_JWT_AUDIENCE = "my-app"\n';
+    expect(preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${jwks}${both}${KV}`).status).toBe(0);
+  });
+
   it("passes a usable configuration, noting a namespace id still to commit", () => {
     const { status, output } = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${KV}`);
     expect(status).toBe(0);

@@ -18,6 +18,7 @@ import {
   hsJwt,
   injectFault,
   issue,
+  jwksSettings,
   seg,
   tokenFor,
   uniqueUid,
@@ -105,6 +106,42 @@ describe("abuse limits", () => {
     const wrong = await call("/healthz", { method: "DELETE" });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get("Allow")).toBe("GET, HEAD");
+  });
+
+  it("answers 413 to a streamed body (no Content-Length) over the limit, on every route that reads one", async () => {
+    /** A body sent in 1 KiB chunks, as a client streaming without Content-Length would. */
+    const streamed = (bytes: number) => {
+      let sent = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= bytes) return controller.close();
+          const chunk = new TextEncoder().encode(" ".repeat(Math.min(1024, bytes - sent)));
+          sent += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+    };
+    const send = (path: string, authorization: string, bytes: number) =>
+      call(path, {
+        method: "POST",
+        body: streamed(bytes),
+        headers: { "Content-Type": "application/json", Authorization: authorization },
+        duplex: "half",
+      } as RequestInit);
+    const session = `Bearer ${await hsJwt(uniqueUid())}`;
+    const admin = `Bearer ${env.ADMIN_TOKEN}`;
+    for (const [path, authorization, limit] of [
+      ["/v1/token", session, 8 * 1024],
+      ["/v1/rtc/token", session, 8 * 1024],
+      ["/admin/v1/accounts/someone/block", admin, 8 * 1024],
+      ["/admin/v1/accounts/import", admin, 256 * 1024],
+    ] as const) {
+      const over = await send(path, authorization, limit + 1);
+      expect(over.status, path).toBe(413);
+      expect((await over.json<{ error: string }>()).error).toBe("payload_too_large");
+    }
+    // Under the limit, the streamed body is read as usual (all spaces: an empty body).
+    expect((await send("/v1/token", session, 100)).status).toBe(200);
   });
 });
 
@@ -310,17 +347,18 @@ describe("faults", () => {
   });
 
   it("answers 503 session_keys_unavailable when the JWKS is too slow and nothing is cached", async () => {
-    const response = await issue(await esJwt(uniqueUid()), undefined, {
-      SESSION_JWT_SECRET: "",
-      SESSION_JWKS_URL: `${env.IDP_URL}/slow/${crypto.randomUUID()}.json`,
-    });
+    const response = await issue(
+      await esJwt(uniqueUid()),
+      undefined,
+      jwksSettings(`/slow/${crypto.randomUUID()}.json`),
+    );
     expect(response.status).toBe(503);
     expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");
   });
 
   it("refetches the JWKS at most once per cool-down, however many unknown kids arrive", async () => {
     const path = `/jwks/${crypto.randomUUID()}.json`;
-    const settings = { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}${path}` };
+    const settings = jwksSettings(path);
     expect((await issue(await esJwt(uniqueUid()), undefined, settings)).status).toBe(200);
     for (let i = 0; i < 10; i++) {
       expect((await issue(await esJwt(uniqueUid(), { kid: crypto.randomUUID() }), undefined, settings)).status).toBe(
@@ -356,7 +394,7 @@ describe("JWKS outage with keys already fetched", () => {
 
   it("keeps verifying with the last keys fetched once the cache is stale, and is 503 only without any", async () => {
     const path = `/jwks/${crypto.randomUUID()}.json`;
-    const settings = { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}${path}` };
+    const settings = jwksSettings(path);
     const uid = uniqueUid(); // known before the clock moves, so no NetEase call is signed with a future time
     expect((await issue(await esJwt(uid), undefined, settings)).status).toBe(200);
     // The identity provider goes down, and the cached JWKS grows older than its 5-minute lifetime,
@@ -371,10 +409,7 @@ describe("JWKS outage with keys already fetched", () => {
     // Never fetched, and down: nothing to fall back on.
     const other = `/jwks/${crypto.randomUUID()}.json`;
     await fetch(`${env.IDP_URL}/down${other}`, { method: "POST" });
-    const response = await issue(await esJwt(uniqueUid()), undefined, {
-      SESSION_JWT_SECRET: "",
-      SESSION_JWKS_URL: `${env.IDP_URL}${other}`,
-    });
+    const response = await issue(await esJwt(uniqueUid()), undefined, jwksSettings(other));
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).toBe("5");
     expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");

@@ -67,10 +67,29 @@ export function hsJwt(
   return claims(uid, options).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secret));
 }
 
-/** An ES256 session JWT signed with the identity-provider stand-in's key (kid "es-1"). */
+/** The issuer and audience the identity-provider stand-in's tokens carry (a JWKS always needs both). */
+export const TEST_IDP = { issuer: "https://idp.nim-token-worker.test/", audience: "nim-token-worker-test" } as const;
+
+/**
+ * Settings for JWKS sessions from the identity-provider stand-in at `path` (its own runtime per
+ * path), with the issuer and audience pinned; `secret` keeps SESSION_JWT_SECRET too (both modes).
+ */
+export function jwksSettings(path = "/jwks.json", secret = false): Record<string, string> {
+  return {
+    ...(secret ? {} : { SESSION_JWT_SECRET: "" }),
+    SESSION_JWKS_URL: `${env.IDP_URL}${path}`,
+    SESSION_JWT_ISSUER: TEST_IDP.issuer,
+    SESSION_JWT_AUDIENCE: TEST_IDP.audience,
+  };
+}
+
+/**
+ * An ES256 session JWT signed with the identity-provider stand-in's key (kid "es-1"), for
+ * TEST_IDP's issuer and audience unless `options` says otherwise ("" leaves the claim out).
+ */
 export async function esJwt(uid: string | undefined, options: JwtOptions & { kid?: string } = {}): Promise<string> {
   const key = await importJWK(JSON.parse(env.IDP_PRIVATE_JWK), "ES256");
-  return claims(uid, options)
+  return claims(uid, { ...TEST_IDP, ...options })
     .setProtectedHeader({ alg: "ES256", kid: options.kid ?? "es-1" })
     .sign(key);
 }

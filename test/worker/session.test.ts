@@ -2,9 +2,22 @@
 
 import { describe, expect, it } from "vitest";
 import { isCanonicalBase64url } from "../../src/session/verify.ts";
-import { adminCall, b64urlJson, call, env, esJwt, hsJwt, issue, respellSignature, seg, uniqueUid } from "./helpers.ts";
+import {
+  adminCall,
+  b64urlJson,
+  call,
+  env,
+  esJwt,
+  hsJwt,
+  issue,
+  jwksSettings,
+  respellSignature,
+  seg,
+  TEST_IDP,
+  uniqueUid,
+} from "./helpers.ts";
 
-const jwksMode = () => ({ SESSION_JWT_SECRET: "", SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` });
+const jwksMode = () => jwksSettings();
 
 async function expectInvalid(response: Response): Promise<void> {
   expect(response.status).toBe(401);
@@ -74,7 +87,8 @@ describe("HS256 sessions (shared secret)", () => {
     const ok = await issue(await hsJwt(cjk));
     expect(ok.status).toBe(200);
     expect((await adminCall("GET", `/accounts/${seg(cjk)}`)).status).toBe(200);
-    const rule = "The session's sub must be 1 to 256 bytes of UTF-8 text without control characters.";
+    const rule =
+      'The session\'s sub must be 1 to 256 bytes of UTF-8 text without control characters, and neither "." nor "..".';
     for (const sub of [
       "数".repeat(86),
       "😀".repeat(128),
@@ -181,16 +195,19 @@ describe("JWKS sessions (identity provider)", () => {
   });
 
   it("accepts both kinds when both the secret and a JWKS are configured", async () => {
-    const both = { SESSION_JWKS_URL: `${env.IDP_URL}/jwks.json` };
+    const both = jwksSettings("/jwks.json", true);
     expect((await issue(await esJwt(uniqueUid()), undefined, both)).status).toBe(200);
-    expect((await issue(await hsJwt(uniqueUid()), undefined, both)).status).toBe(200);
+    // The pinned issuer and audience apply to every session, whichever key signed it.
+    expect((await issue(await hsJwt(uniqueUid(), { ...TEST_IDP }), undefined, both)).status).toBe(200);
+    await expectInvalid(await issue(await hsJwt(uniqueUid()), undefined, both));
   });
 
   it("answers 503 session_keys_unavailable when the JWKS cannot be fetched and no keys are cached", async () => {
-    const response = await issue(await esJwt(uniqueUid()), undefined, {
-      SESSION_JWT_SECRET: "",
-      SESSION_JWKS_URL: `${env.IDP_URL}/down-${crypto.randomUUID()}.json`,
-    });
+    const response = await issue(
+      await esJwt(uniqueUid()),
+      undefined,
+      jwksSettings(`/down-${crypto.randomUUID()}.json`),
+    );
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).toBeTruthy();
     expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");
