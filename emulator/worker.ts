@@ -59,7 +59,15 @@ interface Account {
 }
 
 /** How an injected fault answers. */
-type FaultMode = "http500" | "http502" | "code500" | "code416" | "code403" | "malformed" | "timeout";
+type FaultMode =
+  | "http500"
+  | "http502"
+  | "code500"
+  | "code416"
+  | "code403"
+  | "malformed"
+  | "timeout"
+  | "applied_timeout";
 const FAULT_MODES: readonly FaultMode[] = [
   "http500",
   "http502",
@@ -68,6 +76,9 @@ const FAULT_MODES: readonly FaultMode[] = [
   "code403",
   "malformed",
   "timeout",
+  // The call takes effect, but its answer never arrives in time: the caller sees a failure for a
+  // change that happened (what a timeout or a 5xx after NetEase acted looks like).
+  "applied_timeout",
 ];
 
 interface Fault {
@@ -161,6 +172,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       this.#requestIds.set(accid, [...(this.#requestIds.get(accid) ?? []), `${base}:${requestId}`]);
 
     const fault = this.#takeFault(action, accids, base);
+    if (fault?.mode === "applied_timeout") await this.#execute(action, form);
     if (fault) return this.#faultAnswer(fault);
     // NetEase may de-duplicate by RequestId: a repeat of an answered call gets the first answer.
     const earlier = requestId ? this.#answered.get(requestId) : undefined;
@@ -426,6 +438,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       case "malformed":
         return new Response("<html>gateway</html>", { status: 200, headers: { "Content-Type": "text/html" } });
       case "timeout":
+      case "applied_timeout":
         // Longer than any client timeout; the caller gives up first.
         await new Promise((resolve) => setTimeout(resolve, 30_000));
         return nim(500, { desc: "late" });

@@ -156,7 +156,9 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
   ): Promise<ObjectAnswer<T>> {
     const run = async (): Promise<ObjectAnswer<T>> => {
       const replay = requestId === undefined ? undefined : this.#ledger.replay<T>(requestId, operation, Date.now());
-      if (replay) return replay;
+      // Marked, so the Worker neither caches the first answer's record (it may be older than the
+      // committed one: unblock, block, then a replayed unblock) nor audits it as a change.
+      if (replay) return { ...replay, replayed: true };
       let answer: ObjectAnswer<T>;
       try {
         const runtime = runtimeFor(this.env);

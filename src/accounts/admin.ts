@@ -20,13 +20,19 @@ import {
 import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
-import type { AccountObjects } from "./objects.ts";
+import type { AccountObjects, Operated } from "./objects.ts";
 import type { AccountProvisioner } from "./provision.ts";
 import type { AccountRecord, AccountStore } from "./store.ts";
-import { bindConflict } from "./writer.ts";
+import { type BindOutcome, bindConflict } from "./writer.ts";
 
 /** Import rows bound at the same time (each is one call to that uid's object). */
 const IMPORT_CONCURRENCY = 8;
+
+/** One import row as sent, with the number it is reported under (array place or NDJSON line). */
+export interface NumberedRow {
+  line: number;
+  row: unknown;
+}
 
 /** Operator actions on accounts. Cheap to construct per request. */
 export class AccountAdmin {
@@ -49,27 +55,36 @@ export class AccountAdmin {
    * is `already_bound`. 409 if the uid has another accid or the accid belongs (or belonged) to
    * another uid; 400 if NetEase does not know the accid.
    */
-  bind(uid: string, accid: string): Promise<{ record: AccountRecord; outcome: "bound" | "already_bound" }> {
-    return this.#audited("bind", uid, accid, async () => {
-      const done = await this.objects.bind(uid, accid, { requestId: this.requestId });
-      return { value: done, record: done.record, outcome: done.outcome };
-    });
+  bind(uid: string, accid: string): Promise<Operated<{ record: AccountRecord; outcome: BindOutcome }>> {
+    return this.#audited(
+      "bind",
+      uid,
+      accid,
+      (done) => done,
+      () => this.objects.bind(uid, accid, { requestId: this.requestId }),
+    );
   }
 
   /** Blocks the uid's accid at NetEase (kicking live sessions when `kick`), then marks the record. */
-  block(uid: string, kick: boolean): Promise<AccountRecord> {
-    return this.#audited("block", uid, undefined, async () => {
-      const record = await this.objects.block(uid, kick, { requestId: this.requestId });
-      return { value: record, record, outcome: "done" };
-    });
+  block(uid: string, kick: boolean): Promise<Operated<AccountRecord>> {
+    return this.#audited(
+      "block",
+      uid,
+      undefined,
+      (record) => ({ record, outcome: "done" }),
+      () => this.objects.block(uid, kick, { requestId: this.requestId }),
+    );
   }
 
   /** Unblocks the uid's accid at NetEase, then marks the record active. */
-  unblock(uid: string): Promise<AccountRecord> {
-    return this.#audited("unblock", uid, undefined, async () => {
-      const record = await this.objects.unblock(uid, { requestId: this.requestId });
-      return { value: record, record, outcome: "done" };
-    });
+  unblock(uid: string): Promise<Operated<AccountRecord>> {
+    return this.#audited(
+      "unblock",
+      uid,
+      undefined,
+      (record) => ({ record, outcome: "done" }),
+      () => this.objects.unblock(uid, { requestId: this.requestId }),
+    );
   }
 
   /**
@@ -77,11 +92,14 @@ export class AccountAdmin {
    * queued behind one another each happen, and each reports the accid it produced. 409 for a
    * blocked account: rotation would otherwise quietly lift the block.
    */
-  rotate(uid: string): Promise<{ record: AccountRecord; previousAccid: string }> {
-    return this.#audited("rotate", uid, undefined, async () => {
-      const done = await this.objects.rotate(uid, { requestId: this.requestId });
-      return { value: done, record: done.record, outcome: "done" };
-    });
+  rotate(uid: string): Promise<Operated<{ record: AccountRecord; previousAccid: string }>> {
+    return this.#audited(
+      "rotate",
+      uid,
+      undefined,
+      (done) => ({ record: done.record, outcome: "done" }),
+      () => this.objects.rotate(uid, { requestId: this.requestId }),
+    );
   }
 
   /**
@@ -92,13 +110,12 @@ export class AccountAdmin {
    * in flight have settled; rows bound before stay bound. Idempotent: re-running an import reports
    * `already_bound`.
    */
-  async importRows(rows: readonly unknown[]): Promise<ImportResponse> {
+  async importRows(rows: readonly NumberedRow[]): Promise<ImportResponse> {
     const results: ImportRowResult[] = [];
     const candidates: { line: number; uid: string; accid: string }[] = [];
     const seenUid = new Map<string, string>();
     const seenAccid = new Map<string, string>();
-    for (const [index, row] of rows.entries()) {
-      const line = index + 1;
+    for (const { line, row } of rows) {
       const parsed = parseImportRow(row);
       if (typeof parsed === "string") {
         results.push({ line, outcome: "invalid", message: parsed });
@@ -165,9 +182,10 @@ export class AccountAdmin {
     try {
       // Each row has its own id at its object, so a repeated import request replays row by row.
       const requestId = `${this.requestId}#${line}`;
-      const { record, outcome } = await this.objects.bind(uid, accid, { requestId, registered: true });
-      this.provisioner.remember(uid, record);
-      this.#log("import", uid, accid, outcome);
+      const done = await this.objects.bind(uid, accid, { requestId, registered: true });
+      const { record, outcome } = done.value;
+      if (!done.replayed) this.provisioner.remember(uid, record);
+      this.#log("import", uid, accid, done.replayed ? "replayed" : outcome);
       return { outcome };
     } catch (error) {
       if (error instanceof DomainError && error.kind === "account_conflict") {
@@ -179,19 +197,23 @@ export class AccountAdmin {
 
   /**
    * Runs one change in the uid's object, keeps its committed record in this isolate's cache, and
-   * writes the audit line: the accid it ended on and its outcome, or the failure.
+   * writes the audit line: the accid it ended on and its outcome, or the failure. A replayed answer
+   * (a repeated X-Request-Id) changed nothing now and may be older than the committed record: it is
+   * audited as `replayed` and never cached, or a replayed unblock would hand a blocked user tokens.
    */
   async #audited<T>(
     what: string,
     uid: string,
     accid: string | undefined,
-    operation: () => Promise<{ value: T; record: AccountRecord; outcome: string }>,
-  ): Promise<T> {
+    result: (value: T) => { record: AccountRecord; outcome: string },
+    operation: () => Promise<Operated<T>>,
+  ): Promise<Operated<T>> {
     try {
       const done = await operation();
-      this.provisioner.remember(uid, done.record);
-      this.#log(what, uid, done.record.accid, done.outcome);
-      return done.value;
+      const { record, outcome } = result(done.value);
+      if (!done.replayed) this.provisioner.remember(uid, record);
+      this.#log(what, uid, record.accid, done.replayed ? "replayed" : outcome);
+      return done;
     } catch (error) {
       this.#log(what, uid, accid, error instanceof DomainError ? `failed:${error.kind}` : "failed");
       throw error;

@@ -16,8 +16,17 @@ import type { BindOutcome } from "./writer.ts";
 
 /** An operation's result as it crosses the RPC boundary. `internal` is a fault in the object itself. */
 export type ObjectAnswer<T> =
-  | { ok: true; value: T }
-  | { ok: false; kind: DomainErrorKind | "internal"; detail?: string; reason?: string };
+  | { ok: true; value: T; replayed?: boolean }
+  | { ok: false; kind: DomainErrorKind | "internal"; detail?: string; reason?: string; replayed?: boolean };
+
+/**
+ * An operator action's outcome. `replayed` means a repeated X-Request-Id: `value` is what the first
+ * request was answered, which may be older than the record now (never a copy to cache or act on).
+ */
+export interface Operated<T> {
+  value: T;
+  replayed: boolean;
+}
 
 /** Per-call options for operator actions. */
 export interface OperationOptions {
@@ -69,20 +78,23 @@ export class AccountObjects {
     uid: string,
     accid: string,
     options: OperationOptions & { registered?: boolean } = {},
-  ): Promise<{ record: AccountRecord; outcome: BindOutcome }> {
-    return settle(() => this.#object(uid).bind(uid, accid, options));
+  ): Promise<Operated<{ record: AccountRecord; outcome: BindOutcome }>> {
+    return settleOperation(() => this.#object(uid).bind(uid, accid, options));
   }
 
-  block(uid: string, kick: boolean, options: OperationOptions = {}): Promise<AccountRecord> {
-    return settle(() => this.#object(uid).block(uid, kick, options));
+  block(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
+    return settleOperation(() => this.#object(uid).block(uid, kick, options));
   }
 
-  unblock(uid: string, options: OperationOptions = {}): Promise<AccountRecord> {
-    return settle(() => this.#object(uid).unblock(uid, options));
+  unblock(uid: string, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
+    return settleOperation(() => this.#object(uid).unblock(uid, options));
   }
 
-  rotate(uid: string, options: OperationOptions = {}): Promise<{ record: AccountRecord; previousAccid: string }> {
-    return settle(() => this.#object(uid).rotate(uid, options));
+  rotate(
+    uid: string,
+    options: OperationOptions = {},
+  ): Promise<Operated<{ record: AccountRecord; previousAccid: string }>> {
+    return settleOperation(() => this.#object(uid).rotate(uid, options));
   }
 
   #object(uid: string): AccountObjectRpc {
@@ -93,6 +105,10 @@ export class AccountObjects {
 }
 
 async function settle<T>(call: () => Promise<ObjectAnswer<T>>): Promise<T> {
+  return (await settleOperation(call)).value;
+}
+
+async function settleOperation<T>(call: () => Promise<ObjectAnswer<T>>): Promise<Operated<T>> {
   let answer: ObjectAnswer<T>;
   try {
     answer = await call();
@@ -103,7 +119,7 @@ async function settle<T>(call: () => Promise<ObjectAnswer<T>>): Promise<T> {
     const detail = `account object: ${error instanceof Error ? error.message.slice(0, 120) : "error"}`;
     throw new DomainError("storage_unavailable", detail);
   }
-  if (answer.ok) return answer.value;
+  if (answer.ok) return { value: answer.value, replayed: answer.replayed === true };
   if (answer.kind === "internal") throw new Error(answer.detail ?? "account object failed");
   throw new DomainError(answer.kind, answer.detail, answer.reason);
 }

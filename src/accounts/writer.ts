@@ -113,11 +113,17 @@ export class AccountWriter {
    * Undoes a registration no record names (a rotation that failed after registering): blocks the
    * accid at NetEase if it exists there, so no account outside the records can log in, and moves
    * `current`'s generation past it so it is never handed out. Returns the record to commit.
+   *
+   * The record keeps naming `current.accid` as active, so that accid must be usable at NetEase: the
+   * rotation's block of it may have been applied even though the call failed (a timeout or a 5xx
+   * after NetEase acted), which would lock the user out while every view says active. It is
+   * unblocked again, which is a no-op when the block never happened.
    */
   async rollBack(current: AccountRecord, registration: PendingAccid): Promise<AccountRecord> {
     if ((await this.nim.existingAccounts([registration.accid])).has(registration.accid)) {
       await this.nim.blockAccount(registration.accid, true);
     }
+    if (current.status === "active") await this.nim.unblockAccount(current.accid);
     const generation = Math.max(current.generation, registration.generation);
     return { ...current, generation, updatedAt: this.now() };
   }

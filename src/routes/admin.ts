@@ -8,7 +8,7 @@
 import { type Context, Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import * as v from "valibot";
-import { AccountAdmin } from "../accounts/admin.ts";
+import { AccountAdmin, type NumberedRow } from "../accounts/admin.ts";
 import type { AccountRecord } from "../accounts/store.ts";
 import { LIMITS } from "../constants.ts";
 import {
@@ -80,6 +80,14 @@ function view(uid: string, record: AccountRecord): AdminAccount {
 
 const noStore = { "Cache-Control": "no-store" };
 
+/**
+ * Headers of an operator action's answer. `Idempotent-Replayed: true` marks the answer to a
+ * repeated X-Request-Id: nothing was done now, and the record shown is as it was then.
+ */
+function operationHeaders(replayed: boolean): Record<string, string> {
+  return replayed ? { ...noStore, "Idempotent-Replayed": "true" } : noStore;
+}
+
 adminRoutes.post("/accounts/import", limitBody(LIMITS.maxImportBodyBytes), async (c) => {
   requireMediaType(c, ["application/json", "application/x-ndjson"]);
   const rows = parseImportBody(await readBodyText(c), mediaType(c));
@@ -97,8 +105,9 @@ adminRoutes.put(
   jsonBody(() => bindRequestSchema),
   async (c) => {
     const uid = uidParam(c);
-    const { record, outcome } = await admin(c).bind(uid, c.req.valid("json").accid);
-    return c.json({ ...view(uid, record), outcome }, outcome === "bound" ? 201 : 200, noStore);
+    const { value, replayed } = await admin(c).bind(uid, c.req.valid("json").accid);
+    const { record, outcome } = value;
+    return c.json({ ...view(uid, record), outcome }, outcome === "bound" ? 201 : 200, operationHeaders(replayed));
   },
 );
 
@@ -108,7 +117,8 @@ adminRoutes.post(
   async (c) => {
     const uid = uidParam(c);
     const { kick = true } = c.req.valid("json");
-    return c.json(view(uid, await admin(c).block(uid, kick)), 200, noStore);
+    const { value, replayed } = await admin(c).block(uid, kick);
+    return c.json(view(uid, value), 200, operationHeaders(replayed));
   },
 );
 
@@ -117,7 +127,8 @@ adminRoutes.post(
   jsonBody(() => emptyRequestSchema),
   async (c) => {
     const uid = uidParam(c);
-    return c.json(view(uid, await admin(c).unblock(uid)), 200, noStore);
+    const { value, replayed } = await admin(c).unblock(uid);
+    return c.json(view(uid, value), 200, operationHeaders(replayed));
   },
 );
 
@@ -126,34 +137,39 @@ adminRoutes.post(
   jsonBody(() => emptyRequestSchema),
   async (c) => {
     const uid = uidParam(c);
-    const { record, previousAccid } = await admin(c).rotate(uid);
-    return c.json({ ...view(uid, record), previousAccid }, 200, noStore);
+    const { value, replayed } = await admin(c).rotate(uid);
+    return c.json({ ...view(uid, value.record), previousAccid: value.previousAccid }, 200, operationHeaders(replayed));
   },
 );
 
-/** Rows from a JSON array or NDJSON (blank lines ignored); a line that is not JSON becomes a string row (reported invalid). */
-function parseImportBody(text: string, type: string): unknown[] {
-  let value: unknown;
+/**
+ * Rows from a JSON array or NDJSON, each with the number it is reported under: its place in the
+ * array, or its line in the NDJSON text (blank lines are skipped but still counted, so the number
+ * is the line an operator finds in the file). A line that is not JSON becomes a string row
+ * (reported invalid).
+ */
+function parseImportBody(text: string, type: string): NumberedRow[] {
+  let rows: NumberedRow[];
   if (type === "application/x-ndjson") {
-    value = text
-      .split(/\r?\n/)
-      .filter((line) => line.trim() !== "")
-      .map((line) => {
-        try {
-          return JSON.parse(line) as unknown;
-        } catch {
-          return line;
-        }
-      });
+    rows = text.split(/\r?\n/).flatMap((line, index) => {
+      if (line.trim() === "") return [];
+      try {
+        return [{ line: index + 1, row: JSON.parse(line) as unknown }];
+      } catch {
+        return [{ line: index + 1, row: line }];
+      }
+    });
   } else {
+    let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
       throw errors.invalidRequest("The body is not valid JSON (send a JSON array, or NDJSON as application/x-ndjson).");
     }
     if (!Array.isArray(value)) throw errors.invalidRequest("The body must be a JSON array of {uid, accid}.");
+    rows = value.map((row: unknown, index) => ({ line: index + 1, row }));
   }
-  const result = v.safeParse(importRequestSchema, value);
+  const result = v.safeParse(importRequestSchema, rows);
   if (!result.success) throw errors.invalidRequest(describeIssues(importRequestSchema, result.issues));
-  return result.output;
+  return rows;
 }
