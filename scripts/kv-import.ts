@@ -13,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { newAccountRecord } from "../src/accounts/record.ts";
 import { NIM } from "../src/constants.ts";
+import { UID_RULE } from "../src/contract.ts";
 import { isValidUid } from "../src/uid.ts";
 
 /** One entry of `wrangler kv bulk put`'s input. */
@@ -73,7 +74,7 @@ export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntr
       row.length !== 2
         ? `expected 2 fields, found ${row.length}`
         : !isValidUid(uid)
-          ? "uid must be 1 to 256 bytes of UTF-8 text without control characters"
+          ? `uid must be ${UID_RULE}`
           : !accid || !NIM.lowercaseAccidPattern.test(accid)
             ? "accid must be 1 to 32 letters, digits or _ @ . -"
             : uids.has(uid!)

@@ -41,19 +41,21 @@ const unixMs = (description: string) => v.pipe(v.number(), v.integer(), v.minVal
 
 // ---- requests ----
 
+/** The uid rule in words: what a 400, the session's 401 detail and kv-import say. */
+export const UID_RULE = `1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters, and neither "." nor ".."`;
+
 /** uid: as session/verify and the admin API accept it. */
-export const uidSchema = ruled(
-  "uid",
-  `1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters`,
-  (message) => [
-    v.minLength(1, message),
-    // No C0 or C1 control characters (a uid is logged and joined with NUL), and no lone surrogate:
-    // with the u flag a well-formed pair is one code point, so only a lone half matches.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
-    v.regex(/^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]+$/u, message),
-    v.maxBytes(LIMITS.maxUidBytes, message),
-  ],
-);
+export const uidSchema = ruled("uid", UID_RULE, (message) => [
+  v.minLength(1, message),
+  // No C0 or C1 control characters (a uid is logged and joined with NUL), and no lone surrogate:
+  // with the u flag a well-formed pair is one code point, so only a lone half matches.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
+  v.regex(/^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]+$/u, message),
+  v.maxBytes(LIMITS.maxUidBytes, message),
+  // A URL path normalises `.` and `..` (also as %2E) away, so such a uid could get tokens but
+  // never be reached by the admin API: no block, no rotation. Refused everywhere instead.
+  v.check((uid) => uid !== "." && uid !== "..", message),
+]);
 
 /**
  * accid as operators may give it: NetEase's rule, any case. NetEase treats accids case-insensitively

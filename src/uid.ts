@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { uidSchema } from "./contract.ts";
 
 /**
- * True for a string of 1 to 256 characters with no control characters (see `uidSchema`). Control
+ * True for a uid that follows `UID_RULE` (see `uidSchema`). Control
  * characters are refused so a uid is always safe to log and to join with a NUL separator.
  */
 export function isValidUid(value: unknown): value is string {

@@ -37,7 +37,7 @@ describe("CSV to wrangler kv bulk put", () => {
         "line 3: accid must be 1 to 32 letters, digits or _ @ . -",
         "line 4: uid appears twice",
         "line 5: accid appears twice",
-        "line 6: uid must be 1 to 256 bytes of UTF-8 text without control characters",
+        'line 6: uid must be 1 to 256 bytes of UTF-8 text without control characters, and neither "." nor ".."',
         "line 7: expected 2 fields, found 1",
       ],
     });
