@@ -61,8 +61,11 @@ export function jsonBody<S extends v.GenericSchema>(
     // No body at all (the common token request) needs no limit, read or parse.
     let text = "";
     if (c.req.raw.body !== null) {
-      await limit(c, async () => {});
-      text = await readBodyText(c);
+      // Read inside the limit: a body without Content-Length is counted while it streams, and the
+      // limit's error surfaces from that read, where the middleware turns it into 413.
+      await limit(c, async () => {
+        text = await readBodyText(c);
+      });
     }
     if (text.trim() !== "") {
       requireMediaType(c, ["application/json"]);

@@ -6,13 +6,15 @@
  * Checks, each named in the answer with its outcome and latency: configuration; KV (one read);
  * the JWKS, when configured (one fetch); NetEase (a `getUinfos` signed with our app key and secret:
  * `credentials_rejected` for a wrong secret, distinct from `unreachable`). 200 when all pass, else
- * 503 naming the failed ones; never a secret, a token or NetEase's raw answer. The NetEase result is
- * reused for 30 s per isolate, so polling cannot exhaust NetEase's rate. /healthz stays the cheap,
- * I/O-free liveness check.
+ * 503 naming the failed ones; never a secret, a token or NetEase's raw answer. Each probe is
+ * single-flight and its result reused for 30 s per isolate, so polling cannot exhaust NetEase's rate
+ * or hammer the identity provider; the NetEase probe uses a client of its own, so a 416 it meets does
+ * not block real work. /healthz stays the cheap, I/O-free liveness check.
  */
 
 import { Hono } from "hono";
 import { NIM, TIMING } from "../constants.ts";
+import { NimServerApi } from "../nim/server-api.ts";
 import type { AppEnv, Runtime } from "../runtime.ts";
 
 /** Routes under /readyz. */
@@ -24,7 +26,63 @@ interface Check {
   latencyMs: number;
 }
 
-const probes = new WeakMap<Runtime, { at: number; check: Check }>();
+/**
+ * One probe, cached for `TIMING.readyProbeCacheMs` and single-flight: however many callers poll
+ * /readyz at once, the dependency is asked at most once per period. /readyz is unauthenticated, so
+ * without this it would turn every poll (or an attacker's burst) into a NetEase call or a JWKS fetch.
+ */
+class CachedProbe {
+  #last: { at: number; check: Check } | undefined;
+  #inflight: Promise<Check> | undefined;
+
+  constructor(readonly run: () => Promise<string>) {}
+
+  check(): Promise<Check> {
+    const last = this.#last;
+    if (last && Date.now() - last.at < TIMING.readyProbeCacheMs)
+      return Promise.resolve({ ...last.check, latencyMs: 0 });
+    this.#inflight ??= timed(this.run)
+      .then((check) => {
+        this.#last = { at: Date.now(), check };
+        return check;
+      })
+      .finally(() => {
+        this.#inflight = undefined;
+      });
+    return this.#inflight;
+  }
+}
+
+interface Probes {
+  kv: CachedProbe;
+  netease: CachedProbe;
+  jwks: CachedProbe | undefined;
+}
+
+const probes = new WeakMap<Runtime, Probes>();
+
+function probesFor(runtime: Runtime): Probes {
+  let found = probes.get(runtime);
+  if (!found) {
+    const { config, store, verifier } = runtime;
+    // Its own NetEase client: a 416 answered to a probe must not put the token path's client into
+    // its 10 s "do not call" block, nor a probe's failed base into its cool-down.
+    const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
+    const keySet = verifier.keySet;
+    found = {
+      kv: new CachedProbe(async () => {
+        await store.get(NIM.readyProbeAccid);
+        return "ok";
+      }),
+      netease: new CachedProbe(() => nim.probe(NIM.readyProbeAccid)),
+      // The verifier's own key set: a successful check refreshes the keys the token path uses, and
+      // its cool-down bounds these fetches like any other.
+      jwks: keySet ? new CachedProbe(() => keySet.check()) : undefined,
+    };
+    probes.set(runtime, found);
+  }
+  return found;
+}
 
 async function timed(run: () => Promise<string>): Promise<Check> {
   const started = Date.now();
@@ -40,14 +98,6 @@ async function timed(run: () => Promise<string>): Promise<Check> {
   return { ok: outcome === "ok", outcome, latencyMs: Date.now() - started };
 }
 
-async function neteaseCheck(runtime: Runtime): Promise<Check> {
-  const cached = probes.get(runtime);
-  if (cached && Date.now() - cached.at < TIMING.readyProbeCacheMs) return { ...cached.check, latencyMs: 0 };
-  const check = await timed(() => runtime.nim.probe(NIM.readyProbeAccid));
-  probes.set(runtime, { at: Date.now(), check });
-  return check;
-}
-
 readyRoutes.get("/", async (c) => {
   const headers = { "Cache-Control": "no-store" };
   const problem = c.var.configError;
@@ -55,22 +105,8 @@ readyRoutes.get("/", async (c) => {
     const config = { ok: false, outcome: `invalid: ${problem.problems.map((p) => p.name).join(", ")}`, latencyMs: 0 };
     return c.json({ status: "not_ready", failed: ["config"], checks: { config } }, 503, headers);
   }
-  const runtime = c.var.runtime;
-  const jwksUrl = runtime.config.session.jwksUrl;
-  const [kv, netease, jwks] = await Promise.all([
-    timed(async () => {
-      await runtime.store.get(NIM.readyProbeAccid);
-      return "ok";
-    }),
-    neteaseCheck(runtime),
-    jwksUrl
-      ? timed(async () => {
-          const response = await fetch(jwksUrl, { signal: AbortSignal.timeout(TIMING.jwksFetchTimeoutMs) });
-          const body = (await response.json().catch(() => null)) as { keys?: unknown } | null;
-          return response.ok && Array.isArray(body?.keys) ? "ok" : `HTTP ${response.status}`;
-        })
-      : undefined,
-  ]);
+  const probe = probesFor(c.var.runtime);
+  const [kv, netease, jwks] = await Promise.all([probe.kv.check(), probe.netease.check(), probe.jwks?.check()]);
   const checks: Record<string, Check> = { config: { ok: true, outcome: "ok", latencyMs: 0 }, kv, netease };
   if (jwks) checks.jwks = jwks;
   const failed = Object.entries(checks)

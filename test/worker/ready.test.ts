@@ -4,7 +4,17 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { NIM } from "../../src/constants.ts";
 import { readySchema } from "../../src/contract.ts";
-import { call, emulatedAccount, env } from "./helpers.ts";
+import {
+  adminCall,
+  call,
+  emulatedAccount,
+  env,
+  injectFault,
+  jwksSettings,
+  registerAtNetEase,
+  stockAccid,
+  uniqueUid,
+} from "./helpers.ts";
 
 type Ready = v.InferOutput<typeof readySchema>;
 
@@ -43,11 +53,11 @@ describe("GET /readyz", () => {
   });
 
   it("checks the JWKS when one is configured, and KV", async () => {
-    const jwks = await ready({ SESSION_JWKS_URL: `${env.IDP_URL}/jwks/${crypto.randomUUID()}.json` });
+    const jwks = await ready(jwksSettings(`/jwks/${crypto.randomUUID()}.json`));
     expect(jwks.body.checks.jwks).toMatchObject({ ok: true });
     const path = `/jwks/${crypto.randomUUID()}.json`;
     await fetch(`${env.IDP_URL}/down${path}`, { method: "POST" });
-    const down = await ready({ SESSION_JWKS_URL: `${env.IDP_URL}${path}` });
+    const down = await ready(jwksSettings(path));
     expect(down).toMatchObject({ status: 503, body: { failed: ["jwks"] } });
     const brokenKv = {
       get: () => Promise.reject(new Error("KV down")),
@@ -63,6 +73,35 @@ describe("GET /readyz", () => {
     for (let i = 0; i < 5; i++) expect((await ready(settings)).status).toBe(200);
     const after = (await emulatedAccount(NIM.readyProbeAccid)).calls.getUinfos ?? 0;
     expect(after - before).toBe(1);
+  });
+
+  it("asks NetEase and the identity provider once for many concurrent polls (single-flight)", async () => {
+    const path = `/jwks/${crypto.randomUUID()}.json`;
+    const settings = { ...jwksSettings(path), TOKEN_TTL_DEFAULT: "602" }; // its own runtime
+    const before = (await emulatedAccount(NIM.readyProbeAccid)).calls.getUinfos ?? 0;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => ready(settings)));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    const after = (await emulatedAccount(NIM.readyProbeAccid)).calls.getUinfos ?? 0;
+    expect(after - before).toBe(1);
+    const fetches = await (await fetch(`${env.IDP_URL}/fetches`)).json<Record<string, number>>();
+    expect(fetches[path]).toBe(1);
+  });
+
+  it("does not let a 416 answered to its probe block real work", async () => {
+    const settings = { TOKEN_TTL_DEFAULT: "603" }; // its own runtime
+    await injectFault(NIM.readyProbeAccid, "user/getUinfos.action", "code416");
+    const { status, body } = await ready(settings);
+    expect(status).toBe(503);
+    expect(body.checks.netease).toMatchObject({ ok: false, outcome: "rate_limited" });
+    // The Worker's own NetEase client (an import asks it whether accids exist) did not take the
+    // probe's 416 as NetEase's 10 s block.
+    const accid = stockAccid();
+    await registerAtNetEase(accid);
+    const imported = await adminCall("POST", "/accounts/import", [{ uid: uniqueUid(), accid }], {
+      overrides: settings,
+    });
+    expect(imported.status).toBe(200);
+    expect((await imported.json<{ counts: { bound: number } }>()).counts.bound).toBe(1);
   });
 
   it("names the configuration problem when the settings are unusable", async () => {
