@@ -342,6 +342,21 @@ describe("import", () => {
     expect(body.results).toHaveLength(400);
     expect(body.counts.invalid).toBe(400); // every row is reported for its accid, none for a blank line
     expect(body.results.every((r) => r.message?.startsWith("accid must be"))).toBe(true);
+    // Each row is reported under its line in the file: blank lines are counted, not renumbered.
+    expect(body.results[199]!.line).toBe(200);
+    expect(body.results[200]!.line).toBe(203);
+    expect(body.results[399]!.line).toBe(402);
+  });
+
+  it("reports NDJSON rows by their line in the input, blank lines included", async () => {
+    const ndjson = ["", JSON.stringify({ uid: "a", accid: "x!" }), "  ", "not json", "", '{"uid":"b"}'].join("\n");
+    const response = await adminCall("POST", "/accounts/import", ndjson, { contentType: "application/x-ndjson" });
+    const body = await response.json<ImportResponse>();
+    expect(body.results.map((r) => [r.line, r.outcome])).toEqual([
+      [2, "invalid"],
+      [4, "invalid"],
+      [6, "invalid"],
+    ]);
   });
 
   it("refuses an empty import, more than 400 rows, and other content types", async () => {
@@ -416,7 +431,7 @@ describe("uids by their bytes", () => {
     expect(get.status).toBe(400);
     expect(await get.json()).toEqual({
       error: "invalid_request",
-      message: "uid must be 1 to 256 bytes of UTF-8 text without control characters.",
+      message: 'uid must be 1 to 256 bytes of UTF-8 text without control characters, and neither "." nor "..".',
     });
     const accid = stockAccid();
     await registerAtNetEase(accid);

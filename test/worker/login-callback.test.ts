@@ -192,7 +192,7 @@ describe("login callback decisions", () => {
     expect(await decision(await sign({ eventType: 36, fromAccount: accid, token }))).toEqual({ errCode: 0 });
   });
 
-  it("accepts a token signed with NIM_APP_SECRET_PREVIOUS while it is set", async () => {
+  it("accepts a token signed with NIM_APP_SECRET_PREVIOUS only until NIM_APP_SECRET_PREVIOUS_UNTIL", async () => {
     const { accid } = await tokenFor(uniqueUid());
     const old = "the-old-app-secret-0000";
     const { token } = await signDynamicToken({
@@ -204,6 +204,13 @@ describe("login callback decisions", () => {
     });
     const signed = await emulatorCallback(accid, token);
     expect(await decision(signed)).toEqual({ errCode: 1, responseCode: LOGIN_REJECT.badToken });
-    expect(await decision(signed, { NIM_APP_SECRET_PREVIOUS: old })).toEqual({ errCode: 0 });
+    expect(await decision(signed, { NIM_APP_SECRET_PREVIOUS: old })).toEqual({
+      errCode: 1,
+      responseCode: LOGIN_REJECT.badToken,
+    });
+    const until = new Date(Date.now() + 600_000).toISOString();
+    expect(await decision(signed, { NIM_APP_SECRET_PREVIOUS: old, NIM_APP_SECRET_PREVIOUS_UNTIL: until })).toEqual({
+      errCode: 0,
+    });
   });
 });

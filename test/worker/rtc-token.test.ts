@@ -49,10 +49,10 @@ describe("POST /v1/rtc/token", () => {
       token: expect.stringMatching(/^[A-Za-z0-9+/]+={0,2}$/),
       appKey: env.NIM_APP_KEY,
       curTime: expect.any(Number),
-      ttl: 3600,
-      expiresAt: body.curTime + 3_600_000,
+      ttl: 600,
+      expiresAt: body.curTime + 600_000,
       serverTime: expect.any(Number),
-      refreshAfter: body.curTime + 2_880_000,
+      refreshAfter: body.curTime + 480_000,
     });
     expect(typeof body.uid).toBe("number");
     expect(Number.isSafeInteger(body.uid) && body.uid > 0).toBe(true);
@@ -61,7 +61,7 @@ describe("POST /v1/rtc/token", () => {
     const recomputed = await sha1Hex(
       `${env.NIM_APP_KEY}${body.uid}${body.curTime}${body.ttl}${channelName}${env.NIM_APP_SECRET}`,
     );
-    expect(fields).toEqual({ signature: recomputed, curTime: body.curTime, ttl: 3600 });
+    expect(fields).toEqual({ signature: recomputed, curTime: body.curTime, ttl: 600 });
     expect(await join(body.uid, channelName, body.token)).toMatchObject({ code: 200 });
     expect((await join(body.uid, "another room", body.token)).code).toBe(403);
     expect((await join(body.uid + 1, channelName, body.token)).code).toBe(403);
