@@ -48,6 +48,8 @@ const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 500);
 const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 4);
 /** Seconds per latency round (4 rounds × 2 Workers × 3 s stay inside the records' first 30 s). */
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 3);
+/** The issuer and audience of the bench's identity provider (a JWKS always comes with both pinned). */
+const BENCH_IDP = { issuer: "https://idp.bench.test/", audience: "nim-token-worker-bench" } as const;
 /** The NERTC scenario's request body: a channel name as an app would send it. */
 const RTC_BODY = JSON.stringify({ channelName: "bench room 1" });
 
@@ -312,7 +314,12 @@ async function main(): Promise<void> {
           unsafeDirectSockets: direct,
         },
         tokenWorker("token-hs", {}),
-        tokenWorker("token-es", { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: jwksUrl }),
+        tokenWorker("token-es", {
+          SESSION_JWT_SECRET: "",
+          SESSION_JWKS_URL: jwksUrl,
+          SESSION_JWT_ISSUER: BENCH_IDP.issuer,
+          SESSION_JWT_AUDIENCE: BENCH_IDP.audience,
+        }),
         tokenWorker("token-hs-rl", {}, true),
       ],
     }),
@@ -354,6 +361,8 @@ async function main(): Promise<void> {
       await new SignJWT({})
         .setProtectedHeader({ alg: "ES256", kid: "bench" })
         .setSubject(uid)
+        .setIssuer(BENCH_IDP.issuer)
+        .setAudience(BENCH_IDP.audience)
         .setIssuedAt()
         .setExpirationTime(exp)
         .sign(privateKey),
