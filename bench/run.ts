@@ -28,8 +28,7 @@ import autocannon from "autocannon";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { startEmulator } from "../emulator/serve.ts";
-import { deriveAccid, importAccidKey } from "../src/accounts/accid.ts";
-import { deriveRtcUid } from "../src/accounts/rtc-uid.ts";
+import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/account-object/derive.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD = `${ROOT}bench/.build`;
@@ -341,7 +340,7 @@ async function main(): Promise<void> {
 
   log(`mapping ${USERS} users in KV and signing their session JWTs`);
   const kv = await mf.getKVNamespace("ACCOUNTS", "token-hs");
-  const accidKey = await importAccidKey(SECRETS.ACCID_SECRET);
+  const accidKey = await importDerivationKey(SECRETS.ACCID_SECRET);
   const exp = Math.floor(Date.now() / 1000) + 3600;
   const hsJwts: string[] = [];
   const esJwts: string[] = [];

@@ -38,7 +38,7 @@ export async function bundleEmulator(): Promise<string> {
     format: "esm",
     platform: "neutral",
     target: "es2022",
-    external: ["cloudflare:workers"],
+    external: ["cloudflare:workers", "node:*"],
     write: false,
     logLevel: "silent",
   });
@@ -54,6 +54,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       modules: true,
       script: await bundleEmulator(),
       compatibilityDate: "2026-11-01",
+      // Node's crypto: the emulator's signing code is written apart from the Worker's (emulator/netease.ts).
+      compatibilityFlags: ["nodejs_compat"],
       // Kept resident: call counters, nonces and injected faults live in memory, and an idle object
       // would otherwise be evicted between test phases and lose them.
       durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true, unsafePreventEviction: true } },

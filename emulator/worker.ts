@@ -26,19 +26,22 @@
  *   POST /emulator/accounts         {accid} → creates a "stock" account, as if your backend had
  *                                   registered it with NetEase long ago (no CheckSum needed);
  *                                   {"code":200} or {"code":414,"desc":"already register"}
- *   GET  /emulator/accounts/<accid>                  → {exists, blocked, calls}
+ *   GET  /emulator/accounts/<accid>                  → {exists, blocked, kicks, calls, requestIds}
  *   POST /emulator/faults           {accid?, action, mode, times?, base?} → make the next calls fail
  *   GET  /emulator/stats            → {accounts, calls, maxCallsPerAccid} over every accid
  *   GET  /emulator/health
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { NIM } from "../src/constants.ts";
-import { signCallback } from "../src/nim/callback-auth.ts";
-import { timingSafeEqualText } from "../src/nim/digest.ts";
-import { checkDynamicToken, decodeDynamicToken } from "../src/nim/dynamic-token.ts";
-import { checkRtcToken } from "../src/nim/rtc-token.ts";
-import { serverApiCheckSum } from "../src/nim/server-api.ts";
+import {
+  ACCID_PATTERN,
+  CHECKSUM_WINDOW_SECONDS,
+  callbackHeaders,
+  checkDynamicToken,
+  checkRtcToken,
+  sameText,
+  serverApiCheckSum,
+} from "./netease.ts";
 
 interface EmulatorEnv {
   NIM_APP_KEY: string;
@@ -107,6 +110,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
   #faults: Fault[] = [];
   #recentCalls: number[] = [];
   #refusedUntil = 0;
+  /** How many times each accid's live sessions were kicked (a block with needkick=true). */
+  readonly #kicks = new Map<string, number>();
   /** "<base>:<RequestId>" of every call per accid, in order (what a test checks retries by). */
   readonly #requestIds = new Map<string, string[]>();
   /** The answer to each RequestId answered so far. */
@@ -149,6 +154,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
         accid,
         exists: Boolean(account),
         blocked: account?.blocked ?? false,
+        kicks: this.#kicks.get(accid.toLowerCase()) ?? 0,
         calls: this.#calls.get(accid) ?? {},
         requestIds: this.#requestIds.get(accid) ?? [],
       });
@@ -205,11 +211,11 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (appKey !== this.env.NIM_APP_KEY) return nim(403, { desc: "illegal appkey" });
     if (nonce.length > 128) return nim(414, { desc: "nonce too long" });
     const nowSeconds = Math.floor(Date.now() / 1000);
-    if (!/^\d{1,12}$/.test(curTime) || Math.abs(nowSeconds - Number(curTime)) > NIM.checkSumWindowSeconds) {
+    if (!/^\d{1,12}$/.test(curTime) || Math.abs(nowSeconds - Number(curTime)) > CHECKSUM_WINDOW_SECONDS) {
       return nim(414, { desc: "curtime expired" });
     }
-    const expected = await serverApiCheckSum(this.env.NIM_APP_SECRET, nonce, curTime);
-    if (!timingSafeEqualText(expected, checkSum.toLowerCase())) return nim(414, { desc: "checksum error" });
+    const expected = serverApiCheckSum(this.env.NIM_APP_SECRET, nonce, curTime);
+    if (!sameText(expected, checkSum.toLowerCase())) return nim(414, { desc: "checksum error" });
     const replayKey = `${nonce}:${curTime}`;
     this.#forgetOldNonces(nowSeconds);
     if (this.#nonces.has(replayKey)) return nim(431, { desc: "repeated request" });
@@ -219,13 +225,13 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
 
   #forgetOldNonces(nowSeconds: number): void {
     for (const [key, seconds] of this.#nonces) {
-      if (nowSeconds - seconds > NIM.checkSumWindowSeconds) this.#nonces.delete(key);
+      if (nowSeconds - seconds > CHECKSUM_WINDOW_SECONDS) this.#nonces.delete(key);
     }
   }
 
   #create(form: URLSearchParams): Response {
     const accid = form.get("accid");
-    if (!accid || !NIM.accidPattern.test(accid)) return nim(414, { desc: "parameter error: accid" });
+    if (!accid || !ACCID_PATTERN.test(accid)) return nim(414, { desc: "parameter error: accid" });
     const name = form.get("name") ?? "";
     if (name.length > 64) return nim(414, { desc: "parameter error: name" });
     const token = form.get("token") ?? crypto.randomUUID().replaceAll("-", "");
@@ -240,7 +246,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
 
   #setBlocked(form: URLSearchParams, blocked: boolean): Response {
     const accid = form.get("accid");
-    if (!accid || !NIM.accidPattern.test(accid)) return nim(414, { desc: "parameter error: accid" });
+    if (!accid || !ACCID_PATTERN.test(accid)) return nim(414, { desc: "parameter error: accid" });
     const needkick = form.get("needkick");
     if (blocked && needkick !== null && needkick !== "true" && needkick !== "false") {
       return nim(414, { desc: "parameter error: needkick" });
@@ -248,6 +254,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     const account = this.#accounts.get(accid.toLowerCase());
     if (!account) return nim(414, { desc: "user not exist" });
     account.blocked = blocked;
+    // NetEase kicks live sessions only when asked to (needkick defaults to false).
+    if (blocked && needkick === "true") this.#kicks.set(account.accid, (this.#kicks.get(account.accid) ?? 0) + 1);
     this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
     return nim(200);
   }
@@ -297,15 +305,10 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       if (answer?.errCode !== 0)
         return nim(302, { desc: "rejected by login callback", responseCode: answer?.responseCode });
     }
-    const check = await checkDynamicToken(body.token, {
-      appKey: this.env.NIM_APP_KEY,
-      accid: body.accid,
-      appSecret: this.env.NIM_APP_SECRET,
-      now: Date.now(),
-      skewMs: 60_000,
-    });
+    const { NIM_APP_KEY: appKey, NIM_APP_SECRET: appSecret } = this.env;
+    const check = checkDynamicToken(body.token, appKey, body.accid, appSecret, Date.now());
     if (!check.ok) return nim(302, { desc: `token rejected: ${check.reason}` });
-    return nim(200, { expiresAt: check.fields.curTime + check.fields.ttl * 1000 });
+    return nim(200, { expiresAt: check.expiresAt });
   }
 
   /** What NERTC decides when a client joins `channelName` as `uid` with a safe-mode token. */
@@ -319,17 +322,9 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
     if (typeof uid !== "number" || typeof channelName !== "string" || typeof token !== "string") {
       return nim(414, { desc: "uid (number), channelName and token required" });
     }
-    const check = await checkRtcToken(token, {
-      appKey: this.env.NIM_APP_KEY,
-      uid,
-      channelName,
-      appSecret: this.env.NIM_APP_SECRET,
-      now: Date.now(),
-      skewMs: 60_000,
-    });
+    const check = checkRtcToken(token, this.env.NIM_APP_KEY, uid, channelName, this.env.NIM_APP_SECRET, Date.now());
     if (!check.ok) return nim(403, { desc: `token rejected: ${check.reason}` });
-    const { curTime, ttl } = decodeDynamicToken(token)!;
-    return nim(200, { expiresAt: curTime + ttl * 1000 });
+    return nim(200, { expiresAt: check.expiresAt });
   }
 
   /** Builds the login callback (eventType 36) NetEase would send for `accid`, signed with our secret. */
@@ -351,7 +346,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> {
       ...(token ? { token, authType: authType ?? "1" } : authType ? { authType } : {}),
     };
     const body = JSON.stringify(event);
-    const headers = await signCallback(this.env.NIM_APP_KEY, this.env.NIM_APP_SECRET, body, Date.now());
+    const headers = callbackHeaders(this.env.NIM_APP_KEY, this.env.NIM_APP_SECRET, body, Date.now());
     const request = new Request(url, {
       method: "POST",
       headers: { ...headers, "Content-Type": "application/json;charset=utf-8" },

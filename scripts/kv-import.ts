@@ -11,9 +11,9 @@
  */
 
 import { readFileSync } from "node:fs";
-import { newAccountRecord } from "../src/accounts/record.ts";
 import { NIM } from "../src/constants.ts";
 import { UID_RULE } from "../src/contract.ts";
+import { newAccountRecord } from "../src/records/record.ts";
 import { isValidUid } from "../src/uid.ts";
 
 /** One entry of `wrangler kv bulk put`'s input. */

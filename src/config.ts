@@ -6,7 +6,7 @@
  * `misconfigured`, naming the setting in the log) than run with. Problems name settings, never values.
  */
 
-import { LIMITS } from "./constants.ts";
+import { DEFAULT_TTLS, LIMITS } from "./constants.ts";
 import { DomainError } from "./errors.ts";
 
 /** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
@@ -32,7 +32,7 @@ export interface Env {
   TOKEN_TTL_DEFAULT?: string;
   TOKEN_TTL_MIN?: string;
   TOKEN_TTL_MAX?: string;
-  /** NERTC token lifetime (seconds): default, and the range a caller may ask for (below 86400). */
+  /** NERTC token lifetime (seconds): default, and the range a caller may ask for (at most 86399). */
   RTC_TOKEN_TTL_DEFAULT?: string;
   RTC_TOKEN_TTL_MIN?: string;
   RTC_TOKEN_TTL_MAX?: string;
@@ -51,7 +51,8 @@ export interface Env {
 
 /**
  * What the Worker uses of a Durable Object namespace. Structural, so that the binding's generated
- * type (which names the object's class, a module above this one) fits without importing it.
+ * type (which names the object's class, a module above this one) fits without importing it; the
+ * account objects' client types the stub from the class (src/account-object/client.ts).
  */
 export interface ObjectNamespace {
   idFromName(name: string): DurableObjectId;
@@ -94,7 +95,7 @@ export interface Config {
   accidSecret: string;
   session: SessionConfig;
   ttl: { default: number; min: number; max: number };
-  /** The same for NERTC tokens (max below 86400, NERTC's limit). */
+  /** The same for NERTC tokens (at most 86399, NERTC's limit). */
   rtcTtl: { default: number; min: number; max: number };
   /** Admin API bearer token, or undefined when the admin API is off. */
   adminToken: string | undefined;
@@ -105,7 +106,7 @@ export interface Config {
   /** The account objects: every change to a uid's record goes through its object. */
   accountObjects: ObjectNamespace;
   /** Rate-limit bindings; each optional (without it nothing is limited). */
-  limits: { tokenRequests: RateLimit | undefined; authFailures: RateLimit | undefined };
+  rateLimiters: { tokenRequests: RateLimit | undefined; authFailures: RateLimit | undefined };
 }
 
 /** One setting that is missing or unusable. `problem` describes the rule, never the value. */
@@ -119,7 +120,8 @@ export interface ConfigProblem {
 export class ConfigError extends DomainError {
   override readonly name = "ConfigError";
   constructor(readonly problems: readonly ConfigProblem[]) {
-    super("misconfigured", `misconfigured: ${problems.map((p) => `${p.name} (${p.rule ?? p.problem})`).join(", ")}`);
+    const detail = `misconfigured: ${problems.map((p) => `${p.name} (${p.rule ?? p.problem})`).join(", ")}`;
+    super("misconfigured", { detail });
   }
 }
 
@@ -194,16 +196,16 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   if (jwksUrl && !issuer) bad("SESSION_JWT_ISSUER", "required with SESSION_JWKS_URL");
   if (jwksUrl && !audience) bad("SESSION_JWT_AUDIENCE", "required with SESSION_JWKS_URL");
 
-  const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, 600, bad);
-  const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, 60, bad);
-  const ttlMax = parseSeconds("TOKEN_TTL_MAX", env.TOKEN_TTL_MAX, 3600, bad);
+  const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, DEFAULT_TTLS.im, bad);
+  const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, DEFAULT_TTLS.min, bad);
+  const ttlMax = parseSeconds("TOKEN_TTL_MAX", env.TOKEN_TTL_MAX, DEFAULT_TTLS.imMax, bad);
   if (!(ttlMin <= ttlDefault && ttlDefault <= ttlMax)) {
     bad("TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN <= TOKEN_TTL_DEFAULT <= TOKEN_TTL_MAX");
   }
-  const rtcDefault = parseSeconds("RTC_TOKEN_TTL_DEFAULT", env.RTC_TOKEN_TTL_DEFAULT, 600, bad);
-  const rtcMin = parseSeconds("RTC_TOKEN_TTL_MIN", env.RTC_TOKEN_TTL_MIN, 60, bad);
-  const rtcMax = parseSeconds("RTC_TOKEN_TTL_MAX", env.RTC_TOKEN_TTL_MAX, 86_399, bad);
-  if (rtcMax >= 86_400) bad("RTC_TOKEN_TTL_MAX", "below 86400 (NERTC's limit)");
+  const rtcDefault = parseSeconds("RTC_TOKEN_TTL_DEFAULT", env.RTC_TOKEN_TTL_DEFAULT, DEFAULT_TTLS.rtc, bad);
+  const rtcMin = parseSeconds("RTC_TOKEN_TTL_MIN", env.RTC_TOKEN_TTL_MIN, DEFAULT_TTLS.min, bad);
+  const rtcMax = parseSeconds("RTC_TOKEN_TTL_MAX", env.RTC_TOKEN_TTL_MAX, LIMITS.maxRtcTtlSeconds, bad);
+  if (rtcMax > LIMITS.maxRtcTtlSeconds) bad("RTC_TOKEN_TTL_MAX", `at most ${LIMITS.maxRtcTtlSeconds} (NERTC's limit)`);
   if (!(rtcMin <= rtcDefault && rtcDefault <= rtcMax)) {
     bad("RTC_TOKEN_TTL_DEFAULT", "RTC_TOKEN_TTL_MIN <= RTC_TOKEN_TTL_DEFAULT <= RTC_TOKEN_TTL_MAX");
   }
@@ -266,7 +268,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     allowedOrigins,
     accounts: env.ACCOUNTS!,
     accountObjects: env.ACCOUNT_OBJECTS!,
-    limits: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
+    rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
   };
 }
 

@@ -7,6 +7,8 @@ export const LIMITS = {
   minSecretBytes: 32,
   /** Upper bound for any configured ttl: one day. NetEase publishes no maximum; short is safer. */
   maxTtlSeconds: 86_400,
+  /** Longest NERTC token lifetime: NERTC takes a ttl below one day. */
+  maxRtcTtlSeconds: 86_399,
   /**
    * Longest accepted uid (the session JWT's `sub`), in UTF-8 bytes. KV keys are at most 512 bytes and
    * a uid is part of its record's key (`uid:<uid>`), so the rule is stated in bytes: every uid it
@@ -35,8 +37,32 @@ export const LIMITS = {
    * issue, so every token signed before a rotation can live out its ttl and no longer.
    */
   maxPreviousSecretTokenMs: 24 * 60 * 60_000,
+  /** KV keys read per bulk `get` (KV's own maximum). */
+  kvBulkReadKeys: 100,
+  /** Import rows bound at the same time (each is one call to that uid's object). */
+  importConcurrency: 8,
+  /** RTC uid candidates tried per uid before giving up (each is taken with probability about n / 2^53). */
+  rtcUidAttempts: 8,
+  /** Derived accids tried before giving up (one is taken only by a deliberate bind of a stock accid). */
+  accidGenerationAttempts: 8,
+  /** Attempts per NetEase server API call: NetEase's own SDKs retry once, on the next domain. */
+  nimApiAttempts: 2,
+  /** Characters of a foreign error text (an exception, NetEase's `desc`) kept in a log detail. */
+  logDetailChars: 120,
   /** Longest X-Request-Id we keep; a longer or malformed one is replaced. */
   maxRequestIdLength: 128,
+} as const;
+
+/** Token lifetimes (seconds) when their settings are unset: the defaults in wrangler.toml. */
+export const DEFAULT_TTLS = {
+  /** TOKEN_TTL_DEFAULT. */
+  im: 600,
+  /** TOKEN_TTL_MAX. */
+  imMax: 3600,
+  /** TOKEN_TTL_MIN and RTC_TOKEN_TTL_MIN. */
+  min: 60,
+  /** RTC_TOKEN_TTL_DEFAULT: short, because a block does not revoke an RTC token already issued. */
+  rtc: 600,
 } as const;
 
 export const TIMING = {
@@ -80,6 +106,8 @@ export const TIMING = {
   operationResultRetentionMs: 24 * 60 * 60_000,
   /** When a KV write after a committed change fails, the object retries it this much later (an alarm). */
   kvResyncDelayMs: 5_000,
+  /** The alarm's next try when its own attempt left KV or a rollback unfinished. */
+  kvResyncRetryMs: 30_000,
   /** The rate limiters' period (wrangler.toml `simple.period`); also the Retry-After of a 429. */
   rateLimitPeriodSeconds: 60,
 } as const;

@@ -44,11 +44,11 @@ export class DomainError extends Error {
   /** A caller-facing explanation that replaces the table's message (used for conflicts). */
   readonly reason: string | undefined;
 
-  constructor(kind: DomainErrorKind, detail?: string, reason?: string) {
-    super(detail ?? kind);
+  constructor(kind: DomainErrorKind, options: { detail?: string | undefined; reason?: string | undefined } = {}) {
+    super(options.detail ?? kind);
     this.kind = kind;
-    this.detail = detail;
-    this.reason = reason;
+    this.detail = options.detail;
+    this.reason = options.reason;
   }
 }
 
@@ -74,7 +74,6 @@ export const ERROR_STATUS = {
 } as const satisfies Record<ErrorCode, number>;
 
 /** An HTTP status this service answers errors with. */
-export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
 
 interface Answer {
   code: ErrorCode;

@@ -74,4 +74,4 @@ app.notFound(onNotFound);
 export default app;
 
 /** The per-uid account objects (wrangler.toml binds the class as ACCOUNT_OBJECTS). */
-export { AccountObject } from "./account-object.ts";
+export { AccountObject } from "./account-object/object.ts";

@@ -10,7 +10,7 @@
 
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import { LIMITS } from "./constants.ts";
+import { DEFAULT_TTLS, LIMITS } from "./constants.ts";
 import {
   adminAccountSchema,
   bindRequestSchema,
@@ -197,12 +197,6 @@ const OPERATIONS: readonly Operation[] = [
   },
 ];
 
-/** The (status, code) pairs an operation documents, for tests that hold real answers against the document. */
-export function documentedErrors(method: string, path: string): ReadonlyMap<ErrorCode, number> | undefined {
-  const operation = OPERATIONS.find((o) => o.method === method && o.path === path);
-  return operation && new Map(operation.errors.map((code) => [code, ERROR_STATUS[code]]));
-}
-
 /** A schema as JSON Schema 2020-12 (what OpenAPI 3.1 embeds), without its own `$schema` line. */
 function jsonSchema(schema: v.GenericSchema): Json {
   const { $schema: _dialect, ...converted } = toJsonSchema(schema, { target: "draft-2020-12", errorMode: "ignore" });
@@ -235,7 +229,11 @@ function responses(operation: Operation): Json {
 /** Builds the document for a service with this ttl range. */
 export function buildOpenApiDocument(
   ttl: { min: number; max: number; default: number },
-  rtcTtl: { min: number; max: number; default: number } = { min: 60, max: 86_399, default: 3600 },
+  rtcTtl: { min: number; max: number; default: number } = {
+    min: DEFAULT_TTLS.min,
+    max: LIMITS.maxRtcTtlSeconds,
+    default: DEFAULT_TTLS.rtc,
+  },
 ): Json {
   const paths: Record<string, Json> = {};
   for (const operation of OPERATIONS) {

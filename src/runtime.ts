@@ -2,7 +2,8 @@
  * The per-isolate runtime, and the middleware that puts it on the request context.
  *
  * Everything a request needs that outlives the request is built once per isolate from the validated
- * Config: imported keys, the JWKS cache, the account cache, the NetEase client, the schemas. Building
+ * Config: imported keys, the JWKS cache, the account cache, the NetEase client, the schemas. (The
+ * account objects build their own, smaller set: src/account-object/object.ts.) Building
  * these per request would redo key imports and lose the caches, which is most of the warm path's cost.
  *
  * The Env object is the key: workerd hands every request of an isolate the same Env, so a WeakMap
@@ -12,15 +13,13 @@
 
 import type { MiddlewareHandler } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
-import { importAccidKey } from "./accounts/accid.ts";
-import { AccountObjects } from "./accounts/objects.ts";
-import { AccountProvisioner } from "./accounts/provision.ts";
-import { AccountStore } from "./accounts/store.ts";
-import { AccountWriter } from "./accounts/writer.ts";
+import { AccountObjectClient } from "./account-object/client.ts";
+import { AccountLookup } from "./accounts/lookup.ts";
 import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
 import type { LogFields } from "./log.ts";
 import { NimServerApi } from "./nim/server-api.ts";
+import { AccountStore } from "./records/store.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
 /** Everything a request needs that outlives the request. Frozen: requests share it. */
@@ -28,15 +27,12 @@ export interface Runtime {
   readonly config: Config;
   readonly verifier: SessionVerifier;
   readonly nim: NimServerApi;
+  /** The KV records (reads; writes are the account objects'). */
   readonly store: AccountStore;
   /** The per-uid account objects, through which every change to a record goes. */
-  readonly objects: AccountObjects;
-  /** uid → account: KV and the isolate's cache, and the uid's object on first use. */
-  readonly accounts: AccountProvisioner;
-  /** ACCID_SECRET as an HMAC key (accid and RTC uid derivation). */
-  readonly accidKey: Promise<CryptoKey>;
-  /** Computes account changes; used inside the account objects only. */
-  readonly writer: AccountWriter;
+  readonly accountObjects: AccountObjectClient;
+  /** uid → account for the token path: the isolate's cache, KV, and the uid's object on first use. */
+  readonly lookup: AccountLookup;
   /** The POST /v1/token body schema for this config's ttl range. */
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for this config's RTC ttl range. */
@@ -79,17 +75,14 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 function buildRuntime(config: Config): Runtime {
   const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
   const store = new AccountStore(config.accounts);
-  const objects = new AccountObjects(config.accountObjects);
-  const accidKey = importAccidKey(config.accidSecret);
+  const accountObjects = new AccountObjectClient(config.accountObjects);
   return Object.freeze({
     config,
     verifier: new SessionVerifier(config.session),
     nim,
     store,
-    objects,
-    accounts: new AccountProvisioner(objects, store),
-    accidKey,
-    writer: new AccountWriter(store, nim, accidKey),
+    accountObjects,
+    lookup: new AccountLookup(accountObjects, store),
     tokenRequestSchema: tokenRequestSchema(config.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(config.rtcTtl),
   });

@@ -1,14 +1,17 @@
 /**
  * Operator levers on the uid ↔ accid mapping: bind (stock accounts), block, unblock, rotate, import.
  *
- * Each change runs in the uid's Durable Object (src/account-object.ts), one at a time against the
- * committed copy, NetEase first and KV last; see `AccountWriter` for the order inside each. This
+ * Each change runs in the uid's Durable Object (src/account-object/), one at a time against the
+ * committed copy, NetEase first and KV last; see `AccountChanges` for the order inside each. This
  * module is the Worker's side: it checks import rows in bulk before any object is asked, and writes
  * one structured audit line per change: who (admin), what, uid, accid, outcome.
  */
 
 import * as v from "valibot";
-import { NIM } from "../constants.ts";
+import type { Operated } from "../account-object/answers.ts";
+import { type BindOutcome, bindConflict } from "../account-object/changes.ts";
+import type { AccountObjectClient } from "../account-object/client.ts";
+import { LIMITS, NIM } from "../constants.ts";
 import {
   describeIssues,
   type ImportOutcome,
@@ -20,13 +23,9 @@ import {
 import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
-import type { AccountObjects, Operated } from "./objects.ts";
-import type { AccountProvisioner } from "./provision.ts";
-import type { AccountRecord, AccountStore } from "./store.ts";
-import { type BindOutcome, bindConflict } from "./writer.ts";
-
-/** Import rows bound at the same time (each is one call to that uid's object). */
-const IMPORT_CONCURRENCY = 8;
+import type { AccountRecord } from "../records/record.ts";
+import type { AccountStore } from "../records/store.ts";
+import type { AccountLookup } from "./lookup.ts";
 
 /** One import row as sent, with the number it is reported under (array place or NDJSON line). */
 export interface NumberedRow {
@@ -37,10 +36,10 @@ export interface NumberedRow {
 /** Operator actions on accounts. Cheap to construct per request. */
 export class AccountAdmin {
   constructor(
-    readonly objects: AccountObjects,
+    readonly objects: AccountObjectClient,
     readonly store: AccountStore,
     readonly nim: NimServerApi,
-    readonly provisioner: AccountProvisioner,
+    readonly lookup: AccountLookup,
     /** The request's id: joins audit lines to the access log, and makes a repeated request idempotent. */
     readonly requestId: string,
   ) {}
@@ -159,7 +158,7 @@ export class AccountAdmin {
       results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
       return false;
     });
-    await inBatches(binding, IMPORT_CONCURRENCY, async ({ line, uid, accid }) => {
+    await inBatches(binding, LIMITS.importConcurrency, async ({ line, uid, accid }) => {
       results.push({ line, uid, accid, ...(await this.#importRow(line, uid, accid)) });
     });
 
@@ -184,7 +183,7 @@ export class AccountAdmin {
       const requestId = `${this.requestId}#${line}`;
       const done = await this.objects.bind(uid, accid, { requestId, registered: true });
       const { record, outcome } = done.value;
-      if (!done.replayed) this.provisioner.remember(uid, record);
+      if (!done.replayed) this.lookup.remember(uid, record);
       this.#log("import", uid, accid, done.replayed ? "replayed" : outcome);
       return { outcome };
     } catch (error) {
@@ -211,7 +210,7 @@ export class AccountAdmin {
     try {
       const done = await operation();
       const { record, outcome } = result(done.value);
-      if (!done.replayed) this.provisioner.remember(uid, record);
+      if (!done.replayed) this.lookup.remember(uid, record);
       this.#log(what, uid, record.accid, done.replayed ? "replayed" : outcome);
       return done;
     } catch (error) {

@@ -27,18 +27,6 @@ export function callbackCheckSum(appSecret: string, md5: string, curTime: string
   return sha1Hex(appSecret + md5 + curTime);
 }
 
-/** Signs a callback body as NetEase would; used by the emulator and the tests. */
-export async function signCallback(
-  appKey: string,
-  appSecret: string,
-  body: string,
-  nowMs: number,
-): Promise<Record<string, string>> {
-  const md5 = await md5Hex(new TextEncoder().encode(body));
-  const curTime = String(nowMs);
-  return { AppKey: appKey, CurTime: curTime, MD5: md5, CheckSum: await callbackCheckSum(appSecret, md5, curTime) };
-}
-
 /** Checks a callback's signature. Returns undefined when valid, else the reason. */
 export async function verifyCallback(
   headers: CallbackHeaders,

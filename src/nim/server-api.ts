@@ -10,7 +10,7 @@
  * NetEase returns goes to the log detail, never to the caller.
  */
 
-import { NIM, TIMING } from "../constants.ts";
+import { LIMITS, NIM, TIMING } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import { sha1Hex, toHex } from "./digest.ts";
 
@@ -20,7 +20,6 @@ export const NIM_CODE = {
   illegalOperation: 403,
   parameterError: 414,
   rateLimited: 416,
-  accountDisabled: 422,
   repeatedRequest: 431,
   internalError: 500,
 } as const;
@@ -178,7 +177,9 @@ export class NimServerApi {
   async #call(action: string, form: Record<string, string>): Promise<NimAnswer> {
     const { now } = this.#options;
     if (now() < this.#blockedUntil) {
-      throw new DomainError("upstream_rate_limited", `${action}: not called, NetEase's 416 block is still on`);
+      throw new DomainError("upstream_rate_limited", {
+        detail: `${action}: not called, NetEase's 416 block is still on`,
+      });
     }
     const requestId = crypto.randomUUID();
     let failure: DomainError | undefined;
@@ -203,7 +204,7 @@ export class NimServerApi {
     const bases = this.#options.apiBases;
     const healthy = bases.filter((base) => (this.#coolingUntil.get(base) ?? 0) <= now);
     const cooling = bases.filter((base) => !healthy.includes(base));
-    return [...healthy, ...cooling].slice(0, MAX_ATTEMPTS);
+    return [...healthy, ...cooling].slice(0, LIMITS.nimApiAttempts);
   }
 
   async #attempt(base: string, action: string, form: Record<string, string>, requestId: string): Promise<NimAnswer> {
@@ -231,7 +232,7 @@ export class NimServerApi {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      throw new DomainError("upstream_rejected", `${action}: HTTP ${response.status}`);
+      throw new DomainError("upstream_rejected", { detail: `${action}: HTTP ${response.status}` });
     }
     let answer: unknown;
     try {
@@ -249,9 +250,6 @@ export class NimServerApi {
 /** NetEase's 414 desc when it refuses the signature itself rather than a parameter. */
 const CREDENTIALS_PROBLEM = /checksum|appkey|curtime|nonce/i;
 
-/** Attempts per logical call (NetEase's own SDK retries once, on the next domain). */
-const MAX_ATTEMPTS = 2;
-
 /** A failure that another base may not have: connection, timeout, HTTP 5xx. */
 class RetryableFailure extends Error {}
 
@@ -260,14 +258,14 @@ function assertAccid(accid: string): void {
 }
 
 function unavailable(detail: string): DomainError {
-  return new DomainError("upstream_unavailable", detail);
+  return new DomainError("upstream_unavailable", { detail });
 }
 
 function failure(action: string, answer: NimAnswer): DomainError {
   // NetEase's desc is free text from the vendor; keep it short and out of the response.
-  const detail = `${action}: code ${answer.code} ${(answer.desc ?? "").slice(0, 80)}`;
-  if (answer.code === NIM_CODE.rateLimited) return new DomainError("upstream_rate_limited", detail);
+  const detail = `${action}: code ${answer.code} ${(answer.desc ?? "").slice(0, LIMITS.logDetailChars)}`;
+  if (answer.code === NIM_CODE.rateLimited) return new DomainError("upstream_rate_limited", { detail });
   const transient: number[] = [NIM_CODE.internalError, NIM_CODE.repeatedRequest];
   if (transient.includes(answer.code)) return unavailable(detail);
-  return new DomainError("upstream_rejected", detail);
+  return new DomainError("upstream_rejected", { detail });
 }

@@ -9,7 +9,6 @@ import { type Context, Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import * as v from "valibot";
 import { AccountAdmin, type NumberedRow } from "../accounts/admin.ts";
-import type { AccountRecord } from "../accounts/store.ts";
 import { LIMITS } from "../constants.ts";
 import {
   type AdminAccount,
@@ -21,6 +20,7 @@ import {
   uidSchema,
 } from "../contract.ts";
 import { errors } from "../errors.ts";
+import type { AccountRecord } from "../records/record.ts";
 import type { AppEnv } from "../runtime.ts";
 import { jsonBody, limitBody, mediaType, readBodyText, requireMediaType } from "./json-body.ts";
 
@@ -34,12 +34,13 @@ function adminUnauthorized(detail: string): never {
   throw errors.unauthorized("Admin authorization required.", ADMIN_CHALLENGE, detail);
 }
 
-const checkAdminToken = new WeakMap<object, ReturnType<typeof bearerAuth<AppEnv>>>();
+/** Hono's bearer check for each runtime's ADMIN_TOKEN, built once (it digests the token). */
+const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AppEnv>>>();
 
 adminRoutes.use(async function adminAuth(c, next) {
   const { adminToken } = c.var.runtime.config;
   if (!adminToken) throw errors.notFound();
-  let check = checkAdminToken.get(c.var.runtime);
+  let check = adminTokenChecks.get(c.var.runtime);
   if (!check) {
     check = bearerAuth<AppEnv>({
       token: adminToken,
@@ -47,14 +48,14 @@ adminRoutes.use(async function adminAuth(c, next) {
       invalidAuthenticationHeader: { message: () => adminUnauthorized("authorization is not 'Bearer <token>'") },
       invalidToken: { message: () => adminUnauthorized("wrong admin token") },
     });
-    checkAdminToken.set(c.var.runtime, check);
+    adminTokenChecks.set(c.var.runtime, check);
   }
   return check(c, next);
 });
 
 function admin(c: Context<AppEnv>): AccountAdmin {
-  const { objects, store, nim, accounts } = c.var.runtime;
-  return new AccountAdmin(objects, store, nim, accounts, c.var.requestId);
+  const { accountObjects, store, nim, lookup } = c.var.runtime;
+  return new AccountAdmin(accountObjects, store, nim, lookup, c.var.requestId);
 }
 
 function uidParam(c: Context<AppEnv>): string {

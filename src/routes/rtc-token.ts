@@ -27,9 +27,9 @@ rtcTokenRoutes.post(
   limitTokenRequests(),
   jsonBody((c) => c.var.runtime.rtcTokenRequestSchema),
   async (c) => {
-    const { config, accounts } = c.var.runtime;
+    const { config, lookup } = c.var.runtime;
     const { channelName, ttl = config.rtcTtl.default } = c.req.valid("json");
-    const rtcUid = await accounts.rtcUid(c.var.uid, await activeAccount(c));
+    const rtcUid = await lookup.rtcUid(c.var.uid, await activeAccount(c));
     addLogFields(c, { rtcUid, ttl });
     const { appKey, appSecret } = config;
     const curTime = Date.now();

@@ -16,7 +16,7 @@ export type SessionEnv = AppEnv & { Variables: { uid: string } };
 export function requireSession(): MiddlewareHandler<SessionEnv> {
   return async function requireSession(c, next) {
     const jwt = parseBearer(c.req.header("Authorization"));
-    if (jwt === undefined) throw new DomainError("session_missing", "no 'Bearer <JWT>' authorization");
+    if (jwt === undefined) throw new DomainError("session_missing", { detail: "no 'Bearer <JWT>' authorization" });
     c.set("uid", await c.var.runtime.verifier.verify(jwt));
     await next();
   };

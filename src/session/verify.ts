@@ -61,7 +61,7 @@ export function isCanonicalBase64url(segment: string): boolean {
 
 /** The error for a session that fails a check. `detail` (logged only) says which. */
 function invalidSession(detail: string): DomainError {
-  return new DomainError("session_invalid", detail);
+  return new DomainError("session_invalid", { detail });
 }
 
 /** The credential of an `Authorization: Bearer <credential>` header value, or undefined. */
@@ -123,7 +123,7 @@ export class SessionVerifier {
       } = await jwtVerify(jwt, this.#getKey, this.#options));
     } catch (error) {
       if (error instanceof KeysUnavailable) {
-        throw new DomainError("session_keys_unavailable", error.message);
+        throw new DomainError("session_keys_unavailable", { detail: error.message });
       }
       if (error instanceof joseErrors.JWTClaimValidationFailed) throw invalidSession(this.#claimFailure(error));
       if (error instanceof joseErrors.JOSEError) throw invalidSession(error.code);
@@ -137,7 +137,7 @@ export class SessionVerifier {
     if (!isValidUid(sub)) {
       // The JWT itself verified, so stating the rule tells the caller nothing it could not read.
       const rule = `The session's sub must be ${UID_RULE}.`;
-      throw new DomainError("session_invalid", "sub breaks the uid rule", rule);
+      throw new DomainError("session_invalid", { detail: "sub breaks the uid rule", reason: rule });
     }
     return sub;
   }

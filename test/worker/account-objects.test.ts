@@ -6,11 +6,11 @@
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { AccountObjects } from "../../src/accounts/objects.ts";
-import { AccountProvisioner } from "../../src/accounts/provision.ts";
-import type { AccountRecord } from "../../src/accounts/record.ts";
-import { AccountStore } from "../../src/accounts/store.ts";
+import { AccountObjectClient } from "../../src/account-object/client.ts";
+import { AccountLookup } from "../../src/accounts/lookup.ts";
 import type { AdminAccount } from "../../src/contract.ts";
+import type { AccountRecord } from "../../src/records/record.ts";
+import { AccountStore } from "../../src/records/store.ts";
 import { adminCall, emulatedAccount, env, expectedAccid, injectFault, seg, tokenFor, uniqueUid } from "./helpers.ts";
 
 const store = () => new AccountStore(env.ACCOUNTS!);
@@ -122,7 +122,7 @@ describe("stale copies cannot undo a change", () => {
     const blocked: AccountRecord = { ...active, status: "blocked", revision: 2 };
     // A store whose reads always answer the stale, active copy.
     const staleStore = { get: async () => active } as unknown as AccountStore;
-    const provisioner = new AccountProvisioner(new AccountObjects(env.ACCOUNT_OBJECTS!), staleStore, () => now);
+    const provisioner = new AccountLookup(new AccountObjectClient(env.ACCOUNT_OBJECTS!), staleStore, () => now);
     provisioner.remember(uid, blocked); // the block this isolate saw committed
     const background: Promise<unknown>[] = [];
     now += 45_000; // past the refresh point, before expiry

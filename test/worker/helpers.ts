@@ -2,8 +2,7 @@
 
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { importJWK, type JWTPayload, SignJWT } from "jose";
-import { deriveAccid, importAccidKey } from "../../src/accounts/accid.ts";
-import { deriveRtcUid } from "../../src/accounts/rtc-uid.ts";
+import { deriveAccid, deriveRtcUid, importDerivationKey } from "../../src/account-object/derive.ts";
 import type { Env } from "../../src/config.ts";
 import type { TokenResponse } from "../../src/contract.ts";
 import worker from "../../src/index.ts";
@@ -165,9 +164,13 @@ export function emulator(path: string, init?: RequestInit): Promise<Response> {
 }
 
 /** What the emulator knows about `accid`. */
-export async function emulatedAccount(
-  accid: string,
-): Promise<{ exists: boolean; blocked: boolean; calls: Record<string, number>; requestIds: string[] }> {
+export async function emulatedAccount(accid: string): Promise<{
+  exists: boolean;
+  blocked: boolean;
+  kicks: number;
+  calls: Record<string, number>;
+  requestIds: string[];
+}> {
   return (await emulator(`/emulator/accounts/${encodeURIComponent(accid)}`)).json();
 }
 
@@ -193,12 +196,12 @@ export async function emulatorLogin(accid: string, token: string): Promise<{ cod
 
 /** The accid the Worker derives for `uid` at `generation` with the test ACCID_SECRET. */
 export async function expectedAccid(uid: string, generation = 0): Promise<string> {
-  return deriveAccid(await importAccidKey(env.ACCID_SECRET!), uid, generation);
+  return deriveAccid(await importDerivationKey(env.ACCID_SECRET!), uid, generation);
 }
 
 /** The RTC uid the Worker derives for `uid` (first attempt) with the test ACCID_SECRET. */
 export async function expectedRtcUid(uid: string, attempt = 0): Promise<number> {
-  return deriveRtcUid(await importAccidKey(env.ACCID_SECRET!), uid, attempt);
+  return deriveRtcUid(await importDerivationKey(env.ACCID_SECRET!), uid, attempt);
 }
 
 /** POST /v1/rtc/token with a bearer session and a JSON body. */

@@ -1,10 +1,10 @@
 /** NetEase's login callback: signature checks, and allow/reject decisions over the whole loop. */
 
 import { describe, expect, it } from "vitest";
-import { signCallback } from "../../src/nim/callback-auth.ts";
 import { signDynamicToken } from "../../src/nim/dynamic-token.ts";
 import { LOGIN_REJECT } from "../../src/routes/login-callback.ts";
 import { adminCall, call, emulator, env, seg, tokenFor, uniqueUid } from "./helpers.ts";
+import { callbackHeaders } from "./netease-signing.ts";
 
 type Signed = { headers: Record<string, string>; body: string };
 
@@ -52,20 +52,40 @@ describe("login callback signature", () => {
     expect(_omit).toMatch(/^[0-9a-f]{40}$/);
     await expectUnauthorized(await send({ ...signed, headers: noCheckSum }));
 
-    const stale = await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, signed.body, Date.now() - 6 * 60_000);
+    const stale = callbackHeaders(
+      signed.body,
+      { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! },
+      Date.now() - 6 * 60_000,
+    );
     await expectUnauthorized(await send({ body: signed.body, headers: stale }));
-    const future = await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, signed.body, Date.now() + 6 * 60_000);
+    const future = callbackHeaders(
+      signed.body,
+      { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! },
+      Date.now() + 6 * 60_000,
+    );
     await expectUnauthorized(await send({ body: signed.body, headers: future }));
-    const otherApp = await signCallback("otherappkey", env.NIM_APP_SECRET!, signed.body, Date.now());
+    const otherApp = callbackHeaders(
+      signed.body,
+      { appKey: "otherappkey", appSecret: env.NIM_APP_SECRET! },
+      Date.now(),
+    );
     await expectUnauthorized(await send({ body: signed.body, headers: otherApp }));
-    const otherSecret = await signCallback(env.NIM_APP_KEY!, "not-our-secret", signed.body, Date.now());
+    const otherSecret = callbackHeaders(
+      signed.body,
+      { appKey: env.NIM_APP_KEY!, appSecret: "not-our-secret" },
+      Date.now(),
+    );
     await expectUnauthorized(await send({ body: signed.body, headers: otherSecret }));
   });
 
   it("accepts NIM_APP_SECRET_PREVIOUS only while it is set (secret rotation)", async () => {
     const { accid, token } = await tokenFor(uniqueUid());
     const body = JSON.stringify({ eventType: "36", fromAccount: accid, token, authType: "1" });
-    const headers = await signCallback(env.NIM_APP_KEY!, "the-old-app-secret-0000", body, Date.now());
+    const headers = callbackHeaders(
+      body,
+      { appKey: env.NIM_APP_KEY!, appSecret: "the-old-app-secret-0000" },
+      Date.now(),
+    );
     await expectUnauthorized(await send({ headers, body }));
     expect(await decision({ headers, body }, { NIM_APP_SECRET_PREVIOUS: "the-old-app-secret-0000" })).toEqual({
       errCode: 0,
@@ -140,7 +160,10 @@ describe("login callback decisions", () => {
   it("allows events that are not logins, and rejects a login event without a usable accid", async () => {
     const sign = async (event: unknown) => {
       const body = JSON.stringify(event);
-      return { body, headers: await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now()) };
+      return {
+        body,
+        headers: callbackHeaders(body, { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! }, Date.now()),
+      };
     };
     expect(await decision(await sign({ eventType: "37", fromAccount: "x" }))).toEqual({ errCode: 0 });
     expect(await decision(await sign({ eventType: 36 }))).toEqual({
@@ -160,7 +183,10 @@ describe("login callback decisions", () => {
     expect(await decision(await emulatorCallback(accid, undefined, 2))).toEqual(noToken); // third-party, no token
     const sign = async (event: unknown) => {
       const body = JSON.stringify(event);
-      return { body, headers: await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now()) };
+      return {
+        body,
+        headers: callbackHeaders(body, { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! }, Date.now()),
+      };
     };
     expect(await decision(await sign({ eventType: 36, fromAccount: accid, token: "" }))).toEqual(noToken);
     expect(await decision(await sign({ eventType: 36, fromAccount: accid, token: 42 }))).toEqual(noToken);
@@ -178,7 +204,10 @@ describe("login callback decisions", () => {
     const { accid, token } = await tokenFor(uniqueUid());
     const sign = async (event: unknown) => {
       const body = JSON.stringify(event);
-      return { body, headers: await signCallback(env.NIM_APP_KEY!, env.NIM_APP_SECRET!, body, Date.now()) };
+      return {
+        body,
+        headers: callbackHeaders(body, { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! }, Date.now()),
+      };
     };
     for (const [eventType, authType] of [
       [36, 1],

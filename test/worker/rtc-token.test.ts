@@ -1,9 +1,9 @@
 /** POST /v1/rtc/token: NERTC tokens from the same Worker, checked by the emulated NERTC join. */
 
 import { describe, expect, it } from "vitest";
-import { AccountStore } from "../../src/accounts/store.ts";
 import type { RtcTokenResponse, TokenResponse } from "../../src/contract.ts";
 import { sha1Hex } from "../../src/nim/digest.ts";
+import { AccountStore } from "../../src/records/store.ts";
 import {
   adminCall,
   emulator,

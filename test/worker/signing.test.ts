@@ -1,7 +1,7 @@
 /** Known-answer tests for every NetEase signing scheme (vectors from test/fixtures/nim-signing.json). */
 
 import { describe, expect, it } from "vitest";
-import { callbackCheckSum, signCallback, verifyCallback } from "../../src/nim/callback-auth.ts";
+import { callbackCheckSum, verifyCallback } from "../../src/nim/callback-auth.ts";
 import { md5Hex, timingSafeEqualText } from "../../src/nim/digest.ts";
 import {
   checkDynamicToken,
@@ -10,7 +10,7 @@ import {
   encodeDynamicToken,
   signDynamicToken,
 } from "../../src/nim/dynamic-token.ts";
-import { checkRtcToken, RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
+import { RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
 import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/server-api.ts";
 import vectors from "../fixtures/nim-signing.json";
 import { callbackHeaders, dynamicToken, resplit } from "./netease-signing.ts";
@@ -131,20 +131,6 @@ describe("NERTC token", () => {
     };
     expect(await rtcTokenSignature(input)).toBe(v.signature);
     expect(await signRtcToken(input)).toEqual({ signature: v.signature, token: v.token });
-    const expected = { ...input, now: v.curTime + 1000 };
-    expect(await checkRtcToken(v.token, expected)).toEqual({ ok: true });
-    expect(await checkRtcToken(v.token, { ...expected, uid: v.uid + 1 })).toEqual({
-      ok: false,
-      reason: "bad_signature",
-    });
-    expect(await checkRtcToken(v.token, { ...expected, channelName: "other" })).toEqual({
-      ok: false,
-      reason: "bad_signature",
-    });
-    expect(await checkRtcToken(v.token, { ...expected, now: v.curTime + v.ttl * 1000 })).toEqual({
-      ok: false,
-      reason: "expired",
-    });
   });
 
   it("accepts exactly NERTC's channel-name alphabet, 1 to 64 characters", () => {
@@ -167,7 +153,7 @@ describe("callback CheckSum", () => {
     const expected = { appKey: "k", appSecrets: [v.appSecret], now };
     expect(await verifyCallback(headers, body, expected)).toBeUndefined();
     expect(await verifyCallback({ ...headers, checkSum: "0".repeat(40) }, body, expected)).toBe("bad_checksum");
-    expect(await signCallback("k", v.appSecret, v.body, now)).toEqual({
+    expect(callbackHeaders(v.body, { appKey: "k", appSecret: v.appSecret }, now)).toMatchObject({
       AppKey: "k",
       CurTime: v.curTime,
       MD5: v.md5,

@@ -16,19 +16,53 @@
  * is down, before its next change or on an alarm. Operator actions carry their X-Request-Id: a
  * repeated one gets the first result back instead of acting twice.
  *
- * The object takes its settings from the same Env as the Worker (one script, one set of secrets).
+ * The object takes its settings from the same Env as the Worker (one script, one set of secrets), and
+ * builds only what a change needs: the KV records, the NetEase client and the derivation key (not the
+ * Worker's HTTP runtime, with its session verifier and caches).
+ *
+ * This folder is the one home of account writes: the class (here), its SQLite tables (`ledger.ts`),
+ * its change logic (`changes.ts`), its derivations (`derive.ts`), what crosses RPC (`answers.ts`),
+ * and the Worker's typed client (`client.ts`).
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { AccountLedger } from "./accounts/ledger.ts";
-import type { AccountObjectRpc, ObjectAnswer, OperationOptions } from "./accounts/objects.ts";
-import { type AccountRecord, revisionOf } from "./accounts/record.ts";
-import type { PendingAccid } from "./accounts/writer.ts";
-import { ConfigError, type Env } from "./config.ts";
-import { TIMING } from "./constants.ts";
-import { DomainError, type DomainErrorKind } from "./errors.ts";
-import { logLine } from "./log.ts";
-import { type Runtime, runtimeFor } from "./runtime.ts";
+import { ConfigError, type Env, parseConfig } from "../config.ts";
+import { TIMING } from "../constants.ts";
+import { DomainError, type DomainErrorKind } from "../errors.ts";
+import { logLine } from "../log.ts";
+import { NimServerApi } from "../nim/server-api.ts";
+import { type AccountRecord, revisionOf } from "../records/record.ts";
+import { AccountStore } from "../records/store.ts";
+import type { ObjectAnswer, OperationOptions } from "./answers.ts";
+import { AccountChanges, type BindOutcome, type PendingAccid } from "./changes.ts";
+import { importDerivationKey } from "./derive.ts";
+import { AccountLedger } from "./ledger.ts";
+
+/** What a change needs, built once per isolate from the Env. */
+interface Dependencies {
+  store: AccountStore;
+  changes: AccountChanges;
+}
+
+const built = new WeakMap<object, Dependencies | ConfigError>();
+
+/** The dependencies for `env`, or the ConfigError saying why they cannot be built. */
+function dependenciesFor(env: Env): Dependencies | ConfigError {
+  let found = built.get(env);
+  if (!found) {
+    try {
+      const config = parseConfig(env);
+      const store = new AccountStore(config.accounts);
+      const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
+      found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret)) };
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      found = error;
+    }
+    built.set(env, found);
+  }
+  return found;
+}
 
 /** Failures that say something lasting about the request, so a repeated X-Request-Id gets them again. */
 const SETTLED_FAILURES: ReadonlySet<string> = new Set<DomainErrorKind>([
@@ -42,11 +76,12 @@ interface Current {
   uid: string;
   record: AccountRecord | null;
   pending: PendingAccid | null;
-  runtime: Runtime;
+  store: AccountStore;
+  changes: AccountChanges;
 }
 
 /** The Durable Object class bound as ACCOUNT_OBJECTS; one instance per uid (`idFromName(uid)`). */
-export class AccountObject extends DurableObject<Env> implements AccountObjectRpc {
+export class AccountObject extends DurableObject<Env> {
   /** The tail of the queue: each operation starts when the one before it has settled. */
   #tail: Promise<unknown> = Promise.resolve();
   readonly #ledger: AccountLedger;
@@ -76,7 +111,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
         }
         return current.record;
       }
-      return this.#commit(current, await current.runtime.writer.provision(uid), { accidChanged: true });
+      return this.#commit(current, await current.changes.provision(uid), { accidChanged: true });
     });
   }
 
@@ -84,7 +119,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     return this.#operate(uid, undefined, "", async (current) => {
       const record = existing(current);
       if (record.rtcUid !== undefined) return record;
-      return this.#commit(current, await current.runtime.writer.withRtcUid(uid, record), { accidChanged: false });
+      return this.#commit(current, await current.changes.withRtcUid(uid, record), { accidChanged: false });
     });
   }
 
@@ -92,9 +127,9 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     uid: string,
     accid: string,
     options: OperationOptions & { registered?: boolean },
-  ): Promise<ObjectAnswer<{ record: AccountRecord; outcome: "bound" | "already_bound" }>> {
+  ): Promise<ObjectAnswer<{ record: AccountRecord; outcome: BindOutcome }>> {
     return this.#operate(uid, options.requestId, `bind ${accid}`, async (current) => {
-      const bound = await current.runtime.writer.bind(uid, accid, current.record, options.registered === true);
+      const bound = await current.changes.bind(uid, accid, current.record, options.registered === true);
       if (bound.outcome === "already_bound") return bound;
       return { ...bound, record: await this.#commit(current, bound.record, { accidChanged: true }) };
     });
@@ -102,14 +137,14 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
 
   block(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectAnswer<AccountRecord>> {
     return this.#operate(uid, options.requestId, `block ${kick}`, async (current) => {
-      const record = await current.runtime.writer.setStatus(existing(current), "blocked", kick);
+      const record = await current.changes.setStatus(existing(current), "blocked", kick);
       return this.#commit(current, record, { accidChanged: false });
     });
   }
 
   unblock(uid: string, options: OperationOptions): Promise<ObjectAnswer<AccountRecord>> {
     return this.#operate(uid, options.requestId, "unblock", async (current) => {
-      const record = await current.runtime.writer.setStatus(existing(current), "active", false);
+      const record = await current.changes.setStatus(existing(current), "active", false);
       return this.#commit(current, record, { accidChanged: false });
     });
   }
@@ -121,7 +156,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     return this.#operate(uid, options.requestId, "rotate", async (current) => {
       const before = existing(current);
       try {
-        const rotated = await current.runtime.writer.rotate(uid, before, (registration) =>
+        const rotated = await current.changes.rotate(uid, before, (registration) =>
           this.#setPending(current, registration),
         );
         const record = await this.#commit(current, rotated, { accidChanged: true, clearsPending: true });
@@ -140,7 +175,7 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
     await this.#operate(entry.uid, undefined, "", async () => null);
     const after = this.#ledger.read();
     if (after && (after.kvPending || after.pending)) {
-      await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs * 6);
+      await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncRetryMs);
     }
   }
 
@@ -161,9 +196,11 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
       if (replay) return { ...replay, replayed: true };
       let answer: ObjectAnswer<T>;
       try {
-        const runtime = runtimeFor(this.env);
-        if (runtime instanceof ConfigError) throw new DomainError("misconfigured", "account object: settings unusable");
-        const current = await this.#load(uid, runtime);
+        const dependencies = dependenciesFor(this.env);
+        if (dependencies instanceof ConfigError) {
+          throw new DomainError("misconfigured", { detail: "account object: settings unusable" });
+        }
+        const current = await this.#load(uid, dependencies);
         await this.#finishLeftovers(current);
         answer = { ok: true, value: await work(current) };
       } catch (error) {
@@ -183,15 +220,15 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
    * The committed copy. On the object's first operation there is none yet: the record then comes
    * from KV once (written before objects existed, or by the KV import script) and is adopted.
    */
-  async #load(uid: string, runtime: Runtime): Promise<Current> {
+  async #load(uid: string, { store, changes }: Dependencies): Promise<Current> {
     const entry = this.#ledger.read();
     if (entry) {
       if (entry.uid !== uid) throw new Error("account object called for another uid");
-      return { uid, record: entry.record, pending: entry.pending, runtime };
+      return { uid, record: entry.record, pending: entry.pending, store, changes };
     }
-    const record = await runtime.store.get(uid);
+    const record = await store.get(uid);
     if (record) this.#ledger.adopt(uid, record);
-    return { uid, record, pending: null, runtime };
+    return { uid, record, pending: null, store, changes };
   }
 
   async #finishLeftovers(current: Current): Promise<void> {
@@ -200,13 +237,13 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
   }
 
   /**
-   * Undoes the pending registration (see `AccountWriter.rollBack`) and commits the moved generation.
+   * Undoes the pending registration (see `AccountChanges.rollBack`) and commits the moved generation.
    * If NetEase cannot be asked now, the registration stays noted and an alarm tries again.
    */
   async #tryRollBack(current: Current): Promise<void> {
     const pending = current.pending!;
     try {
-      const record = await current.runtime.writer.rollBack(existing(current), pending);
+      const record = await current.changes.rollBack(existing(current), pending);
       await this.#commit(current, record, { accidChanged: false, clearsPending: true });
       logLine("warn", { event: "rotation_rolled_back", uid: current.uid, accid: pending.accid });
     } catch {
@@ -235,10 +272,10 @@ export class AccountObject extends DurableObject<Env> implements AccountObjectRp
 
   /** Writes the committed record to KV; on failure leaves it marked and sets an alarm to try again. */
   async #writeKv(current: Current, accidChanged: boolean): Promise<void> {
-    const { uid, record, runtime } = current;
+    const { uid, record, store } = current;
     try {
-      if (accidChanged) await runtime.store.put(uid, record!);
-      else await runtime.store.putRecord(uid, record!);
+      if (accidChanged) await store.put(uid, record!);
+      else await store.putRecord(uid, record!);
       this.#ledger.kvWritten();
     } catch (error) {
       // The change stands (NetEase and this object agree); KV, and so the token path, catches up.

@@ -4,7 +4,7 @@
  * Reads never go through the account's Durable Object: the warm path does no I/O at all, and a cold
  * one reads KV. Only a uid with no record yet (first use: "accounts on demand") or without an RTC uid
  * asks its object, which registers the account at NetEase and writes the record (see
- * src/account-object.ts). Within one isolate, concurrent first requests for a uid share one call.
+ * src/account-object/). Within one isolate, concurrent first requests for a uid share one call.
  *
  * Records already read are served from a bounded cache for at most KV's own consistency window. A
  * record served in the second half of that window is re-read in the background (refresh-ahead), so a
@@ -12,19 +12,20 @@
  * replaced by one of a lower revision: a stale KV read cannot undo a change this isolate has seen.
  */
 
+import type { AccountObjectClient } from "../account-object/client.ts";
 import { TIMING } from "../constants.ts";
-import type { AccountObjects } from "./objects.ts";
-import { revisionOf } from "./record.ts";
-import { type AccountRecord, type AccountStore, RecordCache } from "./store.ts";
+import { type AccountRecord, revisionOf } from "../records/record.ts";
+import type { AccountStore } from "../records/store.ts";
+import { ExpiringCache } from "./cache.ts";
 
 /** Per-isolate account lookup with a record cache and single-flight first use. */
-export class AccountProvisioner {
-  readonly #cache = new RecordCache<AccountRecord>(TIMING.accountCacheTtlMs);
+export class AccountLookup {
+  readonly #cache = new ExpiringCache<AccountRecord>(TIMING.accountCacheTtlMs);
   readonly #inflight = new Map<string, Promise<AccountRecord>>();
   readonly #rtcInflight = new Map<string, Promise<number>>();
 
   constructor(
-    readonly objects: AccountObjects,
+    readonly objects: AccountObjectClient,
     readonly store: AccountStore,
     readonly now: () => number = () => Date.now(),
   ) {}

@@ -12,17 +12,12 @@
  * contend for one, so they stay eventually consistent (the README's limits say so).
  */
 
+import { LIMITS } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
-import { deriveAccid } from "./accid.ts";
-import { type AccountRecord, newAccountRecord } from "./record.ts";
-import { deriveRtcUid } from "./rtc-uid.ts";
-import type { AccountStore } from "./store.ts";
-
-/** Candidates tried per uid before giving up (each is taken with probability about n / 2^53). */
-const MAX_RTC_UID_ATTEMPTS = 8;
-/** Derived accids tried before giving up (one is taken only by a deliberate bind of a stock accid). */
-const MAX_ACCID_GENERATIONS = 8;
+import { type AccountRecord, newAccountRecord } from "../records/record.ts";
+import type { AccountStore } from "../records/store.ts";
+import { deriveAccid, deriveRtcUid } from "./derive.ts";
 
 /** What `bind` did: bound now, or found the same pair already in place. */
 export type BindOutcome = "bound" | "already_bound";
@@ -34,11 +29,12 @@ export interface PendingAccid {
 }
 
 /** Computes account changes for one uid. Cheap to construct. */
-export class AccountWriter {
+export class AccountChanges {
   constructor(
     readonly store: AccountStore,
     readonly nim: NimServerApi,
-    readonly accidKey: Promise<CryptoKey>,
+    /** ACCID_SECRET as an HMAC key (see `derive.ts`). */
+    readonly derivationKey: Promise<CryptoKey>,
     readonly now: () => number = () => Date.now(),
   ) {}
 
@@ -67,7 +63,7 @@ export class AccountWriter {
   ): Promise<{ record: AccountRecord; outcome: BindOutcome }> {
     const conflict = bindConflict(uid, accid, current, await this.store.uidForAccid(accid));
     if (conflict === "already_bound") return { record: current!, outcome: "already_bound" };
-    if (conflict) throw new DomainError("account_conflict", conflict, conflict);
+    if (conflict) throw new DomainError("account_conflict", { detail: conflict, reason: conflict });
     if (!registered && !(await this.nim.existingAccounts([accid])).has(accid)) {
       throw new DomainError("accid_not_registered");
     }
@@ -93,11 +89,10 @@ export class AccountWriter {
     pending: (registration: PendingAccid) => void,
   ): Promise<AccountRecord> {
     if (current.status === "blocked") {
-      throw new DomainError(
-        "account_conflict",
-        "rotate of a blocked account",
-        "The account is blocked; unblock it before rotating.",
-      );
+      throw new DomainError("account_conflict", {
+        detail: "rotate of a blocked account",
+        reason: "The account is blocked; unblock it before rotating.",
+      });
     }
     const next = await this.#freeDerivedAccid(uid, current.generation + 1);
     pending(next);
@@ -133,8 +128,8 @@ export class AccountWriter {
    * another uid to a stock accid equal to a derived one; two users must never share an IM account.
    */
   async #freeDerivedAccid(uid: string, generation: number): Promise<PendingAccid> {
-    const key = await this.accidKey;
-    for (let attempt = 0; attempt < MAX_ACCID_GENERATIONS; attempt++, generation++) {
+    const key = await this.derivationKey;
+    for (let attempt = 0; attempt < LIMITS.accidGenerationAttempts; attempt++, generation++) {
       const accid = await deriveAccid(key, uid, generation);
       const owner = await this.store.uidForAccid(accid);
       if (owner === null || owner === uid) return { accid, generation };
@@ -144,8 +139,8 @@ export class AccountWriter {
 
   /** Finds the first RTC uid candidate no other uid owns, and claims it (reverse mapping first). */
   async #claimRtcUid(uid: string): Promise<number> {
-    const key = await this.accidKey;
-    for (let attempt = 0; attempt < MAX_RTC_UID_ATTEMPTS; attempt++) {
+    const key = await this.derivationKey;
+    for (let attempt = 0; attempt < LIMITS.rtcUidAttempts; attempt++) {
       const candidate = await deriveRtcUid(key, uid, attempt);
       const owner = await this.store.uidForRtcUid(candidate);
       if (owner === uid) return candidate; // claimed by an earlier, interrupted attempt

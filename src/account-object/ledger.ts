@@ -5,9 +5,9 @@
  */
 
 import { TIMING } from "../constants.ts";
-import type { ObjectAnswer } from "./objects.ts";
-import type { AccountRecord } from "./record.ts";
-import type { PendingAccid } from "./writer.ts";
+import type { AccountRecord } from "../records/record.ts";
+import type { ObjectAnswer } from "./answers.ts";
+import type { PendingAccid } from "./changes.ts";
 
 /** What the object has committed for its uid. */
 export interface LedgerEntry {

@@ -1,0 +1,29 @@
+/**
+ * What crosses the RPC boundary between the Worker and an account object: plain values only, since
+ * a thrown error does not keep its class across it.
+ */
+
+import type { DomainErrorKind } from "../errors.ts";
+
+/** An operation's result as it crosses the RPC boundary. `internal` is a fault in the object itself. */
+export type ObjectAnswer<T> =
+  | { ok: true; value: T; replayed?: boolean }
+  | { ok: false; kind: DomainErrorKind | "internal"; detail?: string; reason?: string; replayed?: boolean };
+
+/**
+ * An operator action's outcome. `replayed` means a repeated X-Request-Id: `value` is what the first
+ * request was answered, which may be older than the record now (never a copy to cache or act on).
+ */
+export interface Operated<T> {
+  value: T;
+  replayed: boolean;
+}
+
+/** Per-call options for operator actions. */
+export interface OperationOptions {
+  /**
+   * The request's X-Request-Id. A repeated id for the same operation gets the first result back
+   * without acting again (for 24 hours); the same id for a different operation is a conflict.
+   */
+  requestId?: string;
+}

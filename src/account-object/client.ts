@@ -1,0 +1,85 @@
+/**
+ * The Worker's side of the account objects: calls the object named by a uid and unwraps its answer.
+ *
+ * Every change to a uid's record (first-time provisioning, RTC uid assignment, bind, block, unblock,
+ * rotate, import rows) is one call to that uid's object, which runs its calls one at a time against
+ * the copy in its own storage. Reads on the token path stay on KV and the isolate cache.
+ *
+ * A thrown error does not survive an RPC boundary as its own class, so the object answers with a
+ * plain `ObjectAnswer` and this module turns a failure back into the `DomainError` it was. The stub's
+ * type comes from the class itself (`DurableObjectStub<AccountObject>`), so a method and its caller
+ * cannot drift apart.
+ */
+
+import type { ObjectNamespace } from "../config.ts";
+import { LIMITS } from "../constants.ts";
+import { DomainError } from "../errors.ts";
+import type { AccountRecord } from "../records/record.ts";
+import type { ObjectAnswer, Operated, OperationOptions } from "./answers.ts";
+import type { BindOutcome } from "./changes.ts";
+import type { AccountObject } from "./object.ts";
+
+/** Calls the object of a uid and unwraps its answer. Cheap to construct. */
+export class AccountObjectClient {
+  constructor(readonly namespace: ObjectNamespace) {}
+
+  /** The authoritative record of `uid`, or null. */
+  async get(uid: string): Promise<AccountRecord | null> {
+    return (await settle(() => this.#object(uid).get(uid))).value;
+  }
+
+  /** The record of `uid`, registering the uid's IM account first if it has none. */
+  async provision(uid: string): Promise<AccountRecord> {
+    return (await settle(() => this.#object(uid).provision(uid))).value;
+  }
+
+  /** The record of `uid` with an RTC uid assigned (404 `account_not_found` without a record). */
+  async withRtcUid(uid: string): Promise<AccountRecord> {
+    return (await settle(() => this.#object(uid).withRtcUid(uid))).value;
+  }
+
+  bind(
+    uid: string,
+    accid: string,
+    options: OperationOptions & { registered?: boolean } = {},
+  ): Promise<Operated<{ record: AccountRecord; outcome: BindOutcome }>> {
+    return settle(() => this.#object(uid).bind(uid, accid, options));
+  }
+
+  block(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
+    return settle(() => this.#object(uid).block(uid, kick, options));
+  }
+
+  unblock(uid: string, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
+    return settle(() => this.#object(uid).unblock(uid, options));
+  }
+
+  rotate(
+    uid: string,
+    options: OperationOptions = {},
+  ): Promise<Operated<{ record: AccountRecord; previousAccid: string }>> {
+    return settle(() => this.#object(uid).rotate(uid, options));
+  }
+
+  #object(uid: string): DurableObjectStub<AccountObject> {
+    // The binding's declared class is AccountObject (wrangler.toml; the deploy preflight checks it);
+    // config.ts keeps the namespace untyped so that it need not import this folder.
+    return this.namespace.get(this.namespace.idFromName(uid)) as DurableObjectStub<AccountObject>;
+  }
+}
+
+async function settle<T>(call: () => Promise<ObjectAnswer<T>>): Promise<Operated<T>> {
+  let answer: ObjectAnswer<T>;
+  try {
+    answer = await call();
+  } catch (error) {
+    // The object could not be reached or was reset mid-call (deploys, overload): Cloudflare's own
+    // fault, retryable. Whether the change happened is unknown; a retry with the same X-Request-Id
+    // is answered from the object's record of it.
+    const cause = error instanceof Error ? error.message.slice(0, LIMITS.logDetailChars) : "error";
+    throw new DomainError("storage_unavailable", { detail: `account object: ${cause}` });
+  }
+  if (answer.ok) return { value: answer.value, replayed: answer.replayed === true };
+  if (answer.kind === "internal") throw new Error(answer.detail ?? "account object failed");
+  throw new DomainError(answer.kind, { detail: answer.detail, reason: answer.reason });
+}
