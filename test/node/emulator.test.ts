@@ -5,8 +5,16 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  callbackHeaders,
+  checkDynamicToken,
+  checkRtcToken,
+  sameText,
+  serverApiCheckSum,
+} from "../../emulator/netease.ts";
 import { type RunningEmulator, startEmulator } from "../../emulator/serve.ts";
 import { NimServerApi } from "../../src/nim/server-api.ts";
+import vectors from "../fixtures/nim-signing.json";
 
 const appKey = "emulatortestappkey00000000000000";
 const appSecret = "emulator-test-secret";
@@ -53,5 +61,49 @@ describe("NetEase's frequency limit", () => {
     // Another client (another isolate) still meets NetEase's refusal, not a fresh budget.
     const other = new NimServerApi({ apiBases: [`${emulator.url}/nimserver`], appKey, appSecret });
     expect(await other.probe("anyone")).toBe("rate_limited");
+  });
+});
+
+describe("the emulator's own signing code (emulator/netease.ts) against NetEase's vectors", () => {
+  it.each(vectors.dynamicToken.vectors)("accepts the dynamic token for $accid, and only for it", (v) => {
+    const now = v.curTime + 1000;
+    expect(checkDynamicToken(v.token, v.appKey, v.accid, v.appSecret, now)).toEqual({
+      ok: true,
+      expiresAt: v.curTime + v.ttl * 1000,
+    });
+    expect(checkDynamicToken(v.token, v.appKey, `${v.accid}x`, v.appSecret, now)).toEqual({
+      ok: false,
+      reason: "bad_signature",
+    });
+    expect(checkDynamicToken(v.token, v.appKey, v.accid, v.appSecret, v.curTime + v.ttl * 1000)).toEqual({
+      ok: false,
+      reason: "expired",
+    });
+  });
+
+  it.each(vectors.rtcToken.vectors)("accepts the NERTC token for uid $uid in its channel only", (v) => {
+    const now = v.curTime + 1000;
+    expect(checkRtcToken(v.token, v.appKey, v.uid, v.channelName, v.appSecret, now)).toMatchObject({ ok: true });
+    expect(checkRtcToken(v.token, v.appKey, v.uid + 1, v.channelName, v.appSecret, now)).toMatchObject({ ok: false });
+    expect(checkRtcToken(v.token, v.appKey, v.uid, "other", v.appSecret, now)).toMatchObject({ ok: false });
+  });
+
+  it.each(vectors.serverApiCheckSum.vectors)("computes the server API CheckSum", (v) => {
+    expect(serverApiCheckSum(v.appSecret, v.nonce, v.curTime)).toBe(v.checkSum);
+  });
+
+  it.each(vectors.callbackCheckSum.vectors)("signs a callback as NetEase does", (v) => {
+    expect(callbackHeaders("k", v.appSecret, v.body, Number(v.curTime))).toEqual({
+      AppKey: "k",
+      CurTime: v.curTime,
+      MD5: v.md5,
+      CheckSum: v.checkSum,
+    });
+  });
+
+  it("compares texts by content", () => {
+    expect(sameText("abc", "abc")).toBe(true);
+    expect(sameText("abc", "abd")).toBe(false);
+    expect(sameText("abc", "abcd")).toBe(false);
   });
 });

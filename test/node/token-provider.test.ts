@@ -292,10 +292,13 @@ describe("createTokenProvider", () => {
 });
 
 describe("the nim-token-worker-client package entry", () => {
-  it("is the built JavaScript, importable by Node", async () => {
+  it("is the built JavaScript, importable by Node, and built from the current source", async () => {
     const entry = await import("nim-token-worker-client");
     expect(typeof entry.createTokenProvider).toBe("function");
     expect(new entry.TokenProviderError("network_error", "x")).toBeInstanceOf(Error);
+    // A stale build (npm test builds the client first) would miss what the source exports now.
+    const source = await import("../../packages/client/src/index.ts");
+    expect(Object.keys(entry).sort()).toEqual(Object.keys(source).sort());
   });
 });
 

@@ -1,8 +1,8 @@
 /** The admin API: authorisation, each lever's effect at NetEase (emulator) and in KV, failures. */
 
 import { describe, expect, it } from "vitest";
-import { AccountStore } from "../../src/accounts/store.ts";
 import type { AdminAccount, ImportResponse } from "../../src/contract.ts";
+import { AccountStore } from "../../src/records/store.ts";
 import {
   adminCall,
   emulatedAccount,
@@ -109,17 +109,29 @@ describe("block and unblock", () => {
     expect((await emulatorLogin(accid, (await fresh.json<{ token: string }>()).token)).code).toBe(200);
   });
 
-  it("defaults kick to true and validates it", async () => {
+  it("defaults kick to true, passes kick false through, and validates it", async () => {
     const uid = uniqueUid();
-    await tokenFor(uid);
+    const { accid } = await tokenFor(uid);
     expect((await adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: "yes" })).status).toBe(400);
     expect((await adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: true, extra: 1 })).status).toBe(400);
+    expect(await emulatedAccount(accid)).toMatchObject({ blocked: false, kicks: 0 }); // refused before NetEase
     expect((await adminCall("POST", `/accounts/${seg(uid)}/block`)).status).toBe(200);
+    expect(await emulatedAccount(accid)).toMatchObject({ blocked: true, kicks: 1 }); // the kick reached NetEase
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/unblock`)).status).toBe(200);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`, { kick: false })).status).toBe(200);
+    expect(await emulatedAccount(accid)).toMatchObject({ blocked: true, kicks: 1 }); // blocked, not kicked
   });
 
   it("answers 404 for a uid with no account, calling nobody", async () => {
-    expect((await adminCall("POST", `/accounts/${seg(uniqueUid())}/block`)).status).toBe(404);
-    expect((await adminCall("POST", `/accounts/${seg(uniqueUid())}/unblock`)).status).toBe(404);
+    const uid = uniqueUid();
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`)).status).toBe(404);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/unblock`)).status).toBe(404);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/rotate`)).status).toBe(404);
+    // Neither the accid the uid would get nor the next one was asked about, let alone registered.
+    for (const generation of [0, 1]) {
+      expect(await emulatedAccount(await expectedAccid(uid, generation))).toMatchObject({ exists: false, calls: {} });
+    }
+    expect(await store().get(uid)).toBeNull();
   });
 
   it("leaves KV unchanged when NetEase fails", async () => {

@@ -4,8 +4,8 @@
  * test may need NetEase within the next 10 s.
  */
 
-import { expect, it } from "vitest";
-import { AccountStore } from "../../src/accounts/store.ts";
+import { expect, it, vi } from "vitest";
+import { AccountStore } from "../../src/records/store.ts";
 import { emulatedAccount, env, expectedAccid, hsJwt, injectFault, issue, uniqueUid } from "./helpers.ts";
 
 it("after a 416 answers 503 with Retry-After 10 and calls NetEase no more until the block has passed", async () => {
@@ -21,4 +21,14 @@ it("after a 416 answers 503 with Retry-After 10 and calls NetEase no more until 
   expect(during.status).toBe(503);
   expect(Number(during.headers.get("Retry-After"))).toBeGreaterThanOrEqual(10);
   expect((await emulatedAccount(await expectedAccid(next))).calls).toEqual({}); // not called at all
+
+  // Once NetEase's ~10 s refusal has passed, calls resume: the waiting user gets an account.
+  vi.useFakeTimers({ toFake: ["Date"] });
+  try {
+    vi.setSystemTime(Date.now() + 10_500);
+    expect((await issue(await hsJwt(next))).status).toBe(200);
+    expect((await emulatedAccount(await expectedAccid(next))).calls).toEqual({ create: 1 });
+  } finally {
+    vi.useRealTimers();
+  }
 });

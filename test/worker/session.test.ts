@@ -30,8 +30,13 @@ async function expectInvalid(response: Response): Promise<void> {
 
 describe("HS256 sessions (shared secret)", () => {
   it("accepts a valid token and uses sub as the uid", async () => {
-    const response = await issue(await hsJwt(uniqueUid()));
+    const uid = uniqueUid();
+    const response = await issue(await hsJwt(uid));
     expect(response.status).toBe(200);
+    const { accid } = await response.json<{ accid: string }>();
+    // The account was made for exactly that uid: the admin view of the sub names the same accid.
+    expect(await (await adminCall("GET", `/accounts/${seg(uid)}`)).json()).toMatchObject({ uid, accid });
+    expect((await adminCall("GET", `/accounts/${seg(`${uid}x`)}`)).status).toBe(404);
   });
 
   it("answers 401 missing_session, showing the expected form, without a bearer token", async () => {
