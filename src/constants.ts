@@ -1,3 +1,10 @@
+/** What `GET /` says this service is (the version is package.json's; a test keeps them equal). */
+export const SERVICE = {
+  name: "nim-token-worker",
+  version: "0.1.0",
+  description: "Issues NetEase IM (CommsEase) dynamic login tokens and NERTC tokens at the edge.",
+} as const;
+
 /**
  * Every tunable number in one place, so a reviewer can see the service's limits at a glance.
  * Values that operators may change are settings in `config.ts`; these are fixed by design.

@@ -179,6 +179,14 @@ export const errorSchema = v.strictObject({
   message: v.pipe(v.string(), v.description("a human-readable explanation")),
 });
 
+/** `GET /`: what this service is, and where its description is. */
+export const serviceIndexSchema = v.strictObject({
+  name: v.string(),
+  version: v.string(),
+  description: v.string(),
+  links: v.strictObject({ openapi: v.string(), health: v.string(), ready: v.string() }),
+});
+
 /** `GET /healthz`. */
 export const healthSchema = v.strictObject({
   status: v.picklist(["ok", "misconfigured"]),
@@ -267,6 +275,7 @@ export type ImportRowResult = ImportResponse["results"][number];
 export type ImportOutcome = ImportRowResult["outcome"];
 export type LoginCallbackDecision = v.InferOutput<typeof loginDecisionSchema>;
 export type Health = v.InferOutput<typeof healthSchema>;
+export type ServiceIndex = v.InferOutput<typeof serviceIndexSchema>;
 
 // ---- the client package publishes the same token API ----
 

@@ -2,7 +2,7 @@
  * nim-token-worker: assembles the Hono app. Behaviour lives in the modules this file wires together.
  *
  * Order matters: request id and access log first (every answer gets both), then the runtime; CORS
- * and security headers; `/healthz` answers even when misconfigured, so it is mounted before the
+ * and security headers; `/` and `/healthz` answer even when misconfigured, so they are mounted before the
  * check that refuses everything else with 500 `misconfigured`. Bodies are limited and validated on
  * the routes that read them, after their authentication.
  */
@@ -14,6 +14,7 @@ import { limitAuthFailures } from "./abuse.ts";
 import { accessLog, corsFromAllowlist, onError, onMethodNotAllowed, onNotFound, requestIds } from "./middleware.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { homeRoutes } from "./routes/home.ts";
 import { loginCallbackRoutes } from "./routes/login-callback.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { readyRoutes } from "./routes/ready.ts";
@@ -47,12 +48,13 @@ const app = new Hono<AppEnv>({ strict: false });
 
 app.use(requestIds());
 // Successful token answers write no line of their own: Workers Logs records each invocation.
-app.use(accessLog(["/v1/token", "/v1/rtc/token", "/healthz", "/readyz", "/openapi.json"]));
+app.use(accessLog(["/v1/token", "/v1/rtc/token", "/", "/healthz", "/readyz", "/openapi.json"]));
 app.use(attachRuntime());
 app.use(corsFromAllowlist());
 app.use(methodNotAllowed({ app, onMethodNotAllowed }));
 app.use(secureHeaders(API_SECURITY_HEADERS));
 
+app.route("/", homeRoutes);
 app.route("/healthz", healthRoutes);
 app.route("/readyz", readyRoutes);
 app.use(requireConfigured());

@@ -1,6 +1,7 @@
 /** Configuration: /healthz, and 500 misconfigured without leaking values. */
 
 import { describe, expect, it } from "vitest";
+import { SERVICE } from "../../src/constants.ts";
 import { call, env, hsJwt, issue, uniqueUid } from "./helpers.ts";
 
 const SECRET_VALUES = () => [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!];
@@ -64,5 +65,26 @@ describe("configuration", () => {
   it("accepts the Singapore base URL and a loopback http base", async () => {
     expect((await call("/healthz", {}, { NIM_API_BASE: "https://api-sg.netease.im/nimserver/" })).status).toBe(200);
     expect((await call("/healthz", {}, { NIM_API_BASE: "http://localhost:8788/nimserver" })).status).toBe(200);
+  });
+});
+
+describe("GET /", () => {
+  it("answers a small index, even when misconfigured, and an unknown path points to /openapi.json", async () => {
+    for (const overrides of [{}, { ACCID_SECRET: "" }]) {
+      const response = await call("/", {}, overrides);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        name: "nim-token-worker",
+        version: SERVICE.version,
+        description: expect.stringContaining("NetEase IM"),
+        links: { openapi: "/openapi.json", health: "/healthz", ready: "/readyz" },
+      });
+    }
+    const missing = await call("/v2/token");
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({
+      error: "not_found",
+      message: "No such endpoint; the API is described at /openapi.json.",
+    });
   });
 });

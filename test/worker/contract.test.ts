@@ -81,16 +81,16 @@ describe("GET /openapi.json", () => {
         expect(response.status, `${method} ${path}`).not.toBe(405);
         expect(response.status, `${method} ${path}`).not.toBe(401);
         // A 404 is fine when it is about the account ("No account is bound…"), not about the route.
-        expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint.");
+        expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint;");
       }
     }
-    expect(operations).toBe(12);
+    expect(operations).toBe(13);
     // The same check would catch a route that is not there:
     const missing = await call("/admin/v1/accounts/someone/delete", {
       method: "POST",
       headers: { Authorization: admin },
     });
-    expect(await missing.text()).toContain("No such endpoint.");
+    expect(await missing.text()).toContain("No such endpoint;");
   });
 
   it("documents every error status and code the routes answer with", async () => {

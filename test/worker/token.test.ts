@@ -155,7 +155,10 @@ describe("routing", () => {
   it("answers 404 not_found as JSON for unknown paths", async () => {
     const response = await call("/v2/token", { method: "POST" });
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: "not_found", message: "No such endpoint." });
+    expect(await response.json()).toEqual({
+      error: "not_found",
+      message: "No such endpoint; the API is described at /openapi.json.",
+    });
   });
 
   it("answers 405 with Allow for a wrong method", async () => {

@@ -1,0 +1,58 @@
+/**
+ * The documentation against the code: every setting the Worker reads (the `Env` interface in
+ * src/config.ts) has a row in docs/configuration.md, and every row names a real setting; every
+ * relative link between the pages reaches a file.
+ */
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { projectRoot } from "../../scripts/dev-vars.ts";
+
+const read = (path: string) => readFileSync(join(projectRoot, path), "utf8");
+
+/** The keys of `export interface Env { … }` in src/config.ts. */
+function envNames(): string[] {
+  const source = read("src/config.ts");
+  const body = /export interface Env \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? "";
+  return [...body.matchAll(/^\s{2}([A-Z][A-Z0-9_]*)\??:/gm)].map((m) => m[1]!);
+}
+
+/** The setting names in the first column of docs/configuration.md's table. */
+function documentedNames(): string[] {
+  const names: string[] = [];
+  for (const line of read("docs/configuration.md").split("\n")) {
+    const first = /^\|([^|]*)\|/.exec(line)?.[1] ?? "";
+    for (const m of first.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.push(m[1]!);
+  }
+  return names;
+}
+
+describe("docs/configuration.md", () => {
+  it("has one row for every setting in Env, and no row for a setting that does not exist", () => {
+    const env = envNames();
+    expect(env.length).toBeGreaterThan(15);
+    expect([...documentedNames()].sort()).toEqual([...env].sort());
+  });
+});
+
+describe("links between the pages", () => {
+  it("reach a file for every relative link in the README, docs/ and bench/README.md", () => {
+    const pages = ["README.md", "bench/README.md", ...readdirSync(join(projectRoot, "docs")).map((n) => `docs/${n}`)];
+    const broken: string[] = [];
+    for (const page of pages) {
+      for (const [, target] of read(page).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        if (!existsSync(join(projectRoot, dirname(page), target!))) broken.push(`${page} → ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+describe("the service's version", () => {
+  it("is package.json's", async () => {
+    const { SERVICE } = await import("../../src/constants.ts");
+    expect(SERVICE.version).toBe(JSON.parse(read("package.json")).version);
+  });
+});
