@@ -192,12 +192,14 @@ describe("fuzzed HTTP surface", () => {
       fc
         .tuple(fc.string({ maxLength: 20 }), fc.oneof(c1, loneSurrogate), fc.string({ maxLength: 20 }))
         .map((p) => p.join("")),
-      fc.constantFrom("数".repeat(85), "数".repeat(86), "😀".repeat(64), "😀".repeat(65), "a\ud800b"),
+      fc.constantFrom("数".repeat(85), "数".repeat(86), "😀".repeat(64), "😀".repeat(65), "a\ud800b", ".", "..", "..."),
     );
     // The rule, restated independently of the Worker's code: 1–256 UTF-8 bytes, no C0/C1 controls,
-    // no lone surrogate.
+    // no lone surrogate, neither "." nor "..".
     const valid = (sub: string) =>
       sub.length > 0 &&
+      sub !== "." &&
+      sub !== ".." &&
       // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule refuses control characters.
       !/[\u0000-\u001f\u007f-\u009f]/.test(sub) &&
       !/[\ud800-\udfff]/u.test(sub) &&
