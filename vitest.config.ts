@@ -1,6 +1,26 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { TEST_VARS } from "./test/settings.ts";
+
+/**
+ * wrangler.toml, copied where no .dev.vars lies beside it: wrangler reads the .dev.vars next to its
+ * config, and the tests must run on TEST_VARS alone, never on a developer's own variables (and
+ * without a "Using secrets defined in .dev.vars" line per test file). Only `main` is rewritten.
+ */
+function wranglerConfigForTests(): string {
+  const root = fileURLToPath(new URL(".", import.meta.url));
+  const dir = `${root}.wrangler/test`;
+  mkdirSync(dir, { recursive: true });
+  const toml = readFileSync(`${root}wrangler.toml`, "utf8");
+  if (!/^main = "src\/index\.ts"$/m.test(toml)) throw new Error('wrangler.toml: expected main = "src/index.ts"');
+  writeFileSync(
+    `${dir}/wrangler.toml`,
+    toml.replace(/^main = .*$/m, `main = ${JSON.stringify(`${root}src/index.ts`)}`),
+  );
+  return `${dir}/wrangler.toml`;
+}
 
 export default defineConfig({
   test: {
@@ -12,7 +32,7 @@ export default defineConfig({
         // The Worker, inside workerd, with real KV and the emulator over HTTP on loopback.
         plugins: [
           cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
+            wrangler: { configPath: wranglerConfigForTests() },
             miniflare: {
               bindings: {
                 ...TEST_VARS,

@@ -1,19 +1,57 @@
 /**
- * `npm start`: the whole local service in one command.
+ * `npm start` (or `npm run dev`): the whole local service in one command.
  *   1. creates .dev.vars from .dev.vars.example on first run (development-only values);
- *   2. starts the CommsEase emulator on http://127.0.0.1:8788 (accounts persist in .wrangler/state);
- *   3. runs `wrangler dev` for the Worker on http://127.0.0.1:8787, which reads .dev.vars.
- * Ctrl-C stops both.
+ *   2. checks that both ports are free, and prints any configuration problem before starting;
+ *   3. starts the CommsEase emulator on http://127.0.0.1:8788 (accounts persist in .wrangler/state);
+ *   4. runs `wrangler dev` for the Worker on http://127.0.0.1:8787, which reads .dev.vars, with
+ *      NIM_API_BASE pointed at the emulator it started.
+ * PORT and EMULATOR_PORT choose other ports. Ctrl-C or SIGTERM stops everything it started.
  */
 
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { startEmulator } from "../emulator/serve.ts";
 import { devVarsExamplePath, devVarsPath, parseDevVars, projectRoot, readDevVars } from "./dev-vars.ts";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const STOCK_ACCIDS = ["legacy_bob", "legacy_carol", "legacy_dave"];
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
+
+/** Exits with one line naming the variable to change when `port` is taken. */
+async function requireFreePort(port: number, variable: string, what: string): Promise<void> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = createServer()
+      .once("error", () => resolve(false))
+      .listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+  if (!free) {
+    console.error(`[dev] port ${port} (${what}) is in use: stop what holds it, or set ${variable} to another port`);
+    process.exit(1);
+  }
+}
+
+/**
+ * Once the Worker answers, prints what its /healthz says is missing or invalid, so a configuration
+ * problem shows when `npm start` starts, not at the first request (which would answer 500).
+ */
+async function reportConfiguration(base: string): Promise<void> {
+  for (let attempt = 0; attempt < 120; attempt++) {
+    const answer = await fetch(`${base}/healthz`).catch(() => undefined);
+    if (answer?.status === 200) return;
+    if (answer?.status === 503) {
+      const { missing = [], invalid = [] } = (await answer.json()) as { missing?: string[]; invalid?: string[] };
+      for (const name of missing) console.error(`[dev] configuration: ${name} is missing`);
+      for (const name of invalid) console.error(`[dev] configuration: ${name} is invalid`);
+      console.error("[dev] the Worker answers 500 misconfigured until .dev.vars is fixed (docs/configuration.md)");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+await requireFreePort(WORKER_PORT, "PORT", "the Worker");
+await requireFreePort(EMULATOR_PORT, "EMULATOR_PORT", "the CommsEase emulator");
 
 if (!existsSync(devVarsPath)) {
   copyFileSync(devVarsExamplePath, devVarsPath);
@@ -43,16 +81,31 @@ for (const accid of STOCK_ACCIDS) {
   await fetch(`${emulator.url}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accid }) });
 }
 console.log(`[dev] stock accounts at the emulator: ${STOCK_ACCIDS.join(", ")}`);
-if (!(vars.NIM_API_BASE ?? "").split(",").some((base) => base.trim() === `${emulator.url}/nimserver`)) {
-  console.log(`[dev] note: NIM_API_BASE in .dev.vars is ${vars.NIM_API_BASE ?? "(unset)"}, not the emulator`);
-}
+// A loopback NIM_API_BASE is the emulator (wherever EMULATOR_PORT put it); another one is the
+// developer's own choice (a real NetEase app, say), kept as it is.
+const emulatorBase = `${emulator.url}/nimserver`;
+const configuredBase = vars.NIM_API_BASE ?? "";
+const apiBase =
+  !configuredBase || /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(configuredBase) ? emulatorBase : configuredBase;
+if (apiBase !== emulatorBase) console.log(`[dev] note: NIM_API_BASE in .dev.vars is ${apiBase}, not the emulator`);
 
 const wrangler = spawn(
   "wrangler",
-  ["dev", "--ip", "127.0.0.1", "--port", String(WORKER_PORT), "--show-interactive-dev-session=false"],
+  [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(WORKER_PORT),
+    "--show-interactive-dev-session=false",
+    "--var",
+    `NIM_API_BASE:${apiBase}`,
+  ],
   // Its own process group, so stopping it also stops the workerd processes it starts.
   { cwd: projectRoot, stdio: "inherit", detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
 );
+
+void reportConfiguration(`http://127.0.0.1:${WORKER_PORT}`);
 
 const wranglerExited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 0)));
 
@@ -86,4 +139,10 @@ async function stop(code: number): Promise<void> {
 }
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
+// `npm start` stopped with SIGTERM does not pass the signal on to this script: npm itself exits and
+// this process is left behind. It notices its parent has gone and stops everything it started.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop(0);
+}, 500).unref();
 void wranglerExited.then((code) => stop(code));

@@ -1,16 +1,19 @@
 /**
- * `npm run -s kv-import -- stock.csv > kv.json`: turns a CSV of stock accounts (header `uid,accid`)
- * into the JSON that `wrangler kv bulk put` takes, for imports too large for the admin API.
+ * `npm run -s kv-import -- stock.csv [out.json]`: turns a CSV of stock accounts (header `uid,accid`)
+ * into the JSON that `wrangler kv bulk put` takes, for imports too large for the admin API. The
+ * output goes to `out.json`, by default `.wrangler/kv-import.json` (git-ignored, so account lists
+ * never end up in a commit by accident).
  *
  * Each row becomes the two keys the Worker reads: `uid:<uid>` (the account record) and
  * `accid:<accid>` (the reverse mapping for the login callback). Rows are checked against the same
  * rules as the admin API and against each other; any bad row stops the conversion (nothing is
- * printed) with one message per bad line on stderr. Unlike the admin import, this path does not ask
+ * written) with one message per bad line on stderr. Unlike the admin import, this path does not ask
  * NetEase whether each accid exists, nor KV whether a uid is already bound: run it for accounts you
  * know exist, into a namespace where they are not yet bound.
  */
 
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, relative } from "node:path";
 import { NIM } from "../src/constants.ts";
 import { UID_RULE } from "../src/contract.ts";
 import { newAccountRecord } from "../src/records/record.ts";
@@ -99,17 +102,27 @@ export function csvToKvEntries(text: string, now: number): { entries: KvBulkEntr
   return problems.length > 0 ? { problems } : { entries };
 }
 
+/** Where the output goes when no path is given: git-ignored, inside the project. */
+export const DEFAULT_OUTPUT = ".wrangler/kv-import.json";
+
 if (import.meta.main) {
-  const path = process.argv[2];
-  if (!path) {
-    console.error("usage: npm run -s kv-import -- <stock.csv> > kv.json");
+  const [input, output = DEFAULT_OUTPUT] = process.argv.slice(2);
+  if (!input) {
+    console.error("usage: npm run -s kv-import -- <stock.csv> [out.json]");
     process.exit(2);
   }
-  const result = csvToKvEntries(readFileSync(path, "utf8"), Date.now());
+  if (!existsSync(input)) {
+    console.error(`kv-import: no such file: ${input}`);
+    process.exit(2);
+  }
+  const result = csvToKvEntries(readFileSync(input, "utf8"), Date.now());
   if ("problems" in result) {
     for (const problem of result.problems) console.error(problem);
     process.exit(1);
   }
-  process.stdout.write(`${JSON.stringify(result.entries)}\n`);
-  console.error(`${result.entries.length / 2} accounts → ${result.entries.length} KV entries`);
+  mkdirSync(dirname(output), { recursive: true });
+  writeFileSync(output, `${JSON.stringify(result.entries)}\n`);
+  const shown = relative(process.cwd(), output) || output;
+  console.log(`${result.entries.length / 2} accounts → ${result.entries.length} KV entries in ${shown}`);
+  console.log(`load them with: npx wrangler kv bulk put ${shown} --binding ACCOUNTS --remote`);
 }

@@ -120,8 +120,15 @@ export interface ConfigProblem {
 export class ConfigError extends DomainError {
   override readonly name = "ConfigError";
   constructor(readonly problems: readonly ConfigProblem[]) {
-    const detail = `misconfigured: ${problems.map((p) => `${p.name} (${p.rule ?? p.problem})`).join(", ")}`;
-    super("misconfigured", { detail });
+    const listed = problems.map((p) => `${p.name} (${p.rule ?? p.problem})`).join(", ");
+    // No secret at all is what a plain `wrangler dev` without .dev.vars looks like.
+    const noSecrets = ["NIM_APP_SECRET", "ACCID_SECRET"].every((name) =>
+      problems.some((p) => p.name === name && p.problem === "missing"),
+    );
+    const hint = noSecrets
+      ? "; no secrets are set: locally run `npm start` (it creates .dev.vars), deployed use `wrangler secret put`"
+      : "";
+    super("misconfigured", { detail: `misconfigured: ${listed}${hint}` });
   }
 }
 

@@ -1,5 +1,36 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { csvToKvEntries, parseCsv } from "../../scripts/kv-import.ts";
+
+/** Runs the script as `npm run -s kv-import` would, in `cwd`. */
+function kvImport(cwd: string, ...args: string[]) {
+  const script = join(import.meta.dirname, "../../scripts/kv-import.ts");
+  return spawnSync(process.execPath, [script, ...args], { cwd, encoding: "utf8" });
+}
+
+describe("the kv-import command", () => {
+  it("writes to a git-ignored path by default and says how to load it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kv-import-"));
+    writeFileSync(join(dir, "stock.csv"), "uid,accid\nalice,stock_alice\n");
+    const run = kvImport(dir, "stock.csv");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("1 accounts → 2 KV entries in .wrangler/kv-import.json");
+    expect(run.stdout).toContain("npx wrangler kv bulk put .wrangler/kv-import.json --binding ACCOUNTS --remote");
+    const entries = JSON.parse(readFileSync(join(dir, ".wrangler/kv-import.json"), "utf8")) as { key: string }[];
+    expect(entries.map((e) => e.key)).toEqual(["accid:stock_alice", "uid:alice"]);
+    expect(kvImport(dir, "stock.csv", "out/kv.json").status).toBe(0);
+    expect(readFileSync(join(dir, "out/kv.json"), "utf8")).toContain("uid:alice");
+  });
+
+  it("answers a missing input file with one line", () => {
+    const run = kvImport(mkdtempSync(join(tmpdir(), "kv-import-")), "nope.csv");
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe("kv-import: no such file: nope.csv");
+  });
+});
 
 describe("CSV to wrangler kv bulk put", () => {
   it("parses quoted fields", () => {

@@ -1,6 +1,6 @@
 /** Configuration: /healthz, and 500 misconfigured without leaking values. */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SERVICE } from "../../src/constants.ts";
 import { call, env, hsJwt, issue, uniqueUid } from "./helpers.ts";
 
@@ -65,6 +65,29 @@ describe("configuration", () => {
   it("accepts the Singapore base URL and a loopback http base", async () => {
     expect((await call("/healthz", {}, { NIM_API_BASE: "https://api-sg.netease.im/nimserver/" })).status).toBe(200);
     expect((await call("/healthz", {}, { NIM_API_BASE: "http://localhost:8788/nimserver" })).status).toBe(200);
+  });
+});
+
+describe("a Worker started without any secret (plain `wrangler dev` without .dev.vars)", () => {
+  it("logs which settings are missing and how to set them, and tells the caller nothing more", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void lines.push(args.join(" ")));
+    try {
+      const response = await issue(await hsJwt(uniqueUid()), undefined, { NIM_APP_SECRET: "", ACCID_SECRET: "" });
+      expect(response.status).toBe(500);
+      expect(await response.json()).toEqual({
+        error: "misconfigured",
+        message: "The service is not configured correctly.",
+      });
+      expect(lines.join("\n")).toContain("locally run `npm start` (it creates .dev.vars)");
+      // One missing secret is an ordinary misconfiguration, named without the hint.
+      lines.length = 0;
+      await issue(await hsJwt(uniqueUid()), undefined, { ACCID_SECRET: "" });
+      expect(lines.join("\n")).toContain("ACCID_SECRET (missing)");
+      expect(lines.join("\n")).not.toContain("npm start");
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
