@@ -56,3 +56,20 @@ describe("the service's version", () => {
     expect(SERVICE.version).toBe(JSON.parse(read("package.json")).version);
   });
 });
+
+describe("SDK snippets", () => {
+  it("are, block for block, the regions of examples/sdk/ that the type check compiles", () => {
+    const snippets = [
+      ...read("docs/clients.md").matchAll(/<!-- snippet: ([^#\s]+)#([\w-]+) -->\n```ts\n([\s\S]*?)```\n/g),
+    ];
+    expect(snippets.length).toBeGreaterThanOrEqual(5);
+    for (const [, file, name, block] of snippets) {
+      const source = read(file!);
+      const region = new RegExp(`// docs:start ${name}\\n([\\s\\S]*?)// docs:end ${name}`).exec(source)?.[1];
+      expect(region, `${file}#${name}`).toBe(block);
+    }
+    // Every ```ts block of the page is such a snippet.
+    const blocks = read("docs/clients.md").match(/```ts\n/g) ?? [];
+    expect(blocks.length).toBe(snippets.length);
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * The token provider every SDK example uses, as docs/clients.md shows it. Compiled against the
+ * client package's source by `npm run typecheck` (examples/sdk/tsconfig.json).
+ */
+
+// docs:start provider
+import { createTokenProvider, TokenProviderError } from "nim-token-worker-client";
+
+const tokens = createTokenProvider({
+  endpoint: "https://tokens.example.com/v1/token",
+  // Your app's session JWT; with forceRefresh, get a new one from your backend.
+  getSessionToken: ({ forceRefresh }) => auth.getIdToken(forceRefresh),
+});
+await tokens.prefetch(); // right after sign-in
+// on sign-out: tokens.clear();
+// docs:end provider
+
+/** Your app's own sign-in, whatever it is (Firebase's shape here). */
+declare const auth: { getIdToken(forceRefresh: boolean): Promise<string> };
+
+export { TokenProviderError, tokens };
