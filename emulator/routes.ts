@@ -1,0 +1,52 @@
+/**
+ * The emulator's HTTP surface, routed with Hono: NetEase's server API on two bases, and the
+ * emulator-only endpoints tests and `npm start` use. Each route hands its request to the emulated
+ * app (`Emulated`, implemented by the CommsEase Durable Object), which holds every bit of state.
+ */
+
+import { Hono } from "hono";
+import { json } from "./answers.ts";
+import type { Base } from "./faults.ts";
+
+/** What the routes need of the emulated app. */
+export interface Emulated {
+  /** A server API call on one base (`action` like `user/create.action`). */
+  serverApi(action: string, request: Request, base: Base): Promise<Response>;
+  login(request: Request): Promise<Response>;
+  rtcJoin(request: Request): Promise<Response>;
+  createStock(accid: unknown): Response;
+  addFault(request: Request): Promise<Response>;
+  loginCallback(request: Request): Promise<Response>;
+  account(accid: string): unknown;
+  stats(): unknown;
+}
+
+const notFound = () => json({ code: 404, desc: "not found" }, 404);
+
+/** The emulator's routes over `app`. */
+export function emulatorRoutes(app: Emulated): Hono {
+  const routes = new Hono();
+  // Two bases, as NetEase serves a primary and a backup domain: /nimserver/… and /backup/nimserver/….
+  for (const [prefix, base] of [
+    ["/nimserver", "primary"],
+    ["/backup/nimserver", "backup"],
+  ] as const) {
+    routes.post(`${prefix}/:group/:action`, (c) =>
+      app.serverApi(`${c.req.param("group")}/${c.req.param("action")}`, c.req.raw, base),
+    );
+    routes.all(`${prefix}/*`, () => json({ code: 405, desc: "method not allowed" }, 405));
+  }
+  routes.get("/emulator/health", () => json({ status: "ok" }));
+  routes.get("/emulator/stats", () => json(app.stats()));
+  routes.post("/emulator/login", (c) => app.login(c.req.raw));
+  routes.post("/emulator/rtc/join", (c) => app.rtcJoin(c.req.raw));
+  routes.post("/emulator/accounts", async (c) => {
+    const body = (await c.req.json().catch(() => null)) as { accid?: unknown } | null;
+    return app.createStock(body?.accid);
+  });
+  routes.get("/emulator/accounts/:accid", (c) => json(app.account(c.req.param("accid"))));
+  routes.post("/emulator/faults", (c) => app.addFault(c.req.raw));
+  routes.post("/emulator/callbacks/login", (c) => app.loginCallback(c.req.raw));
+  routes.notFound(notFound);
+  return routes;
+}
