@@ -11,6 +11,7 @@ import {
   hsJwt,
   injectFault,
   issue,
+  ownRuntime,
   registerAtNetEase,
   tokenFor,
   uniqueUid,
@@ -78,7 +79,7 @@ describe("accounts on demand", () => {
     const committed = await store().get(uid);
     // Lost from KV (or not yet visible here): a fresh runtime reads KV, misses, and asks the object.
     await env.ACCOUNTS!.delete(`uid:${uid}`);
-    const fresh = await issue(await hsJwt(uid), undefined, { TOKEN_TTL_DEFAULT: "601" }); // new Runtime: empty cache
+    const fresh = await issue(await hsJwt(uid), undefined, ownRuntime()); // a runtime of its own: empty cache
     expect(fresh.status).toBe(200);
     expect((await fresh.json<TokenResponse>()).accid).toBe(accid);
     expect((await emulatedAccount(accid)).calls).toEqual({ create: 1 });
@@ -86,7 +87,7 @@ describe("accounts on demand", () => {
     // A second miss within the minute is answered too, but not rewritten: a burst of misses from
     // locations KV has not reached must not write one key many times a second.
     await env.ACCOUNTS!.delete(`uid:${uid}`);
-    const again = await issue(await hsJwt(uid), undefined, { TOKEN_TTL_DEFAULT: "602" });
+    const again = await issue(await hsJwt(uid), undefined, ownRuntime());
     expect((await again.json<TokenResponse>()).accid).toBe(accid);
     expect(await store().get(uid)).toBeNull();
   });

@@ -44,6 +44,7 @@ async function checkAnswer(response: Response, method: string): Promise<unknown>
 
 const knownPaths = [
   "/v1/token",
+  "/v1/rtc/token",
   "/healthz",
   "/openapi.json",
   "/v1/nim/login-callback",

@@ -19,6 +19,7 @@ import {
   injectFault,
   issue,
   jwksSettings,
+  ownRuntime,
   seg,
   tokenFor,
   uniqueUid,
@@ -317,7 +318,7 @@ describe("faults", () => {
   };
 
   it("answers 503 storage_unavailable with Retry-After when KV fails", async () => {
-    const response = await issue(await hsJwt(uniqueUid()), undefined, { ACCOUNTS: brokenKv, TOKEN_TTL_DEFAULT: "599" });
+    const response = await issue(await hsJwt(uniqueUid()), undefined, { ACCOUNTS: brokenKv, ...ownRuntime() });
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).toBe("2");
     expect(await response.json()).toEqual({

@@ -98,6 +98,17 @@ export function randomIp(): string {
   return `198.51.100.${Math.floor(Math.random() * 254) + 1}:${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/** Settings a test overrides; `RUNTIME_TAG` (read by nothing) only gives the test a runtime of its own. */
+export type Overrides = Partial<Record<keyof Env | "RUNTIME_TAG", unknown>>;
+
+/**
+ * Overrides that change nothing but give the requests sent with them a per-isolate runtime of their
+ * own: empty caches, a fresh NetEase client, fresh probes.
+ */
+export function ownRuntime(): Overrides {
+  return { RUNTIME_TAG: crypto.randomUUID() };
+}
+
 const envs = new Map<string, Env>();
 const identities = new WeakMap<object, number>();
 let nextIdentity = 1;
@@ -106,7 +117,7 @@ let nextIdentity = 1;
  * of an isolate the same Env (the Worker keys its per-isolate runtime on that object). Bindings given
  * as overrides (objects) are told apart by identity.
  */
-export function envWith(overrides: Partial<Record<keyof Env, unknown>> = {}): Env {
+export function envWith(overrides: Overrides = {}): Env {
   const entries = Object.entries(overrides).sort(([a], [b]) => a.localeCompare(b));
   if (entries.length === 0) return env as Env;
   const key = JSON.stringify(
@@ -128,11 +139,7 @@ export function envWith(overrides: Partial<Record<keyof Env, unknown>> = {}): En
  * Sends a request through the Worker's own fetch handler, optionally with settings overridden. Each
  * request gets a random CF-Connecting-IP unless the caller sets one.
  */
-export async function call(
-  path: string,
-  init: RequestInit = {},
-  overrides: Partial<Record<keyof Env, unknown>> = {},
-): Promise<Response> {
+export async function call(path: string, init: RequestInit = {}, overrides: Overrides = {}): Promise<Response> {
   const ctx = createExecutionContext();
   const headers = new Headers(init.headers);
   if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
@@ -143,11 +150,7 @@ export async function call(
 }
 
 /** POST /v1/token with a bearer session and an optional JSON body. */
-export function issue(
-  jwt: string | undefined,
-  body?: unknown,
-  overrides: Partial<Record<keyof Env, unknown>> = {},
-): Promise<Response> {
+export function issue(jwt: string | undefined, body?: unknown, overrides: Overrides = {}): Promise<Response> {
   const headers: Record<string, string> = {};
   if (jwt !== undefined) headers.Authorization = `Bearer ${jwt}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -205,11 +208,7 @@ export async function expectedRtcUid(uid: string, attempt = 0): Promise<number> 
 }
 
 /** POST /v1/rtc/token with a bearer session and a JSON body. */
-export function issueRtc(
-  jwt: string | undefined,
-  body: unknown,
-  overrides: Partial<Record<keyof Env, unknown>> = {},
-): Promise<Response> {
+export function issueRtc(jwt: string | undefined, body: unknown, overrides: Overrides = {}): Promise<Response> {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (jwt !== undefined) headers.Authorization = `Bearer ${jwt}`;
   return call("/v1/rtc/token", { method: "POST", headers, body: JSON.stringify(body) }, overrides);
@@ -225,7 +224,7 @@ export function adminCall(
     contentType?: string;
     /** Sent as X-Request-Id (the operation's idempotency key at the uid's object). */
     requestId?: string;
-    overrides?: Partial<Record<keyof Env, unknown>>;
+    overrides?: Overrides;
   } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = {};
@@ -257,10 +256,7 @@ export async function registerAtNetEase(accid: string): Promise<void> {
 }
 
 /** Provisions `uid` through /v1/token and returns the answer. */
-export async function tokenFor(
-  uid: string,
-  overrides: Partial<Record<keyof Env, unknown>> = {},
-): Promise<TokenResponse> {
+export async function tokenFor(uid: string, overrides: Overrides = {}): Promise<TokenResponse> {
   const response = await issue(await hsJwt(uid), undefined, overrides);
   if (response.status !== 200) throw new Error(`token for ${uid}: HTTP ${response.status} ${await response.text()}`);
   return response.json();

@@ -11,6 +11,7 @@ import {
   env,
   injectFault,
   jwksSettings,
+  ownRuntime,
   registerAtNetEase,
   stockAccid,
   uniqueUid,
@@ -68,7 +69,7 @@ describe("GET /readyz", () => {
   });
 
   it("reuses the NetEase probe for 30 s per isolate, so polling cannot exhaust NetEase's rate", async () => {
-    const settings = { TOKEN_TTL_DEFAULT: "601" }; // its own runtime
+    const settings = ownRuntime();
     const before = (await emulatedAccount(NIM.readyProbeAccid)).calls.getUinfos ?? 0;
     for (let i = 0; i < 5; i++) expect((await ready(settings)).status).toBe(200);
     const after = (await emulatedAccount(NIM.readyProbeAccid)).calls.getUinfos ?? 0;
@@ -77,7 +78,7 @@ describe("GET /readyz", () => {
 
   it("asks NetEase and the identity provider once for many concurrent polls (single-flight)", async () => {
     const path = `/jwks/${crypto.randomUUID()}.json`;
-    const settings = { ...jwksSettings(path), TOKEN_TTL_DEFAULT: "602" }; // its own runtime
+    const settings = { ...jwksSettings(path), ...ownRuntime() };
     const before = (await emulatedAccount(NIM.readyProbeAccid)).calls.getUinfos ?? 0;
     const answers = await Promise.all(Array.from({ length: 20 }, () => ready(settings)));
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
@@ -88,7 +89,7 @@ describe("GET /readyz", () => {
   });
 
   it("does not let a 416 answered to its probe block real work", async () => {
-    const settings = { TOKEN_TTL_DEFAULT: "603" }; // its own runtime
+    const settings = ownRuntime();
     await injectFault(NIM.readyProbeAccid, "user/getUinfos.action", "code416");
     const { status, body } = await ready(settings);
     expect(status).toBe(503);
@@ -102,6 +103,13 @@ describe("GET /readyz", () => {
     });
     expect(imported.status).toBe(200);
     expect((await imported.json<{ counts: { bound: number } }>()).counts.bound).toBe(1);
+  });
+
+  it("fails a check that takes longer than its timeout, without waiting for it", async () => {
+    const { status, body } = await ready(jwksSettings(`/slow/${crypto.randomUUID()}.json`));
+    expect(status).toBe(503);
+    expect(body.failed).toEqual(["jwks"]);
+    expect(body.checks.jwks!.ok).toBe(false);
   });
 
   it("names the configuration problem when the settings are unusable", async () => {
