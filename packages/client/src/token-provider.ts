@@ -20,9 +20,20 @@
  *   a second 401 and other 4xx are final: no retry, and the background refresh stops.
  * - No dependencies and no Worker code: it imports only the contract types, and runs in browsers,
  *   React Native and Node ≥ 18.
+ *
+ * The parts: `session.ts` (the Worker's clock, and sign-in epochs), `transport.ts` (one request with
+ * its retries), `slot.ts` (one cached token with its background refresh), `answers.ts` (what the
+ * Worker answers); this file assembles them behind the `TokenProvider` interface.
  */
 
-import type { ErrorBody, RtcTokenResponse, TokenResponse } from "./contract.js";
+import { isRtcTokenResponse, isTokenResponse } from "./answers.js";
+import type { RtcTokenResponse, TokenResponse } from "./contract.js";
+import { TokenProviderError } from "./errors.js";
+import { Lifecycle, WorkerClock } from "./session.js";
+import { createSlot, type Slot } from "./slot.js";
+import { createTransport } from "./transport.js";
+
+export { type ClientErrorCode, TokenProviderError } from "./errors.js";
 
 /** Options for createTokenProvider. */
 export interface TokenProviderOptions {
@@ -112,54 +123,8 @@ export interface TokenProvider {
   dispose(): void;
 }
 
-/** Error codes the provider adds to the Worker's own. */
-export type ClientErrorCode = "network_error" | "invalid_response" | "account_mismatch" | "aborted" | "cleared";
-
-/** A failure to get a token. `code` is the Worker's stable error code, or a ClientErrorCode. */
-export class TokenProviderError extends Error {
-  override readonly name = "TokenProviderError";
-  /** The Worker's error code, or one of the provider's own. */
-  readonly code: ErrorBody["error"] | ClientErrorCode;
-  /** HTTP status of the Worker's answer, when there was one. */
-  readonly status: number | undefined;
-
-  constructor(code: ErrorBody["error"] | ClientErrorCode, message: string, status?: number) {
-    super(message);
-    this.code = code;
-    this.status = status;
-  }
-
-  /** Whether asking again (later, or in the background) cannot help without a new session or an operator. */
-  get final(): boolean {
-    return this.code === "account_blocked" || this.code === "invalid_session" || this.code === "missing_session";
-  }
-}
-
-const MAX_DELAY_MS = 8_000;
-const MAX_RETRY_AFTER_MS = 60_000;
-/** The background refresh starts up to this share of the token's lifetime before the refresh point. */
-const REFRESH_JITTER_FRACTION = 0.1;
-const MAX_REFRESH_JITTER_MS = 30_000;
-/** After a failed background refresh, try again this much later (while the held token lasts). */
-const BACKGROUND_RETRY_MS = 15_000;
 /** RTC channels whose tokens are kept (and refreshed); the least recently asked for goes first. */
 const MAX_RTC_CHANNELS = 8;
-
-/** The timing fields every token answer carries (Unix ms, Worker's clock). */
-interface Timed {
-  curTime: number;
-  expiresAt: number;
-  serverTime: number;
-  refreshAfter: number;
-}
-
-/**
- * One sign-in's lifetime: everything fetched under it is dropped when it ends (clear or dispose).
- * Its controller aborts the requests and waits that belong to it.
- */
-interface Epoch {
-  readonly controller: AbortController;
-}
 
 /** Creates a token provider. */
 export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
@@ -176,213 +141,49 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     random = Math.random,
     sleep = defaultSleep,
   } = options;
-  const fetchImpl = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
-
-  /** Worker clock minus device clock, from the last answer. */
-  let offset = 0;
+  const clock = new WorkerClock(now);
+  const lifecycle = new Lifecycle(signal);
   let active = true;
-  let disposed = false;
-  let epoch: Epoch = { controller: new AbortController() };
-  const workerNow = () => now() + offset;
-  const aborted = () => new TokenProviderError("aborted", "The token provider was stopped.");
-  const cleared = () =>
-    new TokenProviderError("cleared", "The session was cleared (sign-out) while this token was being fetched.");
-
-  signal?.addEventListener("abort", () => dispose(), { once: true });
-
-  /** Throws when `owner` is no longer the current epoch: its answer belongs to a signed-out session. */
-  function assertCurrent(owner: Epoch): void {
-    if (disposed || signal?.aborted) throw aborted();
-    if (owner !== epoch) throw cleared();
-  }
-
-  /**
-   * A cached token with single-flight fetching and background refresh. The IM token is one slot;
-   * the design keeps room for more (one per RTC channel).
-   */
-  function createSlot<T extends Timed>(url: string, body: () => unknown, accept: (value: unknown) => value is T) {
-    let cached: T | undefined;
-    let inflight: Promise<T> | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-
-    const refreshAt = (t: T) => Math.min(t.refreshAfter, t.expiresAt - refreshMargin);
-    const fresh = (t: T) => workerNow() < refreshAt(t);
-    const usable = (t: T) => workerNow() < t.expiresAt - refreshMargin;
-
-    function stopTimer(): void {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-    }
-
-    /** Schedules the background refresh `inMs` from now (device clock). */
-    function schedule(inMs: number): void {
-      stopTimer();
-      if (!backgroundRefresh || !active || disposed) return;
-      timer = setTimeout(background, Math.max(0, inMs));
-      // In Node, a pending refresh must not keep a finished script alive.
-      (timer as { unref?: () => void }).unref?.();
-    }
-
-    function scheduleFor(t: T): void {
-      const lifetime = t.expiresAt - t.curTime;
-      const jitter = random() * Math.min(MAX_REFRESH_JITTER_MS, lifetime * REFRESH_JITTER_FRACTION);
-      schedule(refreshAt(t) - jitter - workerNow());
-    }
-
-    function background(): void {
-      timer = undefined;
-      if (!active || disposed) return;
-      fetchShared().catch((error: unknown) => {
-        if (
-          !(error instanceof TokenProviderError) ||
-          error.final ||
-          error.code === "aborted" ||
-          error.code === "cleared"
-        )
-          return;
-        // Transient: try again while the token we hold still lasts (foreground calls fetch anyway).
-        if (cached && usable(cached)) schedule(BACKGROUND_RETRY_MS);
-      });
-    }
-
-    function fetchShared(): Promise<T> {
-      if (inflight) return inflight;
-      const owner = epoch;
-      const flight = fetchWithRetry(owner, url, body, accept).then((token) => {
-        assertCurrent(owner);
-        cached = token;
-        scheduleFor(token);
-        return token;
-      });
-      inflight = flight;
-      // Only the current epoch's flight is cleared here; clear() already dropped an older one.
-      const settle = () => {
-        if (inflight === flight) inflight = undefined;
-      };
-      flight.then(settle, settle);
-      return flight;
-    }
-
-    return {
-      /** A fresh token from memory, or the shared fetch. */
-      async get(): Promise<T> {
-        if (disposed || signal?.aborted) throw aborted();
-        if (cached && fresh(cached)) return cached;
-        return fetchShared();
-      },
-      /** The held token if usable; past its refresh point it also starts a background refresh. */
-      peek(): T | undefined {
-        if (disposed || !cached || !usable(cached)) return undefined;
-        if (!fresh(cached) && !inflight) background();
-        return cached;
-      },
-      /** Resumes background refresh after a pause. */
-      resume(): void {
-        if (!cached) return;
-        if (fresh(cached)) scheduleFor(cached);
-        else background();
-      },
-      pause: stopTimer,
-      /** Forgets everything; an abandoned flight is rejected by its own epoch check. */
-      reset(): void {
-        stopTimer();
-        cached = undefined;
-        inflight = undefined;
-      },
-    };
-  }
-
-  async function fetchWithRetry<T>(
-    owner: Epoch,
+  const fetchToken = createTransport({
+    fetch: options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init)),
+    getSessionToken,
+    maxAttempts,
+    retryBaseDelay,
+    random,
+    sleep,
+    clock,
+    lifecycle,
+  });
+  const slotOf = <T extends TokenResponse | RtcTokenResponse>(
     url: string,
     body: () => unknown,
     accept: (value: unknown) => value is T,
-  ): Promise<T> {
-    let forceRefresh = false;
-    let reauthenticated = false;
-    for (let attempt = 1; ; attempt++) {
-      assertCurrent(owner);
-      const session = await getSessionToken({ forceRefresh });
-      assertCurrent(owner);
-      const outcome = await attemptOnce(owner, url, session, body(), accept);
-      if ("token" in outcome) return outcome.token;
-      const { error, retryAfterMs } = outcome;
-      if (error.status === 401 && !reauthenticated) {
-        // The session may simply have expired: ask the app for a new one, once.
-        reauthenticated = true;
-        forceRefresh = true;
-        attempt--;
-        continue;
-      }
-      const retryable =
-        error.code === "network_error" || error.status === 429 || (error.status !== undefined && error.status >= 500);
-      if (!retryable || attempt >= maxAttempts) throw error;
-      const backoff = random() * Math.min(MAX_DELAY_MS, retryBaseDelay * 2 ** (attempt - 1));
-      await sleep(Math.max(backoff, retryAfterMs ?? 0), owner.controller.signal);
-    }
-  }
+  ): Slot<T> =>
+    createSlot({
+      url,
+      body,
+      accept,
+      fetchToken,
+      clock,
+      lifecycle,
+      refreshMargin,
+      backgroundRefresh,
+      random,
+      isActive: () => active,
+    });
 
-  async function attemptOnce<T>(
-    owner: Epoch,
-    url: string,
-    session: string,
-    requestBody: unknown,
-    accept: (value: unknown) => value is T,
-  ): Promise<{ token: T } | { error: TokenProviderError; retryAfterMs?: number }> {
-    let response: Response;
-    let body: unknown;
-    const sentAt = now();
-    try {
-      response = await fetchImpl(url, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${session}`, "Content-Type": "application/json" },
-        body: JSON.stringify(requestBody),
-        signal: owner.controller.signal,
-      });
-      body = await response.json().catch(() => undefined);
-    } catch {
-      assertCurrent(owner);
-      return { error: new TokenProviderError("network_error", "Could not reach the token service.") };
-    }
-    // A fetch that ignored the abort still lands here: its answer must not outlive the sign-out.
-    assertCurrent(owner);
-    if (response.ok) {
-      if (!accept(body) || !isTimed(body)) {
-        return {
-          error: new TokenProviderError(
-            "invalid_response",
-            "The token service answered with an unexpected body.",
-            response.status,
-          ),
-        };
-      }
-      // The answer was produced somewhere between sending and receiving; the midpoint halves the error.
-      offset = body.serverTime - Math.round((sentAt + now()) / 2);
-      return { token: body };
-    }
-    const error = isErrorBody(body)
-      ? new TokenProviderError(body.error, body.message, response.status)
-      : new TokenProviderError(
-          response.status >= 500 ? "upstream_unavailable" : "invalid_response",
-          `HTTP ${response.status}`,
-          response.status,
-        );
-    return { error, retryAfterMs: parseRetryAfter(response.headers.get("Retry-After"), now()) };
-  }
-
-  type Slot = ReturnType<typeof createSlot>;
-  const im = createSlot<TokenResponse>(endpoint, () => (ttl === undefined ? {} : { ttl }), isTokenResponse);
+  const im = slotOf(endpoint, () => (ttl === undefined ? {} : { ttl }), isTokenResponse);
   const rtcUrl = options.rtcEndpoint ?? endpoint.replace(/\/v1\/token\/?$/, "/v1/rtc/token");
   /** RTC token slots by channel, in order of last use. */
-  const rtc = new Map<string, ReturnType<typeof createSlot<RtcTokenResponse>>>();
-  const slots = (): Slot[] => [im, ...rtc.values()];
+  const rtc = new Map<string, Slot<RtcTokenResponse>>();
+  const slots = (): Slot<TokenResponse | RtcTokenResponse>[] => [im, ...rtc.values()];
 
-  function rtcSlot(channelName: string) {
+  function rtcSlot(channelName: string): Slot<RtcTokenResponse> {
     let slot = rtc.get(channelName);
     if (slot) rtc.delete(channelName);
     else {
       const body = () => (options.rtcTtl === undefined ? { channelName } : { channelName, ttl: options.rtcTtl });
-      slot = createSlot<RtcTokenResponse>(rtcUrl, body, isRtcTokenResponse);
+      slot = slotOf(rtcUrl, body, isRtcTokenResponse);
     }
     rtc.set(channelName, slot);
     for (const [name, old] of rtc) {
@@ -393,18 +194,16 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     return slot;
   }
 
-  function endEpoch(): void {
-    epoch.controller.abort();
-    epoch = { controller: new AbortController() };
+  /** Sign-out: everything of the ending epoch is forgotten, and its requests aborted. */
+  function forget(): void {
     for (const slot of slots()) slot.reset();
     rtc.clear();
   }
 
   function dispose(): void {
-    if (disposed) return;
-    disposed = true;
-    endEpoch();
+    if (lifecycle.dispose()) forget();
   }
+  signal?.addEventListener("abort", () => dispose(), { once: true });
 
   const checkAccount = (token: TokenResponse, accountId: string | undefined) => {
     if (accountId !== undefined && accountId !== token.accid) {
@@ -445,48 +244,12 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       }
     },
     clear(): void {
-      if (!disposed) endEpoch();
+      if (lifecycle.stopped) return;
+      lifecycle.end();
+      forget();
     },
     dispose,
   };
-}
-
-function isTimed(body: unknown): body is Timed {
-  const b = body as Record<string, unknown>;
-  return ["curTime", "expiresAt", "serverTime", "refreshAfter"].every(
-    (k) => typeof b[k] === "number" && Number.isFinite(b[k]),
-  );
-}
-
-/** The envelope and times every token answer carries. */
-function isIssued(body: unknown): body is Record<string, unknown> & Timed {
-  if (typeof body !== "object" || body === null) return false;
-  const b = body as Record<string, unknown>;
-  return typeof b.token === "string" && typeof b.appKey === "string" && typeof b.ttl === "number" && isTimed(b);
-}
-
-function isTokenResponse(body: unknown): body is TokenResponse {
-  return isIssued(body) && typeof body.accid === "string";
-}
-
-function isRtcTokenResponse(body: unknown): body is RtcTokenResponse {
-  return isIssued(body) && Number.isSafeInteger(body.uid) && typeof body.channelName === "string";
-}
-
-function isErrorBody(body: unknown): body is ErrorBody {
-  return (
-    typeof body === "object" &&
-    body !== null &&
-    typeof (body as ErrorBody).error === "string" &&
-    typeof (body as ErrorBody).message === "string"
-  );
-}
-
-/** Retry-After as ms: delta-seconds or an HTTP date, capped at a minute. */
-function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (!value) return undefined;
-  const ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - nowMs;
-  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : undefined;
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,0 +1,26 @@
+/** The provider's one error type. */
+
+import type { ErrorBody } from "./contract.js";
+
+/** Error codes the provider adds to the Worker's own. */
+export type ClientErrorCode = "network_error" | "invalid_response" | "account_mismatch" | "aborted" | "cleared";
+
+/** A failure to get a token. `code` is the Worker's stable error code, or a ClientErrorCode. */
+export class TokenProviderError extends Error {
+  override readonly name = "TokenProviderError";
+  /** The Worker's error code, or one of the provider's own. */
+  readonly code: ErrorBody["error"] | ClientErrorCode;
+  /** HTTP status of the Worker's answer, when there was one. */
+  readonly status: number | undefined;
+
+  constructor(code: ErrorBody["error"] | ClientErrorCode, message: string, status?: number) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+
+  /** Whether asking again (later, or in the background) cannot help without a new session or an operator. */
+  get final(): boolean {
+    return this.code === "account_blocked" || this.code === "invalid_session" || this.code === "missing_session";
+  }
+}
