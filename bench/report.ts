@@ -1,0 +1,152 @@
+/**
+ * The bench's verdict: per-scenario medians over rounds, the targets checked, the tables printed to
+ * stdout and every figure written to bench/results.json.
+ */
+
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import {
+  CONNECTIONS,
+  LATENCY_RATE,
+  LATENCY_ROUNDS,
+  log,
+  median,
+  ROOT,
+  ROUNDS,
+  type Sample,
+  type Scenario,
+  SECONDS,
+  TARGETS,
+  USERS,
+} from "./settings.ts";
+import type { buildBundle, measureStartup } from "./startup.ts";
+
+/** The scenarios timed at a moderate load. */
+export type LatencyScenario = "baseline" | "warm-hs256" | "warm-es256-jwks";
+
+/** Everything the run measured. */
+export interface Measured {
+  scenarios: Scenario[];
+  samples: Sample[];
+  latency: Record<LatencyScenario, { p50: number; p99: number }[]>;
+  latencySummary: Record<LatencyScenario, { p50: number; p99: number }>;
+  p99AddedMs: number;
+  bundle: ReturnType<typeof buildBundle>;
+  startup: ReturnType<typeof measureStartup>;
+  firstTime: { createCalls: number; accountsCreated: number; tokens: number; newUidsSent: number; maxPerAccid: number };
+  workerLogLines: number;
+}
+
+/** Prints the tables, writes bench/results.json, and returns whether every target was met. */
+export function report(measured: Measured): boolean {
+  const { scenarios, samples, latency, latencySummary, p99AddedMs, bundle, startup, workerLogLines } = measured;
+  const startupMs = startup.v8CompileMs + startup.v8EvaluateMs;
+  const referenceMs = startup.referenceMs;
+  const startupFactor = startup.pairRatio;
+  const { createCalls, accountsCreated, newUidsSent, maxPerAccid, tokens: firstTime2xx } = measured.firstTime;
+  // Summaries: per scenario, medians over rounds of the figures and of the per-round ratios.
+  const summary = scenarios.map((scenario) => {
+    const own = samples.filter((s) => s.scenario === scenario);
+    const ratios = own.map((s) => s.rps / samples.find((b) => b.scenario === "baseline" && b.round === s.round)!.rps);
+    const p99Factors = own.map(
+      (s) => s.p99 / samples.find((b) => b.scenario === "baseline" && b.round === s.round)!.p99,
+    );
+    return {
+      scenario,
+      rps: median(own.map((s) => s.rps)),
+      p50: median(own.map((s) => s.p50)),
+      p99: median(own.map((s) => s.p99)),
+      ratio: median(ratios),
+      p99Factor: median(p99Factors),
+      non2xx: own.reduce((n, s) => n + s.non2xx, 0),
+      errors: own.reduce((n, s) => n + s.errors, 0),
+    };
+  });
+  const by = Object.fromEntries(summary.map((s) => [s.scenario, s])) as Record<Scenario, (typeof summary)[number]>;
+  const checks = [
+    {
+      target: `warm HS256 ≥ ${TARGETS.hsRatio}× baseline`,
+      ok: by["warm-hs256"].ratio >= TARGETS.hsRatio,
+      value: `${by["warm-hs256"].ratio.toFixed(2)}×`,
+    },
+    {
+      target: `warm HS256 adds ≤ ${TARGETS.hsP99AddedMs} ms to the baseline's p99 at ${LATENCY_RATE} req/s`,
+      ok: p99AddedMs <= TARGETS.hsP99AddedMs,
+      value: `+${p99AddedMs.toFixed(2)} ms (median of ${LATENCY_ROUNDS} rounds; p99 medians ${latencySummary["warm-hs256"].p99.toFixed(2)} ms vs ${latencySummary.baseline.p99.toFixed(2)} ms)`,
+    },
+    {
+      target: `warm NERTC token (HS256) ≥ ${TARGETS.rtcRatio}× baseline`,
+      ok: by["warm-rtc-hs256"].ratio >= TARGETS.rtcRatio,
+      value: `${by["warm-rtc-hs256"].ratio.toFixed(2)}×`,
+    },
+    {
+      target: `warm ES256/JWKS ≥ ${TARGETS.esRatio}× baseline`,
+      ok: by["warm-es256-jwks"].ratio >= TARGETS.esRatio,
+      value: `${by["warm-es256-jwks"].ratio.toFixed(2)}×`,
+    },
+    {
+      target: "first-time: exactly one NetEase call per new uid",
+      ok:
+        maxPerAccid === 1 &&
+        createCalls === accountsCreated &&
+        createCalls >= firstTime2xx &&
+        createCalls <= newUidsSent,
+      value: `${createCalls} create calls, ${accountsCreated} accounts, ${firstTime2xx} tokens, ${newUidsSent} new uids sent, max ${maxPerAccid} per accid`,
+    },
+    {
+      target: "no errors or non-2xx answers",
+      ok: summary.every((s) => s.non2xx === 0 && s.errors === 0),
+      value: summary.map((s) => `${s.non2xx + s.errors}`).join("/"),
+    },
+    {
+      target: `bundle ≤ ${TARGETS.bundleGzipKiB} KiB gzip`,
+      ok: bundle.gzip <= TARGETS.bundleGzipKiB * 1024,
+      value: `${(bundle.gzip / 1024).toFixed(1)} KiB`,
+    },
+    {
+      target: `startup ≤ ${TARGETS.startupFactor}× an empty Hono app's (V8 compile + evaluate)`,
+      ok: startupFactor <= TARGETS.startupFactor,
+      value: `${startupFactor.toFixed(2)}× (median of 21 back-to-back pairs; medians ${startupMs.toFixed(1)} ms vs ${referenceMs.toFixed(1)} ms); wrangler check startup, 10 ms sampling: ${startup.wranglerActiveMs.toFixed(1)} ms`,
+    },
+  ];
+
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const rows = summary.map(
+    (s) =>
+      `| ${s.scenario} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.scenario === "baseline" ? "1.00" : s.ratio.toFixed(2)}× |`,
+  );
+  const notes = [
+    "warm-hs256-simulated-ratelimit: warm-hs256 with Miniflare's simulated Rate Limiting binding (a local service call per request); informational, not a target.",
+  ];
+  const table = [
+    `Machine: ${machine}; ${ROUNDS} rounds × ${SECONDS} s per scenario, ${CONNECTIONS} connections, ${USERS} users.`,
+    "",
+    "Throughput at saturation (p50/p99 there are mostly queueing):",
+    "",
+    "| scenario | req/s | p50 ms | p99 ms | vs baseline |",
+    "|---|---:|---:|---:|---:|",
+    ...rows,
+    "",
+    `Latency at the same load, ${LATENCY_RATE} req/s:`,
+    "",
+    "| scenario | p50 ms | p99 ms |",
+    "|---|---:|---:|",
+    ...Object.entries(latencySummary).map(([k, v]) => `| ${k} | ${v.p50.toFixed(2)} | ${v.p99.toFixed(2)} |`),
+    "",
+    ...notes,
+    "",
+    `Bundle: ${(bundle.raw / 1024).toFixed(1)} KiB raw, ${(bundle.gzip / 1024).toFixed(1)} KiB gzip. ` +
+      `Startup: ${startupMs.toFixed(1)} ms V8 compile + evaluate (an empty Hono app: ${referenceMs.toFixed(1)} ms); ` +
+      `${startup.wranglerActiveMs.toFixed(1)} ms active in \`wrangler check startup\` (10 ms sampling). ` +
+      `Worker log lines during the run: ${workerLogLines}.`,
+    "",
+    ...checks.map((c) => `- ${c.ok ? "✓" : "✗"} ${c.target}: ${c.value}`),
+  ].join("\n");
+  console.log(table);
+  writeFileSync(
+    `${ROOT}bench/results.json`,
+    `${JSON.stringify({ date: new Date().toISOString(), machine, settings: { USERS, ROUNDS, SECONDS, CONNECTIONS }, bundle, startup, samples, summary, latency, checks }, null, 2)}\n`,
+  );
+  log("figures written to bench/results.json");
+  return checks.every((c) => c.ok);
+}

@@ -1,0 +1,170 @@
+/**
+ * What the bench measures against, on loopback: the CommsEase emulator, an identity provider's JWKS,
+ * and one Miniflare with the production bundle (HS256, ES256 via JWKS, and with the simulated rate
+ * limiter) beside an empty baseline Worker, each on its own direct socket; then USERS users mapped in
+ * KV with their session JWTs.
+ */
+
+import { createHmac } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { type RunningEmulator, startEmulator } from "../emulator/serve.ts";
+import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/account-object/derive.ts";
+import { BENCH_IDP, log, SECRETS, USERS } from "./settings.ts";
+
+const b64url = (data: string | Buffer) => Buffer.from(data).toString("base64url");
+const HS_HEADER = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+/** A compact HS256 JWT, signed synchronously (autocannon's setupRequest is synchronous). */
+export function hsJwt(uid: string, exp: number): string {
+  const payload = b64url(JSON.stringify({ sub: uid, iat: exp - 3600, exp }));
+  const signature = createHmac("sha256", SECRETS.SESSION_JWT_SECRET)
+    .update(`${HS_HEADER}.${payload}`)
+    .digest("base64url");
+  return `${HS_HEADER}.${payload}.${signature}`;
+}
+
+/** The running services, the users' session JWTs, and how to stop it all. */
+export interface Services {
+  emulator: RunningEmulator;
+  origins: { baseline: string; hs: string; es: string; hsrl: string };
+  hsJwts: string[];
+  esJwts: string[];
+  /** When the session JWTs expire (Unix s). */
+  exp: number;
+  /** Log lines the Workers wrote so far (counted, not echoed). */
+  workerLogLines(): number;
+  close(): Promise<void>;
+}
+
+/** Starts the services around the bundle at `bundlePath`. */
+export async function startServices(bundlePath: string): Promise<Services> {
+  let workerLogLines = 0;
+  const emulator = await startEmulator({ appKey: SECRETS.NIM_APP_KEY, appSecret: SECRETS.NIM_APP_SECRET });
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" }] });
+  const idp = createServer((_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(jwks));
+  await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+  const jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json`;
+
+  const direct = [{ host: "127.0.0.1", port: 0 }];
+  const tokenWorker = (name: string, extra: Record<string, string>, rateLimited = false) => ({
+    name,
+    modules: true,
+    scriptPath: bundlePath,
+    compatibilityDate: "2026-11-01",
+    compatibilityFlags: ["nodejs_compat"],
+    unsafeDirectSockets: direct,
+    kvNamespaces: { ACCOUNTS: "bench-accounts" },
+    // First use of a uid goes through its account object, as in production (each worker its own).
+    durableObjects: { ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true } },
+    // Miniflare simulates the Rate Limiting binding as a call to another local service, which costs
+    // about a millisecond per request here; in production the counters live on the Worker's own
+    // machine. So the target scenarios run without the binding, and one extra scenario measures the
+    // simulated binding on its own (limit raised so the benchmark's traffic is not refused).
+    ...(rateLimited
+      ? {
+          ratelimits: {
+            TOKEN_RATE_LIMITER: {
+              namespace_id: `${name}-tokens`,
+              simple: { limit: 1_000_000_000, period: 60 as const },
+            },
+            AUTH_FAILURE_RATE_LIMITER: {
+              namespace_id: `${name}-auth`,
+              simple: { limit: 1_000_000_000, period: 60 as const },
+            },
+          },
+        }
+      : {}),
+    bindings: {
+      ...SECRETS,
+      NIM_API_BASE: `${emulator.url}/nimserver`,
+      TOKEN_TTL_DEFAULT: "600",
+      TOKEN_TTL_MIN: "60",
+      TOKEN_TTL_MAX: "3600",
+      ...extra,
+    },
+  });
+  const mf = new Miniflare({
+    ...convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      workers: [
+        {
+          name: "baseline",
+          modules: true,
+          script: `export default { fetch() { return new Response('{"ok":true}', { headers: { "Content-Type": "application/json" } }); } };`,
+          compatibilityDate: "2026-11-01",
+          unsafeDirectSockets: direct,
+        },
+        tokenWorker("token-hs", {}),
+        tokenWorker("token-es", {
+          SESSION_JWT_SECRET: "",
+          SESSION_JWKS_URL: jwksUrl,
+          SESSION_JWT_ISSUER: BENCH_IDP.issuer,
+          SESSION_JWT_AUDIENCE: BENCH_IDP.audience,
+        }),
+        tokenWorker("token-hs-rl", {}, true),
+      ],
+    }),
+    logRequests: false,
+    // The Worker still writes its access-log line per request, as in production (where Workers Logs
+    // collects it); here it is counted and dropped instead of being echoed to this terminal.
+    handleStructuredLogs: () => {
+      workerLogLines++;
+    },
+  });
+  await mf.ready;
+  const directUrl = async (worker: string) => (await mf.unsafeGetDirectURL(worker)).origin;
+  const origins = {
+    baseline: await directUrl("baseline"),
+    hs: await directUrl("token-hs"),
+    es: await directUrl("token-es"),
+    hsrl: await directUrl("token-hs-rl"),
+  };
+
+  log(`mapping ${USERS} users in KV and signing their session JWTs`);
+  const kv = await mf.getKVNamespace("ACCOUNTS", "token-hs");
+  const accidKey = await importDerivationKey(SECRETS.ACCID_SECRET);
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const hsJwts: string[] = [];
+  const esJwts: string[] = [];
+  const now = Date.now();
+  for (let i = 0; i < USERS; i++) {
+    const uid = `bench-user-${i}`;
+    const accid = await deriveAccid(accidKey, uid, 0);
+    await kv.put(`accid:${accid}`, uid);
+    const rtcUid = await deriveRtcUid(accidKey, uid, 0);
+    await kv.put(`rtcuid:${rtcUid}`, uid);
+    await kv.put(
+      `uid:${uid}`,
+      JSON.stringify({ v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0, rtcUid }),
+    );
+    hsJwts.push(hsJwt(uid, exp));
+    esJwts.push(
+      await new SignJWT({})
+        .setProtectedHeader({ alg: "ES256", kid: "bench" })
+        .setSubject(uid)
+        .setIssuer(BENCH_IDP.issuer)
+        .setAudience(BENCH_IDP.audience)
+        .setIssuedAt()
+        .setExpirationTime(exp)
+        .sign(privateKey),
+    );
+  }
+
+  return {
+    emulator,
+    origins,
+    hsJwts,
+    esJwts,
+    exp,
+    workerLogLines: () => workerLogLines,
+    async close() {
+      await mf.dispose();
+      await emulator.dispose();
+      await new Promise((resolve) => (idp as Server).close(resolve));
+    },
+  };
+}

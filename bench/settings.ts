@@ -1,0 +1,97 @@
+/**
+ * The bench's settings (each can be changed through an environment variable), its targets, the
+ * bench-only secrets, and the small helpers every phase uses.
+ */
+
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const BUILD = `${ROOT}bench/.build`;
+export const USERS = Number(process.env.BENCH_USERS ?? 1000);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+/** Requests per second for the latency comparison: well below either Worker's capacity here. */
+export const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 500);
+/**
+ * Latency rounds. A p99 of 2,500 answers is the 25 slowest: one garbage-collection pause or a burst
+ * of cache refreshes on this shared 2-core machine moves it by tens of ms, so the target is judged on
+ * the median over rounds of each round's difference (Worker p99 − empty Worker p99, measured back to
+ * back).
+ */
+export const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 4);
+/** Seconds per latency round (4 rounds × 2 Workers × 3 s stay inside the records' first 30 s). */
+export const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 3);
+/** The issuer and audience of the bench's identity provider (a JWKS always comes with both pinned). */
+export const BENCH_IDP = { issuer: "https://idp.bench.test/", audience: "nim-token-worker-bench" } as const;
+/** The NERTC scenario's request body: a channel name as an app would send it. */
+export const RTC_BODY = JSON.stringify({ channelName: "bench room 1" });
+
+/**
+ * Every target is a ratio within one run (the same machine, the same moment), except the bundle size
+ * and the latency the Worker adds: hsP99AddedMs is its p99 minus the empty Worker's p99, at the same
+ * moderate load. (A ratio there would measure the empty Worker's sub-millisecond floor, and at
+ * saturation a p99 ratio only restates the throughput ratio.)
+ * startupFactor: the Worker's V8 compile + evaluate time over the empty Hono app's. The Worker carries
+ * jose, Valibot and its JSON Schema converter and its own code beside Hono (about 3.5 times the
+ * reference's bytes, and compile time grows with bytes); 6× leaves room for noise while an accidental
+ * heavy dependency would still fail it.
+ */
+export const TARGETS = {
+  hsRatio: 0.35,
+  rtcRatio: 0.3,
+  hsP99AddedMs: 5,
+  esRatio: 0.25,
+  bundleGzipKiB: 64,
+  startupFactor: 6,
+};
+
+// Bench-only settings: random per run, never used anywhere else.
+export const SECRETS = {
+  NIM_APP_KEY: "benchappkey00000000000000000000a",
+  NIM_APP_SECRET: randomBytes(24).toString("hex"),
+  SESSION_JWT_SECRET: randomBytes(32).toString("hex"),
+  ACCID_SECRET: randomBytes(32).toString("hex"),
+};
+
+/** One throughput scenario. */
+export type Scenario =
+  | "baseline"
+  | "warm-hs256"
+  | "warm-rtc-hs256"
+  | "warm-es256-jwks"
+  | "first-time"
+  | "warm-hs256-simulated-ratelimit";
+export interface Sample {
+  scenario: Scenario;
+  round: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  requests: number;
+}
+
+/** A progress line on stderr (the figures go to stdout). */
+export function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+export function run(command: string, args: string[]): string {
+  return execFileSync(command, args, {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+}
+
+/** The median of `values`. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
