@@ -65,8 +65,8 @@ function probesFor(runtime: Runtime): Probes {
   let found = probes.get(runtime);
   if (!found) {
     const { config, store, verifier } = runtime;
-    // Its own NetEase client: a 416 answered to a probe must not put the token path's client into
-    // its 10 s "do not call" block, nor a probe's failed base into its cool-down.
+    // Its own NetEase client: a 416 answered to a probe must not put the Worker's client (which the
+    // admin import uses) into its 10 s "do not call" block, nor a probe's failed base into its cool-down.
     const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
     const keySet = verifier.keySet;
     found = {
