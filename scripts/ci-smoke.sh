@@ -41,7 +41,7 @@ expect_smoke pass "" "$(npm run -s jwt -- ci-smoke-user)"
 echo "client package installed into a scratch app, against npm start:"
 bash scripts/client-check.sh "$base" "http://127.0.0.1:${EMULATOR_PORT:-8788}" | sed 's/^/  /'
 passed=$((passed + 1))
-echo "README examples against npm start:"
+echo "README and docs/ examples against npm start:"
 npm run -s readme:check | sed 's/^/  /'
 passed=$((passed + 1))
 echo "smoke with a session signed by the wrong secret (must fail):"
