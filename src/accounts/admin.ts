@@ -181,11 +181,14 @@ export class AccountAdmin {
     try {
       // Each row has its own id at its object, so a repeated import request replays row by row.
       const requestId = `${this.requestId}#${line}`;
-      const done = await this.objects.bind(uid, accid, { requestId, registered: true });
-      const { record, outcome } = done.value;
-      if (!done.replayed) this.lookup.remember(uid, record);
-      this.#log("import", uid, accid, done.replayed ? "replayed" : outcome);
-      return { outcome };
+      const done = await this.#audited(
+        "import",
+        uid,
+        accid,
+        (bound) => bound,
+        () => this.objects.bind(uid, accid, { requestId, registered: true }),
+      );
+      return { outcome: done.value.outcome };
     } catch (error) {
       if (error instanceof DomainError && error.kind === "account_conflict") {
         return { outcome: "conflict", message: error.reason ?? "conflict" };
