@@ -13,7 +13,9 @@ setsid npm start >"$log" 2>&1 &
 server=$!
 stop() {
   kill -TERM -- "-$server" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 "$server" 2>/dev/null || break; sleep 0.5; done
+  # Wait for the whole group, not only npm (which exits at once): scripts/dev.ts is still stopping
+  # wrangler, which lives in a group of its own, and must not be killed half-way through that.
+  for _ in $(seq 1 40); do kill -0 -- "-$server" 2>/dev/null || break; sleep 0.5; done
   kill -KILL -- "-$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
 }

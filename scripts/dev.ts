@@ -119,9 +119,11 @@ function signalWrangler(signal: NodeJS.Signals): void {
   }
 }
 
-// However this process ends (Miniflare's own signal hook may call process.exit first), wrangler is
-// told to stop. SIGINT, as Ctrl-C would send: wrangler shuts down cleanly on it and ignores SIGTERM.
-process.on("exit", () => signalWrangler("SIGINT"));
+// However this process ends (Miniflare's own signal hook may call process.exit first, before `stop`
+// has waited for wrangler), wrangler must not outlive it: nothing could stop it later, and it would
+// keep the port. `stop` asks first (SIGINT, as Ctrl-C would; wrangler ignores SIGTERM); this is the
+// last word, for a wrangler still running when this process exits.
+process.on("exit", () => signalWrangler("SIGKILL"));
 
 let stopping = false;
 /** Stops wrangler (SIGKILL if it has not gone within 5 s), then the emulator. */
