@@ -6,3 +6,7 @@ export const json = (body: unknown, status = 200) =>
 
 /** NetEase's answer shape: HTTP 200 with the result code in the body. */
 export const nim = (code: number, extra: Record<string, unknown> = {}) => json({ code, ...extra });
+
+/** A failure in a dialect's own shape: v1 `{code, desc}`, v2 `{code, msg}`. */
+export const dialectAnswer = (dialect: "v1" | "v2", code: number, text: string) =>
+  dialect === "v1" ? nim(code, { desc: text }) : json({ code, msg: text });

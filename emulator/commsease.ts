@@ -6,10 +6,11 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { json, nim } from "./answers.ts";
+import { AccountBook, type Refusal } from "./accounts.ts";
+import { dialectAnswer, json, nim } from "./answers.ts";
+import { OPERATIONS, type ParsedCall, V1_ACTIONS } from "./dialect.ts";
 import { type Base, FaultBook, faultAnswer } from "./faults.ts";
 import {
-  ACCID_PATTERN,
   CHECKSUM_WINDOW_SECONDS,
   callbackHeaders,
   checkDynamicToken,
@@ -17,7 +18,9 @@ import {
   sameText,
   serverApiCheckSum,
 } from "./netease.ts";
-import { type Emulated, emulatorRoutes } from "./routes.ts";
+import { type Dialect, type Emulated, emulatorRoutes } from "./routes.ts";
+import { parseV1 } from "./server-v1.ts";
+import { parseV2 } from "./server-v2.ts";
 
 export interface EmulatorEnv {
   NIM_APP_KEY: string;
@@ -29,39 +32,28 @@ export interface EmulatorEnv {
   COMMSEASE: DurableObjectNamespace<CommsEase>;
 }
 
-interface Account {
-  accid: string;
-  name: string;
-  token: string;
-  blocked: boolean;
-  createdAt: number;
-}
-
-const ACTIONS = ["user/create.action", "user/block.action", "user/unblock.action", "user/getUinfos.action"] as const;
-type Action = (typeof ACTIONS)[number];
-
 /** The emulated CommsEase app: accounts, nonces, counters and faults. */
 export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
-  readonly #accounts = new Map<string, Account>();
+  readonly #book = new AccountBook((account) => {
+    this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
+  });
   readonly #nonces = new Map<string, number>();
   readonly #calls = new Map<string, Record<string, number>>();
   readonly #faults = new FaultBook();
   readonly #routes = emulatorRoutes(this);
   #recentCalls: number[] = [];
   #refusedUntil = 0;
-  /** How many times each accid's live sessions were kicked (a block with needkick=true). */
-  readonly #kicks = new Map<string, number>();
-  /** "<base>:<RequestId>" of every call per accid, in order (what a test checks retries by). */
+  /** "<base>:<trace id>" of every call per accid, in order (what a test checks retries by). */
   readonly #requestIds = new Map<string, string[]>();
-  /** The answer to each RequestId answered so far. */
+  /** The answer to each trace id answered so far. */
   readonly #answered = new Map<string, unknown>();
 
   constructor(ctx: DurableObjectState, env: EmulatorEnv) {
     super(ctx, env);
     // Load persisted accounts before any request, so every later check-then-set is synchronous.
     void ctx.blockConcurrencyWhile(async () => {
-      const stored = await ctx.storage.list<Account>({ prefix: "account:" });
-      for (const account of stored.values()) this.#accounts.set(account.accid, account);
+      const stored = await ctx.storage.list<{ accid: string }>({ prefix: "account:" });
+      for (const account of stored.values()) this.#book.restore(account);
     });
   }
 
@@ -69,83 +61,88 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     return Promise.resolve(this.#routes.fetch(request));
   }
 
-  /** What `GET /emulator/accounts/<accid>` shows: state, kicks and the server API calls seen. */
+  /** What `GET /emulator/accounts/<accid>` shows: state, profile, kicks and the server API calls seen. */
   account(accid: string): unknown {
-    const account = this.#accounts.get(accid.toLowerCase());
+    const account = this.#book.find(accid);
     return {
       accid,
       exists: Boolean(account),
       blocked: account?.blocked ?? false,
-      kicks: this.#kicks.get(accid.toLowerCase()) ?? 0,
+      kicks: this.#book.kicks(accid),
       calls: this.#calls.get(accid) ?? {},
       requestIds: this.#requestIds.get(accid) ?? [],
+      ...(account
+        ? {
+            profile: {
+              name: account.name,
+              icon: account.icon,
+              sign: account.sign,
+              email: account.email,
+              birth: account.birth,
+              mobile: account.mobile,
+              gender: account.gender,
+              ex: account.ex,
+            },
+          }
+        : {}),
     };
   }
 
   /** A "stock" account, as if the app's backend had registered it long ago (no CheckSum needed). */
   createStock(accid: unknown): Response {
-    return this.#create(new URLSearchParams(typeof accid === "string" ? { accid } : {}));
+    const outcome = this.#book.create({ accid });
+    return outcome.ok ? nim(200) : nim(outcome.code, { desc: outcome.desc });
   }
 
-  async serverApi(name: string, request: Request, base: Base): Promise<Response> {
-    if (!(ACTIONS as readonly string[]).includes(name)) return json({ code: 404, desc: "not found" }, 404);
-    const action = name as Action;
-    const rejection = await this.#authenticate(request);
-    if (rejection) return rejection;
-    const limited = this.#overRate();
-    if (limited) return limited;
-    if (!/^application\/x-www-form-urlencoded/i.test(request.headers.get("Content-Type") ?? "")) {
-      return nim(414, { desc: "Content-Type must be application/x-www-form-urlencoded" });
-    }
-    const form = new URLSearchParams(await request.text());
-    const accids = involvedAccids(form);
-    for (const accid of accids) this.#count(accid, action);
-    const requestId = request.headers.get("RequestId") ?? "";
+  /**
+   * One server API call in either dialect: NetEase's authentication and rate limit, then the call's
+   * own checks; counted per accid with its trace id (v1 `RequestId`, v2 `X-custom-traceid`).
+   */
+  async serverApi(dialect: Dialect, path: string, request: Request, base: Base): Promise<Response> {
+    if (dialect === "v1" && !V1_ACTIONS[path]) return json({ code: 404, desc: "not found" }, 404);
+    const refusal = (await this.#authenticate(request)) ?? this.#overRate();
+    if (refusal) return dialectAnswer(dialect, refusal.code, refusal.desc);
+    const parsed: ParsedCall | Response =
+      dialect === "v1"
+        ? await parseV1(path, request, this.#book, this.env.EMULATOR_GETUINFOS_UNKNOWN === "fail" ? "fail" : "omit")
+        : await parseV2(request.method, path, request, this.#book);
+    if (parsed instanceof Response) return parsed;
+    const { operation, accids } = parsed;
+    for (const accid of accids) this.#count(accid, operation);
+    const traceId = request.headers.get(dialect === "v1" ? "RequestId" : "X-custom-traceid") ?? "";
     for (const accid of accids)
-      this.#requestIds.set(accid, [...(this.#requestIds.get(accid) ?? []), `${base}:${requestId}`]);
+      this.#requestIds.set(accid, [...(this.#requestIds.get(accid) ?? []), `${base}:${traceId}`]);
 
-    const fault = this.#faults.take(action, accids, base);
-    if (fault?.mode === "applied_timeout") await this.#execute(action, form);
-    if (fault) return faultAnswer(fault);
-    // NetEase may de-duplicate by RequestId: a repeat of an answered call gets the first answer.
-    const earlier = requestId ? this.#answered.get(requestId) : undefined;
+    const fault = this.#faults.take(operation, accids, base);
+    if (fault?.mode === "applied_timeout") parsed.run();
+    if (fault) return faultAnswer(fault, dialect);
+    // NetEase de-duplicates by the trace id: a repeat of an answered call gets the first answer.
+    const earlier = traceId ? this.#answered.get(traceId) : undefined;
     if (earlier) return json(earlier);
-    const response = await this.#execute(action, form);
-    if (requestId) this.#answered.set(requestId, await response.clone().json());
+    const response = parsed.run();
+    if (traceId) this.#answered.set(traceId, await response.clone().json());
     return response;
   }
 
-  async #execute(action: Action, form: URLSearchParams): Promise<Response> {
-    switch (action) {
-      case "user/create.action":
-        return this.#create(form);
-      case "user/block.action":
-      case "user/unblock.action":
-        return this.#setBlocked(form, action === "user/block.action");
-      case "user/getUinfos.action":
-        return this.#getUinfos(form);
-    }
-  }
-
   /** NetEase's request authentication: AppKey, Nonce ≤ 128, CurTime within 5 minutes, CheckSum. */
-  async #authenticate(request: Request): Promise<Response | undefined> {
+  async #authenticate(request: Request): Promise<Refusal | undefined> {
     const appKey = request.headers.get("AppKey");
     const nonce = request.headers.get("Nonce");
     const curTime = request.headers.get("CurTime");
     const checkSum = request.headers.get("CheckSum");
     if (!appKey || !nonce || !curTime || !checkSum)
-      return nim(414, { desc: "missing AppKey, Nonce, CurTime or CheckSum" });
-    if (appKey !== this.env.NIM_APP_KEY) return nim(403, { desc: "illegal appkey" });
-    if (nonce.length > 128) return nim(414, { desc: "nonce too long" });
+      return { code: 414, desc: "missing AppKey, Nonce, CurTime or CheckSum" };
+    if (appKey !== this.env.NIM_APP_KEY) return { code: 403, desc: "illegal appkey" };
+    if (nonce.length > 128) return { code: 414, desc: "nonce too long" };
     const nowSeconds = Math.floor(Date.now() / 1000);
     if (!/^\d{1,12}$/.test(curTime) || Math.abs(nowSeconds - Number(curTime)) > CHECKSUM_WINDOW_SECONDS) {
-      return nim(414, { desc: "curtime expired" });
+      return { code: 414, desc: "curtime expired" };
     }
     const expected = serverApiCheckSum(this.env.NIM_APP_SECRET, nonce, curTime);
-    if (!sameText(expected, checkSum.toLowerCase())) return nim(414, { desc: "checksum error" });
+    if (!sameText(expected, checkSum.toLowerCase())) return { code: 414, desc: "checksum error" };
     const replayKey = `${nonce}:${curTime}`;
     this.#forgetOldNonces(nowSeconds);
-    if (this.#nonces.has(replayKey)) return nim(431, { desc: "repeated request" });
+    if (this.#nonces.has(replayKey)) return { code: 431, desc: "repeated request" };
     this.#nonces.set(replayKey, Number(curTime));
     return undefined;
   }
@@ -154,58 +151,6 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     for (const [key, seconds] of this.#nonces) {
       if (nowSeconds - seconds > CHECKSUM_WINDOW_SECONDS) this.#nonces.delete(key);
     }
-  }
-
-  #create(form: URLSearchParams): Response {
-    const accid = form.get("accid");
-    if (!accid || !ACCID_PATTERN.test(accid)) return nim(414, { desc: "parameter error: accid" });
-    const name = form.get("name") ?? "";
-    if (name.length > 64) return nim(414, { desc: "parameter error: name" });
-    const token = form.get("token") ?? crypto.randomUUID().replaceAll("-", "");
-    if (token.length > 128) return nim(414, { desc: "parameter error: token" });
-    // NetEase treats accids case-insensitively and stores them lowercased.
-    if (this.#accounts.has(accid.toLowerCase())) return nim(414, { desc: "already register" });
-    const account: Account = { accid: accid.toLowerCase(), name, token, blocked: false, createdAt: Date.now() };
-    this.#accounts.set(account.accid, account);
-    this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
-    return nim(200, { info: { token, accid: account.accid, name } });
-  }
-
-  #setBlocked(form: URLSearchParams, blocked: boolean): Response {
-    const accid = form.get("accid");
-    if (!accid || !ACCID_PATTERN.test(accid)) return nim(414, { desc: "parameter error: accid" });
-    const needkick = form.get("needkick");
-    if (blocked && needkick !== null && needkick !== "true" && needkick !== "false") {
-      return nim(414, { desc: "parameter error: needkick" });
-    }
-    const account = this.#accounts.get(accid.toLowerCase());
-    if (!account) return nim(414, { desc: "user not exist" });
-    account.blocked = blocked;
-    // NetEase kicks live sessions only when asked to (needkick defaults to false).
-    if (blocked && needkick === "true") this.#kicks.set(account.accid, (this.#kicks.get(account.accid) ?? 0) + 1);
-    this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
-    return nim(200);
-  }
-
-  #getUinfos(form: URLSearchParams): Response {
-    let accids: unknown;
-    try {
-      accids = JSON.parse(form.get("accids") ?? "");
-    } catch {
-      return nim(414, { desc: "parameter error: accids" });
-    }
-    if (!Array.isArray(accids) || accids.length > 200) return nim(414, { desc: "parameter error: accids" });
-    // Whether NetEase leaves an unknown accid out or fails the whole batch is not documented; the
-    // emulator does either (EMULATOR_GETUINFOS_UNKNOWN = "omit", the default, or "fail").
-    const unknown = accids.filter((accid) => typeof accid !== "string" || !this.#accounts.has(accid.toLowerCase()));
-    if (unknown.length > 0 && this.env.EMULATOR_GETUINFOS_UNKNOWN === "fail") {
-      return nim(414, { desc: `accid not exist: ${String(unknown[0]).slice(0, 40)}` });
-    }
-    const uinfos = accids
-      .map((accid) => (typeof accid === "string" ? this.#accounts.get(accid.toLowerCase()) : undefined))
-      .filter((account): account is Account => Boolean(account))
-      .map(({ accid, name }) => ({ accid, name }));
-    return nim(200, { uinfos });
   }
 
   /** What NetEase's IM server decides when a client logs in with a dynamic token (authType 1). */
@@ -218,7 +163,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     } | null;
     if (typeof body?.accid !== "string" || typeof body.token !== "string")
       return nim(414, { desc: "accid and token required" });
-    const account = this.#accounts.get(body.accid.toLowerCase());
+    const account = this.#book.find(body.accid);
     if (!account) return nim(302, { desc: "account does not exist" });
     if (account.blocked) return nim(422, { desc: "account disabled" });
     if (typeof body.callbackUrl === "string") {
@@ -304,20 +249,20 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
 
   async addFault(request: Request): Promise<Response> {
     const body = (await request.json().catch(() => null)) as Parameters<FaultBook["add"]>[0];
-    return this.#faults.add(body, ACTIONS);
+    return this.#faults.add(body, OPERATIONS, V1_ACTIONS);
   }
 
   /** NetEase's frequency limit: over the configured calls per second, 416, then ~10 s of refusals. */
-  #overRate(): Response | undefined {
+  #overRate(): Refusal | undefined {
     const limit = Number(this.env.EMULATOR_RATE_LIMIT ?? 0);
     if (!(limit > 0)) return undefined;
     const now = Date.now();
-    if (now < this.#refusedUntil) return nim(416, { desc: "frequency limit, refused for a while" });
+    if (now < this.#refusedUntil) return { code: 416, desc: "frequency limit, refused for a while" };
     this.#recentCalls = this.#recentCalls.filter((at) => now - at < 1000);
     this.#recentCalls.push(now);
     if (this.#recentCalls.length <= limit) return undefined;
     this.#refusedUntil = now + 10_000;
-    return nim(416, { desc: "frequency limit" });
+    return { code: 416, desc: "frequency limit" };
   }
 
   stats(): { accounts: number; calls: Record<string, number>; maxCallsPerAccid: Record<string, number> } {
@@ -329,25 +274,12 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
         maxCallsPerAccid[action] = Math.max(maxCallsPerAccid[action] ?? 0, n);
       }
     }
-    return { accounts: this.#accounts.size, calls, maxCallsPerAccid };
+    return { accounts: this.#book.size, calls, maxCallsPerAccid };
   }
 
-  #count(accid: string, action: string): void {
-    const name = action.slice("user/".length, -".action".length);
+  #count(accid: string, operation: string): void {
     const counts = this.#calls.get(accid) ?? {};
-    counts[name] = (counts[name] ?? 0) + 1;
+    counts[operation] = (counts[operation] ?? 0) + 1;
     this.#calls.set(accid, counts);
-  }
-}
-
-/** The accids a server API call is about: `accid`, or the JSON list in `accids` (getUinfos). */
-function involvedAccids(form: URLSearchParams): string[] {
-  const accid = form.get("accid");
-  if (accid) return [accid];
-  try {
-    const list: unknown = JSON.parse(form.get("accids") ?? "[]");
-    return Array.isArray(list) ? list.filter((a): a is string => typeof a === "string") : [];
-  } catch {
-    return [];
   }
 }

@@ -3,12 +3,14 @@
  * tests can drive the Worker's retries, failover and rollbacks against the real wire format.
  */
 
-import { json, nim } from "./answers.ts";
+import { dialectAnswer, json } from "./answers.ts";
+import type { Operation } from "./dialect.ts";
 
 /** How an injected fault answers. */
 export type FaultMode =
   | "http500"
   | "http502"
+  | "http503"
   | "code500"
   | "code416"
   | "code403"
@@ -18,6 +20,7 @@ export type FaultMode =
 export const FAULT_MODES: readonly FaultMode[] = [
   "http500",
   "http502",
+  "http503",
   "code500",
   "code416",
   "code403",
@@ -30,7 +33,8 @@ export const FAULT_MODES: readonly FaultMode[] = [
 
 export interface Fault {
   accid: string | undefined;
-  action: string;
+  /** An operation, or "*" for every one. */
+  action: Operation | "*";
   mode: FaultMode;
   remaining: number;
   /** Only on this base (default: both). */
@@ -44,20 +48,28 @@ export type Base = "primary" | "backup";
 export class FaultBook {
   #faults: Fault[] = [];
 
-  /** Adds a fault from a request body; answers 201, or 400 naming what is wrong. */
-  add(body: Partial<Record<keyof Fault | "times", unknown>> | null, actions: readonly string[]): Response {
-    const action = body?.action;
+  /**
+   * Adds a fault from a request body; answers 201, or 400 naming what is wrong. `action` names an
+   * operation (whichever dialect carries it) or, as before v2, a v1 path (`user/create.action`).
+   */
+  add(
+    body: Partial<Record<keyof Fault | "times", unknown>> | null,
+    operations: readonly Operation[],
+    v1Actions: Readonly<Record<string, Operation>>,
+  ): Response {
+    const named = body?.action;
+    const action = typeof named === "string" ? (v1Actions[named] ?? named) : named;
     const mode = body?.mode as FaultMode;
     const times = body?.times ?? 1;
-    if (typeof action !== "string" || !actions.concat("*").includes(action)) {
-      return json({ error: `action must be one of ${actions.join(", ")} or *` }, 400);
+    if (typeof action !== "string" || !(operations as readonly string[]).concat("*").includes(action)) {
+      return json({ error: `action must be one of ${operations.join(", ")}, a v1 path, or *` }, 400);
     }
     if (!FAULT_MODES.includes(mode)) return json({ error: `mode must be one of ${FAULT_MODES.join(", ")}` }, 400);
     if (!Number.isInteger(times) || (times as number) < 1)
       return json({ error: "times must be a positive integer" }, 400);
     const accid = typeof body?.accid === "string" ? body.accid : undefined;
     const base = body?.base === "primary" || body?.base === "backup" ? body.base : undefined;
-    this.#faults.push({ accid, action, mode, remaining: times as number, base });
+    this.#faults.push({ accid, action: action as Operation | "*", mode, remaining: times as number, base });
     return json({ ok: true }, 201);
   }
 
@@ -76,25 +88,27 @@ export class FaultBook {
   }
 }
 
-/** How a fault answers. */
-export async function faultAnswer(fault: Fault): Promise<Response> {
+/** How a fault answers, in the dialect of the call it hit. */
+export async function faultAnswer(fault: Fault, dialect: "v1" | "v2"): Promise<Response> {
   switch (fault.mode) {
     case "http500":
       return new Response("Internal Server Error", { status: 500 });
     case "http502":
       return new Response("Bad Gateway", { status: 502 });
+    case "http503":
+      return new Response("Service Unavailable", { status: 503 });
     case "code500":
-      return nim(500, { desc: "internal error" });
+      return dialectAnswer(dialect, 500, "internal error");
     case "code416":
-      return nim(416, { desc: "frequency limit" });
+      return dialectAnswer(dialect, 416, "frequency limit");
     case "code403":
-      return nim(403, { desc: "illegal operation" });
+      return dialectAnswer(dialect, 403, "illegal operation");
     case "malformed":
       return new Response("<html>gateway</html>", { status: 200, headers: { "Content-Type": "text/html" } });
     case "timeout":
     case "applied_timeout":
       // Longer than any client timeout; the caller gives up first.
       await new Promise((resolve) => setTimeout(resolve, 30_000));
-      return nim(500, { desc: "late" });
+      return dialectAnswer(dialect, 500, "late");
   }
 }

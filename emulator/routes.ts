@@ -8,10 +8,13 @@ import { Hono } from "hono";
 import { json } from "./answers.ts";
 import type { Base } from "./faults.ts";
 
+/** NetEase's two server API dialects: v1 form posts, v2 REST JSON (IM 10.x). */
+export type Dialect = "v1" | "v2";
+
 /** What the routes need of the emulated app. */
 export interface Emulated {
-  /** A server API call on one base (`action` like `user/create.action`). */
-  serverApi(action: string, request: Request, base: Base): Promise<Response>;
+  /** A server API call on one base: v1 `path` like `user/create.action`, v2 the path after `/im/v2/`. */
+  serverApi(dialect: Dialect, path: string, request: Request, base: Base): Promise<Response>;
   login(request: Request): Promise<Response>;
   rtcJoin(request: Request): Promise<Response>;
   createStock(accid: unknown): Response;
@@ -31,8 +34,13 @@ export function emulatorRoutes(app: Emulated): Hono {
     ["/nimserver", "primary"],
     ["/backup/nimserver", "backup"],
   ] as const) {
+    routes.on(["GET", "POST", "PATCH"], `${prefix}/im/v2/*`, (c) =>
+      app.serverApi("v2", c.req.path.slice(`${prefix}/im/v2/`.length), c.req.raw, base),
+    );
+    // What NetEase's Go server SDK probes every 5 s to rank its endpoints; it reads only the status.
+    routes.get(`${prefix}/health/liveness.action`, () => json({ code: 200 }));
     routes.post(`${prefix}/:group/:action`, (c) =>
-      app.serverApi(`${c.req.param("group")}/${c.req.param("action")}`, c.req.raw, base),
+      app.serverApi("v1", `${c.req.param("group")}/${c.req.param("action")}`, c.req.raw, base),
     );
     routes.all(`${prefix}/*`, () => json({ code: 405, desc: "method not allowed" }, 405));
   }
