@@ -22,35 +22,51 @@ function wranglerConfigForTests(): string {
   return `${dir}/wrangler.toml`;
 }
 
+/**
+ * The suites that talk to NetEase's server API. They run twice: once with the default v1 API (with
+ * every other suite), once more with NIM_API_VERSION=v2, against the same emulator code serving v2.
+ */
+const ACCOUNT_SUITES = [
+  "accounts",
+  "account-objects",
+  "account-object-failures",
+  "admin",
+  "netease",
+  "netease-block",
+  "ready",
+  "token",
+].map((name) => `test/worker/${name}.test.ts`);
+
+/** The Worker, inside workerd, with real KV and the emulator over HTTP on loopback. */
+function workerProject(name: string, include: string[], vars: Record<string, string> = {}) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: wranglerConfigForTests() },
+        miniflare: {
+          bindings: {
+            ...TEST_VARS,
+            ...vars,
+            NIM_API_BASE: `${inject("emulatorUrl")}/nimserver`,
+            EMULATOR_URL: inject("emulatorUrl"),
+            IDP_URL: inject("idpUrl"),
+            IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
+          },
+        },
+      })),
+    ],
+    test: { name, include, globalSetup: ["./test/global-setup.ts"], testTimeout: 20_000 },
+  };
+}
+
 export default defineConfig({
   test: {
     // The Worker's own JSON log lines (access log, admin audit) are noise in test output; anything
     // else a test prints (the fuzz suite's case count) is shown.
     onConsoleLog: (log) => !log.trimStart().startsWith('{"level":'),
     projects: [
-      {
-        // The Worker, inside workerd, with real KV and the emulator over HTTP on loopback.
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: wranglerConfigForTests() },
-            miniflare: {
-              bindings: {
-                ...TEST_VARS,
-                NIM_API_BASE: `${inject("emulatorUrl")}/nimserver`,
-                EMULATOR_URL: inject("emulatorUrl"),
-                IDP_URL: inject("idpUrl"),
-                IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "worker",
-          include: ["test/worker/**/*.test.ts"],
-          globalSetup: ["./test/global-setup.ts"],
-          testTimeout: 20_000,
-        },
-      },
+      workerProject("worker", ["test/worker/**/*.test.ts"]),
+      workerProject("worker-v2", ACCOUNT_SUITES, { NIM_API_VERSION: "v2" }),
       {
         // Code that runs in Node or in apps: scripts, and the client token provider.
         test: { name: "node", environment: "node", include: ["test/node/**/*.test.ts"] },

@@ -6,7 +6,7 @@
  * `misconfigured`, naming the setting in the log) than run with. Problems name settings, never values.
  */
 
-import { DEFAULT_TTLS, LIMITS } from "./constants.ts";
+import { DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion } from "./constants.ts";
 import { DomainError } from "./errors.ts";
 
 /** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
@@ -24,6 +24,8 @@ export interface Env {
   NIM_REGION?: string;
   /** Overrides the region's list: comma-separated bases, primary first. */
   NIM_API_BASE?: string;
+  /** NetEase's server API to speak: `v1` (default: form posts) or `v2` (REST, IM 10.x). */
+  NIM_API_VERSION?: string;
   SESSION_JWT_SECRET?: string;
   SESSION_JWKS_URL?: string;
   SESSION_JWT_ISSUER?: string;
@@ -92,6 +94,8 @@ export interface Config {
   previousAppSecretTokensUntil: number;
   /** Server API bases without a trailing slash, primary first, then backups. */
   apiBases: readonly string[];
+  /** Which of NetEase's server APIs to speak (both on the same bases). */
+  apiVersion: NimApiVersion;
   accidSecret: string;
   session: SessionConfig;
   ttl: { default: number; min: number; max: number };
@@ -183,6 +187,11 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     bad("NIM_API_BASE", "comma-separated https URLs, primary first (http only for loopback)");
   }
 
+  // v1 stays the default until v2 has run against the real service somewhere (it has only run
+  // against the emulator and NetEase's published SDK code).
+  const apiVersion = (present(env.NIM_API_VERSION) ?? "v1") as NimApiVersion;
+  if (!NIM.apiVersions.includes(apiVersion)) bad("NIM_API_VERSION", `one of ${NIM.apiVersions.join(", ")}`);
+
   const accidSecret = env.ACCID_SECRET ?? "";
   if (!accidSecret) problems.push({ name: "ACCID_SECRET", problem: "missing" });
   else if (byteLength(accidSecret) < LIMITS.minSecretBytes)
@@ -262,6 +271,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     previousAppSecret,
     previousAppSecretTokensUntil,
     apiBases,
+    apiVersion,
     accidSecret,
     session: {
       hs256Secret,

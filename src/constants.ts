@@ -148,4 +148,9 @@ export const NIM = {
    * `fromAccount`, `authType` and `token` fields. Every other event type is not ours to veto.
    */
   loginEventTypes: [36, 40] as readonly number[],
+  /** NetEase's two server APIs (NIM_API_VERSION): v1 form posts, v2 REST (IM 10.x). */
+  apiVersions: ["v1", "v2"] as const,
 } as const;
+
+/** Which of NetEase's server APIs to speak. */
+export type NimApiVersion = (typeof NIM.apiVersions)[number];

@@ -18,7 +18,7 @@ import { AccountLookup } from "./accounts/lookup.ts";
 import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
 import type { LogFields } from "./log.ts";
-import { NimServerApi } from "./nim/server-api.ts";
+import { type NimServerApi, nimServerApi } from "./nim/server-api.ts";
 import { AccountStore } from "./records/store.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
@@ -73,7 +73,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 }
 
 function buildRuntime(config: Config): Runtime {
-  const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
+  const nim = nimServerApi(config);
   const store = new AccountStore(config.accounts);
   const accountObjects = new AccountObjectClient(config.accountObjects);
   return Object.freeze({

@@ -30,7 +30,7 @@ import { ConfigError, type Env, parseConfig } from "../config.ts";
 import { TIMING } from "../constants.ts";
 import { DomainError, type DomainErrorKind } from "../errors.ts";
 import { logLine } from "../log.ts";
-import { NimServerApi } from "../nim/server-api.ts";
+import { nimServerApi } from "../nim/server-api.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import { AccountStore } from "../records/store.ts";
 import type { ObjectAnswer, OperationOptions } from "./answers.ts";
@@ -53,7 +53,7 @@ function dependenciesFor(env: Env): Dependencies | ConfigError {
     try {
       const config = parseConfig(env);
       const store = new AccountStore(config.accounts);
-      const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
+      const nim = nimServerApi(config);
       found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret)) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;

@@ -14,7 +14,7 @@
 
 import { Hono } from "hono";
 import { NIM, TIMING } from "../constants.ts";
-import { NimServerApi } from "../nim/server-api.ts";
+import { nimServerApi } from "../nim/server-api.ts";
 import type { AppEnv, Runtime } from "../runtime.ts";
 
 /** Routes under /readyz. */
@@ -67,7 +67,7 @@ function probesFor(runtime: Runtime): Probes {
     const { config, store, verifier } = runtime;
     // Its own NetEase client: a 416 answered to a probe must not put the Worker's client (which the
     // admin import uses) into its 10 s "do not call" block, nor a probe's failed base into its cool-down.
-    const nim = new NimServerApi({ apiBases: config.apiBases, appKey: config.appKey, appSecret: config.appSecret });
+    const nim = nimServerApi(config);
     const keySet = verifier.keySet;
     found = {
       kv: new CachedProbe(async () => {

@@ -4,9 +4,10 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { importJWK, type JWTPayload, SignJWT } from "jose";
 import { deriveAccid, deriveRtcUid, importDerivationKey } from "../../src/account-object/derive.ts";
 import type { Env } from "../../src/config.ts";
+import type { NimApiVersion } from "../../src/constants.ts";
 import type { TokenResponse } from "../../src/contract.ts";
 import worker from "../../src/index.ts";
-import { NimServerApi } from "../../src/nim/server-api.ts";
+import { type NimServerApi, nimServerApi } from "../../src/nim/server-api.ts";
 
 export { env };
 
@@ -242,12 +243,16 @@ export function adminCall(
 /** Path segment for a uid. */
 export const seg = (uid: string) => encodeURIComponent(uid);
 
+/** The NetEase API version this run of the suite speaks (the worker-v2 project sets v2). */
+export const apiVersion = (): NimApiVersion => (env.NIM_API_VERSION === "v2" ? "v2" : "v1");
+
 /**
- * The Worker's NetEase client, with the test app's credentials, against the emulator's primary base
- * (or `apiBases`). Each call makes a fresh client: its own cool-downs and 416 block.
+ * The Worker's NetEase client, with the test app's credentials and this run's API version, against
+ * the emulator's primary base (or `apiBases`). Each call makes a fresh client: its own cool-downs and
+ * 416 block.
  */
 export function emulatorNim(apiBases: string[] = [`${env.EMULATOR_URL}/nimserver`]): NimServerApi {
-  return new NimServerApi({ apiBases, appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! });
+  return nimServerApi({ apiBases, appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET!, apiVersion: apiVersion() });
 }
 
 /** Registers `accid` directly at the emulated NetEase, as an existing ("stock") account. */

@@ -1,7 +1,16 @@
 /** The real service's behaviour around the server API: domains and failover, RequestId, 416 blocks. */
 
 import { describe, expect, it } from "vitest";
-import { call, emulatedAccount, emulatorNim, env, expectedAccid, injectFault, uniqueUid } from "./helpers.ts";
+import {
+  apiVersion,
+  call,
+  emulatedAccount,
+  emulatorNim,
+  env,
+  expectedAccid,
+  injectFault,
+  uniqueUid,
+} from "./helpers.ts";
 
 const primary = () => `${env.EMULATOR_URL}/nimserver`;
 const backup = () => `${env.EMULATOR_URL}/backup/nimserver`;
@@ -35,6 +44,46 @@ describe("server API domains and failover", () => {
     // The emulator refuses a repeated Nonce (431): the retry was signed afresh, or it would have failed.
   });
 
+  it.each(["http503", "timeout"])("retries a %s on the backup too (a gateway answer or no answer)", async (mode) => {
+    const nim = emulatorNim([primary(), backup()]);
+    const accid = await expectedAccid(uniqueUid(`retry-${mode}`));
+    await injectFault(accid, "create", mode, 1, "primary");
+    expect((await nim.createAccount(accid)).created).toBe(true);
+    expect((await emulatedAccount(accid)).requestIds).toEqual([
+      expect.stringMatching(/^primary:/),
+      expect.stringMatching(/^backup:/),
+    ]);
+  });
+
+  it("does not retry an HTTP 500: NetEase's application failed, and it is behind both bases", async () => {
+    const nim = emulatorNim([primary(), backup()]);
+    const accid = await expectedAccid(uniqueUid("no-retry"));
+    await injectFault(accid, "create", "http500", 1, "primary");
+    await expect(nim.createAccount(accid)).rejects.toMatchObject({ kind: "upstream_unavailable" });
+    const account = await emulatedAccount(accid);
+    expect(account.requestIds).toEqual([expect.stringMatching(/^primary:/)]);
+    expect(account.exists).toBe(false);
+  });
+
+  it("does not take a create refused for another reason for an account that exists", async () => {
+    const nim = emulatorNim([primary()]);
+    const accid = await expectedAccid(uniqueUid("refused"));
+    await injectFault(accid, "create", "code403");
+    await expect(nim.createAccount(accid)).rejects.toMatchObject({ kind: "upstream_rejected" });
+    expect((await emulatedAccount(accid)).exists).toBe(false);
+  });
+
+  it("kicks an account's live sessions and leaves it usable", async () => {
+    const nim = emulatorNim([primary()]);
+    const accid = await expectedAccid(uniqueUid("kick"));
+    await nim.createAccount(accid);
+    await nim.kickAccount(accid);
+    const account = await emulatedAccount(accid);
+    expect(account).toMatchObject({ exists: true, blocked: false, kicks: 1 });
+    // v1 has no kick of its own: it blocks with needkick and unblocks at once (two calls).
+    expect(account.calls).toEqual(apiVersion() === "v2" ? { create: 1, kick: 1 } : { create: 1, block: 1, unblock: 1 });
+  });
+
   it("skips a base that just failed for a while (cool-down), so a dead primary does not cost every call", async () => {
     const nim = emulatorNim([primary(), backup()]);
     const first = await expectedAccid(uniqueUid("cooldown-1"));
@@ -56,7 +105,9 @@ describe("server API domains and failover", () => {
     expect((await emulatedAccount(next)).calls).toEqual({}); // not called at all
   });
 
-  it("refuses an unknown NIM_REGION and a non-https base in the list", async () => {
+  it("refuses an unknown NIM_API_VERSION, an unknown NIM_REGION and a non-https base in the list", async () => {
+    const version = await call("/healthz", {}, { NIM_API_VERSION: "v3" });
+    expect(await version.json()).toMatchObject({ status: "misconfigured", invalid: ["NIM_API_VERSION"] });
     const region = await call("/healthz", {}, { NIM_REGION: "eu" });
     expect(await region.json()).toMatchObject({ status: "misconfigured", invalid: ["NIM_REGION"] });
     const list = await call("/healthz", {}, { NIM_API_BASE: `${primary()},http://example.com/nimserver` });

@@ -11,7 +11,7 @@ import {
   signDynamicToken,
 } from "../../src/nim/dynamic-token.ts";
 import { RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
-import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/server-api.ts";
+import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/transport.ts";
 import vectors from "../fixtures/nim-signing.json";
 import { callbackHeaders, dynamicToken, resplit } from "./netease-signing.ts";
 
