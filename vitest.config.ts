@@ -34,6 +34,7 @@ const ACCOUNT_SUITES = [
   "netease",
   "netease-block",
   "ready",
+  "revoke",
   "token",
 ].map((name) => `test/worker/${name}.test.ts`);
 

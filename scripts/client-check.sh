@@ -4,7 +4,8 @@
 #   2. a scratch app outside the repo installs that tarball with the machine's own node and npm;
 #   3. TypeScript resolves the package's types there under moduleResolution bundler, node16 and nodenext;
 #   4. the installed package gets a login token from the running service (<base-url>, e.g. npm start)
-#      and the emulator's login check (<emulator-url>) accepts it, as NetEase would.
+#      and the emulator's login check (<emulator-url>) accepts it, as NetEase would; then it signs
+#      the user out everywhere, and the same session is refused for good.
 # Usage: scripts/client-check.sh <base-url> <emulator-url>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +27,10 @@ const provider: TokenProvider = createTokenProvider({ endpoint: "https://t.examp
 const token: Promise<string> = provider.getToken("accid");
 const peeked: string | undefined = provider.peek();
 const rtcUid: Promise<number> = provider.getRtcToken("room").then((rtc) => rtc.uid);
+const revoked: Promise<number> = provider.signOutEverywhere().then((answer) => answer.revokedBefore);
 const code: string = new TokenProviderError("network_error", "x").code;
 export type Answer = Pick<TokenResponse, "accid" | "refreshAfter">;
-export { token, peeked, code, rtcUid };
+export { token, peeked, code, rtcUid, revoked };
 TS
 for mode in "bundler esnext" "node16 node16" "nodenext nodenext"; do
   set -- $mode
@@ -50,8 +52,19 @@ console.log(`client: token for ${accid} accepted by the emulator's login check`)
 const rtc = await provider.getRtcToken("client check");
 const joined = await (await fetch(`${emulator}/emulator/rtc/join`, { method: "POST", body: JSON.stringify(rtc) })).json();
 if (joined.code !== 200) throw new Error(`the emulator refused the RTC token: ${JSON.stringify(joined)}`);
-provider.dispose();
 console.log(`client: RTC token for uid ${rtc.uid} accepted by the emulator's join check`);
+const { revokedBefore } = await provider.signOutEverywhere();
+if (provider.peek() !== undefined) throw new Error("signOutEverywhere() left a token behind");
+// The same session, on another device: refused for good, with no retry.
+const other = createTokenProvider({ endpoint: `${base}/v1/token`, getSessionToken: () => process.env.SESSION_JWT });
+const refused = await other.getToken().then(() => undefined, (error) => error);
+if (refused?.code !== "session_revoked" || !refused.final) throw new Error(`a revoked session still works: ${refused}`);
+const seen = await (await fetch(`${emulator}/emulator/accounts/${accid}`)).json();
+if (seen.kicks < 1 || seen.blocked) throw new Error(`no kick, or the account was left blocked: ${JSON.stringify(seen)}`);
+provider.dispose();
+other.dispose();
+console.log(`client: signed out everywhere at ${new Date(revokedBefore).toISOString()}; the session is refused, live sessions kicked`);
 JS
-# The session travels in the environment, not argv, so it stays out of process listings.
-SESSION_JWT=$(cd "$repo" && npm run -s jwt -- client-check-user) node check.mjs "$base" "$emulator"
+# The session travels in the environment, not argv, so it stays out of process listings. A uid of
+# its own per run: the check signs it out everywhere, and npm start keeps its state between runs.
+SESSION_JWT=$(cd "$repo" && npm run -s jwt -- "client-check-$(date +%s)-$RANDOM") node check.mjs "$base" "$emulator"

@@ -17,6 +17,7 @@ import type {
   ErrorBody as ClientErrorBody,
   RtcTokenRequest as ClientRtcTokenRequest,
   RtcTokenResponse as ClientRtcTokenResponse,
+  SessionRevokeResponse as ClientSessionRevokeResponse,
   TokenRequest as ClientTokenRequest,
   TokenResponse as ClientTokenResponse,
 } from "../packages/client/src/contract.ts";
@@ -112,6 +113,19 @@ export const blockRequestSchema = v.strictObject(
       v.pipe(
         v.boolean(must("kick", "true or false (default true: disconnect live sessions)")),
         v.description("true or false (default true: disconnect live sessions)"),
+      ),
+    ),
+  },
+  BODY_NOT_OBJECT,
+);
+
+/** `POST /admin/v1/accounts/{uid}/revoke` body. */
+export const revokeRequestSchema = v.strictObject(
+  {
+    kick: v.optional(
+      v.pipe(
+        v.boolean(must("kick", "true or false (default true: disconnect live IM sessions)")),
+        v.description("true or false (default true: disconnect live IM sessions)"),
       ),
     ),
   },
@@ -234,6 +248,22 @@ export const adminAccountSchema = v.strictObject({
       v.description("changes the uid's account object has committed (absent before its first)"),
     ),
   ),
+  revokedBefore: v.optional(
+    unixMs("the last revocation (Unix ms): sessions and IM tokens issued before it are refused"),
+  ),
+  kick: v.optional(
+    v.pipe(
+      v.picklist(["done", "failed", "not_requested"]),
+      v.description(
+        "what a revocation's kick of live IM sessions did (revoke only; a failed kick leaves the revocation in force)",
+      ),
+    ),
+  ),
+});
+
+/** `POST /v1/sessions/revoke` 200. */
+export const sessionRevokeResponseSchema = v.strictObject({
+  revokedBefore: unixMs("sessions issued before this time (Unix ms), and IM tokens signed before it, are refused"),
 });
 
 const IMPORT_OUTCOMES = ["bound", "already_bound", "conflict", "invalid"] as const;
@@ -273,6 +303,7 @@ export type ImportRow = v.InferOutput<typeof importRowSchema>;
 export type ImportResponse = v.InferOutput<typeof importResponseSchema>;
 export type ImportRowResult = ImportResponse["results"][number];
 export type ImportOutcome = ImportRowResult["outcome"];
+export type SessionRevokeResponse = v.InferOutput<typeof sessionRevokeResponseSchema>;
 export type LoginCallbackDecision = v.InferOutput<typeof loginDecisionSchema>;
 export type Health = v.InferOutput<typeof healthSchema>;
 export type ServiceIndex = v.InferOutput<typeof serviceIndexSchema>;
@@ -289,6 +320,8 @@ export type ClientTokenRequestMatches = Assert<Same<TokenRequest, ClientTokenReq
 export type ClientRtcTokenResponseMatches = Assert<Same<RtcTokenResponse, ClientRtcTokenResponse>>;
 /** Fails the type check if the client package's RtcTokenRequest drifts from the schema. */
 export type ClientRtcTokenRequestMatches = Assert<Same<RtcTokenRequest, ClientRtcTokenRequest>>;
+/** Fails the type check if the client package's SessionRevokeResponse drifts from the schema. */
+export type ClientSessionRevokeResponseMatches = Assert<Same<SessionRevokeResponse, ClientSessionRevokeResponse>>;
 /** Fails the type check if the client package's ErrorBody drifts from the schema. */
 export type ClientErrorBodyMatches = Assert<Same<ErrorBody, ClientErrorBody>>;
 

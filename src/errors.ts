@@ -22,6 +22,7 @@ import type { ErrorCode } from "./contract.ts";
 export type DomainErrorKind =
   | "session_missing"
   | "session_invalid"
+  | "session_revoked"
   | "session_keys_unavailable"
   | "storage_unavailable"
   | "record_corrupt"
@@ -58,6 +59,7 @@ export const ERROR_STATUS = {
   missing_session: 401,
   unauthorized: 401,
   invalid_session: 401,
+  session_revoked: 401,
   account_blocked: 403,
   not_found: 404,
   method_not_allowed: 405,
@@ -93,6 +95,11 @@ const DOMAIN_ANSWERS: Record<DomainErrorKind, Answer> = {
   session_invalid: {
     code: "invalid_session",
     message: "The session token is invalid or expired.",
+    challenge: 'Bearer error="invalid_token"',
+  },
+  session_revoked: {
+    code: "session_revoked",
+    message: "This session was signed out everywhere; sign in again.",
     challenge: 'Bearer error="invalid_token"',
   },
   session_keys_unavailable: {

@@ -19,6 +19,7 @@ import { loginCallbackRoutes } from "./routes/login-callback.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { readyRoutes } from "./routes/ready.ts";
 import { rtcTokenRoutes } from "./routes/rtc-token.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
 import { tokenRoutes } from "./routes/token.ts";
 import { type AppEnv, attachRuntime, requireConfigured } from "./runtime.ts";
 
@@ -66,6 +67,7 @@ for (const path of ["/v1/token", "/v1/rtc/token", "/v1/nim/login-callback", "/ad
 
 app.route("/v1/token", tokenRoutes);
 app.route("/v1/rtc/token", rtcTokenRoutes);
+app.route("/v1/sessions", sessionRoutes);
 app.route("/v1/nim/login-callback", loginCallbackRoutes);
 app.route("/admin/v1", adminRoutes);
 app.route("/openapi.json", openApiRoutes);

@@ -13,9 +13,15 @@ const tokens = createTokenProvider({
 });
 await tokens.prefetch(); // right after sign-in
 // on sign-out: tokens.clear();
+
+/** "Sign out of all devices": every session of this user issued until now stops working. */
+async function signOutOfAllDevices(): Promise<void> {
+  await tokens.signOutEverywhere(); // then behaves as after clear(), even if it throws
+  await auth.signOut();
+}
 // docs:end provider
 
 /** Your app's own sign-in, whatever it is (Firebase's shape here). */
-declare const auth: { getIdToken(forceRefresh: boolean): Promise<string> };
+declare const auth: { getIdToken(forceRefresh: boolean): Promise<string>; signOut(): Promise<void> };
 
-export { TokenProviderError, tokens };
+export { signOutOfAllDevices, TokenProviderError, tokens };

@@ -4,6 +4,7 @@
  */
 
 import type { DomainErrorKind } from "../errors.ts";
+import type { AccountRecord } from "../records/record.ts";
 
 /** An operation's result as it crosses the RPC boundary. `internal` is a fault in the object itself. */
 export type ObjectAnswer<T> =
@@ -17,6 +18,15 @@ export type ObjectAnswer<T> =
 export interface Operated<T> {
   value: T;
   replayed: boolean;
+}
+
+/** What a revocation's kick did: asked and done, asked and failed (the revocation stands), or not asked. */
+export type KickOutcome = "done" | "failed" | "not_requested";
+
+/** A revocation's answer: the committed record, and what its kick did. */
+export interface Revocation {
+  record: AccountRecord;
+  kick: KickOutcome;
 }
 
 /** Per-call options for operator actions. */

@@ -78,6 +78,30 @@ export class AccountChanges {
   }
 
   /**
+   * `current` revoked now: app sessions and dynamic tokens issued before this moment stop working. A
+   * revocation never moves the time back (another location's clock may be a little behind).
+   */
+  revoked(current: AccountRecord): AccountRecord {
+    const now = this.now();
+    return { ...current, revokedBefore: Math.max(now, current.revokedBefore ?? 0), updatedAt: now };
+  }
+
+  /** Disconnects the current accid's live sessions at NetEase, leaving its state as recorded. */
+  kick(current: AccountRecord): Promise<void> {
+    return this.nim.kickAccount(current.accid, current.status === "blocked");
+  }
+
+  /** Whether a failed kick of `current` may have left it blocked at NetEase (then it is owed an unblock). */
+  kickMayLeaveBlocked(current: AccountRecord): boolean {
+    return this.nim.kickMayLeaveBlocked && current.status === "active";
+  }
+
+  /** Unblocks `accid` at NetEase: an unblock owed after a failed kick. */
+  unblock(accid: string): Promise<void> {
+    return this.nim.unblockAccount(accid);
+  }
+
+  /**
    * Moves the uid to the next free derived accid: registers it, then blocks the old one (with kick).
    * `pending` is told the new accid before NetEase is asked, so an interruption between the two
    * calls leaves a registration the object can undo (`rollBack`). 409 for a blocked account: rotation

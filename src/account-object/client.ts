@@ -2,7 +2,7 @@
  * The Worker's side of the account objects: calls the object named by a uid and unwraps its answer.
  *
  * Every change to a uid's record (first-time provisioning, RTC uid assignment, bind, block, unblock,
- * rotate, import rows) is one call to that uid's object, which runs its calls one at a time against
+ * rotate, revoke, import rows) is one call to that uid's object, which runs its calls one at a time against
  * the copy in its own storage. Reads on the token path stay on KV and the isolate cache.
  *
  * A thrown error does not survive an RPC boundary as its own class, so the object answers with a
@@ -15,7 +15,7 @@ import type { ObjectNamespace } from "../config.ts";
 import { LIMITS } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import type { AccountRecord } from "../records/record.ts";
-import type { ObjectAnswer, Operated, OperationOptions } from "./answers.ts";
+import type { ObjectAnswer, Operated, OperationOptions, Revocation } from "./answers.ts";
 import type { BindOutcome } from "./changes.ts";
 import type { AccountObject } from "./object.ts";
 
@@ -59,6 +59,11 @@ export class AccountObjectClient {
     options: OperationOptions = {},
   ): Promise<Operated<{ record: AccountRecord; previousAccid: string }>> {
     return settle(() => this.#object(uid).rotate(uid, options));
+  }
+
+  /** Revokes the uid's sessions and tokens issued before now; with `kick`, kicks its live IM sessions. */
+  revoke(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<Revocation>> {
+    return settle(() => this.#object(uid).revoke(uid, kick, options));
   }
 
   #object(uid: string): DurableObjectStub<AccountObject> {

@@ -37,6 +37,8 @@ export class AccountLedger {
       kv_pending INTEGER NOT NULL DEFAULT 0,
       pending TEXT
     )`);
+    // Accids owed an unblock at NetEase: a v1 kick (block, then unblock) whose unblock failed.
+    sql.exec("CREATE TABLE IF NOT EXISTS owed_unblock (accid TEXT PRIMARY KEY)");
     // Results of operator actions by X-Request-Id, kept for a day.
     sql.exec(`CREATE TABLE IF NOT EXISTS result (
       request_id TEXT PRIMARY KEY,
@@ -79,6 +81,24 @@ export class AccountLedger {
   /** Notes a registration to undo should the operation not commit. */
   setPending(pending: PendingAccid): void {
     this.sql.exec("UPDATE account SET pending = ? WHERE id = 1", JSON.stringify(pending));
+  }
+
+  /** Notes that `accid` may be left blocked at NetEase and must be unblocked (if still current and active). */
+  oweUnblock(accid: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO owed_unblock (accid) VALUES (?)", accid);
+  }
+
+  /** The accids owed an unblock. */
+  owedUnblocks(): string[] {
+    return this.sql
+      .exec<{ accid: string }>("SELECT accid FROM owed_unblock")
+      .toArray()
+      .map((row) => row.accid);
+  }
+
+  /** The unblock owed to `accid` is settled (done, or no longer wanted). */
+  settleUnblock(accid: string): void {
+    this.sql.exec("DELETE FROM owed_unblock WHERE accid = ?", accid);
   }
 
   /** The committed record is in KV. */

@@ -33,7 +33,7 @@ import { logLine } from "../log.ts";
 import { nimServerApi } from "../nim/server-api.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import { AccountStore } from "../records/store.ts";
-import type { ObjectAnswer, OperationOptions } from "./answers.ts";
+import type { ObjectAnswer, OperationOptions, Revocation } from "./answers.ts";
 import { AccountChanges, type BindOutcome, type PendingAccid } from "./changes.ts";
 import { importDerivationKey } from "./derive.ts";
 import { AccountLedger } from "./ledger.ts";
@@ -168,13 +168,38 @@ export class AccountObject extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Revokes the uid's sessions and dynamic tokens issued before now (see `AccountChanges.revoked`),
+   * then, with `kick`, disconnects its live IM sessions at NetEase. The revocation is committed
+   * first and stands whatever the kick does: NetEase being down must not keep a revoked session
+   * alive on this service. A failed kick is reported (`kick: "failed"`) for the operator to repeat.
+   */
+  revoke(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectAnswer<Revocation>> {
+    return this.#operate(uid, options.requestId, `revoke ${kick}`, async (current) => {
+      const record = await this.#commit(current, current.changes.revoked(existing(current)), { accidChanged: false });
+      if (!kick) return { record, kick: "not_requested" };
+      try {
+        await current.changes.kick(record);
+        return { record, kick: "done" };
+      } catch (error) {
+        if (current.changes.kickMayLeaveBlocked(record)) {
+          this.#ledger.oweUnblock(record.accid);
+          await this.#payOwedUnblocks(current);
+        }
+        const detail = error instanceof DomainError ? error.kind : "error";
+        logLine("warn", { event: "kick_failed", uid, accid: record.accid, detail });
+        return { record, kick: "failed" };
+      }
+    });
+  }
+
   /** Finishes what an earlier operation left: KV writes that failed, a registration to undo. */
   override async alarm(): Promise<void> {
     const entry = this.#ledger.read();
     if (!entry) return;
     await this.#operate(entry.uid, undefined, "", async () => null);
     const after = this.#ledger.read();
-    if (after && (after.kvPending || after.pending)) {
+    if (after && (after.kvPending || after.pending || this.#ledger.owedUnblocks().length > 0)) {
       await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncRetryMs);
     }
   }
@@ -233,6 +258,7 @@ export class AccountObject extends DurableObject<Env> {
 
   async #finishLeftovers(current: Current): Promise<void> {
     if (current.pending) await this.#tryRollBack(current);
+    await this.#payOwedUnblocks(current);
     if (this.#ledger.read()?.kvPending && current.record) await this.#writeKv(current, true);
   }
 
@@ -248,6 +274,23 @@ export class AccountObject extends DurableObject<Env> {
       logLine("warn", { event: "rotation_rolled_back", uid: current.uid, accid: pending.accid });
     } catch {
       await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
+    }
+  }
+
+  /**
+   * Unblocks at NetEase what a failed v1 kick may have left blocked, if the record still names that
+   * accid as active (a block or rotation since then wants it blocked). If NetEase cannot be asked
+   * now, the debt stays and an alarm tries again.
+   */
+  async #payOwedUnblocks(current: Current): Promise<void> {
+    for (const accid of this.#ledger.owedUnblocks()) {
+      const wanted = current.record?.accid === accid && current.record.status === "active";
+      try {
+        if (wanted) await current.changes.unblock(accid);
+        this.#ledger.settleUnblock(accid);
+      } catch {
+        await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
+      }
     }
   }
 

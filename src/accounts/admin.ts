@@ -1,5 +1,6 @@
 /**
- * Operator levers on the uid ↔ accid mapping: bind (stock accounts), block, unblock, rotate, import.
+ * Operator levers on the uid ↔ accid mapping: bind (stock accounts), block, unblock, rotate, revoke,
+ * import.
  *
  * Each change runs in the uid's Durable Object (src/account-object/), one at a time against the
  * committed copy, NetEase first and KV last; see `AccountChanges` for the order inside each. This
@@ -8,7 +9,7 @@
  */
 
 import * as v from "valibot";
-import type { Operated } from "../account-object/answers.ts";
+import type { Operated, Revocation } from "../account-object/answers.ts";
 import { type BindOutcome, bindConflict } from "../account-object/changes.ts";
 import type { AccountObjectClient } from "../account-object/client.ts";
 import { LIMITS, NIM } from "../constants.ts";
@@ -98,6 +99,20 @@ export class AccountAdmin {
       undefined,
       (done) => ({ record: done.record, outcome: "done" }),
       () => this.objects.rotate(uid, { requestId: this.requestId }),
+    );
+  }
+
+  /**
+   * Revokes the uid's app sessions and dynamic tokens issued before now (the account stays as it
+   * is); with `kick`, its live IM sessions are disconnected at NetEase too. See AccountObject.revoke.
+   */
+  revoke(uid: string, kick: boolean): Promise<Operated<Revocation>> {
+    return this.#audited(
+      "revoke",
+      uid,
+      undefined,
+      (done) => ({ record: done.record, outcome: kick ? `kick:${done.kick}` : "done" }),
+      () => this.objects.revoke(uid, kick, { requestId: this.requestId }),
     );
   }
 

@@ -54,14 +54,17 @@ export class NimServerApiV1 implements NimServerApi {
 
   /**
    * v1 has no call that only kicks (NetEase's SDKs kick through `block.action`'s `needkick`), so this
-   * blocks with `needkick=true` and unblocks at once: two calls, and for one round trip between them
-   * a login of that accid is refused. If the unblock fails, the error says so and the caller (the
-   * account object) must not record success: the account would be left blocked at NetEase.
+   * blocks with `needkick=true` and, unless the account is meant to stay blocked, unblocks at once:
+   * two calls, and for one round trip between them a login of that accid is refused. If the unblock
+   * fails the account is left blocked at NetEase (`kickMayLeaveBlocked`): the account object then
+   * owes it an unblock, which it retries until done.
    */
-  async kickAccount(accid: string): Promise<void> {
+  async kickAccount(accid: string, blocked: boolean): Promise<void> {
     await this.blockAccount(accid, true);
-    await this.unblockAccount(accid);
+    if (!blocked) await this.unblockAccount(accid);
   }
+
+  readonly kickMayLeaveBlocked = true;
 
   /** `/user/getUinfos.action`; returns the subset of `accids` that exists. */
   async existingAccounts(accids: readonly string[]): Promise<Set<string>> {

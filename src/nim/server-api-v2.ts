@@ -61,8 +61,8 @@ export class NimServerApiV2 implements NimServerApi {
     await this.#disable(accid, { enabled: true });
   }
 
-  /** `POST /im/v2/accounts/{id}/actions/kick`, every device. */
-  async kickAccount(accid: string): Promise<void> {
+  /** `POST /im/v2/accounts/{id}/actions/kick`, every device; the account's state is not touched. */
+  async kickAccount(accid: string, _blocked: boolean): Promise<void> {
     assertAccid(accid);
     const action = "POST /im/v2/accounts/{id}/actions/kick";
     const answer = await this.#call(action, "POST", `im/v2/accounts/${accid}/actions/kick`, {
@@ -70,6 +70,8 @@ export class NimServerApiV2 implements NimServerApi {
     });
     if (answer.code !== NIM_CODE.ok) throw nimFailure(action, answer);
   }
+
+  readonly kickMayLeaveBlocked = false;
 
   /** `GET /im/v2/accounts?account_ids=…`: the accounts in `success_list` exist. */
   async existingAccounts(accids: readonly string[]): Promise<Set<string>> {

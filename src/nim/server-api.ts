@@ -27,10 +27,15 @@ export interface NimServerApi {
   /** Unblocks `accid`. */
   unblockAccount(accid: string): Promise<void>;
   /**
-   * Disconnects every live session of `accid`, which stays usable for new logins. Only for an
-   * account that is not blocked: v1 has no kick of its own (see NimServerApiV1.kickAccount).
+   * Disconnects every live session of `accid` and leaves it as it was: usable for new logins if it
+   * was, still blocked if `blocked`. v1 has no kick of its own (see NimServerApiV1.kickAccount).
    */
-  kickAccount(accid: string): Promise<void>;
+  kickAccount(accid: string, blocked: boolean): Promise<void>;
+  /**
+   * Whether a failed `kickAccount` of an active account may have left it blocked at NetEase (v1: the
+   * kick is a block and an unblock), so the caller owes it an unblock.
+   */
+  readonly kickMayLeaveBlocked: boolean;
   /** Which of `accids` (at most `NIM.getUinfosBatch`; callers batch) exist at NetEase. */
   existingAccounts(accids: readonly string[]): Promise<Set<string>>;
   /**

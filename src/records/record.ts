@@ -33,6 +33,12 @@ export interface AccountRecord {
    * Absent (0) in records written before the object existed, and by the KV import script.
    */
   revision?: number;
+  /**
+   * Unix ms of the last revocation ("sign out everywhere"): app sessions issued before it (with the
+   * clock tolerance counted against them) get no token, and the login callback refuses dynamic tokens
+   * signed before it. Absent when the uid was never revoked.
+   */
+  revokedBefore?: number;
 }
 
 /** The record's revision; 0 for a record no Durable Object has written. */

@@ -87,7 +87,8 @@ function parseRecord(text: string | null, uid: string): AccountRecord | null {
     !Number.isSafeInteger(r.updatedAt) ||
     !Number.isSafeInteger(r.generation) ||
     (r.rtcUid !== undefined && !(Number.isSafeInteger(r.rtcUid) && r.rtcUid > 0)) ||
-    (r.revision !== undefined && !(Number.isSafeInteger(r.revision) && r.revision >= 0))
+    (r.revision !== undefined && !(Number.isSafeInteger(r.revision) && r.revision >= 0)) ||
+    (r.revokedBefore !== undefined && !(Number.isSafeInteger(r.revokedBefore) && r.revokedBefore > 0))
   ) {
     throw new DomainError("record_corrupt", { detail: "account record has an unknown shape or version" });
   }

@@ -17,6 +17,7 @@ import {
   describeIssues,
   emptyRequestSchema,
   importRequestSchema,
+  revokeRequestSchema,
   uidSchema,
 } from "../contract.ts";
 import { errors } from "../errors.ts";
@@ -66,7 +67,7 @@ function uidParam(c: Context<AppEnv>): string {
 }
 
 function view(uid: string, record: AccountRecord): AdminAccount {
-  const { accid, status, createdAt, updatedAt, generation, rtcUid, revision } = record;
+  const { accid, status, createdAt, updatedAt, generation, rtcUid, revision, revokedBefore } = record;
   return {
     uid,
     accid,
@@ -76,6 +77,7 @@ function view(uid: string, record: AccountRecord): AdminAccount {
     generation,
     ...(rtcUid === undefined ? {} : { rtcUid }),
     ...(revision === undefined ? {} : { revision }),
+    ...(revokedBefore === undefined ? {} : { revokedBefore }),
   };
 }
 
@@ -140,6 +142,17 @@ adminRoutes.post(
     const uid = uidParam(c);
     const { value, replayed } = await admin(c).rotate(uid);
     return c.json({ ...view(uid, value.record), previousAccid: value.previousAccid }, 200, operationHeaders(replayed));
+  },
+);
+
+adminRoutes.post(
+  "/accounts/:uid/revoke",
+  jsonBody(() => revokeRequestSchema),
+  async (c) => {
+    const uid = uidParam(c);
+    const { kick = true } = c.req.valid("json");
+    const { value, replayed } = await admin(c).revoke(uid, kick);
+    return c.json({ ...view(uid, value.record), kick: value.kick }, 200, operationHeaders(replayed));
   },
 );
 

@@ -35,6 +35,7 @@ export const LOGIN_REJECT = {
   expiredToken: 20005,
   malformedEvent: 20006,
   noToken: 20007,
+  revoked: 20008,
 } as const;
 
 /** NetEase's login auth types: 0 static token, 1 dynamic token, 2 third-party callback. */
@@ -99,7 +100,7 @@ loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
 
   // The token before the account: a bad credential gets the same answer whatever the account's
   // state, so a signed request cannot be used to learn which accids exist or are blocked.
-  const failure = await tokenFailure(config, accid, event.token);
+  const { failure, curTime } = await checkToken(config, accid, event.token);
   if (failure !== undefined) {
     const code = TOO_OLD.has(failure) ? LOGIN_REJECT.expiredToken : LOGIN_REJECT.badToken;
     return decide(c, { errCode: 1, responseCode: code }, `token ${failure}`);
@@ -112,6 +113,10 @@ loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.superseded }, "accid was rotated away");
   if (record.status !== "active")
     return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.blocked }, "account blocked");
+  // Signed before the uid's last revocation ("sign out everywhere"): every earlier IM token is dead.
+  // Both times are this service's own clock (it signed the token and committed the revocation).
+  if (record.revokedBefore !== undefined && curTime! < record.revokedBefore)
+    return decide(c, { errCode: 1, responseCode: LOGIN_REJECT.revoked }, "token signed before a revocation");
   return decide(c, { errCode: 0 }, "allowed");
 });
 
@@ -126,12 +131,17 @@ function eventTypeOf(value: unknown): number | undefined {
 }
 
 /**
- * Why `token` is not a valid dynamic token for `accid` now, or undefined when it is. The token must
+ * Why `token` is not a valid dynamic token for `accid` now (`failure`), or when it was signed
+ * (`curTime`, ms) when it is valid. The token must
  * fit the issuing policy (ttl within TOKEN_TTL_MIN..TOKEN_TTL_MAX, curTime no older than the largest
  * ttl plus the skew): the signature alone cannot tell a real token from a re-split of its digits.
  * The previous app secret counts only until its deadline (see `Config.previousAppSecretTokensUntil`).
  */
-async function tokenFailure(config: Config, accid: string, token: string): Promise<DynamicTokenFailure | undefined> {
+async function checkToken(
+  config: Config,
+  accid: string,
+  token: string,
+): Promise<{ failure: DynamicTokenFailure; curTime?: undefined } | { failure?: undefined; curTime: number }> {
   const now = Date.now();
   const secrets = [config.appSecret];
   if (config.previousAppSecret && now < config.previousAppSecretTokensUntil) secrets.push(config.previousAppSecret);
@@ -150,11 +160,11 @@ async function tokenFailure(config: Config, accid: string, token: string): Promi
       skewMs: TIMING.callbackTokenSkewMs,
       policy,
     });
-    if (check.ok) return undefined;
+    if (check.ok) return { curTime: check.fields.curTime };
     // A reason found under the right secret beats "bad signature" under the other one.
     if (reason === undefined || check.reason !== "bad_signature") reason = check.reason;
   }
-  return reason;
+  return { failure: reason! };
 }
 
 function decide(c: Context<AppEnv>, decision: LoginCallbackDecision, reason: string): Response {

@@ -9,15 +9,17 @@ import { DomainError } from "../errors.ts";
 import type { AppEnv } from "../runtime.ts";
 import { parseBearer } from "../session/verify.ts";
 
-/** The context of routes behind `requireSession`. */
-export type SessionEnv = AppEnv & { Variables: { uid: string } };
+/** The context of routes behind `requireSession`: the uid, and the session's `iat` (seconds) if any. */
+export type SessionEnv = AppEnv & { Variables: { uid: string; sessionIssuedAt: number | undefined } };
 
-/** Verifies the bearer session and sets `c.var.uid`. */
+/** Verifies the bearer session and sets `c.var.uid` and `c.var.sessionIssuedAt`. */
 export function requireSession(): MiddlewareHandler<SessionEnv> {
   return async function requireSession(c, next) {
     const jwt = parseBearer(c.req.header("Authorization"));
     if (jwt === undefined) throw new DomainError("session_missing", { detail: "no 'Bearer <JWT>' authorization" });
-    c.set("uid", await c.var.runtime.verifier.verify(jwt));
+    const { uid, issuedAt } = await c.var.runtime.verifier.verify(jwt);
+    c.set("uid", uid);
+    c.set("sessionIssuedAt", issuedAt);
     await next();
   };
 }

@@ -69,6 +69,14 @@ export function parseBearer(header: string | undefined): string | undefined {
   return header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
 }
 
+/** A verified app session. */
+export interface Session {
+  /** The user: the JWT's `sub`, within the uid rule. */
+  uid: string;
+  /** The JWT's `iat` (Unix seconds), when it has one: what a revocation compares against. */
+  issuedAt: number | undefined;
+}
+
 /** Verifies app-session JWTs for one SessionConfig. Create once per isolate and reuse. */
 export class SessionVerifier {
   readonly #getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<JoseKey | Uint8Array>;
@@ -110,8 +118,8 @@ export class SessionVerifier {
   /** The identity provider's key set, when one is configured (/readyz checks it). */
   readonly keySet: RemoteKeySet | undefined;
 
-  /** Verifies `jwt` and returns its uid, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
-  async verify(jwt: string): Promise<string> {
+  /** Verifies `jwt` and returns its session, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
+  async verify(jwt: string): Promise<Session> {
     if (jwt.length > LIMITS.maxJwtLength || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
     if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
       throw invalidSession("signature is not canonical base64url");
@@ -139,7 +147,7 @@ export class SessionVerifier {
       const rule = `The session's sub must be ${UID_RULE}.`;
       throw new DomainError("session_invalid", { detail: "sub breaks the uid rule", reason: rule });
     }
-    return sub;
+    return { uid: sub, issuedAt: typeof iat === "number" ? iat : undefined };
   }
 
   /**

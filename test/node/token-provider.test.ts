@@ -291,6 +291,46 @@ describe("createTokenProvider", () => {
   });
 });
 
+describe("signOutEverywhere", () => {
+  it("posts the session to /v1/sessions/revoke, answers revokedBefore, and then behaves as after clear()", async () => {
+    const h = harness();
+    h.script.push(h.ok(), () => Response.json({ revokedBefore: 1_800_000_000_123 }), h.ok());
+    const provider = createTokenProvider(h.options());
+    expect(await provider.getToken()).toBe("tok-1");
+    expect(await provider.signOutEverywhere()).toEqual({ revokedBefore: 1_800_000_000_123 });
+    expect(h.calls[1]).toEqual({
+      url: "https://tokens.example/v1/sessions/revoke",
+      authorization: "Bearer session-1",
+      body: {},
+    });
+    // The cached token is forgotten: the next sign-in fetches anew.
+    h.user.session = "session-3";
+    expect(await provider.getToken()).toBe("tok-3");
+    expect(h.calls[2]!.authorization).toBe("Bearer session-3");
+  });
+
+  it("clears even when the Worker cannot be told, and says why", async () => {
+    const h = harness();
+    h.script.push(h.ok(), h.fail(400, "invalid_request"), h.ok());
+    const provider = createTokenProvider(h.options());
+    await provider.getToken();
+    await expect(provider.signOutEverywhere()).rejects.toMatchObject({ code: "invalid_request", status: 400 });
+    expect(await provider.getToken()).toBe("tok-3");
+  });
+
+  it("treats session_revoked as final: no fresh-session retry, no background refresh", async () => {
+    const h = harness();
+    h.script.push(h.fail(401, "session_revoked"));
+    const provider = createTokenProvider(h.options());
+    const error = await provider.getToken().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "session_revoked", status: 401, final: true });
+    expect(h.sessions).toEqual([false]);
+    expect(h.calls).toHaveLength(1);
+    await h.tick(60 * MINUTE);
+    expect(h.calls).toHaveLength(1);
+  });
+});
+
 describe("the nim-token-worker-client package entry", () => {
   it("is the built JavaScript, importable by Node, and built from the current source", async () => {
     const entry = await import("nim-token-worker-client");

@@ -41,6 +41,8 @@ export interface JwtOptions {
   omitExp?: boolean;
   /** Unix seconds; default now. */
   issuedAt?: number;
+  /** Leave `iat` out. */
+  omitIat?: boolean;
   notBefore?: number;
   issuer?: string;
   audience?: string;
@@ -49,7 +51,8 @@ export interface JwtOptions {
 
 function claims(uid: string | undefined, options: JwtOptions): SignJWT {
   const now = Math.floor(Date.now() / 1000);
-  let jwt = new SignJWT({ ...options.claims }).setIssuedAt(options.issuedAt ?? now);
+  let jwt = new SignJWT({ ...options.claims });
+  if (!options.omitIat) jwt = jwt.setIssuedAt(options.issuedAt ?? now);
   if (uid !== undefined) jwt = jwt.setSubject(uid);
   if (!options.omitExp) jwt = jwt.setExpirationTime(now + (options.expiresIn ?? 300));
   if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);

@@ -77,7 +77,7 @@ describe("server API domains and failover", () => {
     const nim = emulatorNim([primary()]);
     const accid = await expectedAccid(uniqueUid("kick"));
     await nim.createAccount(accid);
-    await nim.kickAccount(accid);
+    await nim.kickAccount(accid, false);
     const account = await emulatedAccount(accid);
     expect(account).toMatchObject({ exists: true, blocked: false, kicks: 1 });
     // v1 has no kick of its own: it blocks with needkick and unblocks at once (two calls).

@@ -1,6 +1,6 @@
 /** What the Worker answers, checked at the boundary: a token answer's shape, an error body, Retry-After. */
 
-import type { ErrorBody, RtcTokenResponse, TokenResponse } from "./contract.js";
+import type { ErrorBody, RtcTokenResponse, SessionRevokeResponse, TokenResponse } from "./contract.js";
 
 /** The longest Retry-After honoured (ms). */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -33,6 +33,12 @@ export function isTokenResponse(body: unknown): body is TokenResponse {
 
 export function isRtcTokenResponse(body: unknown): body is RtcTokenResponse {
   return isIssued(body) && Number.isSafeInteger(body.uid) && typeof body.channelName === "string";
+}
+
+export function isSessionRevokeResponse(body: unknown): body is SessionRevokeResponse {
+  return (
+    typeof body === "object" && body !== null && Number.isSafeInteger((body as SessionRevokeResponse).revokedBefore)
+  );
 }
 
 export function isErrorBody(body: unknown): body is ErrorBody {

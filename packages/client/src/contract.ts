@@ -51,12 +51,19 @@ export interface RtcTokenResponse extends IssuedToken {
   channelName: string;
 }
 
+/** `POST /v1/sessions/revoke` 200 answer: sessions issued before this time no longer get tokens. */
+export interface SessionRevokeResponse {
+  /** Unix ms (the Worker's clock): sessions issued before it, and IM tokens signed before it, are dead. */
+  revokedBefore: number;
+}
+
 /** Every stable error code the service can answer with. */
 export const ERROR_CODES = [
   "invalid_request",
   "missing_session",
   "unauthorized",
   "invalid_session",
+  "session_revoked",
   "session_keys_unavailable",
   "account_blocked",
   "not_found",

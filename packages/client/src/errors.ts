@@ -21,6 +21,11 @@ export class TokenProviderError extends Error {
 
   /** Whether asking again (later, or in the background) cannot help without a new session or an operator. */
   get final(): boolean {
-    return this.code === "account_blocked" || this.code === "invalid_session" || this.code === "missing_session";
+    return (
+      this.code === "account_blocked" ||
+      this.code === "invalid_session" ||
+      this.code === "missing_session" ||
+      this.code === "session_revoked"
+    );
   }
 }

@@ -9,6 +9,7 @@ export type {
   IssuedToken,
   RtcTokenRequest,
   RtcTokenResponse,
+  SessionRevokeResponse,
   TokenRequest,
   TokenResponse,
 } from "./contract.js";

@@ -17,7 +17,8 @@
  *   is ever returned after `clear()`, so user B can never receive user A's accid or token.
  * - Retries only what retrying can fix: network errors, 5xx and 429, with exponential backoff, full
  *   jitter and `Retry-After`. A 401 asks the app for a fresh session once. 403 `account_blocked`,
- *   a second 401 and other 4xx are final: no retry, and the background refresh stops.
+ *   401 `session_revoked` (signed out everywhere), a second 401 and other 4xx are final: no retry,
+ *   and the background refresh stops.
  * - No dependencies and no Worker code: it imports only the contract types, and runs in browsers,
  *   React Native and Node ≥ 18.
  *
@@ -26,8 +27,8 @@
  * Worker answers); this file assembles them behind the `TokenProvider` interface.
  */
 
-import { isRtcTokenResponse, isTokenResponse } from "./answers.js";
-import type { RtcTokenResponse, TokenResponse } from "./contract.js";
+import { isRtcTokenResponse, isSessionRevokeResponse, isTokenResponse } from "./answers.js";
+import type { RtcTokenResponse, SessionRevokeResponse, TokenResponse } from "./contract.js";
 import { TokenProviderError } from "./errors.js";
 import { Lifecycle, WorkerClock } from "./session.js";
 import { createSlot, type Slot } from "./slot.js";
@@ -46,6 +47,11 @@ export interface TokenProviderOptions {
   rtcEndpoint?: string;
   /** NERTC token lifetime to ask for, in seconds; the Worker's RTC default when omitted. */
   rtcTtl?: number;
+  /**
+   * Full URL of the Worker's sign-out-everywhere endpoint; by default `endpoint` with its `/v1/token`
+   * ending replaced by `/v1/sessions/revoke`.
+   */
+  revokeEndpoint?: string;
   /**
    * Returns the app-session JWT. Called before each request; with `forceRefresh: true` after a 401,
    * when the app should get a new session from its backend rather than return a cached one.
@@ -119,6 +125,14 @@ export interface TokenProvider {
   setActive(active: boolean): void;
   /** Sign-out: forgets the token, aborts and discards any request in flight, stops refreshing. */
   clear(): void;
+  /**
+   * Signs the user out everywhere: the Worker refuses every session of this user issued until now
+   * (on every device, this one included), the IM login callback refuses every IM token signed until
+   * now, and live IM sessions are kicked. Then behaves as after `clear()`, whether or not the request
+   * succeeded (the user asked to sign out). Resolves with the Worker's `revokedBefore`; rejects with a
+   * TokenProviderError when the Worker could not be told (retried as token requests are).
+   */
+  signOutEverywhere(): Promise<SessionRevokeResponse>;
   /** Stops for good: like clear(), and every later call rejects with `aborted`. */
   dispose(): void;
 }
@@ -174,6 +188,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
   const im = slotOf(endpoint, () => (ttl === undefined ? {} : { ttl }), isTokenResponse);
   const rtcUrl = options.rtcEndpoint ?? endpoint.replace(/\/v1\/token\/?$/, "/v1/rtc/token");
+  const revokeUrl = options.revokeEndpoint ?? endpoint.replace(/\/v1\/token\/?$/, "/v1/sessions/revoke");
   /** RTC token slots by channel, in order of last use. */
   const rtc = new Map<string, Slot<RtcTokenResponse>>();
   const slots = (): Slot<TokenResponse | RtcTokenResponse>[] => [im, ...rtc.values()];
@@ -198,6 +213,12 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   function forget(): void {
     for (const slot of slots()) slot.reset();
     rtc.clear();
+  }
+
+  function clear(): void {
+    if (lifecycle.stopped) return;
+    lifecycle.end();
+    forget();
   }
 
   function dispose(): void {
@@ -243,10 +264,14 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         else slot.pause();
       }
     },
-    clear(): void {
-      if (lifecycle.stopped) return;
-      lifecycle.end();
-      forget();
+    clear,
+    async signOutEverywhere(): Promise<SessionRevokeResponse> {
+      lifecycle.assertLive();
+      try {
+        return await fetchToken(lifecycle.epoch, revokeUrl, () => ({}), isSessionRevokeResponse);
+      } finally {
+        clear();
+      }
     },
     dispose,
   };

@@ -1,7 +1,8 @@
 /**
  * One token request to the Worker, with the retries that can help: network errors, 5xx and 429 with
  * capped exponential backoff, full jitter and `Retry-After`; a 401 asks the app for a fresh session
- * once. Everything else is final. An answer that arrives after its sign-in ended is discarded.
+ * once, except `session_revoked` (the user signed out everywhere: only a new sign-in helps).
+ * Everything else is final. An answer that arrives after its sign-in ended is discarded.
  */
 
 import { isErrorBody, isTimed, parseRetryAfter } from "./answers.js";
@@ -60,11 +61,12 @@ export function createTransport(options: TransportOptions): FetchToken {
     // A fetch that ignored the abort still lands here: its answer must not outlive the sign-out.
     lifecycle.assertCurrent(owner);
     if (response.ok) {
-      if (!accept(body) || !isTimed(body)) {
+      if (!accept(body)) {
         const message = "The token service answered with an unexpected body.";
         return { error: new TokenProviderError("invalid_response", message, response.status) };
       }
-      clock.learn(body.serverTime, sentAt, clock.deviceNow());
+      // Token answers carry the Worker's clock (their `accept` requires it); others may not.
+      if (isTimed(body)) clock.learn(body.serverTime, sentAt, clock.deviceNow());
       return { token: body };
     }
     const error = isErrorBody(body)
@@ -92,7 +94,7 @@ export function createTransport(options: TransportOptions): FetchToken {
       const outcome = await attemptOnce(owner, url, session, body(), accept);
       if ("token" in outcome) return outcome.token;
       const { error, retryAfterMs } = outcome;
-      if (error.status === 401 && !reauthenticated) {
+      if (error.status === 401 && error.code !== "session_revoked" && !reauthenticated) {
         // The session may simply have expired: ask the app for a new one, once.
         reauthenticated = true;
         forceRefresh = true;

@@ -1,0 +1,54 @@
+/**
+ * POST /v1/sessions/revoke: "sign out everywhere" for the session's own user.
+ *
+ * The same session check and per-uid limit as the token endpoints. Every app session of the uid
+ * issued before now (the clock tolerance counted against it) stops getting tokens, the login
+ * callback refuses every IM token signed before now, and live IM sessions are kicked at NetEase.
+ * The account itself stays usable: a new sign-in gets tokens again. A session that is itself
+ * revoked cannot revoke again (or a leaked old session could sign the user out at will).
+ *
+ * The revocation is committed by the uid's object and kept in this isolate's cache, so this
+ * location refuses the old sessions at once; other locations see it as KV and their caches catch up
+ * (docs/security.md states the worst case).
+ */
+
+import { Hono } from "hono";
+import { limitTokenRequests } from "../abuse.ts";
+import type { SessionRevokeResponse } from "../contract.ts";
+import { emptyRequestSchema } from "../contract.ts";
+import { logLine } from "../log.ts";
+import { addLogFields } from "../middleware.ts";
+import type { AppEnv } from "../runtime.ts";
+import { sessionAccount } from "./issuing.ts";
+import { jsonBody } from "./json-body.ts";
+import { requireSession } from "./session-auth.ts";
+
+/** Routes under /v1/sessions. */
+export const sessionRoutes = new Hono<AppEnv>();
+
+sessionRoutes.post(
+  "/revoke",
+  requireSession(),
+  limitTokenRequests(),
+  jsonBody(() => emptyRequestSchema),
+  async (c) => {
+    const { accountObjects, lookup } = c.var.runtime;
+    const { uid } = c.var;
+    // Provisions a uid seen for the first time, as the token path would: its IM account then exists
+    // for the kick, and the revocation has a record to live in.
+    await sessionAccount(c);
+    const { value } = await accountObjects.revoke(uid, true, { requestId: c.var.requestId });
+    lookup.remember(uid, value.record);
+    addLogFields(c, { accid: value.record.accid, kick: value.kick });
+    logLine("info", {
+      event: "sessions_revoked",
+      requestId: c.var.requestId,
+      who: "user",
+      uid,
+      accid: value.record.accid,
+      kick: value.kick,
+    });
+    const body: SessionRevokeResponse = { revokedBefore: value.record.revokedBefore! };
+    return c.json(body, 200, { "Cache-Control": "no-store" });
+  },
+);
