@@ -106,31 +106,20 @@ export const BODY_NOT_OBJECT = "The body must be a JSON object.";
 /** `PUT /admin/v1/accounts/{uid}` body. */
 export const bindRequestSchema = v.strictObject({ accid: accidSchema }, BODY_NOT_OBJECT);
 
+/** A body with one optional `kick` flag (default true: disconnect live IM sessions at NetEase). */
+function kickRequestSchema() {
+  const rule = "true or false (default true: disconnect live IM sessions)";
+  return v.strictObject(
+    { kick: v.optional(v.pipe(v.boolean(must("kick", rule)), v.description(rule))) },
+    BODY_NOT_OBJECT,
+  );
+}
+
 /** `POST /admin/v1/accounts/{uid}/block` body. */
-export const blockRequestSchema = v.strictObject(
-  {
-    kick: v.optional(
-      v.pipe(
-        v.boolean(must("kick", "true or false (default true: disconnect live sessions)")),
-        v.description("true or false (default true: disconnect live sessions)"),
-      ),
-    ),
-  },
-  BODY_NOT_OBJECT,
-);
+export const blockRequestSchema = kickRequestSchema();
 
 /** `POST /admin/v1/accounts/{uid}/revoke` body. */
-export const revokeRequestSchema = v.strictObject(
-  {
-    kick: v.optional(
-      v.pipe(
-        v.boolean(must("kick", "true or false (default true: disconnect live IM sessions)")),
-        v.description("true or false (default true: disconnect live IM sessions)"),
-      ),
-    ),
-  },
-  BODY_NOT_OBJECT,
-);
+export const revokeRequestSchema = kickRequestSchema();
 
 /** A body that must be empty or `{}`. */
 export const emptyRequestSchema = v.strictObject({}, BODY_NOT_OBJECT);
