@@ -138,7 +138,7 @@ export class ConfigError extends DomainError {
 
 /**
  * NetEase's server API domains per region, primary first, as its own server SDKs ship them. The
- * client fails over to the next one (see nim/server-api.ts).
+ * client fails over to the next one (see nim/transport.ts).
  */
 const NIM_REGIONS = {
   cn: ["https://api-cn.yunxinapi.com/nimserver", "https://api-cn-bak.yunxinapi.com/nimserver"],

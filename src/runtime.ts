@@ -18,7 +18,8 @@ import { AccountLookup } from "./accounts/lookup.ts";
 import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
 import type { LogFields } from "./log.ts";
-import { type NimServerApi, nimServerApi } from "./nim/server-api.ts";
+import { nimServerApi } from "./nim/connect.ts";
+import type { NimServerApi } from "./nim/server-api.ts";
 import { AccountStore } from "./records/store.ts";
 import { SessionVerifier } from "./session/verify.ts";
 

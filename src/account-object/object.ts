@@ -30,7 +30,7 @@ import { ConfigError, type Env, parseConfig } from "../config.ts";
 import { TIMING } from "../constants.ts";
 import { DomainError, type DomainErrorKind } from "../errors.ts";
 import { logLine } from "../log.ts";
-import { nimServerApi } from "../nim/server-api.ts";
+import { nimServerApi } from "../nim/connect.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import { AccountStore } from "../records/store.ts";
 import type { ObjectAnswer, OperationOptions, Revocation } from "./answers.ts";

@@ -4,7 +4,7 @@
  */
 
 import { NIM } from "../constants.ts";
-import type { NimServerApi, ProbeOutcome } from "./server-api.ts";
+import { assertAccid, type NimServerApi, type ProbeOutcome } from "./server-api.ts";
 import {
   CREDENTIALS_PROBLEM,
   NIM_CODE,
@@ -107,9 +107,4 @@ export class NimServerApiV1 implements NimServerApi {
   #post(action: string, form: Record<string, string>): Promise<NimAnswer> {
     return this.#transport.call({ action, method: "POST", path: action, body: { form }, traceHeader: "RequestId" });
   }
-}
-
-/** Refuses an accid NetEase would refuse, before any call. */
-export function assertAccid(accid: string): void {
-  if (!NIM.accidPattern.test(accid)) throw new RangeError("accid does not follow NetEase's rules");
 }

@@ -5,8 +5,7 @@
  */
 
 import { NIM } from "../constants.ts";
-import type { NimServerApi, ProbeOutcome } from "./server-api.ts";
-import { assertAccid } from "./server-api-v1.ts";
+import { assertAccid, type NimServerApi, type ProbeOutcome } from "./server-api.ts";
 import {
   NIM_CODE,
   type NimAnswer,

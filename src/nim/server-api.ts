@@ -2,13 +2,11 @@
  * NetEase's server API as this service uses it: one interface, two dialects. `v1` is the classic
  * form-post API (`/user/create.action`…), `v2` the REST API of IM 10.x (`/im/v2/accounts`…). Both
  * run over the same transport (signing, failover, retry policy, 416 block), on the same bases, and
- * give callers the same outcomes and the same DomainErrors; `NIM_API_VERSION` picks one.
+ * give callers the same outcomes and the same DomainErrors; `NIM_API_VERSION` picks one
+ * (`connect.ts` builds the client; this module is only the contract both dialects implement).
  */
 
-import type { NimApiVersion } from "../constants.ts";
-import { NimServerApiV1 } from "./server-api-v1.ts";
-import { NimServerApiV2 } from "./server-api-v2.ts";
-import { NimTransport, type NimTransportOptions } from "./transport.ts";
+import { NIM, type NimApiVersion } from "../constants.ts";
 
 /** What a readiness probe found: see `NimServerApi.probe`. */
 export type ProbeOutcome = "ok" | "credentials_rejected" | "unreachable" | "rate_limited";
@@ -46,17 +44,7 @@ export interface NimServerApi {
   probe(accid: string): Promise<ProbeOutcome>;
 }
 
-/** Settings for a NetEase client: the transport's, and the API version (a `Config` has them all). */
-export interface NimServerApiOptions extends NimTransportOptions {
-  apiVersion: NimApiVersion;
-}
-
-/**
- * A NetEase client speaking `options.apiVersion` over a transport of its own (own cool-downs, own 416
- * block). Takes the settings it needs and nothing more, so `nimServerApi(config)` works.
- */
-export function nimServerApi(options: NimServerApiOptions): NimServerApi {
-  const { apiBases, appKey, appSecret, timeoutMs, fetch, now } = options;
-  const transport = new NimTransport({ apiBases, appKey, appSecret, timeoutMs, fetch, now });
-  return options.apiVersion === "v2" ? new NimServerApiV2(transport) : new NimServerApiV1(transport);
+/** Refuses an accid NetEase would refuse, before any call. */
+export function assertAccid(accid: string): void {
+  if (!NIM.accidPattern.test(accid)) throw new RangeError("accid does not follow NetEase's rules");
 }

@@ -14,7 +14,7 @@
 
 import { Hono } from "hono";
 import { NIM, TIMING } from "../constants.ts";
-import { nimServerApi } from "../nim/server-api.ts";
+import { nimServerApi } from "../nim/connect.ts";
 import type { AppEnv, Runtime } from "../runtime.ts";
 
 /** Routes under /readyz. */

@@ -14,7 +14,7 @@ import {
   serverApiCheckSum,
 } from "../../emulator/netease.ts";
 import { type RunningEmulator, startEmulator } from "../../emulator/serve.ts";
-import { nimServerApi } from "../../src/nim/server-api.ts";
+import { nimServerApi } from "../../src/nim/connect.ts";
 import { serverApiHeaders } from "../../src/nim/transport.ts";
 import vectors from "../fixtures/nim-signing.json";
 

@@ -7,7 +7,8 @@ import type { Env } from "../../src/config.ts";
 import type { NimApiVersion } from "../../src/constants.ts";
 import type { TokenResponse } from "../../src/contract.ts";
 import worker from "../../src/index.ts";
-import { type NimServerApi, nimServerApi } from "../../src/nim/server-api.ts";
+import { nimServerApi } from "../../src/nim/connect.ts";
+import type { NimServerApi } from "../../src/nim/server-api.ts";
 
 export { env };
 
