@@ -70,7 +70,9 @@ export default defineConfig({
       workerProject("worker-v2", ACCOUNT_SUITES, { NIM_API_VERSION: "v2" }),
       {
         // Code that runs in Node or in apps: scripts, and the client token provider.
-        test: { name: "node", environment: "node", include: ["test/node/**/*.test.ts"] },
+        // Some of them spawn Node scripts (the deploy preflight, kv-import) while the workerd suites
+        // run beside them on two cores: the default 5 s is too tight for that under load.
+        test: { name: "node", environment: "node", include: ["test/node/**/*.test.ts"], testTimeout: 30_000 },
       },
     ],
   },
