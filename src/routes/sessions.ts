@@ -14,8 +14,7 @@
 
 import { Hono } from "hono";
 import { limitTokenRequests } from "../abuse.ts";
-import type { SessionRevokeResponse } from "../contract.ts";
-import { emptyRequestSchema } from "../contract.ts";
+import { emptyRequestSchema, type SessionRevokeResponse } from "../contract.ts";
 import { logLine } from "../log.ts";
 import { addLogFields } from "../middleware.ts";
 import type { AppEnv } from "../runtime.ts";
