@@ -14,6 +14,7 @@ import {
   CHECKSUM_WINDOW_SECONDS,
   callbackHeaders,
   checkDynamicToken,
+  checkPermissionKey,
   checkRtcToken,
   sameText,
   serverApiCheckSum,
@@ -25,6 +26,8 @@ import { parseV2 } from "./server-v2.ts";
 export interface EmulatorEnv {
   NIM_APP_KEY: string;
   NIM_APP_SECRET: string;
+  /** NERTC's permSecret; set, a join that sends a permission key has it checked ("advanced token authentication"). */
+  NERTC_PERM_SECRET?: string;
   /** getUinfos with an unknown accid: "omit" it (default) or "fail" the batch with 414. */
   EMULATOR_GETUINFOS_UNKNOWN?: string;
   /** Server API calls allowed per second (0 or unset: no limit); over it, 416 and ~10 s refused. */
@@ -47,6 +50,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   readonly #requestIds = new Map<string, string[]>();
   /** The answer to each trace id answered so far. */
   readonly #answered = new Map<string, unknown>();
+  /** NERTC channels someone has joined: the next joiner joins, the first one creates. */
+  readonly #channels = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: EmulatorEnv) {
     super(ctx, env);
@@ -183,20 +188,48 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     return nim(200, { expiresAt: check.expiresAt });
   }
 
-  /** What NERTC decides when a client joins `channelName` as `uid` with a safe-mode token. */
+  /**
+   * What NERTC decides when a client joins `channelName` as `uid` with a safe-mode token and, when
+   * sent, a permission key: the key must be valid for this app, uid and channel, and grant creating
+   * the room (its first joiner) or joining it (anyone later), and sending each medium in `publish`.
+   */
   async rtcJoin(request: Request): Promise<Response> {
     const body = (await request.json().catch(() => null)) as {
       uid?: unknown;
       channelName?: unknown;
       token?: unknown;
+      permKey?: unknown;
+      publish?: unknown;
     } | null;
-    const { uid, channelName, token } = body ?? {};
+    const { uid, channelName, token, permKey, publish = [] } = body ?? {};
     if (typeof uid !== "number" || typeof channelName !== "string" || typeof token !== "string") {
       return nim(414, { desc: "uid (number), channelName and token required" });
     }
-    const check = checkRtcToken(token, this.env.NIM_APP_KEY, uid, channelName, this.env.NIM_APP_SECRET, Date.now());
+    if (permKey !== undefined && typeof permKey !== "string") return nim(414, { desc: "permKey must be a string" });
+    if (!Array.isArray(publish) || !publish.every((m) => m === "audio" || m === "video")) {
+      return nim(414, { desc: 'publish must be a list of "audio" and "video"' });
+    }
+    const now = Date.now();
+    const { NIM_APP_KEY: appKey, NIM_APP_SECRET: appSecret, NERTC_PERM_SECRET: permSecret } = this.env;
+    const check = checkRtcToken(token, appKey, uid, channelName, appSecret, now);
     if (!check.ok) return nim(403, { desc: `token rejected: ${check.reason}` });
-    return nim(200, { expiresAt: check.expiresAt });
+    let expiresAt = check.expiresAt;
+    // With advanced token authentication off, NERTC does not look at a permission key.
+    if (permKey !== undefined && permSecret) {
+      const key = checkPermissionKey(permKey, appKey, uid, channelName, permSecret, now);
+      if (!key.ok) return nim(403, { desc: `permission key rejected: ${key.reason}` });
+      const creating = !this.#channels.has(channelName);
+      if ((key.privilege & (creating ? 16 : 32)) === 0) {
+        return nim(403, { desc: `no permission to ${creating ? "create" : "join"} the room` });
+      }
+      for (const medium of publish) {
+        if ((key.privilege & (medium === "audio" ? 1 : 2)) === 0)
+          return nim(403, { desc: `no permission to send ${medium}` });
+      }
+      expiresAt = Math.min(expiresAt, key.expiresAt);
+    }
+    this.#channels.add(channelName);
+    return nim(200, { expiresAt });
   }
 
   /** Builds the login callback (eventType 36) NetEase would send for `accid`, signed with our secret. */

@@ -9,7 +9,8 @@
  * validity window only (the Worker's login callback is stricter; see its docs).
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { inflateSync } from "node:zlib";
 
 /** NetEase's accid rule: at most 32 of letters, digits and `_ @ . -`. */
 export const ACCID_PATTERN = /^[A-Za-z0-9_@.-]{1,32}$/;
@@ -98,4 +99,72 @@ export function checkRtcToken(
   const fields = tokenFields(token);
   if (fields && fields.ttl >= 86_400) return { ok: false as const, reason: "malformed" };
   return checkToken(token, (curTime, ttl) => `${appKey}${uid}${curTime}${ttl}${channelName}`, appSecret, now);
+}
+
+/** The fields of a NERTC permission key, as NERTC reads them. */
+export interface PermissionKeyFields {
+  appkey: string;
+  checksum: string;
+  cname: string;
+  curTime: number;
+  expireTime: number;
+  privilege: number;
+  uid: number;
+}
+
+/**
+ * Decodes a permission key: NetEase's base64 variant (`* - _` for `+ / =`) of zlib-deflated JSON.
+ * Null when it is not one.
+ */
+export function decodePermissionKey(permKey: string): PermissionKeyFields | null {
+  if (permKey.length > 1024 || !/^[A-Za-z0-9*_-]+$/.test(permKey)) return null;
+  const standard = permKey.replaceAll("*", "+").replaceAll("-", "/").replaceAll("_", "=");
+  let parsed: unknown;
+  try {
+    const deflated = Uint8Array.from(atob(standard), (c) => c.charCodeAt(0));
+    parsed = JSON.parse(new TextDecoder().decode(inflateSync(deflated)));
+  } catch {
+    return null;
+  }
+  const fields = (parsed ?? {}) as Record<string, unknown>;
+  const numbers = ["curTime", "expireTime", "privilege", "uid"].every((k) => Number.isSafeInteger(fields[k]));
+  const strings = ["appkey", "checksum", "cname"].every((k) => typeof fields[k] === "string");
+  return numbers && strings ? (fields as unknown as PermissionKeyFields) : null;
+}
+
+/** The permission key's checksum: base64(HMAC-SHA256(permSecret, "appkey:…\nuid:…\n…privilege:…\n")). */
+export function permissionKeyChecksum(fields: Omit<PermissionKeyFields, "checksum">, permSecret: string): string {
+  const message =
+    `appkey:${fields.appkey}\nuid:${fields.uid}\ncurTime:${fields.curTime}\nexpireTime:${fields.expireTime}\n` +
+    `cname:${fields.cname}\nprivilege:${fields.privilege}\n`;
+  return createHmac("sha256", permSecret).update(message, "utf8").digest("base64");
+}
+
+/**
+ * NERTC's check of a permission key sent with a join: it decodes, is signed with `permSecret`, names
+ * this app, uid and channel, and is within its lifetime (`curTime` and `expireTime` in seconds).
+ * Returns the key's privilege bits.
+ */
+export function checkPermissionKey(
+  permKey: string,
+  appKey: string,
+  uid: number,
+  channelName: string,
+  permSecret: string,
+  nowMs: number,
+): { ok: true; privilege: number; expiresAt: number } | { ok: false; reason: string } {
+  const fields = decodePermissionKey(permKey);
+  if (!fields) return { ok: false, reason: "malformed" };
+  if (!sameText(permissionKeyChecksum(fields, permSecret), fields.checksum))
+    return { ok: false, reason: "bad_signature" };
+  if (fields.appkey !== appKey || fields.uid !== uid || fields.cname !== channelName) {
+    return { ok: false, reason: "wrong_subject" };
+  }
+  if (fields.expireTime < 1 || fields.expireTime > 86_400 || fields.privilege < 1 || fields.privilege > 63) {
+    return { ok: false, reason: "out_of_range" };
+  }
+  if (fields.curTime * 1000 - SKEW_MS > nowMs) return { ok: false, reason: "not_yet_valid" };
+  const expiresAt = (fields.curTime + fields.expireTime) * 1000;
+  if (expiresAt <= nowMs) return { ok: false, reason: "expired" };
+  return { ok: true, privilege: fields.privilege, expiresAt };
 }

@@ -13,6 +13,8 @@ import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 export interface EmulatorOptions {
   appKey: string;
   appSecret: string;
+  /** NERTC's permSecret: joins that send a permission key have it checked (omit: keys are ignored). */
+  permSecret?: string;
   /** Loopback port; 0 picks a free one. */
   port?: number;
   /** Directory to persist accounts in; omit for in-memory state. */
@@ -62,6 +64,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       bindings: {
         NIM_APP_KEY: options.appKey,
         NIM_APP_SECRET: options.appSecret,
+        NERTC_PERM_SECRET: options.permSecret ?? "",
         EMULATOR_GETUINFOS_UNKNOWN: options.getUinfosUnknown ?? "omit",
         EMULATOR_RATE_LIMIT: String(options.rateLimitPerSecond ?? 0),
       },

@@ -18,8 +18,11 @@
  *   POST /emulator/login            {accid, token, authType?, callbackUrl?} → the login check NetEase's IM
  *                                   server would make; with callbackUrl, it also asks the app's
  *                                   login callback first, signed as NetEase signs it
- *   POST /emulator/rtc/join         {uid, channelName, token} → the check NERTC makes when a client
- *                                   joins a channel in safe mode: signature and validity;
+ *   POST /emulator/rtc/join         {uid, channelName, token, permKey?, publish?} → the check NERTC makes
+ *                                   when a client joins a channel in safe mode: signature and validity;
+ *                                   with a permission key (and a permSecret configured), also its
+ *                                   signature, subject, lifetime, and the create (first joiner) or join
+ *                                   bit, and a send bit per medium in `publish` ("audio", "video");
  *                                   {"code":200,"expiresAt"} or {"code":403,"desc"}
  *   POST /emulator/callbacks/login  {accid, token?, authType?, url?} → a signed login-callback request: sent to
  *                                   `url` (answer returned), or returned unsent for a test to send

@@ -16,6 +16,12 @@ export const LIMITS = {
   maxTtlSeconds: 86_400,
   /** Longest NERTC token lifetime: NERTC takes a ttl below one day. */
   maxRtcTtlSeconds: 86_399,
+  /** Longest NERTC permission key lifetime: NetEase takes 1 s to 24 h. */
+  maxPermKeyTtlSeconds: 86_400,
+  /** Channel grants in RTC_CHANNEL_POLICY, and in a session's channel claim. */
+  maxChannelGrants: 32,
+  /** Longest channel pattern in a grant (a 64-character name plus `*` and `{uid}`). */
+  maxChannelPatternLength: 128,
   /**
    * Longest accepted uid (the session JWT's `sub`), in UTF-8 bytes. KV keys are at most 512 bytes and
    * a uid is part of its record's key (`uid:<uid>`), so the rule is stated in bytes: every uid it
@@ -70,6 +76,8 @@ export const DEFAULT_TTLS = {
   min: 60,
   /** RTC_TOKEN_TTL_DEFAULT: short, because a block does not revoke an RTC token already issued. */
   rtc: 600,
+  /** RTC_PERM_KEY_TTL: a permission key's lifetime when no grant sets its own. */
+  rtcPermKey: 3600,
 } as const;
 
 export const TIMING = {
@@ -129,6 +137,25 @@ export const CACHE_SIZES = {
  * (ASCII only, so 64 characters are 64 bytes).
  */
 export const RTC_CHANNEL_NAME = /^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@[\]^_{|}~,]{1,64}$/;
+
+/**
+ * NERTC permission-key privilege bits, as NetEase numbers them (the key's `privilege` is their sum,
+ * 1 to 63), and the group names a channel grant may use besides them.
+ */
+export const RTC_PRIVILEGES = {
+  sendAudio: 1,
+  sendVideo: 2,
+  receiveAudio: 4,
+  receiveVideo: 8,
+  create: 16,
+  join: 32,
+  send: 1 | 2,
+  receive: 4 | 8,
+  all: 63,
+} as const;
+
+/** A privilege name a channel grant may list. */
+export type RtcPrivilegeName = keyof typeof RTC_PRIVILEGES;
 
 export const NIM = {
   /** NetEase accid rules: at most 32 characters of letters, digits and `_ @ . -`. */

@@ -5,11 +5,15 @@
  * versions. The emulator's own surface is checked here too, as NetEase's Go server SDK reads it.
  */
 
+import { deflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   callbackHeaders,
   checkDynamicToken,
+  checkPermissionKey,
   checkRtcToken,
+  decodePermissionKey,
+  permissionKeyChecksum,
   sameText,
   serverApiCheckSum,
 } from "../../emulator/netease.ts";
@@ -240,6 +244,49 @@ describe("the emulator's own signing code (emulator/netease.ts) against NetEase'
       CurTime: v.curTime,
       MD5: v.md5,
       CheckSum: v.checkSum,
+    });
+  });
+
+  describe("NERTC permission key", () => {
+    const v = vectors.rtcPermissionKey;
+    const { appKey: key, uid, channelName, curTime, permSecret } = v.inputs;
+    // NetEase's published key, deflated here by Node's zlib (NetEase's examples use their own).
+    const published = deflateSync(JSON.stringify(v.decodedKey))
+      .toString("base64")
+      .replaceAll("+", "*")
+      .replaceAll("/", "-")
+      .replaceAll("=", "_");
+
+    it("computes the published checksum and reads the published key", () => {
+      expect(permissionKeyChecksum(v.decodedKey, permSecret)).toBe(v.checksum);
+      expect(decodePermissionKey(published)).toEqual(v.decodedKey);
+    });
+
+    it("accepts the key for its app, uid and channel within its lifetime only", () => {
+      const now = (curTime + 10) * 1000;
+      expect(checkPermissionKey(published, key, uid, channelName, permSecret, now)).toEqual({
+        ok: true,
+        privilege: 1,
+        expiresAt: (curTime + 1000) * 1000,
+      });
+      const refused = (reason: string) => ({ ok: false, reason });
+      expect(checkPermissionKey(published, key, uid + 1, channelName, permSecret, now)).toEqual(
+        refused("wrong_subject"),
+      );
+      expect(checkPermissionKey(published, key, uid, "room2", permSecret, now)).toEqual(refused("wrong_subject"));
+      expect(checkPermissionKey(published, "otherapp", uid, channelName, permSecret, now)).toEqual(
+        refused("wrong_subject"),
+      );
+      expect(checkPermissionKey(published, key, uid, channelName, `${permSecret}x`, now)).toEqual(
+        refused("bad_signature"),
+      );
+      expect(checkPermissionKey(published, key, uid, channelName, permSecret, (curTime + 1000) * 1000)).toEqual(
+        refused("expired"),
+      );
+      expect(checkPermissionKey(published, key, uid, channelName, permSecret, (curTime - 120) * 1000)).toEqual(
+        refused("not_yet_valid"),
+      );
+      expect(checkPermissionKey(`${published}x`, key, uid, channelName, permSecret, now)).toEqual(refused("malformed"));
     });
   });
 

@@ -5,7 +5,8 @@
  * test/fixtures/nim-signing.json (signing.test.ts).
  */
 
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
+import { deflateSync, inflateSync } from "node:zlib";
 
 const hex = (algorithm: "sha1" | "md5", input: string) => createHash(algorithm).update(input, "utf8").digest("hex");
 
@@ -51,4 +52,50 @@ export function callbackHeaders(
     CheckSum: hex("sha1", credentials.appSecret + md5 + curTime),
     "Content-Type": "application/json;charset=utf-8",
   };
+}
+
+/** What a NERTC permission key holds. */
+export interface PermissionKeyFields {
+  appkey: string;
+  checksum: string;
+  cname: string;
+  curTime: number;
+  expireTime: number;
+  privilege: number;
+  uid: number;
+}
+
+const toVariant = (b64: string) => b64.replaceAll("+", "*").replaceAll("/", "-").replaceAll("=", "_");
+const fromVariant = (key: string) => key.replaceAll("*", "+").replaceAll("-", "/").replaceAll("_", "=");
+
+/** A permission key as NetEase's examples make it (`curTime` and `ttl` in seconds). */
+export function permissionKey(fields: {
+  appKey: string;
+  uid: number;
+  channelName: string;
+  curTime: number;
+  ttl: number;
+  privilege: number;
+  permSecret: string;
+}): string {
+  const { appKey, uid, channelName, curTime, ttl, privilege, permSecret } = fields;
+  const message = `appkey:${appKey}\nuid:${uid}\ncurTime:${curTime}\nexpireTime:${ttl}\ncname:${channelName}\nprivilege:${privilege}\n`;
+  const checksum = createHmac("sha256", permSecret).update(message, "utf8").digest("base64");
+  const json = JSON.stringify({
+    appkey: appKey,
+    checksum,
+    cname: channelName,
+    curTime,
+    expireTime: ttl,
+    privilege,
+    uid,
+  });
+  const deflated = deflateSync(new TextEncoder().encode(json));
+  return toVariant(btoa(String.fromCharCode(...deflated)));
+}
+
+/** The JSON inside a permission key. */
+export function decodePermissionKey(key: string): PermissionKeyFields {
+  const bytes = Uint8Array.from(atob(fromVariant(key)), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(inflateSync(bytes)));
 }

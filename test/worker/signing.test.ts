@@ -10,10 +10,15 @@ import {
   encodeDynamicToken,
   signDynamicToken,
 } from "../../src/nim/dynamic-token.ts";
+import {
+  rtcPermissionKeyChecksum,
+  rtcPermissionKeyMessage,
+  signRtcPermissionKey,
+} from "../../src/nim/rtc-permission-key.ts";
 import { RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
 import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/transport.ts";
 import vectors from "../fixtures/nim-signing.json";
-import { callbackHeaders, dynamicToken, resplit } from "./netease-signing.ts";
+import { callbackHeaders, decodePermissionKey, dynamicToken, permissionKey, resplit } from "./netease-signing.ts";
 
 describe("the tests' own NetEase signer (netease-signing.ts) matches the published vectors", () => {
   it.each(vectors.dynamicToken.vectors)("dynamic token for accid $accid", (v) => {
@@ -140,6 +145,46 @@ describe("NERTC token", () => {
     for (const bad of ["", "x".repeat(65), "a/b", "a*b", "a'b", 'a"b', "a\\b", "a`b", "a*", "频道", "a\tb", "café"]) {
       expect(RTC_CHANNEL_NAME.test(bad), bad).toBe(false);
     }
+  });
+});
+
+describe("NERTC permission key", () => {
+  const v = vectors.rtcPermissionKey;
+  const input = { ...v.inputs, permSecret: v.inputs.permSecret };
+
+  it("the tests' own signer matches NetEase's published example", () => {
+    expect(decodePermissionKey(permissionKey(input))).toEqual(v.decodedKey);
+  });
+
+  it("signs NetEase's published example: the message, the checksum, and the decoded key's JSON", async () => {
+    expect(rtcPermissionKeyMessage(input)).toBe(v.stringToSign);
+    expect(await rtcPermissionKeyChecksum(input)).toBe(v.checksum);
+    const { checksum, permKey } = await signRtcPermissionKey(input);
+    expect(checksum).toBe(v.checksum);
+    // NetEase's base64 variant: no + / = survive.
+    expect(permKey).toMatch(/^[A-Za-z0-9*_-]+$/);
+    // Deflate output differs between implementations: the JSON inside is what must agree.
+    expect(decodePermissionKey(permKey)).toEqual(v.decodedKey);
+    expect(Object.keys(decodePermissionKey(permKey))).toEqual(Object.keys(v.decodedKey));
+  });
+
+  it("keys a different secret, privilege or channel to a different checksum", async () => {
+    const base = await rtcPermissionKeyChecksum(input);
+    expect(await rtcPermissionKeyChecksum({ ...input, permSecret: `${input.permSecret}x` })).not.toBe(base);
+    expect(await rtcPermissionKeyChecksum({ ...input, privilege: 63 })).not.toBe(base);
+    expect(await rtcPermissionKeyChecksum({ ...input, channelName: "room2" })).not.toBe(base);
+  });
+
+  it.each([
+    [{ ttl: 0 }, "ttl"],
+    [{ ttl: 86_401 }, "ttl"],
+    [{ privilege: 0 }, "privilege"],
+    [{ privilege: 64 }, "privilege"],
+    [{ uid: 0 }, "uid"],
+    [{ channelName: "a/b" }, "channelName"],
+    [{ curTime: 1.5 }, "curTime"],
+  ])("refuses %j outside NetEase's ranges", async (change, field) => {
+    await expect(rtcPermissionKeyChecksum({ ...input, ...change })).rejects.toThrow(field);
   });
 });
 
