@@ -6,7 +6,14 @@
  * `misconfigured`, naming the setting in the log) than run with. Problems name settings, never values.
  */
 
-import { DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion } from "./constants.ts";
+import {
+  CHANNEL_GRANTS_RULE,
+  type ChannelGrant,
+  type ChannelPolicy,
+  OPEN_POLICY,
+  parseChannelRules,
+} from "./channel-policy.ts";
+import { DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion, RTC_PRIVILEGES } from "./constants.ts";
 import { DomainError } from "./errors.ts";
 
 /** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
@@ -38,6 +45,14 @@ export interface Env {
   RTC_TOKEN_TTL_DEFAULT?: string;
   RTC_TOKEN_TTL_MIN?: string;
   RTC_TOKEN_TTL_MAX?: string;
+  /** NERTC's permSecret (console: advanced token authentication); set, RTC answers carry a permission key. */
+  NERTC_PERM_SECRET?: string;
+  /** Channel grants (JSON list, see channel-policy.ts); unset, every channel is allowed with every privilege. */
+  RTC_CHANNEL_POLICY?: string;
+  /** Name of a session JWT claim with channel grants that narrow RTC_CHANNEL_POLICY. */
+  RTC_POLICY_CLAIM?: string;
+  /** A permission key's lifetime (seconds) when no grant sets one; default 3600, at most 86400. */
+  RTC_PERM_KEY_TTL?: string;
   /** Bearer token for the admin API; unset turns the admin API off (404). */
   ADMIN_TOKEN?: string;
   /** Comma-separated exact origins allowed to call from browsers; empty means no CORS headers. */
@@ -101,6 +116,10 @@ export interface Config {
   ttl: { default: number; min: number; max: number };
   /** The same for NERTC tokens (at most 86399, NERTC's limit). */
   rtcTtl: { default: number; min: number; max: number };
+  /** NERTC's permSecret, or undefined when no permission keys are issued. */
+  rtcPermSecret: string | undefined;
+  /** Which channels a session may get RTC tokens for, with which privileges. */
+  channelPolicy: ChannelPolicy;
   /** Admin API bearer token, or undefined when the admin API is off. */
   adminToken: string | undefined;
   /** Browser origins allowed by CORS (exact match). */
@@ -226,6 +245,9 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     bad("RTC_TOKEN_TTL_DEFAULT", "RTC_TOKEN_TTL_MIN <= RTC_TOKEN_TTL_DEFAULT <= RTC_TOKEN_TTL_MAX");
   }
 
+  const rtcPermSecret = env.NERTC_PERM_SECRET || undefined;
+  const channelPolicy = parseChannelPolicy(env, rtcPermSecret !== undefined, bad);
+
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken && !/^[A-Za-z0-9._~+/-]+=*$/.test(adminToken)) {
     // What a bearer token may contain (RFC 6750 token68); another character could never be sent.
@@ -281,12 +303,45 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     },
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
     rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
+    rtcPermSecret,
+    channelPolicy,
     adminToken,
     allowedOrigins,
     accounts: env.ACCOUNTS!,
     accountObjects: env.ACCOUNT_OBJECTS!,
     rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
   };
+}
+
+/**
+ * RTC_CHANNEL_POLICY, RTC_POLICY_CLAIM and RTC_PERM_KEY_TTL. Privileges narrower than "all" are
+ * enforced by NERTC only through a permission key, so a rule or claim that could narrow them needs
+ * NERTC_PERM_SECRET: without it the operator would believe viewers cannot publish while they can.
+ */
+function parseChannelPolicy(
+  env: Env,
+  hasPermSecret: boolean,
+  bad: (name: string, rule: string) => void,
+): ChannelPolicy {
+  let rules: ChannelGrant[] | undefined;
+  const rulesText = present(env.RTC_CHANNEL_POLICY);
+  if (rulesText !== undefined) {
+    const parsed = parseChannelRules(rulesText);
+    if ("problem" in parsed) bad("RTC_CHANNEL_POLICY", `${CHANNEL_GRANTS_RULE} (${parsed.problem})`);
+    else rules = parsed.grants;
+  }
+  if (rules?.some((rule) => rule.privilege !== RTC_PRIVILEGES.all) && !hasPermSecret) {
+    bad("RTC_CHANNEL_POLICY", "grants narrower than all privileges need NERTC_PERM_SECRET");
+  }
+  const claim = present(env.RTC_POLICY_CLAIM);
+  if (claim !== undefined && !/^[A-Za-z0-9_.:/-]{1,128}$/.test(claim)) {
+    bad("RTC_POLICY_CLAIM", "a claim name of letters, digits and _ . : / -");
+  }
+  if (claim !== undefined && !hasPermSecret) bad("RTC_POLICY_CLAIM", "needs NERTC_PERM_SECRET");
+  const keyTtl = parseSeconds("RTC_PERM_KEY_TTL", env.RTC_PERM_KEY_TTL, DEFAULT_TTLS.rtcPermKey, bad);
+  if (keyTtl < 60) bad("RTC_PERM_KEY_TTL", `whole seconds from 60 to ${LIMITS.maxPermKeyTtlSeconds}`);
+  if (rules === undefined && claim === undefined) return { ...OPEN_POLICY, keyTtl };
+  return { rules, claim, keyTtl };
 }
 
 function parseSeconds(

@@ -174,6 +174,34 @@ export const rtcTokenResponseSchema = v.strictObject({
   ),
   channelName: v.pipe(v.string(), v.regex(RTC_CHANNEL_NAME), v.description("the channel the token is for")),
   ...issuedTokenEntries("NERTC token"),
+  permKey: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^[A-Za-z0-9*_-]+$/),
+      v.description("NERTC's advanced permission key (join({permkey}), permissionKey); only with NERTC_PERM_SECRET"),
+    ),
+  ),
+  privilege: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(63),
+      v.description(
+        "the key's privilege bits: 1 send audio, 2 send video, 4 receive audio, 8 receive video, 16 create, 32 join",
+      ),
+    ),
+  ),
+  permKeyTtl: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(LIMITS.maxPermKeyTtlSeconds),
+      v.description("the key's lifetime in seconds, set by the channel policy"),
+    ),
+  ),
+  permKeyExpiresAt: v.optional(unixMs("when the key expires (Unix ms)")),
 });
 
 /** Every error body. */

@@ -30,6 +30,7 @@ export type DomainErrorKind =
   | "upstream_rate_limited"
   | "upstream_rejected"
   | "account_blocked"
+  | "channel_refused"
   | "account_not_found"
   | "account_conflict"
   | "accid_not_registered"
@@ -61,6 +62,7 @@ export const ERROR_STATUS = {
   invalid_session: 401,
   session_revoked: 401,
   account_blocked: 403,
+  channel_refused: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
@@ -125,6 +127,10 @@ const DOMAIN_ANSWERS: Record<DomainErrorKind, Answer> = {
   },
   upstream_rejected: { code: "upstream_error", message: "The IM service rejected the request." },
   account_blocked: { code: "account_blocked", message: "This account is blocked from IM login." },
+  channel_refused: {
+    code: "channel_refused",
+    message: "This session may not get tokens for this channel.",
+  },
   account_not_found: { code: "not_found", message: "No account is bound to this uid." },
   account_conflict: { code: "conflict", message: "The account is in a conflicting state." },
   accid_not_registered: { code: "invalid_request", message: "This accid is not registered with NetEase." },

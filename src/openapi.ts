@@ -99,6 +99,7 @@ const OPERATIONS: readonly Operation[] = [
       "session_revoked",
       ...BODY_ERRORS,
       "account_blocked",
+      "channel_refused",
       ...UPSTREAM_ERRORS,
       ...SERVICE_ERRORS,
     ],

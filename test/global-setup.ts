@@ -16,7 +16,11 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const emulator = await startEmulator({ appKey: TEST_VARS.NIM_APP_KEY, appSecret: TEST_VARS.NIM_APP_SECRET });
+  const emulator = await startEmulator({
+    appKey: TEST_VARS.NIM_APP_KEY,
+    appSecret: TEST_VARS.NIM_APP_SECRET,
+    permSecret: TEST_VARS.NERTC_PERM_SECRET,
+  });
 
   const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
   const publicJwk = { ...(await exportJWK(publicKey)), kid: "es-1", alg: "ES256", use: "sig" };

@@ -16,6 +16,10 @@ export const TEST_VARS = {
   RTC_TOKEN_TTL_DEFAULT: "600",
   RTC_TOKEN_TTL_MIN: "60",
   RTC_TOKEN_TTL_MAX: "86399",
+  NERTC_PERM_SECRET: "test-nertc-perm-secret-0123456789abcdef",
+  RTC_CHANNEL_POLICY: "",
+  RTC_POLICY_CLAIM: "",
+  RTC_PERM_KEY_TTL: "3600",
   ADMIN_TOKEN: "test-admin-token-0123456789-abcdefghijklmn",
   NIM_APP_SECRET_PREVIOUS: "",
 } as const;

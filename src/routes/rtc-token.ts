@@ -6,12 +6,19 @@
  * numeric RTC uid that is fixed for life (see accounts/rtc-uid.ts); a user who never asked for an IM
  * token gets their account, and IM registration, created here exactly as /v1/token would, so the two
  * endpoints always agree on who the user is. A blocked account gets no RTC token either.
+ *
+ * The channel policy (channel-policy.ts) is decided first, from the session alone, so a refused
+ * channel provisions nothing. With NERTC_PERM_SECRET the answer also carries a permission key for
+ * the granted privileges, whose lifetime the policy sets apart from the token's.
  */
 
 import { Hono } from "hono";
 import { limitTokenRequests } from "../abuse.ts";
+import { decideChannel } from "../channel-policy.ts";
 import type { RtcTokenResponse } from "../contract.ts";
+import { DomainError } from "../errors.ts";
 import { addLogFields } from "../middleware.ts";
+import { signRtcPermissionKey } from "../nim/rtc-permission-key.ts";
 import { signRtcToken } from "../nim/rtc-token.ts";
 import type { AppEnv } from "../runtime.ts";
 import { activeAccount, issuedTimes } from "./issuing.ts";
@@ -29,12 +36,30 @@ rtcTokenRoutes.post(
   async (c) => {
     const { config, lookup } = c.var.runtime;
     const { channelName, ttl = config.rtcTtl.default } = c.req.valid("json");
+    const grant = decideChannel(config.channelPolicy, c.var.uid, channelName, c.var.sessionClaims);
+    if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
     const rtcUid = await lookup.rtcUid(c.var.uid, await activeAccount(c));
     addLogFields(c, { rtcUid, ttl });
-    const { appKey, appSecret } = config;
+    const { appKey, appSecret, rtcPermSecret } = config;
     const curTime = Date.now();
     const { token } = await signRtcToken({ appKey, uid: rtcUid, channelName, curTime, ttl, appSecret });
     const body: RtcTokenResponse = { uid: rtcUid, channelName, token, appKey, ...issuedTimes(curTime, ttl) };
+    if (rtcPermSecret !== undefined) {
+      const { privilege, keyTtl } = grant;
+      // The key counts in whole seconds; its expiry is stated from the second it was signed in.
+      const keyTime = Math.floor(curTime / 1000);
+      const { permKey } = await signRtcPermissionKey({
+        appKey,
+        uid: rtcUid,
+        channelName,
+        curTime: keyTime,
+        ttl: keyTtl,
+        privilege,
+        permSecret: rtcPermSecret,
+      });
+      addLogFields(c, { privilege, keyTtl });
+      Object.assign(body, { permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 });
+    }
     return c.json(body, 200, { "Cache-Control": "no-store" });
   },
 );

@@ -9,17 +9,20 @@ import { DomainError } from "../errors.ts";
 import type { AppEnv } from "../runtime.ts";
 import { parseBearer } from "../session/verify.ts";
 
-/** The context of routes behind `requireSession`: the uid, and the session's `iat` (seconds) if any. */
-export type SessionEnv = AppEnv & { Variables: { uid: string; sessionIssuedAt: number | undefined } };
+/** The context of routes behind `requireSession`: the uid, the session's `iat` (seconds) if any, its claims. */
+export type SessionEnv = AppEnv & {
+  Variables: { uid: string; sessionIssuedAt: number | undefined; sessionClaims: Readonly<Record<string, unknown>> };
+};
 
-/** Verifies the bearer session and sets `c.var.uid` and `c.var.sessionIssuedAt`. */
+/** Verifies the bearer session and sets `c.var.uid`, `c.var.sessionIssuedAt` and `c.var.sessionClaims`. */
 export function requireSession(): MiddlewareHandler<SessionEnv> {
   return async function requireSession(c, next) {
     const jwt = parseBearer(c.req.header("Authorization"));
     if (jwt === undefined) throw new DomainError("session_missing", { detail: "no 'Bearer <JWT>' authorization" });
-    const { uid, issuedAt } = await c.var.runtime.verifier.verify(jwt);
+    const { uid, issuedAt, claims } = await c.var.runtime.verifier.verify(jwt);
     c.set("uid", uid);
     c.set("sessionIssuedAt", issuedAt);
+    c.set("sessionClaims", claims);
     await next();
   };
 }

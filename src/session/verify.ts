@@ -75,6 +75,8 @@ export interface Session {
   uid: string;
   /** The JWT's `iat` (Unix seconds), when it has one: what a revocation compares against. */
   issuedAt: number | undefined;
+  /** Every verified claim (the RTC channel policy reads its claim from here). */
+  claims: Readonly<Record<string, unknown>>;
 }
 
 /** Verifies app-session JWTs for one SessionConfig. Create once per isolate and reuse. */
@@ -123,12 +125,9 @@ export class SessionVerifier {
     if (jwt.length > LIMITS.maxJwtLength || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
     if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
       throw invalidSession("signature is not canonical base64url");
-    let sub: unknown;
-    let iat: unknown;
+    let claims: Readonly<Record<string, unknown>>;
     try {
-      ({
-        payload: { sub, iat },
-      } = await jwtVerify(jwt, this.#getKey, this.#options));
+      ({ payload: claims } = await jwtVerify(jwt, this.#getKey, this.#options));
     } catch (error) {
       if (error instanceof KeysUnavailable) {
         throw new DomainError("session_keys_unavailable", { detail: error.message });
@@ -137,6 +136,7 @@ export class SessionVerifier {
       if (error instanceof joseErrors.JOSEError) throw invalidSession(error.code);
       throw invalidSession(error instanceof Error ? error.name : "verification failed");
     }
+    const { sub, iat } = claims;
     // jose checks that iat is a number but not that it is in the past; a session issued "later" is
     // refused beyond the same tolerance as nbf and exp.
     if (typeof iat === "number" && iat > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) {
@@ -147,7 +147,7 @@ export class SessionVerifier {
       const rule = `The session's sub must be ${UID_RULE}.`;
       throw new DomainError("session_invalid", { detail: "sub breaks the uid rule", reason: rule });
     }
-    return { uid: sub, issuedAt: typeof iat === "number" ? iat : undefined };
+    return { uid: sub, issuedAt: typeof iat === "number" ? iat : undefined, claims };
   }
 
   /**

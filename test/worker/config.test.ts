@@ -62,6 +62,48 @@ describe("configuration", () => {
     expect((await response.json<{ invalid: string[] }>()).invalid).toContain(name);
   });
 
+  it.each([
+    [{ RTC_CHANNEL_POLICY: "live-*" }, "not JSON"],
+    [{ RTC_CHANNEL_POLICY: '[{"channel":"live-*","privileges":["watch"]}]' }, "at $[0].privileges[0]"],
+    [{ RTC_CHANNEL_POLICY: "[]" }, "no grants"],
+    // Narrower privileges mean nothing to NERTC without a permission key to carry them.
+    [
+      { RTC_CHANNEL_POLICY: '[{"channel":"live-*","privileges":["join","receive"]}]', NERTC_PERM_SECRET: "" },
+      "need NERTC_PERM_SECRET",
+    ],
+    [{ RTC_POLICY_CLAIM: "nertc", NERTC_PERM_SECRET: "" }, "needs NERTC_PERM_SECRET"],
+    [{ RTC_POLICY_CLAIM: "has space" }, "a claim name"],
+    [{ RTC_PERM_KEY_TTL: "86401" }, "whole seconds"],
+    [{ RTC_PERM_KEY_TTL: "30" }, "whole seconds from 60"],
+  ])("refuses the channel policy %j, stating why in the log only", async (settings, rule) => {
+    const logs = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const response = await call("/healthz", {}, settings);
+      expect(response.status).toBe(503);
+      const name = Object.keys(settings).find((key) => key !== "NERTC_PERM_SECRET")!;
+      expect((await response.json<{ invalid: string[] }>()).invalid).toEqual([name]);
+      const rtc = await call(
+        "/v1/rtc/token",
+        {
+          method: "POST",
+          headers: { Authorization: `Bearer ${await hsJwt(uniqueUid())}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ channelName: "live-1" }),
+        },
+        settings,
+      );
+      expect(rtc.status).toBe(500);
+      const logged = logs.mock.calls.map((args) => String(args[0])).join("\n");
+      expect(logged).toContain(rule);
+    } finally {
+      logs.mockRestore();
+    }
+  });
+
+  it("accepts a channel policy of whole rights without a permission secret (channels only)", async () => {
+    const settings = { RTC_CHANNEL_POLICY: '[{"channel":"user-{uid}-*","privileges":["all"]}]', NERTC_PERM_SECRET: "" };
+    expect((await call("/healthz", {}, settings)).status).toBe(200);
+  });
+
   it("accepts the Singapore base URL and a loopback http base", async () => {
     expect((await call("/healthz", {}, { NIM_API_BASE: "https://api-sg.netease.im/nimserver/" })).status).toBe(200);
     expect((await call("/healthz", {}, { NIM_API_BASE: "http://localhost:8788/nimserver" })).status).toBe(200);

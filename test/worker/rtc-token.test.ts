@@ -3,9 +3,11 @@
 import { describe, expect, it } from "vitest";
 import type { RtcTokenResponse, TokenResponse } from "../../src/contract.ts";
 import { sha1Hex } from "../../src/nim/digest.ts";
+import { signRtcPermissionKey } from "../../src/nim/rtc-permission-key.ts";
 import { AccountStore } from "../../src/records/store.ts";
 import {
   adminCall,
+  call,
   emulator,
   env,
   expectedAccid,
@@ -18,6 +20,7 @@ import {
   stockAccid,
   uniqueUid,
 } from "./helpers.ts";
+import { decodePermissionKey, permissionKey } from "./netease-signing.ts";
 
 const store = () => new AccountStore(env.ACCOUNTS!);
 
@@ -27,10 +30,15 @@ async function rtcTokenFor(uid: string, channelName: string, ttl?: number): Prom
   return response.json();
 }
 
-async function join(uid: number, channelName: string, token: string): Promise<{ code: number; desc?: string }> {
+async function join(
+  uid: number,
+  channelName: string,
+  token: string,
+  extra: { permKey?: string | undefined; publish?: string[] } = {},
+): Promise<{ code: number; desc?: string }> {
   const response = await emulator("/emulator/rtc/join", {
     method: "POST",
-    body: JSON.stringify({ uid, channelName, token }),
+    body: JSON.stringify({ uid, channelName, token, ...extra }),
   });
   return response.json();
 }
@@ -53,6 +61,11 @@ describe("POST /v1/rtc/token", () => {
       expiresAt: body.curTime + 600_000,
       serverTime: expect.any(Number),
       refreshAfter: body.curTime + 480_000,
+      // The test Worker has NERTC_PERM_SECRET: without a policy, a key with every right for an hour.
+      permKey: expect.stringMatching(/^[A-Za-z0-9*_-]+$/),
+      privilege: 63,
+      permKeyTtl: 3600,
+      permKeyExpiresAt: (Math.floor(body.curTime / 1000) + 3600) * 1000,
     });
     expect(typeof body.uid).toBe("number");
     expect(Number.isSafeInteger(body.uid) && body.uid > 0).toBe(true);
@@ -171,5 +184,164 @@ describe("POST /v1/rtc/token", () => {
     expect((await custom.json<RtcTokenResponse>()).ttl).toBe(900);
     const bad = await issueRtc(jwt, { channelName: "r" }, { RTC_TOKEN_TTL_MAX: "86400" });
     expect(bad.status).toBe(500);
+  });
+});
+
+/** The issue's example policy: own rooms with every right, live rooms to watch for 30 minutes. */
+const ROOMS = JSON.stringify([
+  { channel: "user-{uid}-*", privileges: ["all"] },
+  { channel: "live-*", privileges: ["receive", "join"], keyTtl: 1800 },
+]);
+
+async function refusal(response: Response): Promise<{ status: number; error: string }> {
+  return { status: response.status, error: (await response.json<{ error: string }>()).error };
+}
+
+describe("NERTC permission keys and channel policy", () => {
+  it("signs a key NetEase's formula verifies, for the user's RTC uid and the channel", async () => {
+    const uid = uniqueUid("keyed");
+    const channelName = `room ${crypto.randomUUID().slice(0, 8)}`;
+    const body = await rtcTokenFor(uid, channelName);
+    const key = decodePermissionKey(body.permKey!);
+    const curTime = Math.floor(body.curTime / 1000);
+    expect(key).toEqual({
+      appkey: env.NIM_APP_KEY,
+      checksum: key.checksum,
+      cname: channelName,
+      curTime,
+      expireTime: 3600,
+      privilege: 63,
+      uid: body.uid,
+    });
+    // The checksum, recomputed by the tests' own signer (node:crypto) from the same fields.
+    const again = permissionKey({
+      appKey: env.NIM_APP_KEY!,
+      uid: body.uid,
+      channelName,
+      curTime,
+      ttl: 3600,
+      privilege: 63,
+      permSecret: env.NERTC_PERM_SECRET!,
+    });
+    expect(decodePermissionKey(again).checksum).toBe(key.checksum);
+    expect(
+      await join(body.uid, channelName, body.token, { permKey: body.permKey, publish: ["audio", "video"] }),
+    ).toEqual({
+      code: 200,
+      expiresAt: body.expiresAt,
+    });
+    // The key names its uid and channel: another user's join with it is refused.
+    const other = await rtcTokenFor(uniqueUid(), channelName);
+    expect((await join(other.uid, channelName, other.token, { permKey: body.permKey })).desc).toBe(
+      "permission key rejected: wrong_subject",
+    );
+  });
+
+  it("issues no key without NERTC_PERM_SECRET", async () => {
+    const response = await issueRtc(await hsJwt(uniqueUid()), { channelName: "room1" }, { NERTC_PERM_SECRET: "" });
+    const body = await response.json<RtcTokenResponse>();
+    expect(Object.keys(body).sort()).toEqual(
+      ["appKey", "channelName", "curTime", "expiresAt", "refreshAfter", "serverTime", "token", "ttl", "uid"].sort(),
+    );
+  });
+
+  it("follows the configured rules: own rooms with every right, live rooms to watch, nothing else", async () => {
+    const settings = { RTC_CHANNEL_POLICY: ROOMS };
+    const alice = uniqueUid("alice");
+    const bob = uniqueUid("bob");
+    const own = await issueRtc(await hsJwt(alice), { channelName: `user-${alice}-1` }, settings);
+    expect(await own.json<RtcTokenResponse>()).toMatchObject({ privilege: 63, permKeyTtl: 3600 });
+    // The token's lifetime is the caller's; the key's is the policy's, whichever is longer.
+    const live = await issueRtc(await hsJwt(alice), { channelName: "live-news", ttl: 86_399 }, settings);
+    const liveBody = await live.json<RtcTokenResponse>();
+    expect(liveBody).toMatchObject({ ttl: 86_399, privilege: 44, permKeyTtl: 1800 });
+    expect(liveBody.permKeyExpiresAt).toBe((Math.floor(liveBody.curTime / 1000) + 1800) * 1000);
+    expect(await refusal(await issueRtc(await hsJwt(bob), { channelName: `user-${alice}-1` }, settings))).toEqual({
+      status: 403,
+      error: "channel_refused",
+    });
+    expect(await refusal(await issueRtc(await hsJwt(bob), { channelName: "lobby" }, settings))).toEqual({
+      status: 403,
+      error: "channel_refused",
+    });
+  });
+
+  it("refuses a channel before provisioning anything, with a message that names no rule", async () => {
+    const uid = uniqueUid("refused");
+    const response = await issueRtc(await hsJwt(uid), { channelName: "lobby" }, { RTC_CHANNEL_POLICY: ROOMS });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({
+      error: "channel_refused",
+      message: "This session may not get tokens for this channel.",
+    });
+    expect(await store().get(uid)).toBeNull();
+  });
+
+  it("lets a viewer's key join a live room but not create it, nor send; the host's key creates it", async () => {
+    // Every live room may be granted in full; each session's claim narrows it.
+    const settings = {
+      RTC_CHANNEL_POLICY: JSON.stringify([{ channel: "live-*", privileges: ["all"] }]),
+      RTC_POLICY_CLAIM: "nertc",
+    };
+    const viewerClaims = { nertc: [{ channel: "live-*", privileges: ["receive", "join"] }] };
+    const hostClaims = { nertc: [{ channel: "live-*", privileges: ["all"] }] };
+    const channelName = `live-${crypto.randomUUID().slice(0, 8)}`;
+    const viewer = await (
+      await issueRtc(await hsJwt(uniqueUid("viewer"), { claims: viewerClaims }), { channelName }, settings)
+    ).json<RtcTokenResponse>();
+    const host = await (
+      await issueRtc(await hsJwt(uniqueUid("host"), { claims: hostClaims }), { channelName }, settings)
+    ).json<RtcTokenResponse>();
+    expect([viewer.privilege, host.privilege]).toEqual([44, 63]);
+    expect(await join(viewer.uid, channelName, viewer.token, { permKey: viewer.permKey })).toEqual({
+      code: 403,
+      desc: "no permission to create the room",
+    });
+    expect(await join(host.uid, channelName, host.token, { permKey: host.permKey, publish: ["video"] })).toMatchObject({
+      code: 200,
+    });
+    expect(await join(viewer.uid, channelName, viewer.token, { permKey: viewer.permKey })).toMatchObject({ code: 200 });
+    expect(await join(viewer.uid, channelName, viewer.token, { permKey: viewer.permKey, publish: ["audio"] })).toEqual({
+      code: 403,
+      desc: "no permission to send audio",
+    });
+    // A session without the claim gets nothing.
+    const bare = await issueRtc(await hsJwt(uniqueUid()), { channelName }, settings);
+    expect(await refusal(bare)).toEqual({ status: 403, error: "channel_refused" });
+  });
+
+  it("a key past its lifetime is refused by NERTC, though the token would still pass", async () => {
+    const body = await rtcTokenFor(uniqueUid("late"), `room-${crypto.randomUUID().slice(0, 8)}`);
+    const signedAt = Math.floor(Date.now() / 1000) - 3601;
+    const lapsed = await signRtcPermissionKey({
+      appKey: env.NIM_APP_KEY!,
+      uid: body.uid,
+      channelName: body.channelName,
+      curTime: signedAt,
+      ttl: 3600,
+      privilege: 63,
+      permSecret: env.NERTC_PERM_SECRET!,
+    });
+    expect(await join(body.uid, body.channelName, body.token, { permKey: lapsed.permKey })).toEqual({
+      code: 403,
+      desc: "permission key rejected: expired",
+    });
+    expect(await join(body.uid, body.channelName, body.token, { permKey: body.permKey })).toMatchObject({ code: 200 });
+  });
+
+  it("gives a blocked user, or a session signed out everywhere, no new key", async () => {
+    const uid = uniqueUid("nokey");
+    await rtcTokenFor(uid, "room1");
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`)).status).toBe(200);
+    const blocked = await issueRtc(await hsJwt(uid), { channelName: "room1" });
+    expect(await refusal(blocked)).toEqual({ status: 403, error: "account_blocked" });
+
+    const other = uniqueUid("signed-out");
+    const old = await hsJwt(other, { issuedAt: Math.floor(Date.now() / 1000) - 120 });
+    await rtcTokenFor(other, "room1");
+    const revoke = await call("/v1/sessions/revoke", { method: "POST", headers: { Authorization: `Bearer ${old}` } });
+    expect(revoke.status).toBe(200);
+    const revoked = await issueRtc(old, { channelName: "room1" });
+    expect(await refusal(revoked)).toEqual({ status: 401, error: "session_revoked" });
   });
 });

@@ -49,6 +49,17 @@ export interface RtcTokenResponse extends IssuedToken {
   uid: number;
   /** The channel the token is for. */
   channelName: string;
+  /**
+   * NERTC's advanced permission key (`join({ permkey })`, `permissionKey` in the native SDKs), when
+   * the service has NERTC_PERM_SECRET: what this user may do in this channel, and until when.
+   */
+  permKey?: string;
+  /** The key's privilege bits: 1 send audio, 2 send video, 4 receive audio, 8 receive video, 16 create, 32 join. */
+  privilege?: number;
+  /** The key's lifetime in seconds (set by the channel policy, independent of `ttl`). */
+  permKeyTtl?: number;
+  /** When the key expires (Unix ms, Worker's clock); NERTC removes a user whose key lapsed. */
+  permKeyExpiresAt?: number;
 }
 
 /** `POST /v1/sessions/revoke` 200 answer: sessions issued before this time no longer get tokens. */
@@ -66,6 +77,7 @@ export const ERROR_CODES = [
   "session_revoked",
   "session_keys_unavailable",
   "account_blocked",
+  "channel_refused",
   "not_found",
   "method_not_allowed",
   "conflict",

@@ -1,0 +1,166 @@
+/**
+ * NERTC channel policy: which channels a session's user may get tokens for, and with which
+ * permission-key privileges. Pure: no I/O.
+ *
+ * Two sources, both optional:
+ * - **rules** (RTC_CHANNEL_POLICY): an ordered list of grants; the first whose pattern matches the
+ *   channel decides, and a channel no rule matches is refused;
+ * - **a session claim** (RTC_POLICY_CLAIM names it): grants set by the app's backend or identity
+ *   provider for this one session. It narrows, never widens: the channel must also match one of the
+ *   claim's grants, the privileges are the intersection, the key lifetime the shorter. A session
+ *   without the claim is refused (the operator said sessions carry one; a missing claim is a backend
+ *   that forgot, and granting everything then would be the wrong way to fail).
+ * Without either, every channel is allowed with every privilege: the behaviour before policies.
+ *
+ * A grant's `channel` is a pattern: `*` matches any run of characters (none included) and `{uid}`
+ * the session's uid, taken literally: a uid containing `*` matches only itself, never acts as a
+ * wildcard, so no uid can reach another user's `user-{uid}-*` channels.
+ */
+
+import * as v from "valibot";
+import { DEFAULT_TTLS, LIMITS, RTC_PRIVILEGES, type RtcPrivilegeName } from "./constants.ts";
+
+/** A channel pattern: NERTC's channel characters plus `*` (the `{uid}` placeholder is made of them). */
+const CHANNEL_PATTERN = /^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@[\]^_{|}~,*]+$/;
+const PRIVILEGE_NAMES = Object.keys(RTC_PRIVILEGES) as [RtcPrivilegeName, ...RtcPrivilegeName[]];
+
+/** One grant, as written in RTC_CHANNEL_POLICY or in a session's claim. */
+export const channelGrantSchema = v.strictObject({
+  channel: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxChannelPatternLength), v.regex(CHANNEL_PATTERN)),
+  privileges: v.pipe(v.array(v.picklist(PRIVILEGE_NAMES)), v.minLength(1), v.maxLength(PRIVILEGE_NAMES.length)),
+  keyTtl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(LIMITS.maxPermKeyTtlSeconds))),
+});
+
+/** A list of grants, in order of precedence. */
+export const channelGrantsSchema = v.pipe(v.array(channelGrantSchema), v.maxLength(LIMITS.maxChannelGrants));
+
+/** The rule the policy setting and the claim follow, for messages and docs. */
+export const CHANNEL_GRANTS_RULE = `a JSON list of at most ${LIMITS.maxChannelGrants} grants {"channel": pattern with * and {uid}, "privileges": [${PRIVILEGE_NAMES.join(", ")}], "keyTtl"?: 60 to ${LIMITS.maxPermKeyTtlSeconds}}`;
+
+/** A grant ready to match. */
+export interface ChannelGrant {
+  /** The pattern split at each `*`. */
+  readonly segments: readonly string[];
+  /** Sum of privilege bits, 1 to 63. */
+  readonly privilege: number;
+  readonly keyTtl: number | undefined;
+}
+
+/** The configured policy. */
+export interface ChannelPolicy {
+  /** Configured rules in order, or undefined when none are configured. */
+  readonly rules: readonly ChannelGrant[] | undefined;
+  /** The session claim that narrows the rules, or undefined. */
+  readonly claim: string | undefined;
+  /** A permission key's lifetime (seconds) when no grant sets one. */
+  readonly keyTtl: number;
+}
+
+/** What the policy decides for one request. */
+export type ChannelDecision =
+  | { readonly allowed: true; readonly privilege: number; readonly keyTtl: number }
+  | { readonly allowed: false; readonly reason: string };
+
+/** The policy that allows everything: no rules, no claim. */
+export const OPEN_POLICY: ChannelPolicy = { rules: undefined, claim: undefined, keyTtl: DEFAULT_TTLS.rtcPermKey };
+
+/** Compiles parsed grants. */
+export function compileGrants(grants: v.InferOutput<typeof channelGrantsSchema>): ChannelGrant[] {
+  return grants.map((grant) => ({
+    segments: grant.channel.split("*"),
+    privilege: grant.privileges.reduce((bits, name) => bits | RTC_PRIVILEGES[name], 0),
+    keyTtl: grant.keyTtl,
+  }));
+}
+
+/**
+ * Parses RTC_CHANNEL_POLICY's text. Returns the grants, or the JSON path of the first problem
+ * (structure only: never a value from the setting).
+ */
+export function parseChannelRules(text: string): { grants: ChannelGrant[] } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: "not JSON" };
+  }
+  const result = v.safeParse(channelGrantsSchema, value);
+  if (!result.success) return { problem: `at ${issuePath(result.issues[0])}` };
+  if (result.output.length === 0) return { problem: "no grants (leave it unset to allow every channel)" };
+  return { grants: compileGrants(result.output) };
+}
+
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  const keys = (issue.path ?? []).map((item) =>
+    typeof item.key === "number" ? `[${item.key}]` : `.${String(item.key)}`,
+  );
+  return keys.length > 0 ? `$${keys.join("")}` : "$";
+}
+
+/** Whether `name` matches a grant's pattern with `{uid}` read as `uid`, literally. */
+export function matchesGrant(grant: ChannelGrant, uid: string, name: string): boolean {
+  const segments = grant.segments.map((segment) => segment.replaceAll("{uid}", uid));
+  if (segments.length === 1) return name === segments[0];
+  const first = segments[0]!;
+  const last = segments[segments.length - 1]!;
+  if (!name.startsWith(first)) return false;
+  let position = first.length;
+  // Between the first and last segment, taking each at its leftmost place is optimal for `*` globs.
+  for (let i = 1; i < segments.length - 1; i++) {
+    const at = name.indexOf(segments[i]!, position);
+    if (at < 0) return false;
+    position = at + segments[i]!.length;
+  }
+  return name.length - last.length >= position && name.endsWith(last);
+}
+
+function firstMatch(grants: readonly ChannelGrant[], uid: string, name: string): ChannelGrant | undefined {
+  return grants.find((grant) => matchesGrant(grant, uid, name));
+}
+
+/** The grants a session's claim carries: a list, or (for providers whose custom claims are strings) its JSON text. */
+function claimGrants(value: unknown): ChannelGrant[] | undefined {
+  let parsed = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  const result = v.safeParse(channelGrantsSchema, parsed);
+  return result.success ? compileGrants(result.output) : undefined;
+}
+
+/**
+ * Decides whether the session's user `uid` may get a token for `channelName`, and with what.
+ * `claims` is the verified session's payload; only the policy's claim is read from it.
+ */
+export function decideChannel(
+  policy: ChannelPolicy,
+  uid: string,
+  channelName: string,
+  claims: Readonly<Record<string, unknown>>,
+): ChannelDecision {
+  let privilege: number = RTC_PRIVILEGES.all;
+  let keyTtl = policy.keyTtl;
+  if (policy.rules) {
+    const rule = firstMatch(policy.rules, uid, channelName);
+    if (!rule) return { allowed: false, reason: "no RTC_CHANNEL_POLICY rule matches the channel" };
+    privilege = rule.privilege;
+    keyTtl = rule.keyTtl ?? keyTtl;
+  }
+  if (policy.claim) {
+    const raw = Object.hasOwn(claims, policy.claim) ? claims[policy.claim] : undefined;
+    if (raw === undefined) return { allowed: false, reason: `session has no ${policy.claim} claim` };
+    const grants = claimGrants(raw);
+    if (!grants) return { allowed: false, reason: `session's ${policy.claim} claim breaks the grant rule` };
+    const grant = firstMatch(grants, uid, channelName);
+    if (!grant)
+      return { allowed: false, reason: `no grant in the session's ${policy.claim} claim matches the channel` };
+    privilege &= grant.privilege;
+    keyTtl = Math.min(keyTtl, grant.keyTtl ?? keyTtl);
+  }
+  if (privilege === 0) return { allowed: false, reason: "the rule and the claim share no privilege" };
+  return { allowed: true, privilege, keyTtl };
+}

@@ -1,0 +1,198 @@
+/** The NERTC channel policy (src/channel-policy.ts): pattern matching, precedence, claim narrowing, refusal. */
+
+import { describe, expect, it } from "vitest";
+import {
+  type ChannelPolicy,
+  decideChannel,
+  matchesGrant,
+  OPEN_POLICY,
+  parseChannelRules,
+} from "../../src/channel-policy.ts";
+
+function rules(text: unknown): ChannelPolicy["rules"] {
+  const parsed = parseChannelRules(JSON.stringify(text));
+  if ("problem" in parsed) throw new Error(parsed.problem);
+  return parsed.grants;
+}
+
+const grant = (channel: string) => rules([{ channel, privileges: ["all"] }])![0]!;
+
+/** The issue's example: own rooms with every right, live rooms to watch, nothing else. */
+const ROOMS = [
+  { channel: "user-{uid}-*", privileges: ["all"] },
+  { channel: "live-*", privileges: ["receive", "join"], keyTtl: 1800 },
+];
+const policy = (extra: Partial<ChannelPolicy> = {}): ChannelPolicy => ({
+  rules: rules(ROOMS),
+  claim: undefined,
+  keyTtl: 3600,
+  ...extra,
+});
+
+describe("channel patterns", () => {
+  it.each([
+    ["room-1", "room-1", true],
+    ["room-1", "room-10", false],
+    ["room-*", "room-", true],
+    ["room-*", "room-abc", true],
+    ["room-*", "xroom-abc", false],
+    ["*-vip", "a-vip", true],
+    ["*-vip", "a-vipx", false],
+    ["a*b*c", "abc", true],
+    ["a*b*c", "aXbYc", true],
+    ["a*b*c", "aXcYb", false],
+    ["a*a", "a", false],
+    ["a*a", "aa", true],
+    ["*", "anything at all", true],
+  ])("%s against %s: %s", (pattern, name, expected) => {
+    expect(matchesGrant(grant(pattern), "u", name)).toBe(expected);
+  });
+
+  it("reads {uid} as the session's uid, wherever it stands", () => {
+    expect(matchesGrant(grant("user-{uid}-*"), "alice", "user-alice-room")).toBe(true);
+    expect(matchesGrant(grant("user-{uid}-*"), "alice", "user-bob-room")).toBe(false);
+    expect(matchesGrant(grant("{uid}"), "alice", "alice")).toBe(true);
+    expect(matchesGrant(grant("{uid}:{uid}"), "a", "a:a")).toBe(true);
+  });
+
+  it("takes the uid literally: a uid with * is no wildcard into other users' rooms", () => {
+    const own = grant("user-{uid}-room");
+    expect(matchesGrant(own, "*", "user-*-room")).toBe(true);
+    expect(matchesGrant(own, "*", "user-bob-room")).toBe(false);
+    expect(matchesGrant(grant("user-{uid}*"), "a*", "user-abob")).toBe(false);
+    expect(matchesGrant(grant("user-{uid}*"), "a*", "user-a*bob")).toBe(true);
+  });
+});
+
+describe("decideChannel", () => {
+  it("without rules or claim allows every channel with every privilege (the behaviour before policies)", () => {
+    expect(decideChannel(OPEN_POLICY, "alice", "any room", {})).toEqual({ allowed: true, privilege: 63, keyTtl: 3600 });
+  });
+
+  it("grants the first matching rule's privileges and key lifetime", () => {
+    expect(decideChannel(policy(), "alice", "user-alice-1", {})).toEqual({
+      allowed: true,
+      privilege: 63,
+      keyTtl: 3600,
+    });
+    // receive (4 + 8) and join (32), for the rule's 1800 s.
+    expect(decideChannel(policy(), "alice", "live-news", {})).toEqual({ allowed: true, privilege: 44, keyTtl: 1800 });
+  });
+
+  it("refuses a channel no rule matches, including another user's own rooms", () => {
+    expect(decideChannel(policy(), "alice", "user-bob-1", {})).toMatchObject({ allowed: false });
+    expect(decideChannel(policy(), "alice", "lobby", {})).toEqual({
+      allowed: false,
+      reason: "no RTC_CHANNEL_POLICY rule matches the channel",
+    });
+  });
+
+  it("takes rules in order: an earlier, narrower rule wins over a later, wider one", () => {
+    const ordered = policy({
+      rules: rules([
+        { channel: "live-vip-*", privileges: ["join", "receiveAudio"] },
+        { channel: "live-*", privileges: ["all"] },
+      ]),
+    });
+    expect(decideChannel(ordered, "a", "live-vip-1", {})).toMatchObject({ privilege: 36 });
+    expect(decideChannel(ordered, "a", "live-1", {})).toMatchObject({ privilege: 63 });
+  });
+
+  describe("a session claim", () => {
+    const withClaim = policy({ claim: "nertc" });
+
+    it("narrows the rule's privileges to the intersection and its key lifetime to the shorter", () => {
+      const claims = { nertc: [{ channel: "user-{uid}-*", privileges: ["join", "receive"], keyTtl: 600 }] };
+      expect(decideChannel(withClaim, "alice", "user-alice-1", claims)).toEqual({
+        allowed: true,
+        privilege: 44,
+        keyTtl: 600,
+      });
+    });
+
+    it("never widens: more privileges or a longer key than the rule grants are cut to the rule's", () => {
+      const claims = { nertc: [{ channel: "live-*", privileges: ["all"], keyTtl: 86_400 }] };
+      expect(decideChannel(withClaim, "alice", "live-news", claims)).toEqual({
+        allowed: true,
+        privilege: 44,
+        keyTtl: 1800,
+      });
+      // A channel outside the rules stays refused whatever the claim lists.
+      const wide = { nertc: [{ channel: "*", privileges: ["all"] }] };
+      expect(decideChannel(withClaim, "alice", "lobby", wide)).toMatchObject({ allowed: false });
+    });
+
+    it("refuses a channel the claim does not list, though the rules allow it", () => {
+      const claims = { nertc: [{ channel: "live-sports", privileges: ["all"] }] };
+      expect(decideChannel(withClaim, "alice", "live-news", claims)).toEqual({
+        allowed: false,
+        reason: "no grant in the session's nertc claim matches the channel",
+      });
+    });
+
+    it("refuses when the claim and the rule share no privilege", () => {
+      const claims = { nertc: [{ channel: "live-*", privileges: ["send"] }] };
+      expect(decideChannel(withClaim, "alice", "live-news", claims)).toEqual({
+        allowed: false,
+        reason: "the rule and the claim share no privilege",
+      });
+    });
+
+    it("refuses a session without the claim, or with one that breaks the grant rule", () => {
+      expect(decideChannel(withClaim, "alice", "live-news", {})).toEqual({
+        allowed: false,
+        reason: "session has no nertc claim",
+      });
+      for (const bad of [
+        "not json",
+        [{ channel: "live-*" }],
+        [{ channel: "live-*", privileges: ["root"] }],
+        [{ channel: "live-*", privileges: ["all"], extra: 1 }],
+        [{ channel: "live/*", privileges: ["all"] }],
+        { channel: "live-*", privileges: ["all"] },
+        Array.from({ length: 33 }, () => ({ channel: "live-*", privileges: ["all"] })),
+      ]) {
+        expect(decideChannel(withClaim, "alice", "live-news", { nertc: bad }), JSON.stringify(bad)).toEqual({
+          allowed: false,
+          reason: "session's nertc claim breaks the grant rule",
+        });
+      }
+    });
+
+    it("accepts the claim as JSON text too (providers whose custom claims are strings)", () => {
+      const claims = { nertc: JSON.stringify([{ channel: "live-*", privileges: ["receiveAudio", "join"] }]) };
+      expect(decideChannel(withClaim, "alice", "live-news", claims)).toMatchObject({ allowed: true, privilege: 36 });
+    });
+
+    it("decides alone when no rules are configured", () => {
+      const claimOnly: ChannelPolicy = { rules: undefined, claim: "nertc", keyTtl: 900 };
+      const claims = { nertc: [{ channel: "call-42", privileges: ["all"] }] };
+      expect(decideChannel(claimOnly, "a", "call-42", claims)).toEqual({ allowed: true, privilege: 63, keyTtl: 900 });
+      expect(decideChannel(claimOnly, "a", "call-43", claims)).toMatchObject({ allowed: false });
+    });
+
+    it("reads only its own claim, not an inherited property", () => {
+      const claimOnly: ChannelPolicy = { rules: undefined, claim: "constructor", keyTtl: 900 };
+      expect(decideChannel(claimOnly, "a", "call-42", {})).toMatchObject({ allowed: false });
+    });
+  });
+});
+
+describe("parseChannelRules", () => {
+  it.each([
+    ["{", "not JSON"],
+    [JSON.stringify([]), "no grants (leave it unset to allow every channel)"],
+    [JSON.stringify([{ channel: "a", privileges: [] }]), "at $[0].privileges"],
+    [
+      JSON.stringify([
+        { channel: "a", privileges: ["all"] },
+        { channel: "", privileges: ["all"] },
+      ]),
+      "at $[1].channel",
+    ],
+    [JSON.stringify([{ channel: "a", privileges: ["all"], keyTtl: 86_401 }]), "at $[0].keyTtl"],
+    [JSON.stringify({ channel: "a" }), "at $"],
+  ])("names where %s breaks the rule: %s", (text, problem) => {
+    expect(parseChannelRules(text)).toEqual({ problem });
+  });
+});
