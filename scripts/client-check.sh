@@ -22,15 +22,16 @@ npm install --no-audit --no-fund --silent "$tarball"
 echo "client: installed $(basename "$tarball") into a scratch app with node $(node --version)"
 
 cat >types.ts <<'TS'
-import { createTokenProvider, TokenProviderError, type TokenProvider, type TokenResponse } from "nim-token-worker-client";
+import { createTokenProvider, keepPermKeyFresh, TokenProviderError, type TokenProvider, type TokenResponse } from "nim-token-worker-client";
 const provider: TokenProvider = createTokenProvider({ endpoint: "https://t.example/v1/token", getSessionToken: () => "jwt" });
 const token: Promise<string> = provider.getToken("accid");
 const peeked: string | undefined = provider.peek();
 const rtcUid: Promise<number> = provider.getRtcToken("room").then((rtc) => rtc.uid);
 const revoked: Promise<number> = provider.signOutEverywhere().then((answer) => answer.revokedBefore);
+const stop: () => void = keepPermKeyFresh({ on: () => {}, updatePermKey: async () => {} }, provider, "room");
 const code: string = new TokenProviderError("network_error", "x").code;
 export type Answer = Pick<TokenResponse, "accid" | "refreshAfter">;
-export { token, peeked, code, rtcUid, revoked };
+export { token, peeked, code, rtcUid, revoked, stop };
 TS
 for mode in "bundler esnext" "node16 node16" "nodenext nodenext"; do
   set -- $mode
@@ -41,7 +42,7 @@ for mode in "bundler esnext" "node16 node16" "nodenext nodenext"; do
 done
 
 cat >check.mjs <<'JS'
-import { createTokenProvider } from "nim-token-worker-client";
+import { createTokenProvider, keepPermKeyFresh } from "nim-token-worker-client";
 const [base, emulator] = process.argv.slice(2);
 const provider = createTokenProvider({ endpoint: `${base}/v1/token`, getSessionToken: () => process.env.SESSION_JWT });
 const { accid, token } = await provider.getLogin();
@@ -53,6 +54,17 @@ const rtc = await provider.getRtcToken("client check");
 const joined = await (await fetch(`${emulator}/emulator/rtc/join`, { method: "POST", body: JSON.stringify(rtc) })).json();
 if (joined.code !== 200) throw new Error(`the emulator refused the RTC token: ${JSON.stringify(joined)}`);
 console.log(`client: RTC token for uid ${rtc.uid} accepted by the emulator's join check`);
+if (!rtc.permKey) throw new Error("no permission key: is NERTC_PERM_SECRET in .dev.vars (see .dev.vars.example)?");
+// NERTC's "permission key will expire" warning, as a NERTC Web client would raise it.
+const listeners = [];
+const renewed = await new Promise((resolve, reject) => {
+  const client = { on: (_event, listener) => listeners.push(listener), updatePermKey: async (key) => resolve(key) };
+  keepPermKeyFresh(client, provider, "client check", { onError: reject });
+  for (const listener of listeners) listener();
+});
+const rejoined = await (await fetch(`${emulator}/emulator/rtc/join`, { method: "POST", body: JSON.stringify({ ...rtc, permKey: renewed }) })).json();
+if (rejoined.code !== 200) throw new Error(`the emulator refused the renewed permission key: ${JSON.stringify(rejoined)}`);
+console.log(`client: permission key (privilege ${rtc.privilege}) renewed through keepPermKeyFresh and accepted`);
 const { revokedBefore } = await provider.signOutEverywhere();
 if (provider.peek() !== undefined) throw new Error("signOutEverywhere() left a token behind");
 // The same session, on another device: refused for good, with no retry.

@@ -3,6 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createTokenProvider,
+  keepPermKeyFresh,
+  type PermKeyClient,
   type RtcTokenResponse,
   TokenProviderError,
   type TokenProviderOptions,
@@ -68,6 +70,22 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
       };
       return Response.json(body);
     };
+  /** The same with a permission key of `keyTtl` seconds (the Worker's key counts whole seconds). */
+  const rtcKeyed =
+    (ttl = 600, keyTtl = 3600, privilege = 44) =>
+    () => {
+      const answer = rtc(ttl)();
+      return answer.json().then((body: RtcTokenResponse) => {
+        const keyTime = Math.floor(body.curTime / 1000);
+        return Response.json({
+          ...body,
+          permKey: `key-${calls.length}`,
+          privilege,
+          permKeyTtl: keyTtl,
+          permKeyExpiresAt: (keyTime + keyTtl) * 1000,
+        });
+      });
+    };
   const advance = (ms: number) => {
     clock.device += ms;
     clock.worker += ms;
@@ -78,7 +96,7 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     await vi.advanceTimersByTimeAsync(ms);
   };
   /** A fetch answer held until `release()`: a request in flight. */
-  const held = (answer: () => Response) => {
+  const held = (answer: () => Response | Promise<Response>) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -116,7 +134,7 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     },
     ...extra,
   });
-  return { clock, calls, sleeps, sessions, user, script, ok, rtc, fail, advance, tick, held, options };
+  return { clock, calls, sleeps, sessions, user, script, ok, rtc, rtcKeyed, fail, advance, tick, held, options };
 }
 
 describe("createTokenProvider", () => {
@@ -647,5 +665,116 @@ describe("getRtcToken", () => {
     const provider = createTokenProvider(h.options());
     await expect(provider.getRtcToken("a/b")).rejects.toMatchObject({ code: "invalid_request", status: 400 });
     expect(h.sleeps).toEqual([]);
+  });
+});
+
+describe("permission keys", () => {
+  /** A NERTC Web client stand-in: records listeners and the keys it is given. */
+  function fakeClient() {
+    const listeners = new Set<() => void>();
+    const updates: string[] = [];
+    const client: PermKeyClient = {
+      on: (_event, listener) => listeners.add(listener),
+      off: (_event, listener) => listeners.delete(listener),
+      updatePermKey: async (key) => {
+        updates.push(key);
+      },
+    };
+    const willExpire = async () => {
+      for (const listener of listeners) listener();
+      await vi.advanceTimersByTimeAsync(0);
+    };
+    return { client, listeners, updates, willExpire };
+  }
+
+  it("hands out the key with the token, and refreshes by the key when it lapses before the token", async () => {
+    const h = harness(1_800_000_000_000);
+    // A day-long token with a 30-minute key: the key decides when to refresh.
+    h.script.push(h.rtcKeyed(86_399, 1800), h.rtcKeyed(86_399, 1800));
+    const provider = createTokenProvider(h.options({ random: () => 0 }));
+    expect(await provider.getRtcToken("live-1")).toEqual({
+      uid: 4242,
+      channelName: "live-1",
+      token: "rtc-1",
+      appKey: "key",
+      permKey: "key-1",
+      privilege: 44,
+      permKeyExpiresAt: 1_800_000_000_000 + 1_800_000,
+    });
+    await h.tick(1_440_000 - 1); // just before 80 % of the key's life
+    expect(h.calls).toHaveLength(1);
+    await h.tick(1);
+    expect(h.calls).toHaveLength(2);
+    expect(await provider.getRtcToken("live-1")).toMatchObject({ permKey: "key-2" });
+  });
+
+  it("never hands out a key within the safety margin of its expiry, even with background refresh off", async () => {
+    const h = harness();
+    h.script.push(h.rtcKeyed(86_399, 120), h.rtcKeyed(86_399, 120));
+    const provider = createTokenProvider(h.options({ backgroundRefresh: false, refreshMargin: 30_000 }));
+    expect(await provider.getRtcToken("live-1")).toMatchObject({ permKey: "key-1" });
+    h.advance(90_000); // the key has 30 s left, the token nearly a day
+    expect(await provider.getRtcToken("live-1")).toMatchObject({ permKey: "key-2" });
+  });
+
+  it("answers NERTC's permkey-will-expire with a freshly fetched key, until stopped", async () => {
+    const h = harness();
+    h.script.push(h.rtcKeyed(600, 3600), h.rtcKeyed(600, 3600), h.rtcKeyed(600, 3600));
+    const provider = createTokenProvider(h.options({ backgroundRefresh: false }));
+    const { permKey } = await provider.getRtcToken("live-1");
+    const nertc = fakeClient();
+    const stop = keepPermKeyFresh(nertc.client, provider, "live-1");
+    // The held key is still fresh by the provider's clock; NERTC's own timer says it lapses soon, so
+    // the helper fetches a new one rather than hand back the key in use.
+    await nertc.willExpire();
+    expect(h.calls).toHaveLength(2);
+    expect(nertc.updates).toEqual(["key-2"]);
+    expect(nertc.updates).not.toContain(permKey);
+    await nertc.willExpire();
+    expect(nertc.updates).toEqual(["key-2", "key-3"]);
+    stop();
+    expect(nertc.listeners.size).toBe(0);
+  });
+
+  it("reports a final refusal (the channel no longer granted) and gives NERTC nothing", async () => {
+    const h = harness();
+    h.script.push(h.rtcKeyed(), h.fail(403, "channel_refused"));
+    const provider = createTokenProvider(h.options({ backgroundRefresh: false }));
+    await provider.getRtcToken("live-1");
+    const nertc = fakeClient();
+    const errors: unknown[] = [];
+    keepPermKeyFresh(nertc.client, provider, "live-1", { onError: (error) => errors.push(error) });
+    await nertc.willExpire();
+    expect(nertc.updates).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TokenProviderError);
+    expect(errors[0]).toMatchObject({ code: "channel_refused", status: 403, final: true });
+    expect(h.sleeps).toEqual([]); // not retried
+  });
+
+  it("drops a key that arrives after the app left the channel", async () => {
+    const h = harness();
+    const slow = h.held(h.rtcKeyed());
+    h.script.push(h.rtcKeyed(), slow.answer);
+    const provider = createTokenProvider(h.options({ backgroundRefresh: false }));
+    await provider.getRtcToken("live-1");
+    const nertc = fakeClient();
+    const stop = keepPermKeyFresh(nertc.client, provider, "live-1");
+    await nertc.willExpire();
+    stop();
+    slow.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.calls).toHaveLength(2);
+    expect(nertc.updates).toEqual([]);
+  });
+
+  it("refuses an answer whose key comes without its privilege and expiry", async () => {
+    const h = harness();
+    h.script.push(async () => {
+      const body = await h.rtc()().json();
+      return Response.json({ ...body, permKey: "key" });
+    });
+    const provider = createTokenProvider(h.options({ maxAttempts: 1 }));
+    await expect(provider.getRtcToken("live-1")).rejects.toMatchObject({ code: "invalid_response" });
   });
 });

@@ -32,7 +32,32 @@ export function isTokenResponse(body: unknown): body is TokenResponse {
 }
 
 export function isRtcTokenResponse(body: unknown): body is RtcTokenResponse {
-  return isIssued(body) && Number.isSafeInteger(body.uid) && typeof body.channelName === "string";
+  if (!isIssued(body) || !Number.isSafeInteger(body.uid) || typeof body.channelName !== "string") return false;
+  if (body.permKey === undefined) return true;
+  // A permission key comes with its privilege and expiry, or the answer is not one we understand.
+  return (
+    typeof body.permKey === "string" &&
+    Number.isSafeInteger(body.privilege) &&
+    Number.isSafeInteger(body.permKeyTtl) &&
+    Number.isSafeInteger(body.permKeyExpiresAt)
+  );
+}
+
+/**
+ * When an RTC answer must be refreshed: the earlier of its token's and its permission key's
+ * times, each refreshed at the same share of its own lifetime (`refreshAfter` / `expiresAt`).
+ */
+export function rtcTimes(body: RtcTokenResponse): Timed {
+  if (body.permKeyExpiresAt === undefined || body.permKeyTtl === undefined) return body;
+  const keyLifetime = body.permKeyTtl * 1000;
+  const share = (body.refreshAfter - body.curTime) / Math.max(1, body.expiresAt - body.curTime);
+  const keyRefreshAfter = body.permKeyExpiresAt - keyLifetime + Math.round(keyLifetime * share);
+  return {
+    curTime: body.curTime,
+    serverTime: body.serverTime,
+    expiresAt: Math.min(body.expiresAt, body.permKeyExpiresAt),
+    refreshAfter: Math.min(body.refreshAfter, keyRefreshAfter),
+  };
 }
 
 export function isSessionRevokeResponse(body: unknown): body is SessionRevokeResponse {

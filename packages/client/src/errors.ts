@@ -23,6 +23,7 @@ export class TokenProviderError extends Error {
   get final(): boolean {
     return (
       this.code === "account_blocked" ||
+      this.code === "channel_refused" ||
       this.code === "invalid_session" ||
       this.code === "missing_session" ||
       this.code === "session_revoked"

@@ -13,6 +13,7 @@ export type {
   TokenRequest,
   TokenResponse,
 } from "./contract.js";
+export { type KeepPermKeyFreshOptions, keepPermKeyFresh, type PermKeyClient } from "./nertc.js";
 export {
   type ClientErrorCode,
   createTokenProvider,

@@ -20,6 +20,8 @@ export interface SlotOptions<T> {
   url: string;
   body: () => unknown;
   accept: (value: unknown) => value is T;
+  /** The times that govern refreshing an answer (default: its own); an RTC answer with a key has two. */
+  times?: (value: T) => Timed;
   fetchToken: FetchToken;
   clock: WorkerClock;
   lifecycle: Lifecycle;
@@ -34,6 +36,8 @@ export interface SlotOptions<T> {
 export interface Slot<T> {
   /** A fresh token from memory, or the shared fetch. */
   get(): Promise<T>;
+  /** A token fetched now (or the fetch already under way), whatever is held. */
+  refresh(): Promise<T>;
   /** The held token if usable; past its refresh point it also starts a background refresh. */
   peek(): T | undefined;
   /** Resumes background refresh after a pause. */
@@ -46,13 +50,14 @@ export interface Slot<T> {
 /** Creates a slot. */
 export function createSlot<T extends Timed>(options: SlotOptions<T>): Slot<T> {
   const { url, body, accept, fetchToken, clock, lifecycle, refreshMargin, random } = options;
+  const times = options.times ?? ((t: T): Timed => t);
   let cached: T | undefined;
   let inflight: Promise<T> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  const refreshAt = (t: T) => Math.min(t.refreshAfter, t.expiresAt - refreshMargin);
+  const refreshAt = (t: T) => Math.min(times(t).refreshAfter, times(t).expiresAt - refreshMargin);
   const fresh = (t: T) => clock.now() < refreshAt(t);
-  const usable = (t: T) => clock.now() < t.expiresAt - refreshMargin;
+  const usable = (t: T) => clock.now() < times(t).expiresAt - refreshMargin;
 
   function stopTimer(): void {
     if (timer !== undefined) clearTimeout(timer);
@@ -69,7 +74,7 @@ export function createSlot<T extends Timed>(options: SlotOptions<T>): Slot<T> {
   }
 
   function scheduleFor(t: T): void {
-    const lifetime = t.expiresAt - t.curTime;
+    const lifetime = times(t).expiresAt - t.curTime;
     const jitter = random() * Math.min(MAX_REFRESH_JITTER_MS, lifetime * REFRESH_JITTER_FRACTION);
     schedule(refreshAt(t) - jitter - clock.now());
   }
@@ -107,6 +112,10 @@ export function createSlot<T extends Timed>(options: SlotOptions<T>): Slot<T> {
     async get(): Promise<T> {
       lifecycle.assertLive();
       if (cached && fresh(cached)) return cached;
+      return fetchShared();
+    },
+    refresh(): Promise<T> {
+      lifecycle.assertLive();
       return fetchShared();
     },
     peek(): T | undefined {

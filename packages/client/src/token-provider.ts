@@ -27,7 +27,7 @@
  * Worker answers); this file assembles them behind the `TokenProvider` interface.
  */
 
-import { isRtcTokenResponse, isSessionRevokeResponse, isTokenResponse } from "./answers.js";
+import { isRtcTokenResponse, isSessionRevokeResponse, isTokenResponse, rtcTimes, type Timed } from "./answers.js";
 import type { RtcTokenResponse, SessionRevokeResponse, TokenResponse } from "./contract.js";
 import { TokenProviderError } from "./errors.js";
 import { Lifecycle, WorkerClock } from "./session.js";
@@ -97,6 +97,15 @@ export interface RtcCredentials {
   channelName: string;
   token: string;
   appKey: string;
+  /**
+   * NERTC's advanced permission key, when the Worker issues them: `join({ permkey })` on the Web,
+   * `NERtcJoinChannelOptions.permissionKey` natively. Renew it with `keepPermKeyFresh`.
+   */
+  permKey?: string;
+  /** The key's privilege bits (1 send audio, 2 send video, 4 receive audio, 8 receive video, 16 create, 32 join). */
+  privilege?: number;
+  /** When the key expires (Unix ms, the Worker's clock). */
+  permKeyExpiresAt?: number;
 }
 
 /** The provider. Pass `getToken` as the SDK's tokenProvider. */
@@ -119,6 +128,12 @@ export interface TokenProvider {
    * last 8 channels asked for.
    */
   getRtcToken(channelName: string): Promise<RtcCredentials>;
+  /**
+   * A NERTC token and permission key for `channelName` fetched now, whatever is held: for NERTC's
+   * "permission key will expire" event, which comes 30 s before the key in use lapses (the held one
+   * may be that very key). One request per channel at a time, as with `getRtcToken`.
+   */
+  refreshRtcToken(channelName: string): Promise<RtcCredentials>;
   /** Fetches a token now unless a fresh one is held (warm it before login, or on app start). */
   prefetch(): Promise<void>;
   /** Pauses (false) or resumes (true) the background refresh, e.g. on app background/foreground. */
@@ -172,11 +187,13 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     url: string,
     body: () => unknown,
     accept: (value: unknown) => value is T,
+    times?: (value: T) => Timed,
   ): Slot<T> =>
     createSlot({
       url,
       body,
       accept,
+      ...(times ? { times } : {}),
       fetchToken,
       clock,
       lifecycle,
@@ -198,7 +215,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     if (slot) rtc.delete(channelName);
     else {
       const body = () => (options.rtcTtl === undefined ? { channelName } : { channelName, ttl: options.rtcTtl });
-      slot = slotOf(rtcUrl, body, isRtcTokenResponse);
+      slot = slotOf(rtcUrl, body, isRtcTokenResponse, rtcTimes);
     }
     rtc.set(channelName, slot);
     for (const [name, old] of rtc) {
@@ -250,8 +267,10 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       return token && (accountId === undefined || accountId === token.accid) ? token.token : undefined;
     },
     async getRtcToken(channelName: string): Promise<RtcCredentials> {
-      const { uid, token, appKey } = await rtcSlot(channelName).get();
-      return { uid, channelName, token, appKey };
+      return rtcCredentials(await rtcSlot(channelName).get());
+    },
+    async refreshRtcToken(channelName: string): Promise<RtcCredentials> {
+      return rtcCredentials(await rtcSlot(channelName).refresh());
     },
     async prefetch(): Promise<void> {
       await im.get();
@@ -275,6 +294,13 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     },
     dispose,
   };
+}
+
+function rtcCredentials(answer: RtcTokenResponse): RtcCredentials {
+  const { uid, channelName, token, appKey, permKey, privilege, permKeyExpiresAt } = answer;
+  return permKey === undefined
+    ? { uid, channelName, token, appKey }
+    : { uid, channelName, token, appKey, permKey, privilege, permKeyExpiresAt };
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
