@@ -4,6 +4,7 @@
  * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
  *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500);
  *   - with SESSION_JWKS_URL, SESSION_JWT_ISSUER and SESSION_JWT_AUDIENCE are set too;
+ *   - RTC_CHANNEL_POLICY, when set, is a list of channel grants the Worker accepts;
  *   - the ACCOUNTS KV binding is declared (without an id, wrangler creates the namespace on first
  *     deploy; a note says to commit the id it prints);
  *   - the ACCOUNT_OBJECTS Durable Object binding names this Worker's AccountObject class, and a
@@ -12,6 +13,7 @@
  */
 
 import { unstable_readConfig } from "wrangler";
+import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/channel-policy.ts";
 
 const env = process.env.WRANGLER_ENV ?? process.env.CLOUDFLARE_ENV;
 // PREFLIGHT_CONFIG: another wrangler.toml (the tests use it).
@@ -32,6 +34,11 @@ if (setting("SESSION_JWKS_URL")) {
       );
     }
   }
+}
+const channelPolicy = setting("RTC_CHANNEL_POLICY");
+const parsedPolicy = channelPolicy ? parseChannelRules(channelPolicy) : undefined;
+if (parsedPolicy && "problem" in parsedPolicy) {
+  problems.push(`RTC_CHANNEL_POLICY must be ${CHANNEL_GRANTS_RULE}; it is not (${parsedPolicy.problem}).`);
 }
 const accounts = config.kv_namespaces.find((kv: { binding: string; id?: string }) => kv.binding === "ACCOUNTS");
 if (!accounts) {
@@ -66,5 +73,8 @@ if (!accounts?.id) {
 }
 console.log(
   "[deploy] preflight ok. Secrets are not checked here: `npm exec wrangler -- secret list` must list " +
-    "NIM_APP_SECRET, ACCID_SECRET and SESSION_JWT_SECRET (or set SESSION_JWKS_URL).",
+    "NIM_APP_SECRET, ACCID_SECRET and SESSION_JWT_SECRET (or set SESSION_JWKS_URL)" +
+    (channelPolicy || setting("RTC_POLICY_CLAIM")
+      ? ", and NERTC_PERM_SECRET for the channel policy's privileges."
+      : "."),
 );

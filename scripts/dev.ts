@@ -68,6 +68,7 @@ if (!vars.NIM_APP_KEY || !vars.NIM_APP_SECRET) {
 const emulator = await startEmulator({
   appKey: vars.NIM_APP_KEY,
   appSecret: vars.NIM_APP_SECRET,
+  ...(vars.NERTC_PERM_SECRET ? { permSecret: vars.NERTC_PERM_SECRET } : {}),
   port: EMULATOR_PORT,
   persistTo: `${projectRoot}.wrangler/state/emulator`,
   // Optional, to try the Worker against NetEase's undocumented or limiting behaviours.

@@ -53,6 +53,18 @@ describe("deploy preflight", () => {
     expect(noSqlite.output).toContain("No migration declares AccountObject as a SQLite-backed class");
   });
 
+  it("refuses a channel policy the Worker would refuse, and reminds of NERTC_PERM_SECRET for a good one", () => {
+    const bad = preflight(`[vars]\nNIM_APP_KEY = "abc123"\nRTC_CHANNEL_POLICY = '[{"channel":"live-*"}]'\n${KV}`);
+    expect(bad.status).toBe(1);
+    expect(bad.output).toContain("RTC_CHANNEL_POLICY must be a JSON list");
+    expect(bad.output).toContain("(at $[0].privileges)");
+    const good = preflight(
+      `[vars]\nNIM_APP_KEY = "abc123"\nRTC_CHANNEL_POLICY = '[{"channel":"live-*","privileges":["join","receive"]}]'\n${KV}`,
+    );
+    expect(good.status).toBe(0);
+    expect(good.output).toContain("NERTC_PERM_SECRET");
+  });
+
   it("refuses a JWKS without the issuer and audience to pin", () => {
     const jwks = 'SESSION_JWKS_URL = "https://idp.example/.well-known/jwks.json"\n';
     const neither = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${jwks}${KV}`);
