@@ -77,6 +77,17 @@ async function main(): Promise<void> {
     "warm-hs256-simulated-ratelimit": origins.hsrl,
   };
 
+  // The NERTC scenario must measure what production advice costs: a permission key under the policy.
+  const rtcProbe = await fetch(`${origins.hs}/v1/rtc/token`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${services.hsJwts[0]}`, "content-type": "application/json" },
+    body: RTC_BODY,
+  });
+  const rtcAnswer = (await rtcProbe.json()) as { permKey?: string; privilege?: number };
+  if (rtcProbe.status !== 200 || !rtcAnswer.permKey || rtcAnswer.privilege !== 44) {
+    throw new Error(`the NERTC scenario's answer carries no policy-bound permission key (HTTP ${rtcProbe.status})`);
+  }
+
   async function load(scenario: Scenario, seconds: number): Promise<autocannon.Result> {
     const next = jwtFor[scenario];
     return autocannon({

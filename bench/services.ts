@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { type RunningEmulator, startEmulator } from "../emulator/serve.ts";
 import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/account-object/derive.ts";
-import { BENCH_IDP, log, SECRETS, USERS } from "./settings.ts";
+import { BENCH_CHANNEL_POLICY, BENCH_IDP, log, SECRETS, USERS } from "./settings.ts";
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString("base64url");
 const HS_HEADER = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
@@ -83,6 +83,7 @@ export async function startServices(bundlePath: string): Promise<Services> {
       TOKEN_TTL_DEFAULT: "600",
       TOKEN_TTL_MIN: "60",
       TOKEN_TTL_MAX: "3600",
+      RTC_CHANNEL_POLICY: BENCH_CHANNEL_POLICY,
       ...extra,
     },
   });

@@ -54,7 +54,15 @@ export const SECRETS = {
   NIM_APP_SECRET: randomBytes(24).toString("hex"),
   SESSION_JWT_SECRET: randomBytes(32).toString("hex"),
   ACCID_SECRET: randomBytes(32).toString("hex"),
+  // Production advice is permission keys under a channel policy: the NERTC scenario pays for both.
+  NERTC_PERM_SECRET: randomBytes(32).toString("hex"),
 };
+
+/** The channel policy the bench's Workers run under: the NERTC scenario's channel matches its second grant. */
+export const BENCH_CHANNEL_POLICY = JSON.stringify([
+  { channel: "user-{uid}-*", privileges: ["all"] },
+  { channel: "bench room *", privileges: ["receive", "join"], keyTtl: 1800 },
+]);
 
 /** One throughput scenario. */
 export type Scenario =

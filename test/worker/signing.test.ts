@@ -1,5 +1,6 @@
 /** Known-answer tests for every NetEase signing scheme (vectors from test/fixtures/nim-signing.json). */
 
+import { inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { callbackCheckSum, verifyCallback } from "../../src/nim/callback-auth.ts";
 import { md5Hex, timingSafeEqualText } from "../../src/nim/digest.ts";
@@ -14,6 +15,7 @@ import {
   rtcPermissionKeyChecksum,
   rtcPermissionKeyMessage,
   signRtcPermissionKey,
+  zlibStored,
 } from "../../src/nim/rtc-permission-key.ts";
 import { RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
 import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/transport.ts";
@@ -185,6 +187,28 @@ describe("NERTC permission key", () => {
     [{ curTime: 1.5 }, "curTime"],
   ])("refuses %j outside NetEase's ranges", async (change, field) => {
     await expect(rtcPermissionKeyChecksum({ ...input, ...change })).rejects.toThrow(field);
+  });
+});
+
+describe("zlibStored (the permission key's zlib stream)", () => {
+  const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const encode = (text: string) => new TextEncoder().encode(text);
+
+  it.each([
+    // Python's zlib.compress(data, 0): CPython's zlib writes exactly this stored-block stream.
+    ["Wikipedia", "7801010900f6ff57696b69706564696111e60398"],
+    ["", "7801010000ffff00000001"],
+  ])("matches zlib's own level-0 output for %j", (text, expected) => {
+    expect(hex(zlibStored(encode(text)))).toBe(expected);
+  });
+
+  it.each([1, 200, 5553, 65_535])("round-trips %i bytes through Node's zlib inflate", (length) => {
+    const bytes = Uint8Array.from({ length }, (_, i) => (i * 131 + 7) % 256);
+    expect(new Uint8Array(inflateSync(zlibStored(bytes)))).toEqual(bytes);
+  });
+
+  it("refuses more than one stored block holds", () => {
+    expect(() => zlibStored(new Uint8Array(65_536))).toThrow("65535");
   });
 });
 
