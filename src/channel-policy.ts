@@ -25,14 +25,14 @@ const CHANNEL_PATTERN = /^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@[\]^_{|}~,*]+$/;
 const PRIVILEGE_NAMES = Object.keys(RTC_PRIVILEGES) as [RtcPrivilegeName, ...RtcPrivilegeName[]];
 
 /** One grant, as written in RTC_CHANNEL_POLICY or in a session's claim. */
-export const channelGrantSchema = v.strictObject({
+const channelGrantSchema = v.strictObject({
   channel: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxChannelPatternLength), v.regex(CHANNEL_PATTERN)),
   privileges: v.pipe(v.array(v.picklist(PRIVILEGE_NAMES)), v.minLength(1), v.maxLength(PRIVILEGE_NAMES.length)),
   keyTtl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(LIMITS.maxPermKeyTtlSeconds))),
 });
 
 /** A list of grants, in order of precedence. */
-export const channelGrantsSchema = v.pipe(v.array(channelGrantSchema), v.maxLength(LIMITS.maxChannelGrants));
+const channelGrantsSchema = v.pipe(v.array(channelGrantSchema), v.maxLength(LIMITS.maxChannelGrants));
 
 /** The rule the policy setting and the claim follow, for messages and docs. */
 export const CHANNEL_GRANTS_RULE = `a JSON list of at most ${LIMITS.maxChannelGrants} grants {"channel": pattern with * and {uid}, "privileges": [${PRIVILEGE_NAMES.join(", ")}], "keyTtl"?: 60 to ${LIMITS.maxPermKeyTtlSeconds}}`;
@@ -64,13 +64,27 @@ export type ChannelDecision =
 /** The policy that allows everything: no rules, no claim. */
 export const OPEN_POLICY: ChannelPolicy = { rules: undefined, claim: undefined, keyTtl: DEFAULT_TTLS.rtcPermKey };
 
-/** Compiles parsed grants. */
-export function compileGrants(grants: v.InferOutput<typeof channelGrantsSchema>): ChannelGrant[] {
-  return grants.map((grant) => ({
+/**
+ * Reads grants from a setting's or a claim's value: a list, or its JSON text. Returns the compiled
+ * grants, or where the first problem is (structure only: never a value from the input).
+ */
+function readGrants(value: unknown): { grants: ChannelGrant[] } | { problem: string } {
+  let parsed = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return { problem: "not JSON" };
+    }
+  }
+  const result = v.safeParse(channelGrantsSchema, parsed);
+  if (!result.success) return { problem: `at ${issuePath(result.issues[0])}` };
+  const grants = result.output.map((grant) => ({
     segments: grant.channel.split("*"),
     privilege: grant.privileges.reduce((bits, name) => bits | RTC_PRIVILEGES[name], 0),
     keyTtl: grant.keyTtl,
   }));
+  return { grants };
 }
 
 /**
@@ -78,16 +92,11 @@ export function compileGrants(grants: v.InferOutput<typeof channelGrantsSchema>)
  * (structure only: never a value from the setting).
  */
 export function parseChannelRules(text: string): { grants: ChannelGrant[] } | { problem: string } {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { problem: "not JSON" };
+  const read = readGrants(text);
+  if ("grants" in read && read.grants.length === 0) {
+    return { problem: "no grants (leave it unset to allow every channel)" };
   }
-  const result = v.safeParse(channelGrantsSchema, value);
-  if (!result.success) return { problem: `at ${issuePath(result.issues[0])}` };
-  if (result.output.length === 0) return { problem: "no grants (leave it unset to allow every channel)" };
-  return { grants: compileGrants(result.output) };
+  return read;
 }
 
 function issuePath(issue: v.BaseIssue<unknown>): string {
@@ -118,20 +127,6 @@ function firstMatch(grants: readonly ChannelGrant[], uid: string, name: string):
   return grants.find((grant) => matchesGrant(grant, uid, name));
 }
 
-/** The grants a session's claim carries: a list, or (for providers whose custom claims are strings) its JSON text. */
-function claimGrants(value: unknown): ChannelGrant[] | undefined {
-  let parsed = value;
-  if (typeof value === "string") {
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      return undefined;
-    }
-  }
-  const result = v.safeParse(channelGrantsSchema, parsed);
-  return result.success ? compileGrants(result.output) : undefined;
-}
-
 /**
  * Decides whether the session's user `uid` may get a token for `channelName`, and with what.
  * `claims` is the verified session's payload; only the policy's claim is read from it.
@@ -153,9 +148,10 @@ export function decideChannel(
   if (policy.claim) {
     const raw = Object.hasOwn(claims, policy.claim) ? claims[policy.claim] : undefined;
     if (raw === undefined) return { allowed: false, reason: `session has no ${policy.claim} claim` };
-    const grants = claimGrants(raw);
-    if (!grants) return { allowed: false, reason: `session's ${policy.claim} claim breaks the grant rule` };
-    const grant = firstMatch(grants, uid, channelName);
+    // A list, or its JSON text (for providers whose custom claims are strings).
+    const read = readGrants(raw);
+    if (!("grants" in read)) return { allowed: false, reason: `session's ${policy.claim} claim breaks the grant rule` };
+    const grant = firstMatch(read.grants, uid, channelName);
     if (!grant)
       return { allowed: false, reason: `no grant in the session's ${policy.claim} claim matches the channel` };
     privilege &= grant.privilege;

@@ -43,7 +43,7 @@ rtcTokenRoutes.post(
     const { appKey, appSecret, rtcPermSecret } = config;
     const curTime = Date.now();
     const { token } = await signRtcToken({ appKey, uid: rtcUid, channelName, curTime, ttl, appSecret });
-    const body: RtcTokenResponse = { uid: rtcUid, channelName, token, appKey, ...issuedTimes(curTime, ttl) };
+    let body: RtcTokenResponse = { uid: rtcUid, channelName, token, appKey, ...issuedTimes(curTime, ttl) };
     if (rtcPermSecret !== undefined) {
       const { privilege, keyTtl } = grant;
       // The key counts in whole seconds; its expiry is stated from the second it was signed in.
@@ -58,7 +58,7 @@ rtcTokenRoutes.post(
         permSecret: rtcPermSecret,
       });
       addLogFields(c, { privilege, keyTtl });
-      Object.assign(body, { permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 });
+      body = { ...body, permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 };
     }
     return c.json(body, 200, { "Cache-Control": "no-store" });
   },
