@@ -3,7 +3,8 @@
  * message that says what to fix. Checks wrangler.toml as wrangler itself reads it (the chosen
  * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
  *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500);
- *   - with SESSION_JWKS_URL, SESSION_JWT_ISSUER and SESSION_JWT_AUDIENCE are set too;
+ *   - the SESSION_* settings give every issuer with public keys an audience rule (the Worker's own
+ *     parser, without the secrets it cannot see here);
  *   - RTC_CHANNEL_POLICY, when set, is a list of channel grants the Worker accepts;
  *   - the ACCOUNTS KV binding is declared (without an id, wrangler creates the namespace on first
  *     deploy; a note says to commit the id it prints);
@@ -14,6 +15,7 @@
 
 import { unstable_readConfig } from "wrangler";
 import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/channel-policy.ts";
+import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 
 const env = process.env.WRANGLER_ENV ?? process.env.CLOUDFLARE_ENV;
 // PREFLIGHT_CONFIG: another wrangler.toml (the tests use it).
@@ -25,16 +27,14 @@ if (typeof appKey !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(appKey)) {
 }
 const vars = config.vars as Record<string, unknown>;
 const setting = (name: string) => (typeof vars[name] === "string" ? (vars[name] as string).trim() : "");
-if (setting("SESSION_JWKS_URL")) {
-  // The Worker refuses this too (500 misconfigured on every request); better never deployed.
-  for (const name of ["SESSION_JWT_ISSUER", "SESSION_JWT_AUDIENCE"]) {
-    if (!setting(name)) {
-      problems.push(
-        `${name} is empty while SESSION_JWKS_URL is set: an identity provider's keys sign tokens for other apps too; set the issuer and audience your app's tokens carry.`,
-      );
-    }
-  }
-}
+// The Worker refuses these too (500 misconfigured on every request); better never deployed. An
+// identity provider's keys sign tokens for other apps too, hence the audience rule.
+parseSessionSettings(
+  vars as SessionSettings,
+  (name, rule) => problems.push(`${name}: ${rule}.`),
+  () => {},
+  false,
+);
 const channelPolicy = setting("RTC_CHANNEL_POLICY");
 const parsedPolicy = channelPolicy ? parseChannelRules(channelPolicy) : undefined;
 if (parsedPolicy && "problem" in parsedPolicy) {

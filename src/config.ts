@@ -15,6 +15,8 @@ import {
 } from "./channel-policy.ts";
 import { DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion, RTC_PRIVILEGES } from "./constants.ts";
 import { DomainError } from "./errors.ts";
+import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
+import { isFetchableUrl, isOrigin } from "./urls.ts";
 
 /** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
 export interface Env {
@@ -33,10 +35,24 @@ export interface Env {
   NIM_API_BASE?: string;
   /** NetEase's server API to speak: `v1` (default: form posts) or `v2` (REST, IM 10.x). */
   NIM_API_VERSION?: string;
+  /** HS256 key for app-session JWTs; joins the one configured issuer, or a `secret` entry of SESSION_ISSUERS. */
   SESSION_JWT_SECRET?: string;
+  /** An identity provider in one line: `<provider>:<where>`, e.g. `firebase:my-project` (see session/issuers.ts). */
+  SESSION_PROVIDER?: string;
+  /** Any OpenID provider by its issuer URL (its discovery document names the keys). */
+  SESSION_OIDC_ISSUER?: string;
   SESSION_JWKS_URL?: string;
   SESSION_JWT_ISSUER?: string;
+  /** Accepted audiences (comma-separated) for the one configured issuer. */
   SESSION_JWT_AUDIENCE?: string;
+  /** Clerk: the origins (comma-separated) a token's `azp` must be one of. */
+  SESSION_AUTHORIZED_PARTIES?: string;
+  /** Cognito: `id` (default) or `access`, the kind of token accepted. */
+  SESSION_TOKEN_USE?: string;
+  /** The claim that becomes the uid (default `sub`). */
+  SESSION_UID_CLAIM?: string;
+  /** Several issuers at once: a JSON list of issuer entries (replaces the one-issuer settings). */
+  SESSION_ISSUERS?: string;
   ACCID_SECRET?: string;
   TOKEN_TTL_DEFAULT?: string;
   TOKEN_TTL_MIN?: string;
@@ -84,15 +100,7 @@ type Assert<T extends true> = T;
  */
 export type WranglerBindingsMatchEnv = Assert<Cloudflare.Env extends Env ? true : false>;
 
-/** How app-session JWTs are verified: a shared HS256 secret, an identity provider's JWKS, or both. */
-export interface SessionConfig {
-  /** HS256 key material (mode 1), or undefined. */
-  hs256Secret: string | undefined;
-  /** JWKS URL for asymmetric keys (mode 2), or undefined. */
-  jwksUrl: string | undefined;
-  issuer: string | undefined;
-  audience: string | undefined;
-}
+export type { SessionConfig } from "./session/settings.ts";
 
 /** Validated settings. Secrets are held here in memory only; never log this object. */
 export interface Config {
@@ -163,7 +171,6 @@ const NIM_REGIONS = {
   cn: ["https://api-cn.yunxinapi.com/nimserver", "https://api-cn-bak.yunxinapi.com/nimserver"],
   sg: ["https://api-sg.yunxinapi.com/nimserver", "https://api-sg-bak.yunxinapi.com/nimserver"],
 } as const;
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** An ISO 8601 instant with an explicit zone; Date.parse alone also takes local-time forms. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -202,7 +209,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
         .map((base) => base.trim().replace(/\/+$/, ""))
         .filter(Boolean)
     : [...(regionBases ?? [])];
-  if (apiBases.length === 0 || !apiBases.every(isAllowedUrl)) {
+  if (apiBases.length === 0 || !apiBases.every(isFetchableUrl)) {
     bad("NIM_API_BASE", "comma-separated https URLs, primary first (http only for loopback)");
   }
 
@@ -216,20 +223,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   else if (byteLength(accidSecret) < LIMITS.minSecretBytes)
     bad("ACCID_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
 
-  const hs256Secret = env.SESSION_JWT_SECRET || undefined;
-  const jwksUrl = present(env.SESSION_JWKS_URL);
-  if (!hs256Secret && !jwksUrl) problems.push({ name: "SESSION_JWT_SECRET or SESSION_JWKS_URL", problem: "missing" });
-  if (hs256Secret && byteLength(hs256Secret) < LIMITS.minSecretBytes) {
-    // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
-    bad("SESSION_JWT_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
-  }
-  if (jwksUrl && !isAllowedUrl(jwksUrl)) bad("SESSION_JWKS_URL", "an https URL (http only for loopback)");
-  const issuer = present(env.SESSION_JWT_ISSUER);
-  const audience = present(env.SESSION_JWT_AUDIENCE);
-  // An identity provider's keys sign tokens for every app of every tenant it serves (Google,
-  // Firebase, an Auth0 tenant, Cognito): without both claims pinned, any of their users would pass.
-  if (jwksUrl && !issuer) bad("SESSION_JWT_ISSUER", "required with SESSION_JWKS_URL");
-  if (jwksUrl && !audience) bad("SESSION_JWT_AUDIENCE", "required with SESSION_JWKS_URL");
+  const session = parseSessionSettings(env, bad, (name) => problems.push({ name, problem: "missing" }));
 
   const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, DEFAULT_TTLS.im, bad);
   const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, DEFAULT_TTLS.min, bad);
@@ -295,12 +289,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     apiBases,
     apiVersion,
     accidSecret,
-    session: {
-      hs256Secret,
-      jwksUrl,
-      issuer,
-      audience,
-    },
+    session,
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
     rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
     rtcPermSecret,
@@ -358,28 +347,6 @@ function parseSeconds(
     return fallback;
   }
   return value;
-}
-
-function isAllowedUrl(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  if (url.username || url.password || url.search || url.hash) return false;
-  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
-}
-
-/** An exact origin: scheme, host and optional port, nothing else (so never "*"). */
-function isOrigin(text: string): boolean {
-  try {
-    const url = new URL(text);
-    const plainHost = /^[a-z0-9.-]+$/.test(url.hostname) || /^\[[0-9a-f:.]+\]$/.test(url.hostname);
-    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === text && plainHost;
-  } catch {
-    return false;
-  }
 }
 
 const encoder = new TextEncoder();

@@ -43,6 +43,8 @@ export const LIMITS = {
   maxJwtLength: 8192,
   /** Largest JWKS document we read (real ones are a few KB). */
   maxJwksBytes: 64 * 1024,
+  /** Issuers in SESSION_ISSUERS: enough for a migration plus staff and customers, few enough to read. */
+  maxSessionIssuers: 8,
   /** Longest dynamic token we decode (real ones are about 120 characters). */
   maxDynamicTokenLength: 512,
   /**

@@ -7,9 +7,15 @@ export const TEST_VARS = {
   NIM_APP_SECRET: "test-app-secret-0123456789",
   SESSION_JWT_SECRET: "test-session-secret-0123456789-abcdefghij",
   ACCID_SECRET: "test-accid-secret-0123456789-abcdefghijkl",
+  SESSION_PROVIDER: "",
+  SESSION_OIDC_ISSUER: "",
   SESSION_JWKS_URL: "",
   SESSION_JWT_ISSUER: "",
   SESSION_JWT_AUDIENCE: "",
+  SESSION_AUTHORIZED_PARTIES: "",
+  SESSION_TOKEN_USE: "",
+  SESSION_UID_CLAIM: "",
+  SESSION_ISSUERS: "",
   TOKEN_TTL_DEFAULT: "600",
   TOKEN_TTL_MIN: "60",
   TOKEN_TTL_MAX: "3600",
@@ -32,4 +38,6 @@ export interface TestServers {
   idpUrl: string;
   /** The ES256 private JWK matching kid "es-1" in /jwks.json, as JSON. */
   idpPrivateJwk: string;
+  /** The test OpenID provider's issuer (test/oidc/provider.ts). */
+  oidcIssuer: string;
 }

@@ -4,7 +4,7 @@
  * refuse, and /healthz stays 200), so this makes a real signed NetEase call.
  *
  * Checks, each named in the answer with its outcome and latency: configuration; KV (one read);
- * the JWKS, when configured (one fetch); NetEase (a `getUinfos` signed with our app key and secret:
+ * each session issuer's public keys, as `keys:<issuer name>` (one fetch each); NetEase (a `getUinfos` signed with our app key and secret:
  * `credentials_rejected` for a wrong secret, distinct from `unreachable`). 200 when all pass, else
  * 503 naming the failed ones; never a secret, a token or NetEase's raw answer. Each probe is
  * single-flight and its result reused for 30 s per isolate, so polling cannot exhaust NetEase's rate
@@ -56,7 +56,8 @@ class CachedProbe {
 interface Probes {
   kv: CachedProbe;
   netease: CachedProbe;
-  jwks: CachedProbe | undefined;
+  /** One per session issuer with public keys, by check name (`keys:firebase`). */
+  keys: ReadonlyMap<string, CachedProbe>;
 }
 
 const probes = new WeakMap<Runtime, Probes>();
@@ -68,16 +69,15 @@ function probesFor(runtime: Runtime): Probes {
     // Its own NetEase client: a 416 answered to a probe must not put the Worker's client (which the
     // admin import uses) into its 10 s "do not call" block, nor a probe's failed base into its cool-down.
     const nim = nimServerApi(config);
-    const keySet = verifier.keySet;
     found = {
       kv: new CachedProbe(async () => {
         await store.get(NIM.readyProbeAccid);
         return "ok";
       }),
       netease: new CachedProbe(() => nim.probe(NIM.readyProbeAccid)),
-      // The verifier's own key set: a successful check refreshes the keys the token path uses, and
-      // its cool-down bounds these fetches like any other.
-      jwks: keySet ? new CachedProbe(() => keySet.check()) : undefined,
+      // The verifier's own key sets: a successful check refreshes the keys the token path uses, and
+      // their cool-down bounds these fetches like any other.
+      keys: new Map(verifier.keySources.map((source) => [`keys:${source.name}`, new CachedProbe(source.check)])),
     };
     probes.set(runtime, found);
   }
@@ -106,9 +106,20 @@ readyRoutes.get("/", async (c) => {
     return c.json({ status: "not_ready", failed: ["config"], checks: { config } }, 503, headers);
   }
   const probe = probesFor(c.var.runtime);
-  const [kv, netease, jwks] = await Promise.all([probe.kv.check(), probe.netease.check(), probe.jwks?.check()]);
-  const checks: Record<string, Check> = { config: { ok: true, outcome: "ok", latencyMs: 0 }, kv, netease };
-  if (jwks) checks.jwks = jwks;
+  const keyNames = [...probe.keys.keys()];
+  const [kv, netease, ...keys] = await Promise.all([
+    probe.kv.check(),
+    probe.netease.check(),
+    ...keyNames.map((name) => probe.keys.get(name)!.check()),
+  ]);
+  const checks: Record<string, Check> = {
+    config: { ok: true, outcome: "ok", latencyMs: 0 },
+    kv: kv!,
+    netease: netease!,
+  };
+  keyNames.forEach((name, index) => {
+    checks[name] = keys[index]!;
+  });
   const failed = Object.entries(checks)
     .filter(([, check]) => !check.ok)
     .map(([name]) => name);

@@ -1,5 +1,6 @@
 /**
- * An identity provider's JWKS, fetched and cached per isolate.
+ * An identity provider's public keys, fetched and cached per isolate: a JWKS, Google's x509
+ * certificate map (Firebase), or an OpenID discovery document and then its `jwks_uri`.
  *
  * Why not jose's `createRemoteJWKSet`: its cool-down starts only after a *successful* fetch, so
  * while the provider answers 500 every JWT with an unknown `kid` fetches again, and with a stale
@@ -11,13 +12,17 @@
 
 import {
   createLocalJWKSet,
+  exportJWK,
   type FlattenedJWSInput,
+  importX509,
   type CryptoKey as JoseKey,
   type JSONWebKeySet,
   type JWSHeaderParameters,
   errors as joseErrors,
 } from "jose";
 import { LIMITS, TIMING } from "../constants.ts";
+import { isFetchableUrl } from "../urls.ts";
+import { ASYMMETRIC_ALGORITHMS, type KeySource } from "./issuers.ts";
 
 /** Thrown when no key can be had at all: never fetched, and the fetch failed or is cooling down. */
 export class KeysUnavailable extends Error {
@@ -33,13 +38,24 @@ export interface RemoteKeySetOptions {
   /** A fetch that takes longer has failed. */
   timeoutMs?: number;
   now?: () => number;
+  /** The fetch to use (tests serve a provider's key format from fixtures). */
+  fetch?: typeof fetch;
+}
+
+/** What an issuer's discovery document said, kept for the isolate's life once fetched. */
+interface Discovered {
+  jwksUri: string;
+  /** The signing algorithms it advertises that we accept (never HS*, never none). */
+  algorithms: readonly string[];
 }
 
 type KeySelector = ReturnType<typeof createLocalJWKSet>;
 
-/** One remote JWKS. Create once per isolate and reuse. */
+/** One issuer's remote keys. Create once per isolate and reuse. */
 export class RemoteKeySet {
-  readonly #url: string;
+  readonly #source: KeySource;
+  readonly #fetchImpl: typeof fetch;
+  #discovered: Discovered | undefined;
   readonly #maxAgeMs: number;
   readonly #cooldownMs: number;
   readonly #timeoutMs: number;
@@ -49,8 +65,9 @@ export class RemoteKeySet {
   #lastFailure = "never fetched";
   #inflight: Promise<void> | undefined;
 
-  constructor(url: string, options: RemoteKeySetOptions = {}) {
-    this.#url = url;
+  constructor(source: KeySource, options: RemoteKeySetOptions = {}) {
+    this.#source = source;
+    this.#fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
     this.#maxAgeMs = options.maxAgeMs ?? TIMING.jwksCacheMaxAgeMs;
     this.#cooldownMs = options.cooldownMs ?? TIMING.jwksCooldownMs;
     this.#timeoutMs = options.timeoutMs ?? TIMING.jwksFetchTimeoutMs;
@@ -73,6 +90,14 @@ export class RemoteKeySet {
       await this.#refresh();
       return this.#keys.select(header, token);
     }
+  }
+
+  /**
+   * The algorithms the issuer's discovery document advertises (within ours), once it has been
+   * read; undefined for other key sources, which pin theirs in the rule.
+   */
+  get discoveredAlgorithms(): readonly string[] | undefined {
+    return this.#discovered?.algorithms;
   }
 
   /** What the last fetch did, for /readyz: "ok", or why it failed. */
@@ -109,9 +134,48 @@ export class RemoteKeySet {
   }
 
   async #fetch(): Promise<JSONWebKeySet> {
+    const source = this.#source;
+    if (source.kind === "x509") return certificatesToJwks(await this.#getJson(source.url, "certificates"));
+    const url = source.kind === "jwks" ? source.url : (await this.#discover(source.issuer)).jwksUri;
+    const body = await this.#getJson(url, "JWKS");
+    const keys = (body as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(keys)) throw new Error("JWKS has no keys array");
+    return {
+      keys: keys.filter((key): key is JSONWebKeySet["keys"][number] => typeof key === "object" && key !== null),
+    };
+  }
+
+  /**
+   * The discovery document, fetched once per isolate (it names where the keys are; the keys
+   * themselves rotate, the document rarely changes). OpenID Connect Discovery §4.3: its `issuer`
+   * must be exactly the one configured, or an attacker who can serve that path could name another
+   * issuer's keys.
+   */
+  async #discover(issuer: string): Promise<Discovered> {
+    if (this.#discovered) return this.#discovered;
+    const document = (await this.#getJson(
+      `${issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`,
+      "discovery document",
+    )) as Record<string, unknown> | null;
+    if (document?.issuer !== issuer) throw new Error("discovery document names another issuer");
+    const jwksUri = document.jwks_uri;
+    if (typeof jwksUri !== "string" || !isFetchableUrl(jwksUri))
+      throw new Error("discovery document has no usable jwks_uri");
+    const advertised = document.id_token_signing_alg_values_supported;
+    // RS256 is the one algorithm OpenID Connect requires every provider to support.
+    const listed = Array.isArray(advertised)
+      ? advertised.filter((alg): alg is string => typeof alg === "string")
+      : ["RS256"];
+    const algorithms = ASYMMETRIC_ALGORITHMS.filter((alg) => listed.includes(alg));
+    if (algorithms.length === 0) throw new Error("discovery document advertises no algorithm we accept");
+    this.#discovered = { jwksUri, algorithms };
+    return this.#discovered;
+  }
+
+  async #getJson(url: string, what: string): Promise<unknown> {
     let response: Response;
     try {
-      response = await fetch(this.#url, {
+      response = await this.#fetchImpl(url, {
         headers: { Accept: "application/json" },
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
@@ -121,20 +185,35 @@ export class RemoteKeySet {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
+      throw new Error(`HTTP ${response.status} for the ${what}`);
     }
     const text = await response.text();
-    if (text.length > LIMITS.maxJwksBytes) throw new Error("JWKS too large");
-    let body: unknown;
+    if (text.length > LIMITS.maxJwksBytes) throw new Error(`${what} too large`);
     try {
-      body = JSON.parse(text);
+      return JSON.parse(text);
     } catch {
-      throw new Error("JWKS is not JSON");
+      throw new Error(`${what} is not JSON`);
     }
-    const keys = (body as { keys?: unknown } | null)?.keys;
-    if (!Array.isArray(keys)) throw new Error("JWKS has no keys array");
-    return {
-      keys: keys.filter((key): key is JSONWebKeySet["keys"][number] => typeof key === "object" && key !== null),
-    };
   }
+}
+
+/**
+ * Google's certificate map ({kid: PEM certificate}) as a JWKS of RS256 keys. Only the public key of
+ * each certificate is used, as Firebase documents; its validity dates are Google's rotation
+ * schedule, which the map itself already follows (a key leaves the map when it is retired).
+ */
+async function certificatesToJwks(body: unknown): Promise<JSONWebKeySet> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error("certificates are not a map");
+  const keys: JSONWebKeySet["keys"] = [];
+  for (const [kid, pem] of Object.entries(body)) {
+    if (typeof pem !== "string") continue;
+    try {
+      const key = await importX509(pem, "RS256", { extractable: true });
+      keys.push({ ...(await exportJWK(key)), kid, alg: "RS256", use: "sig" });
+    } catch {
+      // One unreadable certificate must not take the others down with it.
+    }
+  }
+  if (keys.length === 0) throw new Error("no usable certificate");
+  return { keys };
 }

@@ -1,24 +1,26 @@
 /**
- * App-session JWT verification with jose. Returns the uid (the `sub` claim) or throws a DomainError
- * (`session_invalid`, or `session_keys_unavailable` when no key can be had).
+ * App-session JWT verification with jose. Returns the session (its uid from the issuer's uid claim)
+ * or throws a DomainError (`session_invalid`, or `session_keys_unavailable` when no key can be had).
  *
- * Two modes, chosen by configuration, usable together during a migration:
- * - a shared secret: HS256 only;
- * - an identity provider's JWKS: RS256, ES256 and EdDSA only.
- * The algorithm lists are pinned per key source, so an HS256 token "signed" with a JWKS public key
- * never reaches a verifier that would accept it, and `none` is never accepted. `exp` is required,
- * `nbf`/`iat` are honoured with a small clock tolerance, `iss`/`aud` are checked when configured
- * (always, with a JWKS).
+ * One or more issuers (`issuers.ts`), each with its own rules. A token is checked only against the
+ * issuer its `iss` names (a shared secret without a pinned issuer takes the tokens no other issuer
+ * claims); with a single issuer jose's own `iss` check does that. The algorithms are pinned per
+ * issuer and per key kind: HS256 is only ever verified with the shared secret and the asymmetric
+ * algorithms only with the issuer's public keys, so a token "signed" with a public key as an HMAC
+ * secret never verifies, and `none` is never accepted. `exp` is required, `nbf`/`iat` are honoured
+ * with a small clock tolerance, and every issuer with public keys has an audience rule (config.ts
+ * refuses one without).
  *
- * Keys are prepared once per verifier (one verifier per isolate, see `runtime.ts`): the HMAC key is
- * imported once, and the remote JWKS is cached for 5 minutes and fetched at most once per 30 s
- * (`jwks.ts`). When the JWKS cannot be fetched, keys fetched earlier keep working; only with no
- * usable key at all is the answer 503 `session_keys_unavailable` (our dependency's fault, not the
- * caller's). A JWKS always comes with a pinned issuer and audience (config.ts refuses it without).
- * A refused token's log line names the rule that failed (`aud … (expected …)`); the 401 is generic.
+ * Keys are prepared once per verifier (one verifier per isolate, see `runtime.ts`): HMAC keys are
+ * imported once, and remote keys are cached for 5 minutes and fetched at most once per 30 s
+ * (`jwks.ts`). When they cannot be fetched, keys fetched earlier keep working; only with no usable
+ * key at all is the answer 503 `session_keys_unavailable` (our dependency's fault, not the caller's).
+ * A refused token's log line names the issuer and the rule that failed (`firebase: aud mismatch:
+ * expected …`, `unknown kid`, `alg not allowed for this issuer`); the 401 is generic.
  */
 
 import {
+  decodeJwt,
   type FlattenedJWSInput,
   type CryptoKey as JoseKey,
   type JWSHeaderParameters,
@@ -31,12 +33,11 @@ import { LIMITS, TIMING } from "../constants.ts";
 import { UID_RULE } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { isValidUid } from "../uid.ts";
-import { KeysUnavailable, RemoteKeySet } from "./jwks.ts";
+import type { IssuerRule } from "./issuers.ts";
+import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "./jwks.ts";
 
-/** Algorithms accepted with the shared secret. */
+/** Algorithms accepted with a shared secret. */
 export const SECRET_ALGORITHMS = ["HS256"] as const;
-/** Algorithms accepted with JWKS keys. `Ed25519` is the fully specified name for EdDSA over Ed25519. */
-export const JWKS_ALGORITHMS = ["RS256", "ES256", "EdDSA", "Ed25519"] as const;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -71,7 +72,7 @@ export function parseBearer(header: string | undefined): string | undefined {
 
 /** A verified app session. */
 export interface Session {
-  /** The user: the JWT's `sub`, within the uid rule. */
+  /** The user: the issuer's uid claim (`sub` unless configured), within the uid rule. */
   uid: string;
   /** The JWT's `iat` (Unix seconds), when it has one: what a revocation compares against. */
   issuedAt: number | undefined;
@@ -79,75 +80,73 @@ export interface Session {
   claims: Readonly<Record<string, unknown>>;
 }
 
-/** Verifies app-session JWTs for one SessionConfig. Create once per isolate and reuse. */
-export class SessionVerifier {
-  readonly #getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<JoseKey | Uint8Array>;
-  readonly #options: JWTVerifyOptions;
+/** One issuer's key source, as /readyz checks it. */
+export interface KeySourceCheck {
+  /** The issuer's label (`firebase`, `oidc`, a configured name). */
+  name: string;
+  /** Fetches the keys now unless their cool-down forbids it; "ok" or why not. */
+  check(): Promise<string>;
+}
 
-  constructor(config: SessionConfig) {
-    const algorithms: string[] = [];
-    let secretKey: Promise<JoseKey> | undefined;
-    let remote: RemoteKeySet | undefined;
-    if (config.hs256Secret) {
+/** One issuer, ready to verify: its rule, its keys and jose's options. */
+class IssuerVerifier {
+  readonly options: JWTVerifyOptions;
+  readonly remote: RemoteKeySet | undefined;
+  readonly #secretKey: Promise<JoseKey> | undefined;
+
+  constructor(
+    readonly rule: IssuerRule,
+    keyOptions: RemoteKeySetOptions,
+  ) {
+    const algorithms = [...rule.algorithms];
+    if (rule.secret) {
       algorithms.push(...SECRET_ALGORITHMS);
-      secretKey = crypto.subtle.importKey(
+      this.#secretKey = crypto.subtle.importKey(
         "raw",
-        new TextEncoder().encode(config.hs256Secret),
+        new TextEncoder().encode(rule.secret),
         { name: "HMAC", hash: "SHA-256" },
         false,
         ["verify"],
       );
     }
-    if (config.jwksUrl) {
-      algorithms.push(...JWKS_ALGORITHMS);
-      remote = new RemoteKeySet(config.jwksUrl);
-    }
-    this.#options = {
+    if (rule.keys) this.remote = new RemoteKeySet(rule.keys, keyOptions);
+    this.options = {
       algorithms,
       clockTolerance: TIMING.jwtClockToleranceSeconds,
-      requiredClaims: ["exp", "sub"],
-      ...(config.issuer ? { issuer: config.issuer } : {}),
-      ...(config.audience ? { audience: config.audience } : {}),
+      requiredClaims: ["exp", rule.uidClaim],
+      ...(rule.issuer ? { issuer: rule.issuer } : {}),
+      // Cognito access tokens name their client in `client_id`, checked below; jose checks `aud`.
+      ...(rule.audience && rule.audienceClaim === "aud" ? { audience: [...rule.audience] } : {}),
     };
-    this.#getKey = async (header, token) => {
-      // The key source is chosen by the algorithm family; jose has already checked `alg` is allowed.
-      if (header.alg === "HS256") return secretKey!;
-      return remote!.key(header, token);
-    };
-    this.keySet = remote;
   }
 
-  /** The identity provider's key set, when one is configured (/readyz checks it). */
-  readonly keySet: RemoteKeySet | undefined;
+  /** jose's key resolver: the key kind is chosen by the algorithm, which jose has already allowed. */
+  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<JoseKey> => {
+    if (header.alg === "HS256") return this.#secretKey!;
+    const key = await this.remote!.key(header, token);
+    const discovered = this.remote!.discoveredAlgorithms;
+    if (discovered && !discovered.includes(header.alg!)) throw invalidSession("alg not allowed for this issuer");
+    return key;
+  };
 
-  /** Verifies `jwt` and returns its session, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
-  async verify(jwt: string): Promise<Session> {
-    if (jwt.length > LIMITS.maxJwtLength || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
-    if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
-      throw invalidSession("signature is not canonical base64url");
-    let claims: Readonly<Record<string, unknown>>;
-    try {
-      ({ payload: claims } = await jwtVerify(jwt, this.#getKey, this.#options));
-    } catch (error) {
-      if (error instanceof KeysUnavailable) {
-        throw new DomainError("session_keys_unavailable", { detail: error.message });
-      }
-      if (error instanceof joseErrors.JWTClaimValidationFailed) throw invalidSession(this.#claimFailure(error));
-      if (error instanceof joseErrors.JOSEError) throw invalidSession(error.code);
-      throw invalidSession(error instanceof Error ? error.name : "verification failed");
+  /** The provider's own rules, beyond jose's: what each documents a verifier must check. */
+  checkProviderRules(claims: Readonly<Record<string, unknown>>): void {
+    const rule = this.rule;
+    if (rule.audienceClaim === "client_id" && !rule.audience!.includes(claims.client_id as string)) {
+      throw invalidSession(`client_id mismatch: expected ${rule.audience!.join(" or ")}`);
     }
-    const { sub, iat } = claims;
-    // jose checks that iat is a number but not that it is in the past; a session issued "later" is
-    // refused beyond the same tolerance as nbf and exp.
-    if (typeof iat === "number" && iat > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) {
-      throw invalidSession("iat is in the future");
+    if (rule.tokenUse !== undefined && claims.token_use !== rule.tokenUse) {
+      throw invalidSession(`token_use mismatch: expected ${rule.tokenUse}`);
     }
-    if (!isValidUid(sub)) {
-      // The JWT itself verified, so stating the rule tells the caller nothing it could not read.
-      const rule = `The session's sub must be ${UID_RULE}.`;
-      throw new DomainError("session_invalid", { detail: "sub breaks the uid rule", reason: rule });
+    if (rule.authorizedParties && !rule.authorizedParties.includes(claims.azp as string)) {
+      throw invalidSession(`azp mismatch: expected one of ${rule.authorizedParties.join(", ")}`);
     }
-    return { uid: sub, issuedAt: typeof iat === "number" ? iat : undefined, claims };
+    if (rule.authTimeRequired) {
+      const authTime = claims.auth_time;
+      if (typeof authTime !== "number") throw invalidSession("auth_time missing");
+      if (authTime > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds)
+        throw invalidSession("auth_time is in the future");
+    }
   }
 
   /**
@@ -155,10 +154,103 @@ export class SessionVerifier {
    * expected issuer and audience are configuration, not secrets; the token's own values are not
    * logged.
    */
-  #claimFailure(error: InstanceType<typeof joseErrors.JWTClaimValidationFailed>): string {
+  claimFailure(error: InstanceType<typeof joseErrors.JWTClaimValidationFailed>): string {
+    if (error instanceof joseErrors.JWTExpired) return "expired";
     const expected =
-      error.claim === "iss" ? this.#options.issuer : error.claim === "aud" ? this.#options.audience : undefined;
+      error.claim === "iss" ? this.options.issuer : error.claim === "aud" ? this.options.audience : undefined;
     const what = error.reason === "check_failed" ? "mismatch" : error.reason;
     return `${error.claim} ${what}${expected === undefined ? "" : `: expected ${String(expected)}`}`;
+  }
+}
+
+/** jose's error codes, as the log names them. */
+const JOSE_FAILURES: Record<string, string> = {
+  ERR_JOSE_ALG_NOT_ALLOWED: "alg not allowed for this issuer",
+  ERR_JWKS_NO_MATCHING_KEY: "unknown kid",
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: "several keys match the kid",
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "signature mismatch",
+  ERR_JWS_INVALID: "not a valid JWS",
+  ERR_JWT_INVALID: "not a valid JWT",
+};
+
+/** Options for a verifier; tests set them, the Worker uses the defaults. */
+export type SessionVerifierOptions = RemoteKeySetOptions;
+
+/** Verifies app-session JWTs for one SessionConfig. Create once per isolate and reuse. */
+export class SessionVerifier {
+  readonly #byIssuer = new Map<string, IssuerVerifier>();
+  /** The shared secret without a pinned issuer: takes what no other issuer claims. */
+  readonly #anyIssuer: IssuerVerifier | undefined;
+  /** With one issuer, no `iss` look-up: jose checks it. */
+  readonly #only: IssuerVerifier | undefined;
+
+  constructor(config: SessionConfig, options: SessionVerifierOptions = {}) {
+    const verifiers = config.issuers.map((rule) => new IssuerVerifier(rule, options));
+    let anyIssuer: IssuerVerifier | undefined;
+    for (const verifier of verifiers) {
+      if (verifier.rule.issuer === undefined) anyIssuer = verifier;
+      else this.#byIssuer.set(verifier.rule.issuer, verifier);
+    }
+    this.#anyIssuer = anyIssuer;
+    this.#only = verifiers.length === 1 ? verifiers[0] : undefined;
+    this.keySources = verifiers.flatMap(({ rule, remote }) =>
+      remote ? [{ name: rule.name, check: () => remote.check() }] : [],
+    );
+  }
+
+  /** Each issuer's remote key source (/readyz checks them). */
+  readonly keySources: readonly KeySourceCheck[];
+
+  /** Verifies `jwt` and returns its session, or throws 401 `invalid_session` / 503 `session_keys_unavailable`. */
+  async verify(jwt: string): Promise<Session> {
+    if (jwt.length > LIMITS.maxJwtLength || !JWT_SHAPE.test(jwt)) throw invalidSession("not a compact JWS");
+    if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
+      throw invalidSession("signature is not canonical base64url");
+    const issuer = this.#only ?? this.#issuerOf(jwt);
+    const named = (detail: string) => invalidSession(`${issuer.rule.name}: ${detail}`);
+    let claims: Readonly<Record<string, unknown>>;
+    try {
+      ({ payload: claims } = await jwtVerify(jwt, issuer.getKey, issuer.options));
+    } catch (error) {
+      if (error instanceof KeysUnavailable) {
+        throw new DomainError("session_keys_unavailable", { detail: `${issuer.rule.name}: ${error.message}` });
+      }
+      if (error instanceof DomainError) throw named(error.detail ?? "refused");
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw named(issuer.claimFailure(error));
+      if (error instanceof joseErrors.JOSEError) throw named(JOSE_FAILURES[error.code] ?? error.code);
+      throw named(error instanceof Error ? error.name : "verification failed");
+    }
+    try {
+      issuer.checkProviderRules(claims);
+    } catch (error) {
+      throw error instanceof DomainError ? named(error.detail ?? "refused") : error;
+    }
+    const { iat } = claims;
+    // jose checks that iat is a number but not that it is in the past; a session issued "later" is
+    // refused beyond the same tolerance as nbf and exp.
+    if (typeof iat === "number" && iat > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) {
+      throw named("iat is in the future");
+    }
+    const uidClaim = issuer.rule.uidClaim;
+    const uid = claims[uidClaim];
+    if (!isValidUid(uid)) {
+      // The JWT itself verified, so stating the rule tells the caller nothing it could not read.
+      const rule = `The session's ${uidClaim} must be ${UID_RULE}.`;
+      throw new DomainError("session_invalid", { detail: `${uidClaim} breaks the uid rule`, reason: rule });
+    }
+    return { uid, issuedAt: typeof iat === "number" ? iat : undefined, claims };
+  }
+
+  /** The issuer a token names (read before verifying, only to pick the rules it is verified by). */
+  #issuerOf(jwt: string): IssuerVerifier {
+    let iss: unknown;
+    try {
+      iss = decodeJwt(jwt).iss;
+    } catch {
+      throw invalidSession("payload is not a JWT claims set");
+    }
+    const found = (typeof iss === "string" ? this.#byIssuer.get(iss) : undefined) ?? this.#anyIssuer;
+    if (!found) throw invalidSession(iss === undefined ? "no iss" : "iss names no configured issuer");
+    return found;
   }
 }

@@ -69,10 +69,36 @@ describe("deploy preflight", () => {
     const jwks = 'SESSION_JWKS_URL = "https://idp.example/.well-known/jwks.json"\n';
     const neither = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${jwks}${KV}`);
     expect(neither.status).toBe(1);
-    expect(neither.output).toContain("SESSION_JWT_ISSUER is empty while SESSION_JWKS_URL is set");
-    expect(neither.output).toContain("SESSION_JWT_AUDIENCE is empty while SESSION_JWKS_URL is set");
+    expect(neither.output).toContain("SESSION_JWT_ISSUER: required with a JWKS URL");
+    const noAudience = preflight(
+      `[vars]\nNIM_APP_KEY = "abc123"\n${jwks}SESSION_JWT_ISSUER = "https://idp.example/"\n${KV}`,
+    );
+    expect(noAudience.status).toBe(1);
+    expect(noAudience.output).toContain("SESSION_JWT_AUDIENCE: required for jwks");
     const both = 'SESSION_JWT_ISSUER = "https://idp.example/"\nSESSION_JWT_AUDIENCE = "my-app"\n';
     expect(preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${jwks}${both}${KV}`).status).toBe(0);
+  });
+
+  it("refuses an OpenID issuer, a preset or an issuer list without an audience rule, and passes one-line presets", () => {
+    const vars = (lines: string) => preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${lines}${KV}`);
+    const oidc = vars('SESSION_OIDC_ISSUER = "https://idp.example"\n');
+    expect(oidc.status).toBe(1);
+    expect(oidc.output).toContain("SESSION_JWT_AUDIENCE: required for oidc");
+    expect(vars('SESSION_OIDC_ISSUER = "https://idp.example"\nSESSION_JWT_AUDIENCE = "my-app"\n').status).toBe(0);
+    const clerk = vars('SESSION_PROVIDER = "clerk:clerk.example.com"\n');
+    expect(clerk.status).toBe(1);
+    expect(clerk.output).toContain("SESSION_AUTHORIZED_PARTIES: required for clerk");
+    expect(vars('SESSION_PROVIDER = "auth0:my-app.eu.auth0.com"\n').output).toContain(
+      "SESSION_JWT_AUDIENCE: required for auth0",
+    );
+    // The presets that derive their audience need nothing else.
+    expect(vars('SESSION_PROVIDER = "firebase:my-project-1234"\n').status).toBe(0);
+    expect(vars('SESSION_PROVIDER = "supabase:abcdefghijklmnopqrst"\n').status).toBe(0);
+    const list = vars(
+      `SESSION_ISSUERS = '[{"provider":"firebase:my-project-1234"},{"provider":"cognito:eu-west-1_AbC123"}]'\n`,
+    );
+    expect(list.status).toBe(1);
+    expect(list.output).toContain("SESSION_ISSUERS: entry 2: audience must be required for cognito");
   });
 
   it("passes a usable configuration, noting a namespace id still to commit", () => {

@@ -254,8 +254,8 @@ describe("sessions from an identity provider's JWKS", () => {
         error: "invalid_session",
         message: "The session token is invalid or expired.",
       });
-      expect(lines.join("\n")).toContain(`"detail":"aud mismatch: expected ${TEST_IDP.audience}"`);
-      expect(lines.join("\n")).toContain(`"detail":"iss mismatch: expected ${TEST_IDP.issuer}"`);
+      expect(lines.join("\n")).toContain(`"detail":"jwks: aud mismatch: expected ${TEST_IDP.audience}"`);
+      expect(lines.join("\n")).toContain(`"detail":"jwks: iss mismatch: expected ${TEST_IDP.issuer}"`);
     } finally {
       vi.restoreAllMocks();
     }

@@ -38,7 +38,7 @@ describe("configuration", () => {
 
   it("names a missing session key source", async () => {
     const response = await call("/healthz", {}, { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: "" });
-    expect((await response.json<{ missing: string[] }>()).missing).toEqual(["SESSION_JWT_SECRET or SESSION_JWKS_URL"]);
+    expect((await response.json<{ missing: string[] }>()).missing).toEqual(["SESSION_JWT_SECRET or SESSION_PROVIDER"]);
   });
 
   it("answers /v1/token with 500 misconfigured and no detail", async () => {

@@ -55,11 +55,11 @@ describe("GET /readyz", () => {
 
   it("checks the JWKS when one is configured, and KV", async () => {
     const jwks = await ready(jwksSettings(`/jwks/${crypto.randomUUID()}.json`));
-    expect(jwks.body.checks.jwks).toMatchObject({ ok: true });
+    expect(jwks.body.checks["keys:jwks"]).toMatchObject({ ok: true });
     const path = `/jwks/${crypto.randomUUID()}.json`;
     await fetch(`${env.IDP_URL}/down${path}`, { method: "POST" });
     const down = await ready(jwksSettings(path));
-    expect(down).toMatchObject({ status: 503, body: { failed: ["jwks"] } });
+    expect(down).toMatchObject({ status: 503, body: { failed: ["keys:jwks"] } });
     const brokenKv = {
       get: () => Promise.reject(new Error("KV down")),
       put: () => Promise.reject(new Error("KV down")),
@@ -108,8 +108,8 @@ describe("GET /readyz", () => {
   it("fails a check that takes longer than its timeout, without waiting for it", async () => {
     const { status, body } = await ready(jwksSettings(`/slow/${crypto.randomUUID()}.json`));
     expect(status).toBe(503);
-    expect(body.failed).toEqual(["jwks"]);
-    expect(body.checks.jwks!.ok).toBe(false);
+    expect(body.failed).toEqual(["keys:jwks"]);
+    expect(body.checks["keys:jwks"]!.ok).toBe(false);
   });
 
   it("names the configuration problem when the settings are unusable", async () => {
