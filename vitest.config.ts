@@ -52,6 +52,7 @@ function workerProject(name: string, include: string[], vars: Record<string, str
             EMULATOR_URL: inject("emulatorUrl"),
             IDP_URL: inject("idpUrl"),
             IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
+            OIDC_ISSUER: inject("oidcIssuer"),
           },
         },
       })),

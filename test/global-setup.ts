@@ -1,6 +1,7 @@
 /**
- * Runs once in Node before the tests: starts the CommsEase emulator and an identity-provider
- * stand-in (a JWKS endpoint) on loopback ports, and hands their URLs to the Vitest config.
+ * Runs once in Node before the tests: starts the CommsEase emulator, an identity-provider stand-in
+ * (a JWKS endpoint) and a real OpenID provider (panva's oidc-provider) on loopback ports, and hands
+ * their URLs to the Vitest config.
  */
 
 import { createServer } from "node:http";
@@ -8,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";
 import type { TestProject } from "vitest/node";
 import { startEmulator } from "../emulator/serve.ts";
+import { startOidcProvider } from "./oidc/provider.ts";
 import { TEST_VARS, type TestServers } from "./settings.ts";
 
 declare module "vitest" {
@@ -61,12 +63,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
   const { port } = idp.address() as AddressInfo;
 
+  const oidc = await startOidcProvider();
+
   project.provide("emulatorUrl", emulator.url);
+  project.provide("oidcIssuer", oidc.issuer);
   project.provide("idpUrl", `http://127.0.0.1:${port}`);
   project.provide("idpPrivateJwk", JSON.stringify(privateJwk));
 
   return async () => {
     await new Promise((resolve) => idp.close(resolve));
+    await oidc.dispose();
     await emulator.dispose();
   };
 }

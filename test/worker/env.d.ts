@@ -9,6 +9,8 @@ declare global {
       IDP_URL: string;
       /** Test-only: private ES256 JWK (JSON) for kid "es-1". */
       IDP_PRIVATE_JWK: string;
+      /** Test-only: the real OpenID provider's issuer (test/oidc/provider.ts). */
+      OIDC_ISSUER: string;
     }
   }
 }
