@@ -81,7 +81,7 @@ export class RemoteKeySet {
       // Stale keys are used at once while another request refreshes them; without any, wait.
       if (!(this.#keys && this.#inflight)) await this.#refresh();
     }
-    if (!this.#keys) throw new KeysUnavailable(`JWKS: ${this.#lastFailure}`);
+    if (!this.#keys) throw new KeysUnavailable(`no keys: ${this.#lastFailure}`);
     try {
       return await this.#keys.select(header, token);
     } catch (error) {

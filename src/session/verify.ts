@@ -129,24 +129,24 @@ class IssuerVerifier {
     return key;
   };
 
-  /** The provider's own rules, beyond jose's: what each documents a verifier must check. */
-  checkProviderRules(claims: Readonly<Record<string, unknown>>): void {
+  /** The provider's own rules, beyond jose's (what each documents a verifier must check): the one broken, if any. */
+  brokenProviderRule(claims: Readonly<Record<string, unknown>>): string | undefined {
     const rule = this.rule;
     if (rule.audienceClaim === "client_id" && !rule.audience!.includes(claims.client_id as string)) {
-      throw invalidSession(`client_id mismatch: expected ${rule.audience!.join(" or ")}`);
+      return `client_id mismatch: expected ${rule.audience!.join(" or ")}`;
     }
     if (rule.tokenUse !== undefined && claims.token_use !== rule.tokenUse) {
-      throw invalidSession(`token_use mismatch: expected ${rule.tokenUse}`);
+      return `token_use mismatch: expected ${rule.tokenUse}`;
     }
     if (rule.authorizedParties && !rule.authorizedParties.includes(claims.azp as string)) {
-      throw invalidSession(`azp mismatch: expected one of ${rule.authorizedParties.join(", ")}`);
+      return `azp mismatch: expected one of ${rule.authorizedParties.join(", ")}`;
     }
     if (rule.authTimeRequired) {
       const authTime = claims.auth_time;
-      if (typeof authTime !== "number") throw invalidSession("auth_time missing");
-      if (authTime > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds)
-        throw invalidSession("auth_time is in the future");
+      if (typeof authTime !== "number") return "auth_time missing";
+      if (authTime > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) return "auth_time is in the future";
     }
+    return undefined;
   }
 
   /**
@@ -161,6 +161,11 @@ class IssuerVerifier {
     const what = error.reason === "check_failed" ? "mismatch" : error.reason;
     return `${error.claim} ${what}${expected === undefined ? "" : `: expected ${String(expected)}`}`;
   }
+}
+
+/** A session refused by `issuer`'s rules; the log names the issuer before the rule. */
+function refusedBy(issuer: IssuerVerifier, detail: string): DomainError {
+  return invalidSession(`${issuer.rule.name}: ${detail}`);
 }
 
 /** jose's error codes, as the log names them. */
@@ -207,7 +212,6 @@ export class SessionVerifier {
     if (!isCanonicalBase64url(jwt.slice(jwt.lastIndexOf(".") + 1)))
       throw invalidSession("signature is not canonical base64url");
     const issuer = this.#only ?? this.#issuerOf(jwt);
-    const named = (detail: string) => invalidSession(`${issuer.rule.name}: ${detail}`);
     let claims: Readonly<Record<string, unknown>>;
     try {
       ({ payload: claims } = await jwtVerify(jwt, issuer.getKey, issuer.options));
@@ -215,21 +219,18 @@ export class SessionVerifier {
       if (error instanceof KeysUnavailable) {
         throw new DomainError("session_keys_unavailable", { detail: `${issuer.rule.name}: ${error.message}` });
       }
-      if (error instanceof DomainError) throw named(error.detail ?? "refused");
-      if (error instanceof joseErrors.JWTClaimValidationFailed) throw named(issuer.claimFailure(error));
-      if (error instanceof joseErrors.JOSEError) throw named(JOSE_FAILURES[error.code] ?? error.code);
-      throw named(error instanceof Error ? error.name : "verification failed");
+      if (error instanceof DomainError) throw refusedBy(issuer, error.detail ?? "refused");
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw refusedBy(issuer, issuer.claimFailure(error));
+      if (error instanceof joseErrors.JOSEError) throw refusedBy(issuer, JOSE_FAILURES[error.code] ?? error.code);
+      throw refusedBy(issuer, error instanceof Error ? error.name : "verification failed");
     }
-    try {
-      issuer.checkProviderRules(claims);
-    } catch (error) {
-      throw error instanceof DomainError ? named(error.detail ?? "refused") : error;
-    }
+    const broken = issuer.brokenProviderRule(claims);
+    if (broken !== undefined) throw refusedBy(issuer, broken);
     const { iat } = claims;
     // jose checks that iat is a number but not that it is in the past; a session issued "later" is
     // refused beyond the same tolerance as nbf and exp.
     if (typeof iat === "number" && iat > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) {
-      throw named("iat is in the future");
+      throw refusedBy(issuer, "iat is in the future");
     }
     const uidClaim = issuer.rule.uidClaim;
     const uid = claims[uidClaim];

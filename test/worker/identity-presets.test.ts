@@ -239,6 +239,51 @@ describe("identity-provider presets", () => {
   });
 });
 
+describe("an OpenID provider's discovery document", () => {
+  it("limits the algorithms to those it advertises, and needs its issuer to match exactly", async () => {
+    const issuer = "https://idp.example.com";
+    const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: "ec-1", use: "sig" };
+    let document: Record<string, unknown> = {
+      issuer,
+      jwks_uri: `${issuer}/keys`,
+      id_token_signing_alg_values_supported: ["RS256"],
+    };
+    const discoveryFetch: typeof fetch = async (input) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url === `${issuer}/.well-known/openid-configuration`) return Response.json(document);
+      if (url === `${issuer}/keys`) return Response.json({ keys: [jwk] });
+      return new Response("no", { status: 404 });
+    };
+    const verifierNow = () => {
+      const config = parseConfig({
+        ...env,
+        SESSION_JWT_SECRET: "",
+        SESSION_OIDC_ISSUER: issuer,
+        SESSION_JWT_AUDIENCE: "app",
+      } as Env);
+      return new SessionVerifier(config.session, { fetch: discoveryFetch });
+    };
+    const uid = uniqueUid();
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sub: uid, iss: issuer, aud: "app", iat: now, exp: now + 600 })
+      .setProtectedHeader({ alg: "ES256", kid: "ec-1" })
+      .sign(privateKey);
+    // Signed with a key it publishes, but with an algorithm it does not say it uses.
+    expect(await refusal(verifierNow(), token)).toBe("oidc: alg not allowed for this issuer");
+    document = { ...document, id_token_signing_alg_values_supported: ["RS256", "ES256", "HS256", "none"] };
+    expect((await verifierNow().verify(token)).uid).toBe(uid);
+    // Advertising HS256 or none changes nothing: they are never accepted from a provider.
+    const hs = await hsJwt(uid, { issuer, audience: "app" });
+    expect(await refusal(verifierNow(), hs)).toBe("oidc: alg not allowed for this issuer");
+    // A document that names another issuer is not followed.
+    document = { ...document, issuer: "https://evil.example.com" };
+    await expect(verifierNow().verify(token)).rejects.toMatchObject({
+      detail: "oidc: no keys: discovery document names another issuer",
+    });
+  });
+});
+
 describe("several issuers at once", () => {
   const entries = () => [
     shapes.firebase.settings,
