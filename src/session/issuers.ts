@@ -271,11 +271,11 @@ export function secretRule(
     uidClaim?: string | undefined;
     name?: string | undefined;
   },
-): IssuerRule | SpecProblem {
+): IssuerRule | SpecProblem[] {
   const uidClaim = options.uidClaim ?? "sub";
-  if (!CLAIM_NAME.test(uidClaim)) return { field: "uidClaim", rule: "a claim name of letters, digits and _ . : / -" };
+  if (!CLAIM_NAME.test(uidClaim)) return [{ field: "uidClaim", rule: "a claim name of letters, digits and _ . : / -" }];
   if (options.name !== undefined && !NAME.test(options.name))
-    return { field: "name", rule: "1 to 32 of a-z 0-9 _ - (a label)" };
+    return [{ field: "name", rule: "1 to 32 of a-z 0-9 _ - (a label)" }];
   return {
     name: options.name ?? "secret",
     issuer: options.issuer,

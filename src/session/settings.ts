@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import { LIMITS } from "../constants.ts";
 import { isOrigin } from "../urls.ts";
-import { type IssuerRule, issuerRule, secretRule } from "./issuers.ts";
+import { type IssuerRule, issuerRule, type SpecProblem, secretRule } from "./issuers.ts";
 
 function present(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
@@ -83,112 +83,125 @@ export function parseSessionSettings(
   missing: (name: string) => void,
   secretKnown = true,
 ): SessionConfig {
-  const issuers: IssuerRule[] = [];
   const secret = env.SESSION_JWT_SECRET || undefined;
   if (secret && new TextEncoder().encode(secret).byteLength < LIMITS.minSecretBytes) {
     // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
     bad("SESSION_JWT_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
   }
   const listText = present(env.SESSION_ISSUERS);
-  const where = ONE_ISSUER.filter((name) => present(env[name]) !== undefined);
+  const issuers =
+    listText === undefined
+      ? oneIssuer(env, secret, bad, () => secretKnown && missing("SESSION_JWT_SECRET or SESSION_PROVIDER"))
+      : issuerList(env, listText, secret, secretKnown, bad);
+  return { issuers };
+}
 
-  if (listText !== undefined) {
-    for (const name of [...where, ...ONE_ISSUER_RULES]) {
-      if (present(env[name]) !== undefined) bad(name, "leave unset with SESSION_ISSUERS (each entry has its own)");
-    }
-    let entries: unknown;
-    try {
-      entries = JSON.parse(listText);
-    } catch {
-      entries = undefined;
-    }
-    const list = v.safeParse(issuersSchema, entries);
-    if (!list.success) {
-      bad("SESSION_ISSUERS", `a JSON list of 1 to ${LIMITS.maxSessionIssuers} issuer entries`);
-      return { issuers };
-    }
-    list.output.forEach((raw, index) => {
-      const entry = v.safeParse(issuerEntrySchema, raw);
-      const at = `entry ${index + 1}`;
-      if (!entry.success) {
-        const field = entry.issues[0].path?.map((step) => String(step.key)).join(".") ?? "";
-        bad("SESSION_ISSUERS", `${at}: ${field || "the entry"} is not allowed or not a non-empty string`);
-        return;
-      }
-      const { provider, audience, ...rest } = entry.output;
-      const audiences = typeof audience === "string" ? [audience] : audience;
-      if (provider === "secret") {
-        if (rest.authorizedParties || rest.tokenUse)
-          bad("SESSION_ISSUERS", `${at}: a secret takes issuer, audience, uidClaim, name`);
-        if (!secret && secretKnown) bad("SESSION_ISSUERS", `${at}: the secret entry needs SESSION_JWT_SECRET`);
-      }
-      const rule =
-        provider === "secret"
-          ? secretRule(secret ?? "", { ...rest, audience: audiences })
-          : issuerRule({ provider, ...rest, audience: audiences });
-      if (Array.isArray(rule)) {
-        for (const problem of rule) bad("SESSION_ISSUERS", `${at}: ${problem.field} must be ${problem.rule}`);
-      } else if ("field" in rule) bad("SESSION_ISSUERS", `${at}: ${rule.field} must be ${rule.rule}`);
-      else issuers.push(rule);
-    });
-    if (secret && !issuers.some((rule) => rule.secret !== undefined)) {
-      bad("SESSION_JWT_SECRET", 'unused: add {"provider": "secret"} to SESSION_ISSUERS, or unset it');
-    }
-    const seen = { issuers: new Set<string | undefined>(), names: new Set<string>() };
-    for (const rule of issuers) {
-      if (seen.issuers.has(rule.issuer)) bad("SESSION_ISSUERS", "each issuer once (and one secret without an issuer)");
-      if (seen.names.has(rule.name)) bad("SESSION_ISSUERS", `distinct names: give entries of one provider a "name"`);
-      seen.issuers.add(rule.issuer);
-      seen.names.add(rule.name);
-    }
-    return { issuers };
+/** SESSION_ISSUERS: several issuers, each entry with its own rules; the one-issuer settings must be unset. */
+function issuerList(
+  env: SessionSettings,
+  listText: string,
+  secret: string | undefined,
+  secretKnown: boolean,
+  bad: (name: string, rule: string) => void,
+): IssuerRule[] {
+  const issuers: IssuerRule[] = [];
+  for (const name of [...ONE_ISSUER, ...ONE_ISSUER_RULES]) {
+    if (present(env[name]) !== undefined) bad(name, "leave unset with SESSION_ISSUERS (each entry has its own)");
   }
+  let entries: unknown;
+  try {
+    entries = JSON.parse(listText);
+  } catch {
+    entries = undefined;
+  }
+  const list = v.safeParse(issuersSchema, entries);
+  if (!list.success) {
+    bad("SESSION_ISSUERS", `a JSON list of 1 to ${LIMITS.maxSessionIssuers} issuer entries`);
+    return issuers;
+  }
+  list.output.forEach((raw, index) => {
+    const at = `entry ${index + 1}`;
+    const entry = v.safeParse(issuerEntrySchema, raw);
+    if (!entry.success) {
+      const field = entry.issues[0].path?.map((step) => String(step.key)).join(".") ?? "";
+      bad("SESSION_ISSUERS", `${at}: ${field || "the entry"} is not allowed or not a non-empty string`);
+      return;
+    }
+    const { provider, audience, ...rest } = entry.output;
+    const audiences = typeof audience === "string" ? [audience] : audience;
+    if (provider === "secret") {
+      if (rest.authorizedParties || rest.tokenUse)
+        bad("SESSION_ISSUERS", `${at}: a secret takes issuer, audience, uidClaim, name`);
+      if (!secret && secretKnown) bad("SESSION_ISSUERS", `${at}: the secret entry needs SESSION_JWT_SECRET`);
+    }
+    const rule =
+      provider === "secret"
+        ? secretRule(secret ?? "", { ...rest, audience: audiences })
+        : issuerRule({ provider, ...rest, audience: audiences });
+    if (!Array.isArray(rule)) issuers.push(rule);
+    else for (const problem of rule) bad("SESSION_ISSUERS", `${at}: ${problem.field} must be ${problem.rule}`);
+  });
+  if (secret && !issuers.some((rule) => rule.secret !== undefined)) {
+    bad("SESSION_JWT_SECRET", 'unused: add {"provider": "secret"} to SESSION_ISSUERS, or unset it');
+  }
+  const seen = { issuers: new Set<string | undefined>(), names: new Set<string>() };
+  for (const rule of issuers) {
+    if (seen.issuers.has(rule.issuer)) bad("SESSION_ISSUERS", "each issuer once (and one secret without an issuer)");
+    if (seen.names.has(rule.name)) bad("SESSION_ISSUERS", `distinct names: give entries of one provider a "name"`);
+    seen.issuers.add(rule.issuer);
+    seen.names.add(rule.name);
+  }
+  return issuers;
+}
 
+/** The one-issuer settings: a provider (the secret joins it), or the secret alone. */
+function oneIssuer(
+  env: SessionSettings,
+  secret: string | undefined,
+  bad: (name: string, rule: string) => void,
+  noIssuer: () => void,
+): IssuerRule[] {
+  const where = ONE_ISSUER.filter((name) => present(env[name]) !== undefined);
   if (where.length > 1) {
     bad(where[1]!, `set one of ${ONE_ISSUER.join(", ")} (several issuers: SESSION_ISSUERS)`);
-    return { issuers };
+    return [];
   }
   const audience = commaList(env.SESSION_JWT_AUDIENCE);
   const authorizedParties = commaList(env.SESSION_AUTHORIZED_PARTIES);
   if (authorizedParties?.some((origin) => !isOrigin(origin))) {
     bad("SESSION_AUTHORIZED_PARTIES", "comma-separated origins like https://app.example.com");
   }
-  const uidClaim = present(env.SESSION_UID_CLAIM);
   const spec = {
     issuer: present(env.SESSION_JWT_ISSUER),
     audience,
     authorizedParties,
-    uidClaim,
+    uidClaim: present(env.SESSION_UID_CLAIM),
     tokenUse: present(env.SESSION_TOKEN_USE),
   };
   const setting = where[0];
+  let rule: IssuerRule | SpecProblem[];
   if (setting === undefined) {
     if (!secret) {
-      if (secretKnown) missing("SESSION_JWT_SECRET or SESSION_PROVIDER");
-      return { issuers };
+      noIssuer();
+      return [];
     }
     for (const name of ["SESSION_AUTHORIZED_PARTIES", "SESSION_TOKEN_USE"] as const) {
       if (present(env[name]) !== undefined) bad(name, "only with SESSION_PROVIDER (clerk, cognito)");
     }
-    const rule = secretRule(secret, { issuer: spec.issuer, audience, uidClaim });
-    if ("field" in rule) bad(SPEC_FIELDS[rule.field]!, rule.rule);
-    else issuers.push(rule);
-    return { issuers };
+    rule = secretRule(secret, spec);
+  } else {
+    const value = present(env[setting])!;
+    if (setting === "SESSION_PROVIDER" && /^(oidc|jwks):/.test(value)) {
+      bad(setting, "a named provider (an OpenID issuer goes in SESSION_OIDC_ISSUER, a JWKS URL in SESSION_JWKS_URL)");
+      return [];
+    }
+    const provider =
+      setting === "SESSION_PROVIDER" ? value : setting === "SESSION_OIDC_ISSUER" ? `oidc:${value}` : `jwks:${value}`;
+    rule = issuerRule({ provider, ...spec }, secret);
   }
-  const value = present(env[setting])!;
-  const provider =
-    setting === "SESSION_PROVIDER" ? value : setting === "SESSION_OIDC_ISSUER" ? `oidc:${value}` : `jwks:${value}`;
-  if (setting === "SESSION_PROVIDER" && /^(oidc|jwks):/.test(value)) {
-    bad(
-      "SESSION_PROVIDER",
-      "a named provider (an OpenID issuer goes in SESSION_OIDC_ISSUER, a JWKS URL in SESSION_JWKS_URL)",
-    );
-    return { issuers };
-  }
-  const rule = issuerRule({ provider, ...spec }, secret);
-  if (!Array.isArray(rule)) issuers.push(rule);
-  else for (const { field, rule: text } of rule) bad(field === "provider" ? setting : SPEC_FIELDS[field]!, text);
-  return { issuers };
+  if (!Array.isArray(rule)) return [rule];
+  for (const { field, rule: text } of rule) bad(field === "provider" ? setting! : SPEC_FIELDS[field]!, text);
+  return [];
 }
 
 /** A comma-separated setting as a list, or undefined when empty. */

@@ -78,6 +78,12 @@ export interface RunningOidcProvider {
 
 /** Starts the provider on a loopback port. */
 export async function startOidcProvider(): Promise<RunningOidcProvider> {
+  // Its development-only features (in-memory store, dev login) warn at first use of each instance;
+  // the tests use them on purpose. This runs in the global setup's process only.
+  const warn = console.warn;
+  console.warn = (line: unknown, ...rest: unknown[]) => {
+    if (!String(line).includes("oidc-provider WARNING")) warn(line, ...rest);
+  };
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -111,6 +117,9 @@ export async function startOidcProvider(): Promise<RunningOidcProvider> {
   });
   return {
     issuer,
-    dispose: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    dispose: () =>
+      new Promise<void>((resolve) => server.close(() => resolve())).finally(() => {
+        console.warn = warn;
+      }),
   };
 }
