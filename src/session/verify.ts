@@ -28,13 +28,13 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from "jose";
-import type { SessionConfig } from "../config.ts";
 import { LIMITS, TIMING } from "../constants.ts";
 import { UID_RULE } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { isValidUid } from "../uid.ts";
 import type { IssuerRule } from "./issuers.ts";
 import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "./jwks.ts";
+import type { SessionConfig } from "./settings.ts";
 
 /** Algorithms accepted with a shared secret. */
 export const SECRET_ALGORITHMS = ["HS256"] as const;
