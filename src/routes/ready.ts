@@ -4,8 +4,9 @@
  * refuse, and /healthz stays 200), so this makes a real signed NetEase call.
  *
  * Checks, each named in the answer with its outcome and latency: configuration; KV (one read);
- * each session issuer's public keys, as `keys:<issuer name>` (one fetch each); NetEase (a `getUinfos` signed with our app key and secret:
- * `credentials_rejected` for a wrong secret, distinct from `unreachable`). 200 when all pass, else
+ * each session issuer's public keys, as `keys:<issuer name>` (one fetch each); NetEase (a
+ * `getUinfos` signed with our app key and secret: `credentials_rejected` for a wrong secret, distinct
+ * from `unreachable`). 200 when all pass, else
  * 503 naming the failed ones; never a secret, a token or NetEase's raw answer. Each probe is
  * single-flight and its result reused for 30 s per isolate, so polling cannot exhaust NetEase's rate
  * or hammer the identity provider; the NetEase probe uses a client of its own, so a 416 it meets does
@@ -106,20 +107,17 @@ readyRoutes.get("/", async (c) => {
     return c.json({ status: "not_ready", failed: ["config"], checks: { config } }, 503, headers);
   }
   const probe = probesFor(c.var.runtime);
-  const keyNames = [...probe.keys.keys()];
-  const [kv, netease, ...keys] = await Promise.all([
+  const [kv, netease, keys] = await Promise.all([
     probe.kv.check(),
     probe.netease.check(),
-    ...keyNames.map((name) => probe.keys.get(name)!.check()),
+    Promise.all([...probe.keys].map(async ([name, keyProbe]) => [name, await keyProbe.check()] as const)),
   ]);
   const checks: Record<string, Check> = {
     config: { ok: true, outcome: "ok", latencyMs: 0 },
-    kv: kv!,
-    netease: netease!,
+    kv,
+    netease,
+    ...Object.fromEntries(keys),
   };
-  keyNames.forEach((name, index) => {
-    checks[name] = keys[index]!;
-  });
   const failed = Object.entries(checks)
     .filter(([, check]) => !check.ok)
     .map(([name]) => name);

@@ -42,7 +42,7 @@ export interface RemoteKeySetOptions {
   fetch?: typeof fetch;
 }
 
-/** What an issuer's discovery document said, kept for the isolate's life once fetched. */
+/** What an issuer's discovery document said, kept until fetching the keys it names fails. */
 interface Discovered {
   jwksUri: string;
   /** The signing algorithms it advertises that we accept (never HS*, never none). */
@@ -56,6 +56,7 @@ export class RemoteKeySet {
   readonly #source: KeySource;
   readonly #fetchImpl: typeof fetch;
   #discovered: Discovered | undefined;
+  #rediscover = false;
   readonly #maxAgeMs: number;
   readonly #cooldownMs: number;
   readonly #timeoutMs: number;
@@ -136,8 +137,18 @@ export class RemoteKeySet {
   async #fetch(): Promise<JSONWebKeySet> {
     const source = this.#source;
     if (source.kind === "x509") return certificatesToJwks(await this.#getJson(source.url, "certificates"));
-    const url = source.kind === "jwks" ? source.url : (await this.#discover(source.issuer)).jwksUri;
-    const body = await this.#getJson(url, "JWKS");
+    let body: unknown;
+    if (source.kind === "jwks") body = await this.#getJson(source.url, "JWKS");
+    else {
+      try {
+        body = await this.#getJson((await this.#discover(source.issuer)).jwksUri, "JWKS");
+      } catch (error) {
+        // The provider may have moved its keys: read its discovery document again next time (what
+        // it said last still holds until then, its algorithm list included).
+        this.#rediscover = true;
+        throw error;
+      }
+    }
     const keys = (body as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys)) throw new Error("JWKS has no keys array");
     return {
@@ -146,13 +157,13 @@ export class RemoteKeySet {
   }
 
   /**
-   * The discovery document, fetched once per isolate (it names where the keys are; the keys
+   * The discovery document, kept until a key fetch fails (it names where the keys are; the keys
    * themselves rotate, the document rarely changes). OpenID Connect Discovery §4.3: its `issuer`
    * must be exactly the one configured, or an attacker who can serve that path could name another
    * issuer's keys.
    */
   async #discover(issuer: string): Promise<Discovered> {
-    if (this.#discovered) return this.#discovered;
+    if (this.#discovered && !this.#rediscover) return this.#discovered;
     const document = (await this.#getJson(
       `${issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`,
       "discovery document",
@@ -169,6 +180,7 @@ export class RemoteKeySet {
     const algorithms = ASYMMETRIC_ALGORITHMS.filter((alg) => listed.includes(alg));
     if (algorithms.length === 0) throw new Error("discovery document advertises no algorithm we accept");
     this.#discovered = { jwksUri, algorithms };
+    this.#rediscover = false;
     return this.#discovered;
   }
 

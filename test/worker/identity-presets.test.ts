@@ -240,7 +240,7 @@ describe("identity-provider presets", () => {
 });
 
 describe("an OpenID provider's discovery document", () => {
-  it("limits the algorithms to those it advertises, and needs its issuer to match exactly", async () => {
+  it("limits the algorithms to those it advertises, follows moved keys, and needs its issuer to match exactly", async () => {
     const issuer = "https://idp.example.com";
     const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
     const jwk = { ...(await exportJWK(publicKey)), kid: "ec-1", use: "sig" };
@@ -252,7 +252,7 @@ describe("an OpenID provider's discovery document", () => {
     const discoveryFetch: typeof fetch = async (input) => {
       const url = String(input instanceof Request ? input.url : input);
       if (url === `${issuer}/.well-known/openid-configuration`) return Response.json(document);
-      if (url === `${issuer}/keys`) return Response.json({ keys: [jwk] });
+      if (url === document.jwks_uri) return Response.json({ keys: [jwk] });
       return new Response("no", { status: 404 });
     };
     const verifierNow = () => {
@@ -276,6 +276,22 @@ describe("an OpenID provider's discovery document", () => {
     // Advertising HS256 or none changes nothing: they are never accepted from a provider.
     const hs = await hsJwt(uid, { issuer, audience: "app" });
     expect(await refusal(verifierNow(), hs)).toBe("oidc: alg not allowed for this issuer");
+    // The provider moves its keys: once the old jwks_uri fails, the document is read again.
+    let clock = Date.now();
+    const config = parseConfig({
+      ...env,
+      SESSION_JWT_SECRET: "",
+      SESSION_OIDC_ISSUER: issuer,
+      SESSION_JWT_AUDIENCE: "app",
+    } as Env);
+    const clocked = new SessionVerifier(config.session, { fetch: discoveryFetch, now: () => clock });
+    expect((await clocked.verify(token)).uid).toBe(uid);
+    document = { ...document, jwks_uri: `${issuer}/moved-keys` };
+    clock += 6 * 60_000; // the keys are stale: the refresh fails at the old URL, the stale keys serve
+    expect((await clocked.verify(token)).uid).toBe(uid);
+    expect(await clocked.keySources[0]!.check()).toBe("HTTP 404 for the JWKS");
+    clock += 31_000; // past the cool-down: the document is read again and names the new URL
+    expect(await clocked.keySources[0]!.check()).toBe("ok");
     // A document that names another issuer is not followed.
     document = { ...document, issuer: "https://evil.example.com" };
     await expect(verifierNow().verify(token)).rejects.toMatchObject({
