@@ -69,6 +69,8 @@ export default defineConfig({
     projects: [
       workerProject("worker", ["test/worker/**/*.test.ts"]),
       workerProject("worker-v2", ACCOUNT_SUITES, { NIM_API_VERSION: "v2" }),
+      // A launch-day burst needs a pacer queue no other test shares, and a rate low enough to fill it.
+      workerProject("worker-pacing", ["test/pacing/**/*.test.ts"], { NIM_CREATE_RATE: "2" }),
       {
         // Code that runs in Node or in apps: scripts, and the client token provider.
         // Some of them spawn Node scripts (the deploy preflight, kv-import) while the workerd suites

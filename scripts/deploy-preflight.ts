@@ -9,7 +9,8 @@
  *   - the ACCOUNTS KV binding is declared (without an id, wrangler creates the namespace on first
  *     deploy; a note says to commit the id it prints);
  *   - the ACCOUNT_OBJECTS Durable Object binding names this Worker's AccountObject class, and a
- *     migration declares that class SQLite-backed (without it, deploy fails or every change 500s).
+ *     migration declares that class SQLite-backed (without it, deploy fails or every change 500s);
+ *     likewise NIM_CREATE_PACER and CreatePacer unless NIM_CREATE_RATE is "0".
  * The secrets cannot be read from here: it reminds how to check them (`npm exec wrangler -- secret list`).
  */
 
@@ -60,6 +61,22 @@ if (!sqliteClasses.includes("AccountObject")) {
     'No migration declares AccountObject as a SQLite-backed class: add [[migrations]] with tag = "v1" and new_sqlite_classes = ["AccountObject"].',
   );
 }
+if (setting("NIM_CREATE_RATE") !== "0") {
+  // Pacing is on (the default): its object must be bound and declared, or every first sign-up 500s.
+  const pacer = config.durable_objects.bindings.find(
+    (binding: { name: string; class_name?: string; script_name?: string }) => binding.name === "NIM_CREATE_PACER",
+  );
+  if (pacer?.class_name !== "CreatePacer" || pacer.script_name) {
+    problems.push(
+      'No Durable Object binding NIM_CREATE_PACER for this Worker\'s class CreatePacer: add [[durable_objects.bindings]] with name = "NIM_CREATE_PACER" and class_name = "CreatePacer" (or set NIM_CREATE_RATE = "0" to turn pacing off).',
+    );
+  }
+  if (!sqliteClasses.includes("CreatePacer")) {
+    problems.push(
+      'No migration declares CreatePacer as a SQLite-backed class: add [[migrations]] with tag = "v2" and new_sqlite_classes = ["CreatePacer"].',
+    );
+  }
+}
 if (problems.length > 0) {
   for (const problem of problems) console.error(`[deploy] ${problem}`);
   console.error("[deploy] refusing to deploy.");
@@ -73,7 +90,7 @@ if (!accounts?.id) {
 }
 console.log(
   "[deploy] preflight ok. Secrets are not checked here: `npm exec wrangler -- secret list` must list " +
-    "NIM_APP_SECRET, ACCID_SECRET and SESSION_JWT_SECRET (or set SESSION_JWKS_URL)" +
+    "NIM_APP_SECRET, ACCID_SECRET and SESSION_JWT_SECRET (unless an identity provider is set)" +
     (channelPolicy || setting("RTC_POLICY_CLAIM")
       ? ", and NERTC_PERM_SECRET for the channel policy's privileges."
       : "."),

@@ -13,7 +13,7 @@ import {
   OPEN_POLICY,
   parseChannelRules,
 } from "./channel-policy.ts";
-import { DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion, RTC_PRIVILEGES } from "./constants.ts";
+import { DEFAULT_CREATE_RATE, DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion, RTC_PRIVILEGES } from "./constants.ts";
 import { DomainError } from "./errors.ts";
 import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
 import { isFetchableUrl, isOrigin } from "./urls.ts";
@@ -76,6 +76,10 @@ export interface Env {
   ACCOUNTS?: KVNamespace;
   /** The per-uid Durable Objects (class AccountObject) that are the single writers of account records. */
   ACCOUNT_OBJECTS?: ObjectNamespace;
+  /** First-time account creations a second across the deployment (default 80, below NetEase's ~100); 0 turns pacing off. */
+  NIM_CREATE_RATE?: string;
+  /** The Durable Object (class CreatePacer) that paces first-time creations; needed unless NIM_CREATE_RATE is 0. */
+  NIM_CREATE_PACER?: ObjectNamespace;
   /** Rate limit per uid on /v1/token (optional binding). */
   TOKEN_RATE_LIMITER?: RateLimit;
   /** Rate limit per client IP on failed authentication (optional binding). */
@@ -136,6 +140,8 @@ export interface Config {
   accounts: KVNamespace;
   /** The account objects: every change to a uid's record goes through its object. */
   accountObjects: ObjectNamespace;
+  /** First-time creations paced at `rate` a second by the deployment's pacer; undefined when off. */
+  createPacing: { rate: number; pacers: ObjectNamespace } | undefined;
   /** Rate-limit bindings; each optional (without it nothing is limited). */
   rateLimiters: { tokenRequests: RateLimit | undefined; authFailures: RateLimit | undefined };
 }
@@ -279,6 +285,18 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
 
   if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });
   if (!env.ACCOUNT_OBJECTS) problems.push({ name: "ACCOUNT_OBJECTS", problem: "missing" });
+  const createRateText = present(env.NIM_CREATE_RATE);
+  const createRate =
+    createRateText === undefined
+      ? DEFAULT_CREATE_RATE
+      : /^\d{1,5}$/.test(createRateText)
+        ? Number(createRateText)
+        : NaN;
+  if (!(createRate >= 0 && createRate <= LIMITS.maxCreateRate)) {
+    bad("NIM_CREATE_RATE", `whole creations a second from 0 (no pacing) to ${LIMITS.maxCreateRate}`);
+  } else if (createRate > 0 && !env.NIM_CREATE_PACER) {
+    problems.push({ name: "NIM_CREATE_PACER", problem: "missing" });
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -298,6 +316,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     allowedOrigins,
     accounts: env.ACCOUNTS!,
     accountObjects: env.ACCOUNT_OBJECTS!,
+    createPacing: createRate > 0 ? { rate: createRate, pacers: env.NIM_CREATE_PACER! } : undefined,
     rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
   };
 }

@@ -43,6 +43,13 @@ export const LIMITS = {
   maxJwtLength: 8192,
   /** Largest JWKS document we read (real ones are a few KB). */
   maxJwksBytes: 64 * 1024,
+  /**
+   * The longest a first-time sign-up waits for its creation slot (NIM_CREATE_RATE) before it is
+   * answered 503 with the queue's Retry-After: a few seconds, well within a client's patience.
+   */
+  maxCreateWaitMs: 3_000,
+  /** NIM_CREATE_RATE's ceiling: NetEase sells higher caps than its default ~100/s, not unbounded ones. */
+  maxCreateRate: 10_000,
   /** Issuers in SESSION_ISSUERS: enough for a migration plus staff and customers, few enough to read. */
   maxSessionIssuers: 8,
   /** Longest dynamic token we decode (real ones are about 120 characters). */
@@ -81,6 +88,9 @@ export const DEFAULT_TTLS = {
   /** RTC_PERM_KEY_TTL: a permission key's lifetime when no grant sets its own. */
   rtcPermKey: 3600,
 } as const;
+
+/** NIM_CREATE_RATE's default: first-time creations a second, below NetEase's cap of about 100. */
+export const DEFAULT_CREATE_RATE = 80;
 
 export const TIMING = {
   /** Clock tolerance for `nbf`, `iat` and `exp` of session JWTs. */

@@ -28,6 +28,7 @@ export type DomainErrorKind =
   | "record_corrupt"
   | "upstream_unavailable"
   | "upstream_rate_limited"
+  | "creation_queue_full"
   | "upstream_rejected"
   | "account_blocked"
   | "channel_refused"
@@ -45,12 +46,18 @@ export class DomainError extends Error {
   readonly detail: string | undefined;
   /** A caller-facing explanation that replaces the table's message (used for conflicts). */
   readonly reason: string | undefined;
+  /** Seconds, replacing the table's Retry-After when the wait is known (a creation queue's length). */
+  readonly retryAfter: number | undefined;
 
-  constructor(kind: DomainErrorKind, options: { detail?: string | undefined; reason?: string | undefined } = {}) {
+  constructor(
+    kind: DomainErrorKind,
+    options: { detail?: string | undefined; reason?: string | undefined; retryAfter?: number | undefined } = {},
+  ) {
     super(options.detail ?? kind);
     this.kind = kind;
     this.detail = options.detail;
     this.reason = options.reason;
+    this.retryAfter = options.retryAfter;
   }
 }
 
@@ -125,6 +132,11 @@ const DOMAIN_ANSWERS: Record<DomainErrorKind, Answer> = {
     message: "The IM service is temporarily unavailable; retry later.",
     retryAfter: TIMING.nimRateLimitBlockSeconds,
   },
+  creation_queue_full: {
+    code: "upstream_unavailable",
+    message: "New IM accounts are being created as fast as NetEase allows; retry after the time given.",
+    retryAfter: 1,
+  },
   upstream_rejected: { code: "upstream_error", message: "The IM service rejected the request." },
   account_blocked: { code: "account_blocked", message: "This account is blocked from IM login." },
   channel_refused: {
@@ -181,7 +193,8 @@ export function describeError(error: unknown): { code: ErrorCode; message: strin
   const headers = new Headers();
   if (error instanceof DomainError) {
     const answer = DOMAIN_ANSWERS[error.kind];
-    if (answer.retryAfter !== undefined) headers.set("Retry-After", String(answer.retryAfter));
+    const retryAfter = error.retryAfter ?? answer.retryAfter;
+    if (retryAfter !== undefined) headers.set("Retry-After", String(retryAfter));
     if (answer.challenge) headers.set("WWW-Authenticate", answer.challenge);
     return { code: answer.code, message: error.reason ?? answer.message, headers, detail: error.detail };
   }

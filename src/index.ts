@@ -79,3 +79,4 @@ export default app;
 
 /** The per-uid account objects (wrangler.toml binds the class as ACCOUNT_OBJECTS). */
 export { AccountObject } from "./account-object/object.ts";
+export { CreatePacer } from "./pacing/create-pacer.ts";

@@ -9,7 +9,14 @@ import type { AccountRecord } from "../records/record.ts";
 /** An operation's result as it crosses the RPC boundary. `internal` is a fault in the object itself. */
 export type ObjectAnswer<T> =
   | { ok: true; value: T; replayed?: boolean }
-  | { ok: false; kind: DomainErrorKind | "internal"; detail?: string; reason?: string; replayed?: boolean };
+  | {
+      ok: false;
+      kind: DomainErrorKind | "internal";
+      detail?: string;
+      reason?: string;
+      retryAfter?: number;
+      replayed?: boolean;
+    };
 
 /**
  * An operator action's outcome. `replayed` means a repeated X-Request-Id: `value` is what the first

@@ -86,5 +86,5 @@ async function settle<T>(call: () => Promise<ObjectAnswer<T>>): Promise<Operated
   }
   if (answer.ok) return { value: answer.value, replayed: answer.replayed === true };
   if (answer.kind === "internal") throw new Error(answer.detail ?? "account object failed");
-  throw new DomainError(answer.kind, { detail: answer.detail, reason: answer.reason });
+  throw new DomainError(answer.kind, { detail: answer.detail, reason: answer.reason, retryAfter: answer.retryAfter });
 }

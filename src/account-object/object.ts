@@ -31,6 +31,7 @@ import { TIMING } from "../constants.ts";
 import { DomainError, type DomainErrorKind } from "../errors.ts";
 import { logLine } from "../log.ts";
 import { nimServerApi } from "../nim/connect.ts";
+import { CreatePacing } from "../pacing/create-pacer.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import { AccountStore } from "../records/store.ts";
 import type { ObjectAnswer, OperationOptions, Revocation } from "./answers.ts";
@@ -54,7 +55,9 @@ function dependenciesFor(env: Env): Dependencies | ConfigError {
       const config = parseConfig(env);
       const store = new AccountStore(config.accounts);
       const nim = nimServerApi(config);
-      found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret)) };
+      const { createPacing } = config;
+      const pacing = createPacing && new CreatePacing(createPacing.pacers, config.appKey, createPacing.rate);
+      found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret), pacing) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       found = error;
@@ -334,7 +337,10 @@ function existing(current: Current): AccountRecord {
 }
 
 function toAnswer(error: unknown): ObjectAnswer<never> {
-  if (error instanceof DomainError) return { ok: false, kind: error.kind, detail: error.detail, reason: error.reason };
+  if (error instanceof DomainError) {
+    const { kind, detail, reason, retryAfter } = error;
+    return { ok: false, kind, detail, reason, ...(retryAfter === undefined ? {} : { retryAfter }) };
+  }
   logLine("error", { event: "account_object_error", detail: error instanceof Error ? error.name : typeof error });
   return { ok: false, kind: "internal" };
 }

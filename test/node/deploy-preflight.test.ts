@@ -20,9 +20,12 @@ function preflight(toml: string): { status: number | null; output: string } {
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
+const PACER =
+  '[[durable_objects.bindings]]\nname = "NIM_CREATE_PACER"\nclass_name = "CreatePacer"\n' +
+  '[[migrations]]\ntag = "v2"\nnew_sqlite_classes = ["CreatePacer"]\n';
 const OBJECTS =
   '[[durable_objects.bindings]]\nname = "ACCOUNT_OBJECTS"\nclass_name = "AccountObject"\n' +
-  '[[migrations]]\ntag = "v1"\nnew_sqlite_classes = ["AccountObject"]\n';
+  `[[migrations]]\ntag = "v1"\nnew_sqlite_classes = ["AccountObject"]\n${PACER}`;
 const KV = `${OBJECTS}[[kv_namespaces]]\nbinding = "ACCOUNTS"\n`;
 
 describe("deploy preflight", () => {
@@ -49,8 +52,17 @@ describe("deploy preflight", () => {
     const keyValueBacked = '[[migrations]]\ntag = "v1"\nnew_classes = ["AccountObject"]\n';
     const noSqlite = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${kvOnly}${binding}${keyValueBacked}`);
     expect(noSqlite.status).toBe(1);
-    expect(noSqlite.output).not.toContain("No Durable Object binding");
+    expect(noSqlite.output).not.toContain("No Durable Object binding ACCOUNT_OBJECTS");
     expect(noSqlite.output).toContain("No migration declares AccountObject as a SQLite-backed class");
+  });
+
+  it("refuses pacing without its object's binding and migration, unless NIM_CREATE_RATE is 0", () => {
+    const withoutPacer = `[[kv_namespaces]]\nbinding = "ACCOUNTS"\n${OBJECTS.replace(PACER, "")}`;
+    const paced = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${withoutPacer}`);
+    expect(paced.status).toBe(1);
+    expect(paced.output).toContain("No Durable Object binding NIM_CREATE_PACER");
+    expect(paced.output).toContain("No migration declares CreatePacer");
+    expect(preflight(`[vars]\nNIM_APP_KEY = "abc123"\nNIM_CREATE_RATE = "0"\n${withoutPacer}`).status).toBe(0);
   });
 
   it("refuses a channel policy the Worker would refuse, and reminds of NERTC_PERM_SECRET for a good one", () => {

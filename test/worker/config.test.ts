@@ -36,6 +36,17 @@ describe("configuration", () => {
     for (const secret of [...SECRET_VALUES(), "short"]) expect(text).not.toContain(secret);
   });
 
+  it("checks NIM_CREATE_RATE, and needs the pacer's binding unless pacing is off", async () => {
+    const health = async (overrides: Record<string, unknown>) =>
+      (await call("/healthz", {}, overrides)).json<{ missing?: string[]; invalid?: string[] }>();
+    for (const rate of ["-1", "1.5", "fast", "10001"]) {
+      expect((await health({ NIM_CREATE_RATE: rate })).invalid, rate).toEqual(["NIM_CREATE_RATE"]);
+    }
+    expect((await health({ NIM_CREATE_PACER: undefined })).missing).toEqual(["NIM_CREATE_PACER"]);
+    expect(await health({ NIM_CREATE_PACER: undefined, NIM_CREATE_RATE: "0" })).toEqual({ status: "ok" });
+    expect(await health({ NIM_CREATE_RATE: "100" })).toEqual({ status: "ok" });
+  });
+
   it("names a missing session key source", async () => {
     const response = await call("/healthz", {}, { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: "" });
     expect((await response.json<{ missing: string[] }>()).missing).toEqual(["SESSION_JWT_SECRET or SESSION_PROVIDER"]);
