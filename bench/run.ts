@@ -16,7 +16,9 @@
  * Every load loop is bounded by duration and only loopback addresses are used.
  */
 
+import { writeFileSync } from "node:fs";
 import autocannon from "autocannon";
+import { reportBurst, runBurst } from "./burst.ts";
 import { measureLatency } from "./latency.ts";
 import { report } from "./report.ts";
 import { hsJwt, startServices } from "./services.ts";
@@ -37,36 +39,43 @@ import {
 } from "./settings.ts";
 import { buildBundle, measureStartup } from "./startup.ts";
 
+/** The launch-day bursts, paced and unpaced, one after the other; whether the paced one met its goals. */
+async function bursts(bundlePath: string): Promise<boolean> {
+  const results = [await runBurst(bundlePath, "paced"), await runBurst(bundlePath, "unpaced")];
+  return reportBurst(results, `${ROOT}bench/burst-results.json`, writeFileSync);
+}
+
 async function main(): Promise<void> {
   log("building the production bundle");
   const bundle = buildBundle();
+  if (process.env.BENCH_ONLY === "burst") {
+    if (!(await bursts(bundle.path))) process.exitCode = 1;
+    return;
+  }
   log(`bundle ${bundle.raw} B, ${bundle.gzip} B gzip; measuring startup`);
   const reference = buildBundle(`${ROOT}bench/reference/wrangler.toml`);
   const startup = measureStartup(bundle.path, true, reference.path);
 
-  const services = await startServices(bundle.path);
+  const minimal = buildBundle(`${ROOT}bench/minimal/wrangler.toml`, "minimal");
+  const services = await startServices(bundle.path, minimal.path);
   const { origins } = services;
 
   let firstTimeCounter = 0;
+  /** Each user's JWT in turn, from `offset` on (the NERTC scenarios start halfway, at other users). */
+  const cycle = (jwts: string[], offset = 0) => {
+    let i = 0;
+    return () => jwts[(i++ + offset) % USERS];
+  };
   const jwtFor: Record<Scenario, () => string | undefined> = {
     baseline: () => undefined,
-    "warm-hs256": (() => {
-      let i = 0;
-      return () => services.hsJwts[i++ % USERS];
-    })(),
-    "warm-rtc-hs256": (() => {
-      let i = 0;
-      return () => services.hsJwts[(i++ + USERS / 2) % USERS];
-    })(),
-    "warm-es256-jwks": (() => {
-      let i = 0;
-      return () => services.esJwts[i++ % USERS];
-    })(),
+    "warm-hs256": cycle(services.hsJwts),
+    "warm-rtc-hs256": cycle(services.hsJwts, USERS / 2),
+    "warm-es256-jwks": cycle(services.esJwts),
     "first-time": () => hsJwt(`bench-new-${firstTimeCounter++}`, services.exp),
-    "warm-hs256-simulated-ratelimit": (() => {
-      let i = 0;
-      return () => services.hsJwts[i++ % USERS];
-    })(),
+    "warm-hs256-simulated-ratelimit": cycle(services.hsJwts),
+    "minimal-hs256": cycle(services.hsJwts),
+    "minimal-rtc-hs256": cycle(services.hsJwts, USERS / 2),
+    "minimal-es256": cycle(services.esJwts),
   };
   const originFor: Record<Scenario, string> = {
     baseline: origins.baseline,
@@ -75,7 +84,11 @@ async function main(): Promise<void> {
     "warm-es256-jwks": origins.es,
     "first-time": origins.hs,
     "warm-hs256-simulated-ratelimit": origins.hsrl,
+    "minimal-hs256": origins.minimal,
+    "minimal-rtc-hs256": origins.minimal,
+    "minimal-es256": origins.minimal,
   };
+  const isRtc = (scenario: Scenario) => scenario === "warm-rtc-hs256" || scenario === "minimal-rtc-hs256";
 
   // The NERTC scenario must measure what production advice costs: a permission key under the policy.
   const rtcProbe = await fetch(`${origins.hs}/v1/rtc/token`, {
@@ -88,6 +101,31 @@ async function main(): Promise<void> {
     throw new Error(`the NERTC scenario's answer carries no policy-bound permission key (HTTP ${rtcProbe.status})`);
   }
 
+  // The minimal issuer must answer what the project answers (same account, same grant).
+  for (const [path, jwt, projectOrigin] of [
+    ["/v1/token", services.hsJwts[0], origins.hs],
+    ["/v1/token", services.esJwts[0], origins.es],
+    ["/v1/rtc/token", services.hsJwts[0], origins.hs],
+  ] as const) {
+    const answers = await Promise.all(
+      [projectOrigin, origins.minimal].map(async (origin) => {
+        const answer = await fetch(`${origin}${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
+          ...(path === "/v1/rtc/token" ? { body: RTC_BODY } : {}),
+        });
+        return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+      }),
+    );
+    const [project, minimal] = answers as [(typeof answers)[0], (typeof answers)[0]];
+    const same = ["accid", "appKey", "uid", "privilege", "ttl", "permKeyTtl"].every(
+      (k) => project.body[k] === minimal.body[k],
+    );
+    if (minimal.status !== 200 || !same || Object.keys(project.body).join() !== Object.keys(minimal.body).join()) {
+      throw new Error(`the minimal issuer's ${path} answer differs from the project's (HTTP ${minimal.status})`);
+    }
+  }
+
   async function load(scenario: Scenario, seconds: number): Promise<autocannon.Result> {
     const next = jwtFor[scenario];
     return autocannon({
@@ -97,14 +135,14 @@ async function main(): Promise<void> {
       requests: [
         {
           method: scenario === "baseline" ? "GET" : "POST",
-          path: scenario === "baseline" ? "/" : scenario === "warm-rtc-hs256" ? "/v1/rtc/token" : "/v1/token",
-          ...(scenario === "warm-rtc-hs256" ? { body: RTC_BODY } : {}),
+          path: scenario === "baseline" ? "/" : isRtc(scenario) ? "/v1/rtc/token" : "/v1/token",
+          ...(isRtc(scenario) ? { body: RTC_BODY } : {}),
           setupRequest: (request) => {
             const jwt = next();
             request.headers = {
               ...request.headers,
               ...(jwt ? { authorization: `Bearer ${jwt}` } : {}),
-              ...(scenario === "warm-rtc-hs256" ? { "content-type": "application/json" } : {}),
+              ...(isRtc(scenario) ? { "content-type": "application/json" } : {}),
             };
             return request;
           },
@@ -120,6 +158,9 @@ async function main(): Promise<void> {
     "warm-es256-jwks",
     "first-time",
     "warm-hs256-simulated-ratelimit",
+    "minimal-hs256",
+    "minimal-rtc-hs256",
+    "minimal-es256",
   ];
   // Latency first, on the warm path proper: the judged pair is warmed (every user's record cached)
   // and measured before any cached record is due for its refresh (30 s after it was cached), so the
@@ -130,16 +171,24 @@ async function main(): Promise<void> {
   await load("baseline", 1);
   await load("warm-hs256", 1);
   await load("warm-es256-jwks", 1);
+  await load("minimal-hs256", 1);
   log(`latency at ${LATENCY_RATE} req/s for each Worker`);
-  const latency: Record<"baseline" | "warm-hs256" | "warm-es256-jwks", { p50: number; p99: number }[]> = {
+  const latency: Record<
+    "baseline" | "warm-hs256" | "minimal-hs256" | "warm-es256-jwks",
+    { p50: number; p99: number }[]
+  > = {
     baseline: [],
     "warm-hs256": [],
+    "minimal-hs256": [],
     "warm-es256-jwks": [],
   };
   // Baseline and HS256 alternate (the judged pair); ES256 follows on its own, for information (its
   // users were cached during its warm-up, so its later rounds may meet their refreshes).
   const schedule: (keyof typeof latency)[][] = [
-    ...Array.from({ length: LATENCY_ROUNDS + 1 }, () => ["baseline", "warm-hs256"] as (keyof typeof latency)[]),
+    ...Array.from(
+      { length: LATENCY_ROUNDS + 1 },
+      () => ["baseline", "warm-hs256", "minimal-hs256"] as (keyof typeof latency)[],
+    ),
     ...Array.from({ length: LATENCY_ROUNDS + 1 }, () => ["warm-es256-jwks"] as (keyof typeof latency)[]),
   ];
   for (const [index, scenarios] of schedule.entries()) {
@@ -172,6 +221,7 @@ async function main(): Promise<void> {
     ]),
   ) as Record<keyof typeof latency, { p50: number; p99: number }>;
   const p99AddedMs = median(latency["warm-hs256"].map((r, i) => r.p99 - latency.baseline[i]!.p99));
+  const p99OverMinimalMs = median(latency["warm-hs256"].map((r, i) => r.p99 - latency["minimal-hs256"][i]!.p99));
 
   log("warming up");
   for (const scenario of scenarios.filter((s) => s !== "first-time")) await load(scenario, 1);
@@ -221,6 +271,7 @@ async function main(): Promise<void> {
     latency,
     latencySummary,
     p99AddedMs,
+    p99OverMinimalMs,
     bundle,
     startup,
     firstTime: {
@@ -232,7 +283,9 @@ async function main(): Promise<void> {
     },
     workerLogLines: services.workerLogLines(),
   });
-  if (!ok) process.exitCode = 1;
+  // The bursts last: their hundreds of concurrent users must not share the machine with the rounds.
+  const burstOk = await bursts(bundle.path);
+  if (!ok || !burstOk) process.exitCode = 1;
 }
 
 await main();

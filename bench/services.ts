@@ -28,7 +28,7 @@ export function hsJwt(uid: string, exp: number): string {
 /** The running services, the users' session JWTs, and how to stop it all. */
 export interface Services {
   emulator: RunningEmulator;
-  origins: { baseline: string; hs: string; es: string; hsrl: string };
+  origins: { baseline: string; hs: string; es: string; hsrl: string; minimal: string };
   hsJwts: string[];
   esJwts: string[];
   /** When the session JWTs expire (Unix s). */
@@ -39,7 +39,7 @@ export interface Services {
 }
 
 /** Starts the services around the bundle at `bundlePath`. */
-export async function startServices(bundlePath: string): Promise<Services> {
+export async function startServices(bundlePath: string, minimalPath: string): Promise<Services> {
   let workerLogLines = 0;
   const emulator = await startEmulator({ appKey: SECRETS.NIM_APP_KEY, appSecret: SECRETS.NIM_APP_SECRET });
   const { publicKey, privateKey } = await generateKeyPair("ES256");
@@ -58,7 +58,10 @@ export async function startServices(bundlePath: string): Promise<Services> {
     unsafeDirectSockets: direct,
     kvNamespaces: { ACCOUNTS: "bench-accounts" },
     // First use of a uid goes through its account object, as in production (each worker its own).
-    durableObjects: { ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true } },
+    durableObjects: {
+      ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true },
+      NIM_CREATE_PACER: { className: "CreatePacer", useSQLite: true },
+    },
     // Miniflare simulates the Rate Limiting binding as a call to another local service, which costs
     // about a millisecond per request here; in production the counters live on the Worker's own
     // machine. So the target scenarios run without the binding, and one extra scenario measures the
@@ -107,6 +110,22 @@ export async function startServices(bundlePath: string): Promise<Services> {
           SESSION_JWT_AUDIENCE: BENCH_IDP.audience,
         }),
         tokenWorker("token-hs-rl", {}, true),
+        {
+          // The practical limit: a hand-written minimal issuer (bench/minimal/), same KV, secrets and keys.
+          name: "minimal",
+          modules: true,
+          scriptPath: minimalPath,
+          compatibilityDate: "2026-11-01",
+          compatibilityFlags: ["nodejs_compat"],
+          unsafeDirectSockets: direct,
+          kvNamespaces: { ACCOUNTS: "bench-accounts" },
+          bindings: {
+            ...SECRETS,
+            SESSION_JWKS_URL: jwksUrl,
+            SESSION_JWT_ISSUER: BENCH_IDP.issuer,
+            SESSION_JWT_AUDIENCE: BENCH_IDP.audience,
+          },
+        },
       ],
     }),
     logRequests: false,
@@ -123,6 +142,7 @@ export async function startServices(bundlePath: string): Promise<Services> {
     hs: await directUrl("token-hs"),
     es: await directUrl("token-es"),
     hsrl: await directUrl("token-hs-rl"),
+    minimal: await directUrl("minimal"),
   };
 
   log(`mapping ${USERS} users in KV and signing their session JWTs`);

@@ -40,6 +40,12 @@ export const RTC_BODY = JSON.stringify({ channelName: "bench room 1" });
  * heavy dependency would still fail it.
  */
 export const TARGETS = {
+  /** The project's warm HS256 and NERTC paths against the hand-written minimal issuer (bench/minimal/). */
+  vsMinimal: 0.9,
+  /** ES256 against the minimal issuer's ES256 twin. */
+  esVsMinimal: 0.85,
+  /** The project's p99 over the minimal issuer's at LATENCY_RATE. */
+  p99OverMinimalMs: 2,
   hsRatio: 0.35,
   rtcRatio: 0.3,
   hsP99AddedMs: 5,
@@ -71,7 +77,10 @@ export type Scenario =
   | "warm-rtc-hs256"
   | "warm-es256-jwks"
   | "first-time"
-  | "warm-hs256-simulated-ratelimit";
+  | "warm-hs256-simulated-ratelimit"
+  | "minimal-hs256"
+  | "minimal-rtc-hs256"
+  | "minimal-es256";
 export interface Sample {
   scenario: Scenario;
   round: number;

@@ -5,8 +5,8 @@ import { gzipSync } from "node:zlib";
 import { BUILD, median, ROOT, run } from "./settings.ts";
 
 /** The production bundle, built by wrangler exactly as `wrangler deploy` would. */
-export function buildBundle(config?: string): { path: string; raw: number; gzip: number } {
-  const outdir = config ? `${BUILD}/reference` : BUILD;
+export function buildBundle(config?: string, name = "reference"): { path: string; raw: number; gzip: number } {
+  const outdir = config ? `${BUILD}/${name}` : BUILD;
   mkdirSync(outdir, { recursive: true });
   run("wrangler", ["deploy", "--dry-run", "--outdir", outdir, ...(config ? ["--config", config] : [])]);
   const path = `${outdir}/${config ? "worker" : "index"}.js`;

@@ -46,6 +46,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   readonly #routes = emulatorRoutes(this);
   #recentCalls: number[] = [];
   #refusedUntil = 0;
+  /** Calls answered 416 by the rate limit: how often the app tripped it or was refused during a block. */
+  #rateRefusals = 0;
   /** "<base>:<trace id>" of every call per accid, in order (what a test checks retries by). */
   readonly #requestIds = new Map<string, string[]>();
   /** The answer to each trace id answered so far. */
@@ -106,6 +108,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   async serverApi(dialect: Dialect, path: string, request: Request, base: Base): Promise<Response> {
     if (dialect === "v1" && !V1_ACTIONS[path]) return json({ code: 404, desc: "not found" }, 404);
     const refusal = (await this.#authenticate(request)) ?? this.#overRate();
+    if (refusal?.code === 416) this.#rateRefusals += 1;
     if (refusal) return dialectAnswer(dialect, refusal.code, refusal.desc);
     const parsed: ParsedCall | Response =
       dialect === "v1"
@@ -298,7 +301,12 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     return { code: 416, desc: "frequency limit" };
   }
 
-  stats(): { accounts: number; calls: Record<string, number>; maxCallsPerAccid: Record<string, number> } {
+  stats(): {
+    accounts: number;
+    calls: Record<string, number>;
+    maxCallsPerAccid: Record<string, number>;
+    rateRefusals: number;
+  } {
     const calls: Record<string, number> = {};
     const maxCallsPerAccid: Record<string, number> = {};
     for (const counts of this.#calls.values()) {
@@ -307,7 +315,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
         maxCallsPerAccid[action] = Math.max(maxCallsPerAccid[action] ?? 0, n);
       }
     }
-    return { accounts: this.#book.size, calls, maxCallsPerAccid };
+    return { accounts: this.#book.size, calls, maxCallsPerAccid, rateRefusals: this.#rateRefusals };
   }
 
   #count(accid: string, operation: string): void {

@@ -67,6 +67,10 @@ describe.each(["v1", "v2"] as const)("NetEase's frequency limit (%s)", (apiVersi
     // Another client (another isolate) still meets NetEase's refusal, not a fresh budget.
     const other = nimServerApi({ apiBases: [`${emulator.url}/nimserver`], appKey, appSecret, apiVersion });
     expect(await other.probe("anyone")).toBe("rate_limited");
+    // The emulator counts the 416s it answered (the bench's burst scenario reports them): the
+    // 4th create and the other client's probe; the 5th create never left its client.
+    const stats = (await (await fetch(`${emulator.url}/emulator/stats`)).json()) as { rateRefusals: number };
+    expect(stats.rateRefusals).toBe(2);
   });
 });
 

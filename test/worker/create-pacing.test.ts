@@ -6,7 +6,7 @@
 
 import { describe, expect, it, vi } from "vitest";
 import { DomainError } from "../../src/errors.ts";
-import { CreatePacing, reserveSlot, type SlotAnswer } from "../../src/pacing/create-pacer.ts";
+import { CreatePacing, reserveSlot, type SlotAnswer, windowWait } from "../../src/pacing/create-pacer.ts";
 import { env } from "./helpers.ts";
 
 describe("the creation schedule", () => {
@@ -37,6 +37,19 @@ describe("the creation schedule", () => {
     // 10 a second, 20 s of queue, 3 s accepted: 17 s until a caller would be served in time.
     expect(reserveSlot(30_000, 10_000, 10, 3_000).answer).toEqual({ retryAfterSeconds: 17 });
     expect(reserveSlot(13_001, 10_000, 10, 3_000).answer).toEqual({ retryAfterSeconds: 1 });
+  });
+});
+
+describe("the release window", () => {
+  it("keeps every 1000 ms at the rate or under, whenever releases come", () => {
+    expect(windowWait([], 5_000, 3)).toBe(0);
+    expect(windowWait([4_100, 4_500], 5_000, 3)).toBe(0);
+    // Three in the last second at 3 a second: the next may go when the oldest of them leaves.
+    expect(windowWait([4_100, 4_500, 4_900], 5_000, 3)).toBe(100);
+    // Late timers bunch releases: a fourth must wait until the window holds two.
+    expect(windowWait([3_000, 4_990, 4_995, 4_999], 5_000, 3)).toBe(990);
+    // Releases older than a second do not count.
+    expect(windowWait([3_999, 4_000, 4_001], 5_001, 3)).toBe(0);
   });
 });
 
