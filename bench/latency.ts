@@ -17,6 +17,8 @@ export async function measureLatency(
   headersFor: () => Record<string, string>,
   rate: number,
   seconds: number,
+  /** A body to send with each request (the NERTC scenarios'). */
+  body?: string,
 ): Promise<{ p50: number; p99: number; count: number; failures: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const { hostname, port } = new URL(origin);
@@ -37,7 +39,7 @@ export async function measureLatency(
         failures++;
         resolve();
       });
-      req.end();
+      req.end(body);
     });
   const total = rate * seconds;
   const inFlight: Promise<void>[] = [];

@@ -16,7 +16,7 @@
  * Every load loop is bounded by duration and only loopback addresses are used.
  */
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { reportBurst, runBurst } from "./burst.ts";
 import { measureLatency } from "./latency.ts";
@@ -39,6 +39,17 @@ import {
 } from "./settings.ts";
 import { buildBundle, measureStartup } from "./startup.ts";
 
+/** The workerd process's CPU time (user + system, µs) per request while `run` sends requests. */
+async function cpuPerRequest(pid: number, run: () => Promise<{ count: number }>): Promise<number> {
+  const ticks = () => {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+  };
+  const before = ticks();
+  const { count } = await run();
+  return (((ticks() - before) / 100) * 1e6) / count; // USER_HZ is 100 on Linux
+}
+
 /** The launch-day bursts, paced and unpaced, one after the other; whether the paced one met its goals. */
 async function bursts(bundlePath: string): Promise<boolean> {
   const results = [await runBurst(bundlePath, "paced"), await runBurst(bundlePath, "unpaced")];
@@ -52,9 +63,11 @@ async function main(): Promise<void> {
     if (!(await bursts(bundle.path))) process.exitCode = 1;
     return;
   }
-  log(`bundle ${bundle.raw} B, ${bundle.gzip} B gzip; measuring startup`);
-  const reference = buildBundle(`${ROOT}bench/reference/wrangler.toml`);
-  const startup = measureStartup(bundle.path, true, reference.path);
+  const quick = process.env.BENCH_ONLY === "warm";
+  log(`bundle ${bundle.raw} B, ${bundle.gzip} B gzip${quick ? "" : "; measuring startup"}`);
+  const startup = quick
+    ? undefined
+    : measureStartup(bundle.path, true, buildBundle(`${ROOT}bench/reference/wrangler.toml`).path);
 
   const minimal = buildBundle(`${ROOT}bench/minimal/wrangler.toml`, "minimal");
   const services = await startServices(bundle.path, minimal.path);
@@ -162,6 +175,62 @@ async function main(): Promise<void> {
     "minimal-rtc-hs256",
     "minimal-es256",
   ];
+  if (quick || !startup) {
+    // A quick A/B of the warm paths against the minimal issuer (a layer removed in a throwaway
+    // branch, say): the workerd process's CPU time per request at a fixed rate, which the load
+    // generator's own CPU use does not blur as it blurs throughput at saturation.
+    // BENCH_CPU=hs: the HS256 pair alone (a faster A/B).
+    const hsOnly = process.env.BENCH_CPU === "hs";
+    const pair: Scenario[][] = [
+      ["baseline", "minimal-hs256", "warm-hs256"],
+      ...(hsOnly
+        ? []
+        : [["minimal-rtc-hs256", "warm-rtc-hs256"] as const, ["minimal-es256", "warm-es256-jwks"] as const]),
+    ];
+    const cpu: Record<string, number[]> = {};
+    for (let round = 0; round <= ROUNDS; round++) {
+      for (const scenario of pair.flat()) {
+        const microseconds = await cpuPerRequest(services.workerdPid, () =>
+          measureLatency(
+            originFor[scenario],
+            scenario === "baseline" ? "GET" : "POST",
+            scenario === "baseline" ? "/" : isRtc(scenario) ? "/v1/rtc/token" : "/v1/token",
+            (): Record<string, string> => {
+              const jwt = jwtFor[scenario]();
+              return {
+                ...(jwt ? { authorization: `Bearer ${jwt}` } : {}),
+                ...(isRtc(scenario) ? { "content-type": "application/json" } : {}),
+              };
+            },
+            LATENCY_RATE,
+            round === 0 ? 1 : LATENCY_SECONDS,
+            isRtc(scenario) ? RTC_BODY : undefined,
+          ),
+        );
+        if (round > 0) cpu[scenario] = [...(cpu[scenario] ?? []), microseconds];
+      }
+    }
+    const med = (scenario: string) => median(cpu[scenario]!);
+    const own = (scenario: string) => med(scenario) - med("baseline");
+    console.log(
+      `workerd CPU per request at ${LATENCY_RATE} req/s (median of ${ROUNDS} rounds; the empty Worker's ${med("baseline").toFixed(0)} µs is the runtime's own):`,
+    );
+    for (const [minimal, project] of [
+      ["minimal-hs256", "warm-hs256"],
+      ...(hsOnly
+        ? []
+        : ([
+            ["minimal-rtc-hs256", "warm-rtc-hs256"],
+            ["minimal-es256", "warm-es256-jwks"],
+          ] as const)),
+    ] as const) {
+      console.log(
+        `  ${project}: ${med(project).toFixed(0)} µs (${own(project).toFixed(0)} µs of its own) against ${med(minimal).toFixed(0)} µs (${own(minimal).toFixed(0)}): ${(med(minimal) / med(project)).toFixed(2)}x the minimal issuer's throughput at equal CPU`,
+      );
+    }
+    await services.close();
+    return;
+  }
   // Latency first, on the warm path proper: the judged pair is warmed (every user's record cached)
   // and measured before any cached record is due for its refresh (30 s after it was cached), so the
   // rounds measure the Worker, not Miniflare's local KV simulator answering a thousand refreshes that

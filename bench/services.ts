@@ -6,6 +6,7 @@
  */
 
 import { createHmac } from "node:crypto";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -33,9 +34,43 @@ export interface Services {
   esJwts: string[];
   /** When the session JWTs expire (Unix s). */
   exp: number;
+  /** The workerd process serving the Workers (its CPU time is read from /proc). */
+  workerdPid: number;
   /** Log lines the Workers wrote so far (counted, not echoed). */
   workerLogLines(): number;
   close(): Promise<void>;
+}
+
+/**
+ * The workerd process that listens on `origin`'s port: a child of this process (Miniflare spawns
+ * one per instance; the emulator's is another), found through /proc.
+ */
+function workerdChildOf(parent: number, origin: string): number {
+  const port = Number(new URL(origin).port);
+  const inode = (file: string) =>
+    readFileSync(file, "utf8")
+      .split("\n")
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .find((cols) => cols[1] && Number.parseInt(cols[1].split(":")[1]!, 16) === port && cols[3] === "0A")?.[9];
+  const listening = inode("/proc/net/tcp");
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (Number(stat.split(") ")[1]!.split(" ")[1]) !== parent) continue;
+      const sockets = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      });
+      if (sockets.includes(`socket:[${listening}]`)) return Number(pid);
+    } catch {
+      // A process that ended meanwhile.
+    }
+  }
+  throw new Error(`no workerd child of ${parent} listens on port ${port}`);
 }
 
 /** Starts the services around the bundle at `bundlePath`. */
@@ -181,6 +216,7 @@ export async function startServices(bundlePath: string, minimalPath: string): Pr
     hsJwts,
     esJwts,
     exp,
+    workerdPid: workerdChildOf(process.pid, origins.hs),
     workerLogLines: () => workerLogLines,
     async close() {
       await mf.dispose();
