@@ -185,7 +185,7 @@ async function main(): Promise<void> {
       ["baseline", "minimal-hs256", "warm-hs256"],
       ...(hsOnly
         ? []
-        : [["minimal-rtc-hs256", "warm-rtc-hs256"] as const, ["minimal-es256", "warm-es256-jwks"] as const]),
+        : [["minimal-rtc-hs256", "warm-rtc-hs256"] as Scenario[], ["minimal-es256", "warm-es256-jwks"] as Scenario[]]),
     ];
     const cpu: Record<string, number[]> = {};
     for (let round = 0; round <= ROUNDS; round++) {
