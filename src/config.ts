@@ -16,7 +16,7 @@ import {
 import { DEFAULT_CREATE_RATE, DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion, RTC_PRIVILEGES } from "./constants.ts";
 import { DomainError } from "./errors.ts";
 import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
-import { isFetchableUrl, isOrigin } from "./urls.ts";
+import { byteLength, isFetchableUrl, isOrigin, present } from "./setting-values.ts";
 
 /** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
 export interface Env {
@@ -179,11 +179,6 @@ const NIM_REGIONS = {
 } as const;
 /** An ISO 8601 instant with an explicit zone; Date.parse alone also takes local-time forms. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-function present(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
-}
 
 /**
  * Validates the Env and returns a Config, or throws a ConfigError listing every problem.
@@ -366,9 +361,4 @@ function parseSeconds(
     return fallback;
   }
   return value;
-}
-
-const encoder = new TextEncoder();
-function byteLength(text: string): number {
-  return encoder.encode(text).byteLength;
 }

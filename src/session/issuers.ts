@@ -24,7 +24,7 @@
  * - Any OpenID provider: its discovery document (OpenID Connect Discovery 1.0).
  */
 
-import { isFetchableUrl } from "../urls.ts";
+import { isFetchableUrl } from "../setting-values.ts";
 
 /** Where an issuer's public keys come from. */
 export type KeySource =

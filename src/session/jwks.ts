@@ -21,7 +21,7 @@ import {
   errors as joseErrors,
 } from "jose";
 import { LIMITS, TIMING } from "../constants.ts";
-import { isFetchableUrl } from "../urls.ts";
+import { isFetchableUrl } from "../setting-values.ts";
 import { ASYMMETRIC_ALGORITHMS, type KeySource } from "./issuers.ts";
 
 /** Thrown when no key can be had at all: never fetched, and the fetch failed or is cooling down. */

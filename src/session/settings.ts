@@ -5,13 +5,8 @@
 
 import * as v from "valibot";
 import { LIMITS } from "../constants.ts";
-import { isOrigin } from "../urls.ts";
+import { byteLength, isOrigin, present } from "../setting-values.ts";
 import { type IssuerRule, issuerRule, type SpecProblem, secretRule } from "./issuers.ts";
-
-function present(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
-}
 
 /** The settings `parseSessionSettings` reads (config.ts's Env has each of them). */
 export type SessionSettings = Partial<
@@ -84,7 +79,7 @@ export function parseSessionSettings(
   secretKnown = true,
 ): SessionConfig {
   const secret = env.SESSION_JWT_SECRET || undefined;
-  if (secret && new TextEncoder().encode(secret).byteLength < LIMITS.minSecretBytes) {
+  if (secret && byteLength(secret) < LIMITS.minSecretBytes) {
     // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
     bad("SESSION_JWT_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
   }

@@ -1,4 +1,20 @@
-/** What the settings accept as a URL to fetch from and as a browser origin. Pure. */
+/**
+ * Reading setting values: trimmed text, byte lengths, URLs to fetch from and browser origins. Pure,
+ * and free of TypeScript-only syntax: config.ts and session/settings.ts (which the deploy preflight
+ * runs in plain Node) share them.
+ */
+
+/** The trimmed value, or undefined when it is empty. */
+export function present(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+const encoder = new TextEncoder();
+/** A value's length in UTF-8 bytes (what a key's strength is counted in). */
+export function byteLength(text: string): number {
+  return encoder.encode(text).byteLength;
+}
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
