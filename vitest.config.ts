@@ -17,7 +17,9 @@ function wranglerConfigForTests(): string {
   if (!/^main = "src\/index\.ts"$/m.test(toml)) throw new Error('wrangler.toml: expected main = "src/index.ts"');
   writeFileSync(
     `${dir}/wrangler.toml`,
-    toml.replace(/^main = .*$/m, `main = ${JSON.stringify(`${root}src/index.ts`)}`),
+    toml
+      .replace(/^main = .*$/m, `main = ${JSON.stringify(`${root}src/index.ts`)}`)
+      .replace(/^directory = "\.\/console"$/m, `directory = ${JSON.stringify(`${root}console`)}`),
   );
   return `${dir}/wrangler.toml`;
 }
@@ -53,6 +55,7 @@ function workerProject(name: string, include: string[], vars: Record<string, str
             IDP_URL: inject("idpUrl"),
             IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
             OIDC_ISSUER: inject("oidcIssuer"),
+            ACCESS_PRIVATE_JWK: inject("accessPrivateJwk"),
           },
         },
       })),

@@ -43,6 +43,9 @@ expect_smoke pass "" "$(npm run -s jwt -- ci-smoke-user)"
 echo "client package installed into a scratch app, against npm start:"
 bash scripts/client-check.sh "$base" "http://127.0.0.1:${EMULATOR_PORT:-8788}" | sed 's/^/  /'
 passed=$((passed + 1))
+echo "operator console in Chromium against npm start:"
+npm run -s test:console -- "$base" | sed 's/^/  /'
+passed=$((passed + 1))
 echo "README and docs/ examples against npm start:"
 npm run -s readme:check | sed 's/^/  /'
 passed=$((passed + 1))

@@ -15,6 +15,7 @@ import {
 } from "./channel-policy.ts";
 import { DEFAULT_CREATE_RATE, DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion, RTC_PRIVILEGES } from "./constants.ts";
 import { DomainError } from "./errors.ts";
+import type { MetricsDataset } from "./metrics.ts";
 import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
 import { byteLength, isFetchableUrl, isOrigin, present } from "./setting-values.ts";
 
@@ -69,8 +70,16 @@ export interface Env {
   RTC_POLICY_CLAIM?: string;
   /** A permission key's lifetime (seconds) when no grant sets one; default 3600, at most 86400. */
   RTC_PERM_KEY_TTL?: string;
-  /** Bearer token for the admin API; unset turns the admin API off (404). */
+  /** Bearer token for the admin API. With neither it nor Cloudflare Access set, the admin API is off (404). */
   ADMIN_TOKEN?: string;
+  /** Cloudflare Access team domain (`<team>.cloudflareaccess.com`): operators sign in through Access. */
+  ACCESS_TEAM_DOMAIN?: string;
+  /** The Access application's AUD tag(s), comma-separated; required with ACCESS_TEAM_DOMAIN. */
+  ACCESS_AUD?: string;
+  /** Workers Analytics Engine dataset for metrics; absent, no metrics are written. */
+  METRICS?: MetricsDataset;
+  /** The static assets (console/): the operator console's files. */
+  ASSETS?: Fetcher;
   /** Comma-separated exact origins allowed to call from browsers; empty means no CORS headers. */
   ALLOWED_ORIGINS?: string;
   ACCOUNTS?: KVNamespace;
@@ -132,8 +141,14 @@ export interface Config {
   rtcPermSecret: string | undefined;
   /** Which channels a session may get RTC tokens for, with which privileges. */
   channelPolicy: ChannelPolicy;
-  /** Admin API bearer token, or undefined when the admin API is off. */
+  /** Admin API bearer token, or undefined when only Access (or nothing) opens the admin API. */
   adminToken: string | undefined;
+  /** Cloudflare Access for operators: the team's origin (its certs and `iss`) and the AUD tags accepted. */
+  access: AccessSettings | undefined;
+  /** Where metrics go; undefined writes none. */
+  metrics: MetricsDataset | undefined;
+  /** The operator console's files (static assets); undefined: no console. */
+  consoleAssets: Fetcher | undefined;
   /** Browser origins allowed by CORS (exact match). */
   allowedOrigins: ReadonlySet<string>;
   /** The KV namespace of account records. */
@@ -251,6 +266,8 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   if (adminToken && byteLength(adminToken) < LIMITS.minSecretBytes)
     bad("ADMIN_TOKEN", `at least ${LIMITS.minSecretBytes} bytes`);
 
+  const access = parseAccess(env, bad);
+
   const allowedOrigins = new Set<string>();
   for (const entry of (env.ALLOWED_ORIGINS ?? "")
     .split(",")
@@ -308,12 +325,51 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     rtcPermSecret,
     channelPolicy,
     adminToken,
+    access,
+    metrics: env.METRICS,
+    consoleAssets: env.ASSETS,
     allowedOrigins,
     accounts: env.ACCOUNTS!,
     accountObjects: env.ACCOUNT_OBJECTS!,
     createPacing: createRate > 0 ? { rate: createRate, pacers: env.NIM_CREATE_PACER! } : undefined,
     rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
   };
+}
+
+/** Cloudflare Access settings for operators (see src/operators/access.ts). */
+export interface AccessSettings {
+  /** `https://<team>.cloudflareaccess.com`: the assertion's `iss`, and where its certs are. */
+  teamOrigin: string;
+  /** The Access application's AUD tags; an assertion must carry one of them. */
+  audiences: readonly string[];
+}
+
+const ACCESS_AUD_TAG = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * ACCESS_TEAM_DOMAIN and ACCESS_AUD, both or neither. The team domain is a bare host (as the Access
+ * dashboard shows it) or an https origin; http is accepted on loopback only (a local stand-in).
+ */
+function parseAccess(env: Env, bad: (name: string, rule: string) => void): AccessSettings | undefined {
+  const domain = present(env.ACCESS_TEAM_DOMAIN);
+  const audText = present(env.ACCESS_AUD);
+  if (domain === undefined && audText === undefined) return undefined;
+  if (domain === undefined) {
+    bad("ACCESS_TEAM_DOMAIN", "set with ACCESS_AUD (your team's <team>.cloudflareaccess.com)");
+    return undefined;
+  }
+  const teamOrigin = domain.includes("://") ? domain.replace(/\/+$/, "") : `https://${domain}`;
+  if (!isOrigin(teamOrigin) || !isFetchableUrl(teamOrigin)) {
+    bad("ACCESS_TEAM_DOMAIN", "a host like myteam.cloudflareaccess.com (or its https origin)");
+  }
+  const audiences = (audText ?? "")
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter(Boolean);
+  if (audiences.length === 0 || !audiences.every((tag) => ACCESS_AUD_TAG.test(tag))) {
+    bad("ACCESS_AUD", "the Access application's AUD tag (comma-separated for several)");
+  }
+  return { teamOrigin, audiences };
 }
 
 /**

@@ -39,6 +39,9 @@ export const LIMITS = {
    * about 40 rows, as the README says).
    */
   maxImportRows: 400,
+  /** Audit entries kept per uid (the oldest go first), and the most one history page returns. */
+  historyEntriesKept: 1000,
+  historyPageMax: 100,
   /** Longest session JWT we parse; longer headers are refused before any crypto. */
   maxJwtLength: 8192,
   /** Largest JWKS document we read (real ones are a few KB). */

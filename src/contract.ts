@@ -138,6 +138,43 @@ export const importRequestSchema = v.pipe(
   v.description(`an array of 1 to ${LIMITS.maxImportRows} rows {uid, accid}`),
 );
 
+/** A whole number in a query string, from `min` to `max`. */
+function queryInteger(name: string, min: number, max: number) {
+  const message = must(name, `a whole number from ${min} to ${max}`);
+  return v.pipe(
+    v.string(message),
+    v.regex(/^\d{1,16}$/, message),
+    v.transform(Number),
+    v.number(message),
+    v.minValue(min, message),
+    v.maxValue(max, message),
+  );
+}
+
+/** `GET /admin/v1/accounts?accid=…` or `?rtcUid=…`: exactly one of the two. */
+export const lookupQuerySchema = v.pipe(
+  v.strictObject(
+    {
+      accid: v.optional(accidSchema),
+      rtcUid: v.optional(queryInteger("rtcUid", 1, Number.MAX_SAFE_INTEGER)),
+    },
+    "Look up by ?accid= or ?rtcUid= (and nothing else).",
+  ),
+  v.check(
+    (query) => (query.accid === undefined) !== (query.rtcUid === undefined),
+    "Look up by exactly one of ?accid= and ?rtcUid=.",
+  ),
+);
+
+/** `GET /admin/v1/accounts/{uid}/history?limit=&before=`. */
+export const historyQuerySchema = v.strictObject(
+  {
+    limit: v.optional(queryInteger("limit", 1, LIMITS.historyPageMax), "20"),
+    before: v.optional(queryInteger("before", 1, Number.MAX_SAFE_INTEGER)),
+  },
+  "History takes ?limit= and ?before= only.",
+);
+
 // ---- responses ----
 
 /** The fields every token answer shares (IM and NERTC): the token in its envelope, and its times. */
@@ -278,6 +315,50 @@ export const adminAccountSchema = v.strictObject({
   ),
 });
 
+const accountSide = v.nullable(v.strictObject({ status: v.picklist(["active", "blocked"]), accid: v.string() }));
+
+/** `GET /admin/v1/accounts/{uid}/history` 200: the uid's audit trail, newest first. */
+export const historyResponseSchema = v.strictObject({
+  uid: v.string(),
+  entries: v.array(
+    v.strictObject({
+      id: v.pipe(
+        v.number(),
+        v.integer(),
+        v.minValue(1),
+        v.description("increasing per uid; pass as ?before= for older"),
+      ),
+      at: unixMs("when (Unix ms)"),
+      operator: v.pipe(
+        v.string(),
+        v.description(
+          'who: an Access email, "service-token:<name>", "admin token", "user" (the uid itself) or "system"',
+        ),
+      ),
+      operation: v.pipe(
+        v.picklist(["create", "assign_rtc_uid", "bind", "import", "block", "unblock", "rotate", "revoke"]),
+        v.description("what was asked"),
+      ),
+      detail: v.optional(v.pipe(v.string(), v.description("what else was asked: the accid bound, kick or no kick"))),
+      requestId: v.optional(v.string()),
+      outcome: v.pipe(
+        v.string(),
+        v.description("done, bound, already_bound, kick:failed, replayed (a repeated X-Request-Id), or failed:<kind>"),
+      ),
+      replayed: v.boolean(),
+      before: accountSide,
+      after: accountSide,
+    }),
+  ),
+  next: v.pipe(v.nullable(v.number()), v.description("the ?before= of the next (older) page; null at the end")),
+});
+
+/** `GET /admin/v1/operator` 200. */
+export const operatorResponseSchema = v.strictObject({
+  operator: v.pipe(v.string(), v.description('the Access email (or "service-token:<name>"), or "admin token"')),
+  via: v.picklist(["access", "admin_token"]),
+});
+
 /** `POST /v1/sessions/revoke` 200. */
 export const sessionRevokeResponseSchema = v.strictObject({
   revokedBefore: unixMs("sessions issued before this time (Unix ms), and IM tokens signed before it, are refused"),
@@ -321,6 +402,7 @@ export type ImportResponse = v.InferOutput<typeof importResponseSchema>;
 export type ImportRowResult = ImportResponse["results"][number];
 export type ImportOutcome = ImportRowResult["outcome"];
 export type SessionRevokeResponse = v.InferOutput<typeof sessionRevokeResponseSchema>;
+export type HistoryResponse = v.InferOutput<typeof historyResponseSchema>;
 export type LoginCallbackDecision = v.InferOutput<typeof loginDecisionSchema>;
 export type Health = v.InferOutput<typeof healthSchema>;
 export type ServiceIndex = v.InferOutput<typeof serviceIndexSchema>;

@@ -39,6 +39,14 @@ export type DomainErrorKind =
   | "misconfigured"
   | "rate_limited";
 
+/** Which NetEase call failed and how: fixed words and NetEase's numeric codes only. */
+export interface UpstreamFailure {
+  /** The call, as the logs name it (`user/create.action`, `POST /im/v2/accounts`). */
+  action: string;
+  /** NetEase's code (`416`, `414`), `HTTP_<status>`, `timeout`, `network`, `bad_answer` or `held` (416 block on). */
+  code: string;
+}
+
 /** A failure in domain terms. `detail` is for the log only; `reason` (conflicts) is shown to the caller. */
 export class DomainError extends Error {
   override readonly name: string = "DomainError";
@@ -48,16 +56,24 @@ export class DomainError extends Error {
   readonly reason: string | undefined;
   /** Seconds, replacing the table's Retry-After when the wait is known (a creation queue's length). */
   readonly retryAfter: number | undefined;
+  /** For a NetEase failure: which call, and NetEase's code (or HTTP_<status>, timeout, network), for metrics. */
+  readonly upstream: UpstreamFailure | undefined;
 
   constructor(
     kind: DomainErrorKind,
-    options: { detail?: string | undefined; reason?: string | undefined; retryAfter?: number | undefined } = {},
+    options: {
+      detail?: string | undefined;
+      reason?: string | undefined;
+      retryAfter?: number | undefined;
+      upstream?: UpstreamFailure | undefined;
+    } = {},
   ) {
     super(options.detail ?? kind);
     this.kind = kind;
     this.detail = options.detail;
     this.reason = options.reason;
     this.retryAfter = options.retryAfter;
+    this.upstream = options.upstream;
   }
 }
 
@@ -70,6 +86,7 @@ export const ERROR_STATUS = {
   session_revoked: 401,
   account_blocked: 403,
   channel_refused: 403,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
@@ -184,6 +201,7 @@ export const errors = {
     new ApiError("payload_too_large", `Request bodies are limited to ${limit} bytes.`),
   unsupportedMediaType: (types: readonly string[]) =>
     new ApiError("unsupported_media_type", `Send the body as ${types.join(" or ")}.`),
+  forbidden: (message: string, detail: string) => new ApiError("forbidden", message, {}, detail),
   unauthorized: (message: string, challenge: string | undefined, detail: string) =>
     new ApiError("unauthorized", message, challenge ? { "WWW-Authenticate": challenge } : {}, detail),
 } as const;

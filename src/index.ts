@@ -13,6 +13,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { limitAuthFailures } from "./abuse.ts";
 import { accessLog, corsFromAllowlist, onError, onMethodNotAllowed, onNotFound, requestIds } from "./middleware.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { consoleRoutes } from "./routes/console.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { homeRoutes } from "./routes/home.ts";
 import { loginCallbackRoutes } from "./routes/login-callback.ts";
@@ -70,6 +71,7 @@ app.route("/v1/rtc/token", rtcTokenRoutes);
 app.route("/v1/sessions", sessionRoutes);
 app.route("/v1/nim/login-callback", loginCallbackRoutes);
 app.route("/admin/v1", adminRoutes);
+app.route("/admin", consoleRoutes);
 app.route("/openapi.json", openApiRoutes);
 
 app.onError(onError);

@@ -32,6 +32,7 @@ export function accessLog(quietPaths: readonly string[] = []): MiddlewareHandler
   return async function accessLog(c, next) {
     const started = Date.now();
     c.set("logFields", {});
+    c.set("startedAt", started);
     await next();
     // Hono's requestId sets the header before the route runs; an answer built by the error handler
     // is a new Response without it.

@@ -18,9 +18,11 @@ import {
   type ErrorCode,
   errorSchema,
   healthSchema,
+  historyResponseSchema,
   importRequestSchema,
   importResponseSchema,
   loginDecisionSchema,
+  operatorResponseSchema,
   readySchema,
   revokeRequestSchema,
   rtcTokenRequestSchema,
@@ -47,6 +49,8 @@ interface Operation {
   errors: readonly ErrorCode[];
   /** An operator action run by the uid's object: X-Request-Id is its idempotency key. */
   idempotent?: true;
+  /** Query parameters, each with its schema. */
+  query?: { name: string; description: string; schema: Json }[];
 }
 
 /** The X-Request-Id header as an idempotency key (operator actions). */
@@ -65,7 +69,14 @@ const SESSION_ERRORS = ["missing_session", "invalid_session", "session_keys_unav
 const BODY_ERRORS = ["invalid_request", "payload_too_large", "unsupported_media_type"] as const;
 const UPSTREAM_ERRORS = ["upstream_error", "upstream_unavailable", "storage_unavailable"] as const;
 const SERVICE_ERRORS = ["misconfigured", "internal_error"] as const;
-const ADMIN_ERRORS = ["unauthorized", "not_found", "rate_limited", ...SERVICE_ERRORS, ...UPSTREAM_ERRORS] as const;
+const ADMIN_ERRORS = [
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "rate_limited",
+  ...SERVICE_ERRORS,
+  ...UPSTREAM_ERRORS,
+] as const;
 
 /** Every operation of the service, in document order. */
 const OPERATIONS: readonly Operation[] = [
@@ -175,7 +186,46 @@ const OPERATIONS: readonly Operation[] = [
     security: "admin",
     body: { schema: "ImportRequest", required: true, ndjson: "One {uid, accid} JSON object per line." },
     responses: { 200: { description: "Per-row outcomes.", schema: "ImportResponse" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+    errors: [...ADMIN_ERRORS, "forbidden", ...BODY_ERRORS],
+  },
+  {
+    method: "get",
+    path: "/admin/v1/operator",
+    operationId: "getOperator",
+    summary: "Who the credential names (the operator the audit trail records), and how it signed in.",
+    security: "admin",
+    responses: { 200: { description: "The operator.", schema: "Operator" } },
+    errors: ADMIN_ERRORS,
+  },
+  {
+    method: "get",
+    path: "/admin/v1/accounts",
+    operationId: "findAccount",
+    summary: "Find an account by its accid (derived or stock) or its RTC uid.",
+    security: "admin",
+    query: [
+      { name: "accid", description: "An accid (any case).", schema: { type: "string" } },
+      { name: "rtcUid", description: "An RTC uid.", schema: { type: "integer", minimum: 1 } },
+    ],
+    responses: { 200: { description: "The account.", schema: "AdminAccount" } },
+    errors: [...ADMIN_ERRORS, "invalid_request"],
+  },
+  {
+    method: "get",
+    path: "/admin/v1/accounts/{uid}/history",
+    operationId: "getAccountHistory",
+    summary: `The uid's audit trail, newest first (the last ${LIMITS.historyEntriesKept} entries are kept).`,
+    security: "admin",
+    query: [
+      {
+        name: "limit",
+        description: `Entries per page (1 to ${LIMITS.historyPageMax}, default 20).`,
+        schema: { type: "integer", minimum: 1, maximum: LIMITS.historyPageMax },
+      },
+      { name: "before", description: "The `next` of the previous page.", schema: { type: "integer", minimum: 1 } },
+    ],
+    responses: { 200: { description: "A page of history.", schema: "HistoryResponse" } },
+    errors: [...ADMIN_ERRORS, "invalid_request"],
   },
   {
     method: "get",
@@ -197,7 +247,7 @@ const OPERATIONS: readonly Operation[] = [
       200: { description: "Already bound (outcome already_bound).", schema: "AdminAccount" },
       201: { description: "Bound (outcome bound).", schema: "AdminAccount" },
     },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    errors: [...ADMIN_ERRORS, "forbidden", ...BODY_ERRORS, "conflict"],
     idempotent: true,
   },
   {
@@ -208,7 +258,7 @@ const OPERATIONS: readonly Operation[] = [
     security: "admin",
     body: { schema: "BlockRequest", required: false },
     responses: { 200: { description: "Blocked.", schema: "AdminAccount" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    errors: [...ADMIN_ERRORS, "forbidden", ...BODY_ERRORS, "conflict"],
     idempotent: true,
   },
   {
@@ -218,7 +268,7 @@ const OPERATIONS: readonly Operation[] = [
     summary: "Unblock the account.",
     security: "admin",
     responses: { 200: { description: "Active again.", schema: "AdminAccount" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    errors: [...ADMIN_ERRORS, "forbidden", ...BODY_ERRORS, "conflict"],
     idempotent: true,
   },
   {
@@ -228,7 +278,7 @@ const OPERATIONS: readonly Operation[] = [
     summary: "Move the uid to a new accid and block the old one.",
     security: "admin",
     responses: { 200: { description: "The new account, with previousAccid.", schema: "AdminAccount" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    errors: [...ADMIN_ERRORS, "forbidden", ...BODY_ERRORS, "conflict"],
     idempotent: true,
   },
   {
@@ -240,10 +290,15 @@ const OPERATIONS: readonly Operation[] = [
     security: "admin",
     body: { schema: "RevokeRequest", required: false },
     responses: { 200: { description: "Revoked; `kick` says what the kick did.", schema: "AdminAccount" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
+    errors: [...ADMIN_ERRORS, "forbidden", ...BODY_ERRORS, "conflict"],
     idempotent: true,
   },
 ];
+
+/** The admin API takes either credential: the admin token, or a Cloudflare Access assertion. */
+function securityOf(security: NonNullable<Operation["security"]>): Json[] {
+  return security === "admin" ? [{ admin: [] }, { access: [] }] : [{ [security]: [] }];
+}
 
 /** A schema as JSON Schema 2020-12 (what OpenAPI 3.1 embeds), without its own `$schema` line. */
 function jsonSchema(schema: v.GenericSchema): Json {
@@ -288,8 +343,18 @@ export function buildOpenApiDocument(
     const item: Json = {
       operationId: operation.operationId,
       summary: operation.summary,
-      ...(operation.security ? { security: [{ [operation.security]: [] }] } : {}),
+      ...(operation.security ? { security: securityOf(operation.security) } : {}),
       ...(operation.idempotent ? { parameters: [REQUEST_ID_PARAMETER] } : {}),
+      ...(operation.query
+        ? {
+            parameters: operation.query.map(({ name, description, schema }) => ({
+              name,
+              in: "query",
+              description,
+              schema,
+            })),
+          }
+        : {}),
       responses: responses(operation),
     };
     if (operation.body) {
@@ -337,6 +402,12 @@ export function buildOpenApiDocument(
           description: "The app-session JWT; its sub is the uid.",
         },
         admin: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN." },
+        access: {
+          type: "apiKey",
+          in: "header",
+          name: "Cf-Access-Jwt-Assertion",
+          description: "Cloudflare Access's assertion for an operator (ACCESS_TEAM_DOMAIN, ACCESS_AUD); set by Access.",
+        },
         netease: {
           type: "apiKey",
           in: "header",
@@ -366,6 +437,8 @@ export function buildOpenApiDocument(
         SessionRevokeResponse: jsonSchema(sessionRevokeResponseSchema),
         ImportRequest: jsonSchema(importRequestSchema),
         ImportResponse: jsonSchema(importResponseSchema),
+        HistoryResponse: jsonSchema(historyResponseSchema),
+        Operator: jsonSchema(operatorResponseSchema),
         LoginEvent: { type: "object", description: "NetEase's callback event; eventType 36 is a login." },
         LoginDecision: jsonSchema(loginDecisionSchema),
       },

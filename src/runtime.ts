@@ -18,8 +18,10 @@ import { AccountLookup } from "./accounts/lookup.ts";
 import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
 import type { LogFields } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import { nimServerApi } from "./nim/connect.ts";
 import type { NimServerApi } from "./nim/server-api.ts";
+import { AccessVerifier } from "./operators/access.ts";
 import { AccountStore } from "./records/store.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
@@ -34,6 +36,10 @@ export interface Runtime {
   readonly accountObjects: AccountObjectClient;
   /** uid → account for the token path: the isolate's cache, KV, and the uid's object on first use. */
   readonly lookup: AccountLookup;
+  /** Metrics to Analytics Engine (writes nothing without the METRICS binding). */
+  readonly metrics: Metrics;
+  /** Checks Cloudflare Access assertions of operators; undefined without ACCESS_TEAM_DOMAIN. */
+  readonly access: AccessVerifier | undefined;
   /** The POST /v1/token body schema for this config's ttl range. */
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for this config's RTC ttl range. */
@@ -53,6 +59,10 @@ export interface AppEnv {
     configError: ConfigError | undefined;
     /** Fields the access log adds to its line (never secrets or tokens). Mutated in place. */
     logFields: LogFields;
+    /** When the request arrived (ms), for latencies in metrics. */
+    startedAt: number;
+    /** Who makes an admin request (an Access email or "admin token"); set by the admin routes only. */
+    operator: string;
   };
 }
 
@@ -74,7 +84,8 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 }
 
 function buildRuntime(config: Config): Runtime {
-  const nim = nimServerApi(config);
+  const metrics = new Metrics(config.metrics);
+  const nim = nimServerApi(config, metrics);
   const store = new AccountStore(config.accounts);
   const accountObjects = new AccountObjectClient(config.accountObjects);
   return Object.freeze({
@@ -83,7 +94,9 @@ function buildRuntime(config: Config): Runtime {
     nim,
     store,
     accountObjects,
-    lookup: new AccountLookup(accountObjects, store),
+    lookup: new AccountLookup(accountObjects, store, metrics),
+    metrics,
+    access: config.access && new AccessVerifier(config.access),
     tokenRequestSchema: tokenRequestSchema(config.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(config.rtcTtl),
   });

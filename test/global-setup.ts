@@ -1,6 +1,6 @@
 /**
  * Runs once in Node before the tests: starts the CommsEase emulator, an identity-provider stand-in
- * (a JWKS endpoint) and a real OpenID provider (panva's oidc-provider) on loopback ports, and hands
+ * (a JWKS endpoint, and Cloudflare Access's certs endpoint) and a real OpenID provider (panva's oidc-provider) on loopback ports, and hands
  * their URLs to the Vitest config.
  */
 
@@ -27,6 +27,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
   const publicJwk = { ...(await exportJWK(publicKey)), kid: "es-1", alg: "ES256", use: "sig" };
   const privateJwk = { ...(await exportJWK(privateKey)), kid: "es-1", alg: "ES256" };
+  // Cloudflare Access's team keys: RS256, served where Access serves them (/cdn-cgi/access/certs).
+  const access = await generateKeyPair("RS256", { extractable: true });
+  const accessPublicJwk = { ...(await exportJWK(access.publicKey)), kid: "access-1", alg: "RS256", use: "sig" };
+  const accessPrivateJwk = { ...(await exportJWK(access.privateKey)), kid: "access-1", alg: "RS256" };
   const fetches: Record<string, number> = {};
   /** JWKS paths switched off with POST /down<path>: they answer 503 from then on (an IdP outage). */
   const down = new Set<string>();
@@ -51,6 +55,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       response.writeHead(503, { "Content-Type": "text/plain" }).end("unavailable");
     } else if (path === "/jwks.json" || path.startsWith("/jwks/")) {
       response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] }));
+    } else if (path === "/cdn-cgi/access/certs") {
+      response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [accessPublicJwk] }));
     } else if (path.startsWith("/slow/")) {
       // Never answers in time: longer than the Worker's JWKS fetch timeout.
       setTimeout(() => response.writeHead(503).end(), 10_000).unref();
@@ -69,6 +75,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("oidcIssuer", oidc.issuer);
   project.provide("idpUrl", `http://127.0.0.1:${port}`);
   project.provide("idpPrivateJwk", JSON.stringify(privateJwk));
+  project.provide("accessPrivateJwk", JSON.stringify(accessPrivateJwk));
 
   return async () => {
     await new Promise((resolve) => idp.close(resolve));

@@ -40,4 +40,6 @@ export interface TestServers {
   idpPrivateJwk: string;
   /** The test OpenID provider's issuer (test/oidc/provider.ts). */
   oidcIssuer: string;
+  /** The RS256 private JWK of the Access stand-in (kid "access-1", certs at `${idpUrl}/cdn-cgi/access/certs`), as JSON. */
+  accessPrivateJwk: string;
 }

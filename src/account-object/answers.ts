@@ -36,6 +36,39 @@ export interface Revocation {
   kick: KickOutcome;
 }
 
+/** An account's state on either side of a change. */
+export interface AccountSide {
+  status: AccountRecord["status"];
+  accid: string;
+}
+
+/** One entry of a uid's audit trail. */
+export interface HistoryEntry {
+  /** Increasing per uid; the cursor for older entries. */
+  id: number;
+  /** When (Unix ms). */
+  at: number;
+  /** Who: an Access email, "service-token:<name>", "admin token", "user" (the uid's own request) or "system". */
+  operator: string;
+  /** create, assign_rtc_uid, bind, import, block, unblock, rotate, revoke. */
+  operation: string;
+  /** What else was asked (the accid bound, whether to kick). */
+  detail?: string;
+  requestId?: string;
+  /** done, bound, already_bound, kick:failed, replayed, or failed:<kind>. */
+  outcome: string;
+  /** A repeated X-Request-Id answered from the first result: nothing was done now. */
+  replayed: boolean;
+  before: AccountSide | null;
+  after: AccountSide | null;
+}
+
+/** A page of history, newest first; `next` is the `before` cursor for older entries, or null. */
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  next: number | null;
+}
+
 /** Per-call options for operator actions. */
 export interface OperationOptions {
   /**
@@ -43,4 +76,6 @@ export interface OperationOptions {
    * without acting again (for 24 hours); the same id for a different operation is a conflict.
    */
   requestId?: string;
+  /** Who asked, for the audit trail: an Access email, "admin token", or "user" (the uid itself). */
+  operator?: string;
 }

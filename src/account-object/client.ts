@@ -15,7 +15,7 @@ import type { ObjectNamespace } from "../config.ts";
 import { LIMITS } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import type { AccountRecord } from "../records/record.ts";
-import type { ObjectAnswer, Operated, OperationOptions, Revocation } from "./answers.ts";
+import type { HistoryPage, ObjectAnswer, Operated, OperationOptions, Revocation } from "./answers.ts";
 import type { BindOutcome } from "./changes.ts";
 import type { AccountObject } from "./object.ts";
 
@@ -28,8 +28,8 @@ export class AccountObjectClient {
     return (await settle(() => this.#object(uid).get(uid))).value;
   }
 
-  /** The record of `uid`, registering the uid's IM account first if it has none. */
-  async provision(uid: string): Promise<AccountRecord> {
+  /** The record of `uid`, registering the uid's IM account first if it has none (then `created`). */
+  async provision(uid: string): Promise<{ record: AccountRecord; created: boolean }> {
     return (await settle(() => this.#object(uid).provision(uid))).value;
   }
 
@@ -64,6 +64,11 @@ export class AccountObjectClient {
   /** Revokes the uid's sessions and tokens issued before now; with `kick`, kicks its live IM sessions. */
   revoke(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<Revocation>> {
     return settle(() => this.#object(uid).revoke(uid, kick, options));
+  }
+
+  /** The uid's audit trail, newest first: `limit` entries older than the entry `before`. */
+  async history(uid: string, limit: number, before?: number): Promise<HistoryPage> {
+    return (await settle(() => this.#object(uid).history(uid, limit, before))).value;
   }
 
   #object(uid: string): DurableObjectStub<AccountObject> {

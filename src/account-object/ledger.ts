@@ -1,12 +1,12 @@
 /**
- * The SQLite storage of one account object: the uid's committed record, and the results of operator
- * actions by X-Request-Id. Synchronous, as the SQL API of a Durable Object is: each method is one
+ * The SQLite storage of one account object: the uid's committed record, the results of operator
+ * actions by X-Request-Id, and the audit trail (`history`). Synchronous, as the SQL API of a Durable Object is: each method is one
  * statement (or two), and the object's output gate holds its answer until they are durable.
  */
 
-import { TIMING } from "../constants.ts";
+import { LIMITS, TIMING } from "../constants.ts";
 import type { AccountRecord } from "../records/record.ts";
-import type { ObjectAnswer } from "./answers.ts";
+import type { HistoryEntry, HistoryPage, ObjectAnswer } from "./answers.ts";
 import type { PendingAccid } from "./changes.ts";
 
 /** What the object has committed for its uid. */
@@ -24,6 +24,38 @@ interface AccountRow extends Record<string, SqlStorageValue> {
   record: string;
   kv_pending: number;
   pending: string | null;
+}
+
+interface HistoryRow extends Record<string, SqlStorageValue> {
+  id: number;
+  at: number;
+  operator: string;
+  operation: string;
+  detail: string | null;
+  request_id: string | null;
+  outcome: string;
+  replayed: number;
+  status_before: string | null;
+  accid_before: string | null;
+  status_after: string | null;
+  accid_after: string | null;
+}
+
+function historyEntry(row: HistoryRow): HistoryEntry {
+  const side = (status: string | null, accid: string | null) =>
+    status === null || accid === null ? null : { status: status as AccountRecord["status"], accid };
+  return {
+    id: row.id,
+    at: row.at,
+    operator: row.operator,
+    operation: row.operation,
+    ...(row.detail === null ? {} : { detail: row.detail }),
+    ...(row.request_id === null ? {} : { requestId: row.request_id }),
+    outcome: row.outcome,
+    replayed: row.replayed === 1,
+    before: side(row.status_before, row.accid_before),
+    after: side(row.status_after, row.accid_after),
+  };
 }
 
 /** One object's tables. Creates them on first use. */
@@ -46,6 +78,55 @@ export class AccountLedger {
       answer TEXT NOT NULL,
       at INTEGER NOT NULL
     )`);
+    // The audit trail: one row per change (and per operator action, failed or replayed), newest
+    // last; the oldest go once there are more than LIMITS.historyEntriesKept.
+    sql.exec(`CREATE TABLE IF NOT EXISTS history (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      operator TEXT NOT NULL,
+      operation TEXT NOT NULL,
+      detail TEXT,
+      request_id TEXT,
+      outcome TEXT NOT NULL,
+      replayed INTEGER NOT NULL DEFAULT 0,
+      status_before TEXT,
+      accid_before TEXT,
+      status_after TEXT,
+      accid_after TEXT
+    )`);
+  }
+
+  /** Appends one audit entry, and forgets the oldest beyond what is kept. */
+  record(entry: Omit<HistoryEntry, "id">): void {
+    this.sql.exec(
+      `INSERT INTO history (at, operator, operation, detail, request_id, outcome, replayed,
+         status_before, accid_before, status_after, accid_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      entry.at,
+      entry.operator,
+      entry.operation,
+      entry.detail ?? null,
+      entry.requestId ?? null,
+      entry.outcome,
+      entry.replayed ? 1 : 0,
+      entry.before?.status ?? null,
+      entry.before?.accid ?? null,
+      entry.after?.status ?? null,
+      entry.after?.accid ?? null,
+    );
+    this.sql.exec("DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?", LIMITS.historyEntriesKept);
+  }
+
+  /** Up to `limit` entries older than the entry `before` (newest first), and the cursor to the next page. */
+  history(limit: number, before: number | undefined): HistoryPage {
+    const rows = this.sql
+      .exec<HistoryRow>(
+        "SELECT * FROM history WHERE id < ? ORDER BY id DESC LIMIT ?",
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit + 1,
+      )
+      .toArray();
+    const entries = rows.slice(0, limit).map(historyEntry);
+    return { entries, next: rows.length > limit ? entries[entries.length - 1]!.id : null };
   }
 
   /** The committed entry, or undefined before the first commit (or adoption). */

@@ -30,11 +30,12 @@ import { ConfigError, type Env, parseConfig } from "../config.ts";
 import { TIMING } from "../constants.ts";
 import { DomainError, type DomainErrorKind } from "../errors.ts";
 import { logLine } from "../log.ts";
+import { Metrics } from "../metrics.ts";
 import { nimServerApi } from "../nim/connect.ts";
 import { CreatePacing } from "../pacing/create-pacer.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import { AccountStore } from "../records/store.ts";
-import type { ObjectAnswer, OperationOptions, Revocation } from "./answers.ts";
+import type { HistoryPage, ObjectAnswer, OperationOptions, Revocation } from "./answers.ts";
 import { AccountChanges, type BindOutcome, type PendingAccid } from "./changes.ts";
 import { importDerivationKey } from "./derive.ts";
 import { AccountLedger } from "./ledger.ts";
@@ -54,7 +55,7 @@ function dependenciesFor(env: Env): Dependencies | ConfigError {
     try {
       const config = parseConfig(env);
       const store = new AccountStore(config.accounts);
-      const nim = nimServerApi(config);
+      const nim = nimServerApi(config, new Metrics(config.metrics));
       const { createPacing } = config;
       const pacing = createPacing && new CreatePacing(createPacing.pacers, config.appKey, createPacing.rate);
       found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret), pacing) };
@@ -81,6 +82,24 @@ interface Current {
   pending: PendingAccid | null;
   store: AccountStore;
   changes: AccountChanges;
+  /** A change was committed during this operation. */
+  committed?: boolean;
+}
+
+/** How an operation goes into the uid's history. */
+interface Audit<T> {
+  operation: string;
+  detail?: string;
+  operator: string;
+  /** The outcome of a success; "done" when absent. */
+  outcome?: (value: T) => string;
+}
+
+/** The operator of a change a user's own request made (first use, RTC uid, signing out everywhere). */
+const USER = "user";
+
+function operatorOf(options: OperationOptions): string {
+  return options.operator ?? "system";
 }
 
 /** The Durable Object class bound as ACCOUNT_OBJECTS; one instance per uid (`idFromName(uid)`). */
@@ -100,30 +119,55 @@ export class AccountObject extends DurableObject<Env> {
     return this.#operate(uid, undefined, "", async (current) => current.record);
   }
 
-  provision(uid: string): Promise<ObjectAnswer<AccountRecord>> {
-    return this.#operate(uid, undefined, "", async (current) => {
-      if (current.record) {
-        // The caller's KV read missed a record this object holds: a stale replica, or a key lost.
-        // Writing it again is idempotent, and heals the second case. Once a minute at most: a burst
-        // of first requests from locations KV has not reached yet would otherwise write the same
-        // key many times a second, which KV refuses.
-        const now = Date.now();
-        if (now - this.#lastRewrite >= TIMING.accountCacheTtlMs) {
-          this.#lastRewrite = now;
-          await this.#writeKv(current, true);
+  /**
+   * The uid's audit trail, newest first: at most `limit` entries older than the entry `before`.
+   * Read outside the queue: each entry is written with the change it records, so a page never shows
+   * half a change, and an operator looking at history is not held behind a slow NetEase call.
+   */
+  history(uid: string, limit: number, before?: number): ObjectAnswer<HistoryPage> {
+    const entry = this.#ledger.read();
+    if (entry && entry.uid !== uid)
+      return { ok: false, kind: "internal", detail: "account object called for another uid" };
+    return { ok: true, value: this.#ledger.history(limit, before) };
+  }
+
+  provision(uid: string): Promise<ObjectAnswer<{ record: AccountRecord; created: boolean }>> {
+    return this.#operate(
+      uid,
+      undefined,
+      "",
+      async (current) => {
+        if (current.record) {
+          // The caller's KV read missed a record this object holds: a stale replica, or a key lost.
+          // Writing it again is idempotent, and heals the second case. Once a minute at most: a burst
+          // of first requests from locations KV has not reached yet would otherwise write the same
+          // key many times a second, which KV refuses.
+          const now = Date.now();
+          if (now - this.#lastRewrite >= TIMING.accountCacheTtlMs) {
+            this.#lastRewrite = now;
+            await this.#writeKv(current, true);
+          }
+          return { record: current.record, created: false };
         }
-        return current.record;
-      }
-      return this.#commit(current, await current.changes.provision(uid), { accidChanged: true });
-    });
+        const record = await this.#commit(current, await current.changes.provision(uid), { accidChanged: true });
+        return { record, created: true };
+      },
+      { operation: "create", operator: USER },
+    );
   }
 
   withRtcUid(uid: string): Promise<ObjectAnswer<AccountRecord>> {
-    return this.#operate(uid, undefined, "", async (current) => {
-      const record = existing(current);
-      if (record.rtcUid !== undefined) return record;
-      return this.#commit(current, await current.changes.withRtcUid(uid, record), { accidChanged: false });
-    });
+    return this.#operate(
+      uid,
+      undefined,
+      "",
+      async (current) => {
+        const record = existing(current);
+        if (record.rtcUid !== undefined) return record;
+        return this.#commit(current, await current.changes.withRtcUid(uid, record), { accidChanged: false });
+      },
+      { operation: "assign_rtc_uid", operator: USER },
+    );
   }
 
   bind(
@@ -131,44 +175,74 @@ export class AccountObject extends DurableObject<Env> {
     accid: string,
     options: OperationOptions & { registered?: boolean },
   ): Promise<ObjectAnswer<{ record: AccountRecord; outcome: BindOutcome }>> {
-    return this.#operate(uid, options.requestId, `bind ${accid}`, async (current) => {
-      const bound = await current.changes.bind(uid, accid, current.record, options.registered === true);
-      if (bound.outcome === "already_bound") return bound;
-      return { ...bound, record: await this.#commit(current, bound.record, { accidChanged: true }) };
-    });
+    return this.#operate(
+      uid,
+      options.requestId,
+      `bind ${accid}`,
+      async (current) => {
+        const bound = await current.changes.bind(uid, accid, current.record, options.registered === true);
+        if (bound.outcome === "already_bound") return bound;
+        return { ...bound, record: await this.#commit(current, bound.record, { accidChanged: true }) };
+      },
+      {
+        // The import binds with `registered` (it asked NetEase in bulk first).
+        operation: options.registered ? "import" : "bind",
+        detail: accid,
+        operator: operatorOf(options),
+        outcome: (bound) => bound.outcome,
+      },
+    );
   }
 
   block(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectAnswer<AccountRecord>> {
-    return this.#operate(uid, options.requestId, `block ${kick}`, async (current) => {
-      const record = await current.changes.setStatus(existing(current), "blocked", kick);
-      return this.#commit(current, record, { accidChanged: false });
-    });
+    return this.#operate(
+      uid,
+      options.requestId,
+      `block ${kick}`,
+      async (current) => {
+        const record = await current.changes.setStatus(existing(current), "blocked", kick);
+        return this.#commit(current, record, { accidChanged: false });
+      },
+      { operation: "block", detail: kick ? "kick" : "no kick", operator: operatorOf(options) },
+    );
   }
 
   unblock(uid: string, options: OperationOptions): Promise<ObjectAnswer<AccountRecord>> {
-    return this.#operate(uid, options.requestId, "unblock", async (current) => {
-      const record = await current.changes.setStatus(existing(current), "active", false);
-      return this.#commit(current, record, { accidChanged: false });
-    });
+    return this.#operate(
+      uid,
+      options.requestId,
+      "unblock",
+      async (current) => {
+        const record = await current.changes.setStatus(existing(current), "active", false);
+        return this.#commit(current, record, { accidChanged: false });
+      },
+      { operation: "unblock", operator: operatorOf(options) },
+    );
   }
 
   rotate(
     uid: string,
     options: OperationOptions,
   ): Promise<ObjectAnswer<{ record: AccountRecord; previousAccid: string }>> {
-    return this.#operate(uid, options.requestId, "rotate", async (current) => {
-      const before = existing(current);
-      try {
-        const rotated = await current.changes.rotate(uid, before, (registration) =>
-          this.#setPending(current, registration),
-        );
-        const record = await this.#commit(current, rotated, { accidChanged: true, clearsPending: true });
-        return { record, previousAccid: before.accid };
-      } catch (error) {
-        if (current.pending) await this.#tryRollBack(current);
-        throw error;
-      }
-    });
+    return this.#operate(
+      uid,
+      options.requestId,
+      "rotate",
+      async (current) => {
+        const before = existing(current);
+        try {
+          const rotated = await current.changes.rotate(uid, before, (registration) =>
+            this.#setPending(current, registration),
+          );
+          const record = await this.#commit(current, rotated, { accidChanged: true, clearsPending: true });
+          return { record, previousAccid: before.accid };
+        } catch (error) {
+          if (current.pending) await this.#tryRollBack(current);
+          throw error;
+        }
+      },
+      { operation: "rotate", operator: operatorOf(options) },
+    );
   }
 
   /**
@@ -178,22 +252,35 @@ export class AccountObject extends DurableObject<Env> {
    * alive on this service. A failed kick is reported (`kick: "failed"`) for the operator to repeat.
    */
   revoke(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectAnswer<Revocation>> {
-    return this.#operate(uid, options.requestId, `revoke ${kick}`, async (current) => {
-      const record = await this.#commit(current, current.changes.revoked(existing(current)), { accidChanged: false });
-      if (!kick) return { record, kick: "not_requested" };
-      try {
-        await current.changes.kick(record);
-        return { record, kick: "done" };
-      } catch (error) {
-        if (current.changes.kickMayLeaveBlocked(record)) {
-          this.#ledger.oweUnblock(record.accid);
-          await this.#payOwedUnblocks(current);
+    return this.#operate(
+      uid,
+      options.requestId,
+      `revoke ${kick}`,
+      async (current) => {
+        const record = await this.#commit(current, current.changes.revoked(existing(current)), {
+          accidChanged: false,
+        });
+        if (!kick) return { record, kick: "not_requested" };
+        try {
+          await current.changes.kick(record);
+          return { record, kick: "done" };
+        } catch (error) {
+          if (current.changes.kickMayLeaveBlocked(record)) {
+            this.#ledger.oweUnblock(record.accid);
+            await this.#payOwedUnblocks(current);
+          }
+          const detail = error instanceof DomainError ? error.kind : "error";
+          logLine("warn", { event: "kick_failed", uid, accid: record.accid, detail });
+          return { record, kick: "failed" };
         }
-        const detail = error instanceof DomainError ? error.kind : "error";
-        logLine("warn", { event: "kick_failed", uid, accid: record.accid, detail });
-        return { record, kick: "failed" };
-      }
-    });
+      },
+      {
+        operation: "revoke",
+        detail: kick ? "kick" : "no kick",
+        operator: operatorOf(options),
+        outcome: (revocation) => (revocation.kick === "failed" ? "kick:failed" : "done"),
+      },
+    );
   }
 
   /** Finishes what an earlier operation left: KV writes that failed, a registration to undo. */
@@ -209,30 +296,46 @@ export class AccountObject extends DurableObject<Env> {
 
   /**
    * Runs one operation for `uid` after every earlier one has settled: replays a repeated request id,
-   * finishes leftovers, then `work` against the committed copy.
+   * finishes leftovers, then `work` against the committed copy. With `audit`, the operation goes into
+   * the uid's history: always when asked for by an operator (with a request id: done, failed or
+   * replayed), and otherwise only when it changed the record (a user's first request).
    */
   #operate<T>(
     uid: string,
     requestId: string | undefined,
     operation: string,
     work: (current: Current) => Promise<T>,
+    audit?: Audit<T>,
   ): Promise<ObjectAnswer<T>> {
     const run = async (): Promise<ObjectAnswer<T>> => {
       const replay = requestId === undefined ? undefined : this.#ledger.replay<T>(requestId, operation, Date.now());
       // Marked, so the Worker neither caches the first answer's record (it may be older than the
       // committed one: unblock, block, then a replayed unblock) nor audits it as a change.
-      if (replay) return { ...replay, replayed: true };
+      if (replay) {
+        if (audit) {
+          const now = this.#ledger.read()?.record ?? null;
+          this.#audit(audit, requestId, { outcome: "replayed", replayed: true, before: now, after: now });
+        }
+        return { ...replay, replayed: true };
+      }
       let answer: ObjectAnswer<T>;
+      let current: Current | undefined;
+      let before: AccountRecord | null = null;
       try {
         const dependencies = dependenciesFor(this.env);
         if (dependencies instanceof ConfigError) {
           throw new DomainError("misconfigured", { detail: "account object: settings unusable" });
         }
-        const current = await this.#load(uid, dependencies);
+        current = await this.#load(uid, dependencies);
+        before = current.record;
         await this.#finishLeftovers(current);
         answer = { ok: true, value: await work(current) };
       } catch (error) {
         answer = toAnswer(error);
+      }
+      if (audit && (requestId !== undefined || current?.committed)) {
+        const outcome = answer.ok ? (audit.outcome?.(answer.value) ?? "done") : `failed:${answer.kind}`;
+        this.#audit(audit, requestId, { outcome, replayed: false, before, after: current?.record ?? before });
       }
       if (requestId !== undefined && (answer.ok || SETTLED_FAILURES.has(answer.kind))) {
         this.#ledger.remember(requestId, operation, answer, Date.now());
@@ -242,6 +345,25 @@ export class AccountObject extends DurableObject<Env> {
     const result = this.#tail.then(run, run);
     this.#tail = result.catch(() => {});
     return result;
+  }
+
+  #audit<T>(
+    audit: Audit<T>,
+    requestId: string | undefined,
+    what: { outcome: string; replayed: boolean; before: AccountRecord | null; after: AccountRecord | null },
+  ): void {
+    const side = (record: AccountRecord | null) => record && { status: record.status, accid: record.accid };
+    this.#ledger.record({
+      at: Date.now(),
+      operator: audit.operator,
+      operation: audit.operation,
+      ...(audit.detail === undefined ? {} : { detail: audit.detail }),
+      ...(requestId === undefined ? {} : { requestId }),
+      outcome: what.outcome,
+      replayed: what.replayed,
+      before: side(what.before),
+      after: side(what.after),
+    });
   }
 
   /**
@@ -312,6 +434,7 @@ export class AccountObject extends DurableObject<Env> {
     if (how.clearsPending) current.pending = null;
     this.#ledger.commit(current.uid, committed, current.pending);
     current.record = committed;
+    current.committed = true;
     await this.#writeKv(current, how.accidChanged);
     return committed;
   }

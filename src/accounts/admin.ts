@@ -5,7 +5,8 @@
  * Each change runs in the uid's Durable Object (src/account-object/), one at a time against the
  * committed copy, NetEase first and KV last; see `AccountChanges` for the order inside each. This
  * module is the Worker's side: it checks import rows in bulk before any object is asked, and writes
- * one structured audit line per change: who (admin), what, uid, accid, outcome.
+ * one structured audit line and one metric per change: who (the operator), what, uid, accid, outcome.
+ * The lasting audit trail is the object's own history (see AccountLedger.record).
  */
 
 import * as v from "valibot";
@@ -23,6 +24,7 @@ import {
 } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
 import type { AccountRecord } from "../records/record.ts";
 import type { AccountStore } from "../records/store.ts";
@@ -43,7 +45,15 @@ export class AccountAdmin {
     readonly lookup: AccountLookup,
     /** The request's id: joins audit lines to the access log, and makes a repeated request idempotent. */
     readonly requestId: string,
+    /** Who asks: an Access email, "service-token:<name>", or "admin token". */
+    readonly operator: string,
+    readonly metrics?: Metrics,
   ) {}
+
+  /** The options of one change: its request id and operator. */
+  #options(requestId = this.requestId): { requestId: string; operator: string } {
+    return { requestId, operator: this.operator };
+  }
 
   /** The committed record for `uid` (from its object, so never stale), or 404. */
   async get(uid: string): Promise<AccountRecord> {
@@ -61,7 +71,7 @@ export class AccountAdmin {
       uid,
       accid,
       (done) => done,
-      () => this.objects.bind(uid, accid, { requestId: this.requestId }),
+      () => this.objects.bind(uid, accid, this.#options()),
     );
   }
 
@@ -72,7 +82,7 @@ export class AccountAdmin {
       uid,
       undefined,
       (record) => ({ record, outcome: "done" }),
-      () => this.objects.block(uid, kick, { requestId: this.requestId }),
+      () => this.objects.block(uid, kick, this.#options()),
     );
   }
 
@@ -83,7 +93,7 @@ export class AccountAdmin {
       uid,
       undefined,
       (record) => ({ record, outcome: "done" }),
-      () => this.objects.unblock(uid, { requestId: this.requestId }),
+      () => this.objects.unblock(uid, this.#options()),
     );
   }
 
@@ -98,7 +108,7 @@ export class AccountAdmin {
       uid,
       undefined,
       (done) => ({ record: done.record, outcome: "done" }),
-      () => this.objects.rotate(uid, { requestId: this.requestId }),
+      () => this.objects.rotate(uid, this.#options()),
     );
   }
 
@@ -112,7 +122,7 @@ export class AccountAdmin {
       uid,
       undefined,
       (done) => ({ record: done.record, outcome: kick ? `kick:${done.kick}` : "done" }),
-      () => this.objects.revoke(uid, kick, { requestId: this.requestId }),
+      () => this.objects.revoke(uid, kick, this.#options()),
     );
   }
 
@@ -183,7 +193,7 @@ export class AccountAdmin {
     logLine("info", {
       event: "admin_change",
       requestId: this.requestId,
-      who: "admin",
+      who: this.operator,
       what: "import",
       outcome: "done",
       ...counts,
@@ -201,7 +211,7 @@ export class AccountAdmin {
         uid,
         accid,
         (bound) => bound,
-        () => this.objects.bind(uid, accid, { requestId, registered: true }),
+        () => this.objects.bind(uid, accid, { ...this.#options(requestId), registered: true }),
       );
       return { outcome: done.value.outcome };
     } catch (error) {
@@ -225,20 +235,30 @@ export class AccountAdmin {
     result: (value: T) => { record: AccountRecord; outcome: string },
     operation: () => Promise<Operated<T>>,
   ): Promise<Operated<T>> {
+    const started = Date.now();
     try {
       const done = await operation();
       const { record, outcome } = result(done.value);
       if (!done.replayed) this.lookup.remember(uid, record);
-      this.#log(what, uid, record.accid, done.replayed ? "replayed" : outcome);
+      this.#log(what, uid, record.accid, done.replayed ? "replayed" : outcome, started);
       return done;
     } catch (error) {
-      this.#log(what, uid, accid, error instanceof DomainError ? `failed:${error.kind}` : "failed");
+      this.#log(what, uid, accid, error instanceof DomainError ? `failed:${error.kind}` : "failed", started);
       throw error;
     }
   }
 
-  #log(what: string, uid: string, accid: string | undefined, outcome: string): void {
-    logLine("info", { event: "admin_change", requestId: this.requestId, who: "admin", what, uid, accid, outcome });
+  #log(what: string, uid: string, accid: string | undefined, outcome: string, started: number): void {
+    logLine("info", {
+      event: "admin_change",
+      requestId: this.requestId,
+      who: this.operator,
+      what,
+      uid,
+      accid,
+      outcome,
+    });
+    this.metrics?.record("admin_change", [what, outcome], Date.now() - started);
   }
 }
 

@@ -14,6 +14,7 @@
 
 import type { AccountObjectClient } from "../account-object/client.ts";
 import { TIMING } from "../constants.ts";
+import type { Metrics } from "../metrics.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import type { AccountStore } from "../records/store.ts";
 import { ExpiringCache } from "./cache.ts";
@@ -27,6 +28,8 @@ export class AccountLookup {
   constructor(
     readonly objects: AccountObjectClient,
     readonly store: AccountStore,
+    /** Counts first-time creations (`account_created`). */
+    readonly metrics?: Metrics,
     readonly now: () => number = () => Date.now(),
   ) {}
 
@@ -81,7 +84,11 @@ export class AccountLookup {
   }
 
   async #load(uid: string): Promise<AccountRecord> {
-    const record = (await this.store.get(uid)) ?? (await this.objects.provision(uid));
+    const stored = await this.store.get(uid);
+    if (stored) return this.#keep(uid, stored);
+    const started = this.now();
+    const { record, created } = await this.objects.provision(uid);
+    if (created) this.metrics?.record("account_created", ["", ""], this.now() - started);
     return this.#keep(uid, record);
   }
 

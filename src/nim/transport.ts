@@ -13,7 +13,7 @@
  */
 
 import { LIMITS, TIMING } from "../constants.ts";
-import { DomainError } from "../errors.ts";
+import { DomainError, type UpstreamFailure } from "../errors.ts";
 import { sha1Hex, toHex } from "./digest.ts";
 
 /** NetEase's result codes that this client distinguishes (the same on v1 and v2). */
@@ -123,6 +123,7 @@ export class NimTransport {
     if (now() < this.#blockedUntil) {
       throw new DomainError("upstream_rate_limited", {
         detail: `${call.action}: not called, NetEase's 416 block is still on`,
+        upstream: { action: call.action, code: "held" },
       });
     }
     const traceId = crypto.randomUUID();
@@ -136,7 +137,7 @@ export class NimTransport {
       } catch (error) {
         if (!(error instanceof RetryableFailure)) throw error;
         this.#coolingUntil.set(base, now() + TIMING.nimBaseCooldownMs);
-        failure = unavailable(error.message);
+        failure = unavailable(error.message, { action: call.action, code: error.code });
       }
     }
     throw failure!;
@@ -175,23 +176,27 @@ export class NimTransport {
       });
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-      throw new RetryableFailure(`${call.action}: ${timedOut ? `no answer within ${timeoutMs} ms` : "network error"}`);
+      throw new RetryableFailure(
+        `${call.action}: ${timedOut ? `no answer within ${timeoutMs} ms` : "network error"}`,
+        timedOut ? "timeout" : "network",
+      );
     }
     if (!response.ok) {
       await response.body?.cancel();
       const detail = `${call.action}: HTTP ${response.status}`;
-      if (RETRIED_STATUSES.has(response.status)) throw new RetryableFailure(detail);
-      if (response.status >= 500) throw unavailable(detail);
-      throw new DomainError("upstream_rejected", { detail });
+      const upstream = { action: call.action, code: `HTTP_${response.status}` };
+      if (RETRIED_STATUSES.has(response.status)) throw new RetryableFailure(detail, upstream.code);
+      if (response.status >= 500) throw unavailable(detail, upstream);
+      throw new DomainError("upstream_rejected", { detail, upstream });
     }
     let answer: unknown;
     try {
       answer = await response.json();
     } catch {
-      throw unavailable(`${call.action}: answer is not JSON`);
+      throw unavailable(`${call.action}: answer is not JSON`, { action: call.action, code: "bad_answer" });
     }
     if (typeof answer !== "object" || answer === null || typeof (answer as NimAnswer).code !== "number") {
-      throw unavailable(`${call.action}: answer has no numeric code`);
+      throw unavailable(`${call.action}: answer has no numeric code`, { action: call.action, code: "bad_answer" });
     }
     return answer as NimAnswer;
   }
@@ -209,10 +214,11 @@ export function nimText(answer: NimAnswer): string {
 export function nimFailure(action: string, answer: NimAnswer): DomainError {
   // NetEase's text is free text from the vendor; keep it short and out of the response.
   const detail = `${action}: code ${answer.code} ${nimText(answer).slice(0, LIMITS.logDetailChars)}`;
-  if (answer.code === NIM_CODE.rateLimited) return new DomainError("upstream_rate_limited", { detail });
+  const upstream = { action, code: String(answer.code) };
+  if (answer.code === NIM_CODE.rateLimited) return new DomainError("upstream_rate_limited", { detail, upstream });
   const transient: number[] = [NIM_CODE.internalError, NIM_CODE.repeatedRequest];
-  if (transient.includes(answer.code)) return unavailable(detail);
-  return new DomainError("upstream_rejected", { detail });
+  if (transient.includes(answer.code)) return unavailable(detail, upstream);
+  return new DomainError("upstream_rejected", { detail, upstream });
 }
 
 /**
@@ -236,9 +242,17 @@ export function probeFailure(error: unknown): "credentials_rejected" | "unreacha
 }
 
 /** A failure that another base may not have: connection, timeout, a gateway status. */
-class RetryableFailure extends Error {}
+class RetryableFailure extends Error {
+  /** The metrics code: timeout, network or HTTP_<status>. */
+  readonly code: string;
 
-/** `upstream_unavailable` with a log detail. */
-export function unavailable(detail: string): DomainError {
-  return new DomainError("upstream_unavailable", { detail });
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** `upstream_unavailable` with a log detail (and, for a failed call, which one and how). */
+export function unavailable(detail: string, upstream?: UpstreamFailure): DomainError {
+  return new DomainError("upstream_unavailable", { detail, upstream });
 }

@@ -1,13 +1,23 @@
 /**
- * The admin API under /admin/v1: operator levers on accounts. Off (404 for every path) unless
- * ADMIN_TOKEN is set; then every request needs `Authorization: Bearer <ADMIN_TOKEN>`, checked by
- * Hono's `bearerAuth` (constant-time comparison of SHA-256 digests, so not even the token's length
- * leaks). A missing, malformed or wrong token gets the same 401, so nothing tells them apart.
+ * The admin API under /admin/v1: operator levers on accounts, and their history. Off (404 for every
+ * path) unless ADMIN_TOKEN or Cloudflare Access (ACCESS_TEAM_DOMAIN, ACCESS_AUD) is set. Who may call:
+ *
+ * - an operator signed in through **Cloudflare Access**: the `Cf-Access-Jwt-Assertion` Access adds
+ *   is verified here (src/operators/access.ts); the operator's email goes into the audit trail;
+ * - the holder of **ADMIN_TOKEN**, as `Authorization: Bearer <ADMIN_TOKEN>`, checked by Hono's
+ *   `bearerAuth` (constant-time comparison of SHA-256 digests, so not even the token's length leaks).
+ *
+ * A present assertion is the credential: an invalid one is refused even beside a valid token. Every
+ * refusal (missing, malformed or wrong) is the same 401, so nothing tells them apart. A
+ * state-changing request a browser sends from another origin is refused (403 `forbidden`) before
+ * any credential is looked at: behind Access the browser carries the operator's Access cookie, so a
+ * page elsewhere could otherwise act in the operator's name.
  */
 
 import { type Context, Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import * as v from "valibot";
+import type { HistoryPage } from "../account-object/answers.ts";
 import { AccountAdmin, type NumberedRow } from "../accounts/admin.ts";
 import { LIMITS } from "../constants.ts";
 import {
@@ -16,34 +26,79 @@ import {
   blockRequestSchema,
   describeIssues,
   emptyRequestSchema,
+  historyQuerySchema,
   importRequestSchema,
+  lookupQuerySchema,
   revokeRequestSchema,
   uidSchema,
 } from "../contract.ts";
-import { errors } from "../errors.ts";
+import { DomainError, errors } from "../errors.ts";
+import { addLogFields } from "../middleware.ts";
+import { ACCESS_ASSERTION_HEADER, AccessRefused } from "../operators/access.ts";
 import type { AccountRecord } from "../records/record.ts";
 import type { AppEnv } from "../runtime.ts";
+import { KeysUnavailable } from "../session/jwks.ts";
 import { jsonBody, limitBody, mediaType, readBodyText, requireMediaType } from "./json-body.ts";
 
+/** The context of admin routes, whose `operator` the authentication below sets. */
+type AdminEnv = AppEnv;
+
 /** Routes under /admin/v1. */
-export const adminRoutes = new Hono<AppEnv>();
+export const adminRoutes = new Hono<AdminEnv>();
 
 const ADMIN_CHALLENGE = 'Bearer realm="admin"';
 
-/** The 401 for a missing or wrong admin token. Deliberately the same for both. */
+/** The operator named for changes made with the shared ADMIN_TOKEN. */
+export const ADMIN_TOKEN_OPERATOR = "admin token";
+
+/** The 401 for a missing or wrong credential. Deliberately the same for every case. */
 function adminUnauthorized(detail: string): never {
   throw errors.unauthorized("Admin authorization required.", ADMIN_CHALLENGE, detail);
 }
 
 /** Hono's bearer check for each runtime's ADMIN_TOKEN, built once (it digests the token). */
-const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AppEnv>>>();
+const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AdminEnv>>>();
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+adminRoutes.use(async function sameOrigin(c, next) {
+  if (SAFE_METHODS.has(c.req.method)) return next();
+  // Browsers send Origin on every POST and PUT, and Sec-Fetch-Site on every request; a tool such as
+  // curl sends neither, and is not a browser carrying someone's cookie.
+  const origin = c.req.header("Origin");
+  const site = c.req.header("Sec-Fetch-Site");
+  const own = new URL(c.req.url).origin;
+  if ((origin !== undefined && origin !== own) || (site !== undefined && site !== "same-origin" && site !== "none")) {
+    throw errors.forbidden(
+      "Admin changes are accepted from this service's own pages only.",
+      "cross-origin admin change",
+    );
+  }
+  await next();
+});
 
 adminRoutes.use(async function adminAuth(c, next) {
-  const { adminToken } = c.var.runtime.config;
-  if (!adminToken) throw errors.notFound();
+  const { config, access } = c.var.runtime;
+  if (!config.adminToken && !access) throw errors.notFound();
+  const assertion = access && c.req.header(ACCESS_ASSERTION_HEADER);
+  if (access && assertion !== undefined) {
+    try {
+      c.set("operator", await access.operator(assertion));
+    } catch (error) {
+      if (error instanceof KeysUnavailable) {
+        throw new DomainError("session_keys_unavailable", { detail: `access certs: ${error.message}` });
+      }
+      if (error instanceof AccessRefused) adminUnauthorized(`access assertion refused: ${error.message}`);
+      throw error;
+    }
+    addLogFields(c, { who: "access" });
+    return next();
+  }
+  const { adminToken } = config;
+  if (!adminToken) adminUnauthorized("no Access assertion");
   let check = adminTokenChecks.get(c.var.runtime);
   if (!check) {
-    check = bearerAuth<AppEnv>({
+    check = bearerAuth<AdminEnv>({
       token: adminToken,
       noAuthenticationHeader: { message: () => adminUnauthorized("no admin bearer token") },
       invalidAuthenticationHeader: { message: () => adminUnauthorized("authorization is not 'Bearer <token>'") },
@@ -51,18 +106,25 @@ adminRoutes.use(async function adminAuth(c, next) {
     });
     adminTokenChecks.set(c.var.runtime, check);
   }
+  c.set("operator", ADMIN_TOKEN_OPERATOR);
   return check(c, next);
 });
 
-function admin(c: Context<AppEnv>): AccountAdmin {
-  const { accountObjects, store, nim, lookup } = c.var.runtime;
-  return new AccountAdmin(accountObjects, store, nim, lookup, c.var.requestId);
+function admin(c: Context<AdminEnv>): AccountAdmin {
+  const { accountObjects, store, nim, lookup, metrics } = c.var.runtime;
+  return new AccountAdmin(accountObjects, store, nim, lookup, c.var.requestId, c.var.operator, metrics);
 }
 
-function uidParam(c: Context<AppEnv>): string {
+function uidParam(c: Context<AdminEnv>): string {
   const uid = c.req.param("uid");
   const result = v.safeParse(uidSchema, uid);
   if (!result.success) throw errors.invalidRequest(describeIssues(uidSchema, result.issues));
+  return result.output;
+}
+
+function query<S extends v.GenericSchema>(c: Context<AdminEnv>, schema: S): v.InferOutput<S> {
+  const result = v.safeParse(schema, c.req.query());
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
   return result.output;
 }
 
@@ -96,6 +158,33 @@ adminRoutes.post("/accounts/import", limitBody(LIMITS.maxImportBodyBytes), async
   const rows = parseImportBody(await readBodyText(c), mediaType(c));
   const result = await admin(c).importRows(rows);
   return c.json(result, 200, noStore);
+});
+
+/** Who the credential names, and so who the audit trail will name: the console's sign-in check. */
+adminRoutes.get("/operator", (c) => {
+  const via = c.var.operator === ADMIN_TOKEN_OPERATOR ? "admin_token" : "access";
+  return c.json({ operator: c.var.operator, via }, 200, noStore);
+});
+
+/**
+ * Finds the uid of an accid (derived or stock) or of an RTC uid, through KV's reverse mappings, and
+ * answers its committed record as `GET /accounts/{uid}` does. A mapping written in the last minute
+ * at another location may not be seen yet (KV), so a miss says "not found", not "never existed".
+ */
+adminRoutes.get("/accounts", async (c) => {
+  const { accid, rtcUid } = query(c, lookupQuerySchema);
+  const { store } = c.var.runtime;
+  const uid = accid !== undefined ? await store.uidForAccid(accid) : await store.uidForRtcUid(rtcUid!);
+  if (uid === null) throw new DomainError("account_not_found", { detail: "no uid maps to it" });
+  return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
+});
+
+/** The uid's audit trail, newest first: `limit` entries (default 20) older than the entry `before`. */
+adminRoutes.get("/accounts/:uid/history", async (c) => {
+  const uid = uidParam(c);
+  const { limit, before } = query(c, historyQuerySchema);
+  const page: HistoryPage = await c.var.runtime.accountObjects.history(uid, limit, before);
+  return c.json({ uid, ...page }, 200, noStore);
 });
 
 adminRoutes.get("/accounts/:uid", async (c) => {

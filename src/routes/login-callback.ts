@@ -168,6 +168,10 @@ async function checkToken(
 }
 
 function decide(c: Context<AppEnv>, decision: LoginCallbackDecision, reason: string): Response {
-  addLogFields(c, { decision: decision.errCode === 0 ? "allow" : "reject", reason });
+  const verdict = decision.errCode === 0 ? "allow" : "reject";
+  addLogFields(c, { decision: verdict, reason });
+  // An allow carries no responseCode: NetEase takes errCode 0 as 200.
+  const responseCode = String(decision.responseCode ?? 200);
+  c.var.runtime.metrics.record("login_callback", [responseCode, verdict], Date.now() - c.var.startedAt);
   return c.json(decision, 200, { "Cache-Control": "no-store" });
 }

@@ -4,7 +4,8 @@
  * refuse, and /healthz stays 200), so this makes a real signed NetEase call.
  *
  * Checks, each named in the answer with its outcome and latency: configuration; KV (one read);
- * each session issuer's public keys, as `keys:<issuer name>` (one fetch each); NetEase (a
+ * each session issuer's public keys, as `keys:<issuer name>` (one fetch each), and Cloudflare
+ * Access's certs as `keys:access` when operators sign in through Access; NetEase (a
  * `getUinfos` signed with our app key and secret: `credentials_rejected` for a wrong secret, distinct
  * from `unreachable`). 200 when all pass, else
  * 503 naming the failed ones; never a secret, a token or NetEase's raw answer. Each probe is
@@ -66,7 +67,7 @@ const probes = new WeakMap<Runtime, Probes>();
 function probesFor(runtime: Runtime): Probes {
   let found = probes.get(runtime);
   if (!found) {
-    const { config, store, verifier } = runtime;
+    const { config, store, verifier, access } = runtime;
     // Its own NetEase client: a 416 answered to a probe must not put the Worker's client (which the
     // admin import uses) into its 10 s "do not call" block, nor a probe's failed base into its cool-down.
     const nim = nimServerApi(config);
@@ -78,7 +79,11 @@ function probesFor(runtime: Runtime): Probes {
       netease: new CachedProbe(() => nim.probe(NIM.readyProbeAccid)),
       // The verifier's own key sets: a successful check refreshes the keys the token path uses, and
       // their cool-down bounds these fetches like any other.
-      keys: new Map(verifier.keySources.map((source) => [`keys:${source.name}`, new CachedProbe(source.check)])),
+      keys: new Map([
+        ...verifier.keySources.map((source) => [`keys:${source.name}`, new CachedProbe(source.check)] as const),
+        // Operators' Cloudflare Access certs: without them no operator can sign in through Access.
+        ...(access ? [["keys:access", new CachedProbe(() => access.check())] as const] : []),
+      ]),
     };
     probes.set(runtime, found);
   }

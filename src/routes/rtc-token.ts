@@ -34,7 +34,7 @@ rtcTokenRoutes.post(
   limitTokenRequests(),
   jsonBody((c) => c.var.runtime.rtcTokenRequestSchema),
   async (c) => {
-    const { config, lookup } = c.var.runtime;
+    const { config, lookup, metrics } = c.var.runtime;
     const { channelName, ttl = config.rtcTtl.default } = c.req.valid("json");
     const grant = decideChannel(config.channelPolicy, c.var.uid, channelName, c.var.sessionClaims);
     if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
@@ -60,6 +60,7 @@ rtcTokenRoutes.post(
       addLogFields(c, { privilege, keyTtl });
       body = { ...body, permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 };
     }
+    metrics.record("token_issued", ["rtc", ""], Date.now() - c.var.startedAt);
     return c.json(body, 200, { "Cache-Control": "no-store" });
   },
 );

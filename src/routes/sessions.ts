@@ -36,7 +36,7 @@ sessionRoutes.post(
     // Provisions a uid seen for the first time, as the token path would: its IM account then exists
     // for the kick, and the revocation has a record to live in.
     await sessionAccount(c);
-    const { value } = await accountObjects.revoke(uid, true, { requestId: c.var.requestId });
+    const { value } = await accountObjects.revoke(uid, true, { requestId: c.var.requestId, operator: "user" });
     lookup.remember(uid, value.record);
     addLogFields(c, { accid: value.record.accid, kick: value.kick });
     logLine("info", {

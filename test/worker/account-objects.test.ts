@@ -122,7 +122,12 @@ describe("stale copies cannot undo a change", () => {
     const blocked: AccountRecord = { ...active, status: "blocked", revision: 2 };
     // A store whose reads always answer the stale, active copy.
     const staleStore = { get: async () => active } as unknown as AccountStore;
-    const provisioner = new AccountLookup(new AccountObjectClient(env.ACCOUNT_OBJECTS!), staleStore, () => now);
+    const provisioner = new AccountLookup(
+      new AccountObjectClient(env.ACCOUNT_OBJECTS!),
+      staleStore,
+      undefined,
+      () => now,
+    );
     provisioner.remember(uid, blocked); // the block this isolate saw committed
     const background: Promise<unknown>[] = [];
     now += 45_000; // past the refresh point, before expiry

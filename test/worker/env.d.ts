@@ -11,6 +11,8 @@ declare global {
       IDP_PRIVATE_JWK: string;
       /** Test-only: the real OpenID provider's issuer (test/oidc/provider.ts). */
       OIDC_ISSUER: string;
+      /** Test-only: private RS256 JWK (JSON) of the Cloudflare Access stand-in, kid "access-1". */
+      ACCESS_PRIVATE_JWK: string;
     }
   }
 }

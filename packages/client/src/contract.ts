@@ -78,6 +78,7 @@ export const ERROR_CODES = [
   "session_keys_unavailable",
   "account_blocked",
   "channel_refused",
+  "forbidden",
   "not_found",
   "method_not_allowed",
   "conflict",

@@ -1,0 +1,361 @@
+// The operator console: plain browser JavaScript, no build step, no third-party code. It calls the
+// admin API (/admin/v1) from the Worker's own origin. Behind Cloudflare Access the browser's Access
+// cookie signs every call in; otherwise the admin token typed in is kept in this module's memory only
+// (never localStorage), so closing or reloading the page forgets it. Nothing here shows a secret.
+
+const API = "/admin/v1";
+/** The admin API's import limit: a larger file is sent in batches of this many rows. */
+const IMPORT_BATCH_ROWS = 400;
+
+/** The admin token, when signed in with one (memory only). */
+let adminToken = "";
+/** The uid on screen, and the cursor of its next (older) history page. */
+let shown = { uid: "", next: null };
+/** The last import's results, for the filter and the CSV. */
+let importResults = [];
+
+const $ = (selector) => document.querySelector(selector);
+
+function say(text) {
+  $("#status").textContent = text;
+}
+
+/**
+ * Calls the admin API (`path` under /admin/v1, or from the root with `root`); resolves to
+ * { status, body, headers }, whatever the status.
+ */
+async function call(method, path, { body, requestId, root = false } = {}) {
+  const headers = { Accept: "application/json" };
+  if (adminToken) headers.Authorization = `Bearer ${adminToken}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (requestId) headers["X-Request-Id"] = requestId;
+  const response = await fetch(root ? path : `${API}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  let parsed = null;
+  try {
+    parsed = await response.json();
+  } catch {
+    // An empty or non-JSON answer: reported by status below.
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+function problem(answer) {
+  const code = answer.body?.error ?? `HTTP ${answer.status}`;
+  const message = answer.body?.message ?? "";
+  return `${code}${message ? `: ${message}` : ""}`;
+}
+
+// ---- signing in ----
+
+async function signIn() {
+  const answer = await call("GET", "/operator");
+  if (answer.status !== 200) return false;
+  $("#who").textContent = `Signed in as ${answer.body.operator}`;
+  $("#sign-in").hidden = true;
+  $("#signed-in").hidden = false;
+  $("#lookup-value").focus();
+  return true;
+}
+
+$("#token-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  adminToken = $("#admin-token").value.trim();
+  $("#admin-token").value = "";
+  if (!(await signIn())) {
+    adminToken = "";
+    say("Sign-in refused: check the admin token.");
+    $("#admin-token").focus();
+  } else say("");
+});
+
+// ---- accounts ----
+
+const FIELDS = [
+  ["accid", "accid"],
+  ["status", "Status"],
+  ["generation", "Generation"],
+  ["revision", "Revision"],
+  ["rtcUid", "RTC uid"],
+  ["createdAt", "Created"],
+  ["updatedAt", "Updated"],
+  ["revokedBefore", "Signed out everywhere before"],
+];
+
+function time(ms) {
+  return ms === undefined
+    ? ""
+    : new Date(ms)
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, " UTC");
+}
+
+function showRecord(account) {
+  shown = { uid: account.uid, next: null };
+  $("#account-uid").textContent = account.uid;
+  const list = $("#record");
+  list.replaceChildren();
+  for (const [key, label] of FIELDS) {
+    if (account[key] === undefined) continue;
+    const term = document.createElement("dt");
+    term.textContent = label;
+    const value = document.createElement("dd");
+    value.textContent = key.endsWith("At") || key === "revokedBefore" ? time(account[key]) : String(account[key]);
+    value.dataset.field = key;
+    list.append(term, value);
+  }
+  $("#account").hidden = false;
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  row.append(td);
+}
+
+async function loadHistory(more = false) {
+  const cursor = more && shown.next ? `&before=${shown.next}` : "";
+  const answer = await call("GET", `/accounts/${encodeURIComponent(shown.uid)}/history?limit=20${cursor}`);
+  if (answer.status !== 200) return say(`History: ${problem(answer)}`);
+  const body = $("#history tbody");
+  if (!more) body.replaceChildren();
+  for (const entry of answer.body.entries) {
+    const row = document.createElement("tr");
+    cell(row, time(entry.at));
+    cell(row, entry.operator);
+    cell(row, entry.detail ? `${entry.operation} (${entry.detail})` : entry.operation);
+    cell(row, entry.replayed ? "replayed" : entry.outcome);
+    cell(row, `${entry.before?.status ?? "–"} → ${entry.after?.status ?? "–"}`);
+    cell(
+      row,
+      entry.before?.accid === entry.after?.accid
+        ? entry.after?.accid
+        : `${entry.before?.accid ?? "–"} → ${entry.after?.accid ?? "–"}`,
+    );
+    cell(row, entry.requestId);
+    body.append(row);
+  }
+  shown.next = answer.body.next;
+  $("#history-more").hidden = answer.body.next === null;
+}
+
+async function lookUp(kind, value) {
+  const path =
+    kind === "uid" ? `/accounts/${encodeURIComponent(value)}` : `/accounts?${kind}=${encodeURIComponent(value)}`;
+  const answer = await call("GET", path);
+  if (answer.status !== 200) {
+    $("#account").hidden = true;
+    return say(`Look-up: ${problem(answer)}`);
+  }
+  showRecord(answer.body);
+  await loadHistory();
+  say(`Found ${answer.body.uid}.`);
+}
+
+$("#lookup-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  lookUp($("#lookup-kind").value, $("#lookup-value").value.trim());
+});
+
+$("#history-more").addEventListener("click", () => loadHistory(true));
+
+const ACTIONS = {
+  block: { text: "Block this account: no new tokens and no IM login.", kick: true },
+  unblock: { text: "Unblock this account.", kick: false },
+  rotate: { text: "Move this user to a fresh accid (the old one is blocked for good).", kick: false },
+  revoke: { text: "Sign this user out everywhere: earlier sessions and IM tokens are refused.", kick: true },
+};
+
+/** Asks for confirmation in the dialog; resolves to { kick } or null when cancelled. */
+function confirmAction(action) {
+  const dialog = $("#confirm");
+  $("#confirm-title").textContent = `${action[0].toUpperCase()}${action.slice(1)} ${shown.uid}?`;
+  $("#confirm-text").textContent = ACTIONS[action].text;
+  $("#confirm-kick-row").hidden = !ACTIONS[action].kick;
+  $("#confirm-kick").checked = true;
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => resolve(dialog.returnValue === "ok" ? { kick: $("#confirm-kick").checked } : null),
+      { once: true },
+    );
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("#confirm-ok").focus();
+  });
+}
+
+for (const button of document.querySelectorAll("[data-action]")) {
+  button.addEventListener("click", async () => {
+    const action = button.dataset.action;
+    const confirmed = await confirmAction(action);
+    button.focus();
+    if (!confirmed) return say("Cancelled.");
+    const body = ACTIONS[action].kick ? { kick: confirmed.kick } : {};
+    // A fresh id per confirmed action: repeating this request (a retry) is answered from the first.
+    const requestId = crypto.randomUUID();
+    const answer = await call("POST", `/accounts/${encodeURIComponent(shown.uid)}/${action}`, { body, requestId });
+    if (answer.status !== 200) return say(`${action}: ${problem(answer)} (request ${requestId})`);
+    const replayed = answer.headers.get("Idempotent-Replayed") === "true";
+    showRecord(answer.body);
+    await loadHistory();
+    say(
+      `${action}: ${replayed ? "replayed (done before, nothing done now)" : "done"}; status ${answer.body.status} (request ${requestId})`,
+    );
+  });
+}
+
+// ---- import ----
+
+/** The file's rows, each with its line in the file (NDJSON) or its place in the array (JSON). */
+function parseImportFile(text) {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("[")) {
+    const rows = JSON.parse(trimmed);
+    if (!Array.isArray(rows)) throw new Error("The file is not a JSON array.");
+    return rows.map((row, index) => ({ line: index + 1, row }));
+  }
+  return text.split(/\r?\n/).flatMap((line, index) => {
+    if (line.trim() === "") return [];
+    try {
+      return [{ line: index + 1, row: JSON.parse(line) }];
+    } catch {
+      return [{ line: index + 1, row: line }];
+    }
+  });
+}
+
+function showImport() {
+  const filter = $("#import-filter").value;
+  const body = $("#import-table tbody");
+  body.replaceChildren();
+  for (const result of importResults) {
+    if (filter && result.outcome !== filter) continue;
+    const row = document.createElement("tr");
+    cell(row, String(result.line));
+    cell(row, result.uid);
+    cell(row, result.accid);
+    cell(row, result.outcome);
+    cell(row, result.message);
+    body.append(row);
+  }
+  const counts = {};
+  for (const result of importResults) counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
+  $("#import-counts").textContent = Object.entries(counts)
+    .map(([outcome, count]) => `${outcome}: ${count}`)
+    .join(", ");
+  $("#import-results").hidden = false;
+}
+
+async function importFile(file) {
+  let rows;
+  try {
+    rows = parseImportFile(await file.text());
+  } catch (error) {
+    return say(`Import: ${error.message}`);
+  }
+  if (rows.length === 0) return say("Import: the file has no rows.");
+  const batches = Math.ceil(rows.length / IMPORT_BATCH_ROWS);
+  const dialog = $("#confirm");
+  $("#confirm-title").textContent = `Import ${rows.length} rows?`;
+  $("#confirm-text").textContent = `${file.name}: ${batches} batch${batches > 1 ? "es" : ""}.`;
+  $("#confirm-kick-row").hidden = true;
+  const confirmed = await new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+  if (!confirmed) return say("Cancelled.");
+
+  importResults = [];
+  const progress = $("#import-progress");
+  progress.hidden = false;
+  progress.max = rows.length;
+  progress.value = 0;
+  for (let start = 0; start < rows.length; start += IMPORT_BATCH_ROWS) {
+    const batch = rows.slice(start, start + IMPORT_BATCH_ROWS);
+    // One request id per batch: a retried batch is answered row by row from the first attempt.
+    const answer = await call("POST", "/accounts/import", {
+      body: batch.map((r) => r.row),
+      requestId: crypto.randomUUID(),
+    });
+    if (answer.status === 200) {
+      // The API numbers rows within the batch; report them by their line in the file.
+      for (const result of answer.body.results) importResults.push({ ...result, line: batch[result.line - 1].line });
+    } else {
+      for (const { line } of batch) importResults.push({ line, outcome: "failed", message: problem(answer) });
+    }
+    progress.value = Math.min(rows.length, start + batch.length);
+    say(`Import: ${progress.value} of ${rows.length} rows sent.`);
+  }
+  showImport();
+  say(`Import finished: ${$("#import-counts").textContent}.`);
+}
+
+$("#import-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const file = $("#import-file").files[0];
+  if (file) importFile(file);
+});
+
+const dropZone = $("#drop-zone");
+dropZone.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  dropZone.classList.add("dragging");
+});
+dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dragging"));
+dropZone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dropZone.classList.remove("dragging");
+  const file = event.dataTransfer.files[0];
+  if (file) importFile(file);
+});
+
+$("#import-filter").addEventListener("change", showImport);
+
+function csvField(value) {
+  const text = value === undefined || value === null ? "" : String(value);
+  // Quoted, and a leading = + - @ neutralised, so a spreadsheet never runs a cell as a formula.
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return `"${safe.replaceAll('"', '""')}"`;
+}
+
+$("#import-csv").addEventListener("click", () => {
+  const lines = [["line", "uid", "accid", "outcome", "message"].join(",")];
+  for (const r of importResults) lines.push([r.line, r.uid, r.accid, r.outcome, r.message].map(csvField).join(","));
+  const url = URL.createObjectURL(new Blob([`${lines.join("\r\n")}\r\n`], { type: "text/csv" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "import-results.csv";
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+});
+
+// ---- health ----
+
+$("#health-check").addEventListener("click", async () => {
+  const answer = await call("GET", "/readyz", { root: true });
+  if (!answer.body?.checks) return say(`Health: ${problem(answer)}`);
+  $("#health-status").textContent =
+    answer.body.status === "ready" ? "Ready." : `Not ready: ${answer.body.failed.join(", ")}.`;
+  const body = $("#health-table tbody");
+  body.replaceChildren();
+  for (const [name, check] of Object.entries(answer.body.checks)) {
+    const row = document.createElement("tr");
+    cell(row, name);
+    cell(row, check.outcome);
+    cell(row, `${check.latencyMs} ms`);
+    body.append(row);
+  }
+  $("#health-table").hidden = false;
+});
+
+// Behind Cloudflare Access the page is signed in already; otherwise the token form stays.
+signIn().then((done) => {
+  if (!done) $("#admin-token").focus();
+});

@@ -1,0 +1,63 @@
+/**
+ * Metrics as Workers Analytics Engine data points (binding METRICS, optional: without it nothing is
+ * written and nothing fails). Every point has the same shape, so one SQL query shape reads them all:
+ *
+ *   index1 / blob1  the event (also the sampling key)
+ *   blob2, blob3    two dimensions from closed sets (below)
+ *   double1         latency in ms (0 where the event has none)
+ *
+ * A point never carries a uid, accid, token, email or anything a caller chose: dimensions are fixed
+ * words or NetEase codes, and `dimension()` turns anything else into "other". Counting is
+ * `SUM(_sample_interval)`, as Analytics Engine samples at high volume. Queries: docs/operations.md.
+ */
+
+/** The events, and what their two dimensions are. */
+export interface MetricEvents {
+  /** A token answered: its kind; the second dimension is unused. */
+  token_issued: [kind: "im" | "rtc", unused: ""];
+  /** A first-time NetEase account created for a uid (latency includes the pacing wait); no dimensions. */
+  account_created: [unused: "", unused: ""];
+  /** A NetEase call failed: the action (create, block, getUinfos, …) and the code (NetEase's, HTTP_5xx, timeout, network). */
+  netease_failure: [action: string, code: string];
+  /** The login callback's decision: the responseCode answered (200, or 20000–20099 by reason) and allow/reject. */
+  login_callback: [responseCode: string, verdict: "allow" | "reject"];
+  /** An operator change: the operation and its outcome (done, replayed, failed:<kind>). */
+  admin_change: [operation: string, outcome: string];
+}
+
+export type MetricEvent = keyof MetricEvents;
+
+/** Fixed words, NetEase action names (`user/create.action`, `POST /im/v2/accounts`) and codes; no `@`, `?` or `=`. */
+const SAFE_DIMENSION = /^[A-Za-z0-9_:./ -]{0,64}$/;
+
+/** A dimension as written: fixed words pass, anything else (a stray identifier) becomes "other". */
+export function dimension(value: string): string {
+  return SAFE_DIMENSION.test(value) ? value : "other";
+}
+
+/** What this module needs of an Analytics Engine dataset binding (workerd's `AnalyticsEngineDataset`). */
+export interface MetricsDataset {
+  writeDataPoint(point: { indexes: string[]; blobs: string[]; doubles: number[] }): void;
+}
+
+/** Writes data points to the dataset, if there is one. Never throws: a metric must not fail a request. */
+export class Metrics {
+  readonly dataset: MetricsDataset | undefined;
+
+  constructor(dataset: MetricsDataset | undefined) {
+    this.dataset = dataset;
+  }
+
+  record<E extends MetricEvent>(event: E, dimensions: MetricEvents[E], latencyMs = 0): void {
+    if (!this.dataset) return;
+    try {
+      this.dataset.writeDataPoint({
+        indexes: [event],
+        blobs: [event, dimension(dimensions[0]), dimension(dimensions[1])],
+        doubles: [Math.max(0, latencyMs)],
+      });
+    } catch {
+      // Analytics Engine refuses points over its limits; losing one is better than failing the request.
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Metrics: with a stand-in Analytics Engine dataset that records the data points the Worker writes.
+ * Each event is driven through the real routes; no point may carry a uid, accid or token.
+ */
+
+import { describe, expect, it } from "vitest";
+import { dimension } from "../../src/metrics.ts";
+import {
+  adminCall,
+  call,
+  emulator,
+  hsJwt,
+  injectFault,
+  issue,
+  issueRtc,
+  type Overrides,
+  registerAtNetEase,
+  seg,
+  stockAccid,
+  uniqueUid,
+} from "./helpers.ts";
+
+/** A dataset binding that keeps what is written to it. */
+class RecordingDataset implements AnalyticsEngineDataset {
+  readonly points: AnalyticsEngineDataPoint[] = [];
+  writeDataPoint(point?: AnalyticsEngineDataPoint): void {
+    if (point) this.points.push(point);
+  }
+  /** [event, dimension, dimension] of each point. */
+  events(): string[][] {
+    return this.points.map((p) => (p.blobs ?? []).map(String));
+  }
+}
+
+function recording(): { dataset: RecordingDataset; overrides: Overrides } {
+  const dataset = new RecordingDataset();
+  return { dataset, overrides: { METRICS: dataset } };
+}
+
+describe("metrics", () => {
+  it("counts IM and RTC tokens, first-time creations, and admin changes with their outcome", async () => {
+    const { dataset, overrides } = recording();
+    const uid = uniqueUid();
+    const jwt = await hsJwt(uid);
+    const first = await issue(jwt, undefined, overrides);
+    const { accid, token } = await first.json<{ accid: string; token: string }>();
+    expect((await issue(jwt, undefined, overrides)).status).toBe(200);
+    expect((await issueRtc(jwt, { channelName: "room-1" }, overrides)).status).toBe(200);
+    const block = { requestId: "metrics-block-1", overrides };
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`, {}, block)).status).toBe(200);
+    expect((await adminCall("POST", `/accounts/${seg(uid)}/block`, {}, block)).status).toBe(200);
+    expect((await adminCall("POST", `/accounts/${seg(uniqueUid())}/unblock`, {}, { overrides })).status).toBe(404);
+
+    expect(dataset.events()).toEqual([
+      ["account_created", "", ""],
+      ["token_issued", "im", ""],
+      ["token_issued", "im", ""],
+      ["token_issued", "rtc", ""],
+      ["admin_change", "block", "done"],
+      ["admin_change", "block", "replayed"],
+      ["admin_change", "unblock", "failed:account_not_found"],
+    ]);
+    for (const point of dataset.points) {
+      expect(point.indexes).toEqual([point.blobs![0]]);
+      expect(point.doubles).toHaveLength(1);
+      expect(point.doubles![0]).toBeGreaterThanOrEqual(0);
+      const written = JSON.stringify(point);
+      for (const secret of [uid, accid, token]) expect(written).not.toContain(secret);
+    }
+  });
+
+  it("counts login-callback decisions by responseCode", async () => {
+    const { dataset, overrides } = recording();
+    const uid = uniqueUid();
+    const { accid, token } = await (await issue(await hsJwt(uid), undefined, overrides)).json<{
+      accid: string;
+      token: string;
+    }>();
+    for (const body of [
+      { accid, token },
+      { accid, token: "not-a-token" },
+    ]) {
+      const signed = await (
+        await emulator("/emulator/callbacks/login", { method: "POST", body: JSON.stringify(body) })
+      ).json<{ headers: Record<string, string>; body: string }>();
+      const response = await call("/v1/nim/login-callback", { method: "POST", ...signed }, overrides);
+      expect(response.status).toBe(200);
+    }
+    const decisions = dataset.events().filter(([event]) => event === "login_callback");
+    expect(decisions).toEqual([
+      ["login_callback", "200", "allow"],
+      ["login_callback", expect.stringMatching(/^200\d\d$/), "reject"],
+    ]);
+  });
+
+  it("counts a failed NetEase call by action and code, once", async () => {
+    const { dataset, overrides } = recording();
+    const accid = stockAccid();
+    await registerAtNetEase(accid);
+    // Both bases fail (the primary, then the backup the Worker fails over to).
+    await injectFault(accid, "user/getUinfos.action", "http500", 2);
+    const failed = await adminCall("POST", "/accounts/import", [{ uid: uniqueUid(), accid }], { overrides });
+    expect(failed.status).toBe(503);
+    expect(dataset.events().filter(([event]) => event === "netease_failure")).toEqual([
+      ["netease_failure", "user/getUinfos.action", "HTTP_500"],
+    ]);
+  });
+
+  it("writes nothing, and fails nothing, without the binding; a throwing dataset fails nothing", async () => {
+    const uid = uniqueUid();
+    expect((await issue(await hsJwt(uid), undefined, { METRICS: undefined })).status).toBe(200);
+    expect((await issue(await hsJwt(uid))).status).toBe(200); // Miniflare's local dataset, as wrangler.toml binds it
+    const throwing = {
+      writeDataPoint() {
+        throw new Error("over the limit");
+      },
+    };
+    expect((await issue(await hsJwt(uid), undefined, { METRICS: throwing })).status).toBe(200);
+  });
+
+  it("writes a dimension only from the fixed words: anything else becomes 'other'", () => {
+    expect(dimension("user/create.action")).toBe("user/create.action");
+    expect(dimension("POST /im/v2/accounts")).toBe("POST /im/v2/accounts");
+    expect(dimension("HTTP_503")).toBe("HTTP_503");
+    expect(dimension("alice@example.com")).toBe("other");
+    expect(dimension("GET /im/v2/accounts?account_ids=bob")).toBe("other");
+    expect(dimension("x".repeat(65))).toBe("other");
+  });
+});
