@@ -78,6 +78,14 @@ export interface Env {
   ACCESS_AUD?: string;
   /** Workers Analytics Engine dataset for metrics; absent, no metrics are written. */
   METRICS?: MetricsDataset;
+  /** Cloudflare account id, for reading metrics back through the Analytics Engine SQL API (the console). */
+  ANALYTICS_ACCOUNT_ID?: string;
+  /** An API token with Account Analytics: Read, for the same; set with `wrangler secret put`. */
+  ANALYTICS_READ_TOKEN?: string;
+  /** The dataset METRICS writes to (default nim_token_worker, as wrangler.toml names it). */
+  ANALYTICS_DATASET?: string;
+  /** Cloudflare's API base (default https://api.cloudflare.com/client/v4); tests point it at a stand-in. */
+  ANALYTICS_SQL_API?: string;
   /** The static assets (console/): the operator console's files. */
   ASSETS?: Fetcher;
   /** Comma-separated exact origins allowed to call from browsers; empty means no CORS headers. */
@@ -147,6 +155,8 @@ export interface Config {
   access: AccessSettings | undefined;
   /** Where metrics go; undefined writes none. */
   metrics: MetricsDataset | undefined;
+  /** Where the console reads metrics back (Analytics Engine SQL API); undefined: not configured. */
+  analytics: AnalyticsSettings | undefined;
   /** The operator console's files (static assets); undefined: no console. */
   consoleAssets: Fetcher | undefined;
   /** Browser origins allowed by CORS (exact match). */
@@ -267,6 +277,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     bad("ADMIN_TOKEN", `at least ${LIMITS.minSecretBytes} bytes`);
 
   const access = parseAccess(env, bad);
+  const analytics = parseAnalytics(env, bad);
 
   const allowedOrigins = new Set<string>();
   for (const entry of (env.ALLOWED_ORIGINS ?? "")
@@ -327,6 +338,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     adminToken,
     access,
     metrics: env.METRICS,
+    analytics,
     consoleAssets: env.ASSETS,
     allowedOrigins,
     accounts: env.ACCOUNTS!,
@@ -334,6 +346,33 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     createPacing: createRate > 0 ? { rate: createRate, pacers: env.NIM_CREATE_PACER! } : undefined,
     rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
   };
+}
+
+/** Reading metrics back through the Analytics Engine SQL API (src/operators/metrics-summary.ts). */
+export interface AnalyticsSettings {
+  /** `<api>/accounts/<id>/analytics_engine/sql`. */
+  sqlUrl: string;
+  readToken: string;
+  /** The dataset's name, safe to put in SQL (letters, digits, `_`). */
+  dataset: string;
+}
+
+/** ANALYTICS_ACCOUNT_ID and ANALYTICS_READ_TOKEN, both or neither; the dataset and API base optional. */
+function parseAnalytics(env: Env, bad: (name: string, rule: string) => void): AnalyticsSettings | undefined {
+  const accountId = present(env.ANALYTICS_ACCOUNT_ID);
+  const readToken = present(env.ANALYTICS_READ_TOKEN);
+  const dataset = present(env.ANALYTICS_DATASET) ?? "nim_token_worker";
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(dataset)) bad("ANALYTICS_DATASET", "a dataset name of letters, digits and _");
+  if (accountId === undefined && readToken === undefined) return undefined;
+  if (accountId === undefined || !/^[0-9a-f]{32}$/.test(accountId)) {
+    bad("ANALYTICS_ACCOUNT_ID", "your Cloudflare account id (32 hex digits), set with ANALYTICS_READ_TOKEN");
+  }
+  if (readToken === undefined || !/^[A-Za-z0-9_-]{20,200}$/.test(readToken)) {
+    bad("ANALYTICS_READ_TOKEN", "an API token with Account Analytics: Read, set with ANALYTICS_ACCOUNT_ID");
+  }
+  const api = (present(env.ANALYTICS_SQL_API) ?? "https://api.cloudflare.com/client/v4").replace(/\/+$/, "");
+  if (!isFetchableUrl(api)) bad("ANALYTICS_SQL_API", "an https URL (http only for loopback)");
+  return { sqlUrl: `${api}/accounts/${accountId}/analytics_engine/sql`, readToken: readToken ?? "", dataset };
 }
 
 /** Cloudflare Access settings for operators (see src/operators/access.ts). */

@@ -353,6 +353,24 @@ export const historyResponseSchema = v.strictObject({
   next: v.pipe(v.nullable(v.number()), v.description("the ?before= of the next (older) page; null at the end")),
 });
 
+const queryOutcome = v.union([
+  v.strictObject({ ok: v.literal(true), rows: v.array(v.record(v.string(), v.union([v.string(), v.number()]))) }),
+  v.strictObject({ ok: v.literal(false), error: v.pipe(v.string(), v.description("HTTP <status>, timeout, …")) }),
+]);
+
+/** `GET /admin/v1/metrics` 200: the last day's metrics, when reading them back is configured. */
+export const metricsResponseSchema = v.union([
+  v.strictObject({ configured: v.literal(false) }),
+  v.strictObject({
+    configured: v.literal(true),
+    window: v.literal("24h"),
+    queries: v.pipe(
+      v.record(v.string(), queryOutcome),
+      v.description("tokens, accountsCreated, neteaseFailures, loginCallback, adminChanges"),
+    ),
+  }),
+]);
+
 /** `GET /admin/v1/operator` 200. */
 export const operatorResponseSchema = v.strictObject({
   operator: v.pipe(v.string(), v.description('the Access email (or "service-token:<name>"), or "admin token"')),

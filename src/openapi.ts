@@ -22,6 +22,7 @@ import {
   importRequestSchema,
   importResponseSchema,
   loginDecisionSchema,
+  metricsResponseSchema,
   operatorResponseSchema,
   readySchema,
   revokeRequestSchema,
@@ -195,6 +196,16 @@ const OPERATIONS: readonly Operation[] = [
     summary: "Who the credential names (the operator the audit trail records), and how it signed in.",
     security: "admin",
     responses: { 200: { description: "The operator.", schema: "Operator" } },
+    errors: ADMIN_ERRORS,
+  },
+  {
+    method: "get",
+    path: "/admin/v1/metrics",
+    operationId: "getMetrics",
+    summary:
+      "The last day's metrics read back from Analytics Engine (needs ANALYTICS_ACCOUNT_ID and ANALYTICS_READ_TOKEN).",
+    security: "admin",
+    responses: { 200: { description: "Each query's rows, or why it failed.", schema: "MetricsSummary" } },
     errors: ADMIN_ERRORS,
   },
   {
@@ -439,6 +450,7 @@ export function buildOpenApiDocument(
         ImportResponse: jsonSchema(importResponseSchema),
         HistoryResponse: jsonSchema(historyResponseSchema),
         Operator: jsonSchema(operatorResponseSchema),
+        MetricsSummary: jsonSchema(metricsResponseSchema),
         LoginEvent: { type: "object", description: "NetEase's callback event; eventType 36 is a login." },
         LoginDecision: jsonSchema(loginDecisionSchema),
       },

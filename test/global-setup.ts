@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import type { TestProject } from "vitest/node";
 import { startEmulator } from "../emulator/serve.ts";
 import { startOidcProvider } from "./oidc/provider.ts";
-import { TEST_VARS, type TestServers } from "./settings.ts";
+import { ANALYTICS_READ_TOKEN, TEST_VARS, type TestServers } from "./settings.ts";
 
 declare module "vitest" {
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -36,8 +36,36 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const down = new Set<string>();
   /** JWKS paths switched to POST /hang<path>: they never answer in time from then on (a hung IdP). */
   const hung = new Set<string>();
+  /** SQL the Analytics Engine stand-in was sent, newest last (GET /analytics/queries). */
+  const sqlQueries: string[] = [];
   const idp = createServer((request, response) => {
     const path = request.url ?? "/";
+    // Cloudflare's Analytics Engine SQL API, for the console's metrics: one token, canned rows.
+    if (request.method === "POST" && /^\/client\/v4\/accounts\/[0-9a-f]{32}\/analytics_engine\/sql$/.test(path)) {
+      let sql = "";
+      request.on("data", (chunk) => (sql += chunk));
+      request.on("end", () => {
+        if (request.headers.authorization !== `Bearer ${ANALYTICS_READ_TOKEN}`) {
+          response.writeHead(403, { "Content-Type": "application/json" }).end('{"errors":[{"code":10000}]}');
+          return;
+        }
+        sqlQueries.push(sql);
+        const data = sql.includes("'token_issued'")
+          ? [
+              { kind: "im", count: "12" },
+              { kind: "rtc", count: "3" },
+            ]
+          : [];
+        response
+          .writeHead(200, { "Content-Type": "application/json" })
+          .end(JSON.stringify({ meta: [], data, rows: data.length }));
+      });
+      return;
+    }
+    if (path === "/analytics/queries") {
+      response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(sqlQueries));
+      return;
+    }
     if (request.method === "POST" && path.startsWith("/down/")) {
       down.add(path.slice("/down".length));
       response.writeHead(204).end();

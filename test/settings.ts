@@ -30,6 +30,9 @@ export const TEST_VARS = {
   NIM_APP_SECRET_PREVIOUS: "",
 } as const;
 
+/** The read token the Analytics Engine SQL API stand-in accepts (sent as ANALYTICS_READ_TOKEN). */
+export const ANALYTICS_READ_TOKEN = "test-analytics-read-token-0123456789";
+
 /** Values the global setup provides to the tests. */
 export interface TestServers {
   /** CommsEase emulator origin, e.g. http://127.0.0.1:PORT. */

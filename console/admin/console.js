@@ -353,7 +353,60 @@ $("#health-check").addEventListener("click", async () => {
     body.append(row);
   }
   $("#health-table").hidden = false;
+  await showMetrics();
 });
+
+const METRIC_TITLES = {
+  tokens: "Tokens issued",
+  accountsCreated: "First-time accounts created",
+  neteaseFailures: "NetEase failures",
+  loginCallback: "Login callback decisions",
+  adminChanges: "Operator changes",
+};
+
+/** The last day's metrics (Analytics Engine, read back by the Worker), one table per query. */
+async function showMetrics() {
+  const answer = await call("GET", "/metrics");
+  const holder = $("#metrics");
+  holder.replaceChildren();
+  if (answer.status !== 200) {
+    $("#metrics-status").textContent = `Metrics: ${problem(answer)}`;
+    return;
+  }
+  if (!answer.body.configured) {
+    $("#metrics-status").textContent =
+      "Not configured: set ANALYTICS_ACCOUNT_ID and the secret ANALYTICS_READ_TOKEN (docs/operations.md).";
+    return;
+  }
+  $("#metrics-status").textContent = "";
+  for (const [name, outcome] of Object.entries(answer.body.queries)) {
+    const table = document.createElement("table");
+    const caption = document.createElement("caption");
+    caption.textContent = METRIC_TITLES[name] ?? name;
+    table.append(caption);
+    if (!outcome.ok) {
+      const row = table.insertRow();
+      cell(row, `unavailable: ${outcome.error}`);
+    } else if (outcome.rows.length === 0) {
+      cell(table.insertRow(), "none");
+    } else {
+      const columns = Object.keys(outcome.rows[0]);
+      const head = table.createTHead().insertRow();
+      for (const column of columns) {
+        const th = document.createElement("th");
+        th.scope = "col";
+        th.textContent = column;
+        head.append(th);
+      }
+      const body = table.createTBody();
+      for (const values of outcome.rows) {
+        const row = body.insertRow();
+        for (const column of columns) cell(row, String(values[column] ?? ""));
+      }
+    }
+    holder.append(table);
+  }
+}
 
 // Behind Cloudflare Access the page is signed in already; otherwise the token form stays.
 signIn().then((done) => {

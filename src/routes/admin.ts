@@ -35,6 +35,7 @@ import {
 import { DomainError, errors } from "../errors.ts";
 import { addLogFields } from "../middleware.ts";
 import { ACCESS_ASSERTION_HEADER, AccessRefused } from "../operators/access.ts";
+import { metricsSummary } from "../operators/metrics-summary.ts";
 import type { AccountRecord } from "../records/record.ts";
 import type { AppEnv } from "../runtime.ts";
 import { KeysUnavailable } from "../session/jwks.ts";
@@ -164,6 +165,17 @@ adminRoutes.post("/accounts/import", limitBody(LIMITS.maxImportBodyBytes), async
 adminRoutes.get("/operator", (c) => {
   const via = c.var.operator === ADMIN_TOKEN_OPERATOR ? "admin_token" : "access";
   return c.json({ operator: c.var.operator, via }, 200, noStore);
+});
+
+/**
+ * The last day's metrics, read back from Analytics Engine (docs/operations.md): `{configured:
+ * false}` until ANALYTICS_ACCOUNT_ID and ANALYTICS_READ_TOKEN are set; each query's rows, or why
+ * it failed, otherwise.
+ */
+adminRoutes.get("/metrics", async (c) => {
+  const { analytics } = c.var.runtime.config;
+  if (!analytics) return c.json({ configured: false }, 200, noStore);
+  return c.json({ configured: true, window: "24h", queries: await metricsSummary(analytics) }, 200, noStore);
 });
 
 /**

@@ -5,10 +5,12 @@
 
 import { describe, expect, it } from "vitest";
 import { dimension } from "../../src/metrics.ts";
+import { ANALYTICS_READ_TOKEN } from "../settings.ts";
 import {
   adminCall,
   call,
   emulator,
+  env,
   hsJwt,
   injectFault,
   issue,
@@ -125,5 +127,71 @@ describe("metrics", () => {
     expect(dimension("alice@example.com")).toBe("other");
     expect(dimension("GET /im/v2/accounts?account_ids=bob")).toBe("other");
     expect(dimension("x".repeat(65))).toBe("other");
+  });
+});
+
+describe("metrics read back for the console (Analytics Engine SQL API stand-in)", () => {
+  const ACCOUNT = "0123456789abcdef0123456789abcdef";
+  const reading = (token: string): Overrides => ({
+    ANALYTICS_ACCOUNT_ID: ACCOUNT,
+    ANALYTICS_READ_TOKEN: token,
+    ANALYTICS_SQL_API: `${env.IDP_URL}/client/v4`,
+  });
+  type Summary = { configured: boolean; queries?: Record<string, { ok: boolean; rows?: unknown[]; error?: string }> };
+
+  it("says so when reading is not configured", async () => {
+    const response = await adminCall("GET", "/metrics");
+    expect(await response.json()).toEqual({ configured: false });
+  });
+
+  it("runs the fixed queries against the dataset with the read token, and passes their rows on", async () => {
+    const before = (await (await fetch(`${env.IDP_URL}/analytics/queries`)).json<string[]>()).length;
+    const response = await adminCall("GET", "/metrics", undefined, { overrides: reading(ANALYTICS_READ_TOKEN) });
+    expect(response.status).toBe(200);
+    const body = await response.json<Summary>();
+    expect(body.configured).toBe(true);
+    expect(Object.keys(body.queries!).sort()).toEqual([
+      "accountsCreated",
+      "adminChanges",
+      "loginCallback",
+      "neteaseFailures",
+      "tokens",
+    ]);
+    expect(body.queries!.tokens).toEqual({
+      ok: true,
+      rows: [
+        { kind: "im", count: "12" },
+        { kind: "rtc", count: "3" },
+      ],
+    });
+    expect(body.queries!.neteaseFailures).toEqual({ ok: true, rows: [] });
+    const sent = (await (await fetch(`${env.IDP_URL}/analytics/queries`)).json<string[]>()).slice(before);
+    expect(sent).toHaveLength(5);
+    for (const sql of sent) {
+      expect(sql).toMatch(/ FROM nim_token_worker WHERE blob1 = '[a-z_]+' AND timestamp > NOW\(\) - INTERVAL '1' DAY/);
+      expect(sql).toMatch(/ FORMAT JSON$/);
+    }
+  });
+
+  it("reports a refused token per query, without failing the request or showing the token", async () => {
+    const response = await adminCall("GET", "/metrics", undefined, {
+      overrides: reading("a-wrong-read-token-0123456789"),
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).not.toContain("a-wrong-read-token");
+    const { queries } = JSON.parse(text) as Summary;
+    for (const outcome of Object.values(queries!)) expect(outcome).toEqual({ ok: false, error: "HTTP 403" });
+  });
+
+  it("refuses half a configuration, and a dataset name that is not a plain name", async () => {
+    for (const overrides of [
+      { ANALYTICS_ACCOUNT_ID: ACCOUNT },
+      { ANALYTICS_READ_TOKEN: ANALYTICS_READ_TOKEN },
+      { ...reading(ANALYTICS_READ_TOKEN), ANALYTICS_DATASET: "x; DROP" },
+      { ...reading(ANALYTICS_READ_TOKEN), ANALYTICS_SQL_API: "http://api.example.com/client/v4" },
+    ]) {
+      expect((await call("/healthz", {}, overrides)).status, JSON.stringify(overrides)).toBe(503);
+    }
   });
 });
