@@ -63,7 +63,9 @@ const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AdminE
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 adminRoutes.use(async function sameOrigin(c, next) {
-  if (SAFE_METHODS.has(c.req.method)) return next();
+  const { config, access } = c.var.runtime;
+  // Where the admin API is off, every path is 404 (below), cross-origin or not.
+  if (SAFE_METHODS.has(c.req.method) || (!config.adminToken && !access)) return next();
   // Browsers send Origin on every POST and PUT, and Sec-Fetch-Site on every request; a tool such as
   // curl sends neither, and is not a browser carrying someone's cookie.
   const origin = c.req.header("Origin");

@@ -201,6 +201,13 @@ describe("same-origin rule on admin changes", () => {
       headers: { Origin: "https://nim-token-worker.test", "Sec-Fetch-Site": "same-origin" },
     });
     expect(own.status).toBe(200);
+    // Where the admin API is off it is 404 for every path, a cross-origin change included.
+    const off = await accessCall("POST", `/accounts/${seg(uid)}/block`, undefined, {
+      body: {},
+      headers: { Origin: "https://evil.example" },
+      overrides: { ADMIN_TOKEN: "" },
+    });
+    expect(off.status).toBe(404);
     const read = await accessCall("GET", `/accounts/${seg(uid)}`, await assertion(), {
       headers: { Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" },
     });
