@@ -39,6 +39,11 @@ export type DomainErrorKind =
   | "misconfigured"
   | "rate_limited";
 
+/** Whether a fetch failed because its `AbortSignal.timeout` fired (workerd and Node name it differently). */
+export function isFetchTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+}
+
 /** Which NetEase call failed and how: fixed words and NetEase's numeric codes only. */
 export interface UpstreamFailure {
   /** The call, as the logs name it (`user/create.action`, `POST /im/v2/accounts`). */

@@ -13,7 +13,7 @@
  */
 
 import { LIMITS, TIMING } from "../constants.ts";
-import { DomainError, type UpstreamFailure } from "../errors.ts";
+import { DomainError, isFetchTimeout, type UpstreamFailure } from "../errors.ts";
 import { sha1Hex, toHex } from "./digest.ts";
 
 /** NetEase's result codes that this client distinguishes (the same on v1 and v2). */
@@ -175,7 +175,7 @@ export class NimTransport {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+      const timedOut = isFetchTimeout(error);
       throw new RetryableFailure(
         `${call.action}: ${timedOut ? `no answer within ${timeoutMs} ms` : "network error"}`,
         timedOut ? "timeout" : "network",

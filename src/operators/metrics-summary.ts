@@ -9,6 +9,7 @@
  */
 
 import type { AnalyticsSettings } from "../config.ts";
+import { isFetchTimeout } from "../errors.ts";
 
 /** One query's rows (column → value), or why there are none. */
 export type QueryOutcome = { ok: true; rows: Record<string, string | number>[] } | { ok: false; error: string };
@@ -62,7 +63,7 @@ async function runQuery(settings: AnalyticsSettings, sql: string, fetchImpl: typ
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    const timedOut = isFetchTimeout(error);
     return { ok: false, error: timedOut ? "timeout" : "network error" };
   }
   if (!response.ok) {

@@ -41,11 +41,8 @@ import type { AppEnv } from "../runtime.ts";
 import { KeysUnavailable } from "../session/jwks.ts";
 import { jsonBody, limitBody, mediaType, readBodyText, requireMediaType } from "./json-body.ts";
 
-/** The context of admin routes, whose `operator` the authentication below sets. */
-type AdminEnv = AppEnv;
-
 /** Routes under /admin/v1. */
-export const adminRoutes = new Hono<AdminEnv>();
+export const adminRoutes = new Hono<AppEnv>();
 
 const ADMIN_CHALLENGE = 'Bearer realm="admin"';
 
@@ -58,7 +55,7 @@ function adminUnauthorized(detail: string): never {
 }
 
 /** Hono's bearer check for each runtime's ADMIN_TOKEN, built once (it digests the token). */
-const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AdminEnv>>>();
+const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AppEnv>>>();
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -101,7 +98,7 @@ adminRoutes.use(async function adminAuth(c, next) {
   if (!adminToken) adminUnauthorized("no Access assertion");
   let check = adminTokenChecks.get(c.var.runtime);
   if (!check) {
-    check = bearerAuth<AdminEnv>({
+    check = bearerAuth<AppEnv>({
       token: adminToken,
       noAuthenticationHeader: { message: () => adminUnauthorized("no admin bearer token") },
       invalidAuthenticationHeader: { message: () => adminUnauthorized("authorization is not 'Bearer <token>'") },
@@ -113,19 +110,19 @@ adminRoutes.use(async function adminAuth(c, next) {
   return check(c, next);
 });
 
-function admin(c: Context<AdminEnv>): AccountAdmin {
+function admin(c: Context<AppEnv>): AccountAdmin {
   const { accountObjects, store, nim, lookup, metrics } = c.var.runtime;
   return new AccountAdmin(accountObjects, store, nim, lookup, c.var.requestId, c.var.operator, metrics);
 }
 
-function uidParam(c: Context<AdminEnv>): string {
+function uidParam(c: Context<AppEnv>): string {
   const uid = c.req.param("uid");
   const result = v.safeParse(uidSchema, uid);
   if (!result.success) throw errors.invalidRequest(describeIssues(uidSchema, result.issues));
   return result.output;
 }
 
-function query<S extends v.GenericSchema>(c: Context<AdminEnv>, schema: S): v.InferOutput<S> {
+function query<S extends v.GenericSchema>(c: Context<AppEnv>, schema: S): v.InferOutput<S> {
   const result = v.safeParse(schema, c.req.query());
   if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
   return result.output;

@@ -21,6 +21,7 @@ import {
   errors as joseErrors,
 } from "jose";
 import { LIMITS, TIMING } from "../constants.ts";
+import { isFetchTimeout } from "../errors.ts";
 import { isFetchableUrl } from "../setting-values.ts";
 import { ASYMMETRIC_ALGORITHMS, type KeySource } from "./issuers.ts";
 
@@ -192,7 +193,7 @@ export class RemoteKeySet {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
-      const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+      const timedOut = isFetchTimeout(error);
       throw new Error(timedOut ? `no answer within ${this.#timeoutMs} ms` : "network error");
     }
     if (!response.ok) {
