@@ -12,29 +12,32 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import { DEFAULT_TTLS, LIMITS } from "./constants.ts";
 import {
-  adminAccountSchema,
   bindRequestSchema,
   blockRequestSchema,
   type ErrorCode,
+  importRequestSchema,
+  revokeRequestSchema,
+  rtcTokenRequestSchema,
+  tokenRequestSchema,
+  ttlDefaultNote,
+  uidSchema,
+} from "./contract.ts";
+import { ERROR_STATUS } from "./errors.ts";
+import {
+  adminAccountSchema,
   errorSchema,
   healthSchema,
   historyResponseSchema,
-  importRequestSchema,
   importResponseSchema,
   loginDecisionSchema,
   metricsResponseSchema,
   operatorResponseSchema,
   readySchema,
-  revokeRequestSchema,
-  rtcTokenRequestSchema,
   rtcTokenResponseSchema,
   serviceIndexSchema,
   sessionRevokeResponseSchema,
-  tokenRequestSchema,
   tokenResponseSchema,
-  uidSchema,
-} from "./contract.ts";
-import { ERROR_STATUS } from "./errors.ts";
+} from "./responses.ts";
 
 type Json = Record<string, unknown>;
 
@@ -429,12 +432,12 @@ export function buildOpenApiDocument(
       schemas: {
         TokenRequest: {
           ...jsonSchema(tokenRequestSchema(ttl)),
-          description: `ttl defaults to ${ttl.default} seconds.`,
+          description: ttlDefaultNote(ttl.default),
         },
         TokenResponse: jsonSchema(tokenResponseSchema),
         RtcTokenRequest: {
           ...jsonSchema(rtcTokenRequestSchema(rtcTtl)),
-          description: `ttl defaults to ${rtcTtl.default} seconds.`,
+          description: ttlDefaultNote(rtcTtl.default),
         },
         RtcTokenResponse: jsonSchema(rtcTokenResponseSchema),
         Error: jsonSchema(errorSchema),

@@ -14,20 +14,14 @@ import type { Operated, Revocation } from "../account-object/answers.ts";
 import { type BindOutcome, bindConflict } from "../account-object/changes.ts";
 import type { AccountObjectClient } from "../account-object/client.ts";
 import { LIMITS, NIM } from "../constants.ts";
-import {
-  describeIssues,
-  type ImportOutcome,
-  type ImportResponse,
-  type ImportRow,
-  type ImportRowResult,
-  importRowSchema,
-} from "../contract.ts";
+import { describeIssues, type ImportRow, importRowSchema } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
 import type { AccountRecord } from "../records/record.ts";
 import type { AccountStore } from "../records/store.ts";
+import type { ImportOutcome, ImportResponse, ImportRowResult } from "../responses.ts";
 import type { AccountLookup } from "./lookup.ts";
 
 /** One import row as sent, with the number it is reported under (array place or NDJSON line). */

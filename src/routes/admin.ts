@@ -21,7 +21,6 @@ import type { HistoryPage } from "../account-object/answers.ts";
 import { AccountAdmin, type NumberedRow } from "../accounts/admin.ts";
 import { LIMITS } from "../constants.ts";
 import {
-  type AdminAccount,
   bindRequestSchema,
   blockRequestSchema,
   describeIssues,
@@ -37,6 +36,7 @@ import { addLogFields } from "../middleware.ts";
 import { ACCESS_ASSERTION_HEADER, AccessRefused } from "../operators/access.ts";
 import { metricsSummary } from "../operators/metrics-summary.ts";
 import type { AccountRecord } from "../records/record.ts";
+import type { AdminAccount } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 import { KeysUnavailable } from "../session/jwks.ts";
 import { jsonBody, limitBody, mediaType, readBodyText, requireMediaType } from "./json-body.ts";

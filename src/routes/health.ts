@@ -5,7 +5,7 @@
  */
 
 import { Hono } from "hono";
-import type { Health } from "../contract.ts";
+import type { Health } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 
 /** Routes under /healthz. */

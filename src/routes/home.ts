@@ -5,7 +5,7 @@
 
 import { Hono } from "hono";
 import { SERVICE } from "../constants.ts";
-import type { ServiceIndex } from "../contract.ts";
+import type { ServiceIndex } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 
 /** Routes under /. */

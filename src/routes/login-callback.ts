@@ -18,11 +18,11 @@
 import { type Context, Hono } from "hono";
 import type { Config } from "../config.ts";
 import { LIMITS, NIM, TIMING } from "../constants.ts";
-import type { LoginCallbackDecision } from "../contract.ts";
 import { errors } from "../errors.ts";
 import { addLogFields } from "../middleware.ts";
 import { verifyCallback } from "../nim/callback-auth.ts";
 import { checkDynamicToken, type DynamicTokenFailure } from "../nim/dynamic-token.ts";
+import type { LoginCallbackDecision } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 import { limitBody } from "./json-body.ts";
 

@@ -1,8 +1,8 @@
-/** GET /openapi.json: the OpenAPI 3.1 document, built once per isolate from the live ttl range. */
+/** GET /openapi.json: the OpenAPI 3.1 document, with the live ttl ranges, made once per isolate. */
 
 import { Hono } from "hono";
 import type { Config } from "../config.ts";
-import { buildOpenApiDocument } from "../openapi.ts";
+import { servedOpenApiJson } from "../openapi-served.ts";
 import type { AppEnv } from "../runtime.ts";
 
 /** Routes under /openapi.json. */
@@ -14,7 +14,7 @@ openApiRoutes.get("/", (c) => {
   const { config } = c.var.runtime;
   let document = documents.get(config);
   if (!document) {
-    document = JSON.stringify(buildOpenApiDocument(config.ttl, config.rtcTtl));
+    document = servedOpenApiJson(config.ttl, config.rtcTtl);
     documents.set(config, document);
   }
   return c.body(document, 200, {

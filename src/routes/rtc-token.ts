@@ -15,11 +15,11 @@
 import { Hono } from "hono";
 import { limitTokenRequests } from "../abuse.ts";
 import { decideChannel } from "../channel-policy.ts";
-import type { RtcTokenResponse } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { addLogFields } from "../middleware.ts";
 import { signRtcPermissionKey } from "../nim/rtc-permission-key.ts";
 import { signRtcToken } from "../nim/rtc-token.ts";
+import type { RtcTokenResponse } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 import { activeAccount, issuedTimes } from "./issuing.ts";
 import { jsonBody } from "./json-body.ts";

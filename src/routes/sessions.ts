@@ -14,9 +14,10 @@
 
 import { Hono } from "hono";
 import { limitTokenRequests } from "../abuse.ts";
-import { emptyRequestSchema, type SessionRevokeResponse } from "../contract.ts";
+import { emptyRequestSchema } from "../contract.ts";
 import { logLine } from "../log.ts";
 import { addLogFields } from "../middleware.ts";
+import type { SessionRevokeResponse } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 import { sessionAccount } from "./issuing.ts";
 import { jsonBody } from "./json-body.ts";

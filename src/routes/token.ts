@@ -8,9 +8,9 @@
 
 import { Hono } from "hono";
 import { limitTokenRequests } from "../abuse.ts";
-import type { TokenResponse } from "../contract.ts";
 import { addLogFields } from "../middleware.ts";
 import { signDynamicToken } from "../nim/dynamic-token.ts";
+import type { TokenResponse } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 import { activeAccount, issuedTimes } from "./issuing.ts";
 import { jsonBody } from "./json-body.ts";

@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildOpenApiDocument } from "../../src/openapi.ts";
+import { servedOpenApiJson } from "../../src/openapi-served.ts";
 
 describe("OpenAPI document", () => {
   it("validates as OpenAPI 3.1", async () => {
@@ -16,5 +19,31 @@ describe("OpenAPI document", () => {
       components: { schemas: { TokenRequest: { properties: { ttl: { minimum: number; maximum: number } } } } };
     };
     expect(doc.components.schemas.TokenRequest.properties.ttl).toMatchObject({ minimum: 30, maximum: 900 });
+  });
+});
+
+describe("the document the Worker serves (built ahead of time)", () => {
+  it("is the builder's document, so src/openapi.generated.ts is not stale (`npm run openapi`)", async () => {
+    const { generatedModule, GENERATED_PATH } = await import("../../scripts/openapi.ts");
+    expect(readFileSync(GENERATED_PATH, "utf8")).toBe(generatedModule());
+  });
+
+  it("writes in any ttl ranges exactly as the builder would", () => {
+    const range = fc
+      .tuple(
+        fc.integer({ min: 1, max: 86_399 }),
+        fc.integer({ min: 1, max: 86_399 }),
+        fc.integer({ min: 1, max: 86_399 }),
+      )
+      .map((values) => {
+        const [min, def, max] = values.sort((a, b) => a - b) as [number, number, number];
+        return { min, max, default: def };
+      });
+    fc.assert(
+      fc.property(range, range, (ttl, rtcTtl) => {
+        expect(servedOpenApiJson(ttl, rtcTtl)).toBe(JSON.stringify(buildOpenApiDocument(ttl, rtcTtl)));
+      }),
+      { numRuns: 50 },
+    );
   });
 });

@@ -2,16 +2,16 @@
 
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
+import type { ErrorCode } from "../../src/contract.ts";
+import { buildOpenApiDocument } from "../../src/openapi.ts";
 import {
   adminAccountSchema,
-  type ErrorCode,
   errorSchema,
   healthSchema,
   importResponseSchema,
   loginDecisionSchema,
   tokenResponseSchema,
-} from "../../src/contract.ts";
-import { buildOpenApiDocument } from "../../src/openapi.ts";
+} from "../../src/responses.ts";
 import {
   adminCall,
   call,

@@ -4,8 +4,8 @@ import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AccountChanges } from "../../src/account-object/changes.ts";
 import { importDerivationKey } from "../../src/account-object/derive.ts";
-import type { TokenResponse } from "../../src/contract.ts";
 import { AccountStore } from "../../src/records/store.ts";
+import type { TokenResponse } from "../../src/responses.ts";
 import {
   adminCall,
   call,

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { HistoryEntry } from "../../src/account-object/answers.ts";
 import type { AccountObject } from "../../src/account-object/object.ts";
 import { LIMITS } from "../../src/constants.ts";
-import type { AdminAccount, HistoryResponse } from "../../src/contract.ts";
+import type { AdminAccount, HistoryResponse } from "../../src/responses.ts";
 import { CONSOLE_CSP } from "../../src/routes/console.ts";
 import {
   adminCall,

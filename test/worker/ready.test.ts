@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { NIM } from "../../src/constants.ts";
-import { readySchema } from "../../src/contract.ts";
+import { readySchema } from "../../src/responses.ts";
 import {
   adminCall,
   call,

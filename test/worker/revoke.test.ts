@@ -6,7 +6,7 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { TokenResponse } from "../../src/contract.ts";
+import type { TokenResponse } from "../../src/responses.ts";
 import { LOGIN_REJECT } from "../../src/routes/login-callback.ts";
 import {
   adminCall,

@@ -1,0 +1,39 @@
+/**
+ * The OpenAPI document as GET /openapi.json serves it: the text built ahead of time by
+ * `npm run openapi` (src/openapi.generated.ts), with the live ttl ranges written in. Only the two
+ * token requests' ttl fields depend on configuration; test/node/openapi.test.ts checks that the
+ * result is, byte for byte, what the builder (src/openapi.ts) makes for any range.
+ */
+
+import { ttlDefaultNote, ttlRule } from "./contract.ts";
+import { OPENAPI_JSON } from "./openapi.generated.ts";
+
+/** A configured ttl range (seconds). */
+export interface TtlRange {
+  min: number;
+  max: number;
+  default: number;
+}
+
+interface RequestSchema {
+  description: string;
+  properties: { ttl: { minimum: number; maximum: number; description: string } };
+}
+
+/** Writes a range into one token request's schema; its keys keep their order, so the text matches the builder's. */
+function writeRange(schema: RequestSchema, range: TtlRange): void {
+  schema.properties.ttl.minimum = range.min;
+  schema.properties.ttl.maximum = range.max;
+  schema.properties.ttl.description = ttlRule(range);
+  schema.description = ttlDefaultNote(range.default);
+}
+
+/** The served document's JSON text for these ttl ranges (IM login tokens, NERTC tokens). */
+export function servedOpenApiJson(ttl: TtlRange, rtcTtl: TtlRange): string {
+  const document = JSON.parse(OPENAPI_JSON) as {
+    components: { schemas: { TokenRequest: RequestSchema; RtcTokenRequest: RequestSchema } };
+  };
+  writeRange(document.components.schemas.TokenRequest, ttl);
+  writeRange(document.components.schemas.RtcTokenRequest, rtcTtl);
+  return JSON.stringify(document);
+}
