@@ -21,8 +21,8 @@ import type { AppEnv } from "./runtime.ts";
 /** Counts one token request for the session's uid; 429 when the uid is over its limit. */
 export function limitTokenRequests(): MiddlewareHandler<AppEnv & { Variables: { uid: string } }> {
   return async function limitTokenRequests(c, next) {
-    const limiter = c.var.runtime.config.rateLimiters.tokenRequests;
-    if (limiter && !(await limiter.limit({ key: `uid:${c.var.uid}` })).success) {
+    const limiter = c.get("runtime").config.rateLimiters.tokenRequests;
+    if (limiter && !(await limiter.limit({ key: `uid:${c.get("uid")}` })).success) {
       throw new DomainError("rate_limited", { detail: "token requests per uid" });
     }
     await next();
@@ -37,7 +37,7 @@ export function clientIp(c: Context<AppEnv>): string {
 /** Counts the 401s this route answers per client IP; over the limit, a failing request's 401 becomes a 429. */
 export function limitAuthFailures(): MiddlewareHandler<AppEnv> {
   return async function limitAuthFailures(c, next) {
-    const limiter = c.var.runtime.config.rateLimiters.authFailures;
+    const limiter = c.get("runtime").config.rateLimiters.authFailures;
     if (!limiter) return next();
     await next();
     if (c.res.status !== 401) return;

@@ -16,8 +16,8 @@ import type { AppEnv } from "./runtime.ts";
 export const requestIds = () => requestId({ limitLength: LIMITS.maxRequestIdLength });
 
 /** Adds fields to this request's access-log line. */
-export function addLogFields(c: { var: { logFields: LogFields } }, fields: LogFields): void {
-  Object.assign(c.var.logFields, fields);
+export function addLogFields(c: { get(key: "logFields"): LogFields }, fields: LogFields): void {
+  Object.assign(c.get("logFields"), fields);
 }
 
 /**
@@ -36,14 +36,14 @@ export function accessLog(quietPaths: readonly string[] = []): MiddlewareHandler
     await next();
     // Hono's requestId sets the header before the route runs; an answer built by the error handler
     // is a new Response without it.
-    c.res.headers.set("X-Request-Id", c.var.requestId);
+    c.res.headers.set("X-Request-Id", c.get("requestId"));
     if (c.res.status < 400 && quiet.has(c.req.path)) return;
     logLine(c.res.status >= 500 ? "error" : "info", {
-      requestId: c.var.requestId,
+      requestId: c.get("requestId"),
       method: c.req.method,
       route: c.req.routePath,
       status: c.res.status,
-      ...c.var.logFields,
+      ...c.get("logFields"),
       latencyMs: Date.now() - started,
     });
   };
@@ -66,7 +66,7 @@ const corsForAllowedOrigin = cors({
  */
 export function corsFromAllowlist(): MiddlewareHandler<AppEnv> {
   return async function corsFromAllowlist(c, next) {
-    const allowed = c.var.configError ? undefined : c.var.runtime.config.allowedOrigins;
+    const allowed = c.get("configError") ? undefined : c.get("runtime").config.allowedOrigins;
     if (!allowed || allowed.size === 0) return next();
     const origin = c.req.header("Origin");
     if (origin !== undefined && allowed.has(origin)) return corsForAllowedOrigin(c, next);

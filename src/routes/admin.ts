@@ -60,7 +60,7 @@ const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AppEnv
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 adminRoutes.use(async function sameOrigin(c, next) {
-  const { config, access } = c.var.runtime;
+  const { config, access } = c.get("runtime");
   // Where the admin API is off, every path is 404 (below), cross-origin or not.
   if (SAFE_METHODS.has(c.req.method) || (!config.adminToken && !access)) return next();
   // Browsers send Origin on every POST and PUT, and Sec-Fetch-Site on every request; a tool such as
@@ -78,7 +78,7 @@ adminRoutes.use(async function sameOrigin(c, next) {
 });
 
 adminRoutes.use(async function adminAuth(c, next) {
-  const { config, access } = c.var.runtime;
+  const { config, access } = c.get("runtime");
   if (!config.adminToken && !access) throw errors.notFound();
   const assertion = access && c.req.header(ACCESS_ASSERTION_HEADER);
   if (access && assertion !== undefined) {
@@ -96,7 +96,7 @@ adminRoutes.use(async function adminAuth(c, next) {
   }
   const { adminToken } = config;
   if (!adminToken) adminUnauthorized("no Access assertion");
-  let check = adminTokenChecks.get(c.var.runtime);
+  let check = adminTokenChecks.get(c.get("runtime"));
   if (!check) {
     check = bearerAuth<AppEnv>({
       token: adminToken,
@@ -104,15 +104,15 @@ adminRoutes.use(async function adminAuth(c, next) {
       invalidAuthenticationHeader: { message: () => adminUnauthorized("authorization is not 'Bearer <token>'") },
       invalidToken: { message: () => adminUnauthorized("wrong admin token") },
     });
-    adminTokenChecks.set(c.var.runtime, check);
+    adminTokenChecks.set(c.get("runtime"), check);
   }
   c.set("operator", ADMIN_TOKEN_OPERATOR);
   return check(c, next);
 });
 
 function admin(c: Context<AppEnv>): AccountAdmin {
-  const { accountObjects, store, nim, lookup, metrics } = c.var.runtime;
-  return new AccountAdmin(accountObjects, store, nim, lookup, c.var.requestId, c.var.operator, metrics);
+  const { accountObjects, store, nim, lookup, metrics } = c.get("runtime");
+  return new AccountAdmin(accountObjects, store, nim, lookup, c.get("requestId"), c.get("operator"), metrics);
 }
 
 function uidParam(c: Context<AppEnv>): string {
@@ -162,8 +162,8 @@ adminRoutes.post("/accounts/import", limitBody(LIMITS.maxImportBodyBytes), async
 
 /** Who the credential names, and so who the audit trail will name: the console's sign-in check. */
 adminRoutes.get("/operator", (c) => {
-  const via = c.var.operator === ADMIN_TOKEN_OPERATOR ? "admin_token" : "access";
-  return c.json({ operator: c.var.operator, via }, 200, noStore);
+  const via = c.get("operator") === ADMIN_TOKEN_OPERATOR ? "admin_token" : "access";
+  return c.json({ operator: c.get("operator"), via }, 200, noStore);
 });
 
 /**
@@ -172,7 +172,7 @@ adminRoutes.get("/operator", (c) => {
  * it failed, otherwise.
  */
 adminRoutes.get("/metrics", async (c) => {
-  const { analytics } = c.var.runtime.config;
+  const { analytics } = c.get("runtime").config;
   if (!analytics) return c.json({ configured: false }, 200, noStore);
   return c.json({ configured: true, window: "24h", queries: await metricsSummary(analytics) }, 200, noStore);
 });
@@ -184,7 +184,7 @@ adminRoutes.get("/metrics", async (c) => {
  */
 adminRoutes.get("/accounts", async (c) => {
   const { accid, rtcUid } = query(c, lookupQuerySchema);
-  const { store } = c.var.runtime;
+  const { store } = c.get("runtime");
   const uid = accid !== undefined ? await store.uidForAccid(accid) : await store.uidForRtcUid(rtcUid!);
   if (uid === null) throw new DomainError("account_not_found", { detail: "no uid maps to it" });
   return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
@@ -194,7 +194,7 @@ adminRoutes.get("/accounts", async (c) => {
 adminRoutes.get("/accounts/:uid/history", async (c) => {
   const uid = uidParam(c);
   const { limit, before } = query(c, historyQuerySchema);
-  const page: HistoryPage = await c.var.runtime.accountObjects.history(uid, limit, before);
+  const page: HistoryPage = await c.get("runtime").accountObjects.history(uid, limit, before);
   return c.json({ uid, ...page }, 200, noStore);
 });
 

@@ -28,7 +28,7 @@ const CONSOLE_FILES: Readonly<Record<string, string>> = {
 for (const [route, asset] of Object.entries(CONSOLE_FILES)) consoleRoutes.get(route, (c) => serveAsset(c, asset));
 
 async function serveAsset(c: Context<AppEnv>, asset: string): Promise<Response> {
-  const { config } = c.var.runtime;
+  const { config } = c.get("runtime");
   if (!config.consoleAssets || (!config.adminToken && !config.access)) throw errors.notFound();
   const found = await config.consoleAssets.fetch(new URL(asset, c.req.url));
   if (!found.ok) throw errors.notFound();

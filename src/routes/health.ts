@@ -13,7 +13,7 @@ export const healthRoutes = new Hono<AppEnv>();
 
 healthRoutes.get("/", (c) => {
   const headers = { "Cache-Control": "no-store" };
-  const problem = c.var.configError;
+  const problem = c.get("configError");
   if (!problem) return c.json({ status: "ok" } satisfies Health, 200, headers);
   const missing: string[] = [];
   const invalid: string[] = [];

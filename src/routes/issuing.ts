@@ -18,8 +18,8 @@ export async function activeAccount(c: Context<SessionEnv>): Promise<AccountReco
 
 /** The session user's account (provisioned on first use), refused when the session was revoked. */
 export async function sessionAccount(c: Context<SessionEnv>): Promise<AccountRecord> {
-  const account = await c.var.runtime.lookup.account(c.var.uid, (work) => c.executionCtx.waitUntil(work));
-  if (isRevoked(c.var.sessionIssuedAt, account)) {
+  const account = await c.get("runtime").lookup.account(c.get("uid"), (work) => c.executionCtx.waitUntil(work));
+  if (isRevoked(c.get("sessionIssuedAt"), account)) {
     throw new DomainError("session_revoked", { detail: "session issued before the uid's revocation" });
   }
   return account;

@@ -46,7 +46,7 @@ const KNOWN_AUTH_TYPES = new Set([0, 1, 2]);
 export const loginCallbackRoutes = new Hono<AppEnv>();
 
 loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
-  const { config, store } = c.var.runtime;
+  const { config, store } = c.get("runtime");
   const raw = await c.req.arrayBuffer();
   const rejection = await verifyCallback(
     {
@@ -172,6 +172,6 @@ function decide(c: Context<AppEnv>, decision: LoginCallbackDecision, reason: str
   addLogFields(c, { decision: verdict, reason });
   // An allow carries no responseCode: NetEase takes errCode 0 as 200.
   const responseCode = String(decision.responseCode ?? 200);
-  c.var.runtime.metrics.record("login_callback", [responseCode, verdict], Date.now() - c.var.startedAt);
+  c.get("runtime").metrics.record("login_callback", [responseCode, verdict], Date.now() - c.get("startedAt"));
   return c.json(decision, 200, { "Cache-Control": "no-store" });
 }

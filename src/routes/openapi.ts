@@ -11,7 +11,7 @@ export const openApiRoutes = new Hono<AppEnv>();
 const documents = new WeakMap<Config, string>();
 
 openApiRoutes.get("/", (c) => {
-  const { config } = c.var.runtime;
+  const { config } = c.get("runtime");
   let document = documents.get(config);
   if (!document) {
     document = servedOpenApiJson(config.ttl, config.rtcTtl);

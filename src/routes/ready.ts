@@ -106,12 +106,12 @@ async function timed(run: () => Promise<string>): Promise<Check> {
 
 readyRoutes.get("/", async (c) => {
   const headers = { "Cache-Control": "no-store" };
-  const problem = c.var.configError;
+  const problem = c.get("configError");
   if (problem) {
     const config = { ok: false, outcome: `invalid: ${problem.problems.map((p) => p.name).join(", ")}`, latencyMs: 0 };
     return c.json({ status: "not_ready", failed: ["config"], checks: { config } }, 503, headers);
   }
-  const probe = probesFor(c.var.runtime);
+  const probe = probesFor(c.get("runtime"));
   const [kv, netease, keys] = await Promise.all([
     probe.kv.check(),
     probe.netease.check(),

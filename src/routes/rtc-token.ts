@@ -32,13 +32,13 @@ rtcTokenRoutes.post(
   "/",
   requireSession(),
   limitTokenRequests(),
-  jsonBody((c) => c.var.runtime.rtcTokenRequestSchema),
+  jsonBody((c) => c.get("runtime").rtcTokenRequestSchema),
   async (c) => {
-    const { config, lookup, metrics } = c.var.runtime;
+    const { config, lookup, metrics } = c.get("runtime");
     const { channelName, ttl = config.rtcTtl.default } = c.req.valid("json");
-    const grant = decideChannel(config.channelPolicy, c.var.uid, channelName, c.var.sessionClaims);
+    const grant = decideChannel(config.channelPolicy, c.get("uid"), channelName, c.get("sessionClaims"));
     if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
-    const rtcUid = await lookup.rtcUid(c.var.uid, await activeAccount(c));
+    const rtcUid = await lookup.rtcUid(c.get("uid"), await activeAccount(c));
     addLogFields(c, { rtcUid, ttl });
     const { appKey, appSecret, rtcPermSecret } = config;
     const curTime = Date.now();
@@ -60,7 +60,7 @@ rtcTokenRoutes.post(
       addLogFields(c, { privilege, keyTtl });
       body = { ...body, permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 };
     }
-    metrics.record("token_issued", ["rtc", ""], Date.now() - c.var.startedAt);
+    metrics.record("token_issued", ["rtc", ""], Date.now() - c.get("startedAt"));
     return c.json(body, 200, { "Cache-Control": "no-store" });
   },
 );

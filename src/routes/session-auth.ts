@@ -1,5 +1,5 @@
 /**
- * The session check for the token endpoints: `Authorization: Bearer <app-session JWT>` → `c.var.uid`.
+ * The session check for the token endpoints: `Authorization: Bearer <app-session JWT>` → `c.get("uid")`.
  * A missing header, or one without the `Bearer ` scheme, is 401 `missing_session` (whose message
  * shows the expected form); a JWT that fails verification is 401 `invalid_session`.
  */
@@ -14,12 +14,12 @@ export type SessionEnv = AppEnv & {
   Variables: { uid: string; sessionIssuedAt: number | undefined; sessionClaims: Readonly<Record<string, unknown>> };
 };
 
-/** Verifies the bearer session and sets `c.var.uid`, `c.var.sessionIssuedAt` and `c.var.sessionClaims`. */
+/** Verifies the bearer session and sets `c.get("uid")`, `c.get("sessionIssuedAt")` and `c.get("sessionClaims")`. */
 export function requireSession(): MiddlewareHandler<SessionEnv> {
   return async function requireSession(c, next) {
     const jwt = parseBearer(c.req.header("Authorization"));
     if (jwt === undefined) throw new DomainError("session_missing", { detail: "no 'Bearer <JWT>' authorization" });
-    const { uid, issuedAt, claims } = await c.var.runtime.verifier.verify(jwt);
+    const { uid, issuedAt, claims } = await c.get("runtime").verifier.verify(jwt);
     c.set("uid", uid);
     c.set("sessionIssuedAt", issuedAt);
     c.set("sessionClaims", claims);

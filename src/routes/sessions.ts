@@ -32,17 +32,17 @@ sessionRoutes.post(
   limitTokenRequests(),
   jsonBody(() => emptyRequestSchema),
   async (c) => {
-    const { accountObjects, lookup } = c.var.runtime;
-    const { uid } = c.var;
+    const { accountObjects, lookup } = c.get("runtime");
+    const uid = c.get("uid");
     // Provisions a uid seen for the first time, as the token path would: its IM account then exists
     // for the kick, and the revocation has a record to live in.
     await sessionAccount(c);
-    const { value } = await accountObjects.revoke(uid, true, { requestId: c.var.requestId, operator: "user" });
+    const { value } = await accountObjects.revoke(uid, true, { requestId: c.get("requestId"), operator: "user" });
     lookup.remember(uid, value.record);
     addLogFields(c, { accid: value.record.accid, kick: value.kick });
     logLine("info", {
       event: "sessions_revoked",
-      requestId: c.var.requestId,
+      requestId: c.get("requestId"),
       who: "user",
       uid,
       accid: value.record.accid,

@@ -23,9 +23,9 @@ tokenRoutes.post(
   "/",
   requireSession(),
   limitTokenRequests(),
-  jsonBody((c) => c.var.runtime.tokenRequestSchema),
+  jsonBody((c) => c.get("runtime").tokenRequestSchema),
   async (c) => {
-    const { config, metrics } = c.var.runtime;
+    const { config, metrics } = c.get("runtime");
     const ttl = c.req.valid("json").ttl ?? config.ttl.default;
     const { accid } = await activeAccount(c);
     addLogFields(c, { accid, ttl });
@@ -33,7 +33,7 @@ tokenRoutes.post(
     const curTime = Date.now();
     const { token } = await signDynamicToken({ appKey, accid, curTime, ttl, appSecret });
     const body: TokenResponse = { accid, token, appKey, ...issuedTimes(curTime, ttl) };
-    metrics.record("token_issued", ["im", ""], Date.now() - c.var.startedAt);
+    metrics.record("token_issued", ["im", ""], Date.now() - c.get("startedAt"));
     return c.json(body, 200, { "Cache-Control": "no-store" });
   },
 );
