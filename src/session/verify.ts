@@ -1,10 +1,10 @@
 /**
- * App-session JWT verification with jose. Returns the session (its uid from the issuer's uid claim)
+ * App-session JWT verification. Returns the session (its uid from the issuer's uid claim)
  * or throws a DomainError (`session_invalid`, or `session_keys_unavailable` when no key can be had).
  *
  * One or more issuers (`issuers.ts`), each with its own rules. A token is checked only against the
  * issuer its `iss` names (a shared secret without a pinned issuer takes the tokens no other issuer
- * claims); with a single issuer jose's own `iss` check does that. The algorithms are pinned per
+ * claims); with a single issuer the claim rules check `iss`. The algorithms are pinned per
  * issuer and per key kind: HS256 is only ever verified with the shared secret and the asymmetric
  * algorithms only with the issuer's public keys, so a token "signed" with a public key as an HMAC
  * secret never verifies, and `none` is never accepted. `exp` is required, `nbf`/`iat` are honoured
@@ -15,25 +15,19 @@
  * imported once, and remote keys are cached for 5 minutes and fetched at most once per 30 s
  * (`jwks.ts`). When they cannot be fetched, keys fetched earlier keep working; only with no usable
  * key at all is the answer 503 `session_keys_unavailable` (our dependency's fault, not the caller's).
- * A refused token's log line names the issuer and the rule that failed (`firebase: aud mismatch:
+ * The signature and the claims are checked on WebCrypto by `jws.ts`; jose imports and selects the
+ * remote keys. A refused token's log line names the issuer and the rule that failed (`firebase: aud mismatch:
  * expected …`, `unknown kid`, `alg not allowed for this issuer`); the 401 is generic.
  */
 
-import {
-  decodeJwt,
-  type FlattenedJWSInput,
-  type CryptoKey as JoseKey,
-  type JWSHeaderParameters,
-  type JWTVerifyOptions,
-  errors as joseErrors,
-  jwtVerify,
-} from "jose";
+import { decodeJwt, type FlattenedJWSInput, type JWSHeaderParameters, errors as joseErrors } from "jose";
 import { LIMITS, TIMING } from "../constants.ts";
 import { UID_RULE } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { isValidUid } from "../uid.ts";
 import type { IssuerRule } from "./issuers.ts";
 import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "./jwks.ts";
+import { ClaimCheck, type JwsHeader, type JwsParts, JwtRefused, verifyJws } from "./jws.ts";
 import type { SessionConfig } from "./settings.ts";
 
 /** Algorithms accepted with a shared secret. */
@@ -88,11 +82,13 @@ export interface KeySourceCheck {
   check(): Promise<string>;
 }
 
-/** One issuer, ready to verify: its rule, its keys and jose's options. */
+/** One issuer, ready to verify: its rule, its keys, its algorithms and its claim rules. */
 class IssuerVerifier {
-  readonly options: JWTVerifyOptions;
+  /** The algorithms this issuer's tokens may use. */
+  readonly algorithms: ReadonlySet<string>;
+  readonly claims: ClaimCheck;
   readonly remote: RemoteKeySet | undefined;
-  readonly #secretKey: Promise<JoseKey> | undefined;
+  readonly #secretKey: Promise<CryptoKey> | undefined;
 
   constructor(
     readonly rule: IssuerRule,
@@ -110,23 +106,23 @@ class IssuerVerifier {
       );
     }
     if (rule.keys) this.remote = new RemoteKeySet(rule.keys, keyOptions);
-    this.options = {
-      algorithms,
+    this.algorithms = new Set(algorithms);
+    this.claims = new ClaimCheck({
+      required: ["exp", rule.uidClaim],
       clockTolerance: TIMING.jwtClockToleranceSeconds,
-      requiredClaims: ["exp", rule.uidClaim],
       ...(rule.issuer ? { issuer: rule.issuer } : {}),
-      // Cognito access tokens name their client in `client_id`, checked below; jose checks `aud`.
+      // Cognito access tokens name their client in `client_id`, checked below; `aud` is checked here.
       ...(rule.audience && rule.audienceClaim === "aud" ? { audience: [...rule.audience] } : {}),
-    };
+    });
   }
 
-  /** jose's key resolver: the key kind is chosen by the algorithm, which jose has already allowed. */
-  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<JoseKey> => {
+  /** The key for a token whose algorithm is already allowed: the kind is chosen by the algorithm. */
+  readonly getKey = async (header: JwsHeader, parts: JwsParts): Promise<CryptoKey> => {
     if (header.alg === "HS256") return this.#secretKey!;
-    const key = await this.remote!.key(header, token);
+    const key = await this.remote!.key(header as JWSHeaderParameters, parts as FlattenedJWSInput);
     const discovered = this.remote!.discoveredAlgorithms;
-    if (discovered && !discovered.includes(header.alg!)) throw invalidSession("alg not allowed for this issuer");
-    return key;
+    if (discovered && !discovered.includes(header.alg)) throw invalidSession("alg not allowed for this issuer");
+    return key as CryptoKey;
   };
 
   /** The provider's own rules, beyond jose's (what each documents a verifier must check): the one broken, if any. */
@@ -148,19 +144,6 @@ class IssuerVerifier {
     }
     return undefined;
   }
-
-  /**
-   * Which claim failed and what was expected, for the log only (the 401 stays generic). The
-   * expected issuer and audience are configuration, not secrets; the token's own values are not
-   * logged.
-   */
-  claimFailure(error: InstanceType<typeof joseErrors.JWTClaimValidationFailed>): string {
-    if (error instanceof joseErrors.JWTExpired) return "expired";
-    const expected =
-      error.claim === "iss" ? this.options.issuer : error.claim === "aud" ? this.options.audience : undefined;
-    const what = error.reason === "check_failed" ? "mismatch" : error.reason;
-    return `${error.claim} ${what}${expected === undefined ? "" : `: expected ${String(expected)}`}`;
-  }
 }
 
 /** A session refused by `issuer`'s rules; the log names the issuer before the rule. */
@@ -168,14 +151,11 @@ function refusedBy(issuer: IssuerVerifier, detail: string): DomainError {
   return invalidSession(`${issuer.rule.name}: ${detail}`);
 }
 
-/** jose's error codes, as the log names them. */
+/** jose's key-selection error codes (`jwks.ts`), as the log names them. */
 const JOSE_FAILURES: Record<string, string> = {
-  ERR_JOSE_ALG_NOT_ALLOWED: "alg not allowed for this issuer",
   ERR_JWKS_NO_MATCHING_KEY: "unknown kid",
   ERR_JWKS_MULTIPLE_MATCHING_KEYS: "several keys match the kid",
-  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "signature mismatch",
-  ERR_JWS_INVALID: "not a valid JWS",
-  ERR_JWT_INVALID: "not a valid JWT",
+  ERR_JOSE_NOT_SUPPORTED: "alg not allowed for this issuer",
 };
 
 /** Options for a verifier; tests set them, the Worker uses the defaults. */
@@ -186,7 +166,7 @@ export class SessionVerifier {
   readonly #byIssuer = new Map<string, IssuerVerifier>();
   /** The shared secret without a pinned issuer: takes what no other issuer claims. */
   readonly #anyIssuer: IssuerVerifier | undefined;
-  /** With one issuer, no `iss` look-up: jose checks it. */
+  /** With one issuer, no `iss` look-up: its claim rules check it. */
   readonly #only: IssuerVerifier | undefined;
 
   constructor(config: SessionConfig, options: SessionVerifierOptions = {}) {
@@ -214,17 +194,17 @@ export class SessionVerifier {
     const issuer = this.#only ?? this.#issuerOf(jwt);
     let claims: Readonly<Record<string, unknown>>;
     try {
-      ({ payload: claims } = await jwtVerify(jwt, issuer.getKey, issuer.options));
+      ({ payload: claims } = await verifyJws(jwt, issuer.algorithms, issuer.getKey));
     } catch (error) {
       if (error instanceof KeysUnavailable) {
         throw new DomainError("session_keys_unavailable", { detail: `${issuer.rule.name}: ${error.message}` });
       }
+      if (error instanceof JwtRefused) throw refusedBy(issuer, error.message);
       if (error instanceof DomainError) throw refusedBy(issuer, error.detail ?? "refused");
-      if (error instanceof joseErrors.JWTClaimValidationFailed) throw refusedBy(issuer, issuer.claimFailure(error));
       if (error instanceof joseErrors.JOSEError) throw refusedBy(issuer, JOSE_FAILURES[error.code] ?? error.code);
       throw refusedBy(issuer, error instanceof Error ? error.name : "verification failed");
     }
-    const broken = issuer.brokenProviderRule(claims);
+    const broken = issuer.claims.broken(claims) ?? issuer.brokenProviderRule(claims);
     if (broken !== undefined) throw refusedBy(issuer, broken);
     const { iat } = claims;
     // jose checks that iat is a number but not that it is in the past; a session issued "later" is
