@@ -20,6 +20,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { reportBurst, runBurst } from "./burst.ts";
 import { measureLatency } from "./latency.ts";
+import { PROFILE_TARGETS, type ProfileTarget, profileWorker } from "./profile.ts";
 import { report } from "./report.ts";
 import { hsJwt, startServices } from "./services.ts";
 import {
@@ -56,7 +57,24 @@ async function bursts(bundlePath: string): Promise<boolean> {
   return reportBurst(results, `${ROOT}bench/burst-results.json`, writeFileSync);
 }
 
+/** `BENCH_ONLY=profile`: one Worker's CPU profile under warm load (bench/profile.ts). */
+async function profile(): Promise<void> {
+  const target = (process.env.BENCH_PROFILE ?? "hs") as ProfileTarget;
+  if (!(target in PROFILE_TARGETS)) throw new Error(`BENCH_PROFILE must be one of ${Object.keys(PROFILE_TARGETS)}`);
+  log("building the bundles unminified, so the profile names functions");
+  const bundle = buildBundle(undefined, "reference", { minify: false });
+  const minimal = buildBundle(`${ROOT}bench/minimal/wrangler.toml`, "minimal", { minify: false });
+  const inspectorPort = Number(process.env.BENCH_INSPECTOR_PORT ?? 9229);
+  const services = await startServices(bundle.path, minimal.path, { inspectorPort });
+  try {
+    console.log(await profileWorker(services, inspectorPort, target, SECONDS + 1));
+  } finally {
+    await services.close();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === "profile") return profile();
   log("building the production bundle");
   const bundle = buildBundle();
   if (process.env.BENCH_ONLY === "burst") {

@@ -73,8 +73,12 @@ function workerdChildOf(parent: number, origin: string): number {
   throw new Error(`no workerd child of ${parent} listens on port ${port}`);
 }
 
-/** Starts the services around the bundle at `bundlePath`. */
-export async function startServices(bundlePath: string, minimalPath: string): Promise<Services> {
+/** Starts the services around the bundle at `bundlePath`; `inspectorPort` opens workerd's inspector (profiles). */
+export async function startServices(
+  bundlePath: string,
+  minimalPath: string,
+  { inspectorPort }: { inspectorPort?: number } = {},
+): Promise<Services> {
   let workerLogLines = 0;
   const emulator = await startEmulator({ appKey: SECRETS.NIM_APP_KEY, appSecret: SECRETS.NIM_APP_SECRET });
   const { publicKey, privateKey } = await generateKeyPair("ES256");
@@ -164,6 +168,7 @@ export async function startServices(bundlePath: string, minimalPath: string): Pr
       ],
     }),
     logRequests: false,
+    ...(inspectorPort ? { inspectorPort } : {}),
     // The Worker still writes its access-log line per request, as in production (where Workers Logs
     // collects it); here it is counted and dropped instead of being echoed to this terminal.
     handleStructuredLogs: () => {

@@ -4,11 +4,25 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { BUILD, median, ROOT, run } from "./settings.ts";
 
-/** The production bundle, built by wrangler exactly as `wrangler deploy` would. */
-export function buildBundle(config?: string, name = "reference"): { path: string; raw: number; gzip: number } {
-  const outdir = config ? `${BUILD}/${name}` : BUILD;
+/**
+ * The production bundle, built by wrangler exactly as `wrangler deploy` would; `minify: false` keeps
+ * the names for a CPU profile.
+ */
+export function buildBundle(
+  config?: string,
+  name = "reference",
+  { minify = true } = {},
+): { path: string; raw: number; gzip: number } {
+  const outdir = `${config ? `${BUILD}/${name}` : BUILD}${minify ? "" : "/unminified"}`;
   mkdirSync(outdir, { recursive: true });
-  run("wrangler", ["deploy", "--dry-run", "--outdir", outdir, ...(config ? ["--config", config] : [])]);
+  run("wrangler", [
+    "deploy",
+    "--dry-run",
+    "--outdir",
+    outdir,
+    ...(config ? ["--config", config] : []),
+    ...(minify ? [] : ["--no-minify"]),
+  ]);
   const path = `${outdir}/${config ? "worker" : "index"}.js`;
   const code = readFileSync(path);
   return { path, raw: code.length, gzip: gzipSync(code).length };
