@@ -24,8 +24,17 @@ export function buildBundle(
     ...(minify ? [] : ["--no-minify"]),
   ]);
   const path = `${outdir}/${config ? "worker" : "index"}.js`;
-  const code = readFileSync(path);
-  return { path, raw: code.length, gzip: gzipSync(code).length };
+  // Every module wrangler uploads counts: the script and its Text modules (the OpenAPI document).
+  const script = readFileSync(path);
+  const textModules = [...script.toString().matchAll(/from\s*"\.\/([^"]+\.txt)"/g)].map(
+    ([, file]) => `${outdir}/${file}`,
+  );
+  const files = [script, ...textModules.map((file) => readFileSync(file))];
+  return {
+    path,
+    raw: files.reduce((sum, code) => sum + code.length, 0),
+    gzip: files.reduce((sum, code) => sum + gzipSync(code).length, 0),
+  };
 }
 
 /**

@@ -1,12 +1,11 @@
 /**
  * The OpenAPI document as GET /openapi.json serves it: the text built ahead of time by
- * `npm run openapi` (src/openapi.generated.ts), with the live ttl ranges written in. Only the two
- * token requests' ttl fields depend on configuration; test/node/openapi.test.ts checks that the
- * result is, byte for byte, what the builder (src/openapi.ts) makes for any range.
+ * `npm run openapi` (src/openapi.generated.txt, a Text module), with the live ttl ranges written in.
+ * Only the two token requests' ttl fields depend on configuration; test/node/openapi.test.ts checks
+ * that the result is, byte for byte, what the builder (src/openapi.ts) makes for any range.
  */
 
 import { ttlDefaultNote, ttlRule } from "./contract.ts";
-import { OPENAPI_JSON } from "./openapi.generated.ts";
 
 /** A configured ttl range (seconds). */
 export interface TtlRange {
@@ -28,9 +27,9 @@ function writeRange(schema: RequestSchema, range: TtlRange): void {
   schema.description = ttlDefaultNote(range.default);
 }
 
-/** The served document's JSON text for these ttl ranges (IM login tokens, NERTC tokens). */
-export function servedOpenApiJson(ttl: TtlRange, rtcTtl: TtlRange): string {
-  const document = JSON.parse(OPENAPI_JSON) as {
+/** The served document's JSON text: `generated` with these ttl ranges (IM login tokens, NERTC tokens). */
+export function servedOpenApiJson(generated: string, ttl: TtlRange, rtcTtl: TtlRange): string {
+  const document = JSON.parse(generated) as {
     components: { schemas: { TokenRequest: RequestSchema; RtcTokenRequest: RequestSchema } };
   };
   writeRange(document.components.schemas.TokenRequest, ttl);

@@ -2,6 +2,7 @@
 
 import { Hono } from "hono";
 import type { Config } from "../config.ts";
+import OPENAPI_JSON from "../openapi.generated.txt";
 import { servedOpenApiJson } from "../openapi-served.ts";
 import type { AppEnv } from "../runtime.ts";
 
@@ -14,7 +15,7 @@ openApiRoutes.get("/", (c) => {
   const { config } = c.get("runtime");
   let document = documents.get(config);
   if (!document) {
-    document = servedOpenApiJson(config.ttl, config.rtcTtl);
+    document = servedOpenApiJson(OPENAPI_JSON, config.ttl, config.rtcTtl);
     documents.set(config, document);
   }
   return c.body(document, 200, {
