@@ -19,20 +19,30 @@
 
 import * as v from "valibot";
 import { DEFAULT_TTLS, LIMITS, RTC_PRIVILEGES, type RtcPrivilegeName } from "./constants.ts";
+import { lazy } from "./lazy.ts";
 
 /** A channel pattern: NERTC's channel characters plus `*` (the `{uid}` placeholder is made of them). */
 const CHANNEL_PATTERN = /^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@[\]^_{|}~,*]+$/;
 const PRIVILEGE_NAMES = Object.keys(RTC_PRIVILEGES) as [RtcPrivilegeName, ...RtcPrivilegeName[]];
 
-/** One grant, as written in RTC_CHANNEL_POLICY or in a session's claim. */
-const channelGrantSchema = v.strictObject({
-  channel: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxChannelPatternLength), v.regex(CHANNEL_PATTERN)),
-  privileges: v.pipe(v.array(v.picklist(PRIVILEGE_NAMES)), v.minLength(1), v.maxLength(PRIVILEGE_NAMES.length)),
-  keyTtl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(LIMITS.maxPermKeyTtlSeconds))),
-});
-
-/** A list of grants, in order of precedence. */
-const channelGrantsSchema = v.pipe(v.array(channelGrantSchema), v.maxLength(LIMITS.maxChannelGrants));
+/** A list of grants {channel, privileges, keyTtl?} as written in RTC_CHANNEL_POLICY or a claim, in order of precedence. */
+const channelGrantsSchema = lazy(() =>
+  v.pipe(
+    v.array(
+      v.strictObject({
+        channel: v.pipe(
+          v.string(),
+          v.minLength(1),
+          v.maxLength(LIMITS.maxChannelPatternLength),
+          v.regex(CHANNEL_PATTERN),
+        ),
+        privileges: v.pipe(v.array(v.picklist(PRIVILEGE_NAMES)), v.minLength(1), v.maxLength(PRIVILEGE_NAMES.length)),
+        keyTtl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(LIMITS.maxPermKeyTtlSeconds))),
+      }),
+    ),
+    v.maxLength(LIMITS.maxChannelGrants),
+  ),
+);
 
 /** The rule the policy setting and the claim follow, for messages and docs. */
 export const CHANNEL_GRANTS_RULE = `a JSON list of at most ${LIMITS.maxChannelGrants} grants {"channel": pattern with * and {uid}, "privileges": [${PRIVILEGE_NAMES.join(", ")}], "keyTtl"?: 60 to ${LIMITS.maxPermKeyTtlSeconds}}`;
@@ -77,7 +87,7 @@ function readGrants(value: unknown): { grants: ChannelGrant[] } | { problem: str
       return { problem: "not JSON" };
     }
   }
-  const result = v.safeParse(channelGrantsSchema, parsed);
+  const result = v.safeParse(channelGrantsSchema(), parsed);
   if (!result.success) return { problem: `at ${issuePath(result.issues[0])}` };
   const grants = result.output.map((grant) => ({
     segments: grant.channel.split("*"),

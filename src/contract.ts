@@ -4,12 +4,15 @@
  * through `@valibot/to-json-schema`), so the three cannot drift apart. The answers' schemas are in
  * `responses.ts`: the Worker only needs their types, so they are not built at every isolate start.
  *
+ * The schemas are built on first use (`lazy.ts`), not at isolate start.
+ *
  * Each constrained field's message is phrased as a rule ("ttl must be a whole number of seconds from
  * 60 to 3600."): it is what a caller reads in a 400, and its `description` is what the document shows.
  */
 
 import * as v from "valibot";
 import { LIMITS, NIM, RTC_CHANNEL_NAME } from "./constants.ts";
+import { lazy } from "./lazy.ts";
 
 export { ERROR_CODES, type ErrorCode } from "../packages/client/src/contract.ts";
 
@@ -35,28 +38,32 @@ export const unixMs = (description: string) =>
 export const UID_RULE = `1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters, and neither "." nor ".."`;
 
 /** uid: as session/verify and the admin API accept it. */
-export const uidSchema = ruled("uid", UID_RULE, (message) => [
-  v.minLength(1, message),
-  // No C0 or C1 control characters (a uid is logged and joined with NUL), and no lone surrogate:
-  // with the u flag a well-formed pair is one code point, so only a lone half matches.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
-  v.regex(/^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]+$/u, message),
-  v.maxBytes(LIMITS.maxUidBytes, message),
-  // A URL path normalises `.` and `..` (also as %2E) away, so such a uid could get tokens but
-  // never be reached by the admin API: no block, no rotation. Refused everywhere instead.
-  v.check((uid) => uid !== "." && uid !== "..", message),
-]);
+export const uidSchema = lazy(() =>
+  ruled("uid", UID_RULE, (message) => [
+    v.minLength(1, message),
+    // No C0 or C1 control characters (a uid is logged and joined with NUL), and no lone surrogate:
+    // with the u flag a well-formed pair is one code point, so only a lone half matches.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
+    v.regex(/^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]+$/u, message),
+    v.maxBytes(LIMITS.maxUidBytes, message),
+    // A URL path normalises `.` and `..` (also as %2E) away, so such a uid could get tokens but
+    // never be reached by the admin API: no block, no rotation. Refused everywhere instead.
+    v.check((uid) => uid !== "." && uid !== "..", message),
+  ]),
+);
 
 /**
  * accid as operators may give it: NetEase's rule, any case. NetEase treats accids case-insensitively
  * and stores them lowercased, so the value is lowercased here, before any check or write:
  * `Legacy_Bob` and `legacy_bob` are one account, conflicts included.
  */
-export const accidSchema = v.pipe(
-  ruled("accid", "1 to 32 letters, digits or _ @ . - (NetEase ignores case)", (message) => [
-    v.regex(NIM.accidPattern, message),
-  ]),
-  v.toLowerCase(),
+export const accidSchema = lazy(() =>
+  v.pipe(
+    ruled("accid", "1 to 32 letters, digits or _ @ . - (NetEase ignores case)", (message) => [
+      v.regex(NIM.accidPattern, message),
+    ]),
+    v.toLowerCase(),
+  ),
 );
 
 /** The ttl rule in words, for a range: in the 400 message, the schema and the OpenAPI document alike. */
@@ -92,18 +99,20 @@ export function tokenRequestSchema(ttl: { min: number; max: number }) {
 const CHANNEL_RULE = "1 to 64 characters of a-z A-Z 0-9, space and !#$%&()+-:;<=.>?@[]^_{|}~,";
 
 /** A NERTC channel name. */
-export const channelNameSchema = ruled("channelName", CHANNEL_RULE, (message) => [v.regex(RTC_CHANNEL_NAME, message)]);
+export const channelNameSchema = lazy(() =>
+  ruled("channelName", CHANNEL_RULE, (message) => [v.regex(RTC_CHANNEL_NAME, message)]),
+);
 
 /** `POST /v1/rtc/token` body, for the configured RTC ttl range. */
 export function rtcTokenRequestSchema(ttl: { min: number; max: number }) {
-  return v.strictObject({ channelName: channelNameSchema, ttl: ttlField(ttl) }, BODY_NOT_OBJECT);
+  return v.strictObject({ channelName: channelNameSchema(), ttl: ttlField(ttl) }, BODY_NOT_OBJECT);
 }
 
 /** The message for a body that is JSON but not an object. */
 export const BODY_NOT_OBJECT = "The body must be a JSON object.";
 
 /** `PUT /admin/v1/accounts/{uid}` body. */
-export const bindRequestSchema = v.strictObject({ accid: accidSchema }, BODY_NOT_OBJECT);
+export const bindRequestSchema = lazy(() => v.strictObject({ accid: accidSchema() }, BODY_NOT_OBJECT));
 
 /** A body with one optional `kick` flag (default true: disconnect live IM sessions at NetEase). */
 function kickRequestSchema() {
@@ -115,26 +124,27 @@ function kickRequestSchema() {
 }
 
 /** `POST /admin/v1/accounts/{uid}/block` body. */
-export const blockRequestSchema = kickRequestSchema();
+export const blockRequestSchema = lazy(kickRequestSchema);
 
 /** `POST /admin/v1/accounts/{uid}/revoke` body. */
-export const revokeRequestSchema = kickRequestSchema();
+export const revokeRequestSchema = lazy(kickRequestSchema);
 
 /** A body that must be empty or `{}`. */
-export const emptyRequestSchema = v.strictObject({}, BODY_NOT_OBJECT);
+export const emptyRequestSchema = lazy(() => v.strictObject({}, BODY_NOT_OBJECT));
 
 /** One import row. */
-export const importRowSchema = v.strictObject(
-  { uid: uidSchema, accid: accidSchema },
-  must("row", "an object {uid, accid}"),
+export const importRowSchema = lazy(() =>
+  v.strictObject({ uid: uidSchema(), accid: accidSchema() }, must("row", "an object {uid, accid}")),
 );
 
 /** The import body (JSON array form; NDJSON carries the same rows one per line). */
-export const importRequestSchema = v.pipe(
-  v.array(v.unknown()),
-  v.minLength(1, "The import is empty."),
-  v.maxLength(LIMITS.maxImportRows, `At most ${LIMITS.maxImportRows} rows per request; split the import.`),
-  v.description(`an array of 1 to ${LIMITS.maxImportRows} rows {uid, accid}`),
+export const importRequestSchema = lazy(() =>
+  v.pipe(
+    v.array(v.unknown()),
+    v.minLength(1, "The import is empty."),
+    v.maxLength(LIMITS.maxImportRows, `At most ${LIMITS.maxImportRows} rows per request; split the import.`),
+    v.description(`an array of 1 to ${LIMITS.maxImportRows} rows {uid, accid}`),
+  ),
 );
 
 /** A whole number in a query string, from `min` to `max`. */
@@ -151,34 +161,38 @@ function queryInteger(name: string, min: number, max: number) {
 }
 
 /** `GET /admin/v1/accounts?accid=…` or `?rtcUid=…`: exactly one of the two. */
-export const lookupQuerySchema = v.pipe(
-  v.strictObject(
-    {
-      accid: v.optional(accidSchema),
-      rtcUid: v.optional(queryInteger("rtcUid", 1, Number.MAX_SAFE_INTEGER)),
-    },
-    "Look up by ?accid= or ?rtcUid= (and nothing else).",
-  ),
-  v.check(
-    (query) => (query.accid === undefined) !== (query.rtcUid === undefined),
-    "Look up by exactly one of ?accid= and ?rtcUid=.",
+export const lookupQuerySchema = lazy(() =>
+  v.pipe(
+    v.strictObject(
+      {
+        accid: v.optional(accidSchema()),
+        rtcUid: v.optional(queryInteger("rtcUid", 1, Number.MAX_SAFE_INTEGER)),
+      },
+      "Look up by ?accid= or ?rtcUid= (and nothing else).",
+    ),
+    v.check(
+      (query) => (query.accid === undefined) !== (query.rtcUid === undefined),
+      "Look up by exactly one of ?accid= and ?rtcUid=.",
+    ),
   ),
 );
 
 /** `GET /admin/v1/accounts/{uid}/history?limit=&before=`. */
-export const historyQuerySchema = v.strictObject(
-  {
-    limit: v.optional(queryInteger("limit", 1, LIMITS.historyPageMax), "20"),
-    before: v.optional(queryInteger("before", 1, Number.MAX_SAFE_INTEGER)),
-  },
-  "History takes ?limit= and ?before= only.",
+export const historyQuerySchema = lazy(() =>
+  v.strictObject(
+    {
+      limit: v.optional(queryInteger("limit", 1, LIMITS.historyPageMax), "20"),
+      before: v.optional(queryInteger("before", 1, Number.MAX_SAFE_INTEGER)),
+    },
+    "History takes ?limit= and ?before= only.",
+  ),
 );
 
 // ---- types, inferred ----
 
 export type TokenRequest = v.InferOutput<ReturnType<typeof tokenRequestSchema>>;
 export type RtcTokenRequest = v.InferOutput<ReturnType<typeof rtcTokenRequestSchema>>;
-export type ImportRow = v.InferOutput<typeof importRowSchema>;
+export type ImportRow = v.InferOutput<ReturnType<typeof importRowSchema>>;
 
 /**
  * The first problem with `issues` as one sentence for a 400: the field's own rule, or the unknown

@@ -8,5 +8,5 @@ import { uidSchema } from "./contract.ts";
  * characters are refused so a uid is always safe to log and to join with a NUL separator.
  */
 export function isValidUid(value: unknown): value is string {
-  return v.is(uidSchema, value);
+  return v.is(uidSchema(), value);
 }

@@ -267,6 +267,7 @@ async function inBatches<T>(items: readonly T[], size: number, work: (item: T) =
 }
 
 function parseImportRow(row: unknown): ImportRow | string {
-  const result = v.safeParse(importRowSchema, row);
-  return result.success ? result.output : describeIssues(importRowSchema, result.issues);
+  const schema = importRowSchema();
+  const result = v.safeParse(schema, row);
+  return result.success ? result.output : describeIssues(schema, result.issues);
 }

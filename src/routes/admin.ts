@@ -117,8 +117,9 @@ function admin(c: Context<AppEnv>): AccountAdmin {
 
 function uidParam(c: Context<AppEnv>): string {
   const uid = c.req.param("uid");
-  const result = v.safeParse(uidSchema, uid);
-  if (!result.success) throw errors.invalidRequest(describeIssues(uidSchema, result.issues));
+  const schema = uidSchema();
+  const result = v.safeParse(schema, uid);
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
   return result.output;
 }
 
@@ -183,7 +184,7 @@ adminRoutes.get("/metrics", async (c) => {
  * at another location may not be seen yet (KV), so a miss says "not found", not "never existed".
  */
 adminRoutes.get("/accounts", async (c) => {
-  const { accid, rtcUid } = query(c, lookupQuerySchema);
+  const { accid, rtcUid } = query(c, lookupQuerySchema());
   const { store } = c.get("runtime");
   const uid = accid !== undefined ? await store.uidForAccid(accid) : await store.uidForRtcUid(rtcUid!);
   if (uid === null) throw new DomainError("account_not_found", { detail: "no uid maps to it" });
@@ -193,7 +194,7 @@ adminRoutes.get("/accounts", async (c) => {
 /** The uid's audit trail, newest first: `limit` entries (default 20) older than the entry `before`. */
 adminRoutes.get("/accounts/:uid/history", async (c) => {
   const uid = uidParam(c);
-  const { limit, before } = query(c, historyQuerySchema);
+  const { limit, before } = query(c, historyQuerySchema());
   const page: HistoryPage = await c.get("runtime").accountObjects.history(uid, limit, before);
   return c.json({ uid, ...page }, 200, noStore);
 });
@@ -203,58 +204,38 @@ adminRoutes.get("/accounts/:uid", async (c) => {
   return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
 });
 
-adminRoutes.put(
-  "/accounts/:uid",
-  jsonBody(() => bindRequestSchema),
-  async (c) => {
-    const uid = uidParam(c);
-    const { value, replayed } = await admin(c).bind(uid, c.req.valid("json").accid);
-    const { record, outcome } = value;
-    return c.json({ ...view(uid, record), outcome }, outcome === "bound" ? 201 : 200, operationHeaders(replayed));
-  },
-);
+adminRoutes.put("/accounts/:uid", jsonBody(bindRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { value, replayed } = await admin(c).bind(uid, c.req.valid("json").accid);
+  const { record, outcome } = value;
+  return c.json({ ...view(uid, record), outcome }, outcome === "bound" ? 201 : 200, operationHeaders(replayed));
+});
 
-adminRoutes.post(
-  "/accounts/:uid/block",
-  jsonBody(() => blockRequestSchema),
-  async (c) => {
-    const uid = uidParam(c);
-    const { kick = true } = c.req.valid("json");
-    const { value, replayed } = await admin(c).block(uid, kick);
-    return c.json(view(uid, value), 200, operationHeaders(replayed));
-  },
-);
+adminRoutes.post("/accounts/:uid/block", jsonBody(blockRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { kick = true } = c.req.valid("json");
+  const { value, replayed } = await admin(c).block(uid, kick);
+  return c.json(view(uid, value), 200, operationHeaders(replayed));
+});
 
-adminRoutes.post(
-  "/accounts/:uid/unblock",
-  jsonBody(() => emptyRequestSchema),
-  async (c) => {
-    const uid = uidParam(c);
-    const { value, replayed } = await admin(c).unblock(uid);
-    return c.json(view(uid, value), 200, operationHeaders(replayed));
-  },
-);
+adminRoutes.post("/accounts/:uid/unblock", jsonBody(emptyRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { value, replayed } = await admin(c).unblock(uid);
+  return c.json(view(uid, value), 200, operationHeaders(replayed));
+});
 
-adminRoutes.post(
-  "/accounts/:uid/rotate",
-  jsonBody(() => emptyRequestSchema),
-  async (c) => {
-    const uid = uidParam(c);
-    const { value, replayed } = await admin(c).rotate(uid);
-    return c.json({ ...view(uid, value.record), previousAccid: value.previousAccid }, 200, operationHeaders(replayed));
-  },
-);
+adminRoutes.post("/accounts/:uid/rotate", jsonBody(emptyRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { value, replayed } = await admin(c).rotate(uid);
+  return c.json({ ...view(uid, value.record), previousAccid: value.previousAccid }, 200, operationHeaders(replayed));
+});
 
-adminRoutes.post(
-  "/accounts/:uid/revoke",
-  jsonBody(() => revokeRequestSchema),
-  async (c) => {
-    const uid = uidParam(c);
-    const { kick = true } = c.req.valid("json");
-    const { value, replayed } = await admin(c).revoke(uid, kick);
-    return c.json({ ...view(uid, value.record), kick: value.kick }, 200, operationHeaders(replayed));
-  },
-);
+adminRoutes.post("/accounts/:uid/revoke", jsonBody(revokeRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { kick = true } = c.req.valid("json");
+  const { value, replayed } = await admin(c).revoke(uid, kick);
+  return c.json({ ...view(uid, value.record), kick: value.kick }, 200, operationHeaders(replayed));
+});
 
 /**
  * Rows from a JSON array or NDJSON, each with the number it is reported under: its place in the
@@ -283,7 +264,8 @@ function parseImportBody(text: string, type: string): NumberedRow[] {
     if (!Array.isArray(value)) throw errors.invalidRequest("The body must be a JSON array of {uid, accid}.");
     rows = value.map((row: unknown, index) => ({ line: index + 1, row }));
   }
-  const result = v.safeParse(importRequestSchema, rows);
-  if (!result.success) throw errors.invalidRequest(describeIssues(importRequestSchema, result.issues));
+  const schema = importRequestSchema();
+  const result = v.safeParse(schema, rows);
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
   return rows;
 }

@@ -26,29 +26,23 @@ import { requireSession } from "./session-auth.ts";
 /** Routes under /v1/sessions. */
 export const sessionRoutes = new Hono<AppEnv>();
 
-sessionRoutes.post(
-  "/revoke",
-  requireSession(),
-  limitTokenRequests(),
-  jsonBody(() => emptyRequestSchema),
-  async (c) => {
-    const { accountObjects, lookup } = c.get("runtime");
-    const uid = c.get("uid");
-    // Provisions a uid seen for the first time, as the token path would: its IM account then exists
-    // for the kick, and the revocation has a record to live in.
-    await sessionAccount(c);
-    const { value } = await accountObjects.revoke(uid, true, { requestId: c.get("requestId"), operator: "user" });
-    lookup.remember(uid, value.record);
-    addLogFields(c, { accid: value.record.accid, kick: value.kick });
-    logLine("info", {
-      event: "sessions_revoked",
-      requestId: c.get("requestId"),
-      who: "user",
-      uid,
-      accid: value.record.accid,
-      kick: value.kick,
-    });
-    const body: SessionRevokeResponse = { revokedBefore: value.record.revokedBefore! };
-    return c.json(body, 200, { "Cache-Control": "no-store" });
-  },
-);
+sessionRoutes.post("/revoke", requireSession(), limitTokenRequests(), jsonBody(emptyRequestSchema), async (c) => {
+  const { accountObjects, lookup } = c.get("runtime");
+  const uid = c.get("uid");
+  // Provisions a uid seen for the first time, as the token path would: its IM account then exists
+  // for the kick, and the revocation has a record to live in.
+  await sessionAccount(c);
+  const { value } = await accountObjects.revoke(uid, true, { requestId: c.get("requestId"), operator: "user" });
+  lookup.remember(uid, value.record);
+  addLogFields(c, { accid: value.record.accid, kick: value.kick });
+  logLine("info", {
+    event: "sessions_revoked",
+    requestId: c.get("requestId"),
+    who: "user",
+    uid,
+    accid: value.record.accid,
+    kick: value.kick,
+  });
+  const body: SessionRevokeResponse = { revokedBefore: value.record.revokedBefore! };
+  return c.json(body, 200, { "Cache-Control": "no-store" });
+});

@@ -5,6 +5,7 @@
 
 import * as v from "valibot";
 import { LIMITS } from "../constants.ts";
+import { lazy } from "../lazy.ts";
 import { byteLength, isOrigin, present } from "../setting-values.ts";
 import { type IssuerRule, issuerRule, type SpecProblem, secretRule } from "./issuers.ts";
 
@@ -49,18 +50,20 @@ const SPEC_FIELDS: Record<string, keyof SessionSettings> = {
   uidClaim: "SESSION_UID_CLAIM",
 };
 
-const text = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(512));
 /** One entry of SESSION_ISSUERS: the one-issuer settings as fields, `provider` may also be `secret`. */
-const issuerEntrySchema = v.strictObject({
-  provider: text,
-  name: v.optional(text),
-  issuer: v.optional(text),
-  audience: v.optional(v.union([text, v.pipe(v.array(text), v.minLength(1), v.maxLength(16))])),
-  authorizedParties: v.optional(v.pipe(v.array(text), v.minLength(1), v.maxLength(16))),
-  uidClaim: v.optional(text),
-  tokenUse: v.optional(text),
+const issuerEntrySchema = lazy(() => {
+  const text = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(512));
+  return v.strictObject({
+    provider: text,
+    name: v.optional(text),
+    issuer: v.optional(text),
+    audience: v.optional(v.union([text, v.pipe(v.array(text), v.minLength(1), v.maxLength(16))])),
+    authorizedParties: v.optional(v.pipe(v.array(text), v.minLength(1), v.maxLength(16))),
+    uidClaim: v.optional(text),
+    tokenUse: v.optional(text),
+  });
 });
-const issuersSchema = v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(LIMITS.maxSessionIssuers));
+const issuersSchema = lazy(() => v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(LIMITS.maxSessionIssuers)));
 
 /**
  * The SESSION_* settings → one rule per issuer (`session/issuers.ts` knows the providers).
@@ -109,14 +112,14 @@ function issuerList(
   } catch {
     entries = undefined;
   }
-  const list = v.safeParse(issuersSchema, entries);
+  const list = v.safeParse(issuersSchema(), entries);
   if (!list.success) {
     bad("SESSION_ISSUERS", `a JSON list of 1 to ${LIMITS.maxSessionIssuers} issuer entries`);
     return issuers;
   }
   list.output.forEach((raw, index) => {
     const at = `entry ${index + 1}`;
-    const entry = v.safeParse(issuerEntrySchema, raw);
+    const entry = v.safeParse(issuerEntrySchema(), raw);
     if (!entry.success) {
       const field = entry.issues[0].path?.map((step) => String(step.key)).join(".") ?? "";
       bad("SESSION_ISSUERS", `${at}: ${field || "the entry"} is not allowed or not a non-empty string`);
