@@ -3,7 +3,7 @@
  * lets through (`Cf-Access-Jwt-Assertion`); checking it here, not only trusting that Access sits in
  * front, means a request that reaches the Worker some other way (a workers.dev route, a path the
  * Access application does not cover) carries no operator at all. Checks, per Cloudflare's guide
- * "Validate JWTs": RS256 only, signed by a key from the team's certs endpoint, `iss` the team's
+ * "Validate JWTs" (with the session checks of `session/jws.ts`): RS256 only, signed by a key from the team's certs endpoint, `iss` the team's
  * origin, `aud` the application's AUD tag, `exp` required and in the future.
  *
  * The operator named in the audit trail is the assertion's `email`, or for an Access service token
@@ -11,10 +11,13 @@
  * Throws KeysUnavailable when no certs can be had: the caller answers 503, not 401.
  */
 
-import { jwtVerify } from "jose";
+import type { FlattenedJWSInput, JWSHeaderParameters } from "jose";
 import type { AccessSettings } from "../config.ts";
 import { TIMING } from "../constants.ts";
 import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "../session/jwks.ts";
+import { ClaimCheck, verifyJws } from "../session/jws.ts";
+
+const RS256_ONLY: ReadonlySet<string> = new Set(["RS256"]);
 
 /** The header Cloudflare Access sets on requests it has let through. */
 export const ACCESS_ASSERTION_HEADER = "Cf-Access-Jwt-Assertion";
@@ -31,12 +34,17 @@ export class AccessRefused extends Error {
 
 /** Checks Access assertions for one team and application. Create once per isolate. */
 export class AccessVerifier {
-  readonly #settings: AccessSettings;
   readonly #keys: RemoteKeySet;
+  readonly #claims: ClaimCheck;
 
   constructor(settings: AccessSettings, options: RemoteKeySetOptions = {}) {
-    this.#settings = settings;
     this.#keys = new RemoteKeySet({ kind: "jwks", url: `${settings.teamOrigin}/cdn-cgi/access/certs` }, options);
+    this.#claims = new ClaimCheck({
+      required: ["exp"],
+      issuer: settings.teamOrigin,
+      audience: [...settings.audiences],
+      clockTolerance: TIMING.jwtClockToleranceSeconds,
+    });
   }
 
   /** What the last certs fetch did, for /readyz. */
@@ -49,19 +57,22 @@ export class AccessVerifier {
     if (assertion.length > MAX_ASSERTION_CHARS) throw new AccessRefused("assertion too long");
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(assertion, (header, token) => this.#keys.key(header, token), {
-        algorithms: ["RS256"],
-        issuer: this.#settings.teamOrigin,
-        audience: [...this.#settings.audiences],
-        requiredClaims: ["exp"],
-        clockTolerance: TIMING.jwtClockToleranceSeconds,
-      }));
+      ({ payload } = await verifyJws(
+        assertion,
+        RS256_ONLY,
+        async (header, parts) =>
+          (await this.#keys.key(header as JWSHeaderParameters, parts as FlattenedJWSInput)) as CryptoKey,
+      ));
     } catch (error) {
       // No certs at all (never fetched, endpoint down): not the operator's fault, so not a 401.
       if (error instanceof KeysUnavailable) throw error;
       const code = (error as { code?: unknown }).code;
-      throw new AccessRefused(typeof code === "string" ? code : "unverifiable");
+      throw new AccessRefused(
+        typeof code === "string" ? code : error instanceof Error ? error.message : "unverifiable",
+      );
     }
+    const broken = this.#claims.broken(payload);
+    if (broken !== undefined) throw new AccessRefused(broken);
     const { email, common_name: commonName } = payload;
     if (typeof email === "string" && email !== "" && OPERATOR_NAME.test(email)) return email.toLowerCase();
     if (typeof commonName === "string" && OPERATOR_NAME.test(commonName)) return `service-token:${commonName}`;

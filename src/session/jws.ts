@@ -76,6 +76,12 @@ function jsonObject(segment: string): Record<string, unknown> | undefined {
   }
 }
 
+/** A compact JWT's payload, read without verifying it (to pick the issuer whose rules then verify it). */
+export function unverifiedClaims(jwt: string): Record<string, unknown> | undefined {
+  const first = jwt.indexOf(".");
+  return first < 0 ? undefined : jsonObject(jwt.slice(first + 1, jwt.indexOf(".", first + 1)));
+}
+
 /** Keys already checked against their algorithm (a CryptoKey's `algorithm` is a fresh object per read). */
 const checkedKeys = new WeakMap<CryptoKey, string>();
 

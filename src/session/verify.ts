@@ -20,14 +20,14 @@
  * expected …`, `unknown kid`, `alg not allowed for this issuer`); the 401 is generic.
  */
 
-import { decodeJwt, type FlattenedJWSInput, type JWSHeaderParameters, errors as joseErrors } from "jose";
+import { type FlattenedJWSInput, type JWSHeaderParameters, errors as joseErrors } from "jose";
 import { LIMITS, TIMING } from "../constants.ts";
 import { UID_RULE } from "../contract.ts";
 import { DomainError } from "../errors.ts";
 import { isValidUid } from "../uid.ts";
 import type { IssuerRule } from "./issuers.ts";
 import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "./jwks.ts";
-import { ClaimCheck, type JwsHeader, type JwsParts, JwtRefused, verifyJws } from "./jws.ts";
+import { ClaimCheck, type JwsHeader, type JwsParts, JwtRefused, unverifiedClaims, verifyJws } from "./jws.ts";
 import type { SessionConfig } from "./settings.ts";
 
 /** Algorithms accepted with a shared secret. */
@@ -224,12 +224,9 @@ export class SessionVerifier {
 
   /** The issuer a token names (read before verifying, only to pick the rules it is verified by). */
   #issuerOf(jwt: string): IssuerVerifier {
-    let iss: unknown;
-    try {
-      iss = decodeJwt(jwt).iss;
-    } catch {
-      throw invalidSession("payload is not a JWT claims set");
-    }
+    const claims = unverifiedClaims(jwt);
+    if (!claims) throw invalidSession("payload is not a JWT claims set");
+    const { iss } = claims;
     const found = (typeof iss === "string" ? this.#byIssuer.get(iss) : undefined) ?? this.#anyIssuer;
     if (!found) throw invalidSession(iss === undefined ? "no iss" : "iss names no configured issuer");
     return found;
