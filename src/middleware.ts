@@ -15,6 +15,28 @@ import type { AppEnv } from "./runtime.ts";
 /** The caller's `X-Request-Id` when well-formed (Hono's rule: word characters, `-` and `=`), else a new UUID. */
 export const requestIds = () => requestId({ limitLength: LIMITS.maxRequestIdLength });
 
+/**
+ * The security headers that matter when a browser meets a JSON API answer: no sniffing, HTTPS only,
+ * no cross-origin embedding of the JSON. Hono's secureHeaders sets these same values; its other
+ * defaults (framing, referrer, COOP, Origin-Agent-Cluster, …) guard HTML documents, and with all of
+ * them off its generic middleware still cost 1.3 % of a warm token request in a workerd CPU profile,
+ * and 2 KiB of the bundle every isolate compiles. So the three are set here, as constants.
+ */
+const API_SECURITY_HEADERS = [
+  ["X-Content-Type-Options", "nosniff"],
+  ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
+  ["Cross-Origin-Resource-Policy", "same-origin"],
+] as const;
+
+/** Sets API_SECURITY_HEADERS on every answer, error answers included. */
+export function apiSecurityHeaders(): MiddlewareHandler<AppEnv> {
+  return async function apiSecurityHeaders(c, next) {
+    await next();
+    const { headers } = c.res;
+    for (const [name, value] of API_SECURITY_HEADERS) headers.set(name, value);
+  };
+}
+
 /** Adds fields to this request's access-log line. */
 export function addLogFields(c: { get(key: "logFields"): LogFields }, fields: LogFields): void {
   Object.assign(c.get("logFields"), fields);
