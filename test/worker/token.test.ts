@@ -169,9 +169,18 @@ describe("routing", () => {
   });
 
   it("puts a request id and security headers on every answer", async () => {
-    for (const response of [await call("/nope"), await issue(undefined), await call("/healthz")]) {
+    const uid = uniqueUid();
+    const answers = [
+      await call("/nope"),
+      await issue(undefined),
+      await call("/healthz"),
+      await issue(await hsJwt(uid)),
+    ];
+    for (const response of answers) {
       expect(response.headers.get("X-Request-Id")).toMatch(/^[A-Za-z0-9._-]{8,128}$/);
       expect(response.headers.get("X-Content-Type-Options")).toBe("nosniff");
+      expect(response.headers.get("Strict-Transport-Security")).toBe("max-age=15552000; includeSubDomains");
+      expect(response.headers.get("Cross-Origin-Resource-Policy")).toBe("same-origin");
     }
     const echoed = await call("/healthz", { headers: { "X-Request-Id": "trace-12345678" } });
     expect(echoed.headers.get("X-Request-Id")).toBe("trace-12345678");
