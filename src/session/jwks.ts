@@ -62,7 +62,12 @@ export class RemoteKeySet {
   readonly #cooldownMs: number;
   readonly #timeoutMs: number;
   readonly #now: () => number;
-  #keys: { select: KeySelector; fetchedAt: number } | undefined;
+  /**
+   * The fetched key set: jose's selector over it, and the keys it already selected, by alg and kid.
+   * jose's selection filters every key of the set and copies the header on each call; a warm path
+   * asks for the same one or two keys thousands of times between fetches.
+   */
+  #keys: { select: KeySelector; selected: Map<string, JoseKey>; fetchedAt: number } | undefined;
   #lastAttempt = Number.NEGATIVE_INFINITY;
   #lastFailure = "never fetched";
   #inflight: Promise<void> | undefined;
@@ -83,14 +88,21 @@ export class RemoteKeySet {
       // Stale keys are used at once while another request refreshes them; without any, wait.
       if (!(this.#keys && this.#inflight)) await this.#refresh();
     }
-    if (!this.#keys) throw new KeysUnavailable(`no keys: ${this.#lastFailure}`);
+    const keys = this.#keys;
+    if (!keys) throw new KeysUnavailable(`no keys: ${this.#lastFailure}`);
+    // A compact JWS has no unprotected header: the protected header's alg and kid pick the key.
+    const id = `${header.alg} ${header.kid ?? ""}`;
+    const known = keys.selected.get(id);
+    if (known) return known;
     try {
-      return await this.#keys.select(header, token);
+      const key = await keys.select(header, token);
+      keys.selected.set(id, key);
+      return key;
     } catch (error) {
       // A kid we do not know may be a key the provider added since: fetch again, once per cool-down.
       if (!(error instanceof joseErrors.JWKSNoMatchingKey) || !this.#mayFetch()) throw error;
       await this.#refresh();
-      return this.#keys.select(header, token);
+      return (this.#keys ?? keys).select(header, token);
     }
   }
 
@@ -123,7 +135,7 @@ export class RemoteKeySet {
     this.#lastAttempt = this.#now();
     this.#inflight = this.#fetch()
       .then((jwks) => {
-        this.#keys = { select: createLocalJWKSet(jwks), fetchedAt: this.#now() };
+        this.#keys = { select: createLocalJWKSet(jwks), selected: new Map(), fetchedAt: this.#now() };
         this.#lastFailure = "";
       })
       .catch((error: unknown) => {
