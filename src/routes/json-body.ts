@@ -37,9 +37,11 @@ export function requireMediaType(c: Context<AppEnv>, types: readonly string[]): 
   if (!types.includes(mediaType(c))) throw errors.unsupportedMediaType(types);
 }
 
+const decoder = new TextDecoder();
+
 /** The raw body as text. Decoded by hand: workerd warns when .text() meets a non-text type. */
 export async function readBodyText(c: Context<AppEnv>): Promise<string> {
-  return new TextDecoder().decode(await c.req.arrayBuffer());
+  return decoder.decode(await c.req.arrayBuffer());
 }
 
 type Validated<S extends v.GenericSchema> = {
