@@ -15,6 +15,7 @@ import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { startEmulator } from "../emulator/serve.ts";
 import { hsJwt } from "./services.ts";
 import { log, median, SECRETS } from "./settings.ts";
+import { bundleModules } from "./startup.ts";
 
 export const BURST_USERS = Number(process.env.BENCH_BURST_USERS ?? 3000);
 export const BURST_SPREAD_SECONDS = Number(process.env.BENCH_BURST_SECONDS ?? 10);
@@ -69,8 +70,8 @@ export async function runBurst(bundlePath: string, mode: "paced" | "unpaced"): P
       workers: [
         {
           name: `burst-${mode}`,
-          modules: true,
-          scriptPath: bundlePath,
+          // The script and its Text modules (the OpenAPI document), as wrangler uploads them.
+          modules: bundleModules(bundlePath),
           compatibilityDate: "2026-11-01",
           compatibilityFlags: ["nodejs_compat"],
           unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],

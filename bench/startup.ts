@@ -1,6 +1,7 @@
 /** The bundle as wrangler builds it for deploy, and its startup time against an empty Hono app. */
 
 import { mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { gzipSync } from "node:zlib";
 import { BUILD, median, ROOT, run } from "./settings.ts";
 
@@ -25,16 +26,25 @@ export function buildBundle(
   ]);
   const path = `${outdir}/${config ? "worker" : "index"}.js`;
   // Every module wrangler uploads counts: the script and its Text modules (the OpenAPI document).
-  const script = readFileSync(path);
-  const textModules = [...script.toString().matchAll(/from\s*"\.\/([^"]+\.txt)"/g)].map(
-    ([, file]) => `${outdir}/${file}`,
-  );
-  const files = [script, ...textModules.map((file) => readFileSync(file))];
+  const files = bundleModules(path).map(({ path: file }) => readFileSync(file));
   return {
     path,
     raw: files.reduce((sum, code) => sum + code.length, 0),
     gzip: files.reduce((sum, code) => sum + gzipSync(code).length, 0),
   };
+}
+
+/**
+ * The modules of a bundle wrangler built, as Miniflare takes them: the script and the Text modules it
+ * imports (the OpenAPI document), each named by its path beside the script, as wrangler uploads them.
+ */
+export function bundleModules(bundlePath: string): { type: "ESModule" | "Text"; path: string }[] {
+  const dir = dirname(bundlePath);
+  const texts = [...readFileSync(bundlePath, "utf8").matchAll(/from\s*"\.\/([^"]+\.txt)"/g)].map(([, file]) => ({
+    type: "Text" as const,
+    path: `${dir}/${file}`,
+  }));
+  return [{ type: "ESModule", path: bundlePath }, ...texts];
 }
 
 /**
