@@ -11,8 +11,10 @@
  */
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { startEmulator } from "../emulator/serve.ts";
+import type { OperatorResult, OperatorTask } from "./operator.ts";
 import { hsJwt } from "./services.ts";
 import { log, median, SECRETS } from "./settings.ts";
 import { bundleModules } from "./startup.ts";
@@ -45,7 +47,7 @@ export interface BurstResult {
   /** The most create calls one accid received. */
   maxCreatesPerAccid: number;
   /** The operator's block five seconds in: its status, its answer's time, and when NetEase had it (ms). */
-  adminBlock: { status: number; ms: number; netEaseMs: number };
+  adminBlock: { status: number; ms: number; netEaseMs: number; workerMs: number };
   /** From the first arrival to the last token (ms). */
   drainedMs: number;
   /** The Worker's log lines during the run, by event or error code. */
@@ -57,6 +59,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Runs one burst against the bundle at `bundlePath`. */
 export async function runBurst(bundlePath: string, mode: "paced" | "unpaced"): Promise<BurstResult> {
   const events: Record<string, number> = {};
+  let blockWorkerMs = Number.NaN;
   const storage = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/nim-burst-") : undefined;
   const emulator = await startEmulator({
     appKey: SECRETS.NIM_APP_KEY,
@@ -99,6 +102,10 @@ export async function runBurst(bundlePath: string, mode: "paced" | "unpaced"): P
     handleStructuredLogs: ({ message }) => {
       const event = /"(?:event|error)":"([a-z_]+)"/.exec(message)?.[1] ?? "other";
       events[event] = (events[event] ?? 0) + 1;
+      // The block's own access-log line: how long the Worker itself took, from arrival to answer.
+      if (message.includes('"route":"/admin/v1/accounts/:uid/block"')) {
+        blockWorkerMs = Number(/"latencyMs":(\d+)/.exec(message)?.[1] ?? Number.NaN);
+      }
     },
   });
   try {
@@ -154,31 +161,23 @@ export async function runBurst(bundlePath: string, mode: "paced" | "unpaced"): P
       }
     };
     const knownAccid = ((await first.json()) as { accid: string }).accid;
-    const adminBlock = (async () => {
-      await sleep(5_000);
-      const at = performance.now();
-      // When NetEase itself has the account blocked (the emulator's view), apart from when the
-      // operator's answer arrives (which also waits for the record's KV write).
-      let atNetEase = Number.NaN;
-      const watching = (async () => {
-        while (Number.isNaN(atNetEase) && performance.now() - at < 30_000) {
-          const account = (await (await fetch(`${emulator.url}/emulator/accounts/${knownAccid}`)).json()) as {
-            blocked: boolean;
-          };
-          if (account.blocked) atNetEase = performance.now() - at;
-          else await sleep(20);
-        }
-      })();
-      const answer = await fetch(`${origin}/admin/v1/accounts/${known}/block`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify({ kick: false }),
+    // The operator is another client: its own thread, event loop and connections (bench/operator.ts).
+    const task: OperatorTask = {
+      origin,
+      emulatorUrl: emulator.url,
+      adminToken: ADMIN_TOKEN,
+      uid: known,
+      accid: knownAccid,
+      delayMs: 5_000,
+    };
+    const operator = new Worker(new URL("./operator.ts", import.meta.url), { workerData: task });
+    const adminBlock = new Promise<OperatorResult>((resolve, reject) => {
+      operator.once("message", (result: OperatorResult) => {
+        resolve(result);
+        void operator.terminate();
       });
-      await answer.body?.cancel();
-      const ms = performance.now() - at;
-      await watching;
-      return { status: answer.status, ms, netEaseMs: atNetEase };
-    })();
+      operator.once("error", reject);
+    });
     await Promise.all(Array.from({ length: BURST_USERS }, (_, index) => user(index)));
     const after = (await (await fetch(`${emulator.url}/emulator/stats`)).json()) as typeof before;
     const sorted = times.sort((a, b) => a - b);
@@ -195,7 +194,7 @@ export async function runBurst(bundlePath: string, mode: "paced" | "unpaced"): P
       createCallsPerUid: sorted.length ? createCalls / sorted.length : Number.NaN,
       accountsCreated: after.accounts - before.accounts,
       maxCreatesPerAccid: after.maxCallsPerAccid.create ?? 0,
-      adminBlock: await adminBlock,
+      adminBlock: { ...(await adminBlock), workerMs: blockWorkerMs },
       drainedMs: lastToken - started,
       events,
     };
@@ -220,7 +219,7 @@ export function reportBurst(
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...results.map(
       (r) =>
-        `| ${r.mode === "paced" ? "on (80/s)" : "off"} | ${r.served}/${r.users} | ${r.rateRefusals} | ${r.fiveXxWithoutRetryAfter} | ${r.refusedWithRetryAfter} | ${seconds(r.p50Ms)} / ${seconds(r.p99Ms)} | ${r.createCallsPerUid.toFixed(3)} (${r.accountsCreated}) | HTTP ${r.adminBlock.status} in ${r.adminBlock.ms.toFixed(0)} ms (at NetEase: ${Number.isNaN(r.adminBlock.netEaseMs) ? "never" : `${r.adminBlock.netEaseMs.toFixed(0)} ms`}) | ${seconds(r.drainedMs)} |`,
+        `| ${r.mode === "paced" ? "on (80/s)" : "off"} | ${r.served}/${r.users} | ${r.rateRefusals} | ${r.fiveXxWithoutRetryAfter} | ${r.refusedWithRetryAfter} | ${seconds(r.p50Ms)} / ${seconds(r.p99Ms)} | ${r.createCallsPerUid.toFixed(3)} (${r.accountsCreated}) | HTTP ${r.adminBlock.status} in ${r.adminBlock.ms.toFixed(0)} ms (at NetEase: ${Number.isNaN(r.adminBlock.netEaseMs) ? "never" : `${r.adminBlock.netEaseMs.toFixed(0)} ms`}; in the Worker: ${r.adminBlock.workerMs} ms) | ${seconds(r.drainedMs)} |`,
     ),
   ];
   const paced = results.find((r) => r.mode === "paced");
