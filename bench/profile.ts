@@ -21,6 +21,7 @@ export const PROFILE_TARGETS = {
   "minimal-es": { worker: "minimal", origin: "minimal", path: "/v1/token", es: true },
 } as const;
 
+/** A Worker `BENCH_PROFILE` can name. */
 export type ProfileTarget = keyof typeof PROFILE_TARGETS;
 
 /** The part of a V8 CPU profile read here. */
