@@ -8,9 +8,10 @@
  * signature itself is WebCrypto's either way. jose still imports and selects the keys (`jwks.ts`),
  * and test/worker/jws.test.ts checks this module against jose's `jwtVerify` on the same tokens.
  *
- * Semantics follow jose's (RFC 7515/7519), stricter in one place: a header with `crit` is refused,
+ * Semantics follow jose's (RFC 7515/7519), stricter in two places: a header with `crit` is refused,
  * since a session JWT has no critical extension we understand (jose would accept `crit: ["b64"]`
- * with `b64: true`).
+ * with `b64: true`), and a time claim must be a finite number (JSON's `1e400` parses as Infinity,
+ * which jose would take as an `exp` that never comes).
  */
 
 /** A token refused: `detail` names the rule, for the log only. */
@@ -21,18 +22,24 @@ export class JwtRefused extends Error {
   }
 }
 
-/** WebCrypto's verify parameters, and the key it must be, for each algorithm we accept. */
-const ALGORITHMS: Record<
+/**
+ * WebCrypto's verify parameters, and the key it must be, for each algorithm we accept. A Map, not an
+ * object literal: `alg` comes from the token, and "constructor" or "__proto__" must find nothing.
+ */
+const ALGORITHMS = new Map<
   string,
   { verify: string | { name: string; hash?: string; saltLength?: number }; key: KeyShape }
-> = {
-  HS256: { verify: "HMAC", key: { name: "HMAC", hash: "SHA-256" } },
-  RS256: { verify: "RSASSA-PKCS1-v1_5", key: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256", minModulus: 2048 } },
-  PS256: { verify: { name: "RSA-PSS", saltLength: 32 }, key: { name: "RSA-PSS", hash: "SHA-256", minModulus: 2048 } },
-  ES256: { verify: { name: "ECDSA", hash: "SHA-256" }, key: { name: "ECDSA", namedCurve: "P-256" } },
-  EdDSA: { verify: "Ed25519", key: { name: "Ed25519" } },
-  Ed25519: { verify: "Ed25519", key: { name: "Ed25519" } },
-};
+>([
+  ["HS256", { verify: "HMAC", key: { name: "HMAC", hash: "SHA-256" } }],
+  ["RS256", { verify: "RSASSA-PKCS1-v1_5", key: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256", minModulus: 2048 } }],
+  [
+    "PS256",
+    { verify: { name: "RSA-PSS", saltLength: 32 }, key: { name: "RSA-PSS", hash: "SHA-256", minModulus: 2048 } },
+  ],
+  ["ES256", { verify: { name: "ECDSA", hash: "SHA-256" }, key: { name: "ECDSA", namedCurve: "P-256" } }],
+  ["EdDSA", { verify: "Ed25519", key: { name: "Ed25519" } }],
+  ["Ed25519", { verify: "Ed25519", key: { name: "Ed25519" } }],
+]);
 
 interface KeyShape {
   name: string;
@@ -127,8 +134,8 @@ export async function verifyJws(
     throw new JwtRefused("not a valid JWS");
   }
   const { alg } = header;
-  const algorithm = ALGORITHMS[alg];
-  if (!algorithm || !allowed.has(alg)) throw new JwtRefused("alg not allowed for this issuer");
+  const algorithm = allowed.has(alg) ? ALGORITHMS.get(alg) : undefined;
+  if (!algorithm) throw new JwtRefused("alg not allowed for this issuer");
   const key = await keyFor(header as JwsHeader, parts);
   checkKey(alg, key, algorithm.key);
   let signature: Uint8Array<ArrayBuffer>;
@@ -178,7 +185,7 @@ export class ClaimCheck {
   /**
    * The first rule `claims` break, as the log names it (`exp missing`, `iss mismatch: expected …`,
    * `expired`), or undefined. jose's order: presence, `iss`, `aud`, then `iat`, `nbf`, `exp`, each
-   * time claim a number when present.
+   * time claim a finite number when present.
    */
   broken(claims: Record<string, unknown>, now = Date.now()): string | undefined {
     const { issuer, audience, clockTolerance } = this.#rules;
@@ -196,10 +203,10 @@ export class ClaimCheck {
     }
     const seconds = Math.floor(now / 1000);
     const { iat, nbf, exp } = claims;
-    if (iat !== undefined && typeof iat !== "number") return "iat invalid";
-    if (nbf !== undefined && typeof nbf !== "number") return "nbf invalid";
+    if (iat !== undefined && !Number.isFinite(iat)) return "iat invalid";
+    if (nbf !== undefined && !Number.isFinite(nbf)) return "nbf invalid";
     if (typeof nbf === "number" && nbf > seconds + clockTolerance) return "nbf mismatch";
-    if (exp !== undefined && typeof exp !== "number") return "exp invalid";
+    if (exp !== undefined && !Number.isFinite(exp)) return "exp invalid";
     if (typeof exp === "number" && exp <= seconds - clockTolerance) return "expired";
     return undefined;
   }

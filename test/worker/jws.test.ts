@@ -104,6 +104,9 @@ describe("RFC 7515's example tokens", () => {
     expect(check.broken(claims, RFC_EXP_MS + 30_000)).toBe("expired");
     expect(check.broken({ ...claims, iss: "jane" }, RFC_EXP_MS)).toBe("iss mismatch: expected joe");
     expect(check.broken({ iss: "joe" }, RFC_EXP_MS)).toBe("exp missing");
+    // JSON's 1e400 parses as Infinity: an exp that never comes is refused (jose would take it).
+    expect(check.broken(JSON.parse('{"iss":"joe","exp":1e400}'), RFC_EXP_MS)).toBe("exp invalid");
+    expect(check.broken(JSON.parse('{"iss":"joe","exp":1300819380,"nbf":-1e400}'), RFC_EXP_MS)).toBe("nbf invalid");
   });
 });
 
