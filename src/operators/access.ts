@@ -3,8 +3,9 @@
  * lets through (`Cf-Access-Jwt-Assertion`); checking it here, not only trusting that Access sits in
  * front, means a request that reaches the Worker some other way (a workers.dev route, a path the
  * Access application does not cover) carries no operator at all. Checks, per Cloudflare's guide
- * "Validate JWTs" (with the session checks of `session/jws.ts`): RS256 only, signed by a key from the team's certs endpoint, `iss` the team's
- * origin, `aud` the application's AUD tag, `exp` required and in the future.
+ * "Validate JWTs" (with the session checks of `session/jws.ts`): RS256 only, signed by a key from
+ * the team's certs endpoint, `iss` the team's origin, `aud` the application's AUD tag, `exp`
+ * required and in the future.
  *
  * The operator named in the audit trail is the assertion's `email`, or for an Access service token
  * (automation) `service-token:<common_name>`. Both are bounded and plain before they are stored.

@@ -16,8 +16,8 @@
  * (`jwks.ts`). When they cannot be fetched, keys fetched earlier keep working; only with no usable
  * key at all is the answer 503 `session_keys_unavailable` (our dependency's fault, not the caller's).
  * The signature and the claims are checked on WebCrypto by `jws.ts`; jose imports and selects the
- * remote keys. A refused token's log line names the issuer and the rule that failed (`firebase: aud mismatch:
- * expected …`, `unknown kid`, `alg not allowed for this issuer`); the 401 is generic.
+ * remote keys. A refused token's log line names the issuer and the rule that failed (`firebase: aud
+ * mismatch: expected …`, `unknown kid`, `alg not allowed for this issuer`); the 401 is generic.
  */
 
 import { type FlattenedJWSInput, type JWSHeaderParameters, errors as joseErrors } from "jose";
