@@ -83,6 +83,25 @@ function jsonObject(segment: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Protected headers already parsed, by their base64url text. An issuer signs every session with the
+ * same header (`{"alg":"HS256","typ":"JWT"}`, or with its key's `kid`), so parsing it once saves a
+ * decode and a JSON parse on every request. Only the parse is remembered, never a verdict: the
+ * signature over the header is checked on every token. Frozen, as requests share them; bounded, as
+ * the text comes from callers (cleared when full: a handful of issuers and keys fill a few entries).
+ */
+const parsedHeaders = new Map<string, Readonly<Record<string, unknown>> | undefined>();
+const PARSED_HEADERS_MAX = 64;
+
+/** The protected header segment as a JSON object (see `parsedHeaders`), or undefined when it is not one. */
+function headerObject(segment: string): Readonly<Record<string, unknown>> | undefined {
+  if (parsedHeaders.has(segment)) return parsedHeaders.get(segment);
+  const header = jsonObject(segment);
+  if (parsedHeaders.size >= PARSED_HEADERS_MAX) parsedHeaders.clear();
+  parsedHeaders.set(segment, header && Object.freeze(header));
+  return header;
+}
+
 /** A compact JWT's payload, read without verifying it (to pick the issuer whose rules then verify it). */
 export function unverifiedClaims(jwt: string): Record<string, unknown> | undefined {
   const first = jwt.indexOf(".");
@@ -129,7 +148,7 @@ export async function verifyJws(
     payload: jwt.slice(first + 1, second),
     signature: jwt.slice(second + 1),
   };
-  const header = jsonObject(parts.protected);
+  const header = headerObject(parts.protected);
   if (!header || typeof header.alg !== "string" || header.alg === "" || header.crit !== undefined) {
     throw new JwtRefused("not a valid JWS");
   }

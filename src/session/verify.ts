@@ -117,13 +117,17 @@ class IssuerVerifier {
   }
 
   /** The key for a token whose algorithm is already allowed: the kind is chosen by the algorithm. */
-  readonly getKey = async (header: JwsHeader, parts: JwsParts): Promise<CryptoKey> => {
-    if (header.alg === "HS256") return this.#secretKey!;
+  readonly getKey = (header: JwsHeader, parts: JwsParts): Promise<CryptoKey> =>
+    // Not an async function: the secret's key is already a promise, and wrapping it again costs a
+    // turn of the microtask queue on every HS256 request.
+    header.alg === "HS256" ? this.#secretKey! : this.#remoteKey(header, parts);
+
+  async #remoteKey(header: JwsHeader, parts: JwsParts): Promise<CryptoKey> {
     const key = await this.remote!.key(header as JWSHeaderParameters, parts as FlattenedJWSInput);
     const discovered = this.remote!.discoveredAlgorithms;
     if (discovered && !discovered.includes(header.alg)) throw invalidSession("alg not allowed for this issuer");
     return key as CryptoKey;
-  };
+  }
 
   /** The provider's own rules, beyond jose's (what each documents a verifier must check): the one broken, if any. */
   brokenProviderRule(claims: Readonly<Record<string, unknown>>): string | undefined {
