@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     if (!(await bursts(bundle.path))) process.exitCode = 1;
     return;
   }
-  const quick = process.env.BENCH_ONLY === "warm";
+  const quick = process.env.BENCH_ONLY === "warm" || process.env.BENCH_ONLY === "pairs";
   log(`bundle ${bundle.raw} B, ${bundle.gzip} B gzip${quick ? "" : "; measuring startup"}`);
   const startup = quick
     ? undefined
@@ -200,6 +200,33 @@ async function main(): Promise<void> {
     "warm-hs256-simulated-ratelimit",
     "first-time",
   ];
+  if (process.env.BENCH_ONLY === "pairs") {
+    // A quick A/B at saturation: only the warm scenarios and their minimal twins, side by side, as
+    // the full run's throughput rounds measure them (BENCH_CPU=hs: the HS256 pair alone).
+    const pairs: Scenario[] =
+      process.env.BENCH_CPU === "hs"
+        ? ["warm-hs256", "minimal-hs256"]
+        : ["warm-hs256", "minimal-hs256", "warm-rtc-hs256", "minimal-rtc-hs256", "warm-es256-jwks", "minimal-es256"];
+    for (const scenario of pairs) await load(scenario, 1);
+    const rps: Record<string, number[]> = {};
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const scenario of pairs) {
+        const r = await load(scenario, SECONDS);
+        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${scenario}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+        rps[scenario] = [...(rps[scenario] ?? []), r.requests.average];
+        log(`round ${round} ${scenario}: ${r.requests.average.toFixed(0)} req/s`);
+      }
+    }
+    for (let i = 0; i < pairs.length; i += 2) {
+      const [project, minimal] = [pairs[i]!, pairs[i + 1]!];
+      const ratios = rps[project]!.map((r, round) => r / rps[minimal]![round]!);
+      console.log(
+        `${project}: ${median(rps[project]!).toFixed(0)} req/s against ${median(rps[minimal]!).toFixed(0)}: ${median(ratios).toFixed(2)}x the minimal issuer (rounds ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
+      );
+    }
+    await services.close();
+    return;
+  }
   if (quick || !startup) {
     // A quick A/B of the warm paths against the minimal issuer (a layer removed in a throwaway
     // branch, say): the workerd process's CPU time per request at a fixed rate, which the load
