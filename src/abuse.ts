@@ -15,39 +15,70 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { DomainError, describeError, errorResponse } from "./errors.ts";
-import { addLogFields } from "./middleware.ts";
-import type { AppEnv } from "./runtime.ts";
+import type { LogFields } from "./log.ts";
+import type { AppEnv, Runtime } from "./runtime.ts";
 
-/** Counts one token request for the session's uid; 429 when the uid is over its limit. */
+/**
+ * Counts one token request for `uid`; rejects with 429 `rate_limited` when the uid is over its
+ * limit. Without the binding there is nothing to wait for, and nothing is returned.
+ */
+export function countTokenRequest(runtime: Runtime, uid: string): Promise<void> | undefined {
+  const limiter = runtime.config.rateLimiters.tokenRequests;
+  if (!limiter) return undefined;
+  return limiter.limit({ key: `uid:${uid}` }).then(({ success }) => {
+    if (!success) throw new DomainError("rate_limited", { detail: "token requests per uid" });
+  });
+}
+
+/** Middleware form of `countTokenRequest`, after `requireSession`. */
 export function limitTokenRequests(): MiddlewareHandler<AppEnv & { Variables: { uid: string } }> {
   return async function limitTokenRequests(c, next) {
-    const limiter = c.get("runtime").config.rateLimiters.tokenRequests;
-    if (limiter && !(await limiter.limit({ key: `uid:${c.get("uid")}` })).success) {
-      throw new DomainError("rate_limited", { detail: "token requests per uid" });
-    }
+    await countTokenRequest(c.get("runtime"), c.get("uid"));
     await next();
   };
 }
 
 /** The caller's IP as Cloudflare reports it (absent locally, where all callers share one bucket). */
+export function clientIpOf(request: Request): string {
+  return request.headers.get("CF-Connecting-IP") ?? "unknown";
+}
+
+/** The caller's IP as Cloudflare reports it, from a Hono context. */
 export function clientIp(c: Context<AppEnv>): string {
-  return c.req.header("CF-Connecting-IP") ?? "unknown";
+  return clientIpOf(c.req.raw);
+}
+
+/**
+ * Counts `answer` against its client IP when it is a 401, and returns the answer to send: the
+ * same one, or a 429 `rate_limited` once the IP is over its limit of failures (its code goes to
+ * `fields`, the access log's).
+ */
+export async function countAuthFailure(
+  runtime: Runtime,
+  request: Request,
+  answer: Response,
+  fields: LogFields,
+): Promise<Response> {
+  const limiter = runtime.config.rateLimiters.authFailures;
+  if (!limiter || answer.status !== 401) return answer;
+  const { success } = await limiter.limit({ key: `ip:${clientIpOf(request)}` });
+  if (success) return answer;
+  const { code, message, headers } = describeError(new DomainError("rate_limited"));
+  fields.error = code;
+  return errorResponse(code, message, headers);
 }
 
 /** Counts the 401s this route answers per client IP; over the limit, a failing request's 401 becomes a 429. */
 export function limitAuthFailures(): MiddlewareHandler<AppEnv> {
   return async function limitAuthFailures(c, next) {
-    const limiter = c.get("runtime").config.rateLimiters.authFailures;
-    if (!limiter) return next();
+    const runtime = c.get("runtime");
+    if (!runtime.config.rateLimiters.authFailures) return next();
     await next();
-    if (c.res.status !== 401) return;
-    const { success } = await limiter.limit({ key: `ip:${clientIp(c)}` });
-    if (success) return;
-    const { code, message, headers } = describeError(new DomainError("rate_limited"));
-    addLogFields(c, { error: code });
+    const answer = await countAuthFailure(runtime, c.req.raw, c.res, c.get("logFields"));
+    if (answer === c.res) return;
     // Replacing c.res copies the old headers over (CORS, security headers); the 401's challenge
     // does not belong on a 429.
     c.res.headers.delete("WWW-Authenticate");
-    c.res = errorResponse(code, message, headers);
+    c.res = answer;
   };
 }

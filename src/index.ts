@@ -1,8 +1,8 @@
 /**
  * nim-token-worker: assembles the Hono app. Behaviour lives in the modules this file wires together.
  *
- * Order matters: request id and access log first (every answer gets both), then the runtime; CORS
- * and security headers; `/` and `/healthz` answer even when misconfigured, so they are mounted before the
+ * Order matters: the frame first (request id, runtime, CORS, security headers and access log for
+ * every answer); `/` and `/healthz` answer even when misconfigured, so they are mounted before the
  * check that refuses everything else with 500 `misconfigured`. Bodies are limited and validated on
  * the routes that read them, after their authentication.
  */
@@ -10,15 +10,8 @@
 import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { limitAuthFailures } from "./abuse.ts";
-import {
-  accessLog,
-  apiSecurityHeaders,
-  corsFromAllowlist,
-  onError,
-  onMethodNotAllowed,
-  onNotFound,
-  requestIds,
-} from "./middleware.ts";
+import type { Env } from "./config.ts";
+import { frame, onError, onMethodNotAllowed, onNotFound } from "./middleware.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -29,17 +22,13 @@ import { readyRoutes } from "./routes/ready.ts";
 import { rtcTokenRoutes } from "./routes/rtc-token.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { tokenRoutes } from "./routes/token.ts";
-import { type AppEnv, attachRuntime, requireConfigured } from "./runtime.ts";
+import { type AppEnv, requireConfigured } from "./runtime.ts";
+import { answerAtTokenDoor, tokenDoorFor } from "./token-door.ts";
 
 const app = new Hono<AppEnv>({ strict: false });
 
-app.use(requestIds());
-// Successful token answers write no line of their own: Workers Logs records each invocation.
-app.use(accessLog(["/v1/token", "/v1/rtc/token", "/", "/healthz", "/readyz", "/openapi.json"]));
-app.use(attachRuntime());
-app.use(corsFromAllowlist());
+app.use(frame());
 app.use(methodNotAllowed({ app, onMethodNotAllowed }));
-app.use(apiSecurityHeaders());
 
 app.route("/", homeRoutes);
 app.route("/healthz", healthRoutes);
@@ -62,7 +51,16 @@ app.route("/openapi.json", openApiRoutes);
 app.onError(onError);
 app.notFound(onNotFound);
 
-export default app;
+/**
+ * The Worker's entry: a POST to a token endpoint goes through the token door (`token-door.ts`: the
+ * same handlers and rules without Hono's per-request machinery), everything else through Hono.
+ */
+export default {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    const handler = tokenDoorFor(request);
+    return handler ? answerAtTokenDoor(handler, request, env, ctx) : app.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;
 
 /** The per-uid account objects (wrangler.toml binds the class as ACCOUNT_OBJECTS). */
 export { AccountObject } from "./account-object/object.ts";

@@ -55,7 +55,7 @@ export interface AppEnv {
   Bindings: Env;
   Variables: RequestIdVariables & {
     /**
-     * The runtime. Set by `attachRuntime` for every route behind `requireConfigured`; only
+     * The runtime. Set by the frame (`middleware.ts`) for every route behind `requireConfigured`; only
      * `/healthz`, mounted in front of that check, can run without it (and reads `configError`).
      */
     runtime: Runtime;
@@ -104,16 +104,6 @@ function buildRuntime(config: Config): Runtime {
     tokenRequestSchema: tokenRequestSchema(config.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(config.rtcTtl),
   });
-}
-
-/** Puts the isolate's runtime (or the configuration problem) on the context. */
-export function attachRuntime(): MiddlewareHandler<AppEnv> {
-  return async function attachRuntime(c, next) {
-    const runtime = runtimeFor(c.env);
-    if (runtime instanceof ConfigError) c.set("configError", runtime);
-    else c.set("runtime", runtime);
-    await next();
-  };
 }
 
 /** Refuses every route behind it with 500 `misconfigured` (the log names the settings) when the settings are unusable. */

@@ -30,7 +30,7 @@ export function callbackCheckSum(appSecret: string, md5: string, curTime: string
 /** Checks a callback's signature. Returns undefined when valid, else the reason. */
 export async function verifyCallback(
   headers: CallbackHeaders,
-  rawBody: ArrayBuffer,
+  rawBody: BufferSource,
   expected: { appKey: string; appSecrets: readonly string[]; now: number },
 ): Promise<CallbackRejection | undefined> {
   const { appKey, curTime, md5, checkSum } = headers;

@@ -39,7 +39,7 @@ import type { AccountRecord } from "../records/record.ts";
 import type { AdminAccount } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 import { KeysUnavailable } from "../session/jwks.ts";
-import { jsonBody, limitBody, mediaType, readBodyText, requireMediaType } from "./json-body.ts";
+import { jsonBody, mediaType, readBodyText, requireMediaType } from "./json-body.ts";
 
 /** Routes under /admin/v1. */
 export const adminRoutes = new Hono<AppEnv>();
@@ -154,9 +154,10 @@ function operationHeaders(replayed: boolean): Record<string, string> {
   return replayed ? { ...noStore, "Idempotent-Replayed": "true" } : noStore;
 }
 
-adminRoutes.post("/accounts/import", limitBody(LIMITS.maxImportBodyBytes), async (c) => {
+adminRoutes.post("/accounts/import", async (c) => {
+  const text = await readBodyText(c.req.raw, LIMITS.maxImportBodyBytes);
   requireMediaType(c, ["application/json", "application/x-ndjson"]);
-  const rows = parseImportBody(await readBodyText(c), mediaType(c));
+  const rows = parseImportBody(text, mediaType(c));
   const result = await admin(c).importRows(rows);
   return c.json(result, 200, noStore);
 });

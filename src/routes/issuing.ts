@@ -1,25 +1,73 @@
-/** What the two token endpoints (IM and NERTC) share: the caller's active account, and a token's times. */
+/**
+ * What the two token endpoints (IM and NERTC) share: the call both doors hand their handlers, the
+ * caller's active account, a token's times and the answer's shape.
+ */
 
 import type { Context } from "hono";
 import { TIMING } from "../constants.ts";
 import { DomainError } from "../errors.ts";
+import type { LogFields } from "../log.ts";
 import type { AccountRecord } from "../records/record.ts";
-import type { SessionEnv } from "./session-auth.ts";
+import type { AppEnv, Runtime } from "../runtime.ts";
+import type { Session } from "../session/verify.ts";
+
+/**
+ * One request to a token endpoint, as its handler sees it, whichever door it came through (the
+ * token door in `token-door.ts`, or Hono's route): no framework in it, so one handler serves both.
+ */
+export interface TokenCall {
+  readonly request: Request;
+  readonly runtime: Runtime;
+  /** The access log's fields for this request; handlers add to them. */
+  readonly fields: LogFields;
+  /** When the request arrived (ms), for latencies in metrics. */
+  readonly startedAt: number;
+  /** Keeps work alive after the answer is sent (the request's `waitUntil`). */
+  waitUntil(work: Promise<unknown>): void;
+}
+
+/** The TokenCall of a request Hono routed (its frame set the fields and the start time). */
+export function tokenCall(c: Context<AppEnv>): TokenCall {
+  return {
+    request: c.req.raw,
+    runtime: c.get("runtime"),
+    fields: c.get("logFields"),
+    startedAt: c.get("startedAt"),
+    waitUntil: (work) => c.executionCtx.waitUntil(work),
+  };
+}
+
+/** The headers of a token endpoint's 200 (besides the frame's): JSON, never stored by any cache. */
+export const TOKEN_ANSWER_HEADERS: readonly [string, string][] = [
+  ["Content-Type", "application/json"],
+  ["Cache-Control", "no-store"],
+];
+
+/** Who asks, as the account checks need it: the uid, and when the session was issued. */
+export type SessionUser = Pick<Session, "uid" | "issuedAt">;
 
 /**
  * The session user's account, provisioned on first use; `session_revoked` when the session was
  * issued before the uid's last revocation, `account_blocked` when the account is blocked.
  */
-export async function activeAccount(c: Context<SessionEnv>): Promise<AccountRecord> {
-  const account = await sessionAccount(c);
+export async function activeAccount(
+  runtime: Runtime,
+  user: SessionUser,
+  waitUntil: (work: Promise<unknown>) => void,
+): Promise<AccountRecord> {
+  const account = await sessionAccount(runtime, user, waitUntil);
   if (account.status === "blocked") throw new DomainError("account_blocked");
   return account;
 }
 
 /** The session user's account (provisioned on first use), refused when the session was revoked. */
-export async function sessionAccount(c: Context<SessionEnv>): Promise<AccountRecord> {
-  const account = await c.get("runtime").lookup.account(c.get("uid"), (work) => c.executionCtx.waitUntil(work));
-  if (isRevoked(c.get("sessionIssuedAt"), account)) {
+export async function sessionAccount(
+  runtime: Runtime,
+  user: SessionUser,
+  waitUntil: (work: Promise<unknown>) => void,
+): Promise<AccountRecord> {
+  const account = await runtime.lookup.account(user.uid, waitUntil);
+  if (isRevoked(user.issuedAt, account)) {
     throw new DomainError("session_revoked", { detail: "session issued before the uid's revocation" });
   }
   return account;

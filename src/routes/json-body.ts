@@ -11,37 +11,104 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { LIMITS } from "../constants.ts";
 import { BODY_NOT_OBJECT, describeIssues } from "../contract.ts";
 import { errors } from "../errors.ts";
 import type { AppEnv } from "../runtime.ts";
 
-/** Hono's body limit with our 413 answer. */
-export const limitBody = (maxSize: number) =>
-  bodyLimit({
-    maxSize,
-    onError: () => {
-      throw errors.payloadTooLarge(maxSize);
-    },
-  });
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The request's body, refused with 413 when it is over `maxBytes`. A declared Content-Length is
+ * judged before anything is read; a body streamed without one is counted while it arrives, and the
+ * read stops at the first byte over the limit. (Hono's `bodyLimit` has the same rule, but it needs
+ * a Hono context, and the token endpoints answer outside Hono: see `src/token-door.ts`.)
+ */
+export async function readLimitedBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const { body, headers } = request;
+  if (body === null) return EMPTY;
+  const declared = headers.get("Content-Length");
+  if (declared !== null && !headers.has("Transfer-Encoding")) {
+    if (Number.parseInt(declared, 10) > maxBytes) throw errors.payloadTooLarge(maxBytes);
+    return new Uint8Array(await request.arrayBuffer());
+  }
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw errors.payloadTooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const whole = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return whole;
+}
+
+/** The media type of a request (lowercase, no parameters), or "" when none was sent. */
+export function mediaTypeOf(request: Request): string {
+  return (request.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
 
 /** The media type of the request (lowercase, no parameters), or "" when none was sent. */
 export function mediaType(c: Context<AppEnv>): string {
-  return (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+  return mediaTypeOf(c.req.raw);
+}
+
+/** Throws 415 unless `request`'s media type is one of `types`. */
+export function requireMediaTypeOf(request: Request, types: readonly string[]): void {
+  if (!types.includes(mediaTypeOf(request))) throw errors.unsupportedMediaType(types);
 }
 
 /** Throws 415 unless the request's media type is one of `types`. */
 export function requireMediaType(c: Context<AppEnv>, types: readonly string[]): void {
-  if (!types.includes(mediaType(c))) throw errors.unsupportedMediaType(types);
+  requireMediaTypeOf(c.req.raw, types);
 }
 
 const decoder = new TextDecoder();
 
-/** The raw body as text. Decoded by hand: workerd warns when .text() meets a non-text type. */
-export async function readBodyText(c: Context<AppEnv>): Promise<string> {
-  return decoder.decode(await c.req.arrayBuffer());
+/** The body as text, within `maxBytes`. Decoded by hand: workerd warns when .text() meets a non-text type. */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  return decoder.decode(await readLimitedBody(request, maxBytes));
+}
+
+/**
+ * Reads, parses and validates a JSON body against `schema`: an empty body is `{}` whatever its type,
+ * a non-empty one must be `application/json` (415) holding a JSON object (400) that `schema` accepts
+ * (400 naming the rule); over `maxBytes` it is 413.
+ */
+export async function parseJsonBody<S extends v.GenericSchema>(
+  request: Request,
+  schema: S,
+  maxBytes: number = LIMITS.maxBodyBytes,
+): Promise<v.InferOutput<S>> {
+  let value: unknown = {};
+  // No body at all (the common token request) needs no read or parse.
+  const text = request.body === null ? "" : await readBodyText(request, maxBytes);
+  if (text.trim() !== "") {
+    requireMediaTypeOf(request, ["application/json"]);
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw errors.invalidRequest("The body is not valid JSON.");
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw errors.invalidRequest(BODY_NOT_OBJECT);
+  }
+  const result = v.safeParse(schema, value);
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
+  return result.output;
 }
 
 type Validated<S extends v.GenericSchema> = {
@@ -50,39 +117,16 @@ type Validated<S extends v.GenericSchema> = {
 };
 
 /**
- * Middleware that limits, parses and validates a JSON body against the schema `schemaFor(c)` returns
- * (a function, so a schema built per runtime, like the ttl range, can be used).
+ * Middleware form of `parseJsonBody` for Hono routes: the validated value is stored the way Hono's
+ * validator stores it, so handlers read it with `c.req.valid("json")`. `schemaFor(c)` is a function,
+ * so a schema built per runtime can be used.
  */
 export function jsonBody<S extends v.GenericSchema>(
   schemaFor: (c: Context<AppEnv>) => S,
   maxBytes: number = LIMITS.maxBodyBytes,
 ): MiddlewareHandler<AppEnv, string, Validated<S>> {
-  const limit = limitBody(maxBytes);
   return async function jsonBody(c, next) {
-    let value: unknown = {};
-    // No body at all (the common token request) needs no limit, read or parse.
-    let text = "";
-    if (c.req.raw.body !== null) {
-      // Read inside the limit: a body without Content-Length is counted while it streams, and the
-      // limit's error surfaces from that read, where the middleware turns it into 413.
-      await limit(c, async () => {
-        text = await readBodyText(c);
-      });
-    }
-    if (text.trim() !== "") {
-      requireMediaType(c, ["application/json"]);
-      try {
-        value = JSON.parse(text);
-      } catch {
-        throw errors.invalidRequest("The body is not valid JSON.");
-      }
-      if (typeof value !== "object" || value === null || Array.isArray(value))
-        throw errors.invalidRequest(BODY_NOT_OBJECT);
-    }
-    const schema = schemaFor(c);
-    const result = v.safeParse(schema, value);
-    if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
-    c.req.addValidatedData("json", result.output as object);
+    c.req.addValidatedData("json", (await parseJsonBody(c.req.raw, schemaFor(c), maxBytes)) as object);
     await next();
   };
 }

@@ -24,7 +24,7 @@ import { verifyCallback } from "../nim/callback-auth.ts";
 import { checkDynamicToken, type DynamicTokenFailure } from "../nim/dynamic-token.ts";
 import type { LoginCallbackDecision } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
-import { limitBody } from "./json-body.ts";
+import { readLimitedBody } from "./json-body.ts";
 
 /** responseCode values for rejected logins (NetEase allows 20000–20099). */
 export const LOGIN_REJECT = {
@@ -45,9 +45,9 @@ const KNOWN_AUTH_TYPES = new Set([0, 1, 2]);
 /** Routes under /v1/nim/login-callback. */
 export const loginCallbackRoutes = new Hono<AppEnv>();
 
-loginCallbackRoutes.post("/", limitBody(LIMITS.maxBodyBytes), async (c) => {
+loginCallbackRoutes.post("/", async (c) => {
   const { config, store } = c.get("runtime");
-  const raw = await c.req.arrayBuffer();
+  const raw = await readLimitedBody(c.req.raw, LIMITS.maxBodyBytes);
   const rejection = await verifyCallback(
     {
       appKey: c.req.header("AppKey"),

@@ -13,54 +13,58 @@
  */
 
 import { Hono } from "hono";
-import { limitTokenRequests } from "../abuse.ts";
+import { countTokenRequest } from "../abuse.ts";
 import { decideChannel } from "../channel-policy.ts";
 import { DomainError } from "../errors.ts";
-import { addLogFields } from "../middleware.ts";
 import { signRtcPermissionKey } from "../nim/rtc-permission-key.ts";
 import { signRtcToken } from "../nim/rtc-token.ts";
 import type { RtcTokenResponse } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
-import { activeAccount, issuedTimes } from "./issuing.ts";
-import { jsonBody } from "./json-body.ts";
-import { requireSession } from "./session-auth.ts";
+import { activeAccount, issuedTimes, TOKEN_ANSWER_HEADERS, type TokenCall, tokenCall } from "./issuing.ts";
+import { parseJsonBody } from "./json-body.ts";
+import { sessionOf } from "./session-auth.ts";
 
-/** Routes under /v1/rtc/token. */
+/** Issues a NERTC token (and permission key) for the call's session user in the channel it names. */
+export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> {
+  const { request, runtime, fields } = call;
+  const session = await sessionOf(request.headers.get("Authorization"), runtime);
+  const counting = countTokenRequest(runtime, session.uid);
+  if (counting) await counting;
+  const { config, lookup, metrics } = runtime;
+  const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, runtime.rtcTokenRequestSchema);
+  const grant = decideChannel(config.channelPolicy, session.uid, channelName, session.claims);
+  if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
+  const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(runtime, session, call.waitUntil));
+  fields.rtcUid = rtcUid;
+  fields.ttl = ttl;
+  const { appKey, appSecret, rtcPermSecret } = config;
+  const curTime = Date.now();
+  const { token } = await signRtcToken({ appKey, uid: rtcUid, channelName, curTime, ttl, appSecret });
+  let body: RtcTokenResponse = { uid: rtcUid, channelName, token, appKey, ...issuedTimes(curTime, ttl) };
+  if (rtcPermSecret !== undefined) {
+    const { privilege, keyTtl } = grant;
+    // The key counts in whole seconds; its expiry is stated from the second it was signed in.
+    const keyTime = Math.floor(curTime / 1000);
+    const { permKey } = await signRtcPermissionKey({
+      appKey,
+      uid: rtcUid,
+      channelName,
+      curTime: keyTime,
+      ttl: keyTtl,
+      privilege,
+      permSecret: rtcPermSecret,
+    });
+    fields.privilege = privilege;
+    fields.keyTtl = keyTtl;
+    body = { ...body, permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 };
+  }
+  metrics.record("token_issued", ["rtc", ""], Date.now() - call.startedAt);
+  return body;
+}
+
+/** Routes under /v1/rtc/token, for what the token door passes on to Hono. */
 export const rtcTokenRoutes = new Hono<AppEnv>();
 
-rtcTokenRoutes.post(
-  "/",
-  requireSession(),
-  limitTokenRequests(),
-  jsonBody((c) => c.get("runtime").rtcTokenRequestSchema),
-  async (c) => {
-    const { config, lookup, metrics } = c.get("runtime");
-    const { channelName, ttl = config.rtcTtl.default } = c.req.valid("json");
-    const grant = decideChannel(config.channelPolicy, c.get("uid"), channelName, c.get("sessionClaims"));
-    if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
-    const rtcUid = await lookup.rtcUid(c.get("uid"), await activeAccount(c));
-    addLogFields(c, { rtcUid, ttl });
-    const { appKey, appSecret, rtcPermSecret } = config;
-    const curTime = Date.now();
-    const { token } = await signRtcToken({ appKey, uid: rtcUid, channelName, curTime, ttl, appSecret });
-    let body: RtcTokenResponse = { uid: rtcUid, channelName, token, appKey, ...issuedTimes(curTime, ttl) };
-    if (rtcPermSecret !== undefined) {
-      const { privilege, keyTtl } = grant;
-      // The key counts in whole seconds; its expiry is stated from the second it was signed in.
-      const keyTime = Math.floor(curTime / 1000);
-      const { permKey } = await signRtcPermissionKey({
-        appKey,
-        uid: rtcUid,
-        channelName,
-        curTime: keyTime,
-        ttl: keyTtl,
-        privilege,
-        permSecret: rtcPermSecret,
-      });
-      addLogFields(c, { privilege, keyTtl });
-      body = { ...body, permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 };
-    }
-    metrics.record("token_issued", ["rtc", ""], Date.now() - c.get("startedAt"));
-    return c.json(body, 200, { "Cache-Control": "no-store" });
-  },
+rtcTokenRoutes.post("/", async (c) =>
+  c.json(await issueRtcToken(tokenCall(c)), 200, Object.fromEntries(TOKEN_ANSWER_HEADERS)),
 );

@@ -6,8 +6,15 @@
 
 import type { MiddlewareHandler } from "hono";
 import { DomainError } from "../errors.ts";
-import type { AppEnv } from "../runtime.ts";
-import { parseBearer } from "../session/verify.ts";
+import type { AppEnv, Runtime } from "../runtime.ts";
+import { parseBearer, type Session } from "../session/verify.ts";
+
+/** The verified session of an `Authorization` header value; 401 `session_missing` or `session_invalid` otherwise. */
+export function sessionOf(authorization: string | null | undefined, runtime: Runtime): Promise<Session> {
+  const jwt = parseBearer(authorization ?? undefined);
+  if (jwt === undefined) throw new DomainError("session_missing", { detail: "no 'Bearer <JWT>' authorization" });
+  return runtime.verifier.verify(jwt);
+}
 
 /** The context of routes behind `requireSession`: the uid, the session's `iat` (seconds) if any, its claims. */
 export type SessionEnv = AppEnv & {
@@ -17,9 +24,7 @@ export type SessionEnv = AppEnv & {
 /** Verifies the bearer session and sets `c.get("uid")`, `c.get("sessionIssuedAt")` and `c.get("sessionClaims")`. */
 export function requireSession(): MiddlewareHandler<SessionEnv> {
   return async function requireSession(c, next) {
-    const jwt = parseBearer(c.req.header("Authorization"));
-    if (jwt === undefined) throw new DomainError("session_missing", { detail: "no 'Bearer <JWT>' authorization" });
-    const { uid, issuedAt, claims } = await c.get("runtime").verifier.verify(jwt);
+    const { uid, issuedAt, claims } = await sessionOf(c.req.header("Authorization"), c.get("runtime"));
     c.set("uid", uid);
     c.set("sessionIssuedAt", issuedAt);
     c.set("sessionClaims", claims);

@@ -31,7 +31,9 @@ sessionRoutes.post("/revoke", requireSession(), limitTokenRequests(), jsonBody(e
   const uid = c.get("uid");
   // Provisions a uid seen for the first time, as the token path would: its IM account then exists
   // for the kick, and the revocation has a record to live in.
-  await sessionAccount(c);
+  await sessionAccount(c.get("runtime"), { uid, issuedAt: c.get("sessionIssuedAt") }, (work) =>
+    c.executionCtx.waitUntil(work),
+  );
   const { value } = await accountObjects.revoke(uid, true, { requestId: c.get("requestId"), operator: "user" });
   lookup.remember(uid, value.record);
   addLogFields(c, { accid: value.record.accid, kick: value.kick });

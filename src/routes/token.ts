@@ -4,36 +4,42 @@
  * Authentication comes before the body is read, so an unauthenticated caller learns nothing about
  * what the endpoint accepts. The warm path is: JWT check (key imported once), account from the
  * isolate cache, one SHA-1. Nothing is written and nothing is fetched.
+ *
+ * The handler takes a `TokenCall`, not a Hono context: the Worker's entry answers this endpoint
+ * through the token door (`token-door.ts`), and Hono's route below serves what the door passes on.
  */
 
 import { Hono } from "hono";
-import { limitTokenRequests } from "../abuse.ts";
-import { addLogFields } from "../middleware.ts";
+import { countTokenRequest } from "../abuse.ts";
 import { signDynamicToken } from "../nim/dynamic-token.ts";
 import type { TokenResponse } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
-import { activeAccount, issuedTimes } from "./issuing.ts";
-import { jsonBody } from "./json-body.ts";
-import { requireSession } from "./session-auth.ts";
+import { activeAccount, issuedTimes, TOKEN_ANSWER_HEADERS, type TokenCall, tokenCall } from "./issuing.ts";
+import { parseJsonBody } from "./json-body.ts";
+import { sessionOf } from "./session-auth.ts";
 
-/** Routes under /v1/token. */
+/** Issues an IM dynamic token for the call's session user: session, per-uid limit, body, account, token. */
+export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
+  const { request, runtime, fields } = call;
+  const session = await sessionOf(request.headers.get("Authorization"), runtime);
+  const counting = countTokenRequest(runtime, session.uid);
+  if (counting) await counting;
+  const { config, metrics } = runtime;
+  const ttl = (await parseJsonBody(request, runtime.tokenRequestSchema)).ttl ?? config.ttl.default;
+  const { accid } = await activeAccount(runtime, session, call.waitUntil);
+  fields.accid = accid;
+  fields.ttl = ttl;
+  const { appKey, appSecret } = config;
+  const curTime = Date.now();
+  const { token } = await signDynamicToken({ appKey, accid, curTime, ttl, appSecret });
+  const body: TokenResponse = { accid, token, appKey, ...issuedTimes(curTime, ttl) };
+  metrics.record("token_issued", ["im", ""], Date.now() - call.startedAt);
+  return body;
+}
+
+/** Routes under /v1/token, for what the token door passes on to Hono. */
 export const tokenRoutes = new Hono<AppEnv>();
 
-tokenRoutes.post(
-  "/",
-  requireSession(),
-  limitTokenRequests(),
-  jsonBody((c) => c.get("runtime").tokenRequestSchema),
-  async (c) => {
-    const { config, metrics } = c.get("runtime");
-    const ttl = c.req.valid("json").ttl ?? config.ttl.default;
-    const { accid } = await activeAccount(c);
-    addLogFields(c, { accid, ttl });
-    const { appKey, appSecret } = config;
-    const curTime = Date.now();
-    const { token } = await signDynamicToken({ appKey, accid, curTime, ttl, appSecret });
-    const body: TokenResponse = { accid, token, appKey, ...issuedTimes(curTime, ttl) };
-    metrics.record("token_issued", ["im", ""], Date.now() - c.get("startedAt"));
-    return c.json(body, 200, { "Cache-Control": "no-store" });
-  },
+tokenRoutes.post("/", async (c) =>
+  c.json(await issueImToken(tokenCall(c)), 200, Object.fromEntries(TOKEN_ANSWER_HEADERS)),
 );
