@@ -13,9 +13,10 @@ export const USERS = Number(process.env.BENCH_USERS ?? 1000);
 /**
  * Throughput rounds, each scenario SECONDS long. Many short rounds rather than a few long ones: on this
  * shared 2-core machine one Worker measured 0.65× to 1.2× its twin across rounds of one run, so the
- * judged ratio is the median of many rounds.
+ * judged ratio is a median over many rounds. An even number: each Worker and its twin swap order
+ * every round, and the report pairs each two rounds (report.ts).
  */
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 /** Requests per second for the latency comparison: well below either Worker's capacity here. */
