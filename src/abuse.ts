@@ -13,21 +13,17 @@
  * front of the Worker (see the README). Bindings are optional; without them nothing is limited.
  */
 
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { DomainError, describeError, errorResponse } from "./errors.ts";
 import type { LogFields } from "./log.ts";
 import type { AppEnv, Runtime } from "./runtime.ts";
 
-/**
- * Counts one token request for `uid`; rejects with 429 `rate_limited` when the uid is over its
- * limit. Without the binding there is nothing to wait for, and nothing is returned.
- */
-export function countTokenRequest(runtime: Runtime, uid: string): Promise<void> | undefined {
+/** Counts one token request for `uid`; throws 429 `rate_limited` when the uid is over its limit. */
+export async function countTokenRequest(runtime: Runtime, uid: string): Promise<void> {
   const limiter = runtime.config.rateLimiters.tokenRequests;
-  if (!limiter) return undefined;
-  return limiter.limit({ key: `uid:${uid}` }).then(({ success }) => {
-    if (!success) throw new DomainError("rate_limited", { detail: "token requests per uid" });
-  });
+  if (limiter && !(await limiter.limit({ key: `uid:${uid}` })).success) {
+    throw new DomainError("rate_limited", { detail: "token requests per uid" });
+  }
 }
 
 /** Middleware form of `countTokenRequest`, after `requireSession`. */
@@ -41,11 +37,6 @@ export function limitTokenRequests(): MiddlewareHandler<AppEnv & { Variables: { 
 /** The caller's IP as Cloudflare reports it (absent locally, where all callers share one bucket). */
 export function clientIpOf(request: Request): string {
   return request.headers.get("CF-Connecting-IP") ?? "unknown";
-}
-
-/** The caller's IP as Cloudflare reports it, from a Hono context. */
-export function clientIp(c: Context<AppEnv>): string {
-  return clientIpOf(c.req.raw);
 }
 
 /**

@@ -174,9 +174,7 @@ export function frame(): MiddlewareHandler<AppEnv> {
       const preflight = await corsPreflight(c, next);
       if (preflight) c.res = preflight;
       // The preflight carries Hono's CORS headers; the rest of the frame's are set here.
-      for (const [name, value] of Object.entries(frameHeaders(requestId, undefined, undefined))) {
-        c.res.headers.set(name, value);
-      }
+      finishAnswer(c.res.headers, requestId, undefined, undefined);
     } else {
       await next();
       finishAnswer(c.res.headers, requestId, origin, allowed);

@@ -79,8 +79,10 @@ export async function answerAtTokenDoor(
     if (runtime instanceof ConfigError) throw runtime;
     const body = await handler({ request, runtime, fields, startedAt, waitUntil: (work) => ctx.waitUntil(work) });
     // All headers at once: each later `headers.set` would be another call into the runtime.
-    const answerHeaders = frameHeaders(requestId, origin, allowedOriginsOf(runtime));
-    for (const [name, value] of TOKEN_ANSWER_HEADERS) answerHeaders[name] = value;
+    const answerHeaders = Object.assign(
+      frameHeaders(requestId, origin, allowedOriginsOf(runtime)),
+      TOKEN_ANSWER_HEADERS,
+    );
     answer = new Response(JSON.stringify(body), { headers: answerHeaders });
   } catch (error) {
     answer = await refusal(error, request, runtime, fields);

@@ -156,8 +156,8 @@ function operationHeaders(replayed: boolean): Record<string, string> {
 
 adminRoutes.post("/accounts/import", async (c) => {
   const text = await readBodyText(c.req.raw, LIMITS.maxImportBodyBytes);
-  requireMediaType(c, ["application/json", "application/x-ndjson"]);
-  const rows = parseImportBody(text, mediaType(c));
+  requireMediaType(c.req.raw, ["application/json", "application/x-ndjson"]);
+  const rows = parseImportBody(text, mediaType(c.req.raw));
   const result = await admin(c).importRows(rows);
   return c.json(result, 200, noStore);
 });

@@ -3,13 +3,15 @@
  * caller's active account, a token's times and the answer's shape.
  */
 
-import type { Context } from "hono";
+import type { Context, Handler } from "hono";
+import { countTokenRequest } from "../abuse.ts";
 import { TIMING } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import type { LogFields } from "../log.ts";
 import type { AccountRecord } from "../records/record.ts";
 import type { AppEnv, Runtime } from "../runtime.ts";
 import type { Session } from "../session/verify.ts";
+import { sessionOf } from "./session-auth.ts";
 
 /**
  * One request to a token endpoint, as its handler sees it, whichever door it came through (the
@@ -27,7 +29,7 @@ export interface TokenCall {
 }
 
 /** The TokenCall of a request Hono routed (its frame set the fields and the start time). */
-export function tokenCall(c: Context<AppEnv>): TokenCall {
+function tokenCall(c: Context<AppEnv>): TokenCall {
   return {
     request: c.req.raw,
     runtime: c.get("runtime"),
@@ -37,11 +39,26 @@ export function tokenCall(c: Context<AppEnv>): TokenCall {
   };
 }
 
+/** Hono's handler for a token endpoint: `handler` on the request's TokenCall, its body answered as the door answers it. */
+export function honoTokenRoute(handler: (call: TokenCall) => Promise<object>): Handler<AppEnv> {
+  return async (c) => c.json(await handler(tokenCall(c)), 200, TOKEN_ANSWER_HEADERS);
+}
+
 /** The headers of a token endpoint's 200 (besides the frame's): JSON, never stored by any cache. */
-export const TOKEN_ANSWER_HEADERS: readonly [string, string][] = [
-  ["Content-Type", "application/json"],
-  ["Cache-Control", "no-store"],
-];
+export const TOKEN_ANSWER_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Type": "application/json",
+  "Cache-Control": "no-store",
+};
+
+/**
+ * The call's session (401 `session_missing` or `session_invalid` otherwise), counted against the
+ * uid's token-request limit (429): what both token endpoints check first, before the body.
+ */
+export async function countedSession(call: TokenCall): Promise<Session> {
+  const session = await sessionOf(call.request.headers.get("Authorization"), call.runtime);
+  await countTokenRequest(call.runtime, session.uid);
+  return session;
+}
 
 /** Who asks, as the account checks need it: the uid, and when the session was issued. */
 export type SessionUser = Pick<Session, "uid" | "issuedAt">;

@@ -57,23 +57,13 @@ export async function readLimitedBody(request: Request, maxBytes: number): Promi
 }
 
 /** The media type of a request (lowercase, no parameters), or "" when none was sent. */
-export function mediaTypeOf(request: Request): string {
+export function mediaType(request: Request): string {
   return (request.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-/** The media type of the request (lowercase, no parameters), or "" when none was sent. */
-export function mediaType(c: Context<AppEnv>): string {
-  return mediaTypeOf(c.req.raw);
-}
-
 /** Throws 415 unless `request`'s media type is one of `types`. */
-export function requireMediaTypeOf(request: Request, types: readonly string[]): void {
-  if (!types.includes(mediaTypeOf(request))) throw errors.unsupportedMediaType(types);
-}
-
-/** Throws 415 unless the request's media type is one of `types`. */
-export function requireMediaType(c: Context<AppEnv>, types: readonly string[]): void {
-  requireMediaTypeOf(c.req.raw, types);
+export function requireMediaType(request: Request, types: readonly string[]): void {
+  if (!types.includes(mediaType(request))) throw errors.unsupportedMediaType(types);
 }
 
 const decoder = new TextDecoder();
@@ -97,7 +87,7 @@ export async function parseJsonBody<S extends v.GenericSchema>(
   // No body at all (the common token request) needs no read or parse.
   const text = request.body === null ? "" : await readBodyText(request, maxBytes);
   if (text.trim() !== "") {
-    requireMediaTypeOf(request, ["application/json"]);
+    requireMediaType(request, ["application/json"]);
     try {
       value = JSON.parse(text);
     } catch {

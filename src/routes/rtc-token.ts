@@ -13,23 +13,19 @@
  */
 
 import { Hono } from "hono";
-import { countTokenRequest } from "../abuse.ts";
 import { decideChannel } from "../channel-policy.ts";
 import { DomainError } from "../errors.ts";
 import { signRtcPermissionKey } from "../nim/rtc-permission-key.ts";
 import { signRtcToken } from "../nim/rtc-token.ts";
 import type { RtcTokenResponse } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
-import { activeAccount, issuedTimes, TOKEN_ANSWER_HEADERS, type TokenCall, tokenCall } from "./issuing.ts";
+import { activeAccount, countedSession, honoTokenRoute, issuedTimes, type TokenCall } from "./issuing.ts";
 import { parseJsonBody } from "./json-body.ts";
-import { sessionOf } from "./session-auth.ts";
 
 /** Issues a NERTC token (and permission key) for the call's session user in the channel it names. */
 export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> {
   const { request, runtime, fields } = call;
-  const session = await sessionOf(request.headers.get("Authorization"), runtime);
-  const counting = countTokenRequest(runtime, session.uid);
-  if (counting) await counting;
+  const session = await countedSession(call);
   const { config, lookup, metrics } = runtime;
   const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, runtime.rtcTokenRequestSchema);
   const grant = decideChannel(config.channelPolicy, session.uid, channelName, session.claims);
@@ -65,6 +61,4 @@ export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> 
 /** Routes under /v1/rtc/token, for what the token door passes on to Hono. */
 export const rtcTokenRoutes = new Hono<AppEnv>();
 
-rtcTokenRoutes.post("/", async (c) =>
-  c.json(await issueRtcToken(tokenCall(c)), 200, Object.fromEntries(TOKEN_ANSWER_HEADERS)),
-);
+rtcTokenRoutes.post("/", honoTokenRoute(issueRtcToken));

@@ -10,20 +10,16 @@
  */
 
 import { Hono } from "hono";
-import { countTokenRequest } from "../abuse.ts";
 import { signDynamicToken } from "../nim/dynamic-token.ts";
 import type { TokenResponse } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
-import { activeAccount, issuedTimes, TOKEN_ANSWER_HEADERS, type TokenCall, tokenCall } from "./issuing.ts";
+import { activeAccount, countedSession, honoTokenRoute, issuedTimes, type TokenCall } from "./issuing.ts";
 import { parseJsonBody } from "./json-body.ts";
-import { sessionOf } from "./session-auth.ts";
 
 /** Issues an IM dynamic token for the call's session user: session, per-uid limit, body, account, token. */
 export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
   const { request, runtime, fields } = call;
-  const session = await sessionOf(request.headers.get("Authorization"), runtime);
-  const counting = countTokenRequest(runtime, session.uid);
-  if (counting) await counting;
+  const session = await countedSession(call);
   const { config, metrics } = runtime;
   const ttl = (await parseJsonBody(request, runtime.tokenRequestSchema)).ttl ?? config.ttl.default;
   const { accid } = await activeAccount(runtime, session, call.waitUntil);
@@ -40,6 +36,4 @@ export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
 /** Routes under /v1/token, for what the token door passes on to Hono. */
 export const tokenRoutes = new Hono<AppEnv>();
 
-tokenRoutes.post("/", async (c) =>
-  c.json(await issueImToken(tokenCall(c)), 200, Object.fromEntries(TOKEN_ANSWER_HEADERS)),
-);
+tokenRoutes.post("/", honoTokenRoute(issueImToken));
