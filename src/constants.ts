@@ -47,10 +47,17 @@ export const LIMITS = {
   /** Largest JWKS document we read (real ones are a few KB). */
   maxJwksBytes: 64 * 1024,
   /**
-   * The longest a first-time sign-up waits for its creation slot (NIM_CREATE_RATE) before it is
-   * answered 503 with the queue's Retry-After: a few seconds, well within a client's patience.
+   * The longest a first-time sign-up waits for its creation turn (NIM_CREATE_RATE) before it is
+   * answered 503 with a Retry-After that brings it back for that turn: a few seconds, well within a client's patience.
    */
   maxCreateWaitMs: 3_000,
+  /**
+   * How far ahead the pacer books turns for refused sign-ups (each comes back for its own turn):
+   * a minute of the queue. Past it, a sign-up is refused without a turn until the queue is shorter.
+   */
+  createBookingHorizonMs: 60_000,
+  /** How late a booked sign-up may come back and still keep its turn (clients retry with jitter). */
+  createBookingGraceMs: 5_000,
   /** NIM_CREATE_RATE's ceiling: NetEase sells higher caps than its default ~100/s, not unbounded ones. */
   maxCreateRate: 10_000,
   /** Issuers in SESSION_ISSUERS: enough for a migration plus staff and customers, few enough to read. */

@@ -22,6 +22,7 @@ import { Metrics } from "./metrics.ts";
 import { nimServerApi } from "./nim/connect.ts";
 import type { NimServerApi } from "./nim/server-api.ts";
 import { AccessVerifier } from "./operators/access.ts";
+import { CreatePacing } from "./pacing/create-pacer.ts";
 import { AccountStore } from "./records/store.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
@@ -92,13 +93,15 @@ function buildRuntime(config: Config): Runtime {
   const nim = nimServerApi(config, metrics);
   const store = new AccountStore(config.accounts);
   const accountObjects = new AccountObjectClient(config.accountObjects);
+  const { createPacing } = config;
+  const pacing = createPacing && new CreatePacing(createPacing.pacers, config.appKey, createPacing.rate);
   return Object.freeze({
     config,
     verifier: new SessionVerifier(config.session),
     nim,
     store,
     accountObjects,
-    lookup: new AccountLookup(accountObjects, store, metrics),
+    lookup: new AccountLookup(accountObjects, store, metrics, pacing),
     metrics,
     access: config.access && new AccessVerifier(config.access),
     tokenRequestSchema: tokenRequestSchema(config.ttl),

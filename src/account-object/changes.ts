@@ -15,7 +15,6 @@
 import { LIMITS } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import type { NimServerApi } from "../nim/server-api.ts";
-import type { CreatePacing } from "../pacing/create-pacer.ts";
 import { type AccountRecord, newAccountRecord } from "../records/record.ts";
 import type { AccountStore } from "../records/store.ts";
 import { deriveAccid, deriveRtcUid } from "./derive.ts";
@@ -36,18 +35,15 @@ export class AccountChanges {
     readonly nim: NimServerApi,
     /** ACCID_SECRET as an HMAC key (see `derive.ts`). */
     readonly derivationKey: Promise<CryptoKey>,
-    /** Paces first-time creations below NetEase's cap; undefined when NIM_CREATE_RATE is 0. */
-    readonly pacing: CreatePacing | undefined = undefined,
     readonly now: () => number = () => Date.now(),
   ) {}
 
   /**
-   * First use of `uid`: a free derived accid, registered at NetEase (in its turn, when creations are
-   * paced), and an RTC uid claimed for life.
+   * First use of `uid`: a free derived accid, registered at NetEase, and an RTC uid claimed for
+   * life. When creations are paced, the Worker has already waited for this uid's turn.
    */
   async provision(uid: string): Promise<AccountRecord> {
     const { accid: derived, generation } = await this.#freeDerivedAccid(uid, 0);
-    await this.pacing?.acquire();
     const { accid } = await this.nim.createAccount(derived);
     return { ...newAccountRecord(accid, this.now()), generation, rtcUid: await this.#claimRtcUid(uid) };
   }

@@ -32,7 +32,6 @@ import { DomainError, type DomainErrorKind } from "../errors.ts";
 import { logLine } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { nimServerApi } from "../nim/connect.ts";
-import { CreatePacing } from "../pacing/create-pacer.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import { AccountStore } from "../records/store.ts";
 import type { HistoryPage, ObjectAnswer, OperationOptions, Revocation } from "./answers.ts";
@@ -56,9 +55,7 @@ function dependenciesFor(env: Env): Dependencies | ConfigError {
       const config = parseConfig(env);
       const store = new AccountStore(config.accounts);
       const nim = nimServerApi(config, new Metrics(config.metrics));
-      const { createPacing } = config;
-      const pacing = createPacing && new CreatePacing(createPacing.pacers, config.appKey, createPacing.rate);
-      found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret), pacing) };
+      found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret)) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       found = error;

@@ -4,7 +4,9 @@
  * Reads never go through the account's Durable Object: the warm path does no I/O at all, and a cold
  * one reads KV. Only a uid with no record yet (first use: "accounts on demand") or without an RTC uid
  * asks its object, which registers the account at NetEase and writes the record (see
- * src/account-object/). Within one isolate, concurrent first requests for a uid share one call.
+ * src/account-object/). A first use waits for its turn at the deployment's creation pacer before it
+ * wakes the object, so a sign-up refused on a launch day costs no object at all. Within one isolate,
+ * concurrent first requests for a uid share one call.
  *
  * Records already read are served from a bounded cache for at most KV's own consistency window. A
  * record served in the second half of that window is re-read in the background (refresh-ahead), so a
@@ -15,6 +17,7 @@
 import type { AccountObjectClient } from "../account-object/client.ts";
 import { TIMING } from "../constants.ts";
 import type { Metrics } from "../metrics.ts";
+import type { CreatePacing } from "../pacing/create-pacer.ts";
 import { type AccountRecord, revisionOf } from "../records/record.ts";
 import type { AccountStore } from "../records/store.ts";
 import { ExpiringCache } from "./cache.ts";
@@ -30,6 +33,8 @@ export class AccountLookup {
     readonly store: AccountStore,
     /** Counts first-time creations (`account_created`). */
     readonly metrics?: Metrics,
+    /** Paces first-time creations below NetEase's cap; undefined when NIM_CREATE_RATE is 0. */
+    readonly pacing?: CreatePacing,
     readonly now: () => number = () => Date.now(),
   ) {}
 
@@ -87,6 +92,7 @@ export class AccountLookup {
     const stored = await this.store.get(uid);
     if (stored) return this.#keep(uid, stored);
     const started = this.now();
+    await this.pacing?.acquire(uid);
     const { record, created } = await this.objects.provision(uid);
     if (created) this.metrics?.record("account_created", ["", ""], this.now() - started);
     return this.#keep(uid, record);

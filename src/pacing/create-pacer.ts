@@ -1,48 +1,130 @@
 /**
  * Pacing first-time account creations below NetEase's rate cap, across the whole deployment.
  *
- * NetEase allows about 100 creations a second per app; past that it answers 416 and refuses the app
- * for about 10 s, every call included (an operator's urgent block too). Every isolate learns of the
+ * NetEase allows about 100 creations a second per app; past that it answers 416 and refuses the
+ * app for about 10 s, every call included (an operator's urgent block too). Every isolate learns of the
  * block only by hitting it, so on a launch day thousands of new users would trip it again and again.
- * One Durable Object (`CreatePacer`, one per app key) hands out creation slots at a steady
- * `NIM_CREATE_RATE` a second and holds each caller until its slot; when the slot would be more than
- * a few seconds away, the caller is refused at once with the time the queue needs to drain (503
- * with that `Retry-After`). Slots are spaced evenly, and a release never puts more than the rate
- * into any 1000 ms.
+ * One Durable Object (`CreatePacer`, one per app key) hands out creation turns at a steady
+ * `NIM_CREATE_RATE` a second and holds each caller until its turn. A new user whose turn is more than
+ * a few seconds away is answered at once (503 with a `Retry-After`), but keeps that turn: the pacer
+ * books it, and the Retry-After brings the user back just before it. So a user is refused once, not
+ * every second while the queue is long, and returns to its own place rather than the back.
  *
- * Only first-time provisioning asks for a slot. Known users never reach it, and operator actions
- * (block, unblock, rotate, bind, import) bypass it: they are few, and they must not wait behind a
- * launch. The schedule lives in the object's memory: if the object is evicted, it restarts empty,
- * which at worst lets one second's worth of creations through at once.
+ * The Worker asks before it wakes the uid's object, so a refusal costs one call to this object and
+ * nothing else. Known users never ask (KV has their record), and operator actions (block, unblock,
+ * rotate, bind, import) never ask: they are few, and must not wait behind a launch. A uid released in
+ * the last minute (KV's consistency window: another location may not see its record yet) goes past
+ * the queue, though never past the per-second limit. The schedule lives in the object's memory: if
+ * the object is evicted, it restarts empty, which at worst lets one second's worth of creations
+ * through at once, and booked users join the queue again when they return.
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { LIMITS } from "../constants.ts";
+import { LIMITS, TIMING } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
 
-/** A slot, or a refusal: `waitMs` until the slot; `retryAfterSeconds` until the queue has room again. */
+/** A turn, or a refusal: `waitMs` until the turn; `retryAfterSeconds` until the caller should ask again. */
 export type SlotAnswer = { waitMs: number } | { retryAfterSeconds: number };
 
+/** How the schedule books and forgets; the defaults are LIMITS' and TIMING's. */
+export interface ScheduleBounds {
+  /** How far ahead turns are booked for refused callers. */
+  horizonMs: number;
+  /** How late a booked caller may come back and keep its turn. */
+  graceMs: number;
+  /** How long a released uid goes past the queue (KV's consistency window). */
+  rememberMs: number;
+}
+
+const DEFAULT_BOUNDS: ScheduleBounds = {
+  horizonMs: LIMITS.createBookingHorizonMs,
+  graceMs: LIMITS.createBookingGraceMs,
+  rememberMs: TIMING.accountCacheTtlMs,
+};
+
 /**
- * The even schedule: given when the next free slot is (`next`, ms), the time now, the rate and the
- * longest wait a caller accepts, the answer and the next free slot after it. Pure (known-answer
- * tested).
+ * The pacer's schedule, pure (every method takes the time; known-answer tested). Turns are spaced
+ * evenly at the rate; a caller beyond `maxWaitMs` is booked a turn within `horizonMs` and told to
+ * come back a little before it. Releases are checked against the last second's, so however late the
+ * pacer's timers fire, no 1000 ms window ever holds more than the rate.
  */
-export function reserveSlot(
-  next: number,
-  now: number,
-  ratePerSecond: number,
-  maxWaitMs: number,
-): { answer: SlotAnswer; next: number } {
-  const slot = Math.max(now, next);
-  const waitMs = slot - now;
-  if (waitMs > maxWaitMs) {
-    // The queue drains to a servable length after (waitMs - maxWaitMs); at least one second, so a
-    // refused caller does not come straight back into the same full queue.
-    return { answer: { retryAfterSeconds: Math.max(1, Math.ceil((waitMs - maxWaitMs) / 1000)) }, next };
+export class CreateSchedule {
+  /** When the next unbooked turn is (ms). */
+  #next = 0;
+  /** uid → its booked turn, in turn order (turns only grow, so insertion order is turn order). */
+  readonly #booked = new Map<string, number>();
+  /** uid → when it was released, oldest first. */
+  readonly #released = new Map<string, number>();
+  /** When recent callers were released (ms, oldest first; at most a second's worth). */
+  #window: number[] = [];
+
+  constructor(readonly bounds: ScheduleBounds = DEFAULT_BOUNDS) {}
+
+  /** Booked turns not yet claimed (bounded by the horizon times the rate). */
+  get bookings(): number {
+    return this.#booked.size;
   }
-  return { answer: { waitMs }, next: slot + 1000 / ratePerSecond };
+
+  /**
+   * `uid`'s answer at `now`, at `ratePerSecond` creations a second, for a caller that accepts up to
+   * `maxWaitMs` of waiting on the spot.
+   */
+  ask(uid: string, now: number, ratePerSecond: number, maxWaitMs: number): SlotAnswer {
+    const { horizonMs } = this.bounds;
+    this.#forget(now);
+    if (this.#released.has(uid)) return { waitMs: 0 };
+    const booked = this.#booked.get(uid);
+    if (booked !== undefined) {
+      // Back too early (its client ignored the Retry-After): told again, its turn kept.
+      if (booked - now > maxWaitMs) return { retryAfterSeconds: comeBackBefore(booked - now, maxWaitMs) };
+      this.#booked.delete(uid);
+      return { waitMs: Math.max(0, booked - now) };
+    }
+    const turn = Math.max(now, this.#next);
+    const waitMs = turn - now;
+    if (waitMs > horizonMs) {
+      // Not even bookable: come back when the queue reaches back within the horizon.
+      return { retryAfterSeconds: Math.ceil((waitMs - horizonMs) / 1000) };
+    }
+    this.#next = turn + 1000 / ratePerSecond;
+    if (waitMs <= maxWaitMs) return { waitMs };
+    this.#booked.set(uid, turn);
+    return { retryAfterSeconds: comeBackBefore(waitMs, maxWaitMs) };
+  }
+
+  /** How long from `now` until one more release keeps every 1000 ms at `ratePerSecond` or fewer. */
+  windowWait(now: number, ratePerSecond: number): number {
+    return windowWait(this.#window, now, ratePerSecond);
+  }
+
+  /** Records that `uid` was released to create its account at `now`. */
+  release(uid: string, now: number): void {
+    this.#window = [...this.#window.filter((at) => now - at < 1000), now];
+    this.#released.delete(uid);
+    this.#released.set(uid, now);
+  }
+
+  /** Drops turns whose callers are later than the grace (their turn is lost) and old releases. */
+  #forget(now: number): void {
+    for (const [uid, turn] of this.#booked) {
+      if (turn >= now - this.bounds.graceMs) break;
+      this.#booked.delete(uid);
+    }
+    for (const [uid, at] of this.#released) {
+      if (at >= now - this.bounds.rememberMs) break;
+      this.#released.delete(uid);
+    }
+  }
+}
+
+/**
+ * Whole seconds until a caller whose turn is `waitMs` away should come back: at least one, and late
+ * enough that the turn is then within `maxWaitMs`, yet not after it (so the pacer holds the caller
+ * for the rest of the second rather than the caller missing its turn).
+ */
+function comeBackBefore(waitMs: number, maxWaitMs: number): number {
+  return Math.max(1, Math.ceil((waitMs - maxWaitMs) / 1000), Math.floor(waitMs / 1000));
 }
 
 /**
@@ -59,33 +141,28 @@ export function windowWait(recent: readonly number[], now: number, ratePerSecond
 /**
  * The Durable Object class bound as NIM_CREATE_PACER; one instance per app key.
  *
- * It hands out the slot and also holds the caller until it: a caller that slept on its own would
+ * It hands out the turn and also holds the caller until it: a caller that slept on its own would
  * wake late whenever its isolate was busy, and late sleepers wake together, so NetEase would see
- * bursts well over the rate (measured: 212 creations in one second under an 80/s schedule). At the
- * moment of release it also checks the last second's releases, so however late its own timers fire,
- * no 1000 ms window ever holds more than the rate.
+ * bursts well over the rate (measured: 212 creations in one second under an 80/s schedule).
  */
 export class CreatePacer extends DurableObject {
-  #next = 0;
-  /** When recent callers were released (ms, oldest first; at most a second's worth). */
-  #released: number[] = [];
+  readonly #schedule = new CreateSchedule();
 
   /**
-   * Resolves at this caller's slot with `{waitMs}` (how long it was held), or at once with a
-   * refusal when the slot is more than `maxWaitMs` away.
+   * Resolves at `uid`'s turn with `{waitMs}` (how long it was held), or at once with a refusal
+   * (its turn booked when within the horizon).
    */
-  async reserve(ratePerSecond: number, maxWaitMs: number): Promise<SlotAnswer> {
+  async reserve(uid: string, ratePerSecond: number, maxWaitMs: number): Promise<SlotAnswer> {
     const asked = Date.now();
-    const { answer, next } = reserveSlot(this.#next, asked, ratePerSecond, maxWaitMs);
-    this.#next = next;
+    const answer = this.#schedule.ask(uid, asked, ratePerSecond, maxWaitMs);
     if (!("waitMs" in answer)) return answer;
     if (answer.waitMs > 0) await sleep(answer.waitMs);
-    for (let wait = windowWait(this.#released, Date.now(), ratePerSecond); wait > 0; ) {
+    for (let wait = this.#schedule.windowWait(Date.now(), ratePerSecond); wait > 0; ) {
       await sleep(wait);
-      wait = windowWait(this.#released, Date.now(), ratePerSecond);
+      wait = this.#schedule.windowWait(Date.now(), ratePerSecond);
     }
     const now = Date.now();
-    this.#released = [...this.#released.filter((at) => now - at < 1000), now];
+    this.#schedule.release(uid, now);
     return { waitMs: now - asked };
   }
 }
@@ -98,13 +175,9 @@ export interface PacerNamespace {
   get(id: DurableObjectId): unknown;
 }
 
-type PacerStub = { reserve(ratePerSecond: number, maxWaitMs: number): Promise<SlotAnswer> };
+type PacerStub = { reserve(uid: string, ratePerSecond: number, maxWaitMs: number): Promise<SlotAnswer> };
 
-/**
- * Asks the deployment's pacer for a creation slot and waits for it. Create once per isolate; the
- * stub is made per call, because a stub belongs to the object that made it and account objects
- * sharing an isolate cannot use each other's.
- */
+/** Asks the deployment's pacer for a creation turn and waits for it. Create once per isolate. */
 export class CreatePacing {
   readonly #namespace: PacerNamespace;
   readonly #name: string;
@@ -114,6 +187,7 @@ export class CreatePacing {
     /** The app key: NetEase's cap is per app, so is the pacer. */
     appKey: string,
     readonly ratePerSecond: number,
+    /** The longest a sign-up waits for its turn on the spot before it is told to come back. */
     readonly maxWaitMs: number = LIMITS.maxCreateWaitMs,
   ) {
     this.#namespace = namespace;
@@ -121,23 +195,24 @@ export class CreatePacing {
   }
 
   /**
-   * Resolves when this caller may create an account (the pacer holds it until its slot); throws
-   * `creation_queue_full` (503 with the queue's Retry-After) when its slot is too far away. A pacer that cannot be reached does not
-   * stop creations: NetEase's own 416 handling still applies, and a sign-up is worth more than a
-   * perfect pace.
+   * Resolves when `uid` may have its account created (the pacer holds it until its turn); throws
+   * `creation_queue_full` (503 with the Retry-After that brings the user back for its booked turn)
+   * when the turn is too far away. A pacer that cannot be reached does not stop creations: NetEase's
+   * own 416 handling still applies, and a sign-up is worth more than a perfect pace.
    */
-  async acquire(): Promise<void> {
+  async acquire(uid: string): Promise<void> {
     let answer: SlotAnswer;
     try {
+      // The stub is made per call: a stub belongs to the request (or object) that made it.
       const stub = this.#namespace.get(this.#namespace.idFromName(this.#name)) as PacerStub;
-      answer = await stub.reserve(this.ratePerSecond, this.maxWaitMs);
+      answer = await stub.reserve(uid, this.ratePerSecond, this.maxWaitMs);
     } catch (error) {
       logLine("warn", { event: "create_pacer_unreachable", detail: error instanceof Error ? error.name : "error" });
       return;
     }
     if ("retryAfterSeconds" in answer) {
       throw new DomainError("creation_queue_full", {
-        detail: `creation queue over ${this.maxWaitMs} ms`,
+        detail: "creation turn booked beyond the longest wait",
         retryAfter: answer.retryAfterSeconds,
       });
     }

@@ -126,6 +126,7 @@ describe("stale copies cannot undo a change", () => {
       new AccountObjectClient(env.ACCOUNT_OBJECTS!),
       staleStore,
       undefined,
+      undefined,
       () => now,
     );
     provisioner.remember(uid, blocked); // the block this isolate saw committed

@@ -20,6 +20,7 @@ import {
   issue,
   issueRtc,
   jwksSettings,
+  ownRuntime,
   registerAtNetEase,
   seg,
   stockAccid,
@@ -359,14 +360,16 @@ describe("replayed import rows never feed the token path either", () => {
     const rows = [{ uid, accid }];
     expect((await adminCall("POST", "/accounts/import", rows, { requestId: "imp-1" })).status).toBe(200);
     expect((await adminCall("POST", `/accounts/${seg(uid)}/block`)).status).toBe(200);
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now() + 61_000);
-    // A KV replica that has not seen the record yet: the import's bulk check finds the uid free, so
-    // the row reaches the uid's object, which replays the first answer (bound, active).
+    // Elsewhere, an isolate that has not cached the block (its own runtime, rather than a clock moved
+    // past the cache's minute: the creation pacer runs in this isolate too, and a clock moved ahead
+    // would leave its queue a minute ahead of every later test), and a KV replica that has not seen
+    // the record yet: the import's bulk check finds the uid free, so the row reaches the uid's
+    // object, which replays the first answer (bound, active). That isolate must not keep it.
+    const elsewhere = ownRuntime();
     await env.ACCOUNTS!.delete(`uid:${uid}`);
-    const replay = await adminCall("POST", "/accounts/import", rows, { requestId: "imp-1" });
+    const replay = await adminCall("POST", "/accounts/import", rows, { requestId: "imp-1", overrides: elsewhere });
     expect((await replay.json<{ counts: { bound: number } }>()).counts.bound).toBe(1);
-    expect((await issue(await hsJwt(uid))).status).toBe(403);
+    expect((await issue(await hsJwt(uid), undefined, elsewhere)).status).toBe(403);
   });
 });
 

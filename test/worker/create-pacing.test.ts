@@ -6,37 +6,97 @@
 
 import { describe, expect, it, vi } from "vitest";
 import { DomainError } from "../../src/errors.ts";
-import { CreatePacing, reserveSlot, type SlotAnswer, windowWait } from "../../src/pacing/create-pacer.ts";
+import { CreatePacing, CreateSchedule, windowWait } from "../../src/pacing/create-pacer.ts";
 import { env } from "./helpers.ts";
 
 describe("the creation schedule", () => {
-  it("spaces slots evenly at the rate, and refuses past the longest wait with the time the queue needs", () => {
-    // 4 a second: a slot every 250 ms; callers accept up to 600 ms.
-    let next = 0;
-    const answers: SlotAnswer[] = [];
-    for (let i = 0; i < 5; i++) {
-      const reserved = reserveSlot(next, 10_000, 4, 600);
-      answers.push(reserved.answer);
-      next = reserved.next;
-    }
+  // Small bounds, so the known answers stay readable: turns booked up to 5 s ahead, kept 1 s past
+  // their time, released uids remembered for 10 s.
+  const bounds = { horizonMs: 5_000, graceMs: 1_000, rememberMs: 10_000 };
+
+  it("spaces turns evenly at the rate; past the longest wait it books the turn and says when to come back", () => {
+    // 4 a second: a turn every 250 ms; callers accept up to 600 ms on the spot.
+    const schedule = new CreateSchedule(bounds);
+    const answers = ["u0", "u1", "u2", "u3", "u4"].map((uid) => schedule.ask(uid, 10_000, 4, 600));
     expect(answers).toEqual([
       { waitMs: 0 },
       { waitMs: 250 },
       { waitMs: 500 },
+      // Turns at 10 750 and 11 000, booked: come back within the second before the turn.
       { retryAfterSeconds: 1 },
       { retryAfterSeconds: 1 },
     ]);
-    // A refusal takes no slot: the schedule still ends 750 ms ahead.
-    expect(next).toBe(10_750);
-    // Time passes: the queue drains, and an idle pacer never banks slots for a burst later.
-    expect(reserveSlot(next, 10_700, 4, 600)).toEqual({ answer: { waitMs: 50 }, next: 11_000 });
-    expect(reserveSlot(next, 60_000, 4, 600)).toEqual({ answer: { waitMs: 0 }, next: 60_250 });
+    expect(schedule.bookings).toBe(2);
+    // u4 comes back too early: told again, its turn kept.
+    expect(schedule.ask("u4", 10_100, 4, 600)).toEqual({ retryAfterSeconds: 1 });
+    expect(schedule.bookings).toBe(2);
+    // u3 comes back 250 ms after its turn (within the grace): it goes at once.
+    expect(schedule.ask("u3", 11_000, 4, 600)).toEqual({ waitMs: 0 });
+    expect(schedule.bookings).toBe(1);
+    // A newcomer queues behind the booked turns; it does not take u4's.
+    expect(schedule.ask("n1", 11_000, 4, 600)).toEqual({ waitMs: 250 });
+    // u4 is back in time for its turn (11 000), and is held for the rest of it.
+    expect(schedule.ask("u4", 10_800, 4, 600)).toEqual({ waitMs: 200 });
+    expect(schedule.bookings).toBe(0);
   });
 
-  it("computes Retry-After from how far the queue is over the longest wait", () => {
-    // 10 a second, 20 s of queue, 3 s accepted: 17 s until a caller would be served in time.
-    expect(reserveSlot(30_000, 10_000, 10, 3_000).answer).toEqual({ retryAfterSeconds: 17 });
-    expect(reserveSlot(13_001, 10_000, 10, 3_000).answer).toEqual({ retryAfterSeconds: 1 });
+  it("forgets a turn whose caller is later than the grace; that caller queues again", () => {
+    const schedule = new CreateSchedule(bounds);
+    schedule.ask("u0", 0, 1, 0);
+    expect(schedule.ask("u1", 0, 1, 0)).toEqual({ retryAfterSeconds: 1 }); // turn at 1 000
+    expect(schedule.ask("u2", 0, 1, 0)).toEqual({ retryAfterSeconds: 2 }); // turn at 2 000
+    // At 2 100, u1's turn is 1 100 ms gone (grace 1 000): forgotten. u2's is 100 ms gone: kept.
+    expect(schedule.ask("u2", 2_100, 1, 0)).toEqual({ waitMs: 0 });
+    expect(schedule.bookings).toBe(0);
+    // u1 is a newcomer again: the next free turn is 3 000.
+    expect(schedule.ask("u1", 2_100, 1, 0)).toEqual({ retryAfterSeconds: 1 });
+  });
+
+  it("books only within the horizon; beyond it, says when the queue will be short enough to book", () => {
+    const schedule = new CreateSchedule(bounds);
+    // 1 a second, nothing accepted on the spot but a turn now.
+    const answers = Array.from({ length: 8 }, (_, i) => schedule.ask(`u${i}`, 0, 1, 0));
+    expect(answers).toEqual([
+      { waitMs: 0 },
+      { retryAfterSeconds: 1 },
+      { retryAfterSeconds: 2 },
+      { retryAfterSeconds: 3 },
+      { retryAfterSeconds: 4 },
+      { retryAfterSeconds: 5 },
+      // The next turn would be 6 s away, past the 5 s horizon: not booked.
+      { retryAfterSeconds: 1 },
+      { retryAfterSeconds: 1 },
+    ]);
+    expect(schedule.bookings).toBe(5);
+  });
+
+  it("tells a far-off booked caller to come back within the second before its turn", () => {
+    // 10 a second, the queue 20 s long, 3 s accepted on the spot: back in 20 s, not in 17 s (when
+    // it would be held for 3 s) nor after its turn.
+    const schedule = new CreateSchedule({ ...bounds, horizonMs: 60_000 });
+    for (let i = 0; i < 200; i++) schedule.ask(`early${i}`, 10_000, 10, 3_000);
+    expect(schedule.ask("late", 10_000, 10, 3_000)).toEqual({ retryAfterSeconds: 20 });
+    expect(schedule.ask("later", 10_050, 10, 3_000)).toEqual({ retryAfterSeconds: 20 });
+  });
+
+  it("lets a uid released within KV's consistency window past the queue, taking no turn", () => {
+    const schedule = new CreateSchedule(bounds);
+    expect(schedule.ask("u0", 0, 1, 5_000)).toEqual({ waitMs: 0 });
+    schedule.release("u0", 0);
+    expect(schedule.ask("u1", 0, 1, 5_000)).toEqual({ waitMs: 1_000 });
+    // Another location whose KV does not show u0's record yet: u0 goes at once, the queue unmoved.
+    expect(schedule.ask("u0", 500, 1, 5_000)).toEqual({ waitMs: 0 });
+    expect(schedule.ask("u2", 500, 1, 5_000)).toEqual({ waitMs: 1_500 });
+    // After the window, u0 is a stranger again (its record is visible everywhere by then).
+    expect(schedule.ask("u0", 10_001, 1, 5_000)).toEqual({ waitMs: 0 });
+    expect(schedule.ask("u3", 10_001, 1, 5_000)).toEqual({ waitMs: 1_000 });
+  });
+
+  it("keeps releases, booked or not, at the rate in every second", () => {
+    const schedule = new CreateSchedule(bounds);
+    for (const at of [4_100, 4_500, 4_900]) schedule.release(`r${at}`, at);
+    expect(schedule.windowWait(5_000, 3)).toBe(100);
+    expect(schedule.windowWait(5_100, 3)).toBe(0);
   });
 });
 
@@ -54,23 +114,28 @@ describe("the release window", () => {
 });
 
 describe("the pacer object", () => {
-  it("hands out slots across callers at the rate, then refuses with creation_queue_full and a Retry-After", async () => {
+  it("hands out turns at the rate, refuses past the longest wait, and serves the refused in their booked turns", async () => {
     // A pacer of its own (the name is per app key): 5 a second, at most 1 s of waiting.
     const pacing = new CreatePacing(env.NIM_CREATE_PACER!, `test-${crypto.randomUUID()}`, 5, 1_000);
+    const uids = Array.from({ length: 8 }, (_, i) => `signup-${i}`);
     const started = Date.now();
-    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => pacing.acquire()));
+    const outcomes = await Promise.allSettled(uids.map((uid) => pacing.acquire(uid)));
     const elapsed = Date.now() - started;
-    const refused = outcomes.filter((outcome) => outcome.status === "rejected");
-    // Slots at 0, 200, …, 1000 ms: six served, two refused.
-    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(6);
-    expect(refused).toHaveLength(2);
-    for (const outcome of refused) {
+    // Turns at 0, 200, …, 1000 ms: six served; the two after are booked (1 200, 1 400 ms) and refused.
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([...Array(6).fill("fulfilled"), "rejected", "rejected"]);
+    for (const outcome of outcomes.slice(6)) {
       const error = (outcome as PromiseRejectedResult).reason;
       expect(error).toBeInstanceOf(DomainError);
       expect(error).toMatchObject({ kind: "creation_queue_full", retryAfter: 1 });
     }
-    // The last served caller waited for its slot (behaviour, not a speed goal: a lower bound).
+    // The last served caller waited for its turn (behaviour, not a speed goal: a lower bound).
     expect(elapsed).toBeGreaterThanOrEqual(950);
+    // Newcomers now would queue after 1 400 ms; the two refused, back when told, go first.
+    await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() - started)));
+    const order: string[] = [];
+    const ask = (uid: string) => pacing.acquire(uid).then(() => order.push(uid));
+    await Promise.all([ask("newcomer"), ask(uids[7]!), ask(uids[6]!)]);
+    expect(order).toEqual([uids[6], uids[7], "newcomer"]);
   });
 
   it("lets creations through, and logs it, when the pacer cannot be reached", async () => {
@@ -82,7 +147,7 @@ describe("the pacer object", () => {
     };
     const logged = vi.spyOn(console, "warn");
     try {
-      await new CreatePacing(broken, "app", 1, 0).acquire();
+      await new CreatePacing(broken, "app", 1, 0).acquire("someone");
       expect(logged.mock.calls.map((args) => String(args[0])).join("\n")).toContain(
         '"event":"create_pacer_unreachable"',
       );
