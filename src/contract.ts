@@ -37,14 +37,19 @@ export const unixMs = (description: string) =>
 /** The uid rule in words: what a 400, the session's 401 detail and kv-import say. */
 export const UID_RULE = `1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters, and neither "." nor ".."`;
 
+/**
+ * The characters a uid may hold: no C0 or C1 control characters (a uid is logged and joined with
+ * NUL), and no lone surrogate (with the u flag a well-formed pair is one code point, so only a lone
+ * half matches the class). At least one.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
+export const UID_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]+$/u;
+
 /** uid: as session/verify and the admin API accept it. */
 export const uidSchema = lazy(() =>
   ruled("uid", UID_RULE, (message) => [
     v.minLength(1, message),
-    // No C0 or C1 control characters (a uid is logged and joined with NUL), and no lone surrogate:
-    // with the u flag a well-formed pair is one code point, so only a lone half matches.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the rule.
-    v.regex(/^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]+$/u, message),
+    v.regex(UID_CHARACTERS, message),
     v.maxBytes(LIMITS.maxUidBytes, message),
     // A URL path normalises `.` and `..` (also as %2E) away, so such a uid could get tokens but
     // never be reached by the admin API: no block, no rotation. Refused everywhere instead.
