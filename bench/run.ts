@@ -232,10 +232,10 @@ async function main(): Promise<void> {
   }
 
   // Each Worker scenario right beside its minimal-issuer twin (which of the two goes first alternates
-  // by round: see alternated()), and the scenarios that leave work behind last in the round:
-  // first-time issuance creates objects and KV writes that run on after its load stops, and
-  // whatever ran next paid for them (run after it, the minimal issuer measured 4,000-5,700 req/s
-  // against 6,500-7,700 side by side with the Worker). Every run also waits for an idle workerd
+  // by round: see alternated()), and first-time issuance in rounds of its own after all of them: it
+  // creates objects and KV writes that run on after its load stops, and whatever ran next paid for
+  // them (run after it, the minimal issuer measured 4,000-5,700 req/s against 6,500-7,700 side by
+  // side with the Worker). Every run also waits for an idle workerd
   // first (settle()), then loads its Worker for a second before the counted seconds: workerd here
   // runs every Worker of the bench in one process, and a Worker that had just been idle while
   // another ran measured about 20 % slower in its first seconds than one that had just run (HS256,
