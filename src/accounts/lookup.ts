@@ -9,7 +9,7 @@
  * concurrent first requests for a uid share one call.
  *
  * Records already read are served from a bounded cache for at most KV's own consistency window. A
- * record served in the second half of that window is re-read in the background (refresh-ahead), so a
+ * record served in the last sixth of that window is re-read in the background (refresh-ahead), so a
  * busy user never waits for KV, while no copy older than the window is ever served. A copy is never
  * replaced by one of a lower revision: a stale KV read cannot undo a change this isolate has seen.
  */

@@ -131,7 +131,7 @@ describe("stale copies cannot undo a change", () => {
     );
     provisioner.remember(uid, blocked); // the block this isolate saw committed
     const background: Promise<unknown>[] = [];
-    now += 45_000; // past the refresh point, before expiry
+    now += 53_000; // past the refresh point (≤ 52.5 s), before expiry (≥ 55 s)
     expect(await provisioner.account(uid, (work) => background.push(work))).toEqual(blocked);
     expect(background).toHaveLength(1);
     await Promise.all(background);

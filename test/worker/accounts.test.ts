@@ -171,7 +171,7 @@ describe("accounts on demand", () => {
       const record = (await store().get(uid))!;
       await store().putRecord(uid, { ...record, status: "blocked" });
       const start = Date.now();
-      vi.setSystemTime(start + 29_000); // before any refresh-ahead (from 30 s) or expiry (from 45 s)
+      vi.setSystemTime(start + 49_000); // before any refresh-ahead (from 50 s) or expiry (from 55 s)
       expect((await issue(await hsJwt(uid))).status).toBe(200); // still this isolate's copy
       vi.setSystemTime(start + 61_000);
       const response = await issue(await hsJwt(uid));
@@ -182,7 +182,7 @@ describe("accounts on demand", () => {
     }
   });
 
-  it("re-reads a copy older than 30–40 s in the background (refresh-ahead), serving the copy meanwhile", async () => {
+  it("re-reads a copy older than 50–52.5 s in the background (refresh-ahead), serving the copy meanwhile", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       const uid = uniqueUid("ahead");
@@ -190,10 +190,10 @@ describe("accounts on demand", () => {
       const record = (await store().get(uid))!;
       await store().putRecord(uid, { ...record, status: "blocked" });
       const start = Date.now();
-      vi.setSystemTime(start + 42_000); // past any entry's refresh time (≤ 40 s), before any expiry (≥ 45 s)
+      vi.setSystemTime(start + 53_000); // past any entry's refresh time (≤ 52.5 s), before any expiry (≥ 55 s)
       // Served from the copy at once; the background read (awaited by the test's waitUntil) sees the block.
       expect((await issue(await hsJwt(uid))).status).toBe(200);
-      vi.setSystemTime(start + 43_000);
+      vi.setSystemTime(start + 54_000);
       expect((await issue(await hsJwt(uid))).status).toBe(403); // well before the copy would have expired
     } finally {
       vi.useRealTimers();

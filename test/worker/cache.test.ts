@@ -15,15 +15,16 @@ describe("ExpiringCache", () => {
     expect(cache.get("c", 3)).toBe("C");
   });
 
-  it("refreshes between 1/2 and 2/3 of the lifetime and expires between 3/4 and all of it", () => {
+  it("refreshes between 5/6 and 7/8 of the lifetime, at least 5 s before it expires, between 11/12 and all of it", () => {
     const cache = new ExpiringCache<string>(60_000, 100);
     for (let i = 0; i < 50; i++) cache.set(`k${i}`, "v", 0);
     for (let i = 0; i < 50; i++) {
       const entry = cache.entry(`k${i}`, 0)!;
-      expect(entry.refreshAt).toBeGreaterThanOrEqual(30_000);
-      expect(entry.refreshAt).toBeLessThanOrEqual(40_000);
-      expect(entry.expires).toBeGreaterThanOrEqual(45_000);
+      expect(entry.refreshAt).toBeGreaterThanOrEqual(50_000);
+      expect(entry.refreshAt).toBeLessThanOrEqual(52_500);
+      expect(entry.expires).toBeGreaterThanOrEqual(55_000);
       expect(entry.expires).toBeLessThanOrEqual(60_000);
+      expect(entry.expires - entry.refreshAt).toBeGreaterThanOrEqual(5_000);
     }
     expect(cache.get("k49", 60_000)).toBeUndefined();
   });
