@@ -339,7 +339,7 @@ async function main(): Promise<void> {
     return;
   }
   // Latency first, on the warm path proper: the judged pair is warmed (every user's record cached)
-  // and measured before any cached record is due for its refresh (30 s after it was cached), so the
+  // and measured before any cached record is due for its refresh (50 s after it was cached), so the
   // rounds measure the Worker, not Miniflare's local KV simulator answering a thousand refreshes that
   // come due together (an artefact of caching every user in the same second; the throughput rounds,
   // which run for minutes, include the refreshes). The whole phase takes about 26 s.

@@ -202,8 +202,9 @@ export async function startServices(
     }),
     logRequests: false,
     ...(inspectorPort ? { inspectorPort } : {}),
-    // The Worker still writes its access-log line per request, as in production (where Workers Logs
-    // collects it); here it is counted and dropped instead of being echoed to this terminal.
+    // What the Workers log is counted and dropped instead of being echoed to this terminal. A token
+    // endpoint's success writes no access-log line (as in production), so the count stays 0 in the
+    // warm rounds unless something fails.
     handleStructuredLogs: () => {
       workerLogLines++;
     },
