@@ -474,8 +474,7 @@ async function main(): Promise<void> {
   // The bursts last: their hundreds of concurrent users must not share the machine with the rounds.
   // And in a process of their own, as `BENCH_ONLY=burst` runs them: run from this one, after eleven
   // minutes of load generation, the same paced burst drained slower (p50 19.1 s against 14.3-14.7 s)
-  // and the operator's block reached NetEase in 972 ms against 144-294 ms.
-  unpinCores();
+  // and the operator's block reached NetEase in 972 ms against 144-294 ms. (The child unpins itself.)
   const burstOk =
     spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: "inherit",

@@ -25,7 +25,7 @@ import { DomainError } from "../errors.ts";
 import { logLine } from "../log.ts";
 
 /** A turn, or a refusal: `waitMs` until the turn; `retryAfterSeconds` until the caller should ask again. */
-export type SlotAnswer = { waitMs: number } | { retryAfterSeconds: number };
+export type TurnAnswer = { waitMs: number } | { retryAfterSeconds: number };
 
 /** How the schedule books and forgets; the defaults are LIMITS' and TIMING's. */
 export interface ScheduleBounds {
@@ -70,7 +70,7 @@ export class CreateSchedule {
    * `uid`'s answer at `now`, at `ratePerSecond` creations a second, for a caller that accepts up to
    * `maxWaitMs` of waiting on the spot.
    */
-  ask(uid: string, now: number, ratePerSecond: number, maxWaitMs: number): SlotAnswer {
+  ask(uid: string, now: number, ratePerSecond: number, maxWaitMs: number): TurnAnswer {
     const { horizonMs } = this.bounds;
     this.#forget(now);
     if (this.#released.has(uid)) return { waitMs: 0 };
@@ -152,7 +152,7 @@ export class CreatePacer extends DurableObject {
    * Resolves at `uid`'s turn with `{waitMs}` (how long it was held), or at once with a refusal
    * (its turn booked when within the horizon).
    */
-  async reserve(uid: string, ratePerSecond: number, maxWaitMs: number): Promise<SlotAnswer> {
+  async reserve(uid: string, ratePerSecond: number, maxWaitMs: number): Promise<TurnAnswer> {
     const asked = Date.now();
     const answer = this.#schedule.ask(uid, asked, ratePerSecond, maxWaitMs);
     if (!("waitMs" in answer)) return answer;
@@ -174,8 +174,6 @@ export interface PacerNamespace {
   idFromName(name: string): DurableObjectId;
   get(id: DurableObjectId): unknown;
 }
-
-type PacerStub = { reserve(uid: string, ratePerSecond: number, maxWaitMs: number): Promise<SlotAnswer> };
 
 /** Asks the deployment's pacer for a creation turn and waits for it. Create once per isolate. */
 export class CreatePacing {
@@ -201,10 +199,11 @@ export class CreatePacing {
    * own 416 handling still applies, and a sign-up is worth more than a perfect pace.
    */
   async acquire(uid: string): Promise<void> {
-    let answer: SlotAnswer;
+    let answer: TurnAnswer;
     try {
       // The stub is made per call: a stub belongs to the request (or object) that made it.
-      const stub = this.#namespace.get(this.#namespace.idFromName(this.#name)) as PacerStub;
+      // Typed from the class, as the account objects' client is, so the call cannot drift from it.
+      const stub = this.#namespace.get(this.#namespace.idFromName(this.#name)) as DurableObjectStub<CreatePacer>;
       answer = await stub.reserve(uid, this.ratePerSecond, this.maxWaitMs);
     } catch (error) {
       logLine("warn", { event: "create_pacer_unreachable", detail: error instanceof Error ? error.name : "error" });
