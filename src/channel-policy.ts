@@ -116,9 +116,14 @@ function issuePath(issue: v.BaseIssue<unknown>): string {
   return keys.length > 0 ? `$${keys.join("")}` : "$";
 }
 
-/** Whether `name` matches a grant's pattern with `{uid}` read as `uid`, literally. */
+/**
+ * Whether `name` matches a grant's pattern with `{uid}` read as `uid`, literally. The uid is joined
+ * in with split/join, never passed to `replace`/`replaceAll` as a replacement string: those read
+ * `$&`, `` $` ``, `$'` and `$$` in it, so a uid such as `a$'b` would stand for text of the pattern
+ * (another user's room) rather than for itself.
+ */
 export function matchesGrant(grant: ChannelGrant, uid: string, name: string): boolean {
-  const segments = grant.segments.map((segment) => segment.replaceAll("{uid}", uid));
+  const segments = grant.segments.map((segment) => segment.split("{uid}").join(uid));
   if (segments.length === 1) return name === segments[0];
   const first = segments[0]!;
   const last = segments[segments.length - 1]!;

@@ -1,5 +1,6 @@
 /** The NERTC channel policy (src/channel-policy.ts): pattern matching, precedence, claim narrowing, refusal. */
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type ChannelPolicy,
@@ -53,6 +54,67 @@ describe("channel patterns", () => {
     expect(matchesGrant(grant("user-{uid}-*"), "alice", "user-bob-room")).toBe(false);
     expect(matchesGrant(grant("{uid}"), "alice", "alice")).toBe(true);
     expect(matchesGrant(grant("{uid}:{uid}"), "a", "a:a")).toBe(true);
+  });
+
+  it("takes the uid literally: $ sequences in it are text, never replacement patterns", () => {
+    // The review's case: with String.replaceAll, `$'` became the pattern's text after {uid} ("-").
+    const victim = "550e8400-e29b-41d4-a716-446655440000";
+    const attacker = "550e8400$'e29b-41d4-a716-446655440000";
+    expect(matchesGrant(grant("user-{uid}-*"), attacker, `user-${victim}-private`)).toBe(false);
+    expect(matchesGrant(grant("user-{uid}-*"), attacker, `user-${attacker}-private`)).toBe(true);
+    for (const uid of ["$&", "$`", "$'", "$$", "$1", "$<name>", "a$&b"]) {
+      expect(matchesGrant(grant("user-{uid}"), uid, `user-${uid}`), uid).toBe(true);
+      expect(matchesGrant(grant("user-{uid}"), uid, "user-{uid}"), uid).toBe(false);
+      expect(matchesGrant(grant("user-{uid}"), uid, "user-user-"), uid).toBe(false);
+    }
+  });
+
+  it("reaches, for any uid and pattern, only names that hold the uid where {uid} stands", () => {
+    // An oracle written apart from matchesGrant: the pattern as an anchored RegExp, its literal
+    // text and the uid escaped, `*` as any run of characters.
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const oracle = (pattern: string, uid: string, name: string) =>
+      new RegExp(
+        `^${pattern
+          .split("*")
+          .map((part) => part.split("{uid}").map(escape).join(escape(uid)))
+          .join("[\\s\\S]*")}$`,
+      ).test(name);
+    // The uid alphabet with what replacement strings, globs and the placeholder read weighted heavily.
+    const uidArb = fc.string({
+      unit: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom("$", "*", "{", "}", "'", "`", "&", "$'", "$&", "$`", "$$", "{uid}") },
+        { weight: 3, arbitrary: fc.constantFrom("a", "b", "-", "1") },
+        { weight: 1, arbitrary: fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 }) },
+      ),
+      minLength: 1,
+      maxLength: 12,
+    });
+    const patternArb = fc.constantFrom(
+      "{uid}",
+      "user-{uid}",
+      "{uid}-room",
+      "user-{uid}-*",
+      "*-{uid}",
+      "a*{uid}*b",
+      "{uid}:{uid}",
+      "*{uid}*",
+      "live-*",
+    );
+    fc.assert(
+      fc.property(patternArb, uidArb, uidArb, fc.string({ maxLength: 6 }), (pattern, uid, other, filler) => {
+        const g = grant(pattern);
+        // Names built for this uid, for another uid, and from the pattern text itself.
+        const literal = (who: string) => pattern.split("*").join(filler).split("{uid}").join(who);
+        for (const name of [literal(uid), literal(other), pattern, literal(`${uid}${other}`), filler]) {
+          expect(matchesGrant(g, uid, name), `${pattern} ${JSON.stringify(uid)} ${JSON.stringify(name)}`).toBe(
+            oracle(pattern, uid, name),
+          );
+        }
+        expect(matchesGrant(g, uid, literal(uid))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it("takes the uid literally: a uid with * is no wildcard into other users' rooms", () => {

@@ -266,6 +266,27 @@ describe("NERTC permission keys and channel policy", () => {
     });
   });
 
+  it("reads $ sequences in a uid as text: no uid reaches another user's own rooms", async () => {
+    // The review's case: `$'` in the uid once stood for the pattern's text after {uid}.
+    const settings = { RTC_CHANNEL_POLICY: ROOMS };
+    const victim = crypto.randomUUID();
+    const attacker = `${victim.slice(0, 8)}$'${victim.slice(9)}`;
+    for (const channelName of [`user-${victim}-private`, `user-${victim.slice(0, 8)}-`]) {
+      expect(await refusal(await issueRtc(await hsJwt(attacker), { channelName }, settings))).toEqual({
+        status: 403,
+        error: "channel_refused",
+      });
+    }
+    // A uid's own rooms, spelt with its `$` sequence as written, are still its own (NERTC's channel
+    // characters hold `$` and `&`, not `'`).
+    const dollar = `${victim}$&`;
+    expect((await issueRtc(await hsJwt(dollar), { channelName: `user-${dollar}-1` }, settings)).status).toBe(200);
+    expect(await refusal(await issueRtc(await hsJwt(dollar), { channelName: `user-${victim}-1` }, settings))).toEqual({
+      status: 403,
+      error: "channel_refused",
+    });
+  });
+
   it("refuses a channel before provisioning anything, with a message that names no rule", async () => {
     const uid = uniqueUid("refused");
     const response = await issueRtc(await hsJwt(uid), { channelName: "lobby" }, { RTC_CHANNEL_POLICY: ROOMS });
