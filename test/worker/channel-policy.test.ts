@@ -72,12 +72,12 @@ describe("channel patterns", () => {
   it("reaches, for any uid and pattern, only names that hold the uid where {uid} stands", () => {
     // An oracle written apart from matchesGrant: the pattern as an anchored RegExp, its literal
     // text and the uid escaped, `*` as any run of characters.
-    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     const oracle = (pattern: string, uid: string, name: string) =>
       new RegExp(
         `^${pattern
           .split("*")
-          .map((part) => part.split("{uid}").map(escape).join(escape(uid)))
+          .map((part) => part.split("{uid}").map(literally).join(literally(uid)))
           .join("[\\s\\S]*")}$`,
       ).test(name);
     // The uid alphabet with what replacement strings, globs and the placeholder read weighted heavily.
