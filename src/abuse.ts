@@ -1,6 +1,7 @@
 /**
  * Abuse limits, on Cloudflare's Rate Limiting binding (configured in wrangler.toml, simulated
- * locally by Miniflare): per uid on token issuance, and per client IP on failed authentication
+ * locally by Miniflare): per uid on token issuance, and per client network (an IPv4 address, an IPv6
+ * /64: see `networkOf`) on failed authentication
  * (session, admin and NetEase-callback 401s). Over a limit the answer is 429 `rate_limited` with
  * Retry-After. Counting is per Cloudflare location and approximate, as the binding documents; it
  * stops floods, it is not an exact quota.
@@ -39,6 +40,33 @@ export function clientIpOf(request: Request): string {
   return request.headers.get("CF-Connecting-IP") ?? "unknown";
 }
 
+const HEXTET = /^[0-9a-f]{1,4}$/;
+
+/**
+ * The client network an IP belongs to, as per-client limits count it: an IPv4 address as it is, an
+ * IPv6 address as its /64 (`2001:db8:0:1::/64`). Why: one IPv6 subscriber is handed a whole /64
+ * (RFC 6177), so counting single IPv6 addresses would give every caller 2^64 fresh ones. Anything
+ * that is not an IPv6 address is its own network.
+ */
+export function networkOf(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const halves = ip.toLowerCase().split("::");
+  if (halves.length > 2) return ip;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  // A dotted IPv4 ending (`::ffff:192.0.2.1`) stands for the last two hextets.
+  if (tail.at(-1)?.includes(".")) tail.splice(-1, 1, "0", "0");
+  else if (halves.length === 1 && head.at(-1)?.includes(".")) head.splice(-1, 1, "0", "0");
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return ip;
+  const hextets = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (!hextets.every((hextet) => HEXTET.test(hextet))) return ip;
+  return `${hextets
+    .slice(0, 4)
+    .map((hextet) => Number.parseInt(hextet, 16).toString(16))
+    .join(":")}::/64`;
+}
+
 /**
  * Counts `answer` against its client IP when it is a 401, and returns the answer to send: the
  * same one, or a 429 `rate_limited` once the IP is over its limit of failures (its code goes to
@@ -52,18 +80,23 @@ export async function countAuthFailure(
 ): Promise<Response> {
   const limiter = runtime.config.rateLimiters.authFailures;
   if (!limiter || answer.status !== 401) return answer;
-  const { success } = await limiter.limit({ key: `ip:${clientIpOf(request)}` });
+  const { success } = await limiter.limit({ key: `ip:${networkOf(clientIpOf(request))}` });
   if (success) return answer;
   const { code, message, headers } = describeError(new DomainError("rate_limited"));
   fields.error = code;
   return errorResponse(code, message, headers);
 }
 
-/** Counts the 401s this route answers per client IP; over the limit, a failing request's 401 becomes a 429. */
+/**
+ * Counts every 401 answered behind it per client IP; over the limit, a failing request's 401 becomes a
+ * 429. Mounted around the whole app, so that no route that authenticates can be left out of it: a
+ * 401 is a failed authentication wherever it comes from.
+ */
 export function limitAuthFailures(): MiddlewareHandler<AppEnv> {
   return async function limitAuthFailures(c, next) {
-    const runtime = c.get("runtime");
-    if (!runtime.config.rateLimiters.authFailures) return next();
+    // Without a runtime (unusable settings) nothing authenticates.
+    const runtime = c.get("runtime") as Runtime | undefined;
+    if (!runtime?.config.rateLimiters.authFailures) return next();
     await next();
     const answer = await countAuthFailure(runtime, c.req.raw, c.res, c.get("logFields"));
     if (answer === c.res) return;

@@ -52,6 +52,11 @@ export interface Env {
   SESSION_TOKEN_USE?: string;
   /** The claim that becomes the uid (default `sub`). */
   SESSION_UID_CLAIM?: string;
+  /**
+   * A claim with the time the user signed in (seconds, ms or ISO 8601; `amr` and `fva` by their
+   * providers' shapes), replacing the provider's own rule for what a revocation is compared with.
+   */
+  SESSION_SIGN_IN_CLAIM?: string;
   /** Several issuers at once: a JSON list of issuer entries (replaces the one-issuer settings). */
   SESSION_ISSUERS?: string;
   ACCID_SECRET?: string;

@@ -58,6 +58,13 @@ export const LIMITS = {
   createBookingHorizonMs: 60_000,
   /** How late a booked sign-up may come back and still keep its turn (clients retry with jitter). */
   createBookingGraceMs: 5_000,
+  /**
+   * Booked creation turns one client network (an IPv4 address, an IPv6 /64) may hold at once: a
+   * turn is spent whether or not its caller returns, so this bounds what turns booked and never
+   * claimed (cheap identities, anonymous sign-ins) can hold back. Many users behind one carrier
+   * address still get turns; past this they queue again when they return, as before booking existed.
+   */
+  createBookingsPerNetwork: 10,
   /** NIM_CREATE_RATE's ceiling: NetEase sells higher caps than its default ~100/s, not unbounded ones. */
   maxCreateRate: 10_000,
   /** Issuers in SESSION_ISSUERS: enough for a migration plus staff and customers, few enough to read. */

@@ -32,6 +32,7 @@ import {
   loginDecisionSchema,
   metricsResponseSchema,
   operatorResponseSchema,
+  readinessSchema,
   readySchema,
   rtcTokenResponseSchema,
   serviceIndexSchema,
@@ -152,10 +153,11 @@ const OPERATIONS: readonly Operation[] = [
     method: "get",
     path: "/readyz",
     operationId: "ready",
-    summary: "Whether the service can issue tokens: configuration, KV, the JWKS and a signed NetEase call.",
+    summary:
+      "Whether the service can issue tokens: configuration, KV, the JWKS and a signed NetEase call (each check's outcome: GET /admin/v1/ready).",
     responses: {
       200: { description: "Every check passed.", schema: "Ready" },
-      503: { description: "The checks named in `failed` did not pass.", schema: "Ready" },
+      503: { description: "The kinds of check named in `failed` did not pass.", schema: "Ready" },
     },
     errors: [],
   },
@@ -199,6 +201,18 @@ const OPERATIONS: readonly Operation[] = [
     summary: "Who the credential names (the operator the audit trail records), and how it signed in.",
     security: "admin",
     responses: { 200: { description: "The operator.", schema: "Operator" } },
+    errors: ADMIN_ERRORS,
+  },
+  {
+    method: "get",
+    path: "/admin/v1/ready",
+    operationId: "getReadiness",
+    summary: "Every readiness check with its outcome and latency (which issuer's keys failed, and why).",
+    security: "admin",
+    responses: {
+      200: { description: "Every check passed.", schema: "Readiness" },
+      503: { description: "The checks named in `failed` did not pass.", schema: "Readiness" },
+    },
     errors: ADMIN_ERRORS,
   },
   {
@@ -444,6 +458,7 @@ export function buildOpenApiDocument(
         Health: jsonSchema(healthSchema),
         ServiceIndex: jsonSchema(serviceIndexSchema),
         Ready: jsonSchema(readySchema),
+        Readiness: jsonSchema(readinessSchema),
         AdminAccount: jsonSchema(adminAccountSchema),
         BindRequest: jsonSchema(bindRequestSchema()),
         BlockRequest: jsonSchema(blockRequestSchema()),

@@ -108,10 +108,19 @@ export const healthSchema = v.strictObject({
   invalid: v.optional(v.pipe(v.array(v.string()), v.description("names of invalid settings"))),
 });
 
-/** `GET /readyz`. */
+/** `GET /readyz`: for anyone. */
 export const readySchema = v.strictObject({
   status: v.picklist(["ready", "not_ready"]),
-  failed: v.pipe(v.array(v.string()), v.description("names of the checks that failed")),
+  failed: v.pipe(
+    v.array(v.picklist(["config", "kv", "netease", "keys"])),
+    v.description("the kinds of check that failed (/healthz names a config problem's settings)"),
+  ),
+});
+
+/** `GET /admin/v1/ready`: for operators. */
+export const readinessSchema = v.strictObject({
+  status: v.picklist(["ready", "not_ready"]),
+  failed: v.pipe(v.array(v.string()), v.description("the checks that failed: config, kv, netease, keys:<issuer name>")),
   checks: v.record(
     v.string(),
     v.strictObject({

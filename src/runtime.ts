@@ -14,6 +14,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
 import { AccountObjectClient } from "./account-object/client.ts";
+import { AccountCache } from "./accounts/cache.ts";
 import { AccountLookup } from "./accounts/lookup.ts";
 import { type Config, ConfigError, type Env, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
@@ -92,7 +93,8 @@ function buildRuntime(config: Config): Runtime {
   const metrics = new Metrics(config.metrics);
   const nim = nimServerApi(config, metrics);
   const store = new AccountStore(config.accounts);
-  const accountObjects = new AccountObjectClient(config.accountObjects);
+  const cache = new AccountCache();
+  const accountObjects = new AccountObjectClient(config.accountObjects, cache);
   const { createPacing } = config;
   const pacing = createPacing && new CreatePacing(createPacing.pacers, config.appKey, createPacing.rate);
   return Object.freeze({
@@ -101,7 +103,7 @@ function buildRuntime(config: Config): Runtime {
     nim,
     store,
     accountObjects,
-    lookup: new AccountLookup(accountObjects, store, metrics, pacing),
+    lookup: new AccountLookup(accountObjects, store, cache, metrics, pacing),
     metrics,
     access: config.access && new AccessVerifier(config.access),
     tokenRequestSchema: tokenRequestSchema(config.ttl),

@@ -21,15 +21,15 @@ function say(text) {
 }
 
 /**
- * Calls the admin API (`path` under /admin/v1, or from the root with `root`); resolves to
+ * Calls the admin API (`path` under /admin/v1); resolves to
  * { status, body, headers }, whatever the status.
  */
-async function call(method, path, { body, requestId, root = false } = {}) {
+async function call(method, path, { body, requestId } = {}) {
   const headers = { Accept: "application/json" };
   if (adminToken) headers.Authorization = `Bearer ${adminToken}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (requestId) headers["X-Request-Id"] = requestId;
-  const response = await fetch(root ? path : `${API}${path}`, {
+  const response = await fetch(`${API}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -339,7 +339,7 @@ $("#import-csv").addEventListener("click", () => {
 // ---- health ----
 
 $("#health-check").addEventListener("click", async () => {
-  const answer = await call("GET", "/readyz", { root: true });
+  const answer = await call("GET", "/ready");
   if (!answer.body?.checks) return say(`Health: ${problem(answer)}`);
   $("#health-status").textContent =
     answer.body.status === "ready" ? "Ready." : `Not ready: ${answer.body.failed.join(", ")}.`;

@@ -9,8 +9,13 @@
  * plain `ObjectAnswer` and this module turns a failure back into the `DomainError` it was. The stub's
  * type comes from the class itself (`DurableObjectStub<AccountObject>`), so a method and its caller
  * cannot drift apart.
+ *
+ * Every answer passes through `#settle`, the one place that decides what this isolate's account
+ * cache learns from an object: the record an operation committed, so the change is seen here at
+ * once, and never a replayed answer (see `AccountCache`).
  */
 
+import type { AccountCache } from "../accounts/cache.ts";
 import type { ObjectNamespace } from "../config.ts";
 import { LIMITS } from "../constants.ts";
 import { DomainError } from "../errors.ts";
@@ -21,21 +26,37 @@ import type { AccountObject } from "./object.ts";
 
 /** Calls the object of a uid and unwraps its answer. Cheap to construct. */
 export class AccountObjectClient {
-  constructor(readonly namespace: ObjectNamespace) {}
+  constructor(
+    readonly namespace: ObjectNamespace,
+    /** Where committed records are kept for the token path; none for a client that reads nothing back. */
+    readonly cache?: AccountCache,
+  ) {}
 
   /** The authoritative record of `uid`, or null. */
   async get(uid: string): Promise<AccountRecord | null> {
-    return (await settle(() => this.#object(uid).get(uid))).value;
+    return (
+      await this.#settle(
+        uid,
+        (o) => o.get(uid),
+        (record) => record,
+      )
+    ).value;
   }
 
   /** The record of `uid`, registering the uid's IM account first if it has none (then `created`). */
   async provision(uid: string): Promise<{ record: AccountRecord; created: boolean }> {
-    return (await settle(() => this.#object(uid).provision(uid))).value;
+    return (await this.#settle(uid, (o) => o.provision(uid), withRecord)).value;
   }
 
   /** The record of `uid` with an RTC uid assigned (404 `account_not_found` without a record). */
   async withRtcUid(uid: string): Promise<AccountRecord> {
-    return (await settle(() => this.#object(uid).withRtcUid(uid))).value;
+    return (
+      await this.#settle(
+        uid,
+        (o) => o.withRtcUid(uid),
+        (record) => record,
+      )
+    ).value;
   }
 
   bind(
@@ -43,53 +64,84 @@ export class AccountObjectClient {
     accid: string,
     options: OperationOptions & { registered?: boolean } = {},
   ): Promise<Operated<{ record: AccountRecord; outcome: BindOutcome }>> {
-    return settle(() => this.#object(uid).bind(uid, accid, options));
+    return this.#settle(uid, (o) => o.bind(uid, accid, options), withRecord);
   }
 
   block(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
-    return settle(() => this.#object(uid).block(uid, kick, options));
+    return this.#settle(
+      uid,
+      (o) => o.block(uid, kick, options),
+      (record) => record,
+    );
   }
 
   unblock(uid: string, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
-    return settle(() => this.#object(uid).unblock(uid, options));
+    return this.#settle(
+      uid,
+      (o) => o.unblock(uid, options),
+      (record) => record,
+    );
   }
 
   rotate(
     uid: string,
     options: OperationOptions = {},
   ): Promise<Operated<{ record: AccountRecord; previousAccid: string }>> {
-    return settle(() => this.#object(uid).rotate(uid, options));
+    return this.#settle(uid, (o) => o.rotate(uid, options), withRecord);
   }
 
   /** Revokes the uid's sessions and tokens issued before now; with `kick`, kicks its live IM sessions. */
   revoke(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<Revocation>> {
-    return settle(() => this.#object(uid).revoke(uid, kick, options));
+    return this.#settle(uid, (o) => o.revoke(uid, kick, options), withRecord);
   }
 
   /** The uid's audit trail, newest first: `limit` entries older than the entry `before`. */
   async history(uid: string, limit: number, before?: number): Promise<HistoryPage> {
-    return (await settle(() => this.#object(uid).history(uid, limit, before))).value;
+    return (
+      await this.#settle(
+        uid,
+        async (o) => o.history(uid, limit, before),
+        () => null,
+      )
+    ).value;
   }
 
-  #object(uid: string): DurableObjectStub<AccountObject> {
-    // The binding's declared class is AccountObject (wrangler.toml; the deploy preflight checks it);
-    // config.ts keeps the namespace untyped so that it need not import this folder.
-    return this.namespace.get(this.namespace.idFromName(uid)) as DurableObjectStub<AccountObject>;
+  /**
+   * Calls `uid`'s object and unwraps its answer; the record `recordOf` finds in a fresh (not
+   * replayed) success goes into the cache.
+   */
+  async #settle<T>(
+    uid: string,
+    call: (object: DurableObjectStub<AccountObject>) => Promise<ObjectAnswer<T>>,
+    recordOf: (value: T) => AccountRecord | null,
+  ): Promise<Operated<T>> {
+    let answer: ObjectAnswer<T>;
+    try {
+      // The binding's declared class is AccountObject (wrangler.toml; the deploy preflight checks
+      // it); config.ts keeps the namespace untyped so that it need not import this folder.
+      answer = await call(this.namespace.get(this.namespace.idFromName(uid)) as DurableObjectStub<AccountObject>);
+    } catch (error) {
+      // The object could not be reached or was reset mid-call (deploys, overload): Cloudflare's own
+      // fault, retryable. Whether the change happened is unknown; a retry with the same X-Request-Id
+      // is answered from the object's record of it.
+      const cause = error instanceof Error ? error.message.slice(0, LIMITS.logDetailChars) : "error";
+      throw new DomainError("storage_unavailable", { detail: `account object: ${cause}` });
+    }
+    if (!answer.ok) {
+      if (answer.kind === "internal") throw new Error(answer.detail ?? "account object failed");
+      throw new DomainError(answer.kind, {
+        detail: answer.detail,
+        reason: answer.reason,
+        retryAfter: answer.retryAfter,
+      });
+    }
+    const replayed = answer.replayed === true;
+    const record = replayed ? null : recordOf(answer.value);
+    if (record && this.cache) this.cache.keep(uid, record);
+    return { value: answer.value, replayed };
   }
 }
 
-async function settle<T>(call: () => Promise<ObjectAnswer<T>>): Promise<Operated<T>> {
-  let answer: ObjectAnswer<T>;
-  try {
-    answer = await call();
-  } catch (error) {
-    // The object could not be reached or was reset mid-call (deploys, overload): Cloudflare's own
-    // fault, retryable. Whether the change happened is unknown; a retry with the same X-Request-Id
-    // is answered from the object's record of it.
-    const cause = error instanceof Error ? error.message.slice(0, LIMITS.logDetailChars) : "error";
-    throw new DomainError("storage_unavailable", { detail: `account object: ${cause}` });
-  }
-  if (answer.ok) return { value: answer.value, replayed: answer.replayed === true };
-  if (answer.kind === "internal") throw new Error(answer.detail ?? "account object failed");
-  throw new DomainError(answer.kind, { detail: answer.detail, reason: answer.reason, retryAfter: answer.retryAfter });
+function withRecord<T extends { record: AccountRecord }>(value: T): AccountRecord {
+  return value.record;
 }

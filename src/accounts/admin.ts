@@ -22,7 +22,6 @@ import type { NimServerApi } from "../nim/server-api.ts";
 import type { AccountRecord } from "../records/record.ts";
 import type { AccountStore } from "../records/store.ts";
 import type { ImportOutcome, ImportResponse, ImportRowResult } from "../responses.ts";
-import type { AccountLookup } from "./lookup.ts";
 
 /** One import row as sent, with the number it is reported under (array place or NDJSON line). */
 export interface NumberedRow {
@@ -36,7 +35,6 @@ export class AccountAdmin {
     readonly objects: AccountObjectClient,
     readonly store: AccountStore,
     readonly nim: NimServerApi,
-    readonly lookup: AccountLookup,
     /** The request's id: joins audit lines to the access log, and makes a repeated request idempotent. */
     readonly requestId: string,
     /** Who asks: an Access email, "service-token:<name>", or "admin token". */
@@ -217,10 +215,9 @@ export class AccountAdmin {
   }
 
   /**
-   * Runs one change in the uid's object, keeps its committed record in this isolate's cache, and
-   * writes the audit line: the accid it ended on and its outcome, or the failure. A replayed answer
-   * (a repeated X-Request-Id) changed nothing now and may be older than the committed record: it is
-   * audited as `replayed` and never cached, or a replayed unblock would hand a blocked user tokens.
+   * Runs one change in the uid's object (whose client keeps the committed record in this isolate's
+   * cache) and writes the audit line: the accid it ended on and its outcome, or the failure. A
+   * replayed answer (a repeated X-Request-Id) changed nothing now: it is audited as `replayed`.
    */
   async #audited<T>(
     what: string,
@@ -233,7 +230,6 @@ export class AccountAdmin {
     try {
       const done = await operation();
       const { record, outcome } = result(done.value);
-      if (!done.replayed) this.lookup.remember(uid, record);
       this.#log(what, uid, record.accid, done.replayed ? "replayed" : outcome, started);
       return done;
     } catch (error) {

@@ -1,8 +1,10 @@
 /**
- * A small bounded map whose entries expire, for the records an isolate has already read.
+ * The records an isolate has already read or seen committed: a small bounded map whose entries
+ * expire, and the account cache built on it.
  */
 
-import { CACHE_SIZES } from "../constants.ts";
+import { CACHE_SIZES, TIMING } from "../constants.ts";
+import { type AccountRecord, revisionOf } from "../records/record.ts";
 
 /**
  * A small bounded map with per-entry expiry, for records an isolate has already read. Evicts the
@@ -45,5 +47,40 @@ export class ExpiringCache<V> {
     const spread = Math.random();
     const refreshAt = now + (this.ttlMs * 5) / 6 + (spread * this.ttlMs) / 24;
     this.#entries.set(key, { value, refreshAt, expires: now + (this.ttlMs * 11) / 12 + (spread * this.ttlMs) / 12 });
+  }
+}
+
+/**
+ * The isolate's copies of account records, shared by the token path's lookup (what it reads from KV)
+ * and the account objects' client (what an object just committed). A copy is never replaced by one
+ * of a lower revision, so a stale KV read cannot undo a change this isolate has seen.
+ *
+ * What may enter is decided in two places only: `AccountLookup` keeps what it read from KV, and
+ * `AccountObjectClient` keeps what an object committed, never a replayed answer (a repeated
+ * X-Request-Id: the first answer's record, which may be older than the committed one, and whose
+ * entry would otherwise be renewed for another minute by every replay).
+ */
+export class AccountCache {
+  readonly #entries: ExpiringCache<AccountRecord>;
+
+  constructor(
+    readonly now: () => number = () => Date.now(),
+    ttlMs: number = TIMING.accountCacheTtlMs,
+  ) {
+    this.#entries = new ExpiringCache<AccountRecord>(ttlMs);
+  }
+
+  /** The live copy of `uid`'s record with its refresh and expiry times, or undefined. */
+  entry(uid: string): { value: AccountRecord; refreshAt: number; expires: number } | undefined {
+    return this.#entries.entry(uid, this.now());
+  }
+
+  /** Keeps `record` unless the cache holds a newer revision; returns the copy now held. */
+  keep(uid: string, record: AccountRecord): AccountRecord {
+    const now = this.now();
+    const cached = this.#entries.get(uid, now);
+    if (cached && revisionOf(cached) > revisionOf(record)) return cached;
+    this.#entries.set(uid, record, now);
+    return record;
   }
 }

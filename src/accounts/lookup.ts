@@ -15,53 +15,48 @@
  */
 
 import type { AccountObjectClient } from "../account-object/client.ts";
-import { TIMING } from "../constants.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CreatePacing } from "../pacing/create-pacer.ts";
-import { type AccountRecord, revisionOf } from "../records/record.ts";
+import type { AccountRecord } from "../records/record.ts";
 import type { AccountStore } from "../records/store.ts";
-import { ExpiringCache } from "./cache.ts";
+import type { AccountCache } from "./cache.ts";
 
 /** Per-isolate account lookup with a record cache and single-flight first use. */
 export class AccountLookup {
-  readonly #cache = new ExpiringCache<AccountRecord>(TIMING.accountCacheTtlMs);
   readonly #inflight = new Map<string, Promise<AccountRecord>>();
   readonly #rtcInflight = new Map<string, Promise<number>>();
 
   constructor(
+    /** The account objects' client, which keeps what they commit in `cache`. */
     readonly objects: AccountObjectClient,
     readonly store: AccountStore,
+    /** The isolate's record copies, shared with `objects`. */
+    readonly cache: AccountCache,
     /** Counts first-time creations (`account_created`). */
     readonly metrics?: Metrics,
     /** Paces first-time creations below NetEase's cap; undefined when NIM_CREATE_RATE is 0. */
     readonly pacing?: CreatePacing,
-    readonly now: () => number = () => Date.now(),
   ) {}
 
   /**
-   * The account for `uid`, registering it with NetEase if this is the uid's first use. `background`
-   * (the request's `waitUntil`) keeps a refresh-ahead read alive after the answer is sent.
+   * The account for `uid`, registering it with NetEase if this is the uid's first use (its creation
+   * turn asked for from the client's `network`, read only then: see `CreatePacing.acquire`).
+   * `background` (the request's `waitUntil`) keeps a refresh-ahead read alive after the answer is sent.
    */
-  account(uid: string, background?: (work: Promise<unknown>) => void): Promise<AccountRecord> {
-    const now = this.now();
-    const entry = this.#cache.entry(uid, now);
+  account(uid: string, background?: (work: Promise<unknown>) => void, network?: () => string): Promise<AccountRecord> {
+    const entry = this.cache.entry(uid);
     if (entry) {
-      if (background && now >= entry.refreshAt && !this.#inflight.has(uid)) {
+      if (background && this.cache.now() >= entry.refreshAt && !this.#inflight.has(uid)) {
         background(this.#refresh(uid));
       }
       return Promise.resolve(entry.value);
     }
     let pending = this.#inflight.get(uid);
     if (!pending) {
-      pending = this.#load(uid).finally(() => this.#inflight.delete(uid));
+      pending = this.#load(uid, network).finally(() => this.#inflight.delete(uid));
       this.#inflight.set(uid, pending);
     }
     return pending;
-  }
-
-  /** Keeps a record the uid's object just committed (admin operations), so it is seen here at once. */
-  remember(uid: string, record: AccountRecord): void {
-    this.#keep(uid, record);
   }
 
   /** Re-reads `uid` from KV in the background; a failed read changes nothing (the copy expires on time). */
@@ -69,8 +64,8 @@ export class AccountLookup {
     const refresh = this.store
       .get(uid)
       .then((record) => {
-        if (record) this.#keep(uid, record);
-        return record ?? this.#cache.get(uid, this.now())!;
+        if (record) this.cache.keep(uid, record);
+        return record ?? this.cache.entry(uid)!.value;
       })
       .finally(() => this.#inflight.delete(uid));
     this.#inflight.set(uid, refresh);
@@ -80,22 +75,16 @@ export class AccountLookup {
     );
   }
 
-  /** Caches `record` unless the cache holds a newer revision (KV may answer with an older copy). */
-  #keep(uid: string, record: AccountRecord): AccountRecord {
-    const cached = this.#cache.get(uid, this.now());
-    if (cached && revisionOf(cached) > revisionOf(record)) return cached;
-    this.#cache.set(uid, record, this.now());
-    return record;
-  }
-
-  async #load(uid: string): Promise<AccountRecord> {
+  async #load(uid: string, network: (() => string) | undefined): Promise<AccountRecord> {
     const stored = await this.store.get(uid);
-    if (stored) return this.#keep(uid, stored);
-    const started = this.now();
-    await this.pacing?.acquire(uid);
+    // KV may answer with an older copy than one this isolate saw committed: the cache keeps the newer.
+    if (stored) return this.cache.keep(uid, stored);
+    const started = Date.now();
+    await this.pacing?.acquire(uid, network?.());
+    // The client keeps the committed record in the cache.
     const { record, created } = await this.objects.provision(uid);
-    if (created) this.metrics?.record("account_created", ["", ""], this.now() - started);
-    return this.#keep(uid, record);
+    if (created) this.metrics?.record("account_created", ["", ""], Date.now() - started);
+    return record;
   }
 
   /**
@@ -108,10 +97,7 @@ export class AccountLookup {
     if (!pending) {
       pending = this.objects
         .withRtcUid(uid)
-        .then((updated) => {
-          this.#keep(uid, updated);
-          return updated.rtcUid!;
-        })
+        .then((updated) => updated.rtcUid!)
         .finally(() => this.#rtcInflight.delete(uid));
       this.#rtcInflight.set(uid, pending);
     }

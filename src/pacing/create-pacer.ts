@@ -12,7 +12,13 @@
  *
  * The Worker asks before it wakes the uid's object, so a refusal costs one call to this object and
  * nothing else. Known users never ask (KV has their record), and operator actions (block, unblock,
- * rotate, bind, import) never ask: they are few, and must not wait behind a launch. A uid released in
+ * rotate, bind, import) never ask: they are few, and must not wait behind a launch.
+ *
+ * A booked turn is spent whether or not its caller comes back, so a caller could hold back real
+ * sign-ups by booking turns it never claims: cheap identities (anonymous sign-ins) make a uid each
+ * for nothing. So each client network (an IPv4 address, an IPv6 /64) holds at most
+ * `LIMITS.createBookingsPerNetwork` booked turns at once; past that its callers are refused without a
+ * booking, and queue again when they return. A uid released in
  * the last minute (KV's consistency window: another location may not see its record yet) goes past
  * the queue, though never past the per-second limit. The schedule lives in the object's memory: if
  * the object is evicted, it restarts empty, which at worst lets one second's worth of creations
@@ -35,12 +41,15 @@ export interface ScheduleBounds {
   graceMs: number;
   /** How long a released uid goes past the queue (KV's consistency window). */
   rememberMs: number;
+  /** How many booked turns one client network may hold at once. */
+  bookingsPerNetwork: number;
 }
 
 const DEFAULT_BOUNDS: ScheduleBounds = {
   horizonMs: LIMITS.createBookingHorizonMs,
   graceMs: LIMITS.createBookingGraceMs,
   rememberMs: TIMING.accountCacheTtlMs,
+  bookingsPerNetwork: LIMITS.createBookingsPerNetwork,
 };
 
 /**
@@ -52,8 +61,10 @@ const DEFAULT_BOUNDS: ScheduleBounds = {
 export class CreateSchedule {
   /** When the next unbooked turn is (ms). */
   #next = 0;
-  /** uid → its booked turn, in turn order (turns only grow, so insertion order is turn order). */
-  readonly #booked = new Map<string, number>();
+  /** uid → its booked turn and the network that booked it, in turn order (turns only grow). */
+  readonly #booked = new Map<string, { turn: number; network: string }>();
+  /** network → how many turns it holds booked. */
+  readonly #held = new Map<string, number>();
   /** uid → when it was released, oldest first. */
   readonly #released = new Map<string, number>();
   /** When recent callers were released (ms, oldest first; at most a second's worth). */
@@ -67,19 +78,20 @@ export class CreateSchedule {
   }
 
   /**
-   * `uid`'s answer at `now`, at `ratePerSecond` creations a second, for a caller that accepts up to
-   * `maxWaitMs` of waiting on the spot.
+   * `uid`'s answer at `now`, at `ratePerSecond` creations a second, for a caller from `network`
+   * (see `networkOf`) that accepts up to `maxWaitMs` of waiting on the spot.
    */
-  ask(uid: string, now: number, ratePerSecond: number, maxWaitMs: number): TurnAnswer {
-    const { horizonMs } = this.bounds;
+  ask(uid: string, now: number, ratePerSecond: number, maxWaitMs: number, network = ""): TurnAnswer {
+    const { horizonMs, bookingsPerNetwork } = this.bounds;
     this.#forget(now);
     if (this.#released.has(uid)) return { waitMs: 0 };
     const booked = this.#booked.get(uid);
     if (booked !== undefined) {
+      const { turn } = booked;
       // Back too early (its client ignored the Retry-After): told again, its turn kept.
-      if (booked - now > maxWaitMs) return { retryAfterSeconds: comeBackBefore(booked - now, maxWaitMs) };
-      this.#booked.delete(uid);
-      return { waitMs: Math.max(0, booked - now) };
+      if (turn - now > maxWaitMs) return { retryAfterSeconds: comeBackBefore(turn - now, maxWaitMs) };
+      this.#unbook(uid, booked.network);
+      return { waitMs: Math.max(0, turn - now) };
     }
     const turn = Math.max(now, this.#next);
     const waitMs = turn - now;
@@ -87,10 +99,22 @@ export class CreateSchedule {
       // Not even bookable: come back when the queue reaches back within the horizon.
       return { retryAfterSeconds: Math.ceil((waitMs - horizonMs) / 1000) };
     }
+    if (waitMs > maxWaitMs && (this.#held.get(network) ?? 0) >= bookingsPerNetwork) {
+      // The network holds its share of the queue: no turn taken, come back when this one would be.
+      return { retryAfterSeconds: comeBackBefore(waitMs, maxWaitMs) };
+    }
     this.#next = turn + 1000 / ratePerSecond;
     if (waitMs <= maxWaitMs) return { waitMs };
-    this.#booked.set(uid, turn);
+    this.#booked.set(uid, { turn, network });
+    this.#held.set(network, (this.#held.get(network) ?? 0) + 1);
     return { retryAfterSeconds: comeBackBefore(waitMs, maxWaitMs) };
+  }
+
+  #unbook(uid: string, network: string): void {
+    this.#booked.delete(uid);
+    const held = (this.#held.get(network) ?? 1) - 1;
+    if (held > 0) this.#held.set(network, held);
+    else this.#held.delete(network);
   }
 
   /** How long from `now` until one more release keeps every 1000 ms at `ratePerSecond` or fewer. */
@@ -107,9 +131,9 @@ export class CreateSchedule {
 
   /** Drops turns whose callers are later than the grace (their turn is lost) and old releases. */
   #forget(now: number): void {
-    for (const [uid, turn] of this.#booked) {
+    for (const [uid, { turn, network }] of this.#booked) {
       if (turn >= now - this.bounds.graceMs) break;
-      this.#booked.delete(uid);
+      this.#unbook(uid, network);
     }
     for (const [uid, at] of this.#released) {
       if (at >= now - this.bounds.rememberMs) break;
@@ -152,9 +176,9 @@ export class CreatePacer extends DurableObject {
    * Resolves at `uid`'s turn with `{waitMs}` (how long it was held), or at once with a refusal
    * (its turn booked when within the horizon).
    */
-  async reserve(uid: string, ratePerSecond: number, maxWaitMs: number): Promise<TurnAnswer> {
+  async reserve(uid: string, ratePerSecond: number, maxWaitMs: number, network = ""): Promise<TurnAnswer> {
     const asked = Date.now();
-    const answer = this.#schedule.ask(uid, asked, ratePerSecond, maxWaitMs);
+    const answer = this.#schedule.ask(uid, asked, ratePerSecond, maxWaitMs, network);
     if (!("waitMs" in answer)) return answer;
     if (answer.waitMs > 0) await sleep(answer.waitMs);
     for (let wait = this.#schedule.windowWait(Date.now(), ratePerSecond); wait > 0; ) {
@@ -193,18 +217,19 @@ export class CreatePacing {
   }
 
   /**
-   * Resolves when `uid` may have its account created (the pacer holds it until its turn); throws
-   * `creation_queue_full` (503 with the Retry-After that brings the user back for its booked turn)
-   * when the turn is too far away. A pacer that cannot be reached does not stop creations: NetEase's
-   * own 416 handling still applies, and a sign-up is worth more than a perfect pace.
+   * Resolves when `uid`, asking from `network` (`networkOf` its client's IP), may have its account
+   * created (the pacer holds it until its turn); throws `creation_queue_full` (503 with the
+   * Retry-After that brings the user back for its booked turn) when the turn is too far away. A
+   * pacer that cannot be reached does not stop creations: NetEase's own 416 handling still applies,
+   * and a sign-up is worth more than a perfect pace.
    */
-  async acquire(uid: string): Promise<void> {
+  async acquire(uid: string, network = ""): Promise<void> {
     let answer: TurnAnswer;
     try {
       // The stub is made per call: a stub belongs to the request (or object) that made it.
       // Typed from the class, as the account objects' client is, so the call cannot drift from it.
       const stub = this.#namespace.get(this.#namespace.idFromName(this.#name)) as DurableObjectStub<CreatePacer>;
-      answer = await stub.reserve(uid, this.ratePerSecond, this.maxWaitMs);
+      answer = await stub.reserve(uid, this.ratePerSecond, this.maxWaitMs, network);
     } catch (error) {
       logLine("warn", { event: "create_pacer_unreachable", detail: error instanceof Error ? error.name : "error" });
       return;

@@ -40,6 +40,7 @@ import type { AdminAccount } from "../responses.ts";
 import type { AppEnv } from "../runtime.ts";
 import { KeysUnavailable } from "../session/jwks.ts";
 import { jsonBody, mediaType, readBodyText, requireMediaType } from "./json-body.ts";
+import { readinessOf } from "./ready.ts";
 
 /** Routes under /admin/v1. */
 export const adminRoutes = new Hono<AppEnv>();
@@ -111,8 +112,8 @@ adminRoutes.use(async function adminAuth(c, next) {
 });
 
 function admin(c: Context<AppEnv>): AccountAdmin {
-  const { accountObjects, store, nim, lookup, metrics } = c.get("runtime");
-  return new AccountAdmin(accountObjects, store, nim, lookup, c.get("requestId"), c.get("operator"), metrics);
+  const { accountObjects, store, nim, metrics } = c.get("runtime");
+  return new AccountAdmin(accountObjects, store, nim, c.get("requestId"), c.get("operator"), metrics);
 }
 
 function uidParam(c: Context<AppEnv>): string {
@@ -166,6 +167,15 @@ adminRoutes.post("/accounts/import", async (c) => {
 adminRoutes.get("/operator", (c) => {
   const via = c.get("operator") === ADMIN_TOKEN_OPERATOR ? "admin_token" : "access";
   return c.json({ operator: c.get("operator"), via }, 200, noStore);
+});
+
+/**
+ * Every readiness check with its outcome and latency (`/readyz` tells anyone the status only): which
+ * issuer's keys failed and why, whether NetEase refused the app secret. 200 when all pass, else 503.
+ */
+adminRoutes.get("/ready", async (c) => {
+  const readiness = await readinessOf(c.get("runtime"));
+  return c.json(readiness, readiness.failed.length ? 503 : 200, noStore);
 });
 
 /**

@@ -15,8 +15,13 @@ healthRoutes.get("/", (c) => {
   const headers = { "Cache-Control": "no-store" };
   const problem = c.get("configError");
   if (!problem) return c.json({ status: "ok" } satisfies Health, 200, headers);
-  const missing: string[] = [];
-  const invalid: string[] = [];
-  for (const p of problem.problems) (p.problem === "missing" ? missing : invalid).push(p.name);
-  return c.json({ status: "misconfigured", missing, invalid } satisfies Health, 503, headers);
+  // Each setting named once, however many of its rules it breaks (the log lists every rule).
+  const named = (kind: "missing" | "invalid") => [
+    ...new Set(problem.problems.filter((p) => p.problem === kind).map((p) => p.name)),
+  ];
+  return c.json(
+    { status: "misconfigured", missing: named("missing"), invalid: named("invalid") } satisfies Health,
+    503,
+    headers,
+  );
 });

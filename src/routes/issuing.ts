@@ -4,7 +4,8 @@
  */
 
 import type { Context, Handler } from "hono";
-import { countTokenRequest } from "../abuse.ts";
+import { clientIpOf, countTokenRequest, networkOf } from "../abuse.ts";
+import { isRevoked } from "../accounts/revocation.ts";
 import { TIMING } from "../constants.ts";
 import { DomainError } from "../errors.ts";
 import type { LogFields } from "../log.ts";
@@ -60,48 +61,29 @@ export async function countedSession(call: TokenCall): Promise<Session> {
   return session;
 }
 
-/** Who asks, as the account checks need it: the uid, and when the session was issued. */
-export type SessionUser = Pick<Session, "uid" | "issuedAt">;
+/** Who asks, as the account checks need it: the uid, and when its user signed in to the session. */
+export type SessionUser = Pick<Session, "uid" | "signedInAt">;
+
+/** The part of a call the account checks need: the client (whose network asks for a creation turn), and `waitUntil`. */
+export type AccountCall = Pick<TokenCall, "request" | "waitUntil">;
 
 /**
  * The session user's account, provisioned on first use; `session_revoked` when the session was
- * issued before the uid's last revocation, `account_blocked` when the account is blocked.
+ * signed in to before the uid's last revocation, `account_blocked` when the account is blocked.
  */
-export async function activeAccount(
-  runtime: Runtime,
-  user: SessionUser,
-  waitUntil: (work: Promise<unknown>) => void,
-): Promise<AccountRecord> {
-  const account = await sessionAccount(runtime, user, waitUntil);
+export async function activeAccount(runtime: Runtime, user: SessionUser, call: AccountCall): Promise<AccountRecord> {
+  const account = await sessionAccount(runtime, user, call);
   if (account.status === "blocked") throw new DomainError("account_blocked");
   return account;
 }
 
 /** The session user's account (provisioned on first use), refused when the session was revoked. */
-export async function sessionAccount(
-  runtime: Runtime,
-  user: SessionUser,
-  waitUntil: (work: Promise<unknown>) => void,
-): Promise<AccountRecord> {
-  const account = await runtime.lookup.account(user.uid, waitUntil);
-  if (isRevoked(user.issuedAt, account)) {
-    throw new DomainError("session_revoked", { detail: "session issued before the uid's revocation" });
+export async function sessionAccount(runtime: Runtime, user: SessionUser, call: AccountCall): Promise<AccountRecord> {
+  const account = await runtime.lookup.account(user.uid, call.waitUntil, () => networkOf(clientIpOf(call.request)));
+  if (isRevoked(user.signedInAt, account.revokedBefore)) {
+    throw new DomainError("session_revoked", { detail: "session signed in to before the uid's revocation" });
   }
   return account;
-}
-
-/**
- * Whether a session issued at `issuedAt` (Unix seconds; undefined when the JWT has no `iat`) falls
- * under the account's revocation. The clock tolerance counts against the session: an issuer whose
- * clock is ahead of ours may stamp a session made just before the revocation with an `iat` just
- * after it, so anything stamped earlier than `revokedBefore` plus the tolerance is refused (a new
- * sign-in therefore works once the tolerance has passed). Without `iat` the age cannot be told, so
- * a revoked uid's session without one is refused.
- */
-export function isRevoked(issuedAt: number | undefined, account: AccountRecord): boolean {
-  if (account.revokedBefore === undefined) return false;
-  if (issuedAt === undefined) return true;
-  return issuedAt * 1000 < account.revokedBefore + TIMING.jwtClockToleranceSeconds * 1000;
 }
 
 /** The times an answer carries for a token signed at `curTime` (ms) for `ttl` seconds. */

@@ -3,12 +3,13 @@
  * A wrong NIM_APP_SECRET otherwise goes unnoticed (known users keep getting tokens that NetEase will
  * refuse, and /healthz stays 200), so this makes a real signed NetEase call.
  *
- * Checks, each named in the answer with its outcome and latency: configuration; KV (one read);
- * each session issuer's public keys, as `keys:<issuer name>` (one fetch each), and Cloudflare
- * Access's certs as `keys:access` when operators sign in through Access; NetEase (a
- * `getUinfos` signed with our app key and secret: `credentials_rejected` for a wrong secret, distinct
- * from `unreachable`). 200 when all pass, else
- * 503 naming the failed ones; never a secret, a token or NetEase's raw answer. Each probe is
+ * Checks: configuration; KV (one read); each session issuer's public keys, as `keys:<issuer name>`
+ * (one fetch each), and Cloudflare Access's certs as `keys:access` when operators sign in through
+ * Access; NetEase (a `getUinfos` signed with our app key and secret: `credentials_rejected` for a
+ * wrong secret, distinct from `unreachable`). 200 when all pass, else 503. Anyone sees the status and
+ * the kinds of check that failed (`keys`, never an issuer's name or a fetch's failure); operators see
+ * each check with its outcome and latency at `GET /admin/v1/ready`, behind the admin API's
+ * authentication. Never a secret, a token or NetEase's raw answer. Each probe is
  * single-flight and its result reused for 30 s per isolate, so polling cannot exhaust NetEase's rate
  * or hammer the identity provider; the NetEase probe uses a client of its own, so a 416 it meets does
  * not block real work. /healthz stays the cheap, I/O-free liveness check.
@@ -22,7 +23,8 @@ import type { AppEnv, Runtime } from "../runtime.ts";
 /** Routes under /readyz. */
 export const readyRoutes = new Hono<AppEnv>();
 
-interface Check {
+/** One readiness check's outcome. */
+export interface Check {
   ok: boolean;
   outcome: string;
   latencyMs: number;
@@ -104,14 +106,19 @@ async function timed(run: () => Promise<string>): Promise<Check> {
   return { ok: outcome === "ok", outcome, latencyMs: Date.now() - started };
 }
 
-readyRoutes.get("/", async (c) => {
-  const headers = { "Cache-Control": "no-store" };
-  const problem = c.get("configError");
-  if (problem) {
-    const config = { ok: false, outcome: `invalid: ${problem.problems.map((p) => p.name).join(", ")}`, latencyMs: 0 };
-    return c.json({ status: "not_ready", failed: ["config"], checks: { config } }, 503, headers);
-  }
-  const probe = probesFor(c.get("runtime"));
+/** Every readiness check with its outcome and latency, and which failed. */
+export interface Readiness {
+  status: "ready" | "not_ready";
+  failed: string[];
+  checks: Record<string, Check>;
+}
+
+/**
+ * Runs (or reuses) every readiness check of `runtime`. What an operator sees, at
+ * `GET /admin/v1/ready`; `/readyz` tells anyone only the status and the kinds of check that failed.
+ */
+export async function readinessOf(runtime: Runtime): Promise<Readiness> {
+  const probe = probesFor(runtime);
   const [kv, netease, keys] = await Promise.all([
     probe.kv.check(),
     probe.netease.check(),
@@ -126,9 +133,15 @@ readyRoutes.get("/", async (c) => {
   const failed = Object.entries(checks)
     .filter(([, check]) => !check.ok)
     .map(([name]) => name);
-  return c.json(
-    { status: failed.length === 0 ? "ready" : "not_ready", failed, checks },
-    failed.length ? 503 : 200,
-    headers,
-  );
+  return { status: failed.length === 0 ? "ready" : "not_ready", failed, checks };
+}
+
+readyRoutes.get("/", async (c) => {
+  const headers = { "Cache-Control": "no-store" };
+  // /healthz names the settings at fault.
+  if (c.get("configError")) return c.json({ status: "not_ready", failed: ["config"] }, 503, headers);
+  const { status, failed } = await readinessOf(c.get("runtime"));
+  // The kinds of check that failed: not the issuers' names, nor what a fetch or NetEase answered.
+  const kinds = [...new Set(failed.map((name) => (name.startsWith("keys:") ? "keys" : name)))];
+  return c.json({ status, failed: kinds }, failed.length ? 503 : 200, headers);
 });

@@ -30,7 +30,7 @@ export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> 
   const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, runtime.rtcTokenRequestSchema);
   const grant = decideChannel(config.channelPolicy, session.uid, channelName, session.claims);
   if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
-  const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(runtime, session, call.waitUntil));
+  const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(runtime, session, call));
   fields.rtcUid = rtcUid;
   fields.ttl = ttl;
   const { appKey, appSecret, rtcPermSecret } = config;

@@ -16,17 +16,17 @@ export function sessionOf(authorization: string | null | undefined, runtime: Run
   return runtime.verifier.verify(jwt);
 }
 
-/** The context of routes behind `requireSession`: the uid, the session's `iat` (seconds) if any, its claims. */
+/** The context of routes behind `requireSession`: the uid, when its user signed in (ms) if known, its claims. */
 export type SessionEnv = AppEnv & {
-  Variables: { uid: string; sessionIssuedAt: number | undefined; sessionClaims: Readonly<Record<string, unknown>> };
+  Variables: { uid: string; sessionSignedInAt: number | undefined; sessionClaims: Readonly<Record<string, unknown>> };
 };
 
-/** Verifies the bearer session and sets `c.get("uid")`, `c.get("sessionIssuedAt")` and `c.get("sessionClaims")`. */
+/** Verifies the bearer session and sets `c.get("uid")`, `c.get("sessionSignedInAt")` and `c.get("sessionClaims")`. */
 export function requireSession(): MiddlewareHandler<SessionEnv> {
   return async function requireSession(c, next) {
-    const { uid, issuedAt, claims } = await sessionOf(c.req.header("Authorization"), c.get("runtime"));
+    const { uid, signedInAt, claims } = await sessionOf(c.req.header("Authorization"), c.get("runtime"));
     c.set("uid", uid);
-    c.set("sessionIssuedAt", issuedAt);
+    c.set("sessionSignedInAt", signedInAt);
     c.set("sessionClaims", claims);
     await next();
   };

@@ -22,7 +22,7 @@ export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
   const session = await countedSession(call);
   const { config, metrics } = runtime;
   const ttl = (await parseJsonBody(request, runtime.tokenRequestSchema)).ttl ?? config.ttl.default;
-  const { accid } = await activeAccount(runtime, session, call.waitUntil);
+  const { accid } = await activeAccount(runtime, session, call);
   fields.accid = accid;
   fields.ttl = ttl;
   const { appKey, appSecret } = config;

@@ -3,8 +3,8 @@
  *
  * A preset turns one line (`firebase:<project>`, `auth0:<domain>`, …) into what each identity
  * provider documents for verifying its tokens: where its keys are and in which format, the exact
- * `iss`, the audience rule, the algorithms, and the provider's own extra rules (Firebase's
- * `auth_time`, Clerk's `azp`, Cognito's `token_use`). Getting one of these wrong either locks every
+ * `iss`, the audience rule, the algorithms, the provider's own extra rules (Clerk's `azp`, Cognito's
+ * `token_use`), and where its tokens say when the user signed in (`sign-in.ts`). Getting one of these wrong either locks every
  * user out or, worse, lets another app's users in; writing them once here is the point.
  *
  * Sources, checked when this was written:
@@ -25,6 +25,7 @@
  */
 
 import { isFetchableUrl } from "../setting-values.ts";
+import { AUTH_TIME, AUTH_TIME_OR_IAT, type SignInRule } from "./sign-in.ts";
 
 /** Where an issuer's public keys come from. */
 export type KeySource =
@@ -55,10 +56,15 @@ export interface IssuerRule {
   authorizedParties: readonly string[] | undefined;
   /** The claim that becomes the uid (default `sub`). */
   uidClaim: string;
+  /**
+   * Put before the claim's value to make the uid: this issuer's uid space. `sub` is unique only
+   * within its issuer, so two issuers' users are two users unless their entries share a prefix.
+   */
+  uidPrefix: string;
+  /** How its tokens say when their user signed in (what a revocation is compared with). */
+  signIn: SignInRule;
   /** Cognito: the `token_use` a token must carry. */
   tokenUse: "id" | "access" | undefined;
-  /** Firebase: `auth_time` is required and must not be in the future. */
-  authTimeRequired: boolean;
 }
 
 /** The presets, by the name written before the colon. */
@@ -80,6 +86,10 @@ export interface IssuerSpec {
   uidClaim?: string | undefined;
   tokenUse?: string | undefined;
   name?: string | undefined;
+  /** The uid space's prefix (see `IssuerRule.uidPrefix`); default "". */
+  uidPrefix?: string | undefined;
+  /** A claim with the sign-in time, replacing the provider's own rule (`amr` and `fva` by their shapes). */
+  signInClaim?: string | undefined;
 }
 
 /** A spec that cannot work: `field` is which part (`provider`, `audience`, …), `rule` what it must be. */
@@ -98,6 +108,41 @@ const COGNITO_POOL = /^([a-z]{2}(?:-[a-z]+)+-\d{1,2})_[A-Za-z0-9]{1,55}$/;
 /** A claim name (also `cognito:username`, or a namespaced URL claim). */
 const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** A uid prefix: empty, or a short label ending in a colon (`staff:`), so such uids read plainly. */
+const UID_PREFIX = /^([A-Za-z0-9_.-]{1,32}:)?$/;
+/** What `uidPrefix` must be, for problems. */
+export const UID_PREFIX_RULE = 'empty, or 1 to 32 of A-Z a-z 0-9 _ . - and a ":" (e.g. "staff:")';
+
+/** Each preset's sign-in rule (see sign-in.ts for the sources). */
+const SIGN_IN_RULES: Record<Provider, SignInRule> = {
+  firebase: AUTH_TIME,
+  supabase: { kind: "amr" },
+  auth0: AUTH_TIME_OR_IAT,
+  clerk: { kind: "fva" },
+  cognito: AUTH_TIME,
+  keycloak: AUTH_TIME,
+  oidc: AUTH_TIME_OR_IAT,
+  jwks: AUTH_TIME_OR_IAT,
+};
+
+/** The rule for an operator's `signInClaim`: `amr` and `fva` by their providers' shapes, any other claim as a time. */
+function signInClaimRule(claim: string): SignInRule {
+  if (claim === "amr") return { kind: "amr" };
+  if (claim === "fva") return { kind: "fva" };
+  return { kind: "claim", claim, required: true };
+}
+
+/** Problems with the uid-space and sign-in fields every spec may carry. */
+function commonProblem(spec: {
+  uidPrefix?: string | undefined;
+  signInClaim?: string | undefined;
+}): SpecProblem | undefined {
+  if (spec.uidPrefix !== undefined && !UID_PREFIX.test(spec.uidPrefix))
+    return { field: "uidPrefix", rule: UID_PREFIX_RULE };
+  if (spec.signInClaim !== undefined && !CLAIM_NAME.test(spec.signInClaim))
+    return { field: "signInClaim", rule: "a claim name of letters, digits and _ . : / -" };
+  return undefined;
+}
 const FIREBASE_KEYS = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
 
 /** The rule for one spec, or every problem with it. `secret`, when given, joins the issuer (HS256). */
@@ -122,6 +167,8 @@ function presetRule(spec: IssuerSpec, secret: string | undefined): IssuerRule | 
     return { field: "issuer", rule: `derived by ${provider}; leave it unset` };
   if (spec.authorizedParties !== undefined && provider !== "clerk")
     return { field: "authorizedParties", rule: "only for clerk" };
+  const common = commonProblem(spec);
+  if (common) return common;
   const base = {
     name: spec.name ?? provider,
     secret,
@@ -129,8 +176,9 @@ function presetRule(spec: IssuerSpec, secret: string | undefined): IssuerRule | 
     audienceClaim: "aud" as const,
     authorizedParties: undefined,
     uidClaim,
+    uidPrefix: spec.uidPrefix ?? "",
+    signIn: spec.signInClaim === undefined ? SIGN_IN_RULES[provider] : signInClaimRule(spec.signInClaim),
     tokenUse: undefined,
-    authTimeRequired: false,
   };
   const needAudience = (rule: IssuerRule): IssuerRule | SpecProblem =>
     rule.audience?.length
@@ -149,7 +197,6 @@ function presetRule(spec: IssuerSpec, secret: string | undefined): IssuerRule | 
         keys: { kind: "x509", url: FIREBASE_KEYS },
         algorithms: ["RS256"],
         audience: [where],
-        authTimeRequired: true,
       };
     }
     case "supabase": {
@@ -270,12 +317,16 @@ export function secretRule(
     audience?: readonly string[] | undefined;
     uidClaim?: string | undefined;
     name?: string | undefined;
+    uidPrefix?: string | undefined;
+    signInClaim?: string | undefined;
   },
 ): IssuerRule | SpecProblem[] {
   const uidClaim = options.uidClaim ?? "sub";
   if (!CLAIM_NAME.test(uidClaim)) return [{ field: "uidClaim", rule: "a claim name of letters, digits and _ . : / -" }];
   if (options.name !== undefined && !NAME.test(options.name))
     return [{ field: "name", rule: "1 to 32 of a-z 0-9 _ - (a label)" }];
+  const common = commonProblem(options);
+  if (common) return [common];
   return {
     name: options.name ?? "secret",
     issuer: options.issuer,
@@ -286,7 +337,10 @@ export function secretRule(
     audienceClaim: "aud",
     authorizedParties: undefined,
     uidClaim,
+    uidPrefix: options.uidPrefix ?? "",
+    // The app's own backend: `auth_time` when it puts one in its tokens (the docs ask it to keep the
+    // sign-in's in refreshed ones), else `iat`.
+    signIn: options.signInClaim === undefined ? AUTH_TIME_OR_IAT : signInClaimRule(options.signInClaim),
     tokenUse: undefined,
-    authTimeRequired: false,
   };
 }

@@ -21,6 +21,7 @@ export type SessionSettings = Partial<
     | "SESSION_AUTHORIZED_PARTIES"
     | "SESSION_TOKEN_USE"
     | "SESSION_UID_CLAIM"
+    | "SESSION_SIGN_IN_CLAIM"
     | "SESSION_ISSUERS",
     string
   >
@@ -40,6 +41,7 @@ const ONE_ISSUER_RULES = [
   "SESSION_AUTHORIZED_PARTIES",
   "SESSION_TOKEN_USE",
   "SESSION_UID_CLAIM",
+  "SESSION_SIGN_IN_CLAIM",
 ] as const;
 /** Which setting a one-issuer spec's field came from, to name it in a problem. */
 const SPEC_FIELDS: Record<string, keyof SessionSettings> = {
@@ -48,6 +50,7 @@ const SPEC_FIELDS: Record<string, keyof SessionSettings> = {
   authorizedParties: "SESSION_AUTHORIZED_PARTIES",
   tokenUse: "SESSION_TOKEN_USE",
   uidClaim: "SESSION_UID_CLAIM",
+  signInClaim: "SESSION_SIGN_IN_CLAIM",
 };
 
 /** One entry of SESSION_ISSUERS: the one-issuer settings as fields, `provider` may also be `secret`. */
@@ -61,6 +64,9 @@ const issuerEntrySchema = lazy(() => {
     authorizedParties: v.optional(v.pipe(v.array(text), v.minLength(1), v.maxLength(16))),
     uidClaim: v.optional(text),
     tokenUse: v.optional(text),
+    // May be empty (the uid space with no prefix), so not `text`.
+    uidPrefix: v.optional(v.pipe(v.string(), v.maxLength(64))),
+    signInClaim: v.optional(text),
   });
 });
 const issuersSchema = lazy(() => v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(LIMITS.maxSessionIssuers)));
@@ -127,9 +133,16 @@ function issuerList(
     }
     const { provider, audience, ...rest } = entry.output;
     const audiences = typeof audience === "string" ? [audience] : audience;
+    if (list.output.length > 1 && rest.uidPrefix === undefined) {
+      // `sub` is unique only within its issuer: two entries' users must not meet by accident.
+      bad(
+        "SESSION_ISSUERS",
+        `${at}: uidPrefix is required with several issuers (a prefix of its own keeps its users apart; the same one on two entries shares their users; "" keeps today's uids)`,
+      );
+    }
     if (provider === "secret") {
       if (rest.authorizedParties || rest.tokenUse)
-        bad("SESSION_ISSUERS", `${at}: a secret takes issuer, audience, uidClaim, name`);
+        bad("SESSION_ISSUERS", `${at}: a secret takes issuer, audience, uidClaim, uidPrefix, signInClaim, name`);
       if (!secret && secretKnown) bad("SESSION_ISSUERS", `${at}: the secret entry needs SESSION_JWT_SECRET`);
     }
     const rule =
@@ -139,7 +152,9 @@ function issuerList(
     if (!Array.isArray(rule)) issuers.push(rule);
     else for (const problem of rule) bad("SESSION_ISSUERS", `${at}: ${problem.field} must be ${problem.rule}`);
   });
-  if (secret && !issuers.some((rule) => rule.secret !== undefined)) {
+  // An entry for the secret that is itself refused above already names SESSION_ISSUERS.
+  const secretEntry = list.output.some((raw) => (raw as { provider?: unknown } | null)?.provider === "secret");
+  if (secret && !secretEntry) {
     bad("SESSION_JWT_SECRET", 'unused: add {"provider": "secret"} to SESSION_ISSUERS, or unset it');
   }
   const seen = { issuers: new Set<string | undefined>(), names: new Set<string>() };
@@ -175,6 +190,7 @@ function oneIssuer(
     authorizedParties,
     uidClaim: present(env.SESSION_UID_CLAIM),
     tokenUse: present(env.SESSION_TOKEN_USE),
+    signInClaim: present(env.SESSION_SIGN_IN_CLAIM),
   };
   const setting = where[0];
   let rule: IssuerRule | SpecProblem[];

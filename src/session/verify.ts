@@ -29,6 +29,7 @@ import type { IssuerRule } from "./issuers.ts";
 import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "./jwks.ts";
 import { ClaimCheck, type JwsHeader, type JwsParts, JwtRefused, unverifiedClaims, verifyJws } from "./jws.ts";
 import type { SessionConfig } from "./settings.ts";
+import { signInLabel, signInTimeOf } from "./sign-in.ts";
 
 /** Algorithms accepted with a shared secret. */
 export const SECRET_ALGORITHMS = ["HS256"] as const;
@@ -66,10 +67,14 @@ export function parseBearer(header: string | undefined): string | undefined {
 
 /** A verified app session. */
 export interface Session {
-  /** The user: the issuer's uid claim (`sub` unless configured), within the uid rule. */
+  /** The user: the issuer's uid prefix and uid claim (`sub` unless configured), within the uid rule. */
   uid: string;
-  /** The JWT's `iat` (Unix seconds), when it has one: what a revocation compares against. */
-  issuedAt: number | undefined;
+  /**
+   * When the user signed in to this session (Unix ms), by the issuer's sign-in rule (`sign-in.ts`):
+   * what a revocation compares against. Undefined when the issuer's tokens need not say and this
+   * one has no `iat` either.
+   */
+  signedInAt: number | undefined;
   /** Every verified claim (the RTC channel policy reads its claim from here). */
   claims: Readonly<Record<string, unknown>>;
 }
@@ -141,11 +146,6 @@ class IssuerVerifier {
     if (rule.authorizedParties && !rule.authorizedParties.includes(claims.azp as string)) {
       return `azp mismatch: expected one of ${rule.authorizedParties.join(", ")}`;
     }
-    if (rule.authTimeRequired) {
-      const authTime = claims.auth_time;
-      if (typeof authTime !== "number") return "auth_time missing";
-      if (authTime > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) return "auth_time is in the future";
-    }
     return undefined;
   }
 }
@@ -172,6 +172,8 @@ export class SessionVerifier {
   readonly #anyIssuer: IssuerVerifier | undefined;
   /** With one issuer, no `iss` look-up: its claim rules check it. */
   readonly #only: IssuerVerifier | undefined;
+  /** The uid prefixes of the issuers, longest first; empty when all share one (no uid can stray). */
+  readonly #prefixes: readonly string[];
 
   constructor(config: SessionConfig, options: SessionVerifierOptions = {}) {
     const verifiers = config.issuers.map((rule) => new IssuerVerifier(rule, options));
@@ -182,6 +184,8 @@ export class SessionVerifier {
     }
     this.#anyIssuer = anyIssuer;
     this.#only = verifiers.length === 1 ? verifiers[0] : undefined;
+    const prefixes = [...new Set(config.issuers.map((rule) => rule.uidPrefix))];
+    this.#prefixes = prefixes.length > 1 ? prefixes.sort((a, b) => b.length - a.length) : [];
     this.keySources = verifiers.flatMap(({ rule, remote }) =>
       remote ? [{ name: rule.name, check: () => remote.check() }] : [],
     );
@@ -216,14 +220,25 @@ export class SessionVerifier {
     if (typeof iat === "number" && iat > Date.now() / 1000 + TIMING.jwtClockToleranceSeconds) {
       throw refusedBy(issuer, "iat is in the future");
     }
-    const uidClaim = issuer.rule.uidClaim;
-    const uid = claims[uidClaim];
+    const { uidClaim, uidPrefix } = issuer.rule;
+    const value = claims[uidClaim];
+    const uid = typeof value === "string" && uidPrefix !== "" ? `${uidPrefix}${value}` : value;
     if (!isValidUid(uid)) {
       // The JWT itself verified, so stating the rule tells the caller nothing it could not read.
       const rule = `The session's ${uidClaim} must be ${UID_RULE}.`;
       throw new DomainError("session_invalid", { detail: `${uidClaim} breaks the uid rule`, reason: rule });
     }
-    return { uid, issuedAt: typeof iat === "number" ? iat : undefined, claims };
+    // Each uid belongs to the issuer whose prefix is the longest it starts with: a user of the issuer
+    // without a prefix whose sub happens to read "staff:1001" is not the staff issuer's user 1001.
+    if (this.#prefixes.length > 0 && this.#prefixes.find((prefix) => uid.startsWith(prefix)) !== uidPrefix) {
+      throw refusedBy(issuer, `${uidClaim} falls in another issuer's uid space`);
+    }
+    const signIn = signInTimeOf(issuer.rule.signIn, claims);
+    if (signIn.broken !== undefined) throw refusedBy(issuer, signIn.broken);
+    if (signIn.at !== undefined && signIn.at > Date.now() + TIMING.jwtClockToleranceSeconds * 1000) {
+      throw refusedBy(issuer, `${signInLabel(issuer.rule.signIn)} is in the future`);
+    }
+    return { uid, signedInAt: signIn.at, claims };
   }
 
   /** The issuer a token names (read before verifying, only to pick the rules it is verified by). */

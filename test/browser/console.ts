@@ -141,7 +141,7 @@ try {
   assert.ok((await page.locator("#health-table tbody tr").count()) >= 3);
   // npm start does not read metrics back (no Cloudflare account): the console says what to set.
   await page.getByText(/^Not configured: set ANALYTICS_ACCOUNT_ID/).waitFor();
-  ok("health: the /readyz checks with latency, and what metrics need");
+  ok("health: the readiness checks (GET /admin/v1/ready) with latency, and what metrics need");
 
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, "console.png"), fullPage: true });

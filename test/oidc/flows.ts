@@ -66,6 +66,35 @@ class Jar {
  * token endpoint issues to `clientId` (signed with the client's registered algorithm).
  */
 export async function loginIdToken(provider: OidcTestProvider, clientId: string, sub: string): Promise<string> {
+  return (await signIn(provider, clientId, sub)).idToken;
+}
+
+/** What a sign-in (or a refresh) gives the app: an ID token, and the refresh token for the next one. */
+export interface SignedIn {
+  idToken: string;
+  refreshToken: string;
+}
+
+/**
+ * A silent refresh, as every provider's SDK does it: the refresh token in, a new ID token (new `iat`,
+ * the same sign-in's `auth_time`) and the next refresh token out.
+ */
+export async function refreshIdToken(
+  provider: OidcTestProvider,
+  clientId: string,
+  refreshToken: string,
+): Promise<SignedIn> {
+  const answer = await tokenEndpoint(provider, {
+    grant_type: "refresh_token",
+    refresh_token: refreshToken,
+    client_id: clientId,
+    client_secret: provider.clientSecret,
+  });
+  return { idToken: answer.id_token!, refreshToken: answer.refresh_token ?? refreshToken };
+}
+
+/** `loginIdToken`, keeping the refresh token too. */
+export async function signIn(provider: OidcTestProvider, clientId: string, sub: string): Promise<SignedIn> {
   const jar = new Jar();
   const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
   const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
@@ -96,7 +125,7 @@ export async function loginIdToken(provider: OidcTestProvider, clientId: string,
         client_id: clientId,
         client_secret: provider.clientSecret,
       });
-      return answer.id_token!;
+      return { idToken: answer.id_token!, refreshToken: answer.refresh_token! };
     }
     let response = await fetch(url, { redirect: "manual", headers: { Cookie: jar.header } });
     jar.take(response);

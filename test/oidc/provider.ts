@@ -1,8 +1,9 @@
 /**
  * A real OpenID provider for the tests: panva's `oidc-provider` (an OpenID Certified
  * implementation), on a loopback port, issuing real ID tokens (authorization code flow with its own
- * development login) and real JWT access tokens (client credentials), signed with RS256, ES256 or
- * EdDSA keys it publishes in its discovery document and JWKS.
+ * development login, and refreshed ones from its refresh tokens, each with `auth_time`) and real JWT
+ * access tokens (client credentials), signed with RS256, ES256 or EdDSA keys it publishes in its
+ * discovery document and JWKS.
  *
  * The tests steer it over HTTP: `POST /__control/rotate` replaces its RSA signing key (a new kid; the
  * old key is no longer published, as after a completed rollover), `POST /__control/down` makes every
@@ -30,12 +31,17 @@ function configuration(keys: Jwk[]): ConstructorParameters<typeof Provider>[1] {
     clients: Object.values(OIDC_CLIENTS).map(({ id, alg }) => ({
       client_id: id,
       client_secret: OIDC_CLIENT_SECRET,
-      grant_types: ["authorization_code", "client_credentials"],
+      grant_types: ["authorization_code", "client_credentials", "refresh_token"],
       response_types: ["code"],
       redirect_uris: [OIDC_REDIRECT_URI],
       token_endpoint_auth_method: "client_secret_post",
       id_token_signed_response_alg: alg,
+      // auth_time in every ID token, refreshed ones included (OpenID Connect Core §12.2 keeps the
+      // sign-in's), as Firebase, Cognito and Keycloak send it.
+      require_auth_time: true,
     })),
+    // A refresh token with every code (not only for offline_access): apps refresh silently.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     jwks: { keys },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     features: {

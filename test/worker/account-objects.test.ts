@@ -7,6 +7,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { AccountObjectClient } from "../../src/account-object/client.ts";
+import { AccountCache } from "../../src/accounts/cache.ts";
 import { AccountLookup } from "../../src/accounts/lookup.ts";
 import type { AccountRecord } from "../../src/records/record.ts";
 import { AccountStore } from "../../src/records/store.ts";
@@ -122,20 +123,50 @@ describe("stale copies cannot undo a change", () => {
     const blocked: AccountRecord = { ...active, status: "blocked", revision: 2 };
     // A store whose reads always answer the stale, active copy.
     const staleStore = { get: async () => active } as unknown as AccountStore;
-    const provisioner = new AccountLookup(
-      new AccountObjectClient(env.ACCOUNT_OBJECTS!),
-      staleStore,
-      undefined,
-      undefined,
-      () => now,
-    );
-    provisioner.remember(uid, blocked); // the block this isolate saw committed
+    const cache = new AccountCache(() => now);
+    const provisioner = new AccountLookup(new AccountObjectClient(env.ACCOUNT_OBJECTS!, cache), staleStore, cache);
+    cache.keep(uid, blocked); // the block this isolate saw committed
     const background: Promise<unknown>[] = [];
     now += 53_000; // past the refresh point (≤ 52.5 s), before expiry (≥ 55 s)
     expect(await provisioner.account(uid, (work) => background.push(work))).toEqual(blocked);
     expect(background).toHaveLength(1);
     await Promise.all(background);
     expect(await provisioner.account(uid)).toEqual(blocked); // the stale read did not replace it
+  });
+});
+
+describe("what an isolate's cache learns from the objects", () => {
+  it("keeps what an object committed, and nothing of a replayed answer: its record and expiry stay as they were", async () => {
+    const uid = uniqueUid("replay-cache");
+    await tokenFor(uid);
+    let now = Date.now();
+    const cache = new AccountCache(() => now);
+    const objects = new AccountObjectClient(env.ACCOUNT_OBJECTS!, cache);
+    const blockId = `block-${crypto.randomUUID()}`;
+    const unblockId = `unblock-${crypto.randomUUID()}`;
+    const blocked = await objects.block(uid, false, { requestId: blockId, operator: "test" });
+    expect(blocked.replayed).toBe(false);
+    expect(cache.entry(uid)!.value).toEqual(blocked.value);
+    now += 1_000;
+    const unblocked = await objects.unblock(uid, { requestId: unblockId, operator: "test" });
+    const kept = { ...cache.entry(uid)! };
+    expect(kept.value).toEqual(unblocked.value);
+    // 40 s later both are replayed: the older block, and the unblock whose record is the cached one.
+    // Neither changes the copy, nor renews its expiry (else a replay every 40 s would keep the
+    // isolate from ever reading KV again, and an operator's change made elsewhere from reaching it).
+    now += 40_000;
+    for (const replay of [
+      () => objects.block(uid, false, { requestId: blockId, operator: "test" }),
+      () => objects.unblock(uid, { requestId: unblockId, operator: "test" }),
+    ]) {
+      expect((await replay()).replayed).toBe(true);
+      expect(cache.entry(uid)).toEqual(kept);
+    }
+    // Past its minute the copy is gone, and a replay does not bring it back.
+    now += 20_000;
+    expect(cache.entry(uid)).toBeUndefined();
+    expect((await objects.unblock(uid, { requestId: unblockId, operator: "test" })).replayed).toBe(true);
+    expect(cache.entry(uid)).toBeUndefined();
   });
 });
 

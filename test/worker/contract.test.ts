@@ -84,7 +84,7 @@ describe("GET /openapi.json", () => {
         expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint;");
       }
     }
-    expect(operations).toBe(19);
+    expect(operations).toBe(20);
     // The same check would catch a route that is not there:
     const missing = await call("/admin/v1/accounts/someone/delete", {
       method: "POST",

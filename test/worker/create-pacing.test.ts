@@ -5,14 +5,15 @@
  */
 
 import { describe, expect, it, vi } from "vitest";
+import { networkOf } from "../../src/abuse.ts";
 import { DomainError } from "../../src/errors.ts";
 import { CreatePacing, CreateSchedule, windowWait } from "../../src/pacing/create-pacer.ts";
-import { env } from "./helpers.ts";
+import { call, env, hsJwt, issue, ownRuntime, uniqueUid } from "./helpers.ts";
 
 describe("the creation schedule", () => {
   // Small bounds, so the known answers stay readable: turns booked up to 5 s ahead, kept 1 s past
-  // their time, released uids remembered for 10 s.
-  const bounds = { horizonMs: 5_000, graceMs: 1_000, rememberMs: 10_000 };
+  // their time, released uids remembered for 10 s; no network bound but where a test sets one.
+  const bounds = { horizonMs: 5_000, graceMs: 1_000, rememberMs: 10_000, bookingsPerNetwork: 1_000 };
 
   it("spaces turns evenly at the rate; past the longest wait it books the turn and says when to come back", () => {
     // 4 a second: a turn every 250 ms; callers accept up to 600 ms on the spot.
@@ -77,6 +78,27 @@ describe("the creation schedule", () => {
     for (let i = 0; i < 200; i++) schedule.ask(`early${i}`, 10_000, 10, 3_000);
     expect(schedule.ask("late", 10_000, 10, 3_000)).toEqual({ retryAfterSeconds: 20 });
     expect(schedule.ask("later", 10_050, 10, 3_000)).toEqual({ retryAfterSeconds: 20 });
+  });
+
+  it("books at most its share of turns for one client network; others still book, and claimed turns free the share", () => {
+    // 1 a second, nothing accepted on the spot but a turn now; 2 bookings a network, 10 s horizon.
+    const schedule = new CreateSchedule({ ...bounds, horizonMs: 10_000, bookingsPerNetwork: 2 });
+    expect(schedule.ask("a0", 0, 1, 0, "203.0.113.9")).toEqual({ waitMs: 0 });
+    expect(schedule.ask("a1", 0, 1, 0, "203.0.113.9")).toEqual({ retryAfterSeconds: 1 }); // booked at 1 000
+    expect(schedule.ask("a2", 0, 1, 0, "203.0.113.9")).toEqual({ retryAfterSeconds: 2 }); // booked at 2 000
+    // The network's share is held: refused without a turn (the queue does not move) ...
+    for (let i = 3; i < 50; i++)
+      expect(schedule.ask(`a${i}`, 0, 1, 0, "203.0.113.9")).toEqual({ retryAfterSeconds: 3 });
+    expect(schedule.bookings).toBe(2);
+    // ... so a real sign-up from elsewhere books the very next turn, not one 48 s away.
+    expect(schedule.ask("real", 0, 1, 0, "198.51.100.7")).toEqual({ retryAfterSeconds: 3 }); // booked at 3 000
+    expect(schedule.bookings).toBe(3);
+    // A claimed turn frees a place in the network's share.
+    expect(schedule.ask("a1", 1_000, 1, 0, "203.0.113.9")).toEqual({ waitMs: 0 });
+    expect(schedule.ask("a3", 1_000, 1, 0, "203.0.113.9")).toEqual({ retryAfterSeconds: 3 }); // booked at 4 000
+    expect(schedule.bookings).toBe(3);
+    // So does a turn forgotten after its grace: a2 (2 000) never came back; by 3 100 it is gone.
+    expect(schedule.ask("a4", 3_100, 1, 0, "203.0.113.9")).toEqual({ retryAfterSeconds: 2 }); // booked at 5 000
   });
 
   it("lets a uid released within KV's consistency window past the queue, taking no turn", () => {
@@ -154,5 +176,60 @@ describe("the pacer object", () => {
     } finally {
       logged.mockRestore();
     }
+  });
+});
+
+describe("the client network a turn is booked for", () => {
+  it.each([
+    ["203.0.113.9", "203.0.113.9"],
+    ["2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"],
+    ["2001:0DB8:0001:0002::1", "2001:db8:1:2::/64"],
+    ["2001:db8:1:2:ffff::", "2001:db8:1:2::/64"],
+    ["2001:db8::1", "2001:db8:0:0::/64"],
+    ["::1", "0:0:0:0::/64"],
+    ["::ffff:192.0.2.1", "0:0:0:0::/64"],
+    ["64:ff9b:1:2:3:4:192.0.2.1", "64:ff9b:1:2::/64"],
+    // Not IPv6 addresses: each its own network, as written.
+    ["1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8:9"],
+    ["1::2::3", "1::2::3"],
+    ["1:2:3:4:5:6:7::8:9", "1:2:3:4:5:6:7::8:9"],
+    ["2001:db8:g::1", "2001:db8:g::1"],
+    ["198.51.100.7:abcd", "198.51.100.7:abcd"],
+    ["unknown", "unknown"],
+  ])("%s is %s", (ip, network) => {
+    expect(networkOf(ip)).toBe(network);
+  });
+
+  it("is the one the request came from, read only on a first use", async () => {
+    const asked: string[] = [];
+    const recording = {
+      idFromName: (name: string) => env.NIM_CREATE_PACER!.idFromName(name),
+      get: () => ({
+        reserve: async (_uid: string, _rate: number, _wait: number, network: string) => {
+          asked.push(network);
+          return { waitMs: 0 };
+        },
+      }),
+    };
+    const settings = { ...ownRuntime(), NIM_CREATE_PACER: recording };
+    const uid = uniqueUid("network");
+    const first = await issue(await hsJwt(uid), undefined, settings);
+    expect(first.status).toBe(200);
+    asked.length = 0;
+    for (const ip of ["2001:db8:aa:bb:1:2:3:4", "2001:db8:aa:bb:ffff::9"]) {
+      const response = await call(
+        "/v1/token",
+        {
+          method: "POST",
+          headers: { Authorization: `Bearer ${await hsJwt(uniqueUid("network"))}`, "CF-Connecting-IP": ip },
+        },
+        settings,
+      );
+      expect(response.status).toBe(200);
+    }
+    expect(asked).toEqual(["2001:db8:aa:bb::/64", "2001:db8:aa:bb::/64"]);
+    // A known user asks for no turn at all.
+    expect((await issue(await hsJwt(uid), undefined, settings)).status).toBe(200);
+    expect(asked).toHaveLength(2);
   });
 });

@@ -7,10 +7,21 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/contract.ts";
-import { b64urlJson, call, env, hsJwt, respellSignature, tokenFor, uniqueUid } from "./helpers.ts";
+import {
+  adminCall,
+  b64urlJson,
+  call,
+  env,
+  hsJwt,
+  issueRtc,
+  respellSignature,
+  seg,
+  tokenFor,
+  uniqueUid,
+} from "./helpers.ts";
 import { callbackHeaders, dynamicToken, resplit } from "./netease-signing.ts";
 
-const RUNS = { surface: 2500, jwt: 1500, callback: 1500, uid: 300, resplit: 300 };
+const RUNS = { surface: 2500, jwt: 1500, callback: 1500, uid: 300, resplit: 300, refreshed: 300, channel: 150 };
 let casesRun = 0;
 let propertiesFailed = 0;
 afterAll(() => console.log(`fuzz: ${casesRun} cases, ${propertiesFailed} properties failed`));
@@ -290,6 +301,76 @@ describe("fuzzed HTTP surface", () => {
           },
         ),
         { numRuns: RUNS.resplit },
+      ),
+    );
+  });
+
+  it("after a sign-out everywhere, serves a session by its sign-in time alone: no refresh revives an old sign-in", async () => {
+    const uid = uniqueUid("refreshed");
+    // Without the per-uid limit: every case is this one uid.
+    const unlimited = { TOKEN_RATE_LIMITER: undefined };
+    await tokenFor(uid, unlimited);
+    const revoked = await adminCall("POST", `/accounts/${seg(uid)}/revoke`, { kick: false }, { overrides: unlimited });
+    const { revokedBefore } = await revoked.json<{ revokedBefore: number }>();
+    const revokedSecond = Math.floor(revokedBefore / 1000);
+    const now = Math.floor(Date.now() / 1000);
+    await property(() =>
+      fc.assert(
+        fc.asyncProperty(
+          // Signed in up to a day before the revocation, or after it up to now.
+          fc.integer({ min: revokedSecond - 86_400, max: now }),
+          // Refreshed any time from the sign-in until now (iat), or never (iat is the sign-in).
+          fc.option(fc.nat(), { nil: undefined }),
+          async (authTime, refreshAfter) => {
+            const iat = refreshAfter === undefined ? authTime : Math.min(now, authTime + refreshAfter);
+            const jwt = await hsJwt(uid, { issuedAt: iat, claims: { auth_time: authTime } });
+            const response = await call(
+              "/v1/token",
+              { method: "POST", headers: { Authorization: `Bearer ${jwt}` } },
+              unlimited,
+            );
+            const body = (await checkAnswer(response, "POST")) as { error?: string };
+            if (authTime >= revokedSecond) expect(response.status).toBe(200);
+            else expect([response.status, body.error]).toEqual([401, "session_revoked"]);
+          },
+        ),
+        {
+          numRuns: RUNS.refreshed,
+          // The edges: a second before the revocation's, its own second, and an old sign-in refreshed now.
+          examples: [
+            [revokedSecond - 1, 5],
+            [revokedSecond, undefined],
+            [revokedSecond - 3600, 3600 * 24],
+          ],
+        },
+      ),
+    );
+  });
+
+  it("gives a uid with $, *, { and } only the channels that hold it where {uid} stands", async () => {
+    const policy = { RTC_CHANNEL_POLICY: JSON.stringify([{ channel: "user-{uid}-*", privileges: ["all"] }]) };
+    // NERTC's channel characters, with the replacement-pattern and glob ones weighted heavily.
+    const piece = fc.oneof(
+      { weight: 5, arbitrary: fc.constantFrom("$", "$'", "$&", "$`", "$$", "*", "{", "}", "{uid}", "-") },
+      { weight: 3, arbitrary: fc.constantFrom("a", "b", "1", "_", "user") },
+    );
+    const text = fc.array(piece, { minLength: 1, maxLength: 6 }).map((parts) => parts.join(""));
+    await property(() =>
+      fc.assert(
+        fc.asyncProperty(text, text, text, async (core, other, tail) => {
+          const uid = `${core}-${crypto.randomUUID().slice(0, 8)}`;
+          // Another user's room, a room spelt from the uid's own pieces, and the uid's own room.
+          const channelName = fc
+            .sample(fc.constantFrom(`user-${other}-${tail}`, `user-${core}-${tail}`, `user-${uid}-${tail}`), 1)[0]!
+            .slice(0, 64);
+          const response = await issueRtc(await hsJwt(uid), { channelName }, policy);
+          await checkAnswer(response, "POST");
+          // NERTC's channel characters, restated: no `'`, `` ` `` or `*`, so such a name is a 400.
+          const valid = /^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@[\]^_{|}~,]{1,64}$/.test(channelName);
+          const own = channelName.startsWith(`user-${uid}-`);
+          expect(response.status, `${uid} → ${channelName}`).toBe(!valid ? 400 : own ? 200 : 403);
+        }),
+        { numRuns: RUNS.channel },
       ),
     );
   });

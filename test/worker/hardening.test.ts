@@ -4,6 +4,7 @@ import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AccountChanges } from "../../src/account-object/changes.ts";
 import { importDerivationKey } from "../../src/account-object/derive.ts";
+import { app } from "../../src/app.ts";
 import { AccountStore } from "../../src/records/store.ts";
 import type { TokenResponse } from "../../src/responses.ts";
 import {
@@ -78,6 +79,57 @@ describe("abuse limits", { timeout: 60_000 }, () => {
     const callback = await post("/v1/nim/login-callback", { ...headers, "CF-Connecting-IP": ip }, body);
     expect(await callback.json()).toEqual({ errCode: 0 });
     expect((await post("/v1/token", bad)).status).toBe(429); // failures are still slowed
+  });
+
+  it("puts every route the app lists under the failure limit: none answers an over-limit IP's bad credential with 401", async () => {
+    // A limiter that says every IP is over its limit, and counts what it is asked.
+    const asked: string[] = [];
+    const overLimit = {
+      limit: async ({ key }: { key: string }) => {
+        asked.push(key);
+        return { success: false };
+      },
+    };
+    const settings = { ...ownRuntime(), AUTH_FAILURE_RATE_LIMITER: overLimit };
+    const routes = app.routes.filter((route) => route.method !== "ALL");
+    const limited = new Set<string>();
+    for (const { method, path } of routes) {
+      const concrete = path.replace(":uid", "someone");
+      // A bad credential of every kind at once: a session, the admin token, an Access assertion, a
+      // NetEase signature.
+      const headers = {
+        Authorization: "Bearer not.a.credential",
+        "Cf-Access-Jwt-Assertion": "not.an.assertion",
+        AppKey: env.NIM_APP_KEY!,
+        CheckSum: "0".repeat(40),
+        "Content-Type": "application/json",
+        "CF-Connecting-IP": "203.0.113.250",
+      };
+      const response = await call(concrete, { method, headers, body: method === "GET" ? undefined : "{}" }, settings);
+      expect(response.status, `${method} ${path}`).not.toBe(401);
+      if (response.status === 429) limited.add(path);
+    }
+    // The routes that authenticate (the count keeps the test from passing by finding none).
+    expect([...limited].sort()).toEqual(
+      [
+        "/v1/token",
+        "/v1/rtc/token",
+        "/v1/sessions/revoke",
+        "/v1/nim/login-callback",
+        "/admin/v1/accounts/import",
+        "/admin/v1/operator",
+        "/admin/v1/ready",
+        "/admin/v1/metrics",
+        "/admin/v1/accounts",
+        "/admin/v1/accounts/:uid/history",
+        "/admin/v1/accounts/:uid",
+        "/admin/v1/accounts/:uid/block",
+        "/admin/v1/accounts/:uid/unblock",
+        "/admin/v1/accounts/:uid/rotate",
+        "/admin/v1/accounts/:uid/revoke",
+      ].sort(),
+    );
+    expect(new Set(asked)).toEqual(new Set(["ip:203.0.113.250"]));
   });
 
   it("counts session, admin and callback failures from an IP together", async () => {

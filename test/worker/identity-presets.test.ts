@@ -86,6 +86,12 @@ async function tokenOf(
     if (value === undefined) continue;
     claims[claim] = value === "$uid" ? uid : TIME_CLAIMS.has(claim) && typeof value === "number" ? now + value : value;
   }
+  // Supabase's sign-in times sit in `amr` entries: relative in the fixture, like the other times.
+  if (Array.isArray(claims.amr)) {
+    claims.amr = claims.amr.map((entry: { timestamp?: unknown }) =>
+      typeof entry.timestamp === "number" ? { ...entry, timestamp: now + entry.timestamp } : entry,
+    );
+  }
   return new SignJWT(claims)
     .setProtectedHeader({ ...shape.header, ...options.header } as JWTHeaderParameters)
     .sign(options.key ?? signingKeys.get(name)!);
@@ -141,6 +147,72 @@ describe("identity-provider presets", () => {
     ).toBe("firebase: iss mismatch: expected https://securetoken.google.com/nim-demo-1234");
     // Within the clock tolerance a just-signed-in auth_time passes.
     expect((await verifier.verify(await tokenOf("firebase", uid, { auth_time: 5 }))).uid).toBe(uid);
+  });
+
+  it("reads each provider's sign-in time, which a refreshed token keeps, and refuses a token without it where the provider always sends it", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // What each provider's token says of its sign-in, relative to now, as the fixtures shape it.
+    const signedIn: Record<Name, number> = {
+      firebase: -600, // auth_time
+      supabase: -60, // the earliest amr timestamp
+      auth0: 0, // none: iat
+      clerk: 0, // iat less fva[0] minutes (0)
+      cognito: -30, // auth_time
+      keycloak: -20, // auth_time
+    };
+    for (const name of PROVIDERS) {
+      const verifier = verifierFor(shapes[name].settings);
+      const session = await verifier.verify(await tokenOf(name, uniqueUid(name)));
+      expect(Math.abs(session.signedInAt! - (now + signedIn[name]) * 1000), name).toBeLessThanOrEqual(1_000);
+    }
+    // Refreshed an hour after signing in: a new iat, the same sign-in.
+    const refreshed = async (name: Name, change: Record<string, unknown>) =>
+      (await verifierFor(shapes[name].settings).verify(await tokenOf(name, uniqueUid(name), change))).signedInAt;
+    const hourAgo = (now - 3600) * 1000;
+    expect(await refreshed("firebase", { auth_time: -3600, iat: 0 })).toBe(hourAgo);
+    expect(await refreshed("cognito", { auth_time: -3600 })).toBe(hourAgo);
+    expect(await refreshed("keycloak", { auth_time: -3600 })).toBe(hourAgo);
+    // Supabase: the first factor's time, not a later MFA step's.
+    // (Relative to now, as tokenOf writes every time.)
+    const amr = [
+      { method: "totp", timestamp: -60 },
+      { method: "password", timestamp: -3600 },
+    ];
+    expect(await refreshed("supabase", { amr })).toBe(hourAgo);
+    // Clerk: sixty minutes since the first factor was verified.
+    expect(await refreshed("clerk", { fva: [60, -1] })).toBe(hourAgo);
+    // Where the provider always sends it, a token without it is refused, and the log says why.
+    for (const [name, change, why] of [
+      ["firebase", { auth_time: undefined }, "auth_time missing"],
+      ["cognito", { auth_time: undefined }, "auth_time missing"],
+      ["keycloak", { auth_time: undefined }, "auth_time missing"],
+      ["keycloak", { auth_time: "yesterday" }, "auth_time is not a time"],
+      ["supabase", { amr: undefined }, "amr has no timestamp"],
+      ["supabase", { amr: ["pwd"] }, "amr has no timestamp"],
+      ["clerk", { fva: undefined }, "fva missing (Clerk session token v2)"],
+      ["clerk", { fva: [-1, -1] }, "fva missing (Clerk session token v2)"],
+      ["cognito", { auth_time: 600 }, "auth_time is in the future"],
+    ] as const) {
+      const verifier = verifierFor(shapes[name].settings);
+      expect(await refusal(verifier, await tokenOf(name, uniqueUid(), change)), `${name} ${why}`).toBe(
+        `${name}: ${why}`,
+      );
+    }
+  });
+
+  it("takes the sign-in time from a claim the operator names: seconds, milliseconds or ISO 8601", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const auth0 = { ...shapes.auth0.settings, signInClaim: "https://im.example.com/signed_in" };
+    const verifier = verifierFor(auth0);
+    const at = async (value: unknown) =>
+      verifier.verify(await tokenOf("auth0", uniqueUid(), { "https://im.example.com/signed_in": value }));
+    expect((await at(now - 3600)).signedInAt).toBe((now - 3600) * 1000);
+    expect((await at((now - 3600) * 1000 + 250)).signedInAt).toBe((now - 3600) * 1000 + 250);
+    expect((await at(new Date((now - 60) * 1000).toISOString())).signedInAt).toBe((now - 60) * 1000);
+    // Named, it is required.
+    expect(await refusal(verifier, await tokenOf("auth0", uniqueUid()))).toBe(
+      "auth0: https://im.example.com/signed_in missing",
+    );
   });
 
   it("clerk: refuses a token whose azp is another origin, or that has none", async () => {
@@ -302,9 +374,9 @@ describe("an OpenID provider's discovery document", () => {
 
 describe("several issuers at once", () => {
   const entries = () => [
-    shapes.firebase.settings,
-    shapes.supabase.settings,
-    { provider: "secret", issuer: "https://staff.example.com" },
+    { ...shapes.firebase.settings, uidPrefix: "" },
+    { ...shapes.supabase.settings, uidPrefix: "sb:" },
+    { provider: "secret", issuer: "https://staff.example.com", uidPrefix: "staff:" },
   ];
 
   it("checks each token against the issuer it names only", async () => {
@@ -312,8 +384,8 @@ describe("several issuers at once", () => {
     const verifier = new SessionVerifier(config.session, { fetch: fixtureFetch });
     const uid = uniqueUid();
     expect((await verifier.verify(await tokenOf("firebase", uid))).uid).toBe(uid);
-    expect((await verifier.verify(await tokenOf("supabase", uid))).uid).toBe(uid);
-    expect((await verifier.verify(await hsJwt(uid, { issuer: "https://staff.example.com" }))).uid).toBe(uid);
+    expect((await verifier.verify(await tokenOf("supabase", uid))).uid).toBe(`sb:${uid}`);
+    expect((await verifier.verify(await hsJwt(uid, { issuer: "https://staff.example.com" }))).uid).toBe(`staff:${uid}`);
     // Supabase's claims signed with Supabase's key but naming Firebase: Firebase's rules and keys apply.
     const crossed = await tokenOf("supabase", uid, { iss: "https://securetoken.google.com/nim-demo-1234" });
     expect(await refusal(verifier, crossed)).toMatch(/^firebase: (alg not allowed for this issuer|unknown kid)$/);
@@ -328,7 +400,10 @@ describe("several issuers at once", () => {
   });
 
   it("lets a secret without a pinned issuer take the tokens no other issuer claims, never a preset's", async () => {
-    const list = [shapes.firebase.settings, { provider: "secret" }];
+    const list = [
+      { ...shapes.firebase.settings, uidPrefix: "" },
+      { provider: "secret", uidPrefix: "" },
+    ];
     const config = parseConfig({ ...env, SESSION_ISSUERS: JSON.stringify(list) } as Env);
     const verifier = new SessionVerifier(config.session, { fetch: fixtureFetch });
     const uid = uniqueUid();
@@ -344,11 +419,18 @@ describe("several issuers at once", () => {
     const verifier = new SessionVerifier(config.session, { fetch: fixtureFetch });
     const uid = uniqueUid();
     const issuer = "https://abcdefghijklmnopqrst.supabase.co/auth/v1";
+    // Supabase's legacy tokens, like its new ones, say when the user signed in in `amr`.
+    const amr = [{ method: "password", timestamp: Math.floor(Date.now() / 1000) - 60 }];
     expect((await verifier.verify(await tokenOf("supabase", uid))).uid).toBe(uid);
-    expect((await verifier.verify(await hsJwt(uid, { issuer, audience: "authenticated" }))).uid).toBe(uid);
+    expect((await verifier.verify(await hsJwt(uid, { issuer, audience: "authenticated", claims: { amr } }))).uid).toBe(
+      uid,
+    );
     // The provider's rules hold for the secret's tokens too.
-    expect(await refusal(verifier, await hsJwt(uid, { issuer, audience: "anon" }))).toBe(
+    expect(await refusal(verifier, await hsJwt(uid, { issuer, audience: "anon", claims: { amr } }))).toBe(
       "supabase: aud mismatch: expected authenticated",
+    );
+    expect(await refusal(verifier, await hsJwt(uid, { issuer, audience: "authenticated" }))).toBe(
+      "supabase: amr has no timestamp",
     );
   });
 });

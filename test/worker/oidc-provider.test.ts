@@ -10,8 +10,8 @@ import { describe, expect, it, vi } from "vitest";
 import { type Env, parseConfig } from "../../src/config.ts";
 import { SessionVerifier } from "../../src/session/verify.ts";
 import { OIDC_CLIENT_SECRET, OIDC_CLIENTS, OIDC_REDIRECT_URI, OIDC_RESOURCE } from "../oidc/clients.ts";
-import { clientCredentialsToken, loginIdToken } from "../oidc/flows.ts";
-import { adminCall, call, env, issue, type Overrides, ownRuntime, seg, uniqueUid } from "./helpers.ts";
+import { clientCredentialsToken, loginIdToken, refreshIdToken, signIn } from "../oidc/flows.ts";
+import { adminCall, env, issue, type Overrides, ownRuntime, seg, uniqueUid } from "./helpers.ts";
 
 const provider = { issuer: env.OIDC_ISSUER, clientSecret: OIDC_CLIENT_SECRET, redirectUri: OIDC_REDIRECT_URI };
 const APP_AUDIENCES = [OIDC_RESOURCE, OIDC_CLIENTS.rs256.id, OIDC_CLIENTS.es256.id, OIDC_CLIENTS.eddsa.id];
@@ -100,7 +100,7 @@ describe("a real OpenID provider through SESSION_OIDC_ISSUER", () => {
     const response = await issue(await loginIdToken(provider, OIDC_CLIENTS.rs256.id, uniqueUid()), undefined, settings);
     expect(response.status).toBe(503);
     expect((await response.json<{ error: string }>()).error).toBe("session_keys_unavailable");
-    const ready = await call("/readyz", {}, settings);
+    const ready = await adminCall("GET", "/ready", undefined, { overrides: settings });
     expect((await ready.json<{ checks: Record<string, { outcome: string }> }>()).checks["keys:oidc"]!.outcome).toBe(
       "discovery document names another issuer",
     );
@@ -140,7 +140,7 @@ describe("a real OpenID provider through SESSION_OIDC_ISSUER", () => {
       // A fresh isolate has no keys to fall back on: 503, the provider's outage, not the caller's fault.
       const fresh = await issue(second, undefined, oidcSettings());
       expect(fresh.status).toBe(503);
-      const ready = await call("/readyz", {}, oidcSettings());
+      const ready = await adminCall("GET", "/ready", undefined, { overrides: oidcSettings() });
       const body = await ready.json<{ failed: string[]; checks: Record<string, { outcome: string }> }>();
       expect(ready.status).toBe(503);
       expect(body.failed).toEqual(["keys:oidc"]);
@@ -148,5 +148,31 @@ describe("a real OpenID provider through SESSION_OIDC_ISSUER", () => {
     } finally {
       await control("up");
     }
+  });
+
+  it("signs a user out everywhere for good: the provider's refreshed ID tokens stay refused, a new sign-in is served", async () => {
+    const settings = oidcSettings();
+    const uid = uniqueUid("oidc-refresh");
+    const client = OIDC_CLIENTS.rs256.id;
+    const phone = await signIn(provider, client, uid);
+    expect((await issue(phone.idToken, undefined, settings)).status).toBe(200);
+    // Into the next second, so the revocation comes after the sign-in's auth_time.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // Revoked through this runtime, so its cache has the revocation at once (another isolate's takes
+    // up to a minute: docs/security.md#revocation).
+    const revoked = await adminCall("POST", `/accounts/${seg(uid)}/revoke`, { kick: false }, { overrides: settings });
+    expect(revoked.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The phone's SDK refreshes silently: a new ID token, issued after the revocation, for the same sign-in.
+    const refreshed = await refreshIdToken(provider, client, phone.refreshToken);
+    const claims = (jwt: string) => JSON.parse(atob(jwt.split(".")[1]!.replaceAll("-", "+").replaceAll("_", "/")));
+    expect(claims(refreshed.idToken).iat).toBeGreaterThan(claims(phone.idToken).iat);
+    expect(claims(refreshed.idToken).auth_time).toBe(claims(phone.idToken).auth_time);
+    const refused = await issue(refreshed.idToken, undefined, settings);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: "session_revoked" });
+    // The user signs in again (a new login at the provider): served.
+    const again = await signIn(provider, client, uid);
+    expect((await issue(again.idToken, undefined, settings)).status).toBe(200);
   });
 });

@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { NIM } from "../../src/constants.ts";
-import { readySchema } from "../../src/responses.ts";
+import { readinessSchema, readySchema } from "../../src/responses.ts";
 import {
   adminCall,
   call,
@@ -17,13 +17,17 @@ import {
   uniqueUid,
 } from "./helpers.ts";
 
-type Ready = v.InferOutput<typeof readySchema>;
+type Readiness = v.InferOutput<typeof readinessSchema>;
 
-async function ready(overrides: Record<string, unknown> = {}): Promise<{ status: number; body: Ready }> {
-  const response = await call("/readyz", {}, overrides);
-  const body = await response.json<Ready>();
-  expect(v.is(readySchema, body)).toBe(true);
+/** An operator's GET /admin/v1/ready: every check's outcome; and /readyz agrees on the status. */
+async function ready(overrides: Record<string, unknown> = {}): Promise<{ status: number; body: Readiness }> {
+  const response = await adminCall("GET", "/ready", undefined, { overrides });
+  const body = await response.json<Readiness>();
+  expect(v.is(readinessSchema, body)).toBe(true);
   expect(response.headers.get("Cache-Control")).toBe("no-store");
+  const anyone = await call("/readyz", {}, overrides);
+  expect(v.is(readySchema, await anyone.json())).toBe(true);
+  expect(anyone.status).toBe(response.status);
   return { status: response.status, body };
 }
 
@@ -38,11 +42,11 @@ describe("GET /readyz", () => {
 
   it("is 503 credentials_rejected for a wrong app secret, never showing it", async () => {
     const secret = "a-wrong-app-secret-for-readiness";
-    const response = await call("/readyz", {}, { NIM_APP_SECRET: secret });
+    const response = await adminCall("GET", "/ready", undefined, { overrides: { NIM_APP_SECRET: secret } });
     expect(response.status).toBe(503);
     const text = await response.text();
     expect(text).not.toContain(secret);
-    const body = JSON.parse(text) as Ready;
+    const body = JSON.parse(text) as Readiness;
     expect(body).toMatchObject({ status: "not_ready", failed: ["netease"] });
     expect(body.checks.netease).toMatchObject({ ok: false, outcome: "credentials_rejected" });
   });
@@ -112,10 +116,33 @@ describe("GET /readyz", () => {
     expect(body.checks["keys:jwks"]!.ok).toBe(false);
   });
 
-  it("names the configuration problem when the settings are unusable", async () => {
-    const { status, body } = await ready({ ACCID_SECRET: "" });
-    expect(status).toBe(503);
-    expect(body).toMatchObject({ failed: ["config"], checks: { config: { ok: false } } });
-    expect(body.checks.config!.outcome).toContain("ACCID_SECRET");
+  it("tells anyone the status and which kinds of check failed; only an operator sees issuers and outcomes", async () => {
+    const path = `/jwks/${crypto.randomUUID()}.json`;
+    await fetch(`${env.IDP_URL}/down${path}`, { method: "POST" });
+    const settings = { ...jwksSettings(path), NIM_API_BASE: "http://127.0.0.1:1/nimserver" };
+    const anyone = await call("/readyz", {}, settings);
+    expect(anyone.status).toBe(503);
+    const text = await anyone.text();
+    expect(JSON.parse(text)).toEqual({ status: "not_ready", failed: ["netease", "keys"] });
+    // No issuer's name, no fetch failure, no NetEase outcome.
+    for (const word of ["jwks", "unreachable", "outcome", "latencyMs", "127.0.0.1"]) expect(text).not.toContain(word);
+    const operator = await ready(settings);
+    expect(operator.body.failed).toEqual(["netease", "keys:jwks"]);
+    expect(operator.body.checks.netease).toMatchObject({ ok: false, outcome: "unreachable" });
+    const healthy = await call("/readyz", {}, ownRuntime());
+    expect(await healthy.json()).toEqual({ status: "ready", failed: [] });
+  });
+
+  it("takes no credential: the details are the admin API's, behind its authentication", async () => {
+    const withToken = await call("/readyz", { headers: { Authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    expect(await withToken.json()).toEqual({ status: "ready", failed: [] });
+    expect((await adminCall("GET", "/ready", undefined, { token: "not-the-admin-token" })).status).toBe(401);
+    expect((await adminCall("GET", "/ready", undefined, { token: null })).status).toBe(401);
+  });
+
+  it("says only that the configuration failed when the settings are unusable (/healthz names them)", async () => {
+    const response = await call("/readyz", {}, { ACCID_SECRET: "" });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ status: "not_ready", failed: ["config"] });
   });
 });

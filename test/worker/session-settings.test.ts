@@ -4,12 +4,13 @@
  */
 
 import { describe, expect, it } from "vitest";
+import type { TokenResponse } from "../../src/responses.ts";
 import { OIDC_CLIENT_SECRET, OIDC_CLIENTS, OIDC_REDIRECT_URI } from "../oidc/clients.ts";
 import { loginIdToken } from "../oidc/flows.ts";
-import { call, env, esJwt, hsJwt, issue, ownRuntime, TEST_IDP, uniqueUid } from "./helpers.ts";
+import { adminCall, call, env, esJwt, hsJwt, issue, ownRuntime, seg, TEST_IDP, uniqueUid } from "./helpers.ts";
 
 async function health(
-  overrides: Record<string, string | undefined>,
+  overrides: Record<string, unknown>,
 ): Promise<{ status: number; invalid: string[]; missing: string[] }> {
   const response = await call("/healthz", {}, overrides);
   const body = await response.json<{ invalid?: string[]; missing?: string[] }>();
@@ -92,14 +93,15 @@ describe("several issuers through the Worker", () => {
     const settings = {
       ...ownRuntime(),
       SESSION_ISSUERS: JSON.stringify([
-        { provider: `oidc:${env.OIDC_ISSUER}`, audience: OIDC_CLIENTS.rs256.id, name: "customers" },
+        { provider: `oidc:${env.OIDC_ISSUER}`, audience: OIDC_CLIENTS.rs256.id, name: "customers", uidPrefix: "" },
         {
           provider: `jwks:${env.IDP_URL}/jwks/${crypto.randomUUID()}.json`,
           issuer: TEST_IDP.issuer,
           audience: TEST_IDP.audience,
           name: "staff",
+          uidPrefix: "staff:",
         },
-        { provider: "secret", issuer: "https://backend.example.com" },
+        { provider: "secret", issuer: "https://backend.example.com", uidPrefix: "backend:" },
       ]),
     };
     const provider = { issuer: env.OIDC_ISSUER, clientSecret: OIDC_CLIENT_SECRET, redirectUri: OIDC_REDIRECT_URI };
@@ -131,10 +133,66 @@ describe("several issuers through the Worker", () => {
       ).status,
     ).toBe(401);
     expect((await issue(await hsJwt(uniqueUid()), undefined, settings)).status).toBe(401);
-    // /readyz checks each issuer's keys under its own name.
-    const ready = await call("/readyz", {}, settings);
+    // The readiness checks name each issuer's keys (for an operator).
+    const ready = await adminCall("GET", "/ready", undefined, { overrides: settings });
     const { checks } = await ready.json<{ checks: Record<string, { ok: boolean }> }>();
     expect(Object.keys(checks).filter((name) => name.startsWith("keys:"))).toEqual(["keys:customers", "keys:staff"]);
     expect(checks["keys:customers"]!.ok && checks["keys:staff"]!.ok).toBe(true);
+  });
+
+  /** Staff from the stand-in identity provider (uids `staff:<sub>`), customers from the app's backend (bare subs). */
+  const apart = (customers: Record<string, unknown> = { uidPrefix: "" }) => ({
+    ...ownRuntime(),
+    SESSION_ISSUERS: JSON.stringify([
+      {
+        provider: `jwks:${env.IDP_URL}/jwks/${crypto.randomUUID()}.json`,
+        issuer: TEST_IDP.issuer,
+        audience: TEST_IDP.audience,
+        name: "staff",
+        uidPrefix: "staff:",
+      },
+      { provider: "secret", issuer: "https://backend.example.com", ...customers },
+    ]),
+  });
+
+  it("keeps two issuers' users apart: the same sub at each is two uids, two accounts, two accids", async () => {
+    const settings = apart();
+    const sub = uniqueUid("1001");
+    const staff = await issue(await esJwt(sub), undefined, settings);
+    const customer = await issue(await hsJwt(sub, { issuer: "https://backend.example.com" }), undefined, settings);
+    expect([staff.status, customer.status]).toEqual([200, 200]);
+    const staffAccid = (await staff.json<TokenResponse>()).accid;
+    const customerAccid = (await customer.json<TokenResponse>()).accid;
+    expect(staffAccid).not.toBe(customerAccid);
+    // The admin API names the staff member's uid plainly, and each uid has its own account.
+    const staffView = await adminCall("GET", `/accounts/${seg(`staff:${sub}`)}`);
+    expect(await staffView.json()).toMatchObject({ uid: `staff:${sub}`, accid: staffAccid });
+    expect(await (await adminCall("GET", `/accounts/${seg(sub)}`)).json()).toMatchObject({
+      uid: sub,
+      accid: customerAccid,
+    });
+    // A customer whose sub reads like a staff uid does not become that staff member: the uid
+    // belongs to the issuer with the longest prefix it starts with.
+    const spoof = await issue(
+      await hsJwt(`staff:${sub}`, { issuer: "https://backend.example.com" }),
+      undefined,
+      settings,
+    );
+    expect(spoof.status).toBe(401);
+    expect(await spoof.json()).toMatchObject({ error: "invalid_session" });
+  });
+
+  it("shares users between two entries only when both say so with the same prefix, and refuses a list that leaves it unsaid", async () => {
+    const sub = uniqueUid("moving");
+    const shared = apart({ uidPrefix: "staff:" });
+    const fromIdp = await issue(await esJwt(sub), undefined, shared);
+    const fromBackend = await issue(await hsJwt(sub, { issuer: "https://backend.example.com" }), undefined, shared);
+    expect((await fromIdp.json<TokenResponse>()).accid).toBe((await fromBackend.json<TokenResponse>()).accid);
+    // Several entries, one without a uidPrefix: refused, naming SESSION_ISSUERS, rather than shared.
+    const unsaid = apart({});
+    expect(await health(unsaid)).toMatchObject({ status: 503, invalid: ["SESSION_ISSUERS"] });
+    expect((await issue(await esJwt(sub), undefined, unsaid)).status).toBe(500);
+    // A prefix that is not a plain label ending in ":" is refused too.
+    expect(await health(apart({ uidPrefix: "staff" }))).toMatchObject({ status: 503, invalid: ["SESSION_ISSUERS"] });
   });
 });
