@@ -112,8 +112,23 @@ export async function runBurst(bundlePath: string, mode: "paced" | "unpaced"): P
     await mf.ready;
     const origin = (await mf.unsafeGetDirectURL(`burst-${mode}`)).origin;
     const exp = Math.floor(Date.now() / 1000) + 3600;
+    // Each user from an address of its own, as a launch's users arrive (one network may hold only
+    // so many booked creation turns).
+    const addresses = new Map<string, string>();
+    const addressOf = (uid: string) => {
+      let address = addresses.get(uid);
+      if (!address) {
+        const n = addresses.size + 1;
+        address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+        addresses.set(uid, address);
+      }
+      return address;
+    };
     const token = (uid: string) =>
-      fetch(`${origin}/v1/token`, { method: "POST", headers: { authorization: `Bearer ${hsJwt(uid, exp)}` } });
+      fetch(`${origin}/v1/token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${hsJwt(uid, exp)}`, "cf-connecting-ip": addressOf(uid) },
+      });
 
     // A known user for the operator to block mid-burst; then let NetEase's one-second window pass.
     const known = `burst-known-${mode}`;

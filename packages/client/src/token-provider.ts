@@ -141,11 +141,16 @@ export interface TokenProvider {
   /** Sign-out: forgets the token, aborts and discards any request in flight, stops refreshing. */
   clear(): void;
   /**
-   * Signs the user out everywhere: the Worker refuses every session of this user issued until now
-   * (on every device, this one included), the IM login callback refuses every IM token signed until
-   * now, and live IM sessions are kicked. Then behaves as after `clear()`, whether or not the request
-   * succeeded (the user asked to sign out). Resolves with the Worker's `revokedBefore`; rejects with a
-   * TokenProviderError when the Worker could not be told (retried as token requests are).
+   * Signs the user out everywhere: the Worker refuses every session of this user signed in to until
+   * now (on every device, this one included), refreshed tokens of those sign-ins too, the IM login
+   * callback refuses every IM token signed until now, and live IM sessions are kicked. Then behaves
+   * as after `clear()`, whether or not the request succeeded (the user asked to sign out). Resolves
+   * with the Worker's `revokedBefore`; rejects with a TokenProviderError when the Worker could not be
+   * told (retried as token requests are).
+   *
+   * Also sign the user out at your identity provider (Firebase `revokeRefreshTokens`, Cognito
+   * `GlobalSignOut`, Clerk's session revoke, Supabase `signOut({ scope: "global" })`): the Worker
+   * stops what its sessions get here, the provider stops them being refreshed for anything else.
    */
   signOutEverywhere(): Promise<SessionRevokeResponse>;
   /** Stops for good: like clear(), and every later call rejects with `aborted`. */
