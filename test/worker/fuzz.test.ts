@@ -330,16 +330,18 @@ describe("fuzzed HTTP surface", () => {
               unlimited,
             );
             const body = (await checkAnswer(response, "POST")) as { error?: string };
-            if (authTime >= revokedSecond) expect(response.status).toBe(200);
+            if (authTime > revokedSecond) expect(response.status).toBe(200);
             else expect([response.status, body.error]).toEqual([401, "session_revoked"]);
           },
         ),
         {
           numRuns: RUNS.refreshed,
-          // The edges: a second before the revocation's, its own second, and an old sign-in refreshed now.
+          // The edges: a second before the revocation's, its own, the next (once it has come), and an old
+          // sign-in refreshed now.
           examples: [
             [revokedSecond - 1, 5],
             [revokedSecond, undefined],
+            [Math.min(now, revokedSecond + 1), undefined],
             [revokedSecond - 3600, 3600 * 24],
           ],
         },

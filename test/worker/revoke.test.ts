@@ -77,8 +77,8 @@ describe("an operator's revoke", () => {
     const read = (await (await adminCall("GET", `/accounts/${seg(uid)}`)).json()) as { revokedBefore?: number };
     expect(read.revokedBefore).toBe(view.revokedBefore);
 
-    // A new sign-in works at once: the account itself was never touched.
-    const newer = await hsJwt(uid, { claims: { auth_time: Math.ceil(view.revokedBefore / 1000) } });
+    // A new sign-in works (from the revocation's next second): the account itself was never touched.
+    const newer = await hsJwt(uid, { claims: { auth_time: Math.floor(view.revokedBefore / 1000) + 1 } });
     expect((await issue(newer)).status).toBe(200);
     expect((await issueRtc(newer, { channelName: "room-1" })).status).toBe(200);
     await expectRevoked(await issue(session)); // and the old one stays dead
@@ -228,15 +228,14 @@ describe("sign-out by sign-in time: what providers really do", () => {
     vi.setSystemTime(revokedBefore + 5_000);
     const fresh = await hsJwt(uid, { claims: { auth_time: Math.floor(Date.now() / 1000) } });
     expect((await issue(fresh)).status).toBe(200);
-    // Its own refreshes stay good; a sign-in in the revocation's own second stands too.
+    // Its own refreshes stay good, and so does a sign-in in the next second. One in the revocation's
+    // own second cannot be told from one just before it: refused, as every earlier one is.
     vi.setSystemTime(revokedBefore + 45 * 60_000);
-    expect(
-      (await issue(await hsJwt(uid, { claims: { auth_time: Math.floor(revokedBefore / 1000) + 5 } }))).status,
-    ).toBe(200);
-    expect((await issue(await hsJwt(uid, { claims: { auth_time: Math.floor(revokedBefore / 1000) } }))).status).toBe(
-      200,
-    );
-    await expectRevoked(await issue(await hsJwt(uid, { claims: { auth_time: Math.floor(revokedBefore / 1000) - 1 } })));
+    const second = Math.floor(revokedBefore / 1000);
+    expect((await issue(await hsJwt(uid, { claims: { auth_time: second + 5 } }))).status).toBe(200);
+    expect((await issue(await hsJwt(uid, { claims: { auth_time: second + 1 } }))).status).toBe(200);
+    await expectRevoked(await issue(await hsJwt(uid, { claims: { auth_time: second } })));
+    await expectRevoked(await issue(await hsJwt(uid, { claims: { auth_time: second - 1 } })));
   });
 
   it("counts a backend session without auth_time from its iat: refused before the revocation, not after", async () => {
@@ -245,7 +244,7 @@ describe("sign-out by sign-in time: what providers really do", () => {
     expect((await issue(before)).status).toBe(200);
     const { revokedBefore } = (await (await revoke(uid, { kick: false })).json()) as { revokedBefore: number };
     await expectRevoked(await issue(before));
-    expect((await issue(await hsJwt(uid, { issuedAt: Math.ceil(revokedBefore / 1000) }))).status).toBe(200);
+    expect((await issue(await hsJwt(uid, { issuedAt: Math.floor(revokedBefore / 1000) + 1 }))).status).toBe(200);
   });
 });
 
