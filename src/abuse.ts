@@ -41,29 +41,48 @@ export function clientIpOf(request: Request): string {
 }
 
 const HEXTET = /^[0-9a-f]{1,4}$/;
+const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-/**
- * The client network an IP belongs to, as per-client limits count it: an IPv4 address as it is, an
- * IPv6 address as its /64 (`2001:db8:0:1::/64`). Why: one IPv6 subscriber is handed a whole /64
- * (RFC 6177), so counting single IPv6 addresses would give every caller 2^64 fresh ones. Anything
- * that is not an IPv6 address is its own network.
- */
-export function networkOf(ip: string): string {
-  if (!ip.includes(":")) return ip;
+/** An IPv6 address's eight hextets, or undefined when `ip` is not one (zone ids included). */
+function hextetsOf(ip: string): number[] | undefined {
   const halves = ip.toLowerCase().split("::");
-  if (halves.length > 2) return ip;
+  if (halves.length > 2) return undefined;
   const head = halves[0] ? halves[0].split(":") : [];
   const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
   // A dotted IPv4 ending (`::ffff:192.0.2.1`) stands for the last two hextets.
-  if (tail.at(-1)?.includes(".")) tail.splice(-1, 1, "0", "0");
-  else if (halves.length === 1 && head.at(-1)?.includes(".")) head.splice(-1, 1, "0", "0");
+  const last = halves.length === 2 ? tail : head;
+  const dotted = DOTTED.exec(last.at(-1) ?? "");
+  if (dotted) {
+    const bytes = dotted.slice(1).map(Number);
+    if (bytes.some((byte) => byte > 255)) return undefined;
+    last.splice(-1, 1, ((bytes[0]! << 8) | bytes[1]!).toString(16), ((bytes[2]! << 8) | bytes[3]!).toString(16));
+  }
   const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return ip;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
   const hextets = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-  if (!hextets.every((hextet) => HEXTET.test(hextet))) return ip;
+  if (!hextets.every((hextet) => HEXTET.test(hextet))) return undefined;
+  return hextets.map((hextet) => Number.parseInt(hextet, 16));
+}
+
+/**
+ * The client network an IP belongs to, as per-client limits count it: an IPv4 address as it is, an
+ * IPv6 address as its /64 (`2001:db8:0:1::/64`), and an IPv4 address written as IPv6 (mapped,
+ * `::ffff:192.0.2.1`, or through NAT64's well-known prefix `64:ff9b::/96`) as that IPv4 address.
+ * Why the /64: one IPv6 subscriber is handed a whole /64 at least (RFC 6177), so counting single
+ * IPv6 addresses would give every caller 2^64 fresh ones. Anything else is its own network.
+ */
+export function networkOf(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const hextets = hextetsOf(ip);
+  if (!hextets) return ip;
+  const prefix = hextets.slice(0, 6).join(":");
+  if (prefix === "0:0:0:0:0:65535" || prefix === "100:65435:0:0:0:0") {
+    const [high, low] = [hextets[6]!, hextets[7]!];
+    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
   return `${hextets
     .slice(0, 4)
-    .map((hextet) => Number.parseInt(hextet, 16).toString(16))
+    .map((hextet) => hextet.toString(16))
     .join(":")}::/64`;
 }
 

@@ -13,8 +13,16 @@
  * Without either, every channel is allowed with every privilege: the behaviour before policies.
  *
  * A grant's `channel` is a pattern: `*` matches any run of characters (none included) and `{uid}`
- * the session's uid, taken literally: a uid containing `*` matches only itself, never acts as a
- * wildcard, so no uid can reach another user's `user-{uid}-*` channels.
+ * the session's uid, taken literally: a uid containing `*` or `$'` matches only itself, never acts as
+ * a wildcard or a replacement pattern.
+ *
+ * Why a `*` may not match the character that fences `{uid}`: a uid can hold any character, so under
+ * `user-{uid}-*` the channel `user-alice-bob-1` would be both alice's (`*` = `bob-1`) and alice-bob's
+ * (`*` = `1`). So each `*` after a `{uid}` matches no occurrence of the character right after that
+ * `{uid}` (here `-`: alice's rooms are `user-alice-<no dash>`), and each `*` before one none of the
+ * character right before it; then every channel reads as one uid's at most (a property test draws
+ * uids and channels to find two). A `*` right next to `{uid}` leaves nothing to fence with, and is
+ * refused.
  */
 
 import * as v from "valibot";
@@ -49,8 +57,10 @@ export const CHANNEL_GRANTS_RULE = `a JSON list of at most ${LIMITS.maxChannelGr
 
 /** A grant ready to match. */
 export interface ChannelGrant {
-  /** The pattern split at each `*`. */
+  /** The pattern split at each `*` (each part may hold `{uid}`). */
   readonly segments: readonly string[];
+  /** For the `*` after `segments[i]`: the characters its text may not hold (those fencing a `{uid}`). */
+  readonly fences: readonly string[];
   /** Sum of privilege bits, 1 to 63. */
   readonly privilege: number;
   readonly keyTtl: number | undefined;
@@ -89,12 +99,42 @@ function readGrants(value: unknown): { grants: ChannelGrant[] } | { problem: str
   }
   const result = v.safeParse(channelGrantsSchema(), parsed);
   if (!result.success) return { problem: `at ${issuePath(result.issues[0])}` };
-  const grants = result.output.map((grant) => ({
-    segments: grant.channel.split("*"),
-    privilege: grant.privileges.reduce((bits, name) => bits | RTC_PRIVILEGES[name], 0),
-    keyTtl: grant.keyTtl,
-  }));
+  const grants: ChannelGrant[] = [];
+  for (const [index, grant] of result.output.entries()) {
+    const fences = fencesOf(grant.channel);
+    if (fences === undefined) return { problem: `at $[${index}].channel: a * right next to {uid}` };
+    grants.push({
+      segments: grant.channel.split("*"),
+      fences,
+      privilege: grant.privileges.reduce((bits, name) => bits | RTC_PRIVILEGES[name], 0),
+      keyTtl: grant.keyTtl,
+    });
+  }
   return { grants };
+}
+
+const UID = "{uid}";
+
+/**
+ * For each `*` of `pattern`, in order, the characters its text may not hold: the one right after
+ * each `{uid}` before it, and the one right before each `{uid}` after it. Undefined when a `*` (or
+ * another `{uid}`) stands right next to a `{uid}` that a `*` could blur.
+ */
+function fencesOf(pattern: string): string[] | undefined {
+  const stars: number[] = [];
+  for (let at = pattern.indexOf("*"); at >= 0; at = pattern.indexOf("*", at + 1)) stars.push(at);
+  const fences = stars.map(() => "");
+  for (let at = pattern.indexOf(UID); at >= 0; at = pattern.indexOf(UID, at + UID.length)) {
+    const end = at + UID.length;
+    for (const [i, star] of stars.entries()) {
+      // The character between the uid and the star's side: never a star, nor another placeholder.
+      const fence = star > at ? pattern[end] : pattern[at - 1];
+      const placeholder = star > at ? pattern.startsWith(UID, end) : pattern.endsWith(UID, at);
+      if (fence === undefined || fence === "*" || placeholder) return undefined;
+      if (!fences[i]!.includes(fence)) fences[i] += fence;
+    }
+  }
+  return fences;
 }
 
 /**
@@ -123,19 +163,29 @@ function issuePath(issue: v.BaseIssue<unknown>): string {
  * (another user's room) rather than for itself.
  */
 export function matchesGrant(grant: ChannelGrant, uid: string, name: string): boolean {
-  const segments = grant.segments.map((segment) => segment.split("{uid}").join(uid));
-  if (segments.length === 1) return name === segments[0];
+  const segments = grant.segments.map((segment) => segment.split(UID).join(uid));
   const first = segments[0]!;
-  const last = segments[segments.length - 1]!;
+  if (segments.length === 1) return name === first;
   if (!name.startsWith(first)) return false;
-  let position = first.length;
-  // Between the first and last segment, taking each at its leftmost place is optimal for `*` globs.
-  for (let i = 1; i < segments.length - 1; i++) {
-    const at = name.indexOf(segments[i]!, position);
-    if (at < 0) return false;
-    position = at + segments[i]!.length;
+  // Where the text matched so far may end: after the first segment, then after each later one, the
+  // `*` before it taking any run that holds none of its fence characters.
+  let ends = [first.length];
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const fence = grant.fences[i - 1]!;
+    const last = i === segments.length - 1;
+    const next = new Set<number>();
+    for (const from of ends) {
+      for (let at = from; at + segment.length <= name.length; at++) {
+        if (at > from && fence.includes(name[at - 1]!)) break;
+        if ((!last || at + segment.length === name.length) && name.startsWith(segment, at))
+          next.add(at + segment.length);
+      }
+    }
+    if (next.size === 0) return false;
+    ends = [...next];
   }
-  return name.length - last.length >= position && name.endsWith(last);
+  return ends.includes(name.length);
 }
 
 function firstMatch(grants: readonly ChannelGrant[], uid: string, name: string): ChannelGrant | undefined {

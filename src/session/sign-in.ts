@@ -10,8 +10,10 @@
  * - `auth_time` (OpenID Connect Core §2; §12.2 keeps it across refreshes): Firebase, Cognito,
  *   Keycloak (its `basic` scope since 25), and any OpenID provider that sends it;
  * - Supabase: the earliest `amr` entry's `timestamp` (its first factor; an MFA step adds later ones);
- * - Clerk: `fva`, the whole minutes since the first factor was verified: `iat` minus that many
- *   minutes is at or after the sign-in, and within a minute of it;
+ * - Clerk: `fva`, the whole minutes since the first factor was verified: `iat` less one minute
+ *   more than that is at or before the sign-in, and within a minute of it (taking the later bound
+ *   would let a session signed in during the minute before a sign-out through it, on every token
+ *   whose `iat` fell in the right part of the minute);
  * - a claim the operator names (`signInClaim`), for what a provider can be taught to send (an Auth0
  *   Action, Clerk's `{{session.created_at}}`).
  * Where a provider states none (Auth0 access tokens, an app's own backend without `auth_time`), `iat`
@@ -24,7 +26,7 @@ export type SignInRule =
   | { readonly kind: "claim"; readonly claim: string; readonly required: boolean }
   /** Supabase: the earliest `amr[].timestamp`. */
   | { readonly kind: "amr" }
-  /** Clerk: `iat` less `fva[0]` minutes. */
+  /** Clerk: `iat` less `fva[0] + 1` minutes. */
   | { readonly kind: "fva" };
 
 /** `auth_time` where present, else `iat`: the rule for issuers that may or may not send it. */
@@ -90,7 +92,7 @@ export function signInTimeOf(
         return { broken: "fva missing (Clerk session token v2)" };
       }
       if (iat === undefined) return { broken: "iat missing" };
-      return { at: iat - minutes * 60_000 };
+      return { at: iat - (minutes + 1) * 60_000 };
     }
   }
 }

@@ -71,15 +71,34 @@ describe("channel patterns", () => {
 
   it("reaches, for any uid and pattern, only names that hold the uid where {uid} stands", () => {
     // An oracle written apart from matchesGrant: the pattern as an anchored RegExp, its literal
-    // text and the uid escaped, `*` as any run of characters.
+    // text and the uid escaped, each `*` as a run of anything but the characters fencing a {uid}
+    // on its side (right after a {uid} before it, right before a {uid} after it).
     const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const oracle = (pattern: string, uid: string, name: string) =>
-      new RegExp(
-        `^${pattern
-          .split("*")
-          .map((part) => part.split("{uid}").map(literally).join(literally(uid)))
-          .join("[\\s\\S]*")}$`,
-      ).test(name);
+    const oracle = (pattern: string, uid: string, name: string) => {
+      const parts = pattern.split("*");
+      const run = (star: number) => {
+        const before = parts.slice(0, star + 1).join("*");
+        const after = parts.slice(star + 1).join("*");
+        const fences = [
+          ...before
+            .split("{uid}")
+            .slice(1)
+            .map((text) => text[0]),
+          ...after
+            .split("{uid}")
+            .slice(0, -1)
+            .map((text) => text.at(-1)),
+        ].filter((fence) => fence !== undefined);
+        return fences.length ? `[^${fences.map(literally).join("")}]*` : "[\\s\\S]*";
+      };
+      const source = parts
+        .map(
+          (part, star) =>
+            part.split("{uid}").map(literally).join(literally(uid)) + (star < parts.length - 1 ? run(star) : ""),
+        )
+        .join("");
+      return new RegExp(`^${source}$`, "u").test(name);
+    };
     // The uid alphabet with what replacement strings, globs and the placeholder read weighted heavily.
     const uidArb = fc.string({
       unit: fc.oneof(
@@ -96,9 +115,10 @@ describe("channel patterns", () => {
       "{uid}-room",
       "user-{uid}-*",
       "*-{uid}",
-      "a*{uid}*b",
+      "a*-{uid}-*b",
       "{uid}:{uid}",
-      "*{uid}*",
+      "*:{uid}:*",
+      "user-{uid}-room-*-x",
       "live-*",
     );
     fc.assert(
@@ -111,18 +131,79 @@ describe("channel patterns", () => {
             oracle(pattern, uid, name),
           );
         }
-        expect(matchesGrant(g, uid, literal(uid))).toBe(true);
+        expect(matchesGrant(g, uid, pattern.split("*").join("x").split("{uid}").join(uid))).toBe(true);
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("never grants one channel to two uids: a wildcard cannot stretch one user's uid into another's", () => {
+    // Uids and fillers from a small alphabet heavy with the fence characters, so that one uid being
+    // another's start (alice, alice-bob) comes up all the time.
+    const text = (min: number) =>
+      fc.string({ unit: fc.constantFrom("a", "b", "-", ":", "~", "-a", "a-"), minLength: min, maxLength: 6 });
+    const patternArb = fc.constantFrom(
+      "user-{uid}-*",
+      "user-{uid}~*",
+      "*-{uid}",
+      "*:{uid}:*",
+      "user-{uid}-room-*",
+      "a*-{uid}-*b",
+      "{uid}-*-{uid}",
+      "*-{uid}-*-*",
+    );
+    fc.assert(
+      fc.property(
+        patternArb,
+        text(1),
+        text(1),
+        fc.array(text(0), { minLength: 3, maxLength: 3 }),
+        (pattern, u, v, fills) => {
+          fc.pre(u !== v);
+          const g = grant(pattern);
+          // A channel of v's (when v's fills keep off its fences), or one made up to look like both.
+          let star = 0;
+          const name = pattern
+            .split("*")
+            .map((part) => part.split("{uid}").join(v))
+            .reduce((built, part) => `${built}${fills[star++ % 3]}${part}`);
+          expect(
+            matchesGrant(g, u, name) && matchesGrant(g, v, name),
+            `${pattern}: ${u} and ${v} both reach ${name}`,
+          ).toBe(false);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("refuses a * right next to {uid}: nothing would tell one user's channels from another's", () => {
+    for (const channel of ["user-{uid}*", "*{uid}", "a*{uid}-b", "{uid}{uid}-*", "*-{uid}{uid}"]) {
+      expect(parseChannelRules(JSON.stringify([{ channel, privileges: ["all"] }])), channel).toEqual({
+        problem: "at $[0].channel: a * right next to {uid}",
+      });
+    }
+    // Beside each other without a * they cannot be stretched: allowed.
+    expect("grants" in parseChannelRules(JSON.stringify([{ channel: "{uid}{uid}", privileges: ["all"] }]))).toBe(true);
   });
 
   it("takes the uid literally: a uid with * is no wildcard into other users' rooms", () => {
     const own = grant("user-{uid}-room");
     expect(matchesGrant(own, "*", "user-*-room")).toBe(true);
     expect(matchesGrant(own, "*", "user-bob-room")).toBe(false);
-    expect(matchesGrant(grant("user-{uid}*"), "a*", "user-abob")).toBe(false);
-    expect(matchesGrant(grant("user-{uid}*"), "a*", "user-a*bob")).toBe(true);
+    expect(matchesGrant(grant("user-{uid}~*"), "a*", "user-a~bob")).toBe(false);
+    expect(matchesGrant(grant("user-{uid}~*"), "a*", "user-a*~bob")).toBe(true);
+  });
+
+  it("keeps alice out of alice-bob's rooms, and each in their own", () => {
+    const rooms = grant("user-{uid}-*");
+    expect(matchesGrant(rooms, "alice", "user-alice-bob-1")).toBe(false);
+    expect(matchesGrant(rooms, "alice-bob", "user-alice-bob-1")).toBe(true);
+    expect(matchesGrant(rooms, "alice", "user-alice-1")).toBe(true);
+    // The price: a room name after the uid holds no '-' (alice-bob's "user-alice-bob-my-room" is
+    // also alice's "bob-my-room"); pick a fence your uids never hold, as '~' in user-{uid}~*.
+    expect(matchesGrant(rooms, "alice", "user-alice-my-room")).toBe(false);
+    expect(matchesGrant(grant("user-{uid}~*"), "alice-bob", "user-alice-bob~my-room")).toBe(true);
   });
 });
 

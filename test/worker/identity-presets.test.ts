@@ -156,7 +156,7 @@ describe("identity-provider presets", () => {
       firebase: -600, // auth_time
       supabase: -60, // the earliest amr timestamp
       auth0: 0, // none: iat
-      clerk: 0, // iat less fva[0] minutes (0)
+      clerk: -60, // iat less fva[0] + 1 minutes: at or before the sign-in
       cognito: -30, // auth_time
       keycloak: -20, // auth_time
     };
@@ -179,8 +179,9 @@ describe("identity-provider presets", () => {
       { method: "password", timestamp: -3600 },
     ];
     expect(await refreshed("supabase", { amr })).toBe(hourAgo);
-    // Clerk: sixty minutes since the first factor was verified.
-    expect(await refreshed("clerk", { fva: [60, -1] })).toBe(hourAgo);
+    // Clerk: 59 whole minutes since the first factor was verified: signed in 59 to 60 minutes ago,
+    // so no later than an hour ago.
+    expect(await refreshed("clerk", { fva: [59, -1] })).toBe(hourAgo);
     // Where the provider always sends it, a token without it is refused, and the log says why.
     for (const [name, change, why] of [
       ["firebase", { auth_time: undefined }, "auth_time missing"],

@@ -287,6 +287,18 @@ describe("NERTC permission keys and channel policy", () => {
     });
   });
 
+  it("keeps a uid out of the rooms of a longer uid it begins (alice and alice-bob)", async () => {
+    const settings = { RTC_CHANNEL_POLICY: ROOMS };
+    const alice = `alice${crypto.randomUUID().slice(0, 8)}`;
+    const aliceBob = `${alice}-bob`;
+    expect(await refusal(await issueRtc(await hsJwt(alice), { channelName: `user-${aliceBob}-1` }, settings))).toEqual({
+      status: 403,
+      error: "channel_refused",
+    });
+    expect((await issueRtc(await hsJwt(aliceBob), { channelName: `user-${aliceBob}-1` }, settings)).status).toBe(200);
+    expect((await issueRtc(await hsJwt(alice), { channelName: `user-${alice}-1` }, settings)).status).toBe(200);
+  });
+
   it("refuses a channel before provisioning anything, with a message that names no rule", async () => {
     const uid = uniqueUid("refused");
     const response = await issueRtc(await hsJwt(uid), { channelName: "lobby" }, { RTC_CHANNEL_POLICY: ROOMS });
