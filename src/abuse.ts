@@ -87,8 +87,8 @@ export function networkOf(ip: string): string {
 }
 
 /**
- * Counts `answer` against its client IP when it is a 401, and returns the answer to send: the
- * same one, or a 429 `rate_limited` once the IP is over its limit of failures (its code goes to
+ * Counts `answer` against its client network when it is a 401, and returns the answer to send: the
+ * same one, or a 429 `rate_limited` once the network is over its limit of failures (its code goes to
  * `fields`, the access log's).
  */
 export async function countAuthFailure(
@@ -107,7 +107,7 @@ export async function countAuthFailure(
 }
 
 /**
- * Counts every 401 answered behind it per client IP; over the limit, a failing request's 401 becomes a
+ * Counts every 401 answered behind it per client network; over the limit, a failing request's 401 becomes a
  * 429. Mounted around the whole app, so that no route that authenticates can be left out of it: a
  * 401 is a failed authentication wherever it comes from.
  */
