@@ -4,7 +4,7 @@
  */
 
 import { app } from "./app.ts";
-import type { Env } from "./config.ts";
+import type { Env } from "./env.ts";
 import { answerAtTokenDoor, tokenDoorFor } from "./token-door.ts";
 
 /**

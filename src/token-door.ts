@@ -15,7 +15,8 @@
  */
 
 import { countAuthFailure } from "./abuse.ts";
-import { ConfigError, type Env } from "./config.ts";
+import { ConfigError } from "./config.ts";
+import type { Env } from "./env.ts";
 import type { LogFields } from "./log.ts";
 import { allowedOriginsOf, errorAnswer, finishAnswer, frameHeaders, logAnswer, requestIdFor } from "./middleware.ts";
 import { TOKEN_ANSWER_HEADERS, type TokenCall } from "./routes/issuing.ts";

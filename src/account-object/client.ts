@@ -16,8 +16,8 @@
  */
 
 import type { AccountCache } from "../accounts/cache.ts";
-import type { ObjectNamespace } from "../config.ts";
 import { LIMITS } from "../constants.ts";
+import type { ObjectNamespace } from "../env.ts";
 import { DomainError } from "../errors.ts";
 import type { AccountRecord } from "../records/record.ts";
 import type { HistoryPage, ObjectAnswer, Operated, OperationOptions, Revocation } from "./answers.ts";

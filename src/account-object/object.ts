@@ -26,8 +26,9 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { ConfigError, type Env, parseConfig } from "../config.ts";
+import { ConfigError, parseConfig } from "../config.ts";
 import { TIMING } from "../constants.ts";
+import type { Env } from "../env.ts";
 import { DomainError, type DomainErrorKind } from "../errors.ts";
 import { logLine } from "../log.ts";
 import { Metrics } from "../metrics.ts";

@@ -1,6 +1,6 @@
 /**
  * The documentation against the code: every setting the Worker reads (the `Env` interface in
- * src/config.ts) has a row in docs/configuration.md, and every row names a real setting; every
+ * src/env.ts) has a row in docs/configuration.md, and every row names a real setting; every
  * relative link between the pages reaches a file.
  */
 
@@ -11,9 +11,9 @@ import { projectRoot } from "../../scripts/dev-vars.ts";
 
 const read = (path: string) => readFileSync(join(projectRoot, path), "utf8");
 
-/** The keys of `export interface Env { … }` in src/config.ts. */
+/** The keys of `export interface Env { … }` in src/env.ts. */
 function envNames(): string[] {
-  const source = read("src/config.ts");
+  const source = read("src/env.ts");
   const body = /export interface Env \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? "";
   return [...body.matchAll(/^\s{2}([A-Z][A-Z0-9_]*)\??:/gm)].map((m) => m[1]!);
 }

@@ -6,7 +6,8 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ConfigError, type ConfigProblem, type Env, parseConfig } from "../../src/config.ts";
+import { ConfigError, type ConfigProblem, parseConfig } from "../../src/config.ts";
+import type { Env } from "../../src/env.ts";
 import { LOGIN_REJECT } from "../../src/routes/login-callback.ts";
 import {
   adminCall,

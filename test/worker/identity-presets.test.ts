@@ -15,7 +15,8 @@ import {
   SignJWT,
 } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Env, parseConfig } from "../../src/config.ts";
+import { parseConfig } from "../../src/config.ts";
+import type { Env } from "../../src/env.ts";
 import { SessionVerifier } from "../../src/session/verify.ts";
 import fixtures from "../fixtures/identity-providers.json";
 import { env, hsJwt, uniqueUid } from "./helpers.ts";

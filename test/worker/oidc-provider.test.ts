@@ -7,7 +7,8 @@
 
 import { decodeProtectedHeader } from "jose";
 import { describe, expect, it, vi } from "vitest";
-import { type Env, parseConfig } from "../../src/config.ts";
+import { parseConfig } from "../../src/config.ts";
+import type { Env } from "../../src/env.ts";
 import { SessionVerifier } from "../../src/session/verify.ts";
 import { OIDC_CLIENT_SECRET, OIDC_CLIENTS, OIDC_REDIRECT_URI, OIDC_RESOURCE } from "../oidc/clients.ts";
 import { clientCredentialsToken, loginIdToken, refreshIdToken, signIn } from "../oidc/flows.ts";
