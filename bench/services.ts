@@ -14,7 +14,7 @@ import { availableParallelism } from "node:os";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { type RunningEmulator, startEmulator } from "../emulator/serve.ts";
-import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/account-object/derive.ts";
+import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/accounts/object/derive.ts";
 import { BENCH_CHANNEL_POLICY, BENCH_IDP, log, SECRETS, USERS } from "./settings.ts";
 import { bundleModules } from "./startup.ts";
 

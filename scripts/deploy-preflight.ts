@@ -15,7 +15,7 @@
  */
 
 import { unstable_readConfig } from "wrangler";
-import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/channel-policy.ts";
+import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/rtc/channel-policy.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 
 const env = process.env.WRANGLER_ENV ?? process.env.CLOUDFLARE_ENV;

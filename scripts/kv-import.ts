@@ -14,10 +14,9 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
-import { NIM } from "../src/constants.ts";
-import { UID_RULE } from "../src/contract.ts";
-import { newAccountRecord } from "../src/records/record.ts";
-import { isValidUid } from "../src/uid.ts";
+import { newAccountRecord } from "../src/accounts/record.ts";
+import { NIM } from "../src/core/constants.ts";
+import { isValidUid, UID_RULE } from "../src/core/uid.ts";
 
 /** One entry of `wrangler kv bulk put`'s input. */
 export interface KvBulkEntry {

@@ -1,7 +1,7 @@
 /**
- * `npm run openapi`: writes src/openapi.generated.txt, the OpenAPI document as JSON text, built by
- * src/openapi.ts for the default ttl ranges. The Worker serves that text (with the live ttl ranges
- * written in, `src/openapi-served.ts`) instead of building the document itself: the builder and its
+ * `npm run openapi`: writes src/contract/openapi.generated.txt, the OpenAPI document as JSON text, built by
+ * src/contract/openapi.ts for the default ttl ranges. The Worker serves that text (with the live ttl ranges
+ * written in, `src/contract/served.ts`) instead of building the document itself: the builder and its
  * JSON Schema converter were 20 KiB of the bundle that V8 compiled at every isolate start, for a
  * route hardly anyone calls. The text is a Text module, loaded as a string: as a string literal in
  * the bundle its 51 KiB still cost a tenth of the start-up's compile time. `npm run openapi --
@@ -10,13 +10,13 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_TTLS, LIMITS } from "../src/constants.ts";
-import { buildOpenApiDocument } from "../src/openapi.ts";
+import { buildOpenApiDocument } from "../src/contract/openapi.ts";
+import { DEFAULT_TTLS, LIMITS } from "../src/core/constants.ts";
 
 /** The file the Worker imports: a Text module (wrangler's default rule for *.txt), never parsed as JavaScript. */
-export const GENERATED_PATH = fileURLToPath(new URL("../src/openapi.generated.txt", import.meta.url));
+export const GENERATED_PATH = fileURLToPath(new URL("../src/contract/openapi.generated.txt", import.meta.url));
 
-/** The text of src/openapi.generated.txt: the document as the builder makes it today, for the default ttl ranges. */
+/** The text of src/contract/openapi.generated.txt: the document as the builder makes it today, for the default ttl ranges. */
 export function generatedText(): string {
   const ttl = { min: DEFAULT_TTLS.min, max: DEFAULT_TTLS.imMax, default: DEFAULT_TTLS.im };
   const rtcTtl = { min: DEFAULT_TTLS.min, max: LIMITS.maxRtcTtlSeconds, default: DEFAULT_TTLS.rtc };
@@ -34,11 +34,11 @@ if (import.meta.main) {
   })();
   if (process.argv.includes("--check")) {
     if (current !== text) {
-      console.error("src/openapi.generated.txt is stale: run `npm run openapi`.");
+      console.error("src/contract/openapi.generated.txt is stale: run `npm run openapi`.");
       process.exit(1);
     }
   } else if (current !== text) {
     writeFileSync(GENERATED_PATH, text);
-    console.log("wrote src/openapi.generated.txt");
+    console.log("wrote src/contract/openapi.generated.txt");
   }
 }

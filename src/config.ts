@@ -7,18 +7,25 @@
  */
 
 import {
+  DEFAULT_CREATE_RATE,
+  DEFAULT_TTLS,
+  LIMITS,
+  NIM,
+  type NimApiVersion,
+  RTC_PRIVILEGES,
+} from "./core/constants.ts";
+import { DomainError } from "./core/errors.ts";
+import type { MetricsDataset } from "./core/metrics.ts";
+import { byteLength, isFetchableUrl, isOrigin, present } from "./core/setting-values.ts";
+import type { Env, ObjectNamespace } from "./env.ts";
+import {
   CHANNEL_GRANTS_RULE,
   type ChannelGrant,
   type ChannelPolicy,
   OPEN_POLICY,
   parseChannelRules,
-} from "./channel-policy.ts";
-import { DEFAULT_CREATE_RATE, DEFAULT_TTLS, LIMITS, NIM, type NimApiVersion, RTC_PRIVILEGES } from "./constants.ts";
-import type { Env, ObjectNamespace } from "./env.ts";
-import { DomainError } from "./errors.ts";
-import type { MetricsDataset } from "./metrics.ts";
+} from "./rtc/channel-policy.ts";
 import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
-import { byteLength, isFetchableUrl, isOrigin, present } from "./setting-values.ts";
 
 export type { SessionConfig } from "./session/settings.ts";
 
@@ -247,7 +254,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   };
 }
 
-/** Reading metrics back through the Analytics Engine SQL API (src/operators/metrics-summary.ts). */
+/** Reading metrics back through the Analytics Engine SQL API (src/admin/metrics-summary.ts). */
 export interface AnalyticsSettings {
   /** `<api>/accounts/<id>/analytics_engine/sql`. */
   sqlUrl: string;
@@ -274,7 +281,7 @@ function parseAnalytics(env: Env, bad: (name: string, rule: string) => void): An
   return { sqlUrl: `${api}/accounts/${accountId}/analytics_engine/sql`, readToken: readToken ?? "", dataset };
 }
 
-/** Cloudflare Access settings for operators (see src/operators/access.ts). */
+/** Cloudflare Access settings for operators (see src/admin/access.ts). */
 export interface AccessSettings {
   /** `https://<team>.cloudflareaccess.com`: the assertion's `iss`, and where its certs are. */
   teamOrigin: string;

@@ -3,101 +3,173 @@
  * generated from these doc comments (`npm run docs:config`; test/node/docs.test.ts keeps it in step).
  */
 
-import type { MetricsDataset } from "./metrics.ts";
+import type { MetricsDataset } from "./core/metrics.ts";
 
-/** The Worker's bindings, as declared in wrangler.toml and set with `wrangler secret put`. */
+/**
+ * The Worker's settings and bindings. A setting is a var (`[vars]` in wrangler.toml) unless tagged
+ * `@secret`: set those with `wrangler secret put NAME`, never in wrangler.toml. Bindings are declared
+ * in wrangler.toml. A `// ##` line starts a group of docs/configuration.md; `//` lines after it are
+ * the group's introduction.
+ */
 export interface Env {
+  // ## NetEase app and IM tokens
+  // Failover and the two server APIs: [architecture](architecture.md#netease-server-api). Rotating the app
+  // secret: [security](security.md#rotating-secrets).
+  /** Your NetEase app key (the console's "App Key"): letters and digits, at most 64. Required. */
   NIM_APP_KEY?: string;
+  /**
+   * Your NetEase app secret: signs tokens and server API calls, never leaves the Worker. Required.
+   * @secret
+   */
   NIM_APP_SECRET?: string;
-  /** The previous app secret, accepted on login-callback signatures while a rotation is under way. */
+  /**
+   * The previous app secret during a rotation: accepted on login-callback signatures while set.
+   * @secret
+   */
   NIM_APP_SECRET_PREVIOUS?: string;
   /**
-   * Until when (ISO 8601 with a time zone, at most a day ahead) dynamic tokens signed with
-   * NIM_APP_SECRET_PREVIOUS are still valid at the login callback. Unset: never.
+   * Until when dynamic tokens signed with the previous secret pass the login callback: ISO 8601 with a
+   * zone, at most 24 h ahead; unset: never.
    */
   NIM_APP_SECRET_PREVIOUS_UNTIL?: string;
-  /** `cn` (default) or `sg`: picks NetEase's built-in domain list. */
+  /** `cn` (default) or `sg`: picks NetEase's own list of server API domains, primary first. */
   NIM_REGION?: string;
-  /** Overrides the region's list: comma-separated bases, primary first. */
+  /**
+   * Overrides the region's list: comma-separated server API bases, primary first; `https` (`http` only
+   * on loopback).
+   */
   NIM_API_BASE?: string;
-  /** NetEase's server API to speak: `v1` (default: form posts) or `v2` (REST, IM 10.x). */
+  /** NetEase's server API to speak: `v1` (default; form posts) or `v2` (REST, IM 10.x). */
   NIM_API_VERSION?: string;
-  /** HS256 key for app-session JWTs; joins the one configured issuer, or a `secret` entry of SESSION_ISSUERS. */
+  /**
+   * First-time account creations a second, deployment-wide: default 80 (NetEase caps about 100), at
+   * most 10000; `0`: no pacing.
+   */
+  NIM_CREATE_RATE?: string;
+  /** The `CreatePacer` that paces first-time creations; required unless `NIM_CREATE_RATE` is 0. */
+  NIM_CREATE_PACER?: ObjectNamespace;
+  /**
+   * Key that derives accids from uids: at least 32 bytes. Required.
+   * @secret
+   */
+  ACCID_SECRET?: string;
+  /** IM token lifetime in seconds when the caller asks for none: default 600. */
+  TOKEN_TTL_DEFAULT?: string;
+  /** The shortest IM token lifetime a caller may ask for: default 60. */
+  TOKEN_TTL_MIN?: string;
+  /** The longest: default 3600, at most 86400. */
+  TOKEN_TTL_MAX?: string;
+
+  // ## Sessions
+  // Who signs your users' session JWTs: at least one issuer. Set at most one of `SESSION_PROVIDER`,
+  // `SESSION_OIDC_ISSUER` and `SESSION_JWKS_URL`, or the list `SESSION_ISSUERS` instead.
+  // [Identity providers](identity-providers.md) has the presets, the entries and the sign-in rules.
+  /**
+   * HS256 key for session JWTs your own backend signs, at least 32 bytes; with a provider, it joins
+   * that issuer.
+   * @secret
+   */
   SESSION_JWT_SECRET?: string;
-  /** An identity provider in one line: `<provider>:<where>`, e.g. `firebase:my-project` (see session/issuers.ts). */
+  /** An identity provider in one line, `<preset>:<where>`, like `firebase:my-project`. */
   SESSION_PROVIDER?: string;
-  /** Any OpenID provider by its issuer URL (its discovery document names the keys). */
+  /** Any OpenID provider by its issuer URL (its discovery document names the keys); needs `SESSION_JWT_AUDIENCE`. */
   SESSION_OIDC_ISSUER?: string;
+  /** A bare JWKS URL (`https`) for asymmetric session JWTs; needs `SESSION_JWT_ISSUER`, `SESSION_JWT_AUDIENCE`. */
   SESSION_JWKS_URL?: string;
+  /** The `iss` tokens must carry: required with a JWKS, optional with the secret alone; presets derive it. */
   SESSION_JWT_ISSUER?: string;
-  /** Accepted audiences (comma-separated) for the one configured issuer. */
+  /**
+   * Accepted audiences, comma-separated: required by auth0, cognito, keycloak, OpenID and JWKS; derived
+   * by firebase and supabase.
+   */
   SESSION_JWT_AUDIENCE?: string;
-  /** Clerk: the origins (comma-separated) a token's `azp` must be one of. */
+  /** Clerk: your app's origins, comma-separated, which a token's `azp` must be one of. */
   SESSION_AUTHORIZED_PARTIES?: string;
   /** Cognito: `id` (default) or `access`, the kind of token accepted. */
   SESSION_TOKEN_USE?: string;
-  /** The claim that becomes the uid (default `sub`). */
+  /** The claim that becomes the uid: default `sub`. */
   SESSION_UID_CLAIM?: string;
   /**
-   * A claim with the time the user signed in (seconds, ms or ISO 8601; `amr` and `fva` by their
-   * providers' shapes), replacing the provider's own rule for what a revocation is compared with.
+   * A claim with the time the user signed in, replacing the provider's own rule for sign-out
+   * everywhere.
    */
   SESSION_SIGN_IN_CLAIM?: string;
-  /** Several issuers at once: a JSON list of issuer entries (replaces the one-issuer settings). */
+  /** Several issuers at once: a JSON list of up to 8 entries, replacing the one-issuer settings. */
   SESSION_ISSUERS?: string;
-  ACCID_SECRET?: string;
-  TOKEN_TTL_DEFAULT?: string;
-  TOKEN_TTL_MIN?: string;
-  TOKEN_TTL_MAX?: string;
-  /** NERTC token lifetime (seconds): default, and the range a caller may ask for (at most 86399). */
+
+  // ## RTC (NERTC)
+  // Audio and video tokens from `/v1/rtc/token`; who may join which channel:
+  // [API](api.md#who-may-join-which-channel).
+  /** NERTC token lifetime in seconds when the caller asks for none: default 600. */
   RTC_TOKEN_TTL_DEFAULT?: string;
+  /** The shortest NERTC token lifetime a caller may ask for: default 60. */
   RTC_TOKEN_TTL_MIN?: string;
+  /** The longest: default and at most 86399 (NERTC's limit). */
   RTC_TOKEN_TTL_MAX?: string;
-  /** NERTC's permSecret (console: advanced token authentication); set, RTC answers carry a permission key. */
+  /**
+   * NERTC's permKeySecret (console: advanced token authentication); set, RTC answers carry a
+   * permission key.
+   * @secret
+   */
   NERTC_PERM_SECRET?: string;
-  /** Channel grants (JSON list, see channel-policy.ts); unset, every channel is allowed with every privilege. */
+  /** Channel grants, a JSON list ([channel policy](#channel-policy)). Unset: every channel, every privilege. */
   RTC_CHANNEL_POLICY?: string;
-  /** Name of a session JWT claim with channel grants that narrow RTC_CHANNEL_POLICY. */
+  /** A session JWT claim with grants that narrow `RTC_CHANNEL_POLICY`; needs `NERTC_PERM_SECRET`. */
   RTC_POLICY_CLAIM?: string;
-  /** A permission key's lifetime (seconds) when no grant sets one; default 3600, at most 86400. */
+  /** A permission key's lifetime in seconds when its grant sets none: default 3600, 60 to 86400. */
   RTC_PERM_KEY_TTL?: string;
-  /** Bearer token for the admin API. With neither it nor Cloudflare Access set, the admin API is off (404). */
+
+  // ## Admin and operators
+  // The admin API and the operator console: [admin](admin.md). With neither `ADMIN_TOKEN` nor Access
+  // set, the admin API is off (404).
+  /**
+   * Bearer token for the admin API: at least 32 bytes of letters, digits, `. _ ~ + / -` (and trailing
+   * `=`).
+   * @secret
+   */
   ADMIN_TOKEN?: string;
-  /** Cloudflare Access team domain (`<team>.cloudflareaccess.com`): operators sign in through Access. */
+  /** Cloudflare Access team domain, `<team>.cloudflareaccess.com`: operators sign in through Access. */
   ACCESS_TEAM_DOMAIN?: string;
-  /** The Access application's AUD tag(s), comma-separated; required with ACCESS_TEAM_DOMAIN. */
+  /** The Access application's AUD tags, comma-separated. Set both Access settings or neither. */
   ACCESS_AUD?: string;
-  /** Workers Analytics Engine dataset for metrics; absent, no metrics are written. */
-  METRICS?: MetricsDataset;
-  /** Cloudflare account id, for reading metrics back through the Analytics Engine SQL API (the console). */
-  ANALYTICS_ACCOUNT_ID?: string;
-  /** An API token with Account Analytics: Read, for the same; set with `wrangler secret put`. */
-  ANALYTICS_READ_TOKEN?: string;
-  /** The dataset METRICS writes to (default nim_token_worker, as wrangler.toml names it). */
-  ANALYTICS_DATASET?: string;
-  /** Cloudflare's API base (default https://api.cloudflare.com/client/v4); tests point it at a stand-in. */
-  ANALYTICS_SQL_API?: string;
-  /** The static assets (console/): the operator console's files. */
+  /** The operator console's files (`console/`), served at `/admin` where the admin API is on. */
   ASSETS?: Fetcher;
-  /** Comma-separated exact origins allowed to call from browsers; empty means no CORS headers. */
-  ALLOWED_ORIGINS?: string;
+
+  // ## Metrics
+  // What is written, and queries: [operations](operations.md#metrics).
+  /** Where metrics go; remove its block from wrangler.toml to write none. */
+  METRICS?: MetricsDataset;
+  /** Your Cloudflare account id (32 hex digits): with `ANALYTICS_READ_TOKEN`, the console shows metrics. */
+  ANALYTICS_ACCOUNT_ID?: string;
+  /**
+   * A Cloudflare API token with Account Analytics: Read only, to read metrics back; set both or neither.
+   * @secret
+   */
+  ANALYTICS_READ_TOKEN?: string;
+  /** The dataset `METRICS` writes to: default `nim_token_worker`, as wrangler.toml names it. */
+  ANALYTICS_DATASET?: string;
+  /** Cloudflare's API base: default `https://api.cloudflare.com/client/v4`; only tests change it. */
+  ANALYTICS_SQL_API?: string;
+
+  // ## Storage, rate limits and CORS
+  // The rate limits are optional (without the binding nothing is limited); tune `limit` under
+  // `[[ratelimits]]` in wrangler.toml.
+  /** uid → account record, and accid → uid, RTC uid → uid. Required. */
   ACCOUNTS?: KVNamespace;
-  /** The per-uid Durable Objects (class AccountObject) that are the single writers of account records. */
+  /** The per-uid `AccountObject`s, the single writers of account records. Required. */
   ACCOUNT_OBJECTS?: ObjectNamespace;
-  /** First-time account creations a second across the deployment (default 80, below NetEase's ~100); 0 turns pacing off. */
-  NIM_CREATE_RATE?: string;
-  /** The Durable Object (class CreatePacer) that paces first-time creations; needed unless NIM_CREATE_RATE is 0. */
-  NIM_CREATE_PACER?: ObjectNamespace;
-  /** Rate limit per uid on /v1/token (optional binding). */
+  /** Requests per uid to the token endpoints and `/v1/sessions/revoke`: 30 a minute. */
   TOKEN_RATE_LIMITER?: RateLimit;
-  /** Rate limit per client IP on failed authentication (optional binding). */
+  /** Failed authentications per client network (an IPv4 address, an IPv6 /64): 60 a minute. */
   AUTH_FAILURE_RATE_LIMITER?: RateLimit;
+  /** Browser origins allowed by CORS: comma-separated exact origins, no wildcards. Empty: no CORS headers. */
+  ALLOWED_ORIGINS?: string;
 }
 
 /**
  * What the Worker uses of a Durable Object namespace. Structural, so that the binding's generated
  * type (which names the object's class, a module above this one) fits without importing it; the
- * account objects' client types the stub from the class (src/account-object/client.ts).
+ * account objects' client types the stub from the class (src/accounts/object/client.ts).
  */
 export interface ObjectNamespace {
   idFromName(name: string): DurableObjectId;

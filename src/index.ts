@@ -3,9 +3,9 @@
  * (`token-door.ts`), everything else through the Hono app (`app.ts`); and the Durable Object classes.
  */
 
-import { app } from "./app.ts";
 import type { Env } from "./env.ts";
-import { answerAtTokenDoor, tokenDoorFor } from "./token-door.ts";
+import { app } from "./http/app.ts";
+import { answerAtTokenDoor, tokenDoorFor } from "./http/token-door.ts";
 
 /**
  * The Worker's entry: a POST to a token endpoint goes through the token door (`token-door.ts`: the
@@ -18,6 +18,6 @@ export default {
   },
 } satisfies ExportedHandler<Env>;
 
+export { CreatePacer } from "./accounts/create-pacer.ts";
 /** The per-uid account objects (wrangler.toml binds the class as ACCOUNT_OBJECTS). */
-export { AccountObject } from "./account-object/object.ts";
-export { CreatePacer } from "./pacing/create-pacer.ts";
+export { AccountObject } from "./accounts/object/object.ts";

@@ -3,7 +3,7 @@
  *
  * Everything a request needs that outlives the request is built once per isolate from the validated
  * Config: imported keys, the JWKS cache, the account cache, the NetEase client, the schemas. (The
- * account objects build their own, smaller set: src/account-object/object.ts.) Building
+ * account objects build their own, smaller set: src/accounts/object/object.ts.) Building
  * these per request would redo key imports and lose the caches, which is most of the warm path's cost.
  *
  * The Env object is the key: workerd hands every request of an isolate the same Env, so a WeakMap
@@ -11,21 +11,18 @@
  * `config.ts` is the only module that knows binding names.
  */
 
-import type { MiddlewareHandler } from "hono";
-import type { RequestIdVariables } from "hono/request-id";
-import { AccountObjectClient } from "./account-object/client.ts";
 import { AccountCache } from "./accounts/cache.ts";
+import { CreatePacing } from "./accounts/create-pacer.ts";
 import { AccountLookup } from "./accounts/lookup.ts";
+import { AccountObjectClient } from "./accounts/object/client.ts";
+import { AccountStore } from "./accounts/store.ts";
+import { AccessVerifier } from "./admin/access.ts";
 import { type Config, ConfigError, parseConfig } from "./config.ts";
-import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract.ts";
+import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract/requests.ts";
+import { Metrics } from "./core/metrics.ts";
 import type { Env } from "./env.ts";
-import type { LogFields } from "./log.ts";
-import { Metrics } from "./metrics.ts";
 import { nimServerApi } from "./nim/connect.ts";
 import type { NimServerApi } from "./nim/server-api.ts";
-import { AccessVerifier } from "./operators/access.ts";
-import { CreatePacing } from "./pacing/create-pacer.ts";
-import { AccountStore } from "./records/store.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
 /** Everything a request needs that outlives the request. Frozen: requests share it. */
@@ -47,30 +44,6 @@ export interface Runtime {
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for this config's RTC ttl range. */
   readonly rtcTokenRequestSchema: ReturnType<typeof rtcTokenRequestSchema>;
-}
-
-/**
- * Hono's environment type for this app. Read its variables with `c.get("name")`, never `c.var`:
- * Hono's `c.var` copies every variable into a new object on each access, which a workerd CPU profile
- * put at 6 % of a warm token request (lint/no-context-var.grit refuses it).
- */
-export interface AppEnv {
-  Bindings: Env;
-  Variables: RequestIdVariables & {
-    /**
-     * The runtime. Set by the frame (`middleware.ts`) for every route behind `requireConfigured`; only
-     * `/healthz`, mounted in front of that check, can run without it (and reads `configError`).
-     */
-    runtime: Runtime;
-    /** Why the settings are unusable, when they are. */
-    configError: ConfigError | undefined;
-    /** Fields the access log adds to its line (never secrets or tokens). Mutated in place. */
-    logFields: LogFields;
-    /** When the request arrived (ms), for latencies in metrics. */
-    startedAt: number;
-    /** Who makes an admin request (an Access email or "admin token"); set by the admin routes only. */
-    operator: string;
-  };
 }
 
 const runtimes = new WeakMap<object, Runtime | ConfigError>();
@@ -110,13 +83,4 @@ function buildRuntime(config: Config): Runtime {
     tokenRequestSchema: tokenRequestSchema(config.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(config.rtcTtl),
   });
-}
-
-/** Refuses every route behind it with 500 `misconfigured` (the log names the settings) when the settings are unusable. */
-export function requireConfigured(): MiddlewareHandler<AppEnv> {
-  return async function requireConfigured(c, next) {
-    const problem = c.get("configError");
-    if (problem) throw problem;
-    await next();
-  };
 }

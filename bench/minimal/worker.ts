@@ -13,7 +13,7 @@
  * OpenAPI document, configuration checks, rate limits.
  */
 
-import { signRtcPermissionKey } from "../../src/nim/rtc-permission-key.ts";
+import { signRtcPermissionKey } from "../../src/rtc/permission-key.ts";
 
 interface Env {
   ACCOUNTS: KVNamespace;

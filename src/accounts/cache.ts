@@ -3,8 +3,8 @@
  * expire, and the account cache built on it.
  */
 
-import { CACHE_SIZES, TIMING } from "../constants.ts";
-import { type AccountRecord, revisionOf } from "../records/record.ts";
+import { CACHE_SIZES, TIMING } from "../core/constants.ts";
+import { type AccountRecord, revisionOf } from "./record.ts";
 
 /**
  * A small bounded map with per-entry expiry, for records an isolate has already read. Evicts the

@@ -4,7 +4,7 @@
  * Reads never go through the account's Durable Object: the warm path does no I/O at all, and a cold
  * one reads KV. Only a uid with no record yet (first use: "accounts on demand") or without an RTC uid
  * asks its object, which registers the account at NetEase and writes the record (see
- * src/account-object/). A first use waits for its turn at the deployment's creation pacer before it
+ * src/accounts/object/). A first use waits for its turn at the deployment's creation pacer before it
  * wakes the object, so a sign-up refused on a launch day costs no object at all. Within one isolate,
  * concurrent first requests for a uid share one call.
  *
@@ -14,12 +14,12 @@
  * replaced by one of a lower revision: a stale KV read cannot undo a change this isolate has seen.
  */
 
-import type { AccountObjectClient } from "../account-object/client.ts";
-import type { Metrics } from "../metrics.ts";
-import type { CreatePacing } from "../pacing/create-pacer.ts";
-import type { AccountRecord } from "../records/record.ts";
-import type { AccountStore } from "../records/store.ts";
+import type { Metrics } from "../core/metrics.ts";
 import type { AccountCache } from "./cache.ts";
+import type { CreatePacing } from "./create-pacer.ts";
+import type { AccountObjectClient } from "./object/client.ts";
+import type { AccountRecord } from "./record.ts";
+import type { AccountStore } from "./store.ts";
 
 /** Per-isolate account lookup with a record cache and single-flight first use. */
 export class AccountLookup {

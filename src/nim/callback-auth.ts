@@ -8,7 +8,7 @@
  * rotation the previous secret is accepted too.
  */
 
-import { NIM } from "../constants.ts";
+import { NIM } from "../core/constants.ts";
 import { md5Hex, sha1Hex, timingSafeEqualText } from "./digest.ts";
 
 /** Why a callback signature was refused (for the log only; the caller learns nothing). */

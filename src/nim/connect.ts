@@ -4,9 +4,9 @@
  * nothing depends back on them but this file.
  */
 
-import type { NimApiVersion } from "../constants.ts";
-import { DomainError } from "../errors.ts";
-import type { Metrics } from "../metrics.ts";
+import type { NimApiVersion } from "../core/constants.ts";
+import { DomainError } from "../core/errors.ts";
+import type { Metrics } from "../core/metrics.ts";
 import type { NimServerApi, ProbeOutcome } from "./server-api.ts";
 import { NimServerApiV1 } from "./server-api-v1.ts";
 import { NimServerApiV2 } from "./server-api-v2.ts";

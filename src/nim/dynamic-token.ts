@@ -9,7 +9,7 @@
  * by this file, byte for byte as NetEase's own published tokens.
  */
 
-import { LIMITS } from "../constants.ts";
+import { LIMITS } from "../core/constants.ts";
 import { sha1Hex, timingSafeEqualText } from "./digest.ts";
 
 /** What a dynamic token is computed from. `appSecret` never leaves the Worker. */

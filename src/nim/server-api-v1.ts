@@ -3,7 +3,7 @@
  * `{code, desc?, info?}`, the trace id in `RequestId`.
  */
 
-import { NIM } from "../constants.ts";
+import { NIM } from "../core/constants.ts";
 import { assertAccid, type NimServerApi, type ProbeOutcome } from "./server-api.ts";
 import {
   CREDENTIALS_PROBLEM,

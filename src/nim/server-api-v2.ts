@@ -4,7 +4,7 @@
  * bodies and answers as NetEase's own Go server SDK sends and reads them (`src/im/v2/account`).
  */
 
-import { NIM } from "../constants.ts";
+import { NIM } from "../core/constants.ts";
 import { assertAccid, type NimServerApi, type ProbeOutcome } from "./server-api.ts";
 import {
   NIM_CODE,

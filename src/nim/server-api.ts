@@ -6,7 +6,7 @@
  * (`connect.ts` builds the client; this module is only the contract both dialects implement).
  */
 
-import { NIM, type NimApiVersion } from "../constants.ts";
+import { NIM, type NimApiVersion } from "../core/constants.ts";
 
 /** What a readiness probe found: see `NimServerApi.probe`. */
 export type ProbeOutcome = "ok" | "credentials_rejected" | "unreachable" | "rate_limited";

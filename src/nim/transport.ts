@@ -12,8 +12,8 @@
  * operation). What NetEase says (`desc`, `msg`) goes to the log detail, never to the caller.
  */
 
-import { LIMITS, TIMING } from "../constants.ts";
-import { DomainError, isFetchTimeout, type UpstreamFailure } from "../errors.ts";
+import { LIMITS, TIMING } from "../core/constants.ts";
+import { DomainError, isFetchTimeout, type UpstreamFailure } from "../core/errors.ts";
 import { sha1Hex, toHex } from "./digest.ts";
 
 /** NetEase's result codes that this client distinguishes (the same on v1 and v2). */

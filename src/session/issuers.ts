@@ -24,7 +24,7 @@
  * - Any OpenID provider: its discovery document (OpenID Connect Discovery 1.0).
  */
 
-import { isFetchableUrl } from "../setting-values.ts";
+import { isFetchableUrl } from "../core/setting-values.ts";
 import { AUTH_TIME, AUTH_TIME_OR_IAT, type SignInRule } from "./sign-in.ts";
 
 /** Where an issuer's public keys come from. */

@@ -20,9 +20,9 @@ import {
   type JWSHeaderParameters,
   errors as joseErrors,
 } from "jose";
-import { LIMITS, TIMING } from "../constants.ts";
-import { isFetchTimeout } from "../errors.ts";
-import { isFetchableUrl } from "../setting-values.ts";
+import { LIMITS, TIMING } from "../core/constants.ts";
+import { isFetchTimeout } from "../core/errors.ts";
+import { isFetchableUrl } from "../core/setting-values.ts";
 import { ASYMMETRIC_ALGORITHMS, type KeySource } from "./issuers.ts";
 
 /** Thrown when no key can be had at all: never fetched, and the fetch failed or is cooling down. */

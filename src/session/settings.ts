@@ -4,9 +4,9 @@
  */
 
 import * as v from "valibot";
-import { LIMITS } from "../constants.ts";
-import { lazy } from "../lazy.ts";
-import { byteLength, isOrigin, present } from "../setting-values.ts";
+import { LIMITS } from "../core/constants.ts";
+import { lazy } from "../core/lazy.ts";
+import { byteLength, isOrigin, present } from "../core/setting-values.ts";
 import { type IssuerRule, issuerRule, type SpecProblem, secretRule } from "./issuers.ts";
 
 /** The settings `parseSessionSettings` reads (config.ts's Env has each of them). */

@@ -1,6 +1,6 @@
 /**
  * App-session JWT verification. Returns the session (its uid from the issuer's uid claim)
- * or throws a DomainError (`session_invalid`, or `session_keys_unavailable` when no key can be had).
+ * or throws a DomainError (`invalid_session`, or `session_keys_unavailable` when no key can be had).
  *
  * One or more issuers (`issuers.ts`), each with its own rules. A token is checked only against the
  * issuer its `iss` names (a shared secret without a pinned issuer takes the tokens no other issuer
@@ -21,10 +21,9 @@
  */
 
 import { type FlattenedJWSInput, type JWSHeaderParameters, errors as joseErrors } from "jose";
-import { LIMITS, TIMING } from "../constants.ts";
-import { UID_RULE } from "../contract.ts";
-import { DomainError } from "../errors.ts";
-import { isValidUid } from "../uid.ts";
+import { LIMITS, TIMING } from "../core/constants.ts";
+import { DomainError } from "../core/errors.ts";
+import { isValidUid, UID_RULE } from "../core/uid.ts";
 import type { IssuerRule } from "./issuers.ts";
 import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "./jwks.ts";
 import { ClaimCheck, type JwsHeader, type JwsParts, JwtRefused, unverifiedClaims, verifyJws } from "./jws.ts";
@@ -57,7 +56,7 @@ export function isCanonicalBase64url(segment: string): boolean {
 
 /** The error for a session that fails a check. `detail` (logged only) says which. */
 function invalidSession(detail: string): DomainError {
-  return new DomainError("session_invalid", { detail });
+  return new DomainError("invalid_session", { detail });
 }
 
 /** The credential of an `Authorization: Bearer <credential>` header value, or undefined. */
@@ -226,7 +225,7 @@ export class SessionVerifier {
     if (!isValidUid(uid)) {
       // The JWT itself verified, so stating the rule tells the caller nothing it could not read.
       const rule = `The session's ${uidClaim} must be ${UID_RULE}.`;
-      throw new DomainError("session_invalid", { detail: `${uidClaim} breaks the uid rule`, reason: rule });
+      throw new DomainError("invalid_session", { detail: `${uidClaim} breaks the uid rule`, reason: rule });
     }
     // Each uid belongs to the issuer whose prefix is the longest it starts with: a user of the issuer
     // without a prefix whose sub happens to read "staff:1001" is not the staff issuer's user 1001.

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildOpenApiDocument } from "../../src/openapi.ts";
-import { servedOpenApiJson } from "../../src/openapi-served.ts";
+import { buildOpenApiDocument } from "../../src/contract/openapi.ts";
+import { servedOpenApiJson } from "../../src/contract/served.ts";
 
 describe("OpenAPI document", () => {
   it("validates as OpenAPI 3.1", async () => {
@@ -23,13 +23,13 @@ describe("OpenAPI document", () => {
 });
 
 describe("the document the Worker serves (built ahead of time)", () => {
-  it("is the builder's document, so src/openapi.generated.txt is not stale (`npm run openapi`)", async () => {
+  it("is the builder's document, so src/contract/openapi.generated.txt is not stale (`npm run openapi`)", async () => {
     const { generatedText, GENERATED_PATH } = await import("../../scripts/openapi.ts");
     expect(readFileSync(GENERATED_PATH, "utf8")).toBe(generatedText());
   });
 
   it("writes in any ttl ranges exactly as the builder would", () => {
-    const generated = readFileSync(new URL("../../src/openapi.generated.txt", import.meta.url), "utf8");
+    const generated = readFileSync(new URL("../../src/contract/openapi.generated.txt", import.meta.url), "utf8");
     const range = fc
       .tuple(
         fc.integer({ min: 1, max: 86_399 }),

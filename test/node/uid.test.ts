@@ -1,14 +1,14 @@
 /**
- * The token path's uid check (src/uid.ts) is written out for speed; it must accept exactly what the
+ * The token path's uid check (src/core/uid.ts) is written out for speed; it must accept exactly what the
  * contract's `uidSchema` accepts, which the admin API and the OpenAPI document use.
  */
 
 import fc from "fast-check";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { LIMITS } from "../../src/constants.ts";
-import { uidSchema } from "../../src/contract.ts";
-import { isValidUid } from "../../src/uid.ts";
+import { uidSchema } from "../../src/contract/requests.ts";
+import { LIMITS } from "../../src/core/constants.ts";
+import { isValidUid } from "../../src/core/uid.ts";
 
 const schema = (value: unknown) => v.is(uidSchema(), value);
 

@@ -6,10 +6,10 @@
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { AccountLedger } from "../../src/account-object/ledger.ts";
-import type { AccountObject } from "../../src/account-object/object.ts";
-import { TIMING } from "../../src/constants.ts";
-import { AccountStore } from "../../src/records/store.ts";
+import { AccountLedger } from "../../src/accounts/object/ledger.ts";
+import type { AccountObject } from "../../src/accounts/object/object.ts";
+import { AccountStore } from "../../src/accounts/store.ts";
+import { TIMING } from "../../src/core/constants.ts";
 import {
   adminCall,
   call,

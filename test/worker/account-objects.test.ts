@@ -6,12 +6,12 @@
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { AccountObjectClient } from "../../src/account-object/client.ts";
 import { AccountCache } from "../../src/accounts/cache.ts";
 import { AccountLookup } from "../../src/accounts/lookup.ts";
-import type { AccountRecord } from "../../src/records/record.ts";
-import { AccountStore } from "../../src/records/store.ts";
-import type { AdminAccount } from "../../src/responses.ts";
+import { AccountObjectClient } from "../../src/accounts/object/client.ts";
+import type { AccountRecord } from "../../src/accounts/record.ts";
+import { AccountStore } from "../../src/accounts/store.ts";
+import type { AdminAccount } from "../../src/contract/responses.ts";
 import { adminCall, emulatedAccount, env, expectedAccid, injectFault, seg, tokenFor, uniqueUid } from "./helpers.ts";
 
 const store = () => new AccountStore(env.ACCOUNTS!);

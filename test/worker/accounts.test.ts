@@ -1,8 +1,8 @@
 /** Accounts on demand: first use registers at NetEase, once; failures write nothing. */
 
 import { describe, expect, it, vi } from "vitest";
-import { AccountStore } from "../../src/records/store.ts";
-import type { TokenResponse } from "../../src/responses.ts";
+import { AccountStore } from "../../src/accounts/store.ts";
+import type { TokenResponse } from "../../src/contract/responses.ts";
 import {
   apiVersion,
   emulatedAccount,

@@ -1,8 +1,8 @@
 /** The admin API: authorisation, each lever's effect at NetEase (emulator) and in KV, failures. */
 
 import { describe, expect, it } from "vitest";
-import { AccountStore } from "../../src/records/store.ts";
-import type { AdminAccount, ImportResponse } from "../../src/responses.ts";
+import { AccountStore } from "../../src/accounts/store.ts";
+import type { AdminAccount, ImportResponse } from "../../src/contract/responses.ts";
 import {
   adminCall,
   emulatedAccount,

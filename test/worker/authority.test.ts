@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, type ConfigProblem, parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
-import { LOGIN_REJECT } from "../../src/routes/login-callback.ts";
+import { LOGIN_REJECT } from "../../src/nim/login-policy.ts";
 import {
   adminCall,
   call,

@@ -1,4 +1,4 @@
-/** The NERTC channel policy (src/channel-policy.ts): pattern matching, precedence, claim narrowing, refusal. */
+/** The NERTC channel policy (src/rtc/channel-policy.ts): pattern matching, precedence, claim narrowing, refusal. */
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import {
   matchesGrant,
   OPEN_POLICY,
   parseChannelRules,
-} from "../../src/channel-policy.ts";
+} from "../../src/rtc/channel-policy.ts";
 
 function rules(text: unknown): ChannelPolicy["rules"] {
   const parsed = parseChannelRules(JSON.stringify(text));

@@ -1,7 +1,7 @@
 /** Configuration: /healthz, and 500 misconfigured without leaking values. */
 
 import { describe, expect, it, vi } from "vitest";
-import { SERVICE } from "../../src/constants.ts";
+import { SERVICE } from "../../src/core/constants.ts";
 import { call, env, hsJwt, issue, uniqueUid } from "./helpers.ts";
 
 const SECRET_VALUES = () => [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!];

@@ -2,8 +2,8 @@
 
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import type { ErrorCode } from "../../src/contract.ts";
-import { buildOpenApiDocument } from "../../src/openapi.ts";
+import { buildOpenApiDocument } from "../../src/contract/openapi.ts";
+import type { ErrorCode } from "../../src/contract/requests.ts";
 import {
   adminAccountSchema,
   errorSchema,
@@ -11,7 +11,7 @@ import {
   importResponseSchema,
   loginDecisionSchema,
   tokenResponseSchema,
-} from "../../src/responses.ts";
+} from "../../src/contract/responses.ts";
 import {
   adminCall,
   call,

@@ -1,13 +1,13 @@
 /**
- * Pacing first-time creations (src/pacing/create-pacer.ts): the schedule's known answers, and the
+ * Pacing first-time creations (src/accounts/create-pacer.ts): the schedule's known answers, and the
  * pacer object over RPC. The end-to-end behaviour under a full queue runs in its own Vitest project
  * with a low NIM_CREATE_RATE (test/pacing/launch-burst.test.ts), so no other test shares its queue.
  */
 
 import { describe, expect, it, vi } from "vitest";
-import { networkOf } from "../../src/abuse.ts";
-import { DomainError } from "../../src/errors.ts";
-import { CreatePacing, CreateSchedule, windowWait } from "../../src/pacing/create-pacer.ts";
+import { CreatePacing, CreateSchedule, windowWait } from "../../src/accounts/create-pacer.ts";
+import { DomainError } from "../../src/core/errors.ts";
+import { networkOf } from "../../src/http/limits.ts";
 import { call, env, hsJwt, issue, ownRuntime, uniqueUid } from "./helpers.ts";
 
 describe("the creation schedule", () => {

@@ -1,7 +1,7 @@
 /** Known answers for the account object's derivations (test/fixtures/derivation.json, made with Python). */
 
 import { describe, expect, it } from "vitest";
-import { deriveAccid, deriveRtcUid, importDerivationKey } from "../../src/account-object/derive.ts";
+import { deriveAccid, deriveRtcUid, importDerivationKey } from "../../src/accounts/object/derive.ts";
 import vectors from "../fixtures/derivation.json";
 
 const key = importDerivationKey(vectors.accidSecret);

@@ -6,7 +6,7 @@
 
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { ERROR_CODES } from "../../src/contract.ts";
+import { ERROR_CODES } from "../../src/contract/requests.ts";
 import {
   adminCall,
   b64urlJson,

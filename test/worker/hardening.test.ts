@@ -2,11 +2,11 @@
 
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AccountChanges } from "../../src/account-object/changes.ts";
-import { importDerivationKey } from "../../src/account-object/derive.ts";
-import { app } from "../../src/app.ts";
-import { AccountStore } from "../../src/records/store.ts";
-import type { TokenResponse } from "../../src/responses.ts";
+import { AccountChanges } from "../../src/accounts/object/changes.ts";
+import { importDerivationKey } from "../../src/accounts/object/derive.ts";
+import { AccountStore } from "../../src/accounts/store.ts";
+import type { TokenResponse } from "../../src/contract/responses.ts";
+import { app } from "../../src/http/app.ts";
 import {
   adminCall,
   call,

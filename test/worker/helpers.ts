@@ -2,13 +2,13 @@
 
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { importJWK, type JWTPayload, SignJWT } from "jose";
-import { deriveAccid, deriveRtcUid, importDerivationKey } from "../../src/account-object/derive.ts";
-import type { NimApiVersion } from "../../src/constants.ts";
+import { deriveAccid, deriveRtcUid, importDerivationKey } from "../../src/accounts/object/derive.ts";
+import type { TokenResponse } from "../../src/contract/responses.ts";
+import type { NimApiVersion } from "../../src/core/constants.ts";
 import type { Env } from "../../src/env.ts";
 import worker from "../../src/index.ts";
 import { nimServerApi } from "../../src/nim/connect.ts";
 import type { NimServerApi } from "../../src/nim/server-api.ts";
-import type { TokenResponse } from "../../src/responses.ts";
 
 export { env };
 

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { signDynamicToken } from "../../src/nim/dynamic-token.ts";
-import { LOGIN_REJECT } from "../../src/routes/login-callback.ts";
+import { LOGIN_REJECT } from "../../src/nim/login-policy.ts";
 import { adminCall, call, emulator, env, seg, tokenFor, uniqueUid } from "./helpers.ts";
 import { callbackHeaders } from "./netease-signing.ts";
 

@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { dimension } from "../../src/metrics.ts";
+import { dimension } from "../../src/core/metrics.ts";
 import { ANALYTICS_READ_TOKEN } from "../settings.ts";
 import {
   adminCall,

@@ -5,7 +5,7 @@
  */
 
 import { expect, it, vi } from "vitest";
-import { AccountStore } from "../../src/records/store.ts";
+import { AccountStore } from "../../src/accounts/store.ts";
 import { emulatedAccount, env, expectedAccid, hsJwt, injectFault, issue, uniqueUid } from "./helpers.ts";
 
 it("after a 416 answers 503 with Retry-After 10 and calls NetEase no more until the block has passed", async () => {

@@ -7,11 +7,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { importJWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import type { HistoryEntry } from "../../src/account-object/answers.ts";
-import type { AccountObject } from "../../src/account-object/object.ts";
-import { LIMITS } from "../../src/constants.ts";
-import type { AdminAccount, HistoryResponse } from "../../src/responses.ts";
-import { CONSOLE_CSP } from "../../src/routes/console.ts";
+import type { AccountObject } from "../../src/accounts/object/object.ts";
+import type { HistoryEntry } from "../../src/accounts/object/results.ts";
+import type { AdminAccount, HistoryResponse } from "../../src/contract/responses.ts";
+import { LIMITS } from "../../src/core/constants.ts";
+import { CONSOLE_CSP } from "../../src/http/routes/console.ts";
 import {
   adminCall,
   call,

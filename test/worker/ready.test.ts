@@ -2,8 +2,8 @@
 
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { NIM } from "../../src/constants.ts";
-import { readinessSchema, readySchema } from "../../src/responses.ts";
+import { readinessSchema, readySchema } from "../../src/contract/responses.ts";
+import { NIM } from "../../src/core/constants.ts";
 import {
   adminCall,
   call,

@@ -6,8 +6,8 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { TokenResponse } from "../../src/responses.ts";
-import { LOGIN_REJECT } from "../../src/routes/login-callback.ts";
+import type { TokenResponse } from "../../src/contract/responses.ts";
+import { LOGIN_REJECT } from "../../src/nim/login-policy.ts";
 import {
   adminCall,
   apiVersion,

@@ -1,10 +1,10 @@
 /** POST /v1/rtc/token: NERTC tokens from the same Worker, checked by the emulated NERTC join. */
 
 import { describe, expect, it } from "vitest";
+import { AccountStore } from "../../src/accounts/store.ts";
+import type { RtcTokenResponse, TokenResponse } from "../../src/contract/responses.ts";
 import { sha1Hex } from "../../src/nim/digest.ts";
-import { signRtcPermissionKey } from "../../src/nim/rtc-permission-key.ts";
-import { AccountStore } from "../../src/records/store.ts";
-import type { RtcTokenResponse, TokenResponse } from "../../src/responses.ts";
+import { signRtcPermissionKey } from "../../src/rtc/permission-key.ts";
 import {
   adminCall,
   call,

@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import type { TokenResponse } from "../../src/responses.ts";
+import type { TokenResponse } from "../../src/contract/responses.ts";
 import { OIDC_CLIENT_SECRET, OIDC_CLIENTS, OIDC_REDIRECT_URI } from "../oidc/clients.ts";
 import { loginIdToken } from "../oidc/flows.ts";
 import { adminCall, call, env, esJwt, hsJwt, issue, ownRuntime, seg, TEST_IDP, uniqueUid } from "./helpers.ts";

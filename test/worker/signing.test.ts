@@ -11,14 +11,14 @@ import {
   encodeDynamicToken,
   signDynamicToken,
 } from "../../src/nim/dynamic-token.ts";
+import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/transport.ts";
 import {
   rtcPermissionKeyChecksum,
   rtcPermissionKeyMessage,
   signRtcPermissionKey,
   zlibStored,
-} from "../../src/nim/rtc-permission-key.ts";
-import { RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/nim/rtc-token.ts";
-import { serverApiCheckSum, serverApiHeaders } from "../../src/nim/transport.ts";
+} from "../../src/rtc/permission-key.ts";
+import { RTC_CHANNEL_NAME, rtcTokenSignature, signRtcToken } from "../../src/rtc/token.ts";
 import vectors from "../fixtures/nim-signing.json";
 import { callbackHeaders, decodePermissionKey, dynamicToken, permissionKey, resplit } from "./netease-signing.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The token door (src/token-door.ts) answers POST /v1/token and /v1/rtc/token without Hono; Hono's
+ * The token door (src/http/token-door.ts) answers POST /v1/token and /v1/rtc/token without Hono; Hono's
  * app mounts the same handlers and answers what the door passes on (a query string, a trailing
  * slash, another method). These tests send each request through both doors and require the same
  * answer: status, body (times and signatures aside), every header, and the access-log line. Any rule
@@ -7,9 +7,9 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { issueRtcToken } from "../../src/routes/rtc-token.ts";
-import { issueImToken } from "../../src/routes/token.ts";
-import { tokenDoorFor } from "../../src/token-door.ts";
+import { issueRtcToken } from "../../src/http/routes/rtc-token.ts";
+import { issueImToken } from "../../src/http/routes/token.ts";
+import { tokenDoorFor } from "../../src/http/token-door.ts";
 import { adminCall, call, hsJwt, type Overrides, seg, uniqueUid } from "./helpers.ts";
 
 /** Body fields that differ between two answers by design: the signing time and what it signs. */

@@ -1,8 +1,8 @@
 /** POST /v1/token: the answer, the token's validity at NetEase, ttl rules and request errors. */
 
 import { describe, expect, it } from "vitest";
+import type { TokenResponse } from "../../src/contract/responses.ts";
 import { checkDynamicToken } from "../../src/nim/dynamic-token.ts";
-import type { TokenResponse } from "../../src/responses.ts";
 import { call, emulatorLogin, env, expectedAccid, hsJwt, issue, uniqueUid } from "./helpers.ts";
 
 describe("POST /v1/token", () => {

@@ -1,7 +1,7 @@
 /**
  * The public token API's contract: the bodies `POST /v1/token` and `POST /v1/rtc/token` take and
  * answer, and the error shape. It lives in the client package because the client is what apps
- * install; the Worker imports the same file (through `src/contract.ts`), so the two cannot disagree.
+ * install; the Worker imports the same file (through `src/contract/requests.ts`), so the two cannot disagree.
  * No imports and no runtime code beyond constants: the package stays dependency-free.
  */
 

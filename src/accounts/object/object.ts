@@ -1,0 +1,467 @@
+/**
+ * AccountObject: one SQLite-backed Durable Object per uid, the single writer of that uid's account.
+ *
+ * Why: KV has no compare-and-set and its reads can be ~60 s stale elsewhere, so two isolates acting
+ * on one uid (a block here, a rotate there) could each act on an old copy and undo the other. The
+ * object runs its uid's changes one at a time, against the copy in its own strongly consistent
+ * storage, so every change sees the one before it. Order inside a change:
+ *
+ *   1. NetEase first (register, block, unblock); a failure there changes nothing;
+ *   2. the new record, with its revision incremented, into the object's storage (the truth);
+ *   3. KV (reverse mapping, then record), which the token path and the login callback read. If that
+ *      write fails, the change still stands and an alarm writes KV again until it succeeds.
+ *
+ * A rotation that fails after registering its new accid leaves a registration no record names; the
+ * object notes it before calling NetEase, and undoes it (blocks that accid) at once or, if NetEase
+ * is down, before its next change or on an alarm. Operator actions carry their X-Request-Id: a
+ * repeated one gets the first result back instead of acting twice.
+ *
+ * The object takes its settings from the same Env as the Worker (one script, one set of secrets), and
+ * builds only what a change needs: the KV records, the NetEase client and the derivation key (not the
+ * Worker's HTTP runtime, with its session verifier and caches).
+ *
+ * This folder is the one home of account writes: the class (here), its SQLite tables (`ledger.ts`),
+ * its change logic (`changes.ts`), its derivations (`derive.ts`), what crosses RPC (`results.ts`),
+ * and the Worker's typed client (`client.ts`).
+ */
+
+import { DurableObject } from "cloudflare:workers";
+import { ConfigError, parseConfig } from "../../config.ts";
+import { TIMING } from "../../core/constants.ts";
+import { DomainError, type DomainErrorKind } from "../../core/errors.ts";
+import { logLine } from "../../core/log.ts";
+import { Metrics } from "../../core/metrics.ts";
+import type { Env } from "../../env.ts";
+import { nimServerApi } from "../../nim/connect.ts";
+import { type AccountRecord, revisionOf } from "../record.ts";
+import { AccountStore } from "../store.ts";
+import { AccountChanges, type BindOutcome, type PendingAccid } from "./changes.ts";
+import { importDerivationKey } from "./derive.ts";
+import { AccountLedger } from "./ledger.ts";
+import type { HistoryPage, ObjectResult, OperationOptions, Revocation } from "./results.ts";
+
+/** What a change needs, built once per isolate from the Env. */
+interface Dependencies {
+  store: AccountStore;
+  changes: AccountChanges;
+}
+
+const built = new WeakMap<object, Dependencies | ConfigError>();
+
+/** The dependencies for `env`, or the ConfigError saying why they cannot be built. */
+function dependenciesFor(env: Env): Dependencies | ConfigError {
+  let found = built.get(env);
+  if (!found) {
+    try {
+      const config = parseConfig(env);
+      const store = new AccountStore(config.accounts);
+      const nim = nimServerApi(config, new Metrics(config.metrics));
+      found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret)) };
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      found = error;
+    }
+    built.set(env, found);
+  }
+  return found;
+}
+
+/** Failures that say something lasting about the request, so a repeated X-Request-Id gets them again. */
+const SETTLED_FAILURES: ReadonlySet<string> = new Set<DomainErrorKind>([
+  "account_conflict",
+  "account_not_found",
+  "accid_not_registered",
+]);
+
+/** The object's view of its uid while it runs one operation. */
+interface Current {
+  uid: string;
+  record: AccountRecord | null;
+  pending: PendingAccid | null;
+  store: AccountStore;
+  changes: AccountChanges;
+  /** A change was committed during this operation. */
+  committed?: boolean;
+}
+
+/** How an operation goes into the uid's history. */
+interface Audit<T> {
+  operation: string;
+  detail?: string;
+  operator: string;
+  /** The outcome of a success; "done" when absent. */
+  outcome?: (value: T) => string;
+}
+
+/** The operator of a change a user's own request made (first use, RTC uid, signing out everywhere). */
+const USER = "user";
+
+function operatorOf(options: OperationOptions): string {
+  return options.operator ?? "system";
+}
+
+/** The Durable Object class bound as ACCOUNT_OBJECTS; one instance per uid (`idFromName(uid)`). */
+export class AccountObject extends DurableObject<Env> {
+  /** The tail of the queue: each operation starts when the one before it has settled. */
+  #tail: Promise<unknown> = Promise.resolve();
+  readonly #ledger: AccountLedger;
+  /** When this instance last wrote its record to KV again for a caller that missed it (ms). */
+  #lastRewrite = Number.NEGATIVE_INFINITY;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#ledger = new AccountLedger(ctx.storage.sql);
+  }
+
+  get(uid: string): Promise<ObjectResult<AccountRecord | null>> {
+    return this.#operate(uid, undefined, "", async (current) => current.record);
+  }
+
+  /**
+   * The uid's audit trail, newest first: at most `limit` entries older than the entry `before`.
+   * Read outside the queue: each entry is written with the change it records, so a page never shows
+   * half a change, and an operator looking at history is not held behind a slow NetEase call.
+   */
+  history(uid: string, limit: number, before?: number): ObjectResult<HistoryPage> {
+    const entry = this.#ledger.read();
+    if (entry && entry.uid !== uid)
+      return { ok: false, kind: "internal", detail: "account object called for another uid" };
+    return { ok: true, value: this.#ledger.history(limit, before) };
+  }
+
+  provision(uid: string): Promise<ObjectResult<{ record: AccountRecord; created: boolean }>> {
+    return this.#operate(
+      uid,
+      undefined,
+      "",
+      async (current) => {
+        if (current.record) {
+          // The caller's KV read missed a record this object holds: a stale replica, or a key lost.
+          // Writing it again is idempotent, and heals the second case. Once a minute at most: a burst
+          // of first requests from locations KV has not reached yet would otherwise write the same
+          // key many times a second, which KV refuses.
+          const now = Date.now();
+          if (now - this.#lastRewrite >= TIMING.accountCacheTtlMs) {
+            this.#lastRewrite = now;
+            await this.#writeKv(current, true);
+          }
+          return { record: current.record, created: false };
+        }
+        const record = await this.#commit(current, await current.changes.provision(uid), { accidChanged: true });
+        return { record, created: true };
+      },
+      { operation: "create", operator: USER },
+    );
+  }
+
+  withRtcUid(uid: string): Promise<ObjectResult<AccountRecord>> {
+    return this.#operate(
+      uid,
+      undefined,
+      "",
+      async (current) => {
+        const record = existing(current);
+        if (record.rtcUid !== undefined) return record;
+        return this.#commit(current, await current.changes.withRtcUid(uid, record), { accidChanged: false });
+      },
+      { operation: "assign_rtc_uid", operator: USER },
+    );
+  }
+
+  bind(
+    uid: string,
+    accid: string,
+    options: OperationOptions & { registered?: boolean },
+  ): Promise<ObjectResult<{ record: AccountRecord; outcome: BindOutcome }>> {
+    return this.#operate(
+      uid,
+      options.requestId,
+      `bind ${accid}`,
+      async (current) => {
+        const bound = await current.changes.bind(uid, accid, current.record, options.registered === true);
+        if (bound.outcome === "already_bound") return bound;
+        return { ...bound, record: await this.#commit(current, bound.record, { accidChanged: true }) };
+      },
+      {
+        // The import binds with `registered` (it asked NetEase in bulk first).
+        operation: options.registered ? "import" : "bind",
+        detail: accid,
+        operator: operatorOf(options),
+        outcome: (bound) => bound.outcome,
+      },
+    );
+  }
+
+  block(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectResult<AccountRecord>> {
+    return this.#operate(
+      uid,
+      options.requestId,
+      `block ${kick}`,
+      async (current) => {
+        const record = await current.changes.setStatus(existing(current), "blocked", kick);
+        return this.#commit(current, record, { accidChanged: false });
+      },
+      { operation: "block", detail: kick ? "kick" : "no kick", operator: operatorOf(options) },
+    );
+  }
+
+  unblock(uid: string, options: OperationOptions): Promise<ObjectResult<AccountRecord>> {
+    return this.#operate(
+      uid,
+      options.requestId,
+      "unblock",
+      async (current) => {
+        const record = await current.changes.setStatus(existing(current), "active", false);
+        return this.#commit(current, record, { accidChanged: false });
+      },
+      { operation: "unblock", operator: operatorOf(options) },
+    );
+  }
+
+  rotate(
+    uid: string,
+    options: OperationOptions,
+  ): Promise<ObjectResult<{ record: AccountRecord; previousAccid: string }>> {
+    return this.#operate(
+      uid,
+      options.requestId,
+      "rotate",
+      async (current) => {
+        const before = existing(current);
+        try {
+          const rotated = await current.changes.rotate(uid, before, (registration) =>
+            this.#setPending(current, registration),
+          );
+          const record = await this.#commit(current, rotated, { accidChanged: true, clearsPending: true });
+          return { record, previousAccid: before.accid };
+        } catch (error) {
+          if (current.pending) await this.#tryRollBack(current);
+          throw error;
+        }
+      },
+      { operation: "rotate", operator: operatorOf(options) },
+    );
+  }
+
+  /**
+   * Revokes the uid's sessions and dynamic tokens issued before now (see `AccountChanges.revoked`),
+   * then, with `kick`, disconnects its live IM sessions at NetEase. The revocation is committed
+   * first and stands whatever the kick does: NetEase being down must not keep a revoked session
+   * alive on this service. A failed kick is reported (`kick: "failed"`) for the operator to repeat.
+   */
+  revoke(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectResult<Revocation>> {
+    return this.#operate(
+      uid,
+      options.requestId,
+      `revoke ${kick}`,
+      async (current) => {
+        const record = await this.#commit(current, current.changes.revoked(existing(current)), {
+          accidChanged: false,
+        });
+        if (!kick) return { record, kick: "not_requested" };
+        try {
+          await current.changes.kick(record);
+          return { record, kick: "done" };
+        } catch (error) {
+          if (current.changes.kickMayLeaveBlocked(record)) {
+            this.#ledger.oweUnblock(record.accid);
+            await this.#payOwedUnblocks(current);
+          }
+          const detail = error instanceof DomainError ? error.kind : "error";
+          logLine("warn", { event: "kick_failed", uid, accid: record.accid, detail });
+          return { record, kick: "failed" };
+        }
+      },
+      {
+        operation: "revoke",
+        detail: kick ? "kick" : "no kick",
+        operator: operatorOf(options),
+        outcome: (revocation) => (revocation.kick === "failed" ? "kick:failed" : "done"),
+      },
+    );
+  }
+
+  /** Finishes what an earlier operation left: KV writes that failed, a registration to undo. */
+  override async alarm(): Promise<void> {
+    const entry = this.#ledger.read();
+    if (!entry) return;
+    await this.#operate(entry.uid, undefined, "", async () => null);
+    const after = this.#ledger.read();
+    if (after && (after.kvPending || after.pending || this.#ledger.owedUnblocks().length > 0)) {
+      await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncRetryMs);
+    }
+  }
+
+  /**
+   * Runs one operation for `uid` after every earlier one has settled: replays a repeated request id,
+   * finishes leftovers, then `work` against the committed copy. With `audit`, the operation goes into
+   * the uid's history: always when asked for by an operator (with a request id: done, failed or
+   * replayed), and otherwise only when it changed the record (a user's first request).
+   */
+  #operate<T>(
+    uid: string,
+    requestId: string | undefined,
+    operation: string,
+    work: (current: Current) => Promise<T>,
+    audit?: Audit<T>,
+  ): Promise<ObjectResult<T>> {
+    const run = async (): Promise<ObjectResult<T>> => {
+      const replay = requestId === undefined ? undefined : this.#ledger.replay<T>(requestId, operation, Date.now());
+      // Marked, so the Worker neither caches the first result's record (it may be older than the
+      // committed one: unblock, block, then a replayed unblock) nor audits it as a change.
+      if (replay) {
+        if (audit) {
+          const now = this.#ledger.read()?.record ?? null;
+          this.#audit(audit, requestId, { outcome: "replayed", replayed: true, before: now, after: now });
+        }
+        return { ...replay, replayed: true };
+      }
+      let result: ObjectResult<T>;
+      let current: Current | undefined;
+      let before: AccountRecord | null = null;
+      try {
+        const dependencies = dependenciesFor(this.env);
+        if (dependencies instanceof ConfigError) {
+          throw new DomainError("misconfigured", { detail: "account object: settings unusable" });
+        }
+        current = await this.#load(uid, dependencies);
+        before = current.record;
+        await this.#finishLeftovers(current);
+        result = { ok: true, value: await work(current) };
+      } catch (error) {
+        result = toResult(error);
+      }
+      if (audit && (requestId !== undefined || current?.committed)) {
+        const outcome = result.ok ? (audit.outcome?.(result.value) ?? "done") : `failed:${result.kind}`;
+        this.#audit(audit, requestId, { outcome, replayed: false, before, after: current?.record ?? before });
+      }
+      if (requestId !== undefined && (result.ok || SETTLED_FAILURES.has(result.kind))) {
+        this.#ledger.remember(requestId, operation, result, Date.now());
+      }
+      return result;
+    };
+    const result = this.#tail.then(run, run);
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+
+  #audit<T>(
+    audit: Audit<T>,
+    requestId: string | undefined,
+    what: { outcome: string; replayed: boolean; before: AccountRecord | null; after: AccountRecord | null },
+  ): void {
+    const side = (record: AccountRecord | null) => record && { status: record.status, accid: record.accid };
+    this.#ledger.record({
+      at: Date.now(),
+      operator: audit.operator,
+      operation: audit.operation,
+      ...(audit.detail === undefined ? {} : { detail: audit.detail }),
+      ...(requestId === undefined ? {} : { requestId }),
+      outcome: what.outcome,
+      replayed: what.replayed,
+      before: side(what.before),
+      after: side(what.after),
+    });
+  }
+
+  /**
+   * The committed copy. On the object's first operation there is none yet: the record then comes
+   * from KV once (written before objects existed, or by the KV import script) and is adopted.
+   */
+  async #load(uid: string, { store, changes }: Dependencies): Promise<Current> {
+    const entry = this.#ledger.read();
+    if (entry) {
+      if (entry.uid !== uid) throw new Error("account object called for another uid");
+      return { uid, record: entry.record, pending: entry.pending, store, changes };
+    }
+    const record = await store.get(uid);
+    if (record) this.#ledger.adopt(uid, record);
+    return { uid, record, pending: null, store, changes };
+  }
+
+  async #finishLeftovers(current: Current): Promise<void> {
+    if (current.pending) await this.#tryRollBack(current);
+    await this.#payOwedUnblocks(current);
+    if (this.#ledger.read()?.kvPending && current.record) await this.#writeKv(current, true);
+  }
+
+  /**
+   * Undoes the pending registration (see `AccountChanges.rollBack`) and commits the moved generation.
+   * If NetEase cannot be asked now, the registration stays noted and an alarm tries again.
+   */
+  async #tryRollBack(current: Current): Promise<void> {
+    const pending = current.pending!;
+    try {
+      const record = await current.changes.rollBack(existing(current), pending);
+      await this.#commit(current, record, { accidChanged: false, clearsPending: true });
+      logLine("warn", { event: "rotation_rolled_back", uid: current.uid, accid: pending.accid });
+    } catch {
+      await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
+    }
+  }
+
+  /**
+   * Unblocks at NetEase what a failed v1 kick may have left blocked, if the record still names that
+   * accid as active (a block or rotation since then wants it blocked). If NetEase cannot be asked
+   * now, the debt stays and an alarm tries again.
+   */
+  async #payOwedUnblocks(current: Current): Promise<void> {
+    for (const accid of this.#ledger.owedUnblocks()) {
+      const wanted = current.record?.accid === accid && current.record.status === "active";
+      try {
+        if (wanted) await current.changes.unblock(accid);
+        this.#ledger.settleUnblock(accid);
+      } catch {
+        await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
+      }
+    }
+  }
+
+  #setPending(current: Current, registration: PendingAccid): void {
+    this.#ledger.setPending(registration);
+    current.pending = registration;
+  }
+
+  /** Commits `record` with the next revision: to storage first, then KV. */
+  async #commit(
+    current: Current,
+    record: AccountRecord,
+    how: { accidChanged: boolean; clearsPending?: boolean },
+  ): Promise<AccountRecord> {
+    const committed: AccountRecord = { ...record, revision: (current.record ? revisionOf(current.record) : 0) + 1 };
+    if (how.clearsPending) current.pending = null;
+    this.#ledger.commit(current.uid, committed, current.pending);
+    current.record = committed;
+    current.committed = true;
+    await this.#writeKv(current, how.accidChanged);
+    return committed;
+  }
+
+  /** Writes the committed record to KV; on failure leaves it marked and sets an alarm to try again. */
+  async #writeKv(current: Current, accidChanged: boolean): Promise<void> {
+    const { uid, record, store } = current;
+    try {
+      if (accidChanged) await store.put(uid, record!);
+      else await store.putRecord(uid, record!);
+      this.#ledger.kvWritten();
+    } catch (error) {
+      // The change stands (NetEase and this object agree); KV, and so the token path, catches up.
+      logLine("warn", { event: "kv_write_deferred", uid, detail: error instanceof DomainError ? error.kind : "error" });
+      await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
+    }
+  }
+}
+
+function existing(current: Current): AccountRecord {
+  if (!current.record) throw new DomainError("account_not_found");
+  return current.record;
+}
+
+function toResult(error: unknown): ObjectResult<never> {
+  if (error instanceof DomainError) {
+    const { kind, detail, reason, retryAfter } = error;
+    return { ok: false, kind, detail, reason, ...(retryAfter === undefined ? {} : { retryAfter }) };
+  }
+  logLine("error", { event: "account_object_error", detail: error instanceof Error ? error.name : typeof error });
+  return { ok: false, kind: "internal" };
+}

@@ -1,0 +1,269 @@
+/**
+ * Operator levers on the uid ↔ accid mapping: bind (stock accounts), block, unblock, rotate, revoke,
+ * import.
+ *
+ * Each change runs in the uid's Durable Object (src/accounts/object/), one at a time against the
+ * committed copy, NetEase first and KV last; see `AccountChanges` for the order inside each. This
+ * module is the Worker's side: it checks import rows in bulk before any object is asked, and writes
+ * one structured audit line and one metric per change: who (the operator), what, uid, accid, outcome.
+ * The lasting audit trail is the object's own history (see AccountLedger.record).
+ */
+
+import * as v from "valibot";
+import { type BindOutcome, bindConflict } from "../accounts/object/changes.ts";
+import type { AccountObjectClient } from "../accounts/object/client.ts";
+import type { Operated, Revocation } from "../accounts/object/results.ts";
+import type { AccountRecord } from "../accounts/record.ts";
+import type { AccountStore } from "../accounts/store.ts";
+import { describeIssues, type ImportRow, importRowSchema } from "../contract/requests.ts";
+import type { ImportOutcome, ImportResponse, ImportRowResult } from "../contract/responses.ts";
+import { LIMITS, NIM } from "../core/constants.ts";
+import { DomainError } from "../core/errors.ts";
+import { logLine } from "../core/log.ts";
+import type { Metrics } from "../core/metrics.ts";
+import type { NimServerApi } from "../nim/server-api.ts";
+
+/** One import row as sent, with the number it is reported under (array place or NDJSON line). */
+export interface NumberedRow {
+  line: number;
+  row: unknown;
+}
+
+/** Operator actions on accounts. Cheap to construct per request. */
+export class AccountAdmin {
+  constructor(
+    readonly objects: AccountObjectClient,
+    readonly store: AccountStore,
+    readonly nim: NimServerApi,
+    /** The request's id: joins audit lines to the access log, and makes a repeated request idempotent. */
+    readonly requestId: string,
+    /** Who asks: an Access email, "service-token:<name>", or "admin token". */
+    readonly operator: string,
+    readonly metrics?: Metrics,
+  ) {}
+
+  /** The options of one change: its request id and operator. */
+  #options(requestId = this.requestId): { requestId: string; operator: string } {
+    return { requestId, operator: this.operator };
+  }
+
+  /** The committed record for `uid` (from its object, so never stale), or 404. */
+  async get(uid: string): Promise<AccountRecord> {
+    return (await this.objects.get(uid)) ?? Promise.reject(new DomainError("account_not_found"));
+  }
+
+  /**
+   * Binds an accid that already exists at NetEase to `uid`. Idempotent: binding the same pair again
+   * is `already_bound`. 409 if the uid has another accid or the accid belongs (or belonged) to
+   * another uid; 400 if NetEase does not know the accid.
+   */
+  bind(uid: string, accid: string): Promise<Operated<{ record: AccountRecord; outcome: BindOutcome }>> {
+    return this.#audited(
+      "bind",
+      uid,
+      accid,
+      (done) => done,
+      () => this.objects.bind(uid, accid, this.#options()),
+    );
+  }
+
+  /** Blocks the uid's accid at NetEase (kicking live sessions when `kick`), then marks the record. */
+  block(uid: string, kick: boolean): Promise<Operated<AccountRecord>> {
+    return this.#audited(
+      "block",
+      uid,
+      undefined,
+      (record) => ({ record, outcome: "done" }),
+      () => this.objects.block(uid, kick, this.#options()),
+    );
+  }
+
+  /** Unblocks the uid's accid at NetEase, then marks the record active. */
+  unblock(uid: string): Promise<Operated<AccountRecord>> {
+    return this.#audited(
+      "unblock",
+      uid,
+      undefined,
+      (record) => ({ record, outcome: "done" }),
+      () => this.objects.unblock(uid, this.#options()),
+    );
+  }
+
+  /**
+   * Moves the uid to a fresh accid (the old one is blocked with kick and never reused). Rotations
+   * queued behind one another each happen, and each reports the accid it produced. 409 for a
+   * blocked account: rotation would otherwise quietly lift the block.
+   */
+  rotate(uid: string): Promise<Operated<{ record: AccountRecord; previousAccid: string }>> {
+    return this.#audited(
+      "rotate",
+      uid,
+      undefined,
+      (done) => ({ record: done.record, outcome: "done" }),
+      () => this.objects.rotate(uid, this.#options()),
+    );
+  }
+
+  /**
+   * Revokes the uid's app sessions and dynamic tokens issued before now (the account stays as it
+   * is); with `kick`, its live IM sessions are disconnected at NetEase too. See AccountObject.revoke.
+   */
+  revoke(uid: string, kick: boolean): Promise<Operated<Revocation>> {
+    return this.#audited(
+      "revoke",
+      uid,
+      undefined,
+      (done) => ({ record: done.record, outcome: kick ? `kick:${done.kick}` : "done" }),
+      () => this.objects.revoke(uid, kick, this.#options()),
+    );
+  }
+
+  /**
+   * Binds many existing accids at once. Rows are checked against each other, KV (bulk reads) and
+   * NetEase (getUinfos, 200 per call) before any is bound; NetEase failing fails the whole request
+   * with nothing written. Each remaining row is then bound by its uid's object, which checks it again
+   * against the committed copy. If an object cannot be reached, the request fails (503) once the rows
+   * in flight have settled; rows bound before stay bound. Idempotent: re-running an import reports
+   * `already_bound`.
+   */
+  async importRows(rows: readonly NumberedRow[]): Promise<ImportResponse> {
+    const results: ImportRowResult[] = [];
+    const candidates: { line: number; uid: string; accid: string }[] = [];
+    const seenUid = new Map<string, string>();
+    const seenAccid = new Map<string, string>();
+    for (const { line, row } of rows) {
+      const parsed = parseImportRow(row);
+      if (typeof parsed === "string") {
+        results.push({ line, outcome: "invalid", message: parsed });
+        continue;
+      }
+      const { uid, accid } = parsed;
+      const previousAccid = seenUid.get(uid);
+      const previousUid = seenAccid.get(accid);
+      if (previousAccid === accid) {
+        results.push({ line, uid, accid, outcome: "already_bound", message: "Repeated in this import." });
+        continue;
+      }
+      if (previousAccid !== undefined || (previousUid !== undefined && previousUid !== uid)) {
+        const message = "Conflicts with an earlier row of this import.";
+        results.push({ line, uid, accid, outcome: "conflict", message });
+        continue;
+      }
+      seenUid.set(uid, accid);
+      seenAccid.set(accid, uid);
+      candidates.push({ line, uid, accid });
+    }
+
+    const records = await this.store.getMany(candidates.map((c) => c.uid));
+    const owners = await this.store.uidsForAccids(candidates.map((c) => c.accid));
+    const toBind: typeof candidates = [];
+    for (const candidate of candidates) {
+      const { line, uid, accid } = candidate;
+      const conflict = bindConflict(uid, accid, records.get(uid) ?? null, owners.get(accid) ?? null);
+      if (conflict === "already_bound") results.push({ line, uid, accid, outcome: "already_bound" });
+      else if (conflict) results.push({ line, uid, accid, outcome: "conflict", message: conflict });
+      else toBind.push(candidate);
+    }
+
+    const registered = new Set<string>();
+    for (let i = 0; i < toBind.length; i += NIM.getUinfosBatch) {
+      const batch = toBind.slice(i, i + NIM.getUinfosBatch).map((c) => c.accid);
+      for (const accid of await this.nim.existingAccounts(batch)) registered.add(accid);
+    }
+    const binding = toBind.filter(({ line, uid, accid }) => {
+      if (registered.has(accid)) return true;
+      results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
+      return false;
+    });
+    await inBatches(binding, LIMITS.importConcurrency, async ({ line, uid, accid }) => {
+      results.push({ line, uid, accid, ...(await this.#importRow(line, uid, accid)) });
+    });
+
+    results.sort((a, b) => a.line - b.line);
+    const counts: Record<ImportOutcome, number> = { bound: 0, already_bound: 0, conflict: 0, invalid: 0 };
+    for (const result of results) counts[result.outcome] += 1;
+    logLine("info", {
+      event: "admin_change",
+      requestId: this.requestId,
+      who: this.operator,
+      what: "import",
+      outcome: "done",
+      ...counts,
+    });
+    return { counts, results };
+  }
+
+  /** Binds one checked row through its uid's object; a conflict found there is the row's outcome. */
+  async #importRow(line: number, uid: string, accid: string): Promise<{ outcome: ImportOutcome; message?: string }> {
+    try {
+      // Each row has its own id at its object, so a repeated import request replays row by row.
+      const requestId = `${this.requestId}#${line}`;
+      const done = await this.#audited(
+        "import",
+        uid,
+        accid,
+        (bound) => bound,
+        () => this.objects.bind(uid, accid, { ...this.#options(requestId), registered: true }),
+      );
+      return { outcome: done.value.outcome };
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === "account_conflict") {
+        return { outcome: "conflict", message: error.reason ?? "conflict" };
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Runs one change in the uid's object (whose client keeps the committed record in this isolate's
+   * cache) and writes the audit line: the accid it ended on and its outcome, or the failure. A
+   * replayed answer (a repeated X-Request-Id) changed nothing now: it is audited as `replayed`.
+   */
+  async #audited<T>(
+    what: string,
+    uid: string,
+    accid: string | undefined,
+    result: (value: T) => { record: AccountRecord; outcome: string },
+    operation: () => Promise<Operated<T>>,
+  ): Promise<Operated<T>> {
+    const started = Date.now();
+    try {
+      const done = await operation();
+      const { record, outcome } = result(done.value);
+      this.#log(what, uid, record.accid, done.replayed ? "replayed" : outcome, started);
+      return done;
+    } catch (error) {
+      this.#log(what, uid, accid, error instanceof DomainError ? `failed:${error.kind}` : "failed", started);
+      throw error;
+    }
+  }
+
+  #log(what: string, uid: string, accid: string | undefined, outcome: string, started: number): void {
+    logLine("info", {
+      event: "admin_change",
+      requestId: this.requestId,
+      who: this.operator,
+      what,
+      uid,
+      accid,
+      outcome,
+    });
+    this.metrics?.record("admin_change", [what, outcome], Date.now() - started);
+  }
+}
+
+/** Runs `work` over `items`, at most `size` at a time; the first failure is thrown once all have settled. */
+async function inBatches<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (let i = 0; i < items.length; i += size) {
+    const settled = await Promise.allSettled(items.slice(i, i + size).map(work));
+    for (const outcome of settled) if (outcome.status === "rejected") failure ??= { error: outcome.reason };
+    if (failure) throw failure.error;
+  }
+}
+
+function parseImportRow(row: unknown): ImportRow | string {
+  const schema = importRowSchema();
+  const result = v.safeParse(schema, row);
+  return result.success ? result.output : describeIssues(schema, result.issues);
+}

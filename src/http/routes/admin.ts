@@ -1,0 +1,283 @@
+/**
+ * The admin API under /admin/v1: operator levers on accounts, and their history. Off (404 for every
+ * path) unless ADMIN_TOKEN or Cloudflare Access (ACCESS_TEAM_DOMAIN, ACCESS_AUD) is set. Who may call:
+ *
+ * - an operator signed in through **Cloudflare Access**: the `Cf-Access-Jwt-Assertion` Access adds
+ *   is verified here (src/admin/access.ts); the operator's email goes into the audit trail;
+ * - the holder of **ADMIN_TOKEN**, as `Authorization: Bearer <ADMIN_TOKEN>`, checked by Hono's
+ *   `bearerAuth` (constant-time comparison of SHA-256 digests, so not even the token's length leaks).
+ *
+ * A present assertion is the credential: an invalid one is refused even beside a valid token. Every
+ * refusal (missing, malformed or wrong) is the same 401, so nothing tells them apart. A
+ * state-changing request a browser sends from another origin is refused (403 `forbidden`) before
+ * any credential is looked at: behind Access the browser carries the operator's Access cookie, so a
+ * page elsewhere could otherwise act in the operator's name.
+ */
+
+import { type Context, Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import * as v from "valibot";
+import type { HistoryPage } from "../../accounts/object/results.ts";
+import type { AccountRecord } from "../../accounts/record.ts";
+import { ACCESS_ASSERTION_HEADER, AccessRefused } from "../../admin/access.ts";
+import { AccountAdmin, type NumberedRow } from "../../admin/actions.ts";
+import { metricsSummary } from "../../admin/metrics-summary.ts";
+import {
+  bindRequestSchema,
+  blockRequestSchema,
+  describeIssues,
+  emptyRequestSchema,
+  historyQuerySchema,
+  importRequestSchema,
+  lookupQuerySchema,
+  revokeRequestSchema,
+  uidSchema,
+} from "../../contract/requests.ts";
+import type { AdminAccount } from "../../contract/responses.ts";
+import { LIMITS } from "../../core/constants.ts";
+import { DomainError } from "../../core/errors.ts";
+import { readinessOf } from "../../readiness.ts";
+import { KeysUnavailable } from "../../session/jwks.ts";
+import type { AppEnv } from "../context.ts";
+import { errors } from "../errors.ts";
+import { addLogFields } from "../frame.ts";
+import { jsonBody, mediaType, readBodyText, requireMediaType } from "../json-body.ts";
+
+/** Routes under /admin/v1. */
+export const adminRoutes = new Hono<AppEnv>();
+
+const ADMIN_CHALLENGE = 'Bearer realm="admin"';
+
+/** The operator named for changes made with the shared ADMIN_TOKEN. */
+export const ADMIN_TOKEN_OPERATOR = "admin token";
+
+/** The 401 for a missing or wrong credential. Deliberately the same for every case. */
+function adminUnauthorized(detail: string): never {
+  throw errors.unauthorized("Admin authorization required.", ADMIN_CHALLENGE, detail);
+}
+
+/** Hono's bearer check for each runtime's ADMIN_TOKEN, built once (it digests the token). */
+const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AppEnv>>>();
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+adminRoutes.use(async function sameOrigin(c, next) {
+  const { config, access } = c.get("runtime");
+  // Where the admin API is off, every path is 404 (below), cross-origin or not.
+  if (SAFE_METHODS.has(c.req.method) || (!config.adminToken && !access)) return next();
+  // Browsers send Origin on every POST and PUT, and Sec-Fetch-Site on every request; a tool such as
+  // curl sends neither, and is not a browser carrying someone's cookie.
+  const origin = c.req.header("Origin");
+  const site = c.req.header("Sec-Fetch-Site");
+  const own = new URL(c.req.url).origin;
+  if ((origin !== undefined && origin !== own) || (site !== undefined && site !== "same-origin" && site !== "none")) {
+    throw errors.forbidden(
+      "Admin changes are accepted from this service's own pages only.",
+      "cross-origin admin change",
+    );
+  }
+  await next();
+});
+
+adminRoutes.use(async function adminAuth(c, next) {
+  const { config, access } = c.get("runtime");
+  if (!config.adminToken && !access) throw errors.notFound();
+  const assertion = access && c.req.header(ACCESS_ASSERTION_HEADER);
+  if (access && assertion !== undefined) {
+    try {
+      c.set("operator", await access.operator(assertion));
+    } catch (error) {
+      if (error instanceof KeysUnavailable) {
+        throw new DomainError("session_keys_unavailable", { detail: `access certs: ${error.message}` });
+      }
+      if (error instanceof AccessRefused) adminUnauthorized(`access assertion refused: ${error.message}`);
+      throw error;
+    }
+    addLogFields(c, { who: "access" });
+    return next();
+  }
+  const { adminToken } = config;
+  if (!adminToken) adminUnauthorized("no Access assertion");
+  let check = adminTokenChecks.get(c.get("runtime"));
+  if (!check) {
+    check = bearerAuth<AppEnv>({
+      token: adminToken,
+      noAuthenticationHeader: { message: () => adminUnauthorized("no admin bearer token") },
+      invalidAuthenticationHeader: { message: () => adminUnauthorized("authorization is not 'Bearer <token>'") },
+      invalidToken: { message: () => adminUnauthorized("wrong admin token") },
+    });
+    adminTokenChecks.set(c.get("runtime"), check);
+  }
+  c.set("operator", ADMIN_TOKEN_OPERATOR);
+  return check(c, next);
+});
+
+function admin(c: Context<AppEnv>): AccountAdmin {
+  const { accountObjects, store, nim, metrics } = c.get("runtime");
+  return new AccountAdmin(accountObjects, store, nim, c.get("requestId"), c.get("operator"), metrics);
+}
+
+function uidParam(c: Context<AppEnv>): string {
+  const uid = c.req.param("uid");
+  const schema = uidSchema();
+  const result = v.safeParse(schema, uid);
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
+  return result.output;
+}
+
+function query<S extends v.GenericSchema>(c: Context<AppEnv>, schema: S): v.InferOutput<S> {
+  const result = v.safeParse(schema, c.req.query());
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
+  return result.output;
+}
+
+function view(uid: string, record: AccountRecord): AdminAccount {
+  const { accid, status, createdAt, updatedAt, generation, rtcUid, revision, revokedBefore } = record;
+  return {
+    uid,
+    accid,
+    status,
+    createdAt,
+    updatedAt,
+    generation,
+    ...(rtcUid === undefined ? {} : { rtcUid }),
+    ...(revision === undefined ? {} : { revision }),
+    ...(revokedBefore === undefined ? {} : { revokedBefore }),
+  };
+}
+
+const noStore = { "Cache-Control": "no-store" };
+
+/**
+ * Headers of an operator action's answer. `Idempotent-Replayed: true` marks the answer to a
+ * repeated X-Request-Id: nothing was done now, and the record shown is as it was then.
+ */
+function operationHeaders(replayed: boolean): Record<string, string> {
+  return replayed ? { ...noStore, "Idempotent-Replayed": "true" } : noStore;
+}
+
+adminRoutes.post("/accounts/import", async (c) => {
+  const text = await readBodyText(c.req.raw, LIMITS.maxImportBodyBytes);
+  requireMediaType(c.req.raw, ["application/json", "application/x-ndjson"]);
+  const rows = parseImportBody(text, mediaType(c.req.raw));
+  const result = await admin(c).importRows(rows);
+  return c.json(result, 200, noStore);
+});
+
+/** Who the credential names, and so who the audit trail will name: the console's sign-in check. */
+adminRoutes.get("/operator", (c) => {
+  const via = c.get("operator") === ADMIN_TOKEN_OPERATOR ? "admin_token" : "access";
+  return c.json({ operator: c.get("operator"), via }, 200, noStore);
+});
+
+/**
+ * Every readiness check with its outcome and latency (`/readyz` tells anyone the status only): which
+ * issuer's keys failed and why, whether NetEase refused the app secret. 200 when all pass, else 503.
+ */
+adminRoutes.get("/ready", async (c) => {
+  const readiness = await readinessOf(c.get("runtime"));
+  return c.json(readiness, readiness.failed.length ? 503 : 200, noStore);
+});
+
+/**
+ * The last day's metrics, read back from Analytics Engine (docs/operations.md): `{configured:
+ * false}` until ANALYTICS_ACCOUNT_ID and ANALYTICS_READ_TOKEN are set; each query's rows, or why
+ * it failed, otherwise.
+ */
+adminRoutes.get("/metrics", async (c) => {
+  const { analytics } = c.get("runtime").config;
+  if (!analytics) return c.json({ configured: false }, 200, noStore);
+  return c.json({ configured: true, window: "24h", queries: await metricsSummary(analytics) }, 200, noStore);
+});
+
+/**
+ * Finds the uid of an accid (derived or stock) or of an RTC uid, through KV's reverse mappings, and
+ * answers its committed record as `GET /accounts/{uid}` does. A mapping written in the last minute
+ * at another location may not be seen yet (KV), so a miss says "not found", not "never existed".
+ */
+adminRoutes.get("/accounts", async (c) => {
+  const { accid, rtcUid } = query(c, lookupQuerySchema());
+  const { store } = c.get("runtime");
+  const uid = accid !== undefined ? await store.uidForAccid(accid) : await store.uidForRtcUid(rtcUid!);
+  if (uid === null) throw new DomainError("account_not_found", { detail: "no uid maps to it" });
+  return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
+});
+
+/** The uid's audit trail, newest first: `limit` entries (default 20) older than the entry `before`. */
+adminRoutes.get("/accounts/:uid/history", async (c) => {
+  const uid = uidParam(c);
+  const { limit, before } = query(c, historyQuerySchema());
+  const page: HistoryPage = await c.get("runtime").accountObjects.history(uid, limit, before);
+  return c.json({ uid, ...page }, 200, noStore);
+});
+
+adminRoutes.get("/accounts/:uid", async (c) => {
+  const uid = uidParam(c);
+  return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
+});
+
+adminRoutes.put("/accounts/:uid", jsonBody(bindRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { value, replayed } = await admin(c).bind(uid, c.req.valid("json").accid);
+  const { record, outcome } = value;
+  return c.json({ ...view(uid, record), outcome }, outcome === "bound" ? 201 : 200, operationHeaders(replayed));
+});
+
+adminRoutes.post("/accounts/:uid/block", jsonBody(blockRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { kick = true } = c.req.valid("json");
+  const { value, replayed } = await admin(c).block(uid, kick);
+  return c.json(view(uid, value), 200, operationHeaders(replayed));
+});
+
+adminRoutes.post("/accounts/:uid/unblock", jsonBody(emptyRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { value, replayed } = await admin(c).unblock(uid);
+  return c.json(view(uid, value), 200, operationHeaders(replayed));
+});
+
+adminRoutes.post("/accounts/:uid/rotate", jsonBody(emptyRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { value, replayed } = await admin(c).rotate(uid);
+  return c.json({ ...view(uid, value.record), previousAccid: value.previousAccid }, 200, operationHeaders(replayed));
+});
+
+adminRoutes.post("/accounts/:uid/revoke", jsonBody(revokeRequestSchema), async (c) => {
+  const uid = uidParam(c);
+  const { kick = true } = c.req.valid("json");
+  const { value, replayed } = await admin(c).revoke(uid, kick);
+  return c.json({ ...view(uid, value.record), kick: value.kick }, 200, operationHeaders(replayed));
+});
+
+/**
+ * Rows from a JSON array or NDJSON, each with the number it is reported under: its place in the
+ * array, or its line in the NDJSON text (blank lines are skipped but still counted, so the number
+ * is the line an operator finds in the file). A line that is not JSON becomes a string row
+ * (reported invalid).
+ */
+function parseImportBody(text: string, type: string): NumberedRow[] {
+  let rows: NumberedRow[];
+  if (type === "application/x-ndjson") {
+    rows = text.split(/\r?\n/).flatMap((line, index) => {
+      if (line.trim() === "") return [];
+      try {
+        return [{ line: index + 1, row: JSON.parse(line) as unknown }];
+      } catch {
+        return [{ line: index + 1, row: line }];
+      }
+    });
+  } else {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw errors.invalidRequest("The body is not valid JSON (send a JSON array, or NDJSON as application/x-ndjson).");
+    }
+    if (!Array.isArray(value)) throw errors.invalidRequest("The body must be a JSON array of {uid, accid}.");
+    rows = value.map((row: unknown, index) => ({ line: index + 1, row }));
+  }
+  const schema = importRequestSchema();
+  const result = v.safeParse(schema, rows);
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
+  return rows;
+}

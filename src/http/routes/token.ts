@@ -1,0 +1,39 @@
+/**
+ * POST /v1/token: app session in, NetEase IM dynamic token out.
+ *
+ * Authentication comes before the body is read, so an unauthenticated caller learns nothing about
+ * what the endpoint accepts. The warm path is: JWT check (key imported once), account from the
+ * isolate cache, one SHA-1. Nothing is written and nothing is fetched.
+ *
+ * The handler takes a `TokenCall`, not a Hono context: the Worker's entry answers this endpoint
+ * through the token door (`token-door.ts`), and Hono's route below serves what the door passes on.
+ */
+
+import { Hono } from "hono";
+import type { TokenResponse } from "../../contract/responses.ts";
+import { signDynamicToken } from "../../nim/dynamic-token.ts";
+import type { AppEnv } from "../context.ts";
+import { activeAccount, countedSession, honoTokenRoute, issuedTimes, type TokenCall } from "../issuing.ts";
+import { parseJsonBody } from "../json-body.ts";
+
+/** Issues an IM dynamic token for the call's session user: session, per-uid limit, body, account, token. */
+export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
+  const { request, runtime, fields } = call;
+  const session = await countedSession(call);
+  const { config, metrics } = runtime;
+  const ttl = (await parseJsonBody(request, runtime.tokenRequestSchema)).ttl ?? config.ttl.default;
+  const { accid } = await activeAccount(runtime, session, call);
+  fields.accid = accid;
+  fields.ttl = ttl;
+  const { appKey, appSecret } = config;
+  const curTime = Date.now();
+  const { token } = await signDynamicToken({ appKey, accid, curTime, ttl, appSecret });
+  const body: TokenResponse = { accid, token, appKey, ...issuedTimes(curTime, ttl) };
+  metrics.record("token_issued", ["im", ""], Date.now() - call.startedAt);
+  return body;
+}
+
+/** Routes under /v1/token, for what the token door passes on to Hono. */
+export const tokenRoutes = new Hono<AppEnv>();
+
+tokenRoutes.post("/", honoTokenRoute(issueImToken));

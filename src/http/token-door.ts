@@ -1,0 +1,95 @@
+/**
+ * The token door: the Worker's entry answers `POST /v1/token` and `POST /v1/rtc/token` here, without
+ * Hono's router, context and middleware chain, with the same handlers and the same rules.
+ *
+ * Why: these two endpoints are nearly all of the traffic, and a workerd CPU profile under warm load
+ * put Hono's per-request machinery (routing through a trie, the context, dispatch through ten
+ * layers, building the answer) and the middleware around it at a fifth of a warm request, more than
+ * the JWT check. Here a request takes one function: the frame (`middleware.ts`: request id, CORS,
+ * security headers, access log), the configuration check, the handler (`routes/token.ts`,
+ * `routes/rtc-token.ts`: session, per-uid limit, body, account, signature), the error table, and
+ * the per-IP limit on failed authentication (`abuse.ts`). Hono's app mounts the same handlers at the
+ * same paths, behind the same rules, and answers what the door does not take: another method (405,
+ * an allowed origin's preflight), a query string or a trailing slash. test/worker/token-door.test.ts
+ * holds the two doors to the same answers.
+ */
+
+import { ConfigError } from "../config.ts";
+import type { LogFields } from "../core/log.ts";
+import type { Env } from "../env.ts";
+import { type Runtime, runtimeFor } from "../runtime.ts";
+import { allowedOriginsOf, errorAnswer, finishAnswer, frameHeaders, logAnswer, requestIdFor } from "./frame.ts";
+import { TOKEN_ANSWER_HEADERS, type TokenCall } from "./issuing.ts";
+import { countAuthFailure } from "./limits.ts";
+import { issueRtcToken } from "./routes/rtc-token.ts";
+import { issueImToken } from "./routes/token.ts";
+
+/** A token endpoint's handler: the call in, the 200's body out (or a thrown error). */
+export type TokenHandler = (call: TokenCall) => Promise<object>;
+
+/** The door's paths, exactly as sent (no query, no trailing slash: those go to Hono). */
+const HANDLERS = new Map<string, TokenHandler>([
+  ["/v1/token", issueImToken],
+  ["/v1/rtc/token", issueRtcToken],
+]);
+
+/** The path of an absolute request URL, query included (no URL parsing: `https://host/path?query`). */
+function pathOf(url: string): string {
+  return url.slice(url.indexOf("/", url.indexOf("//") + 2));
+}
+
+/** The handler the door answers `request` with: a POST to one of its paths; undefined for anything else. */
+export function tokenDoorFor(request: Request): TokenHandler | undefined {
+  return request.method === "POST" ? HANDLERS.get(pathOf(request.url)) : undefined;
+}
+
+/**
+ * The answer to a request refused or failed: the error table's (its code and detail to `fields`), and
+ * a 401 counted against the client's IP, which becomes a 429 once the IP is over its limit.
+ */
+async function refusal(
+  error: unknown,
+  request: Request,
+  runtime: Runtime | ConfigError,
+  fields: LogFields,
+): Promise<Response> {
+  const answer = errorAnswer(error, fields);
+  if (runtime instanceof ConfigError) return answer;
+  try {
+    return await countAuthFailure(runtime, request, answer, fields);
+  } catch (failure) {
+    return errorAnswer(failure, fields);
+  }
+}
+
+/** Answers `request` with `handler`, framed as Hono's app frames every other answer. */
+export async function answerAtTokenDoor(
+  handler: TokenHandler,
+  request: Request,
+  env: Env,
+  ctx: ExecutionContext,
+): Promise<Response> {
+  const startedAt = Date.now();
+  const { headers } = request;
+  const requestId = requestIdFor(headers.get("X-Request-Id"));
+  const fields: LogFields = {};
+  const runtime = runtimeFor(env);
+  const origin = headers.get("Origin");
+  let answer: Response;
+  try {
+    if (runtime instanceof ConfigError) throw runtime;
+    const body = await handler({ request, runtime, fields, startedAt, waitUntil: (work) => ctx.waitUntil(work) });
+    // All headers at once: each later `headers.set` would be another call into the runtime.
+    const answerHeaders = Object.assign(
+      frameHeaders(requestId, origin, allowedOriginsOf(runtime)),
+      TOKEN_ANSWER_HEADERS,
+    );
+    answer = new Response(JSON.stringify(body), { headers: answerHeaders });
+  } catch (error) {
+    answer = await refusal(error, request, runtime, fields);
+    finishAnswer(answer.headers, requestId, origin, allowedOriginsOf(runtime));
+  }
+  const path = pathOf(request.url);
+  logAnswer({ requestId, method: "POST", route: path, path, startedAt, fields }, answer.status);
+  return answer;
+}
