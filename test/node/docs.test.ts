@@ -1,12 +1,13 @@
 /**
- * The documentation against the code: every setting the Worker reads (the `Env` interface in
- * src/env.ts) has a row in docs/configuration.md, and every row names a real setting; every
- * relative link between the pages reaches a file.
+ * The documentation against the code: docs/configuration.md is what scripts/configuration-doc.ts
+ * renders from the `Env` interface in src/env.ts, with one row per setting; every relative link
+ * between the pages reaches a file.
  */
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { configurationPage } from "../../scripts/configuration-doc.ts";
 import { projectRoot } from "../../scripts/dev-vars.ts";
 
 const read = (path: string) => readFileSync(join(projectRoot, path), "utf8");
@@ -29,7 +30,11 @@ function documentedNames(): string[] {
 }
 
 describe("docs/configuration.md", () => {
-  it("has one row for every setting in Env, and no row for a setting that does not exist", () => {
+  it("is what `npm run docs:config` renders from the doc comments in src/env.ts", () => {
+    expect(read("docs/configuration.md"), "run `npm run docs:config`").toBe(configurationPage());
+  });
+
+  it("names every setting in Env in exactly one row, and no setting that does not exist", () => {
     const env = envNames();
     expect(env.length).toBeGreaterThan(15);
     expect([...documentedNames()].sort()).toEqual([...env].sort());
@@ -52,7 +57,7 @@ describe("links between the pages", () => {
 
 describe("the service's version", () => {
   it("is package.json's", async () => {
-    const { SERVICE } = await import("../../src/constants.ts");
+    const { SERVICE } = await import("../../src/core/constants.ts");
     expect(SERVICE.version).toBe(JSON.parse(read("package.json")).version);
   });
 });
