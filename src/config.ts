@@ -7,6 +7,7 @@
  */
 
 import {
+  DEFAULT_APP,
   DEFAULT_CREATE_RATE,
   DEFAULT_TTLS,
   LIMITS,
@@ -29,8 +30,13 @@ import { parseSessionSettings, type SessionConfig } from "./session/settings.ts"
 
 export type { SessionConfig } from "./session/settings.ts";
 
-/** Validated settings. Secrets are held here in memory only; never log this object. */
-export interface Config {
+/**
+ * What the account path needs of one NetEase app: its credentials, its server API, how its accids
+ * are derived and how fast its first-time accounts may be created. The account objects parse only this.
+ */
+export interface NimAppConfig {
+  /** This deployment's name for the app (`DEFAULT_APP` for the first); it keys the app's accounts. */
+  name: string;
   appKey: string;
   appSecret: string;
   /** Also accepted on login-callback signatures during an app-secret rotation. */
@@ -47,7 +53,12 @@ export interface Config {
   /** Which of NetEase's server APIs to speak (both on the same bases). */
   apiVersion: NimApiVersion;
   accidSecret: string;
-  session: SessionConfig;
+  /** First-time creations a second (NetEase caps each app); 0 when not paced. */
+  createRate: number;
+}
+
+/** Everything that belongs to one NetEase app: its account path's settings and its token policies. */
+export interface AppConfig extends NimAppConfig {
   ttl: { default: number; min: number; max: number };
   /** The same for NERTC tokens (at most 86399, NERTC's limit). */
   rtcTtl: { default: number; min: number; max: number };
@@ -55,6 +66,13 @@ export interface Config {
   rtcPermSecret: string | undefined;
   /** Which channels a session may get RTC tokens for, with which privileges. */
   channelPolicy: ChannelPolicy;
+}
+
+/** Validated settings. Secrets are held here in memory only; never log this object. */
+export interface Config {
+  /** The NetEase apps this deployment serves, by name: today one, `DEFAULT_APP`. */
+  apps: ReadonlyMap<string, AppConfig>;
+  session: SessionConfig;
   /** Admin API bearer token, or undefined when only Access (or nothing) opens the admin API. */
   adminToken: string | undefined;
   /** Cloudflare Access for operators: the team's origin (its certs and `iss`) and the AUD tags accepted. */
@@ -69,12 +87,19 @@ export interface Config {
   allowedOrigins: ReadonlySet<string>;
   /** The KV namespace of account records. */
   accounts: KVNamespace;
-  /** The account objects: every change to a uid's record goes through its object. */
+  /** The account objects: every change to an account's record goes through its object. */
   accountObjects: ObjectNamespace;
-  /** First-time creations paced at `rate` a second by the deployment's pacer; undefined when off. */
-  createPacing: { rate: number; pacers: ObjectNamespace } | undefined;
+  /** The deployment's creation pacers; undefined when no app is paced. */
+  createPacers: ObjectNamespace | undefined;
   /** Rate-limit bindings; each optional (without it nothing is limited). */
   rateLimiters: { tokenRequests: RateLimit | undefined; authFailures: RateLimit | undefined };
+}
+
+/** What an account object parses: its apps' account-path settings, the KV namespace and metrics. */
+export interface AccountsConfig {
+  apps: ReadonlyMap<string, NimAppConfig>;
+  accounts: KVNamespace;
+  metrics: MetricsDataset | undefined;
 }
 
 /** One setting that is missing or unusable. `problem` describes the rule, never the value. */
@@ -111,51 +136,37 @@ const NIM_REGIONS = {
 /** An ISO 8601 instant with an explicit zone; Date.parse alone also takes local-time forms. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
+/** Collects every problem found while parsing, so one ConfigError can name them all. */
+class Problems {
+  readonly list: ConfigProblem[] = [];
+  /** `value` trimmed, or "" after noting `name` as missing. */
+  need = (name: keyof Env, value: string | undefined): string => {
+    const v = present(value);
+    if (!v) this.missing(name);
+    return v ?? "";
+  };
+  missing = (name: string): void => {
+    this.list.push({ name, problem: "missing" });
+  };
+  bad = (name: string, rule: string): void => {
+    this.list.push({ name, problem: "invalid", rule });
+  };
+  /** Throws the ConfigError naming every problem, if there is one. */
+  check(): void {
+    if (this.list.length > 0) throw new ConfigError(this.list);
+  }
+}
+
 /**
  * Validates the Env and returns a Config, or throws a ConfigError listing every problem.
  * No I/O and no caching (see `runtime.ts` for the per-isolate cache); `now` only bounds
  * NIM_APP_SECRET_PREVIOUS_UNTIL.
  */
 export function parseConfig(env: Env, now: number = Date.now()): Config {
-  const problems: ConfigProblem[] = [];
-  const need = (name: keyof Env, value: string | undefined): string => {
-    const v = present(value);
-    if (!v) problems.push({ name, problem: "missing" });
-    return v ?? "";
-  };
-  const bad = (name: string, rule: string) => problems.push({ name, problem: "invalid", rule });
-
-  const appKey = need("NIM_APP_KEY", env.NIM_APP_KEY);
-  if (appKey && !/^[A-Za-z0-9]{1,64}$/.test(appKey)) bad("NIM_APP_KEY", "letters and digits, at most 64");
-  // Secrets are used verbatim (no trim): a stray space is part of the key NetEase knows.
-  const appSecret = env.NIM_APP_SECRET ?? "";
-  if (!appSecret) problems.push({ name: "NIM_APP_SECRET", problem: "missing" });
-
-  const region = present(env.NIM_REGION) ?? "cn";
-  const regionBases = NIM_REGIONS[region as keyof typeof NIM_REGIONS];
-  if (!regionBases) bad("NIM_REGION", `one of ${Object.keys(NIM_REGIONS).join(", ")}`);
-  const override = present(env.NIM_API_BASE);
-  const apiBases = override
-    ? override
-        .split(",")
-        .map((base) => base.trim().replace(/\/+$/, ""))
-        .filter(Boolean)
-    : [...(regionBases ?? [])];
-  if (apiBases.length === 0 || !apiBases.every(isFetchableUrl)) {
-    bad("NIM_API_BASE", "comma-separated https URLs, primary first (http only for loopback)");
-  }
-
-  // v1 stays the default until v2 has run against the real service somewhere (it has only run
-  // against the emulator and NetEase's published SDK code).
-  const apiVersion = (present(env.NIM_API_VERSION) ?? "v1") as NimApiVersion;
-  if (!NIM.apiVersions.includes(apiVersion)) bad("NIM_API_VERSION", `one of ${NIM.apiVersions.join(", ")}`);
-
-  const accidSecret = env.ACCID_SECRET ?? "";
-  if (!accidSecret) problems.push({ name: "ACCID_SECRET", problem: "missing" });
-  else if (byteLength(accidSecret) < LIMITS.minSecretBytes)
-    bad("ACCID_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
-
-  const session = parseSessionSettings(env, bad, (name) => problems.push({ name, problem: "missing" }));
+  const problems = new Problems();
+  const { bad } = problems;
+  const nimApp = parseNimApp(env, now, problems);
+  const session = parseSessionSettings(env, bad, problems.missing);
 
   const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, DEFAULT_TTLS.im, bad);
   const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, DEFAULT_TTLS.min, bad);
@@ -198,6 +209,78 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
       );
   }
 
+  if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
+  if (!env.ACCOUNT_OBJECTS) problems.missing("ACCOUNT_OBJECTS");
+  problems.check();
+  const app: AppConfig = {
+    ...nimApp,
+    ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
+    rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
+    rtcPermSecret,
+    channelPolicy,
+  };
+  return {
+    apps: new Map([[app.name, app]]),
+    session,
+    adminToken,
+    access,
+    metrics: env.METRICS,
+    analytics,
+    consoleAssets: env.ASSETS,
+    allowedOrigins,
+    accounts: env.ACCOUNTS!,
+    accountObjects: env.ACCOUNT_OBJECTS!,
+    createPacers: nimApp.createRate > 0 ? env.NIM_CREATE_PACER : undefined,
+    rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
+  };
+}
+
+/**
+ * What an account object needs of the Env, and nothing more: its apps' account-path settings, the
+ * KV namespace and metrics (sessions, token policies and operators are the Worker's). Throws a
+ * ConfigError as `parseConfig` does.
+ */
+export function parseAccountsConfig(env: Env, now: number = Date.now()): AccountsConfig {
+  const problems = new Problems();
+  const nimApp = parseNimApp(env, now, problems);
+  if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
+  problems.check();
+  return { apps: new Map([[nimApp.name, nimApp]]), accounts: env.ACCOUNTS!, metrics: env.METRICS };
+}
+
+/** The default app's account-path settings (NIM_*, ACCID_SECRET). */
+function parseNimApp(env: Env, now: number, problems: Problems): NimAppConfig {
+  const { need, bad } = problems;
+  const appKey = need("NIM_APP_KEY", env.NIM_APP_KEY);
+  if (appKey && !/^[A-Za-z0-9]{1,64}$/.test(appKey)) bad("NIM_APP_KEY", "letters and digits, at most 64");
+  // Secrets are used verbatim (no trim): a stray space is part of the key NetEase knows.
+  const appSecret = env.NIM_APP_SECRET ?? "";
+  if (!appSecret) problems.missing("NIM_APP_SECRET");
+
+  const region = present(env.NIM_REGION) ?? "cn";
+  const regionBases = NIM_REGIONS[region as keyof typeof NIM_REGIONS];
+  if (!regionBases) bad("NIM_REGION", `one of ${Object.keys(NIM_REGIONS).join(", ")}`);
+  const override = present(env.NIM_API_BASE);
+  const apiBases = override
+    ? override
+        .split(",")
+        .map((base) => base.trim().replace(/\/+$/, ""))
+        .filter(Boolean)
+    : [...(regionBases ?? [])];
+  if (apiBases.length === 0 || !apiBases.every(isFetchableUrl)) {
+    bad("NIM_API_BASE", "comma-separated https URLs, primary first (http only for loopback)");
+  }
+
+  // v1 stays the default until v2 has run against the real service somewhere (it has only run
+  // against the emulator and NetEase's published SDK code).
+  const apiVersion = (present(env.NIM_API_VERSION) ?? "v1") as NimApiVersion;
+  if (!NIM.apiVersions.includes(apiVersion)) bad("NIM_API_VERSION", `one of ${NIM.apiVersions.join(", ")}`);
+
+  const accidSecret = env.ACCID_SECRET ?? "";
+  if (!accidSecret) problems.missing("ACCID_SECRET");
+  else if (byteLength(accidSecret) < LIMITS.minSecretBytes)
+    bad("ACCID_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
+
   const previousAppSecret = env.NIM_APP_SECRET_PREVIOUS || undefined;
   const previousUntilText = present(env.NIM_APP_SECRET_PREVIOUS_UNTIL);
   let previousAppSecretTokensUntil = 0;
@@ -212,8 +295,6 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     } else previousAppSecretTokensUntil = until;
   }
 
-  if (!env.ACCOUNTS) problems.push({ name: "ACCOUNTS", problem: "missing" });
-  if (!env.ACCOUNT_OBJECTS) problems.push({ name: "ACCOUNT_OBJECTS", problem: "missing" });
   const createRateText = present(env.NIM_CREATE_RATE);
   const createRate =
     createRateText === undefined
@@ -224,11 +305,11 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   if (!(createRate >= 0 && createRate <= LIMITS.maxCreateRate)) {
     bad("NIM_CREATE_RATE", `whole creations a second from 0 (no pacing) to ${LIMITS.maxCreateRate}`);
   } else if (createRate > 0 && !env.NIM_CREATE_PACER) {
-    problems.push({ name: "NIM_CREATE_PACER", problem: "missing" });
+    problems.missing("NIM_CREATE_PACER");
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
   return {
+    name: DEFAULT_APP,
     appKey,
     appSecret,
     previousAppSecret,
@@ -236,21 +317,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     apiBases,
     apiVersion,
     accidSecret,
-    session,
-    ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
-    rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
-    rtcPermSecret,
-    channelPolicy,
-    adminToken,
-    access,
-    metrics: env.METRICS,
-    analytics,
-    consoleAssets: env.ASSETS,
-    allowedOrigins,
-    accounts: env.ACCOUNTS!,
-    accountObjects: env.ACCOUNT_OBJECTS!,
-    createPacing: createRate > 0 ? { rate: createRate, pacers: env.NIM_CREATE_PACER! } : undefined,
-    rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
+    createRate: Math.max(createRate, 0),
   };
 }
 

@@ -63,7 +63,8 @@ const probes = new WeakMap<Runtime, Probes>();
 function probesFor(runtime: Runtime): Probes {
   let found = probes.get(runtime);
   if (!found) {
-    const { config, store, verifier, access } = runtime;
+    const { verifier, access } = runtime;
+    const { config, store } = runtime.app();
     // Its own NetEase client: a 416 answered to a probe must not put the Worker's client (which the
     // admin import uses) into its 10 s "do not call" block, nor a probe's failed base into its cool-down.
     const nim = nimServerApi(config);

@@ -3,6 +3,15 @@
  * KV import script (run directly by Node) builds records exactly as the Worker does.
  */
 
+/**
+ * Who an account belongs to: a uid of one NetEase app, named as this deployment names its apps
+ * (`DEFAULT_APP` for the first). The store, the cache, the client and the object all key by it.
+ */
+export interface AccountId {
+  app: string;
+  uid: string;
+}
+
 /** Account states. A blocked account gets no tokens and fails the login callback. */
 export type AccountStatus = "active" | "blocked";
 

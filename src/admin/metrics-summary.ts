@@ -1,7 +1,7 @@
 /**
  * The console's metrics: the last day of the METRICS dataset, read back through Cloudflare's
  * Analytics Engine SQL API with a read-only API token (ANALYTICS_ACCOUNT_ID, ANALYTICS_READ_TOKEN).
- * The queries are fixed here (the same as docs/operations.md gives); nothing a caller sends becomes
+ * The queries are fixed here (docs/operations.md points to them); nothing a caller sends becomes
  * SQL, and the dataset name is checked by config.ts to be letters, digits and `_`.
  *
  * A query that fails is reported in the answer (`ok: false` and why), not as an error of the

@@ -2,8 +2,8 @@
  * The OpenAPI 3.1 document served at GET /openapi.json.
  *
  * Generated, not written: each operation below names the Valibot schemas its route validates with
- * and answers with (`contract.ts`, converted by `@valibot/to-json-schema`), and the stable error codes
- * it can answer with; each code's status comes from the error table (`errors.ts`). So the document
+ * and answers with (`requests.ts`, `responses.ts`, converted by `@valibot/to-json-schema`), and the stable error codes
+ * it can answer with; each code's status comes from `errors.ts`. So the document
  * cannot disagree with the code about a body, a field rule or an error status. Pure: no I/O, so Node
  * tooling can build and validate it too.
  */

@@ -36,7 +36,7 @@ export const LIMITS = {
    * Rows per import request. The request itself only reads KV in bulk (100 keys per operation);
    * each bound row is one call to its uid's account object, which does that row's writes, so a
    * request stays far below the subrequest limit of the Workers Paid plan (the Free plan's 50 is
-   * about 40 rows, as the README says).
+   * about 40 rows).
    */
   maxImportRows: 400,
   /** Audit entries kept per uid (the oldest go first), and the most one history page returns. */
@@ -108,6 +108,12 @@ export const DEFAULT_TTLS = {
 
 /** NIM_CREATE_RATE's default: first-time creations a second, below NetEase's cap of about 100. */
 export const DEFAULT_CREATE_RATE = 80;
+
+/**
+ * The name of the deployment's first NetEase app (today its only one). Its accounts keep the KV keys
+ * and account-object names they always had; another app's carry its name.
+ */
+export const DEFAULT_APP = "default";
 
 export const TIMING = {
   /** Clock tolerance for `nbf`, `iat` and `exp` of session JWTs. */

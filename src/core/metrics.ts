@@ -8,7 +8,7 @@
  *
  * A point never carries a uid, accid, token, email or anything a caller chose: dimensions are fixed
  * words or NetEase codes, and `dimension()` turns anything else into "other". Counting is
- * `SUM(_sample_interval)`, as Analytics Engine samples at high volume. Queries: docs/operations.md.
+ * `SUM(_sample_interval)`, as Analytics Engine samples at high volume. Queries: admin/metrics-summary.ts and docs/operations.md.
  */
 
 /** The events, and what their two dimensions are. */

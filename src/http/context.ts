@@ -13,13 +13,13 @@ import type { Runtime } from "../runtime.ts";
 /**
  * Hono's environment type for this app. Read its variables with `c.get("name")`, never `c.var`:
  * Hono's `c.var` copies every variable into a new object on each access, which a workerd CPU profile
- * put at 6 % of a warm token request (lint/no-context-var.grit refuses it).
+ * put at a measurable share of a warm token request (lint/no-context-var.grit refuses it).
  */
 export interface AppEnv {
   Bindings: Env;
   Variables: RequestIdVariables & {
     /**
-     * The runtime. Set by the frame (`middleware.ts`) for every route behind `requireConfigured`; only
+     * The runtime. Set by the frame (`frame.ts`) for every route behind `requireConfigured`; only
      * `/healthz`, mounted in front of that check, can run without it (and reads `configError`).
      */
     runtime: Runtime;

@@ -60,7 +60,7 @@ export function allowedOriginsOf(runtime: Runtime | ConfigError): ReadonlySet<st
  * What every answer carries, error answers included: its request id; the security headers that
  * matter when a browser meets a JSON API answer (no sniffing, HTTPS only, no cross-origin embedding
  * of the JSON: Hono's secureHeaders sets these same values, but its other defaults guard HTML
- * documents, and its generic middleware cost 1.3 % of a warm token request in a workerd CPU
+ * documents, and its generic middleware took a measurable share of a warm token request in a workerd CPU
  * profile); and CORS from ALLOWED_ORIGINS: exact-match origins only, never a wildcard, no
  * credentials mode (the session travels in the Authorization header). An allowed origin gets its own
  * origin back and the exposed headers; any other origin gets no CORS headers at all (and its

@@ -9,7 +9,7 @@ import { isRevoked } from "../accounts/revocation.ts";
 import { TIMING } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
 import type { LogFields } from "../core/log.ts";
-import type { Runtime } from "../runtime.ts";
+import type { AppRuntime, Runtime } from "../runtime.ts";
 import type { Session } from "../session/verify.ts";
 import type { AppEnv } from "./context.ts";
 import { clientIpOf, countTokenRequest, networkOf } from "./limits.ts";
@@ -72,15 +72,15 @@ export type AccountCall = Pick<TokenCall, "request" | "waitUntil">;
  * The session user's account, provisioned on first use; `session_revoked` when the session was
  * signed in to before the uid's last revocation, `account_blocked` when the account is blocked.
  */
-export async function activeAccount(runtime: Runtime, user: SessionUser, call: AccountCall): Promise<AccountRecord> {
-  const account = await sessionAccount(runtime, user, call);
+export async function activeAccount(app: AppRuntime, user: SessionUser, call: AccountCall): Promise<AccountRecord> {
+  const account = await sessionAccount(app, user, call);
   if (account.status === "blocked") throw new DomainError("account_blocked");
   return account;
 }
 
 /** The session user's account (provisioned on first use), refused when the session was revoked. */
-export async function sessionAccount(runtime: Runtime, user: SessionUser, call: AccountCall): Promise<AccountRecord> {
-  const account = await runtime.lookup.account(user.uid, call.waitUntil, () => networkOf(clientIpOf(call.request)));
+export async function sessionAccount(app: AppRuntime, user: SessionUser, call: AccountCall): Promise<AccountRecord> {
+  const account = await app.lookup.account(user.uid, call.waitUntil, () => networkOf(clientIpOf(call.request)));
   if (isRevoked(user.signedInAt, account.revokedBefore)) {
     throw new DomainError("session_revoked", { detail: "session signed in to before the uid's revocation" });
   }

@@ -1,6 +1,6 @@
 /**
  * JSON request bodies: size limit, content type, parsing and schema validation, declared on the route
- * that reads the body (after its authentication), with the schema from `contract.ts`.
+ * that reads the body (after its authentication), with the schema from `contract/requests.ts`.
  *
  * Why not Hono's `validator("json")` as is: for a body sent with any other content type it silently
  * validates `{}` instead, so `curl -d '{"kick":false}'` (a form content type) would block *and kick*;

@@ -11,7 +11,7 @@
  * came from its IP. Mobile carriers put many users behind one address (CGNAT), and expired sessions
  * are failures too, so refusing the address would lock out honest users, and NetEase's own callbacks,
  * because of one noisy client. Volumetric abuse belongs to Cloudflare's WAF rate-limiting rules in
- * front of the Worker (see the README). Bindings are optional; without them nothing is limited.
+ * front of the Worker (docs/security.md#where-they-end). Bindings are optional; without them nothing is limited.
  */
 
 import type { MiddlewareHandler } from "hono";

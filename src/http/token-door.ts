@@ -5,10 +5,10 @@
  * Why: these two endpoints are nearly all of the traffic, and a workerd CPU profile under warm load
  * put Hono's per-request machinery (routing through a trie, the context, dispatch through ten
  * layers, building the answer) and the middleware around it at a fifth of a warm request, more than
- * the JWT check. Here a request takes one function: the frame (`middleware.ts`: request id, CORS,
+ * the JWT check. Here a request takes one function: the frame (`frame.ts`: request id, CORS,
  * security headers, access log), the configuration check, the handler (`routes/token.ts`,
  * `routes/rtc-token.ts`: session, per-uid limit, body, account, signature), the error table, and
- * the per-IP limit on failed authentication (`abuse.ts`). Hono's app mounts the same handlers at the
+ * the per-network limit on failed authentication (`limits.ts`). Hono's app mounts the same handlers at the
  * same paths, behind the same rules, and answers what the door does not take: another method (405,
  * an allowed origin's preflight), a query string or a trailing slash. test/worker/token-door.test.ts
  * holds the two doors to the same answers.

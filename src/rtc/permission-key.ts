@@ -81,7 +81,7 @@ export async function rtcPermissionKeyChecksum(input: RtcPermissionKeyInput): Pr
  * which every inflater reads as it reads a compressed one. Why not `CompressionStream("deflate")`:
  * each stream sets up a full deflate state (a 32 KiB window and its tables) to shrink 200 bytes by
  * a fifth, and measured on the warm path that cost more than the HMAC and the RTC token together
- * (bench/README.md). Stored blocks hold up to 65,535 bytes; a key's JSON is about 200.
+ * (measured with `npm run bench`). Stored blocks hold up to 65,535 bytes; a key's JSON is about 200.
  */
 export function zlibStored(bytes: Uint8Array): Uint8Array {
   if (bytes.length > 0xffff) throw new RangeError("zlibStored holds at most 65535 bytes");

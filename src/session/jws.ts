@@ -2,7 +2,7 @@
  * Compact JWS signature and JWT claims checks for app sessions, on WebCrypto directly.
  *
  * Why not jose's `jwtVerify`, which this replaced on the token path: a CPU profile of workerd under
- * warm load put jose's generic JWS/JWT path at about 13 % of the whole request (header snapshots and
+ * warm load put jose's generic JWS/JWT path at a large share of the whole request (header snapshots and
  * spreads, byte concatenation, re-checking the CryptoKey's algorithm on every call), for a job that
  * here has one shape: a compact JWT, algorithms pinned per issuer, keys already imported. The
  * signature itself is WebCrypto's either way. jose still imports and selects the keys (`jwks.ts`),

@@ -9,7 +9,7 @@ import { lazy } from "../core/lazy.ts";
 import { byteLength, isOrigin, present } from "../core/setting-values.ts";
 import { type IssuerRule, issuerRule, type SpecProblem, secretRule } from "./issuers.ts";
 
-/** The settings `parseSessionSettings` reads (config.ts's Env has each of them). */
+/** The settings `parseSessionSettings` reads (env.ts's Env has each of them). */
 export type SessionSettings = Partial<
   Record<
     | "SESSION_JWT_SECRET"

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { AccountLedger } from "../../src/accounts/object/ledger.ts";
 import type { AccountObject } from "../../src/accounts/object/object.ts";
 import { AccountStore } from "../../src/accounts/store.ts";
-import { TIMING } from "../../src/core/constants.ts";
+import { DEFAULT_APP, TIMING } from "../../src/core/constants.ts";
 import {
   adminCall,
   call,
@@ -47,7 +47,7 @@ describe("a KV write that fails after the change is committed", () => {
       const put = kv.put;
       kv.put = () => Promise.reject(new Error("KV is down"));
       try {
-        return await instance.block(uid, true, {});
+        return await instance.block({ app: DEFAULT_APP, uid }, true, {});
       } finally {
         kv.put = put;
       }

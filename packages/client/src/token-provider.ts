@@ -17,8 +17,9 @@
  *   is ever returned after `clear()`, so user B can never receive user A's accid or token.
  * - Retries only what retrying can fix: network errors, 5xx and 429, with exponential backoff, full
  *   jitter and `Retry-After`. A 401 asks the app for a fresh session once. 403 `account_blocked`,
- *   401 `session_revoked` (signed out everywhere), a second 401 and other 4xx are final: no retry,
- *   and the background refresh stops.
+ *   401 `session_revoked` (signed out everywhere), a second 401 and other 4xx are not retried; the
+ *   background refresh stops for those only a new session or an operator can fix (`error.final`),
+ *   and tries again later for the rest while the held token lasts.
  * - No dependencies and no Worker code: it imports only the contract types, and runs in browsers,
  *   React Native and Node ≥ 18.
  *

@@ -9,7 +9,7 @@
  *
  * What crosses uids (who owns an accid or an RTC uid) is still read from KV's reverse mappings: those
  * keys are claimed before any record names them, and only a deliberate bind of a stock accid can
- * contend for one, so they stay eventually consistent (the README's limits say so).
+ * contend for one, so they stay eventually consistent (docs/architecture.md#the-consistency-model).
  */
 
 import { LIMITS } from "../../core/constants.ts";

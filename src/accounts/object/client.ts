@@ -15,21 +15,23 @@
  * once, and never a replayed result (see `AccountCache`).
  */
 
-import { LIMITS } from "../../core/constants.ts";
+import { DEFAULT_APP, LIMITS } from "../../core/constants.ts";
 import { DomainError } from "../../core/errors.ts";
 import type { ObjectNamespace } from "../../env.ts";
 import type { AccountCache } from "../cache.ts";
-import type { AccountRecord } from "../record.ts";
+import type { AccountId, AccountRecord } from "../record.ts";
 import type { BindOutcome } from "./changes.ts";
 import type { AccountObject } from "./object.ts";
 import type { HistoryPage, ObjectResult, Operated, OperationOptions, Revocation } from "./results.ts";
 
-/** Calls the object of a uid and unwraps its result. Cheap to construct. */
+/** Calls the object of one app's uid and unwraps its result. Cheap to construct. */
 export class AccountObjectClient {
   constructor(
     readonly namespace: ObjectNamespace,
     /** Where committed records are kept for the token path; none for a client that reads nothing back. */
     readonly cache?: AccountCache,
+    /** The NetEase app whose accounts this client reaches. */
+    readonly app: string = DEFAULT_APP,
   ) {}
 
   /** The authoritative record of `uid`, or null. */
@@ -37,7 +39,7 @@ export class AccountObjectClient {
     return (
       await this.#settle(
         uid,
-        (o) => o.get(uid),
+        (o, id) => o.get(id),
         (record) => record,
       )
     ).value;
@@ -45,7 +47,7 @@ export class AccountObjectClient {
 
   /** The record of `uid`, registering the uid's IM account first if it has none (then `created`). */
   async provision(uid: string): Promise<{ record: AccountRecord; created: boolean }> {
-    return (await this.#settle(uid, (o) => o.provision(uid), withRecord)).value;
+    return (await this.#settle(uid, (o, id) => o.provision(id), withRecord)).value;
   }
 
   /** The record of `uid` with an RTC uid assigned (404 `account_not_found` without a record). */
@@ -53,7 +55,7 @@ export class AccountObjectClient {
     return (
       await this.#settle(
         uid,
-        (o) => o.withRtcUid(uid),
+        (o, id) => o.withRtcUid(id),
         (record) => record,
       )
     ).value;
@@ -64,13 +66,13 @@ export class AccountObjectClient {
     accid: string,
     options: OperationOptions & { registered?: boolean } = {},
   ): Promise<Operated<{ record: AccountRecord; outcome: BindOutcome }>> {
-    return this.#settle(uid, (o) => o.bind(uid, accid, options), withRecord);
+    return this.#settle(uid, (o, id) => o.bind(id, accid, options), withRecord);
   }
 
   block(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
     return this.#settle(
       uid,
-      (o) => o.block(uid, kick, options),
+      (o, id) => o.block(id, kick, options),
       (record) => record,
     );
   }
@@ -78,7 +80,7 @@ export class AccountObjectClient {
   unblock(uid: string, options: OperationOptions = {}): Promise<Operated<AccountRecord>> {
     return this.#settle(
       uid,
-      (o) => o.unblock(uid, options),
+      (o, id) => o.unblock(id, options),
       (record) => record,
     );
   }
@@ -87,12 +89,12 @@ export class AccountObjectClient {
     uid: string,
     options: OperationOptions = {},
   ): Promise<Operated<{ record: AccountRecord; previousAccid: string }>> {
-    return this.#settle(uid, (o) => o.rotate(uid, options), withRecord);
+    return this.#settle(uid, (o, id) => o.rotate(id, options), withRecord);
   }
 
   /** Revokes the uid's sessions and tokens issued before now; with `kick`, kicks its live IM sessions. */
   revoke(uid: string, kick: boolean, options: OperationOptions = {}): Promise<Operated<Revocation>> {
-    return this.#settle(uid, (o) => o.revoke(uid, kick, options), withRecord);
+    return this.#settle(uid, (o, id) => o.revoke(id, kick, options), withRecord);
   }
 
   /** The uid's audit trail, newest first: `limit` entries older than the entry `before`. */
@@ -100,7 +102,7 @@ export class AccountObjectClient {
     return (
       await this.#settle(
         uid,
-        async (o) => o.history(uid, limit, before),
+        async (o, id) => o.history(id, limit, before),
         () => null,
       )
     ).value;
@@ -112,14 +114,16 @@ export class AccountObjectClient {
    */
   async #settle<T>(
     uid: string,
-    call: (object: DurableObjectStub<AccountObject>) => Promise<ObjectResult<T>>,
+    call: (object: DurableObjectStub<AccountObject>, id: AccountId) => Promise<ObjectResult<T>>,
     recordOf: (value: T) => AccountRecord | null,
   ): Promise<Operated<T>> {
     let result: ObjectResult<T>;
     try {
       // The binding's declared class is AccountObject (wrangler.toml; the deploy preflight checks
       // it); config.ts keeps the namespace untyped so that it need not import this folder.
-      result = await call(this.namespace.get(this.namespace.idFromName(uid)) as DurableObjectStub<AccountObject>);
+      const id: AccountId = { app: this.app, uid };
+      const object = this.namespace.get(this.namespace.idFromName(objectNameOf(id)));
+      result = await call(object as DurableObjectStub<AccountObject>, id);
     } catch (error) {
       // The object could not be reached or was reset mid-call (deploys, overload): Cloudflare's own
       // fault, retryable. Whether the change happened is unknown; a retry with the same X-Request-Id
@@ -140,6 +144,15 @@ export class AccountObjectClient {
     if (record && this.cache) this.cache.keep(uid, record);
     return { value: result.value, replayed };
   }
+}
+
+/**
+ * The name of an account's object: the uid itself for the default app (the name every object had
+ * before there were apps), else the app's name and the uid apart by a NUL, which no uid holds
+ * (core/uid.ts refuses control characters), so no two accounts share an object.
+ */
+export function objectNameOf(id: AccountId): string {
+  return id.app === DEFAULT_APP ? id.uid : `${id.app}\u0000${id.uid}`;
 }
 
 function withRecord<T extends { record: AccountRecord }>(value: T): AccountRecord {

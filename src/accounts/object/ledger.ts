@@ -4,7 +4,7 @@
  * statement (or two), and the object's output gate holds its result until they are durable.
  */
 
-import { LIMITS, TIMING } from "../../core/constants.ts";
+import { DEFAULT_APP, LIMITS, TIMING } from "../../core/constants.ts";
 import type { AccountRecord } from "../record.ts";
 import type { PendingAccid } from "./changes.ts";
 import type { HistoryEntry, HistoryPage, ObjectResult } from "./results.ts";
@@ -128,6 +128,22 @@ export class AccountLedger {
       .toArray();
     const entries = rows.slice(0, limit).map(historyEntry);
     return { entries, next: rows.length > limit ? entries[entries.length - 1]!.id : null };
+  }
+
+  /**
+   * The NetEase app this object's account belongs to, as first named to it: an alarm comes with no
+   * call to name it. Only another app than the default one is written, so the objects of the first
+   * app need no new row.
+   */
+  app(named?: string): string {
+    if (named !== undefined && named !== DEFAULT_APP) {
+      this.sql.exec("CREATE TABLE IF NOT EXISTS app (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL)");
+      this.sql.exec("INSERT OR IGNORE INTO app (id, name) VALUES (1, ?)", named);
+      return named;
+    }
+    const table = this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'app'").toArray();
+    if (table.length === 0) return DEFAULT_APP;
+    return this.sql.exec<{ name: string }>("SELECT name FROM app WHERE id = 1").toArray()[0]?.name ?? DEFAULT_APP;
   }
 
   /** The committed entry, or undefined before the first commit (or adoption). */

@@ -26,14 +26,14 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { ConfigError, parseConfig } from "../../config.ts";
+import { ConfigError, parseAccountsConfig } from "../../config.ts";
 import { TIMING } from "../../core/constants.ts";
 import { DomainError, type DomainErrorKind } from "../../core/errors.ts";
 import { logLine } from "../../core/log.ts";
 import { Metrics } from "../../core/metrics.ts";
 import type { Env } from "../../env.ts";
 import { nimServerApi } from "../../nim/connect.ts";
-import { type AccountRecord, revisionOf } from "../record.ts";
+import { type AccountId, type AccountRecord, revisionOf } from "../record.ts";
 import { AccountStore } from "../store.ts";
 import { AccountChanges, type BindOutcome, type PendingAccid } from "./changes.ts";
 import { importDerivationKey } from "./derive.ts";
@@ -46,24 +46,33 @@ interface Dependencies {
   changes: AccountChanges;
 }
 
-const built = new WeakMap<object, Dependencies | ConfigError>();
+const built = new WeakMap<object, Map<string, Dependencies> | ConfigError>();
 
-/** The dependencies for `env`, or the ConfigError saying why they cannot be built. */
-function dependenciesFor(env: Env): Dependencies | ConfigError {
-  let found = built.get(env);
-  if (!found) {
+/**
+ * The dependencies for `app`'s accounts under `env`, built once per isolate from what the object
+ * parses (config.ts `parseAccountsConfig`), or the ConfigError saying why they cannot be built.
+ */
+function dependenciesFor(env: Env, app: string): Dependencies | ConfigError {
+  let apps = built.get(env);
+  if (!apps) {
     try {
-      const config = parseConfig(env);
-      const store = new AccountStore(config.accounts);
-      const nim = nimServerApi(config, new Metrics(config.metrics));
-      found = { store, changes: new AccountChanges(store, nim, importDerivationKey(config.accidSecret)) };
+      const config = parseAccountsConfig(env);
+      const metrics = new Metrics(config.metrics);
+      apps = new Map(
+        [...config.apps].map(([name, settings]) => {
+          const store = new AccountStore(config.accounts, name);
+          const nim = nimServerApi(settings, metrics);
+          return [name, { store, changes: new AccountChanges(store, nim, importDerivationKey(settings.accidSecret)) }];
+        }),
+      );
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      found = error;
+      apps = error;
     }
-    built.set(env, found);
+    built.set(env, apps);
   }
-  return found;
+  if (apps instanceof ConfigError) return apps;
+  return apps.get(app) ?? new ConfigError([{ name: "app", problem: "invalid", rule: `no NetEase app named ${app}` }]);
 }
 
 /** Failures that say something lasting about the request, so a repeated X-Request-Id gets them again. */
@@ -113,8 +122,8 @@ export class AccountObject extends DurableObject<Env> {
     this.#ledger = new AccountLedger(ctx.storage.sql);
   }
 
-  get(uid: string): Promise<ObjectResult<AccountRecord | null>> {
-    return this.#operate(uid, undefined, "", async (current) => current.record);
+  get({ app, uid }: AccountId): Promise<ObjectResult<AccountRecord | null>> {
+    return this.#operate({ app, uid }, undefined, "", async (current) => current.record);
   }
 
   /**
@@ -122,16 +131,16 @@ export class AccountObject extends DurableObject<Env> {
    * Read outside the queue: each entry is written with the change it records, so a page never shows
    * half a change, and an operator looking at history is not held behind a slow NetEase call.
    */
-  history(uid: string, limit: number, before?: number): ObjectResult<HistoryPage> {
+  history({ uid }: AccountId, limit: number, before?: number): ObjectResult<HistoryPage> {
     const entry = this.#ledger.read();
     if (entry && entry.uid !== uid)
       return { ok: false, kind: "internal", detail: "account object called for another uid" };
     return { ok: true, value: this.#ledger.history(limit, before) };
   }
 
-  provision(uid: string): Promise<ObjectResult<{ record: AccountRecord; created: boolean }>> {
+  provision({ app, uid }: AccountId): Promise<ObjectResult<{ record: AccountRecord; created: boolean }>> {
     return this.#operate(
-      uid,
+      { app, uid },
       undefined,
       "",
       async (current) => {
@@ -154,9 +163,9 @@ export class AccountObject extends DurableObject<Env> {
     );
   }
 
-  withRtcUid(uid: string): Promise<ObjectResult<AccountRecord>> {
+  withRtcUid({ app, uid }: AccountId): Promise<ObjectResult<AccountRecord>> {
     return this.#operate(
-      uid,
+      { app, uid },
       undefined,
       "",
       async (current) => {
@@ -169,12 +178,12 @@ export class AccountObject extends DurableObject<Env> {
   }
 
   bind(
-    uid: string,
+    { app, uid }: AccountId,
     accid: string,
     options: OperationOptions & { registered?: boolean },
   ): Promise<ObjectResult<{ record: AccountRecord; outcome: BindOutcome }>> {
     return this.#operate(
-      uid,
+      { app, uid },
       options.requestId,
       `bind ${accid}`,
       async (current) => {
@@ -192,9 +201,9 @@ export class AccountObject extends DurableObject<Env> {
     );
   }
 
-  block(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectResult<AccountRecord>> {
+  block({ app, uid }: AccountId, kick: boolean, options: OperationOptions): Promise<ObjectResult<AccountRecord>> {
     return this.#operate(
-      uid,
+      { app, uid },
       options.requestId,
       `block ${kick}`,
       async (current) => {
@@ -205,9 +214,9 @@ export class AccountObject extends DurableObject<Env> {
     );
   }
 
-  unblock(uid: string, options: OperationOptions): Promise<ObjectResult<AccountRecord>> {
+  unblock({ app, uid }: AccountId, options: OperationOptions): Promise<ObjectResult<AccountRecord>> {
     return this.#operate(
-      uid,
+      { app, uid },
       options.requestId,
       "unblock",
       async (current) => {
@@ -219,11 +228,11 @@ export class AccountObject extends DurableObject<Env> {
   }
 
   rotate(
-    uid: string,
+    { app, uid }: AccountId,
     options: OperationOptions,
   ): Promise<ObjectResult<{ record: AccountRecord; previousAccid: string }>> {
     return this.#operate(
-      uid,
+      { app, uid },
       options.requestId,
       "rotate",
       async (current) => {
@@ -249,9 +258,9 @@ export class AccountObject extends DurableObject<Env> {
    * first and stands whatever the kick does: NetEase being down must not keep a revoked session
    * alive on this service. A failed kick is reported (`kick: "failed"`) for the operator to repeat.
    */
-  revoke(uid: string, kick: boolean, options: OperationOptions): Promise<ObjectResult<Revocation>> {
+  revoke({ app, uid }: AccountId, kick: boolean, options: OperationOptions): Promise<ObjectResult<Revocation>> {
     return this.#operate(
-      uid,
+      { app, uid },
       options.requestId,
       `revoke ${kick}`,
       async (current) => {
@@ -285,7 +294,7 @@ export class AccountObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const entry = this.#ledger.read();
     if (!entry) return;
-    await this.#operate(entry.uid, undefined, "", async () => null);
+    await this.#operate({ app: this.#ledger.app(), uid: entry.uid }, undefined, "", async () => null);
     const after = this.#ledger.read();
     if (after && (after.kvPending || after.pending || this.#ledger.owedUnblocks().length > 0)) {
       await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncRetryMs);
@@ -299,7 +308,7 @@ export class AccountObject extends DurableObject<Env> {
    * replayed), and otherwise only when it changed the record (a user's first request).
    */
   #operate<T>(
-    uid: string,
+    id: AccountId,
     requestId: string | undefined,
     operation: string,
     work: (current: Current) => Promise<T>,
@@ -320,11 +329,11 @@ export class AccountObject extends DurableObject<Env> {
       let current: Current | undefined;
       let before: AccountRecord | null = null;
       try {
-        const dependencies = dependenciesFor(this.env);
+        const dependencies = dependenciesFor(this.env, this.#ledger.app(id.app));
         if (dependencies instanceof ConfigError) {
           throw new DomainError("misconfigured", { detail: "account object: settings unusable" });
         }
-        current = await this.#load(uid, dependencies);
+        current = await this.#load(id.uid, dependencies);
         before = current.record;
         await this.#finishLeftovers(current);
         result = { ok: true, value: await work(current) };

@@ -113,7 +113,8 @@ adminRoutes.use(async function adminAuth(c, next) {
 });
 
 function admin(c: Context<AppEnv>): AccountAdmin {
-  const { accountObjects, store, nim, metrics } = c.get("runtime");
+  const { metrics } = c.get("runtime");
+  const { accountObjects, store, nim } = c.get("runtime").app();
   return new AccountAdmin(accountObjects, store, nim, c.get("requestId"), c.get("operator"), metrics);
 }
 
@@ -197,7 +198,7 @@ adminRoutes.get("/metrics", async (c) => {
  */
 adminRoutes.get("/accounts", async (c) => {
   const { accid, rtcUid } = query(c, lookupQuerySchema());
-  const { store } = c.get("runtime");
+  const { store } = c.get("runtime").app();
   const uid = accid !== undefined ? await store.uidForAccid(accid) : await store.uidForRtcUid(rtcUid!);
   if (uid === null) throw new DomainError("account_not_found", { detail: "no uid maps to it" });
   return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
@@ -207,7 +208,7 @@ adminRoutes.get("/accounts", async (c) => {
 adminRoutes.get("/accounts/:uid/history", async (c) => {
   const uid = uidParam(c);
   const { limit, before } = query(c, historyQuerySchema());
-  const page: HistoryPage = await c.get("runtime").accountObjects.history(uid, limit, before);
+  const page: HistoryPage = await c.get("runtime").app().accountObjects.history(uid, limit, before);
   return c.json({ uid, ...page }, 200, noStore);
 });
 

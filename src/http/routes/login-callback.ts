@@ -17,7 +17,8 @@ import { readLimitedBody } from "../json-body.ts";
 export const loginCallbackRoutes = new Hono<AppEnv>();
 
 loginCallbackRoutes.post("/", async (c) => {
-  const { config, store, metrics } = c.get("runtime");
+  const { metrics } = c.get("runtime");
+  const { config, store } = c.get("runtime").app();
   const raw = await readLimitedBody(c.req.raw, LIMITS.maxBodyBytes);
   const rejection = await verifyCallback(
     {

@@ -3,11 +3,11 @@
  * secret as the IM token, so an IM app with calls needs no second token server.
  *
  * The same session check, per-uid limit, CORS and errors as /v1/token. The user is identified by a
- * numeric RTC uid that is fixed for life (see accounts/rtc-uid.ts); a user who never asked for an IM
+ * numeric RTC uid that is fixed for life (derived in accounts/object/derive.ts); a user who never asked for an IM
  * token gets their account, and IM registration, created here exactly as /v1/token would, so the two
  * endpoints always agree on who the user is. A blocked account gets no RTC token either.
  *
- * The channel policy (channel-policy.ts) is decided first, from the session alone, so a refused
+ * The channel policy (rtc/channel-policy.ts) is decided first, from the session alone, so a refused
  * channel provisions nothing. With NERTC_PERM_SECRET the answer also carries a permission key for
  * the granted privileges, whose lifetime the policy sets apart from the token's.
  */
@@ -26,11 +26,12 @@ import { parseJsonBody } from "../json-body.ts";
 export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> {
   const { request, runtime, fields } = call;
   const session = await countedSession(call);
-  const { config, lookup, metrics } = runtime;
-  const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, runtime.rtcTokenRequestSchema);
+  const app = runtime.app();
+  const { config, lookup } = app;
+  const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, app.rtcTokenRequestSchema);
   const grant = decideChannel(config.channelPolicy, session.uid, channelName, session.claims);
   if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
-  const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(runtime, session, call));
+  const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(app, session, call));
   fields.rtcUid = rtcUid;
   fields.ttl = ttl;
   const { appKey, appSecret, rtcPermSecret } = config;
@@ -54,7 +55,7 @@ export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> 
     fields.keyTtl = keyTtl;
     body = { ...body, permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 };
   }
-  metrics.record("token_issued", ["rtc", ""], Date.now() - call.startedAt);
+  runtime.metrics.record("token_issued", ["rtc", ""], Date.now() - call.startedAt);
   return body;
 }
 

@@ -28,19 +28,19 @@ import { requireSession } from "../session-auth.ts";
 export const sessionRoutes = new Hono<AppEnv>();
 
 sessionRoutes.post("/revoke", requireSession(), limitTokenRequests(), jsonBody(emptyRequestSchema), async (c) => {
-  const { accountObjects } = c.get("runtime");
+  const app = c.get("runtime").app();
   const uid = c.get("uid");
   // Provisions a uid seen for the first time, as the token path would: its IM account then exists
   // for the kick, and the revocation has a record to live in.
   await sessionAccount(
-    c.get("runtime"),
+    app,
     { uid, signedInAt: c.get("sessionSignedInAt") },
     { request: c.req.raw, waitUntil: (work) => c.executionCtx.waitUntil(work) },
   );
   // No request id: the caller's X-Request-Id is theirs to choose, so it must never reach the object's
   // replay table, which operators' ids share (a user could otherwise plant an id an operator will
   // send, or turn a later sign-out into a replay of an old one). Signing out twice simply revokes twice.
-  const { value } = await accountObjects.revoke(uid, true, { operator: "user" });
+  const { value } = await app.accountObjects.revoke(uid, true, { operator: "user" });
   addLogFields(c, { accid: value.record.accid, kick: value.kick });
   logLine("info", {
     event: "sessions_revoked",

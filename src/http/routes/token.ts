@@ -20,16 +20,17 @@ import { parseJsonBody } from "../json-body.ts";
 export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
   const { request, runtime, fields } = call;
   const session = await countedSession(call);
-  const { config, metrics } = runtime;
-  const ttl = (await parseJsonBody(request, runtime.tokenRequestSchema)).ttl ?? config.ttl.default;
-  const { accid } = await activeAccount(runtime, session, call);
+  const app = runtime.app();
+  const { config } = app;
+  const ttl = (await parseJsonBody(request, app.tokenRequestSchema)).ttl ?? config.ttl.default;
+  const { accid } = await activeAccount(app, session, call);
   fields.accid = accid;
   fields.ttl = ttl;
   const { appKey, appSecret } = config;
   const curTime = Date.now();
   const { token } = await signDynamicToken({ appKey, accid, curTime, ttl, appSecret });
   const body: TokenResponse = { accid, token, appKey, ...issuedTimes(curTime, ttl) };
-  metrics.record("token_issued", ["im", ""], Date.now() - call.startedAt);
+  runtime.metrics.record("token_issued", ["im", ""], Date.now() - call.startedAt);
   return body;
 }
 
