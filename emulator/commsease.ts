@@ -1,13 +1,15 @@
 /**
- * The emulated CommsEase app: accounts, nonces, counters, faults and the checks NetEase makes. All
- * state lives in this one Durable Object, so check-then-create is atomic, exactly like the real
- * service's uniqueness (two racing create calls for one accid get 200 and 414 `already register`).
- * See worker.ts for what it serves and what it models.
+ * One emulated CommsEase app: accounts, nonces, counters, faults and the checks NetEase makes. All
+ * of an app's state lives in its one Durable Object, so check-then-create is atomic, exactly like the
+ * real service's uniqueness (two racing create calls for one accid get 200 and 414 `already
+ * register`), and apps are kept apart as NetEase keeps them. See worker.ts for what it serves and
+ * what it models.
  */
 
 import { DurableObject } from "cloudflare:workers";
 import { AccountBook, type Refusal } from "./accounts.ts";
 import { dialectAnswer, json, nim } from "./answers.ts";
+import { APP_HEADER, type EmulatedApp, parseApps } from "./apps.ts";
 import { OPERATIONS, type ParsedCall, V1_ACTIONS } from "./dialect.ts";
 import { type Base, FaultBook, faultAnswer } from "./faults.ts";
 import {
@@ -24,10 +26,11 @@ import { parseV1 } from "./server-v1.ts";
 import { parseV2 } from "./server-v2.ts";
 
 export interface EmulatorEnv {
-  NIM_APP_KEY: string;
-  NIM_APP_SECRET: string;
-  /** NERTC's permSecret; set, a join that sends a permission key has it checked ("advanced token authentication"). */
-  NERTC_PERM_SECRET?: string;
+  /**
+   * The apps served, first first: a JSON list of {appKey, appSecret, permSecret?} (apps.ts). An app's
+   * permSecret set, a join that sends a permission key has it checked ("advanced token authentication").
+   */
+  EMULATOR_APPS: string;
   /** getUinfos with an unknown accid: "omit" it (default) or "fail" the batch with 414. */
   EMULATOR_GETUINFOS_UNKNOWN?: string;
   /** Server API calls allowed per second (0 or unset: no limit); over it, 416 and ~10 s refused. */
@@ -35,7 +38,7 @@ export interface EmulatorEnv {
   COMMSEASE: DurableObjectNamespace<CommsEase>;
 }
 
-/** The emulated CommsEase app: accounts, nonces, counters and faults. */
+/** One emulated CommsEase app: accounts, nonces, counters and faults. */
 export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   readonly #book = new AccountBook((account) => {
     this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
@@ -54,6 +57,8 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   readonly #answered = new Map<string, unknown>();
   /** NERTC channels someone has joined: the next joiner joins, the first one creates. */
   readonly #channels = new Set<string>();
+  /** The app this object is, learnt from its first request (the entry names it in APP_HEADER). */
+  #app: EmulatedApp | undefined;
 
   constructor(ctx: DurableObjectState, env: EmulatorEnv) {
     super(ctx, env);
@@ -65,7 +70,17 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   }
 
   override fetch(request: Request): Promise<Response> {
+    const named = request.headers.get(APP_HEADER);
+    if (this.#app === undefined) this.#app = parseApps(this.env.EMULATOR_APPS).find((app) => app.appKey === named);
+    // An object holds one app's state: a request for another app here would mix two apps.
+    if (this.#app?.appKey !== named) return Promise.resolve(json({ error: `not the object of app ${named}` }, 500));
     return Promise.resolve(this.#routes.fetch(request));
+  }
+
+  /** The app this object is (set by fetch before any route runs). */
+  get #config(): EmulatedApp {
+    if (!this.#app) throw new Error("the emulated app is not known yet");
+    return this.#app;
   }
 
   /** What `GET /emulator/accounts/<accid>` shows: state, profile, kicks and the server API calls seen. */
@@ -140,13 +155,13 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     const checkSum = request.headers.get("CheckSum");
     if (!appKey || !nonce || !curTime || !checkSum)
       return { code: 414, desc: "missing AppKey, Nonce, CurTime or CheckSum" };
-    if (appKey !== this.env.NIM_APP_KEY) return { code: 403, desc: "illegal appkey" };
+    if (appKey !== this.#config.appKey) return { code: 403, desc: "illegal appkey" };
     if (nonce.length > 128) return { code: 414, desc: "nonce too long" };
     const nowSeconds = Math.floor(Date.now() / 1000);
     if (!/^\d{1,12}$/.test(curTime) || Math.abs(nowSeconds - Number(curTime)) > CHECKSUM_WINDOW_SECONDS) {
       return { code: 414, desc: "curtime expired" };
     }
-    const expected = serverApiCheckSum(this.env.NIM_APP_SECRET, nonce, curTime);
+    const expected = serverApiCheckSum(this.#config.appSecret, nonce, curTime);
     if (!sameText(expected, checkSum.toLowerCase())) return { code: 414, desc: "checksum error" };
     const replayKey = `${nonce}:${curTime}`;
     this.#forgetOldNonces(nowSeconds);
@@ -185,7 +200,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
       if (answer?.errCode !== 0)
         return nim(302, { desc: "rejected by login callback", responseCode: answer?.responseCode });
     }
-    const { NIM_APP_KEY: appKey, NIM_APP_SECRET: appSecret } = this.env;
+    const { appKey, appSecret } = this.#config;
     const check = checkDynamicToken(body.token, appKey, body.accid, appSecret, Date.now());
     if (!check.ok) return nim(302, { desc: `token rejected: ${check.reason}` });
     return nim(200, { expiresAt: check.expiresAt });
@@ -213,7 +228,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
       return nim(414, { desc: 'publish must be a list of "audio" and "video"' });
     }
     const now = Date.now();
-    const { NIM_APP_KEY: appKey, NIM_APP_SECRET: appSecret, NERTC_PERM_SECRET: permSecret } = this.env;
+    const { appKey, appSecret, permSecret } = this.#config;
     const check = checkRtcToken(token, appKey, uid, channelName, appSecret, now);
     if (!check.ok) return nim(403, { desc: `token rejected: ${check.reason}` });
     let expiresAt = check.expiresAt;
@@ -235,7 +250,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     return nim(200, { expiresAt });
   }
 
-  /** Builds the login callback (eventType 36) NetEase would send for `accid`, signed with our secret. */
+  /** Builds the login callback (eventType 36) NetEase would send for `accid`, signed with this app's secret. */
   async #signedLoginCallback(
     accid: string,
     token: string | undefined,
@@ -254,7 +269,7 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
       ...(token ? { token, authType: authType ?? "1" } : authType ? { authType } : {}),
     };
     const body = JSON.stringify(event);
-    const headers = callbackHeaders(this.env.NIM_APP_KEY, this.env.NIM_APP_SECRET, body, Date.now());
+    const headers = callbackHeaders(this.#config.appKey, this.#config.appSecret, body, Date.now());
     const request = new Request(url, {
       method: "POST",
       headers: { ...headers, "Content-Type": "application/json;charset=utf-8" },

@@ -8,20 +8,28 @@
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { checkApps, type EmulatedApp } from "./apps.ts";
 
-/** Options for startEmulator. */
+export type { EmulatedApp } from "./apps.ts";
+
+/**
+ * Options for startEmulator. `appKey`, `appSecret` and `permSecret` are the first app (the one the
+ * emulator-only endpoints serve without `?appKey=`); `apps` are any further ones, each kept apart.
+ */
 export interface EmulatorOptions {
   appKey: string;
   appSecret: string;
   /** NERTC's permSecret: joins that send a permission key have it checked (omit: keys are ignored). */
   permSecret?: string;
+  /** Further apps, each with its own accounts, calls, faults, stats and rate limit (appKeys must differ). */
+  apps?: EmulatedApp[];
   /** Loopback port; 0 picks a free one. */
   port?: number;
   /** Directory to persist accounts in; omit for in-memory state. */
   persistTo?: string;
   /** getUinfos with an unknown accid: leave it out ("omit", default) or fail the batch with 414 ("fail"). */
   getUinfosUnknown?: "omit" | "fail";
-  /** Server API calls allowed per second; over it, 416 and about 10 s of refusals (default: no limit). */
+  /** Server API calls allowed per second, per app; over it, 416 and about 10 s of refusals (default: no limit). */
   rateLimitPerSecond?: number;
 }
 
@@ -47,8 +55,10 @@ export async function bundleEmulator(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-/** Starts the emulator and resolves once it answers. */
+/** Starts the emulator and resolves once it answers. Throws on an app without key or secret, or a key twice. */
 export async function startEmulator(options: EmulatorOptions): Promise<RunningEmulator> {
+  const { appKey, appSecret, permSecret } = options;
+  const apps = checkApps([{ appKey, appSecret, ...(permSecret ? { permSecret } : {}) }, ...(options.apps ?? [])]);
   // Miniflare 5's option shape is new; its converter takes the documented v4 shape. Persistence
   // is a top-level v5 option (the v4 per-binding `*Persist` options are not converted).
   const mf = new Miniflare({
@@ -62,9 +72,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       // would otherwise be evicted between test phases and lose them.
       durableObjects: { COMMSEASE: { className: "CommsEase", useSQLite: true, unsafePreventEviction: true } },
       bindings: {
-        NIM_APP_KEY: options.appKey,
-        NIM_APP_SECRET: options.appSecret,
-        NERTC_PERM_SECRET: options.permSecret ?? "",
+        EMULATOR_APPS: JSON.stringify(apps),
         EMULATOR_GETUINFOS_UNKNOWN: options.getUinfosUnknown ?? "omit",
         EMULATOR_RATE_LIMIT: String(options.rateLimitPerSecond ?? 0),
       },

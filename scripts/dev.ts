@@ -2,9 +2,11 @@
  * `npm start` (or `npm run dev`): the whole local service in one command.
  *   1. creates .dev.vars from .dev.vars.example on first run (development-only values);
  *   2. checks that both ports are free, and prints any configuration problem before starting;
- *   3. starts the CommsEase emulator on http://127.0.0.1:8788 (accounts persist in .wrangler/state);
+ *   3. starts the CommsEase emulator on http://127.0.0.1:8788 (accounts persist in .wrangler/state),
+ *      serving the apps .dev.vars names: the one app of NIM_APP_KEY / NIM_APP_SECRET, or each
+ *      NIM_APPS entry whose secret .dev.vars holds (devApps in dev-vars.ts);
  *   4. runs `wrangler dev` for the Worker on http://127.0.0.1:8787, which reads .dev.vars, with
- *      NIM_API_BASE pointed at the emulator it started.
+ *      NIM_API_BASE (or each emulated NIM_APPS entry's apiBase) pointed at the emulator it started.
  * PORT and EMULATOR_PORT choose other ports. Ctrl-C or SIGTERM stops everything it started.
  */
 
@@ -12,11 +14,24 @@ import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { startEmulator } from "../emulator/serve.ts";
-import { devVarsExamplePath, devVarsPath, parseDevVars, projectRoot, readDevVars } from "./dev-vars.ts";
+import {
+  type DevApp,
+  type DevApps,
+  devApiBase,
+  devApps,
+  devNimApps,
+  devVarsExamplePath,
+  devVarsPath,
+  parseDevVars,
+  projectRoot,
+  readDevVars,
+} from "./dev-vars.ts";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const STOCK_ACCIDS = ["legacy_bob", "legacy_carol", "legacy_dave"];
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
+/** The one-app form's variables, which NIM_APPS replaces. */
+const ONE_APP_VARS = ["NIM_APP_KEY", "NIM_APP_SECRET", "NIM_API_BASE", "NERTC_PERM_SECRET"];
 
 /** Exits with one line naming the variable to change when `port` is taken. */
 async function requireFreePort(port: number, variable: string, what: string): Promise<void> {
@@ -58,17 +73,44 @@ if (!existsSync(devVarsPath)) {
   console.log("[dev] created .dev.vars from .dev.vars.example (development-only values)");
 }
 const vars = readDevVars();
-const missing = Object.keys(parseDevVars(readFileSync(devVarsExamplePath, "utf8"))).filter((name) => !(name in vars));
+const multiApp = Boolean(vars.NIM_APPS?.trim());
+// With NIM_APPS, the one-app variables of the example are not wanted: no note for their absence.
+const missing = Object.keys(parseDevVars(readFileSync(devVarsExamplePath, "utf8"))).filter(
+  (name) => !(name in vars) && !(multiApp && ONE_APP_VARS.includes(name)),
+);
 if (missing.length > 0) console.log(`[dev] note: .dev.vars has no ${missing.join(", ")} (see .dev.vars.example)`);
-if (!vars.NIM_APP_KEY || !vars.NIM_APP_SECRET) {
-  console.error("[dev] .dev.vars must set NIM_APP_KEY and NIM_APP_SECRET");
+
+/** The apps .dev.vars names; exits with one line when NIM_APPS cannot be read. */
+function appsToEmulate(): DevApps {
+  try {
+    return devApps(vars);
+  } catch (error) {
+    console.error(`[dev] .dev.vars: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
+
+const { apps, notes } = appsToEmulate();
+for (const note of notes) console.log(`[dev] note: ${note}`);
+const [first, ...others] = apps;
+if (!first) {
+  console.error(
+    multiApp
+      ? "[dev] no NIM_APPS entry has its secret in .dev.vars: there is no app to emulate"
+      : "[dev] .dev.vars must set NIM_APP_KEY and NIM_APP_SECRET",
+  );
   process.exit(1);
 }
 
+// Only keys and secrets go to the emulator; names and bases are the Worker's business.
+const credentials = ({ appKey, appSecret, permSecret }: DevApp) => ({
+  appKey,
+  appSecret,
+  ...(permSecret ? { permSecret } : {}),
+});
 const emulator = await startEmulator({
-  appKey: vars.NIM_APP_KEY,
-  appSecret: vars.NIM_APP_SECRET,
-  ...(vars.NERTC_PERM_SECRET ? { permSecret: vars.NERTC_PERM_SECRET } : {}),
+  ...credentials(first),
+  apps: others.map(credentials),
   port: EMULATOR_PORT,
   persistTo: `${projectRoot}.wrangler/state/emulator`,
   // Optional, to try the Worker against NetEase's undocumented or limiting behaviours.
@@ -76,32 +118,37 @@ const emulator = await startEmulator({
   rateLimitPerSecond: Number(process.env.EMULATOR_RATE_LIMIT ?? 0),
 });
 console.log(`[dev] CommsEase emulator on ${emulator.url}/nimserver`);
+console.log(`[dev] emulated apps: ${apps.map((app) => `${app.name} (${app.appKey})`).join(", ")}`);
 // The README's admin examples bind these "stock" accounts (registered with NetEase before this
-// service existed); create them so the examples work as printed. Idempotent across restarts.
+// service existed); create them so the examples work as printed. Idempotent across restarts. They
+// go to the first app, the one the emulator-only endpoints serve without ?appKey=.
 for (const accid of STOCK_ACCIDS) {
   await fetch(`${emulator.url}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accid }) });
 }
 console.log(`[dev] stock accounts at the emulator: ${STOCK_ACCIDS.join(", ")}`);
-// A loopback NIM_API_BASE is the emulator (wherever EMULATOR_PORT put it); another one is the
-// developer's own choice (a real NetEase app, say), kept as it is.
 const emulatorBase = `${emulator.url}/nimserver`;
-const configuredBase = vars.NIM_API_BASE ?? "";
-const apiBase =
-  !configuredBase || /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(configuredBase) ? emulatorBase : configuredBase;
-if (apiBase !== emulatorBase) console.log(`[dev] note: NIM_API_BASE in .dev.vars is ${apiBase}, not the emulator`);
+for (const app of apps) {
+  const base = devApiBase(app.apiBase, emulatorBase);
+  const setting = multiApp ? `NIM_APPS entry ${app.name}'s apiBase` : "NIM_API_BASE";
+  if (base !== emulatorBase) console.log(`[dev] note: ${setting} in .dev.vars is ${base}, not the emulator`);
+}
+const workerVars = apiVars();
+
+/**
+ * The `--var` overrides wrangler gets on top of .dev.vars: the server API bases pointed at the
+ * emulator. With NIM_APPS, the rewritten list (and NIM_API_BASE only if .dev.vars sets one); else
+ * NIM_API_BASE, as ever.
+ */
+function apiVars(): string[] {
+  const nimApps = devNimApps(vars, emulatorBase);
+  const apiBase = ["--var", `NIM_API_BASE:${devApiBase(vars.NIM_API_BASE, emulatorBase)}`];
+  if (nimApps === undefined) return apiBase;
+  return ["--var", `NIM_APPS:${nimApps}`, ...(vars.NIM_API_BASE ? apiBase : [])];
+}
 
 const wrangler = spawn(
   "wrangler",
-  [
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(WORKER_PORT),
-    "--show-interactive-dev-session=false",
-    "--var",
-    `NIM_API_BASE:${apiBase}`,
-  ],
+  ["dev", "--ip", "127.0.0.1", "--port", String(WORKER_PORT), "--show-interactive-dev-session=false", ...workerVars],
   // Its own process group, so stopping it also stops the workerd processes it starts.
   { cwd: projectRoot, stdio: "inherit", detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
 );
