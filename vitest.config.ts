@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_VARS } from "./test/settings.ts";
+import { appsTestVars, SG_SECRET_BINDING, TEST_VARS } from "./test/settings.ts";
 
 /**
  * wrangler.toml, copied where no .dev.vars lies beside it: wrangler reads the .dev.vars next to its
@@ -40,8 +40,16 @@ const ACCOUNT_SUITES = [
   "token",
 ].map((name) => `test/worker/${name}.test.ts`);
 
+/** What a project sets beside TEST_VARS: fixed values, or values made from the emulator's URL. */
+type ProjectVars = Record<string, string> | ((emulatorUrl: string) => Record<string, string>);
+
 /** The Worker, inside workerd, with real KV and the emulator over HTTP on loopback. */
-function workerProject(name: string, include: string[], vars: Record<string, string> = {}) {
+function workerProject(
+  name: string,
+  include: string[],
+  vars: ProjectVars = {},
+  { setupFiles = [], secretsStore = false }: { setupFiles?: string[]; secretsStore?: boolean } = {},
+) {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -49,18 +57,26 @@ function workerProject(name: string, include: string[], vars: Record<string, str
         miniflare: {
           bindings: {
             ...TEST_VARS,
-            ...vars,
             NIM_API_BASE: `${inject("emulatorUrl")}/nimserver`,
+            ...(typeof vars === "function" ? vars(inject("emulatorUrl")) : vars),
             EMULATOR_URL: inject("emulatorUrl"),
             IDP_URL: inject("idpUrl"),
             IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
             OIDC_ISSUER: inject("oidcIssuer"),
             ACCESS_PRIVATE_JWK: inject("accessPrivateJwk"),
           },
+          // A Secrets Store binding (test/apps/setup.ts seeds its value): an app secret read with `await get()`.
+          ...(secretsStore
+            ? {
+                secretsStoreSecrets: {
+                  [SG_SECRET_BINDING]: { store_id: "test-store", secret_name: "nim-app-secret-sg" },
+                },
+              }
+            : {}),
         },
       })),
     ],
-    test: { name, include, globalSetup: ["./test/global-setup.ts"], testTimeout: 20_000 },
+    test: { name, include, setupFiles, globalSetup: ["./test/global-setup.ts"], testTimeout: 20_000 },
   };
 }
 
@@ -74,6 +90,11 @@ export default defineConfig({
       workerProject("worker-v2", ACCOUNT_SUITES, { NIM_API_VERSION: "v2" }),
       // A launch-day burst needs a pacer queue no other test shares, and a rate low enough to fill it.
       workerProject("worker-pacing", ["test/pacing/**/*.test.ts"], { NIM_CREATE_RATE: "2" }),
+      // Several NetEase apps from one deployment (NIM_APPS): China and Singapore against the emulator.
+      workerProject("worker-apps", ["test/apps/**/*.test.ts"], appsTestVars, {
+        setupFiles: ["./test/apps/setup.ts"],
+        secretsStore: true,
+      }),
       {
         // Code that runs in Node or in apps: scripts, and the client token provider.
         // Some of them spawn Node scripts (the deploy preflight, kv-import) while the workerd suites

@@ -2,7 +2,9 @@
  * `npm run deploy` runs this first: it refuses to deploy a configuration that cannot work, with a
  * message that says what to fix. Checks wrangler.toml as wrangler itself reads it (the chosen
  * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
- *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500);
+ *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500), or
+ *     NIM_APPS lists apps the Worker accepts (the Worker's own rules, `src/apps/settings.ts`), each
+ *     secret it names a Worker secret (not a [vars] entry) or a declared Secrets Store binding;
  *   - the SESSION_* settings give every issuer with public keys an audience rule (the Worker's own
  *     parser, without the secrets it cannot see here);
  *   - RTC_CHANNEL_POLICY, when set, is a list of channel grants the Worker accepts;
@@ -15,6 +17,8 @@
  */
 
 import { unstable_readConfig } from "wrangler";
+import { type AppSettings, parseAppList } from "../src/apps/settings.ts";
+import { Problems } from "../src/core/problems.ts";
 import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/rtc/channel-policy.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 
@@ -22,12 +26,65 @@ const env = process.env.WRANGLER_ENV ?? process.env.CLOUDFLARE_ENV;
 // PREFLIGHT_CONFIG: another wrangler.toml (the tests use it).
 const config = unstable_readConfig({ env, config: process.env.PREFLIGHT_CONFIG });
 const problems: string[] = [];
-const appKey = (config.vars as Record<string, unknown>).NIM_APP_KEY;
-if (typeof appKey !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(appKey)) {
-  problems.push('NIM_APP_KEY is empty or not an app key: set it under [vars] in wrangler.toml (NIM_APP_KEY = "…").');
-}
 const vars = config.vars as Record<string, unknown>;
 const setting = (name: string) => (typeof vars[name] === "string" ? (vars[name] as string).trim() : "");
+/** The secret bindings NIM_APPS names that are Worker secrets (`wrangler secret list` must list them). */
+const namedSecrets: string[] = [];
+/** Whether some app paces its first-time creations (then the pacer must be bound). */
+let paced = setting("NIM_CREATE_RATE") !== "0";
+if (setting("NIM_APPS")) {
+  paced = checkApps(setting("NIM_APPS"));
+} else {
+  const appKey = vars.NIM_APP_KEY;
+  if (typeof appKey !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(appKey)) {
+    problems.push('NIM_APP_KEY is empty or not an app key: set it under [vars] in wrangler.toml (NIM_APP_KEY = "…").');
+  }
+}
+
+/**
+ * NIM_APPS by the Worker's own rules. Secrets cannot be read from here: a binding an entry names is
+ * taken as a Worker secret unless the Wrangler file declares it in the Secrets Store; one set under
+ * [vars] is refused (a secret there is plain text in the repository). Returns whether any app is paced.
+ */
+function checkApps(listText: string): boolean {
+  const stores = new Set((config.secrets_store_secrets ?? []).map((binding: { binding: string }) => binding.binding));
+  let entries: unknown;
+  try {
+    entries = JSON.parse(listText);
+  } catch {
+    entries = [];
+  }
+  const bindings: Record<string, unknown> = {};
+  for (const entry of Array.isArray(entries) ? entries : []) {
+    for (const field of ["secret", "previousSecret", "rtcPermSecret"]) {
+      const name = (entry as Record<string, unknown> | null)?.[field];
+      if (typeof name !== "string") continue;
+      if (name in vars) {
+        problems.push(
+          `NIM_APPS names ${name} as a secret, but it is under [vars]: remove it there and \`wrangler secret put ${name}\`.`,
+        );
+      } else if (stores.has(name)) {
+        bindings[name] = { get: async () => "" };
+      } else {
+        bindings[name] = "set-with-wrangler-secret-put";
+        namedSecrets.push(name);
+      }
+    }
+  }
+  const settings: AppSettings = {
+    ...(vars as AppSettings),
+    ...bindings,
+    ACCID_SECRET: "taken-as-set-with-wrangler-secret-put",
+    NIM_CREATE_PACER: {},
+  };
+  const found = new Problems();
+  const apps = parseAppList(settings, listText, Date.now(), found);
+  for (const problem of found.list) {
+    if (problem.name === "ACCID_SECRET" || problem.name === "NIM_CREATE_PACER") continue;
+    problems.push(`${problem.name}: ${problem.rule ?? problem.problem} (docs/apps.md).`);
+  }
+  return apps.some((app) => app.createRate > 0);
+}
 // The Worker refuses these too (500 misconfigured on every request); better never deployed. An
 // identity provider's keys sign tokens for other apps too, hence the audience rule.
 parseSessionSettings(
@@ -61,7 +118,7 @@ if (!sqliteClasses.includes("AccountObject")) {
     'No migration declares AccountObject as a SQLite-backed class: add [[migrations]] with tag = "v1" and new_sqlite_classes = ["AccountObject"].',
   );
 }
-if (setting("NIM_CREATE_RATE") !== "0") {
+if (paced) {
   // Pacing is on (the default): its object must be bound and declared, or every first sign-up 500s.
   const pacer = config.durable_objects.bindings.find(
     (binding: { name: string; class_name?: string; script_name?: string }) => binding.name === "NIM_CREATE_PACER",
@@ -88,9 +145,10 @@ if (!accounts?.id) {
       "later. Add the id it prints to wrangler.toml and commit it, so every deploy (CI included) names it.",
   );
 }
+const appSecrets = namedSecrets.length > 0 ? [...new Set(namedSecrets)].join(", ") : "NIM_APP_SECRET";
 console.log(
   "[deploy] preflight ok. Secrets are not checked here: `npm exec wrangler -- secret list` must list " +
-    "NIM_APP_SECRET, ACCID_SECRET and SESSION_JWT_SECRET (unless an identity provider is set)" +
+    `${appSecrets}, ACCID_SECRET and SESSION_JWT_SECRET (unless an identity provider is set)` +
     (channelPolicy || setting("RTC_POLICY_CLAIM")
       ? ", and NERTC_PERM_SECRET for the channel policy's privileges."
       : "."),

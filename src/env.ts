@@ -13,8 +13,9 @@ import type { MetricsDataset } from "./core/metrics.ts";
  */
 export interface Env {
   // ## NetEase app and IM tokens
-  // Failover and the two server APIs: [architecture](architecture.md#netease-server-api). Rotating the app
-  // secret: [security](security.md#rotating-secrets).
+  // One app; for several, `NIM_APPS` ([apps](apps.md)). A secret here may also be a Secrets Store binding
+  // of the same name. Failover and the two server APIs: [architecture](architecture.md#netease-server-api).
+  // Rotating the app secret: [security](security.md#rotating-secrets).
   /** Your NetEase app key (the console's "App Key"): letters and digits, at most 64. Required. */
   NIM_APP_KEY?: string;
   /**
@@ -42,17 +43,22 @@ export interface Env {
   /** NetEase's server API to speak: `v1` (default; form posts) or `v2` (REST, IM 10.x). */
   NIM_API_VERSION?: string;
   /**
-   * First-time account creations a second, deployment-wide: default 80 (NetEase caps about 100), at
-   * most 10000; `0`: no pacing.
+   * First-time account creations a second for the app: default 80 (NetEase caps each app at about
+   * 100), at most 10000; `0`: no pacing.
    */
   NIM_CREATE_RATE?: string;
-  /** The `CreatePacer` that paces first-time creations; required unless `NIM_CREATE_RATE` is 0. */
+  /** The `CreatePacer`s that pace first-time creations, one per app; required unless no app is paced. */
   NIM_CREATE_PACER?: ObjectNamespace;
   /**
    * Key that derives accids from uids: at least 32 bytes. Required.
    * @secret
    */
   ACCID_SECRET?: string;
+  /**
+   * Several NetEase apps from one deployment: a JSON list of up to 32 entries, replacing the one-app
+   * settings in this group ([apps](apps.md)).
+   */
+  NIM_APPS?: string;
   /** IM token lifetime in seconds when the caller asks for none: default 600. */
   TOKEN_TTL_DEFAULT?: string;
   /** The shortest IM token lifetime a caller may ask for: default 60. */
@@ -158,7 +164,7 @@ export interface Env {
   ACCOUNTS?: KVNamespace;
   /** The per-uid `AccountObject`s, the single writers of account records. Required. */
   ACCOUNT_OBJECTS?: ObjectNamespace;
-  /** Requests per uid to the token endpoints and `/v1/sessions/revoke`: 30 a minute. */
+  /** Requests per uid and app to the token endpoints and `/v1/sessions/revoke`: 30 a minute. */
   TOKEN_RATE_LIMITER?: RateLimit;
   /** Failed authentications per client network (an IPv4 address, an IPv6 /64): 60 a minute. */
   AUTH_FAILURE_RATE_LIMITER?: RateLimit;

@@ -5,15 +5,17 @@
  *
  * Checks: configuration; KV (one read); each session issuer's public keys, as `keys:<issuer name>`
  * (one fetch each), and Cloudflare Access's certs as `keys:access` when operators sign in through
- * Access; NetEase (a `getUinfos` signed with the app key and secret: `credentials_rejected` for a
- * wrong secret, distinct from `unreachable`). Never a secret, a token or NetEase's raw answer. Each
+ * Access; NetEase, per app (`netease` for the app named `default`, `netease:<app>` for the others: a
+ * `getUinfos` signed with the app's key and secret: `credentials_rejected` for a wrong secret,
+ * distinct from `unreachable`, and `secret_unreadable` when a Secrets Store binding cannot be read). Never a secret, a token or NetEase's raw answer. Each
  * probe is single-flight and its result reused for 30 s per isolate, so polling cannot exhaust
  * NetEase's rate or hammer the identity provider; the NetEase probe uses a client of its own, so a
  * 416 it meets does not block real work. Anyone sees the status and the kinds of check that failed
  * (`/readyz`); operators see each check (`GET /admin/v1/ready`).
  */
 
-import { NIM, TIMING } from "./core/constants.ts";
+import type { AppConfig } from "./config.ts";
+import { DEFAULT_APP, NIM, TIMING } from "./core/constants.ts";
 import { nimServerApi } from "./nim/connect.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -53,7 +55,8 @@ class CachedProbe {
 
 interface Probes {
   kv: CachedProbe;
-  netease: CachedProbe;
+  /** One per app, by check name (`netease`, `netease:sg`). */
+  netease: ReadonlyMap<string, CachedProbe>;
   /** One per session issuer with public keys, by check name (`keys:firebase`). */
   keys: ReadonlyMap<string, CachedProbe>;
 }
@@ -64,16 +67,13 @@ function probesFor(runtime: Runtime): Probes {
   let found = probes.get(runtime);
   if (!found) {
     const { verifier, access } = runtime;
-    const { config, store } = runtime.app();
-    // Its own NetEase client: a 416 answered to a probe must not put the Worker's client (which the
-    // admin import uses) into its 10 s "do not call" block, nor a probe's failed base into its cool-down.
-    const nim = nimServerApi(config);
+    const { store } = runtime.app();
     found = {
       kv: new CachedProbe(async () => {
         await store.get(NIM.readyProbeAccid);
         return "ok";
       }),
-      netease: new CachedProbe(() => nim.probe(NIM.readyProbeAccid)),
+      netease: new Map(runtime.apps.map(({ config }) => [neteaseCheckName(config.name), neteaseProbe(config)])),
       // The verifier's own key sets: a successful check refreshes the keys the token path uses, and
       // their cool-down bounds these fetches like any other.
       keys: new Map([
@@ -85,6 +85,26 @@ function probesFor(runtime: Runtime): Probes {
     probes.set(runtime, found);
   }
   return found;
+}
+
+/** The NetEase check's name for an app: `netease` for the default app (as before there were apps). */
+function neteaseCheckName(app: string): string {
+  return app === DEFAULT_APP ? "netease" : `netease:${app}`;
+}
+
+/** A probe of one app's credentials at NetEase: its secret read, then a signed call. */
+function neteaseProbe(config: AppConfig): CachedProbe {
+  // Its own NetEase client: a 416 answered to a probe must not put the Worker's client (which the
+  // admin import uses) into its 10 s "do not call" block, nor a probe's failed base into its cool-down.
+  const nim = nimServerApi(config);
+  return new CachedProbe(async () => {
+    try {
+      await config.appSecret.read();
+    } catch {
+      return "secret_unreadable";
+    }
+    return nim.probe(NIM.readyProbeAccid);
+  });
 }
 
 async function timed(run: () => Promise<string>): Promise<Check> {
@@ -114,15 +134,13 @@ export interface Readiness {
  */
 export async function readinessOf(runtime: Runtime): Promise<Readiness> {
   const probe = probesFor(runtime);
-  const [kv, netease, keys] = await Promise.all([
-    probe.kv.check(),
-    probe.netease.check(),
-    Promise.all([...probe.keys].map(async ([name, keyProbe]) => [name, await keyProbe.check()] as const)),
-  ]);
+  const named = (probes: ReadonlyMap<string, CachedProbe>) =>
+    Promise.all([...probes].map(async ([name, each]) => [name, await each.check()] as const));
+  const [kv, netease, keys] = await Promise.all([probe.kv.check(), named(probe.netease), named(probe.keys)]);
   const checks: Record<string, Check> = {
     config: { ok: true, outcome: "ok", latencyMs: 0 },
     kv,
-    netease,
+    ...Object.fromEntries(netease),
     ...Object.fromEntries(keys),
   };
   const failed = Object.entries(checks)

@@ -18,6 +18,7 @@ import { AccountLookup } from "./accounts/lookup.ts";
 import { AccountObjectClient } from "./accounts/object/client.ts";
 import { AccountStore } from "./accounts/store.ts";
 import { AccessVerifier } from "./admin/access.ts";
+import { chooseApp, type SessionFacts } from "./apps/routing.ts";
 import { type AppConfig, type Config, ConfigError, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract/requests.ts";
 import { DEFAULT_APP } from "./core/constants.ts";
@@ -32,6 +33,8 @@ import { SessionVerifier } from "./session/verify.ts";
 export interface AppRuntime {
   readonly config: AppConfig;
   readonly nim: NimServerApi;
+  /** Metrics about this app (its name is a dimension). */
+  readonly metrics: Metrics;
   /** The app's KV records (reads; writes are the account objects'). */
   readonly store: AccountStore;
   /** The app's account objects, through which every change to a record goes. */
@@ -42,21 +45,32 @@ export interface AppRuntime {
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for the app's RTC ttl range. */
   readonly rtcTokenRequestSchema: ReturnType<typeof rtcTokenRequestSchema>;
+  /** The key its per-uid limits count `uid` under: the uid for the default app, else `<app>/<uid>`. */
+  limitKey(uid: string): string;
 }
 
 /** Everything a request needs that outlives the request. Frozen: requests share it. */
 export interface Runtime {
   readonly config: Config;
   readonly verifier: SessionVerifier;
-  /** Metrics to Analytics Engine (writes nothing without the METRICS binding). */
+  /** Metrics about the deployment (the home app's dimension); each app has its own in `AppRuntime`. */
   readonly metrics: Metrics;
   /** Checks Cloudflare Access assertions of operators; undefined without ACCESS_TEAM_DOMAIN. */
   readonly access: AccessVerifier | undefined;
+  /** Every app, in the order NIM_APPS lists them. */
+  readonly apps: readonly AppRuntime[];
   /**
-   * The one way to a NetEase app's settings and account path: `name`'s, or the default app's when
-   * none is named. Throws `misconfigured` for a name this deployment does not serve.
+   * A NetEase app's settings and account path: `name`'s, or the home app's when none is named.
+   * Throws `misconfigured` for a name this deployment does not serve (a name from the code or an
+   * account object; a name a caller sent goes through `namedApp`).
    */
   app(name?: string): AppRuntime;
+  /** The app a caller named (in a path): 404 `unknown_app` for a name this deployment does not serve. */
+  namedApp(name: string): AppRuntime;
+  /** The app whose app key NetEase sent (its login callback), or undefined. */
+  appWithKey(appKey: string): AppRuntime | undefined;
+  /** The app a verified session uses: the one named, or by the apps' rules (`apps/routing.ts`). */
+  appFor(session: SessionFacts, name?: string): AppRuntime;
 }
 
 const runtimes = new WeakMap<object, Runtime | ConfigError>();
@@ -77,37 +91,56 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 }
 
 function buildRuntime(config: Config): Runtime {
-  const metrics = new Metrics(config.metrics);
-  const apps = new Map([...config.apps].map(([name, app]) => [name, buildAppRuntime(config, app, metrics)]));
-  const first = apps.get(DEFAULT_APP)!;
+  const apps = [...config.apps.values()].map((app) => buildAppRuntime(config, app));
+  const byName = new Map(apps.map((app) => [app.config.name, app]));
+  const byKey = new Map(apps.map((app) => [app.config.appKey, app]));
+  const home = byName.get(config.homeApp)!;
+  const matched = apps.filter((app) => app.config.match !== undefined);
+  const namedApp = (name: string): AppRuntime => {
+    const found = byName.get(name);
+    if (!found) throw new DomainError("unknown_app", { detail: "no NetEase app by the name in the path" });
+    return found;
+  };
   return Object.freeze({
     config,
     verifier: new SessionVerifier(config.session),
-    metrics,
+    metrics: home.metrics,
     access: config.access && new AccessVerifier(config.access),
+    apps,
     app(name?: string): AppRuntime {
-      if (name === undefined) return first;
-      const found = apps.get(name);
+      if (name === undefined) return home;
+      const found = byName.get(name);
       if (!found) throw new DomainError("misconfigured", { detail: "no NetEase app by that name" });
       return found;
+    },
+    namedApp,
+    appWithKey: (appKey: string) => byKey.get(appKey),
+    appFor(session: SessionFacts, name?: string): AppRuntime {
+      // The one-app deployment's path: nothing to choose, nothing to check.
+      if (name === undefined && matched.length === 0 && home.config.match === undefined) return home;
+      return chooseApp(session, name === undefined ? undefined : namedApp(name), matched, home);
     },
   });
 }
 
-function buildAppRuntime(config: Config, app: AppConfig, metrics: Metrics): AppRuntime {
+function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
+  const metrics = new Metrics(config.metrics, app.name);
   const nim = nimServerApi(app, metrics);
   const store = new AccountStore(config.accounts, app.name);
   const cache = new AccountCache();
   const accountObjects = new AccountObjectClient(config.accountObjects, cache, app.name);
   const pacers = config.createPacers;
   const pacing = pacers && app.createRate > 0 ? new CreatePacing(pacers, app.appKey, app.createRate) : undefined;
+  const prefix = app.name === DEFAULT_APP ? "" : `${app.name}/`;
   return Object.freeze({
     config: app,
     nim,
+    metrics,
     store,
     accountObjects,
     lookup: new AccountLookup(accountObjects, store, cache, metrics, pacing),
     tokenRequestSchema: tokenRequestSchema(app.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(app.rtcTtl),
+    limitKey: (uid: string) => prefix + uid,
   });
 }

@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import type { TestProject } from "vitest/node";
 import { startEmulator } from "../emulator/serve.ts";
 import { startOidcProvider } from "./oidc/provider.ts";
-import { ANALYTICS_READ_TOKEN, TEST_VARS, type TestServers } from "./settings.ts";
+import { ANALYTICS_READ_TOKEN, TEST_APPS, TEST_VARS, type TestServers } from "./settings.ts";
 
 declare module "vitest" {
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -22,6 +22,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     appKey: TEST_VARS.NIM_APP_KEY,
     appSecret: TEST_VARS.NIM_APP_SECRET,
     permSecret: TEST_VARS.NERTC_PERM_SECRET,
+    // The worker-apps project's two apps (test/apps/), each apart at the emulator.
+    apps: [TEST_APPS.cn, TEST_APPS.sg],
   });
 
   const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });

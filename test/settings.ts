@@ -31,6 +31,73 @@ export const TEST_VARS = {
   NIM_APP_SECRET_PREVIOUS: "",
 } as const;
 
+/**
+ * The two NetEase apps of the worker-apps project (test/apps/): China and Singapore, each with its own
+ * key and secrets, which the emulator serves beside the one-app suites' app.
+ */
+export const TEST_APPS = {
+  cn: {
+    appKey: "testappkeycn00000000000000000000",
+    appSecret: "test-cn-app-secret-0123456789",
+    permSecret: "test-cn-nertc-perm-secret-0123456789",
+  },
+  sg: {
+    appKey: "testappkeysg00000000000000000000",
+    appSecret: "test-sg-app-secret-0123456789",
+    permSecret: "test-sg-nertc-perm-secret-0123456789",
+  },
+} as const;
+
+/** The Secrets Store binding that holds the sg app's secret in the worker-apps project (seeded by test/apps/setup.ts). */
+export const SG_SECRET_BINDING = "NIM_APP_SECRET_SG";
+
+/**
+ * The worker-apps project's settings: NIM_APPS with `cn` (Worker secrets, v1) and `sg` (its app
+ * secret in the Secrets Store, v2, its own ttl bounds), both at the emulator; the one-app settings blank.
+ */
+export function appsTestVars(emulatorUrl: string): Record<string, string> {
+  const apiBase = `${emulatorUrl}/nimserver`;
+  const apps = [
+    {
+      name: "cn",
+      appKey: TEST_APPS.cn.appKey,
+      apiBase,
+      secret: "NIM_APP_SECRET_CN",
+      rtcPermSecret: "NERTC_PERM_SECRET_CN",
+    },
+    {
+      name: "sg",
+      appKey: TEST_APPS.sg.appKey,
+      region: "sg",
+      apiBase,
+      apiVersion: "v2",
+      secret: SG_SECRET_BINDING,
+      rtcPermSecret: "NERTC_PERM_SECRET_SG",
+      tokenTtl: { default: 300, max: 1800 },
+    },
+  ];
+  const blank = Object.fromEntries(
+    [
+      "NIM_APP_KEY",
+      "NIM_API_BASE",
+      "TOKEN_TTL_DEFAULT",
+      "TOKEN_TTL_MIN",
+      "TOKEN_TTL_MAX",
+      "RTC_TOKEN_TTL_DEFAULT",
+      "RTC_TOKEN_TTL_MIN",
+      "RTC_TOKEN_TTL_MAX",
+      "RTC_PERM_KEY_TTL",
+    ].map((name) => [name, ""]),
+  );
+  return {
+    ...blank,
+    NIM_APPS: JSON.stringify(apps),
+    NIM_APP_SECRET_CN: TEST_APPS.cn.appSecret,
+    NERTC_PERM_SECRET_CN: TEST_APPS.cn.permSecret,
+    NERTC_PERM_SECRET_SG: TEST_APPS.sg.permSecret,
+  };
+}
+
 /** The read token the Analytics Engine SQL API stand-in accepts (sent as ANALYTICS_READ_TOKEN). */
 export const ANALYTICS_READ_TOKEN = "test-analytics-read-token-0123456789";
 

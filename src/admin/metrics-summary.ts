@@ -14,26 +14,32 @@ import { isFetchTimeout } from "../core/errors.ts";
 /** One query's rows (column → value), or why there are none. */
 export type QueryOutcome = { ok: true; rows: Record<string, string | number>[] } | { ok: false; error: string };
 
-/** The queries the console shows, by name, over the last 24 hours. Counts are sample-weighted. */
+/**
+ * The app each point is about (blob4; empty for the app named `default`, and for every point written
+ * before there were apps): every query groups by it.
+ */
+const APP = "if(blob4 = '', 'default', blob4) AS app";
+
+/** The queries the console shows, by name, over the last 24 hours, per app. Counts are sample-weighted. */
 export const SUMMARY_QUERIES: Readonly<Record<string, (dataset: string) => string>> = {
   tokens: (d) =>
-    `SELECT blob2 AS kind, SUM(_sample_interval) AS count FROM ${d} ` +
-    `WHERE blob1 = 'token_issued' AND timestamp > NOW() - INTERVAL '1' DAY GROUP BY kind ORDER BY kind`,
+    `SELECT ${APP}, blob2 AS kind, SUM(_sample_interval) AS count FROM ${d} ` +
+    `WHERE blob1 = 'token_issued' AND timestamp > NOW() - INTERVAL '1' DAY GROUP BY app, kind ORDER BY app, kind`,
   accountsCreated: (d) =>
-    `SELECT SUM(_sample_interval) AS count, SUM(_sample_interval * double1) / SUM(_sample_interval) AS avgMs ` +
-    `FROM ${d} WHERE blob1 = 'account_created' AND timestamp > NOW() - INTERVAL '1' DAY`,
+    `SELECT ${APP}, SUM(_sample_interval) AS count, SUM(_sample_interval * double1) / SUM(_sample_interval) AS avgMs ` +
+    `FROM ${d} WHERE blob1 = 'account_created' AND timestamp > NOW() - INTERVAL '1' DAY GROUP BY app ORDER BY app`,
   neteaseFailures: (d) =>
-    `SELECT blob2 AS call, blob3 AS code, SUM(_sample_interval) AS count FROM ${d} ` +
+    `SELECT ${APP}, blob2 AS call, blob3 AS code, SUM(_sample_interval) AS count FROM ${d} ` +
     `WHERE blob1 = 'netease_failure' AND timestamp > NOW() - INTERVAL '1' DAY ` +
-    "GROUP BY call, code ORDER BY count DESC LIMIT 20",
+    "GROUP BY app, call, code ORDER BY count DESC LIMIT 20",
   loginCallback: (d) =>
-    `SELECT blob2 AS responseCode, blob3 AS verdict, SUM(_sample_interval) AS count FROM ${d} ` +
+    `SELECT ${APP}, blob2 AS responseCode, blob3 AS verdict, SUM(_sample_interval) AS count FROM ${d} ` +
     `WHERE blob1 = 'login_callback' AND timestamp > NOW() - INTERVAL '1' DAY ` +
-    "GROUP BY responseCode, verdict ORDER BY count DESC LIMIT 20",
+    "GROUP BY app, responseCode, verdict ORDER BY count DESC LIMIT 20",
   adminChanges: (d) =>
-    `SELECT blob2 AS operation, blob3 AS outcome, SUM(_sample_interval) AS count FROM ${d} ` +
+    `SELECT ${APP}, blob2 AS operation, blob3 AS outcome, SUM(_sample_interval) AS count FROM ${d} ` +
     `WHERE blob1 = 'admin_change' AND timestamp > NOW() - INTERVAL '1' DAY ` +
-    "GROUP BY operation, outcome ORDER BY count DESC LIMIT 20",
+    "GROUP BY app, operation, outcome ORDER BY count DESC LIMIT 20",
 };
 
 const TIMEOUT_MS = 5_000;

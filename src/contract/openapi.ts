@@ -25,6 +25,7 @@ import {
 } from "./requests.ts";
 import {
   adminAccountSchema,
+  appListSchema,
   errorSchema,
   healthSchema,
   historyResponseSchema,
@@ -56,6 +57,8 @@ interface Operation {
   idempotent?: true;
   /** Query parameters, each with its schema. */
   query?: { name: string; description: string; schema: Json }[];
+  /** About one app's accounts or tokens: the document also lists it under `/v1/apps/{app}/…` or `/admin/v1/apps/{app}/…`. */
+  perApp?: true;
 }
 
 /** The X-Request-Id header as an idempotency key (operator actions). */
@@ -70,7 +73,13 @@ const REQUEST_ID_PARAMETER = {
   schema: { type: "string", maxLength: LIMITS.maxRequestIdLength, pattern: "^[\\w\\-=]+$" },
 };
 
-const SESSION_ERRORS = ["missing_session", "invalid_session", "session_keys_unavailable", "rate_limited"] as const;
+const SESSION_ERRORS = [
+  "missing_session",
+  "invalid_session",
+  "session_keys_unavailable",
+  "app_not_allowed",
+  "rate_limited",
+] as const;
 const BODY_ERRORS = ["invalid_request", "payload_too_large", "unsupported_media_type"] as const;
 const UPSTREAM_ERRORS = ["upstream_error", "upstream_unavailable", "storage_unavailable"] as const;
 const SERVICE_ERRORS = ["misconfigured", "internal_error"] as const;
@@ -88,6 +97,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/v1/token",
+    perApp: true,
     operationId: "issueToken",
     summary: "Issue a dynamic token for the session's user.",
     security: "session",
@@ -105,6 +115,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/v1/rtc/token",
+    perApp: true,
     operationId: "issueRtcToken",
     summary: "Issue a NERTC (audio/video) token for the session's user and a channel.",
     security: "session",
@@ -123,6 +134,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/v1/sessions/revoke",
+    perApp: true,
     operationId: "revokeSessions",
     summary:
       "Sign out everywhere: the caller's sessions and IM tokens issued before now stop working, and live IM sessions are kicked.",
@@ -187,6 +199,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/admin/v1/accounts/import",
+    perApp: true,
     operationId: "importAccounts",
     summary: `Bind up to ${LIMITS.maxImportRows} existing NetEase accids to uids.`,
     security: "admin",
@@ -227,7 +240,17 @@ const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "get",
+    path: "/admin/v1/apps",
+    operationId: "listApps",
+    summary: "The NetEase apps this deployment serves, and which one the paths without an app name serve.",
+    security: "admin",
+    responses: { 200: { description: "The apps, in NIM_APPS order.", schema: "AppList" } },
+    errors: ADMIN_ERRORS,
+  },
+  {
+    method: "get",
     path: "/admin/v1/accounts",
+    perApp: true,
     operationId: "findAccount",
     summary: "Find an account by its accid (derived or stock) or its RTC uid.",
     security: "admin",
@@ -241,6 +264,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "get",
     path: "/admin/v1/accounts/{uid}/history",
+    perApp: true,
     operationId: "getAccountHistory",
     summary: `The uid's audit trail, newest first (the last ${LIMITS.historyEntriesKept} entries are kept).`,
     security: "admin",
@@ -258,6 +282,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "get",
     path: "/admin/v1/accounts/{uid}",
+    perApp: true,
     operationId: "getAccount",
     summary: "Read an account.",
     security: "admin",
@@ -267,6 +292,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "put",
     path: "/admin/v1/accounts/{uid}",
+    perApp: true,
     operationId: "bindAccount",
     summary: "Bind an existing NetEase accid to the uid.",
     security: "admin",
@@ -281,6 +307,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/admin/v1/accounts/{uid}/block",
+    perApp: true,
     operationId: "blockAccount",
     summary: "Block the account at NetEase (optionally kicking live sessions).",
     security: "admin",
@@ -292,6 +319,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/admin/v1/accounts/{uid}/unblock",
+    perApp: true,
     operationId: "unblockAccount",
     summary: "Unblock the account.",
     security: "admin",
@@ -302,6 +330,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/admin/v1/accounts/{uid}/rotate",
+    perApp: true,
     operationId: "rotateAccount",
     summary: "Move the uid to a new accid and block the old one.",
     security: "admin",
@@ -312,6 +341,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: "post",
     path: "/admin/v1/accounts/{uid}/revoke",
+    perApp: true,
     operationId: "revokeAccount",
     summary:
       "Revoke the uid's sessions and IM tokens issued before now (the account stays usable), optionally kicking live IM sessions.",
@@ -357,6 +387,29 @@ function responses(operation: Operation): Json {
   return out;
 }
 
+/** The `{app}` path parameter: an app's name in NIM_APPS. */
+const APP_PARAMETER = {
+  name: "app",
+  in: "path",
+  required: true,
+  description: "The NetEase app's name in this deployment (NIM_APPS; `default` for the one-app settings).",
+  schema: { type: "string", pattern: "^[a-z0-9-]{1,32}$" },
+};
+
+/** An operation as it is served for a named app: under `/v1/apps/{app}/` or `/admin/v1/apps/{app}/`. */
+function forNamedApp(operation: Operation): Operation {
+  const path = operation.path.startsWith("/admin/v1/")
+    ? operation.path.replace("/admin/v1/", "/admin/v1/apps/{app}/")
+    : operation.path.replace("/v1/", "/v1/apps/{app}/");
+  return {
+    ...operation,
+    path,
+    operationId: `${operation.operationId}ForApp`,
+    summary: `${operation.summary} For the app named in the path.`,
+    errors: [...operation.errors, "unknown_app"],
+  };
+}
+
 /** Builds the document for a service with this ttl range. */
 export function buildOpenApiDocument(
   ttl: { min: number; max: number; default: number },
@@ -367,7 +420,7 @@ export function buildOpenApiDocument(
   },
 ): Json {
   const paths: Record<string, Json> = {};
-  for (const operation of OPERATIONS) {
+  for (const operation of [...OPERATIONS, ...OPERATIONS.filter((each) => each.perApp).map(forNamedApp)]) {
     const item: Json = {
       operationId: operation.operationId,
       summary: operation.summary,
@@ -398,17 +451,21 @@ export function buildOpenApiDocument(
     }
     paths[operation.path] ??= {};
     const pathItem = paths[operation.path]!;
-    if (operation.path.includes("{uid}")) {
-      pathItem.parameters = [
-        {
-          name: "uid",
-          in: "path",
-          required: true,
-          description: "The app user id, URL-encoded.",
-          schema: jsonSchema(uidSchema()),
-        },
-      ];
-    }
+    const pathParameters = [
+      ...(operation.path.includes("{app}") ? [APP_PARAMETER] : []),
+      ...(operation.path.includes("{uid}")
+        ? [
+            {
+              name: "uid",
+              in: "path",
+              required: true,
+              description: "The app user id, URL-encoded.",
+              schema: jsonSchema(uidSchema()),
+            },
+          ]
+        : []),
+    ];
+    if (pathParameters.length > 0) pathItem.parameters = pathParameters;
     pathItem[operation.method] = item;
   }
   return {
@@ -460,6 +517,7 @@ export function buildOpenApiDocument(
         Ready: jsonSchema(readySchema),
         Readiness: jsonSchema(readinessSchema),
         AdminAccount: jsonSchema(adminAccountSchema),
+        AppList: jsonSchema(appListSchema),
         BindRequest: jsonSchema(bindRequestSchema()),
         BlockRequest: jsonSchema(blockRequestSchema()),
         RevokeRequest: jsonSchema(revokeRequestSchema()),

@@ -120,13 +120,28 @@ export const readySchema = v.strictObject({
 /** `GET /admin/v1/ready`: for operators. */
 export const readinessSchema = v.strictObject({
   status: v.picklist(["ready", "not_ready"]),
-  failed: v.pipe(v.array(v.string()), v.description("the checks that failed: config, kv, netease, keys:<issuer name>")),
+  failed: v.pipe(
+    v.array(v.string()),
+    v.description("the checks that failed: config, kv, netease (netease:<app> for another app), keys:<issuer name>"),
+  ),
   checks: v.record(
     v.string(),
     v.strictObject({
       ok: v.boolean(),
       outcome: v.pipe(v.string(), v.description("ok, or what went wrong (e.g. credentials_rejected, unreachable)")),
       latencyMs: v.pipe(v.number(), v.minValue(0)),
+    }),
+  ),
+});
+
+/** `GET /admin/v1/apps`: the NetEase apps the deployment serves. */
+export const appListSchema = v.strictObject({
+  apps: v.array(
+    v.strictObject({
+      name: v.pipe(v.string(), v.description("the app's name in paths (/v1/apps/{app}/token)")),
+      appKey: v.string(),
+      apiVersion: v.picklist(["v1", "v2"]),
+      home: v.pipe(v.boolean(), v.description("whether the paths without an app name serve it")),
     }),
   ),
 });

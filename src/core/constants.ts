@@ -69,6 +69,8 @@ export const LIMITS = {
   maxCreateRate: 10_000,
   /** Issuers in SESSION_ISSUERS: enough for a migration plus staff and customers, few enough to read. */
   maxSessionIssuers: 8,
+  /** NetEase apps one deployment serves (NIM_APPS). */
+  maxApps: 32,
   /** Longest dynamic token we decode (real ones are about 120 characters). */
   maxDynamicTokenLength: 512,
   /**

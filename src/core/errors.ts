@@ -22,6 +22,8 @@ export type DomainErrorKind =
   | "upstream_rejected"
   | "account_blocked"
   | "channel_refused"
+  | "app_not_allowed"
+  | "unknown_app"
   | "account_not_found"
   | "account_conflict"
   | "accid_not_registered"

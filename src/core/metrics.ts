@@ -4,12 +4,16 @@
  *
  *   index1 / blob1  the event (also the sampling key)
  *   blob2, blob3    two dimensions from closed sets (below)
+ *   blob4           the NetEase app's name (NIM_APPS); absent for the app named `default`, so the
+ *                   points written before there were apps count as the default app's
  *   double1         latency in ms (0 where the event has none)
  *
  * A point never carries a uid, accid, token, email or anything a caller chose: dimensions are fixed
  * words or NetEase codes, and `dimension()` turns anything else into "other". Counting is
  * `SUM(_sample_interval)`, as Analytics Engine samples at high volume. Queries: admin/metrics-summary.ts and docs/operations.md.
  */
+
+import { DEFAULT_APP } from "./constants.ts";
 
 /** The events, and what their two dimensions are. */
 export interface MetricEvents {
@@ -43,9 +47,13 @@ export interface MetricsDataset {
 /** Writes data points to the dataset, if there is one. Never throws: a metric must not fail a request. */
 export class Metrics {
   readonly dataset: MetricsDataset | undefined;
+  /** The app's name as blob4, or nothing for the default app. */
+  readonly #app: readonly string[];
 
-  constructor(dataset: MetricsDataset | undefined) {
+  /** @param app The NetEase app the points are about: its name (an app name is a safe dimension). */
+  constructor(dataset: MetricsDataset | undefined, app: string = DEFAULT_APP) {
     this.dataset = dataset;
+    this.#app = app === DEFAULT_APP ? [] : [dimension(app)];
   }
 
   record<E extends MetricEvent>(event: E, dimensions: MetricEvents[E], latencyMs = 0): void {
@@ -53,7 +61,7 @@ export class Metrics {
     try {
       this.dataset.writeDataPoint({
         indexes: [event],
-        blobs: [event, dimension(dimensions[0]), dimension(dimensions[1])],
+        blobs: [event, dimension(dimensions[0]), dimension(dimensions[1]), ...this.#app],
         doubles: [Math.max(0, latencyMs)],
       });
     } catch {

@@ -42,6 +42,10 @@ app.use(requireConfigured());
 app.route("/v1/token", tokenRoutes);
 app.route("/v1/rtc/token", rtcTokenRoutes);
 app.route("/v1/sessions", sessionRoutes);
+// The same three for a named app (docs/apps.md); the paths above serve the home app, or the apps' rules.
+app.route("/v1/apps/:app/token", tokenRoutes);
+app.route("/v1/apps/:app/rtc/token", rtcTokenRoutes);
+app.route("/v1/apps/:app/sessions", sessionRoutes);
 app.route("/v1/nim/login-callback", loginCallbackRoutes);
 app.route("/admin/v1", adminRoutes);
 app.route("/admin", consoleRoutes);

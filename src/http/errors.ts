@@ -75,6 +75,11 @@ const DOMAIN_ANSWERS: Record<DomainErrorKind, Answer> = {
     code: "channel_refused",
     message: "This session may not get tokens for this channel.",
   },
+  app_not_allowed: {
+    code: "app_not_allowed",
+    message: "This session may not use this NetEase app.",
+  },
+  unknown_app: { code: "unknown_app", message: "This service serves no NetEase app by that name." },
   account_not_found: { code: "not_found", message: "No account is bound to this uid." },
   account_conflict: { code: "conflict", message: "The account is in a conflicting state." },
   accid_not_registered: { code: "invalid_request", message: "This accid is not registered with NetEase." },

@@ -6,7 +6,7 @@
 import type { Context, Handler } from "hono";
 import type { AccountRecord } from "../accounts/record.ts";
 import { isRevoked } from "../accounts/revocation.ts";
-import { TIMING } from "../core/constants.ts";
+import { DEFAULT_APP, TIMING } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
 import type { LogFields } from "../core/log.ts";
 import type { AppRuntime, Runtime } from "../runtime.ts";
@@ -22,6 +22,8 @@ import { sessionOf } from "./session-auth.ts";
 export interface TokenCall {
   readonly request: Request;
   readonly runtime: Runtime;
+  /** The app the path names (`/v1/apps/{app}/token`); undefined: the apps' rules choose (`apps/routing.ts`). */
+  readonly appName?: string | undefined;
   /** The access log's fields for this request; handlers add to them. */
   readonly fields: LogFields;
   /** When the request arrived (ms), for latencies in metrics. */
@@ -35,6 +37,7 @@ function tokenCall(c: Context<AppEnv>): TokenCall {
   return {
     request: c.req.raw,
     runtime: c.get("runtime"),
+    appName: c.req.param("app"),
     fields: c.get("logFields"),
     startedAt: c.get("startedAt"),
     waitUntil: (work) => c.executionCtx.waitUntil(work),
@@ -53,13 +56,17 @@ export const TOKEN_ANSWER_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The call's session (401 `missing_session` or `invalid_session` otherwise), counted against the
- * uid's token-request limit (429): what both token endpoints check first, before the body.
+ * The call's session (401 `missing_session` or `invalid_session` otherwise) and the app it uses (404
+ * `unknown_app`, 403 `app_not_allowed`), counted against the uid's token-request limit in that app
+ * (429): what both token endpoints check first, before the body.
  */
-export async function countedSession(call: TokenCall): Promise<Session> {
-  const session = await sessionOf(call.request.headers.get("Authorization"), call.runtime);
-  await countTokenRequest(call.runtime, session.uid);
-  return session;
+export async function countedSession(call: TokenCall): Promise<{ session: Session; app: AppRuntime }> {
+  const { runtime } = call;
+  const session = await sessionOf(call.request.headers.get("Authorization"), runtime);
+  const app = runtime.appFor(session, call.appName);
+  if (app.config.name !== DEFAULT_APP) call.fields.app = app.config.name;
+  await countTokenRequest(runtime, app.limitKey(session.uid));
+  return { session, app };
 }
 
 /** Who asks, as the account checks need it: the uid, and when its user signed in to the session. */

@@ -21,20 +21,15 @@ import type { Runtime } from "../runtime.ts";
 import type { AppEnv } from "./context.ts";
 import { describeError, errorResponse } from "./errors.ts";
 
-/** Counts one token request for `uid`; throws 429 `rate_limited` when the uid is over its limit. */
-export async function countTokenRequest(runtime: Runtime, uid: string): Promise<void> {
+/**
+ * Counts one token request under `key` (an app's `limitKey(uid)`); throws 429 `rate_limited` when
+ * it is over its limit.
+ */
+export async function countTokenRequest(runtime: Runtime, key: string): Promise<void> {
   const limiter = runtime.config.rateLimiters.tokenRequests;
-  if (limiter && !(await limiter.limit({ key: `uid:${uid}` })).success) {
+  if (limiter && !(await limiter.limit({ key: `uid:${key}` })).success) {
     throw new DomainError("rate_limited", { detail: "token requests per uid" });
   }
-}
-
-/** Middleware form of `countTokenRequest`, after `requireSession`. */
-export function limitTokenRequests(): MiddlewareHandler<AppEnv & { Variables: { uid: string } }> {
-  return async function limitTokenRequests(c, next) {
-    await countTokenRequest(c.get("runtime"), c.get("uid"));
-    await next();
-  };
 }
 
 /** The caller's IP as Cloudflare reports it (absent locally, where all callers share one bucket). */

@@ -17,16 +17,22 @@ export function sessionOf(authorization: string | null | undefined, runtime: Run
   return runtime.verifier.verify(jwt);
 }
 
-/** The context of routes behind `requireSession`: the uid, when its user signed in (ms) if known, its claims. */
+/** The context of routes behind `requireSession`: the uid, when its user signed in (ms) if known, its claims, its issuer. */
 export type SessionEnv = AppEnv & {
-  Variables: { uid: string; sessionSignedInAt: number | undefined; sessionClaims: Readonly<Record<string, unknown>> };
+  Variables: {
+    uid: string;
+    sessionSignedInAt: number | undefined;
+    sessionClaims: Readonly<Record<string, unknown>>;
+    sessionIssuer: string;
+  };
 };
 
-/** Verifies the bearer session and sets `c.get("uid")`, `c.get("sessionSignedInAt")` and `c.get("sessionClaims")`. */
+/** Verifies the bearer session and sets `c.get("uid")`, `c.get("sessionSignedInAt")`, `c.get("sessionClaims")` and `c.get("sessionIssuer")`. */
 export function requireSession(): MiddlewareHandler<SessionEnv> {
   return async function requireSession(c, next) {
-    const { uid, signedInAt, claims } = await sessionOf(c.req.header("Authorization"), c.get("runtime"));
+    const { uid, signedInAt, claims, issuer } = await sessionOf(c.req.header("Authorization"), c.get("runtime"));
     c.set("uid", uid);
+    c.set("sessionIssuer", issuer);
     c.set("sessionSignedInAt", signedInAt);
     c.set("sessionClaims", claims);
     await next();

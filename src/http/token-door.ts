@@ -1,5 +1,6 @@
 /**
- * The token door: the Worker's entry answers `POST /v1/token` and `POST /v1/rtc/token` here, without
+ * The token door: the Worker's entry answers `POST /v1/token` and `POST /v1/rtc/token` (and both under
+ * `/v1/apps/{app}/`) here, without
  * Hono's router, context and middleware chain, with the same handlers and the same rules.
  *
  * Why: these two endpoints are nearly all of the traffic, and a workerd CPU profile under warm load
@@ -33,6 +34,17 @@ const HANDLERS = new Map<string, TokenHandler>([
   ["/v1/rtc/token", issueRtcToken],
 ]);
 
+/** The same endpoints for a named app: `/v1/apps/{app}/token`, `/v1/apps/{app}/rtc/token` (config.ts APP_NAME). */
+const APP_PATH = /^\/v1\/apps\/([a-z0-9-]{1,32})(\/token|\/rtc\/token)$/;
+
+/** The handler for a door path and the app it names (undefined: the apps' rules choose), or undefined. */
+function doorOf(path: string): { handler: TokenHandler; appName: string | undefined } | undefined {
+  const handler = HANDLERS.get(path);
+  if (handler) return { handler, appName: undefined };
+  const named = path.startsWith("/v1/apps/") ? APP_PATH.exec(path) : null;
+  return named ? { handler: HANDLERS.get(`/v1${named[2]}`)!, appName: named[1] } : undefined;
+}
+
 /** The path of an absolute request URL, query included (no URL parsing: `https://host/path?query`). */
 function pathOf(url: string): string {
   return url.slice(url.indexOf("/", url.indexOf("//") + 2));
@@ -40,7 +52,7 @@ function pathOf(url: string): string {
 
 /** The handler the door answers `request` with: a POST to one of its paths; undefined for anything else. */
 export function tokenDoorFor(request: Request): TokenHandler | undefined {
-  return request.method === "POST" ? HANDLERS.get(pathOf(request.url)) : undefined;
+  return request.method === "POST" ? doorOf(pathOf(request.url))?.handler : undefined;
 }
 
 /**
@@ -75,10 +87,13 @@ export async function answerAtTokenDoor(
   const fields: LogFields = {};
   const runtime = runtimeFor(env);
   const origin = headers.get("Origin");
+  const path = pathOf(request.url);
   let answer: Response;
   try {
     if (runtime instanceof ConfigError) throw runtime;
-    const body = await handler({ request, runtime, fields, startedAt, waitUntil: (work) => ctx.waitUntil(work) });
+    const appName = HANDLERS.has(path) ? undefined : doorOf(path)?.appName;
+    const waitUntil = (work: Promise<unknown>) => ctx.waitUntil(work);
+    const body = await handler({ request, runtime, appName, fields, startedAt, waitUntil });
     // All headers at once: each later `headers.set` would be another call into the runtime.
     const answerHeaders = Object.assign(
       frameHeaders(requestId, origin, allowedOriginsOf(runtime)),
@@ -89,7 +104,6 @@ export async function answerAtTokenDoor(
     answer = await refusal(error, request, runtime, fields);
     finishAnswer(answer.headers, requestId, origin, allowedOriginsOf(runtime));
   }
-  const path = pathOf(request.url);
   logAnswer({ requestId, method: "POST", route: path, path, startedAt, fields }, answer.status);
   return answer;
 }

@@ -14,6 +14,7 @@
 
 import { LIMITS, TIMING } from "../core/constants.ts";
 import { DomainError, isFetchTimeout, type UpstreamFailure } from "../core/errors.ts";
+import { type Secret, secretValue } from "../core/secret.ts";
 import { sha1Hex, toHex } from "./digest.ts";
 
 /** NetEase's result codes that this client distinguishes (the same on v1 and v2). */
@@ -52,7 +53,8 @@ export interface NimTransportOptions {
   /** Bases to call, primary first, then backups (e.g. NetEase's region list). */
   apiBases: readonly string[];
   appKey: string;
-  appSecret: string;
+  /** The app secret: its value, or a Secret read when a call is signed (a Secrets Store binding may change). */
+  appSecret: string | Secret;
   /** Per attempt. */
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -155,7 +157,7 @@ export class NimTransport {
   async #attempt(base: string, call: NimCall, traceId: string): Promise<NimAnswer> {
     const { appKey, appSecret, timeoutMs } = this.#options;
     const headers: Record<string, string> = {
-      ...(await serverApiHeaders(appKey, appSecret, this.#options.now())),
+      ...(await serverApiHeaders(appKey, await secretValue(appSecret), this.#options.now())),
       [call.traceHeader]: traceId,
     };
     let body: string | undefined;

@@ -76,6 +76,8 @@ export interface Session {
   signedInAt: number | undefined;
   /** Every verified claim (the RTC channel policy reads its claim from here). */
   claims: Readonly<Record<string, unknown>>;
+  /** The name of the issuer that verified it (`firebase`, a SESSION_ISSUERS entry's name): an app may be matched on it. */
+  issuer: string;
 }
 
 /** One issuer's key source, as /readyz checks it. */
@@ -237,7 +239,7 @@ export class SessionVerifier {
     if (signIn.at !== undefined && signIn.at > Date.now() + TIMING.jwtClockToleranceSeconds * 1000) {
       throw refusedBy(issuer, `${signInLabel(issuer.rule.signIn)} is in the future`);
     }
-    return { uid, signedInAt: signIn.at, claims };
+    return { uid, signedInAt: signIn.at, claims, issuer: issuer.rule.name };
   }
 
   /** The issuer a token names (read before verifying, only to pick the rules it is verified by). */

@@ -122,4 +122,57 @@ describe("deploy preflight", () => {
     expect(withId.status).toBe(0);
     expect(withId.output).not.toContain("has no id");
   });
+
+  describe("with NIM_APPS", () => {
+    const apps = (list: unknown[]) => `NIM_APPS = '${JSON.stringify(list)}'\n`;
+    const cn = { name: "cn", appKey: "abc123", secret: "NIM_APP_SECRET_CN" };
+    const sg = { name: "sg", appKey: "def456", region: "sg", secret: "NIM_APP_SECRET_SG" };
+
+    it("accepts the apps and names each app's secret binding to check, and needs no NIM_APP_KEY", () => {
+      const { status, output } = preflight(`[vars]\n${apps([cn, sg])}${KV}`);
+      expect(output).toContain("preflight ok");
+      expect(output).toContain("must list NIM_APP_SECRET_CN, NIM_APP_SECRET_SG, ACCID_SECRET");
+      expect(status).toBe(0);
+    });
+
+    it("refuses an entry the Worker would refuse, naming the entry and field", () => {
+      const { status, output } = preflight(
+        `[vars]\n${apps([cn, { ...sg, appKey: "not a key", createRate: -1 }])}${KV}`,
+      );
+      expect(status).toBe(1);
+      expect(output).toContain("NIM_APPS[sg].appKey: letters and digits");
+      expect(output).toContain("NIM_APPS[sg].createRate");
+    });
+
+    it("refuses the one-app settings beside it, and a secret kept under [vars]", () => {
+      const beside = preflight(`[vars]\nNIM_APP_KEY = "abc123"\nNIM_REGION = "cn"\n${apps([cn])}${KV}`);
+      expect(beside.status).toBe(1);
+      expect(beside.output).toContain("NIM_APP_KEY: leave unset with NIM_APPS");
+      expect(beside.output).toContain("NIM_REGION: leave unset with NIM_APPS");
+      const plain = preflight(`[vars]\nNIM_APP_SECRET_CN = "oops"\n${apps([cn])}${KV}`);
+      expect(plain.status).toBe(1);
+      expect(plain.output).toContain("NIM_APPS names NIM_APP_SECRET_CN as a secret, but it is under [vars]");
+    });
+
+    it("takes a Secrets Store binding the Wrangler file declares as the secret, and does not ask for it in `secret list`", () => {
+      const store = '[[secrets_store_secrets]]\nbinding = "NIM_APP_SECRET_SG"\nstore_id = "abc"\nsecret_name = "sg"\n';
+      const { status, output } = preflight(`[vars]\n${apps([cn, sg])}${KV}${store}`);
+      expect(status).toBe(0);
+      expect(output).toContain("must list NIM_APP_SECRET_CN, ACCID_SECRET");
+    });
+
+    it("needs the pacer only when some app paces", () => {
+      const withoutPacer = `[[kv_namespaces]]\nbinding = "ACCOUNTS"\n${OBJECTS.replace(PACER, "")}`;
+      const paced = preflight(`[vars]\n${apps([{ ...cn, createRate: 0 }, sg])}${withoutPacer}`);
+      expect(paced.status).toBe(1);
+      expect(paced.output).toContain("No Durable Object binding NIM_CREATE_PACER");
+      const unpaced = preflight(
+        `[vars]\n${apps([
+          { ...cn, createRate: 0 },
+          { ...sg, createRate: 0 },
+        ])}${withoutPacer}`,
+      );
+      expect(unpaced.status).toBe(0);
+    });
+  });
 });

@@ -65,7 +65,6 @@ describe("GET /openapi.json", () => {
   it("documents only routes the Worker has, and the Worker routes each of them", async () => {
     const doc = buildOpenApiDocument({ min: 60, max: 3600, default: 600 }) as Doc;
     const methods = ["get", "put", "post"];
-    const session = `Bearer ${await hsJwt(uniqueUid())}`;
     const admin = `Bearer ${env.ADMIN_TOKEN}`;
     let operations = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
@@ -75,16 +74,20 @@ describe("GET /openapi.json", () => {
         const body = method === "get" ? undefined : "{}";
         const headers: Record<string, string> = path.includes("login-callback")
           ? callbackHeaders("{}", { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! }, Date.now())
-          : { Authorization: path.startsWith("/admin/") ? admin : session };
+          : // A session of its own each: one that signed out everywhere gets no more tokens.
+            { Authorization: path.startsWith("/admin/") ? admin : `Bearer ${await hsJwt(uniqueUid())}` };
         if (body) headers["Content-Type"] = "application/json";
-        const response = await call(path.replace("{uid}", "someone"), { method: method.toUpperCase(), headers, body });
+        const concrete = path.replace("{uid}", "someone").replace("{app}", "default");
+        const response = await call(concrete, { method: method.toUpperCase(), headers, body });
         expect(response.status, `${method} ${path}`).not.toBe(405);
         expect(response.status, `${method} ${path}`).not.toBe(401);
         // A 404 is fine when it is about the account ("No account is bound…"), not about the route.
         expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint;");
       }
     }
-    expect(operations).toBe(20);
+    // 21 operations, and the 12 of them about one app's tokens or accounts again under /v1/apps/{app}/
+    // and /admin/v1/apps/{app}/.
+    expect(operations).toBe(33);
     // The same check would catch a route that is not there:
     const missing = await call("/admin/v1/accounts/someone/delete", {
       method: "POST",

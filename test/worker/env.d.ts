@@ -13,6 +13,8 @@ declare global {
       OIDC_ISSUER: string;
       /** Test-only: private RS256 JWK (JSON) of the Cloudflare Access stand-in, kid "access-1". */
       ACCESS_PRIVATE_JWK: string;
+      /** Test-only: the sg app's secret in the worker-apps project, a Secrets Store binding (test/apps/setup.ts). */
+      NIM_APP_SECRET_SG: SecretsStoreSecret;
     }
   }
 }

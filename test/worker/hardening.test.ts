@@ -127,6 +127,19 @@ describe("abuse limits", { timeout: 60_000 }, () => {
         "/admin/v1/accounts/:uid/unblock",
         "/admin/v1/accounts/:uid/rotate",
         "/admin/v1/accounts/:uid/revoke",
+        "/admin/v1/apps",
+        // The same routes for a named app (NIM_APPS).
+        "/v1/apps/:app/token",
+        "/v1/apps/:app/rtc/token",
+        "/v1/apps/:app/sessions/revoke",
+        "/admin/v1/apps/:app/accounts/import",
+        "/admin/v1/apps/:app/accounts",
+        "/admin/v1/apps/:app/accounts/:uid/history",
+        "/admin/v1/apps/:app/accounts/:uid",
+        "/admin/v1/apps/:app/accounts/:uid/block",
+        "/admin/v1/apps/:app/accounts/:uid/unblock",
+        "/admin/v1/apps/:app/accounts/:uid/rotate",
+        "/admin/v1/apps/:app/accounts/:uid/revoke",
       ].sort(),
     );
     expect(new Set(asked)).toEqual(new Set(["ip:203.0.113.250"]));

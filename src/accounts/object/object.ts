@@ -57,11 +57,10 @@ function dependenciesFor(env: Env, app: string): Dependencies | ConfigError {
   if (!apps) {
     try {
       const config = parseAccountsConfig(env);
-      const metrics = new Metrics(config.metrics);
       apps = new Map(
         [...config.apps].map(([name, settings]) => {
           const store = new AccountStore(config.accounts, name);
-          const nim = nimServerApi(settings, metrics);
+          const nim = nimServerApi(settings, new Metrics(config.metrics, name));
           return [name, { store, changes: new AccountChanges(store, nim, importDerivationKey(settings.accidSecret)) }];
         }),
       );

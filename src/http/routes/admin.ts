@@ -34,9 +34,10 @@ import {
   uidSchema,
 } from "../../contract/requests.ts";
 import type { AdminAccount } from "../../contract/responses.ts";
-import { LIMITS } from "../../core/constants.ts";
+import { DEFAULT_APP, LIMITS } from "../../core/constants.ts";
 import { DomainError } from "../../core/errors.ts";
 import { readinessOf } from "../../readiness.ts";
+import type { AppRuntime } from "../../runtime.ts";
 import { KeysUnavailable } from "../../session/jwks.ts";
 import type { AppEnv } from "../context.ts";
 import { errors } from "../errors.ts";
@@ -112,9 +113,23 @@ adminRoutes.use(async function adminAuth(c, next) {
   return check(c, next);
 });
 
+/**
+ * The operator routes over one app's accounts, mounted twice: at `/admin/v1/…` for the home app, and
+ * at `/admin/v1/apps/{app}/…` for any app (404 `unknown_app` for a name the deployment does not serve).
+ */
+const accountRoutes = new Hono<AppEnv>();
+
+/** The app a request is about: the one its path names, or the home app. */
+function appOf(c: Context<AppEnv>): AppRuntime {
+  const name = c.req.param("app");
+  const runtime = c.get("runtime");
+  const app = name === undefined ? runtime.app() : runtime.namedApp(name);
+  if (app.config.name !== DEFAULT_APP) addLogFields(c, { app: app.config.name });
+  return app;
+}
+
 function admin(c: Context<AppEnv>): AccountAdmin {
-  const { metrics } = c.get("runtime");
-  const { accountObjects, store, nim } = c.get("runtime").app();
+  const { accountObjects, store, nim, metrics } = appOf(c);
   return new AccountAdmin(accountObjects, store, nim, c.get("requestId"), c.get("operator"), metrics);
 }
 
@@ -157,7 +172,7 @@ function operationHeaders(replayed: boolean): Record<string, string> {
   return replayed ? { ...noStore, "Idempotent-Replayed": "true" } : noStore;
 }
 
-adminRoutes.post("/accounts/import", async (c) => {
+accountRoutes.post("/accounts/import", async (c) => {
   const text = await readBodyText(c.req.raw, LIMITS.maxImportBodyBytes);
   requireMediaType(c.req.raw, ["application/json", "application/x-ndjson"]);
   const rows = parseImportBody(text, mediaType(c.req.raw));
@@ -196,59 +211,79 @@ adminRoutes.get("/metrics", async (c) => {
  * answers its committed record as `GET /accounts/{uid}` does. A mapping written in the last minute
  * at another location may not be seen yet (KV), so a miss says "not found", not "never existed".
  */
-adminRoutes.get("/accounts", async (c) => {
+accountRoutes.get("/accounts", async (c) => {
   const { accid, rtcUid } = query(c, lookupQuerySchema());
-  const { store } = c.get("runtime").app();
+  const { store } = appOf(c);
   const uid = accid !== undefined ? await store.uidForAccid(accid) : await store.uidForRtcUid(rtcUid!);
   if (uid === null) throw new DomainError("account_not_found", { detail: "no uid maps to it" });
   return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
 });
 
 /** The uid's audit trail, newest first: `limit` entries (default 20) older than the entry `before`. */
-adminRoutes.get("/accounts/:uid/history", async (c) => {
+accountRoutes.get("/accounts/:uid/history", async (c) => {
   const uid = uidParam(c);
   const { limit, before } = query(c, historyQuerySchema());
-  const page: HistoryPage = await c.get("runtime").app().accountObjects.history(uid, limit, before);
+  const page: HistoryPage = await appOf(c).accountObjects.history(uid, limit, before);
   return c.json({ uid, ...page }, 200, noStore);
 });
 
-adminRoutes.get("/accounts/:uid", async (c) => {
+accountRoutes.get("/accounts/:uid", async (c) => {
   const uid = uidParam(c);
   return c.json(view(uid, await admin(c).get(uid)), 200, noStore);
 });
 
-adminRoutes.put("/accounts/:uid", jsonBody(bindRequestSchema), async (c) => {
+accountRoutes.put("/accounts/:uid", jsonBody(bindRequestSchema), async (c) => {
   const uid = uidParam(c);
   const { value, replayed } = await admin(c).bind(uid, c.req.valid("json").accid);
   const { record, outcome } = value;
   return c.json({ ...view(uid, record), outcome }, outcome === "bound" ? 201 : 200, operationHeaders(replayed));
 });
 
-adminRoutes.post("/accounts/:uid/block", jsonBody(blockRequestSchema), async (c) => {
+accountRoutes.post("/accounts/:uid/block", jsonBody(blockRequestSchema), async (c) => {
   const uid = uidParam(c);
   const { kick = true } = c.req.valid("json");
   const { value, replayed } = await admin(c).block(uid, kick);
   return c.json(view(uid, value), 200, operationHeaders(replayed));
 });
 
-adminRoutes.post("/accounts/:uid/unblock", jsonBody(emptyRequestSchema), async (c) => {
+accountRoutes.post("/accounts/:uid/unblock", jsonBody(emptyRequestSchema), async (c) => {
   const uid = uidParam(c);
   const { value, replayed } = await admin(c).unblock(uid);
   return c.json(view(uid, value), 200, operationHeaders(replayed));
 });
 
-adminRoutes.post("/accounts/:uid/rotate", jsonBody(emptyRequestSchema), async (c) => {
+accountRoutes.post("/accounts/:uid/rotate", jsonBody(emptyRequestSchema), async (c) => {
   const uid = uidParam(c);
   const { value, replayed } = await admin(c).rotate(uid);
   return c.json({ ...view(uid, value.record), previousAccid: value.previousAccid }, 200, operationHeaders(replayed));
 });
 
-adminRoutes.post("/accounts/:uid/revoke", jsonBody(revokeRequestSchema), async (c) => {
+accountRoutes.post("/accounts/:uid/revoke", jsonBody(revokeRequestSchema), async (c) => {
   const uid = uidParam(c);
   const { kick = true } = c.req.valid("json");
   const { value, replayed } = await admin(c).revoke(uid, kick);
   return c.json({ ...view(uid, value.record), kick: value.kick }, 200, operationHeaders(replayed));
 });
+
+/**
+ * The NetEase apps this deployment serves, in order, for the console's app switcher: each one's name,
+ * app key (public: every client has it) and server API version, and which one the paths without an
+ * app name serve.
+ */
+adminRoutes.get("/apps", (c) => {
+  const runtime = c.get("runtime");
+  const home = runtime.app();
+  const apps = runtime.apps.map(({ config }) => ({
+    name: config.name,
+    appKey: config.appKey,
+    apiVersion: config.apiVersion,
+    home: config.name === home.config.name,
+  }));
+  return c.json({ apps }, 200, noStore);
+});
+
+adminRoutes.route("/", accountRoutes);
+adminRoutes.route("/apps/:app", accountRoutes);
 
 /**
  * Rows from a JSON array or NDJSON, each with the number it is reported under: its place in the

@@ -16,7 +16,7 @@ readyRoutes.get("/", async (c) => {
   // /healthz names the settings at fault.
   if (c.get("configError")) return c.json({ status: "not_ready", failed: ["config"] }, 503, headers);
   const { status, failed } = await readinessOf(c.get("runtime"));
-  // The kinds of check that failed: not the issuers' names, nor what a fetch or NetEase answered.
-  const kinds = [...new Set(failed.map((name) => (name.startsWith("keys:") ? "keys" : name)))];
+  // The kinds of check that failed: not the issuers' or apps' names, nor what a fetch or NetEase answered.
+  const kinds = [...new Set(failed.map((name) => name.replace(/:.*$/, "")))];
   return c.json({ status, failed: kinds }, failed.length ? 503 : 200, headers);
 });

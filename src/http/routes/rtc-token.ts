@@ -24,9 +24,8 @@ import { parseJsonBody } from "../json-body.ts";
 
 /** Issues a NERTC token (and permission key) for the call's session user in the channel it names. */
 export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> {
-  const { request, runtime, fields } = call;
-  const session = await countedSession(call);
-  const app = runtime.app();
+  const { request, fields } = call;
+  const { session, app } = await countedSession(call);
   const { config, lookup } = app;
   const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, app.rtcTokenRequestSchema);
   const grant = decideChannel(config.channelPolicy, session.uid, channelName, session.claims);
@@ -34,11 +33,12 @@ export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> 
   const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(app, session, call));
   fields.rtcUid = rtcUid;
   fields.ttl = ttl;
-  const { appKey, appSecret, rtcPermSecret } = config;
+  const { appKey } = config;
+  const appSecret = await config.appSecret.read();
   const curTime = Date.now();
   const { token } = await signRtcToken({ appKey, uid: rtcUid, channelName, curTime, ttl, appSecret });
   let body: RtcTokenResponse = { uid: rtcUid, channelName, token, appKey, ...issuedTimes(curTime, ttl) };
-  if (rtcPermSecret !== undefined) {
+  if (config.rtcPermSecret !== undefined) {
     const { privilege, keyTtl } = grant;
     // The key counts in whole seconds; its expiry is stated from the second it was signed in.
     const keyTime = Math.floor(curTime / 1000);
@@ -49,13 +49,13 @@ export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> 
       curTime: keyTime,
       ttl: keyTtl,
       privilege,
-      permSecret: rtcPermSecret,
+      permSecret: await config.rtcPermSecret.read(),
     });
     fields.privilege = privilege;
     fields.keyTtl = keyTtl;
     body = { ...body, permKey, privilege, permKeyTtl: keyTtl, permKeyExpiresAt: (keyTime + keyTtl) * 1000 };
   }
-  runtime.metrics.record("token_issued", ["rtc", ""], Date.now() - call.startedAt);
+  app.metrics.record("token_issued", ["rtc", ""], Date.now() - call.startedAt);
   return body;
 }
 

@@ -13,22 +13,36 @@
  * (docs/security.md states the worst case).
  */
 
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { emptyRequestSchema } from "../../contract/requests.ts";
 import type { SessionRevokeResponse } from "../../contract/responses.ts";
+import { DEFAULT_APP } from "../../core/constants.ts";
 import { logLine } from "../../core/log.ts";
+import type { AppRuntime } from "../../runtime.ts";
 import type { AppEnv } from "../context.ts";
 import { addLogFields } from "../frame.ts";
 import { sessionAccount } from "../issuing.ts";
 import { jsonBody } from "../json-body.ts";
-import { limitTokenRequests } from "../limits.ts";
-import { requireSession } from "../session-auth.ts";
+import { countTokenRequest } from "../limits.ts";
+import { requireSession, type SessionEnv } from "../session-auth.ts";
 
-/** Routes under /v1/sessions. */
+/** Routes under /v1/sessions (and /v1/apps/{app}/sessions). */
 export const sessionRoutes = new Hono<AppEnv>();
 
-sessionRoutes.post("/revoke", requireSession(), limitTokenRequests(), jsonBody(emptyRequestSchema), async (c) => {
-  const app = c.get("runtime").app();
+/** The app the session uses (the one the path names, or by the apps' rules), counted as the token paths count. */
+function sessionApp(): MiddlewareHandler<SessionEnv & { Variables: { app: AppRuntime } }> {
+  return async function sessionApp(c, next) {
+    const runtime = c.get("runtime");
+    const app = runtime.appFor({ issuer: c.get("sessionIssuer"), claims: c.get("sessionClaims") }, c.req.param("app"));
+    if (app.config.name !== DEFAULT_APP) addLogFields(c, { app: app.config.name });
+    await countTokenRequest(runtime, app.limitKey(c.get("uid")));
+    c.set("app", app);
+    await next();
+  };
+}
+
+sessionRoutes.post("/revoke", requireSession(), sessionApp(), jsonBody(emptyRequestSchema), async (c) => {
+  const app = c.get("app");
   const uid = c.get("uid");
   // Provisions a uid seen for the first time, as the token path would: its IM account then exists
   // for the kick, and the revocation has a record to live in.

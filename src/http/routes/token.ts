@@ -18,19 +18,19 @@ import { parseJsonBody } from "../json-body.ts";
 
 /** Issues an IM dynamic token for the call's session user: session, per-uid limit, body, account, token. */
 export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
-  const { request, runtime, fields } = call;
-  const session = await countedSession(call);
-  const app = runtime.app();
+  const { request, fields } = call;
+  const { session, app } = await countedSession(call);
   const { config } = app;
   const ttl = (await parseJsonBody(request, app.tokenRequestSchema)).ttl ?? config.ttl.default;
   const { accid } = await activeAccount(app, session, call);
   fields.accid = accid;
   fields.ttl = ttl;
-  const { appKey, appSecret } = config;
+  const { appKey } = config;
+  const appSecret = await config.appSecret.read();
   const curTime = Date.now();
   const { token } = await signDynamicToken({ appKey, accid, curTime, ttl, appSecret });
   const body: TokenResponse = { accid, token, appKey, ...issuedTimes(curTime, ttl) };
-  runtime.metrics.record("token_issued", ["im", ""], Date.now() - call.startedAt);
+  app.metrics.record("token_issued", ["im", ""], Date.now() - call.startedAt);
   return body;
 }
 

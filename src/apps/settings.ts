@@ -1,0 +1,497 @@
+/**
+ * A NetEase app's settings: the one-app settings (NIM_APP_KEY, NIM_APP_SECRET, TOKEN_TTL_*, RTC_*),
+ * or each entry of NIM_APPS under its own names, checked by the same rules and reported as
+ * `NIM_APPS[<app>].<field>`. Secrets are named, not held: an entry gives the name of its secret's
+ * binding, a Worker secret or a Secrets Store binding (`core/secret.ts`).
+ *
+ * Free of the Workers types, so that the deploy preflight (a Node script) checks NIM_APPS with these
+ * very rules.
+ */
+
+import * as v from "valibot";
+import {
+  DEFAULT_CREATE_RATE,
+  DEFAULT_TTLS,
+  LIMITS,
+  NIM,
+  type NimApiVersion,
+  RTC_PRIVILEGES,
+} from "../core/constants.ts";
+import type { Problems } from "../core/problems.ts";
+import { isStoredSecret, Secret } from "../core/secret.ts";
+import { byteLength, isFetchableUrl, present } from "../core/setting-values.ts";
+import {
+  CHANNEL_GRANTS_RULE,
+  type ChannelGrant,
+  type ChannelPolicy,
+  OPEN_POLICY,
+  parseChannelRules,
+} from "../rtc/channel-policy.ts";
+import type { SessionConfig } from "../session/settings.ts";
+
+/** The one-app settings' names, and the deployment-wide ones an app needs. */
+const APP_SETTING_NAMES = [
+  "NIM_APPS",
+  "NIM_APP_KEY",
+  "NIM_REGION",
+  "NIM_API_BASE",
+  "NIM_API_VERSION",
+  "NIM_CREATE_RATE",
+  "NIM_APP_SECRET_PREVIOUS_UNTIL",
+  "ACCID_SECRET",
+  "TOKEN_TTL_DEFAULT",
+  "TOKEN_TTL_MIN",
+  "TOKEN_TTL_MAX",
+  "RTC_TOKEN_TTL_DEFAULT",
+  "RTC_TOKEN_TTL_MIN",
+  "RTC_TOKEN_TTL_MAX",
+  "RTC_CHANNEL_POLICY",
+  "RTC_POLICY_CLAIM",
+  "RTC_PERM_KEY_TTL",
+] as const;
+
+/** The settings an app is parsed from, by their one-app names (config.ts checks that the Env has them). */
+export type AppSettings = Partial<Record<(typeof APP_SETTING_NAMES)[number], string>> & {
+  /** The creation pacers' binding: only whether it is there matters here. */
+  NIM_CREATE_PACER?: unknown;
+};
+
+/**
+ * What the account path needs of one NetEase app: its credentials, its server API, how its accids
+ * are derived and how fast its first-time accounts may be created. The account objects parse only this.
+ */
+export interface NimAppConfig {
+  /** This deployment's name for the app (`DEFAULT_APP` for the first); it keys the app's accounts. */
+  name: string;
+  appKey: string;
+  /** Signs tokens and server API calls: a Worker secret or a Secrets Store binding (`core/secret.ts`). */
+  appSecret: Secret;
+  /** Also accepted on login-callback signatures during an app-secret rotation. */
+  previousAppSecret: Secret | undefined;
+  /**
+   * Until when (Unix ms) a dynamic token signed with `previousAppSecret` is valid at the login
+   * callback; 0 when never. A secret is rotated because it may have leaked: whoever holds it can
+   * mint a token for any accid, so tokens under it are accepted only while the ones issued before
+   * the rotation can still be alive, never for as long as the secret stays set.
+   */
+  previousAppSecretTokensUntil: number;
+  /** Server API bases without a trailing slash, primary first, then backups. */
+  apiBases: readonly string[];
+  /** Which of NetEase's server APIs to speak (both on the same bases). */
+  apiVersion: NimApiVersion;
+  accidSecret: string;
+  /** First-time creations a second (NetEase caps each app); 0 when not paced. */
+  createRate: number;
+}
+
+/** Everything that belongs to one NetEase app: its account path's settings and its token policies. */
+export interface AppConfig extends NimAppConfig {
+  ttl: { default: number; min: number; max: number };
+  /** The same for NERTC tokens (at most 86399, NERTC's limit). */
+  rtcTtl: { default: number; min: number; max: number };
+  /** NERTC's permSecret, or undefined when no permission keys are issued. */
+  rtcPermSecret: Secret | undefined;
+  /** Which channels a session may get RTC tokens for, with which privileges. */
+  channelPolicy: ChannelPolicy;
+  /** Which sessions may use the app; undefined: any verified session (`apps/routing.ts`). */
+  match: AppMatch | undefined;
+}
+
+/**
+ * A rule on the verified session that an app's users meet: the issuer that verified it (its name:
+ * a preset's, or a SESSION_ISSUERS entry's), a claim with a given string value, or both.
+ */
+export interface AppMatch {
+  issuer?: string;
+  claim?: { name: string; value: string };
+}
+
+/**
+ * NetEase's server API domains per region, primary first, as its own server SDKs ship them. The
+ * client fails over to the next one (see nim/transport.ts).
+ */
+const NIM_REGIONS = {
+  cn: ["https://api-cn.yunxinapi.com/nimserver", "https://api-cn-bak.yunxinapi.com/nimserver"],
+  sg: ["https://api-sg.yunxinapi.com/nimserver", "https://api-sg-bak.yunxinapi.com/nimserver"],
+} as const;
+/** An ISO 8601 instant with an explicit zone; Date.parse alone also takes local-time forms. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Reads the secret a setting names, and notes it as missing when `required` and absent. One app's
+ * settings read `NIM_APP_SECRET` itself; a NIM_APPS entry reads the binding its field names.
+ */
+export type SecretReader = (setting: AppSecretSetting, required: boolean) => Secret | undefined;
+type AppSecretSetting = "NIM_APP_SECRET" | "NIM_APP_SECRET_PREVIOUS" | "NERTC_PERM_SECRET";
+
+/** The secret in binding `name` of `env`: a Worker secret (a non-empty string) or a Secrets Store binding. */
+function secretIn(bindings: object, name: string): Secret | undefined {
+  const binding: unknown = (bindings as Record<string, unknown>)[name];
+  if (typeof binding === "string") return binding === "" ? undefined : new Secret(name, binding);
+  return isStoredSecret(binding) ? new Secret(name, binding) : undefined;
+}
+
+/** The one-app settings' secrets: NIM_APP_SECRET, NIM_APP_SECRET_PREVIOUS and NERTC_PERM_SECRET themselves. */
+export function oneAppSecrets(env: object, problems: Problems): SecretReader {
+  return (setting, required) => {
+    const secret = secretIn(env, setting);
+    if (!secret && required) problems.missing(setting);
+    return secret;
+  };
+}
+
+/** An app's account-path settings (NIM_*, ACCID_SECRET), from the AppSettings or an entry's settings. */
+export function parseNimApp(
+  env: AppSettings,
+  name: string,
+  now: number,
+  problems: Problems,
+  secrets: SecretReader,
+): NimAppConfig {
+  const { need, bad } = problems;
+  const appKey = need("NIM_APP_KEY", env.NIM_APP_KEY);
+  if (appKey && !/^[A-Za-z0-9]{1,64}$/.test(appKey)) bad("NIM_APP_KEY", "letters and digits, at most 64");
+  // Secrets are used verbatim (no trim): a stray space is part of the key NetEase knows.
+  const appSecret = secrets("NIM_APP_SECRET", true) ?? Secret.of("", "NIM_APP_SECRET");
+
+  const region = present(env.NIM_REGION) ?? "cn";
+  const regionBases = NIM_REGIONS[region as keyof typeof NIM_REGIONS];
+  if (!regionBases) bad("NIM_REGION", `one of ${Object.keys(NIM_REGIONS).join(", ")}`);
+  const override = present(env.NIM_API_BASE);
+  const apiBases = override
+    ? override
+        .split(",")
+        .map((base) => base.trim().replace(/\/+$/, ""))
+        .filter(Boolean)
+    : [...(regionBases ?? [])];
+  if (apiBases.length === 0 || !apiBases.every(isFetchableUrl)) {
+    bad("NIM_API_BASE", "comma-separated https URLs, primary first (http only for loopback)");
+  }
+
+  // v1 stays the default until v2 has run against the real service somewhere (it has only run
+  // against the emulator and NetEase's published SDK code).
+  const apiVersion = (present(env.NIM_API_VERSION) ?? "v1") as NimApiVersion;
+  if (!NIM.apiVersions.includes(apiVersion)) bad("NIM_API_VERSION", `one of ${NIM.apiVersions.join(", ")}`);
+
+  const accidSecret = env.ACCID_SECRET ?? "";
+  if (!accidSecret) problems.missing("ACCID_SECRET");
+  else if (byteLength(accidSecret) < LIMITS.minSecretBytes)
+    bad("ACCID_SECRET", `at least ${LIMITS.minSecretBytes} bytes`);
+
+  const previousAppSecret = secrets("NIM_APP_SECRET_PREVIOUS", false);
+  const previousUntilText = present(env.NIM_APP_SECRET_PREVIOUS_UNTIL);
+  let previousAppSecretTokensUntil = 0;
+  if (previousUntilText !== undefined) {
+    const until = ISO_INSTANT.test(previousUntilText) ? Date.parse(previousUntilText) : NaN;
+    if (!previousAppSecret) bad("NIM_APP_SECRET_PREVIOUS_UNTIL", "only with NIM_APP_SECRET_PREVIOUS");
+    else if (!Number.isFinite(until) || until > now + LIMITS.maxPreviousSecretTokenMs) {
+      bad(
+        "NIM_APP_SECRET_PREVIOUS_UNTIL",
+        "an ISO 8601 time with a zone (like 2026-01-31T12:00:00Z), at most 24 hours from now",
+      );
+    } else previousAppSecretTokensUntil = until;
+  }
+
+  const createRateText = present(env.NIM_CREATE_RATE);
+  const createRate =
+    createRateText === undefined
+      ? DEFAULT_CREATE_RATE
+      : /^\d{1,5}$/.test(createRateText)
+        ? Number(createRateText)
+        : NaN;
+  if (!(createRate >= 0 && createRate <= LIMITS.maxCreateRate)) {
+    bad("NIM_CREATE_RATE", `whole creations a second from 0 (no pacing) to ${LIMITS.maxCreateRate}`);
+  } else if (createRate > 0 && !env.NIM_CREATE_PACER) {
+    problems.missing("NIM_CREATE_PACER");
+  }
+
+  return {
+    name,
+    appKey,
+    appSecret,
+    previousAppSecret,
+    previousAppSecretTokensUntil,
+    apiBases,
+    apiVersion,
+    accidSecret,
+    createRate: Math.max(createRate, 0),
+  };
+}
+
+/** An app's token policies: IM and NERTC lifetimes, the permission-key secret and the channel policy. */
+export function parseTokenPolicy(
+  env: AppSettings,
+  problems: Problems,
+  secrets: SecretReader,
+): Pick<AppConfig, "ttl" | "rtcTtl" | "rtcPermSecret" | "channelPolicy"> {
+  const { bad } = problems;
+  const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, DEFAULT_TTLS.im, bad);
+  const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, DEFAULT_TTLS.min, bad);
+  const ttlMax = parseSeconds("TOKEN_TTL_MAX", env.TOKEN_TTL_MAX, DEFAULT_TTLS.imMax, bad);
+  if (!(ttlMin <= ttlDefault && ttlDefault <= ttlMax)) {
+    bad("TOKEN_TTL_DEFAULT", "TOKEN_TTL_MIN <= TOKEN_TTL_DEFAULT <= TOKEN_TTL_MAX");
+  }
+  const rtcDefault = parseSeconds("RTC_TOKEN_TTL_DEFAULT", env.RTC_TOKEN_TTL_DEFAULT, DEFAULT_TTLS.rtc, bad);
+  const rtcMin = parseSeconds("RTC_TOKEN_TTL_MIN", env.RTC_TOKEN_TTL_MIN, DEFAULT_TTLS.min, bad);
+  const rtcMax = parseSeconds("RTC_TOKEN_TTL_MAX", env.RTC_TOKEN_TTL_MAX, LIMITS.maxRtcTtlSeconds, bad);
+  if (rtcMax > LIMITS.maxRtcTtlSeconds) bad("RTC_TOKEN_TTL_MAX", `at most ${LIMITS.maxRtcTtlSeconds} (NERTC's limit)`);
+  if (!(rtcMin <= rtcDefault && rtcDefault <= rtcMax)) {
+    bad("RTC_TOKEN_TTL_DEFAULT", "RTC_TOKEN_TTL_MIN <= RTC_TOKEN_TTL_DEFAULT <= RTC_TOKEN_TTL_MAX");
+  }
+  const rtcPermSecret = secrets("NERTC_PERM_SECRET", false);
+  return {
+    ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
+    rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
+    rtcPermSecret,
+    channelPolicy: parseChannelPolicy(env, rtcPermSecret !== undefined, bad),
+  };
+}
+
+/** The one-app settings an entry of NIM_APPS replaces; set beside NIM_APPS they are refused, not ignored. */
+const ONE_APP_SETTINGS = [
+  "NIM_APP_KEY",
+  "NIM_REGION",
+  "NIM_API_BASE",
+  "NIM_API_VERSION",
+  "NIM_CREATE_RATE",
+  "NIM_APP_SECRET_PREVIOUS_UNTIL",
+  "TOKEN_TTL_DEFAULT",
+  "TOKEN_TTL_MIN",
+  "TOKEN_TTL_MAX",
+  "RTC_TOKEN_TTL_DEFAULT",
+  "RTC_TOKEN_TTL_MIN",
+  "RTC_TOKEN_TTL_MAX",
+  "RTC_CHANNEL_POLICY",
+  "RTC_POLICY_CLAIM",
+  "RTC_PERM_KEY_TTL",
+] as const satisfies readonly (keyof AppSettings)[];
+
+/** An entry's field for each one-app setting (and secret) it stands in for, as problems name it. */
+const ENTRY_FIELDS: Readonly<Record<string, string>> = {
+  NIM_APP_KEY: "appKey",
+  NIM_APP_SECRET: "secret",
+  NIM_APP_SECRET_PREVIOUS: "previousSecret",
+  NIM_APP_SECRET_PREVIOUS_UNTIL: "previousSecretUntil",
+  NIM_REGION: "region",
+  NIM_API_BASE: "apiBase",
+  NIM_API_VERSION: "apiVersion",
+  NIM_CREATE_RATE: "createRate",
+  TOKEN_TTL_DEFAULT: "tokenTtl.default",
+  TOKEN_TTL_MIN: "tokenTtl.min",
+  TOKEN_TTL_MAX: "tokenTtl.max",
+  RTC_TOKEN_TTL_DEFAULT: "rtcTokenTtl.default",
+  RTC_TOKEN_TTL_MIN: "rtcTokenTtl.min",
+  RTC_TOKEN_TTL_MAX: "rtcTokenTtl.max",
+  NERTC_PERM_SECRET: "rtcPermSecret",
+  RTC_CHANNEL_POLICY: "rtcChannelPolicy",
+  RTC_POLICY_CLAIM: "rtcPolicyClaim",
+  RTC_PERM_KEY_TTL: "rtcPermKeyTtl",
+};
+
+/** A binding name an entry may give for a secret: never one of the Worker's own secrets of another purpose. */
+const SECRET_BINDING = /^[A-Z][A-Z0-9_]{0,63}$/;
+const OTHER_SECRETS = new Set(["ADMIN_TOKEN", "SESSION_JWT_SECRET", "ACCID_SECRET", "ANALYTICS_READ_TOKEN"]);
+/** An app's name: it appears in paths (`/v1/apps/{app}/token`), KV keys and object names. */
+export const APP_NAME = /^[a-z0-9-]{1,32}$/;
+const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
+
+const ttlBoundsSchema = v.optional(
+  v.strictObject({ default: v.optional(v.number()), min: v.optional(v.number()), max: v.optional(v.number()) }),
+);
+const appEntrySchema = v.strictObject({
+  name: v.string(),
+  appKey: v.string(),
+  region: v.optional(v.string()),
+  apiBase: v.optional(v.union([v.string(), v.array(v.string())])),
+  apiVersion: v.optional(v.string()),
+  createRate: v.optional(v.number()),
+  secret: v.optional(v.string()),
+  previousSecret: v.optional(v.string()),
+  previousSecretUntil: v.optional(v.string()),
+  rtcPermSecret: v.optional(v.string()),
+  tokenTtl: ttlBoundsSchema,
+  rtcTokenTtl: ttlBoundsSchema,
+  rtcChannelPolicy: v.optional(v.array(v.unknown())),
+  rtcPolicyClaim: v.optional(v.string()),
+  rtcPermKeyTtl: v.optional(v.number()),
+  match: v.optional(
+    v.strictObject({ issuer: v.optional(v.string()), claim: v.optional(v.string()), value: v.optional(v.string()) }),
+  ),
+});
+type AppEntry = v.InferOutput<typeof appEntrySchema>;
+
+/**
+ * NIM_APPS: a JSON list of 1 to `LIMITS.maxApps` entries, each an app's settings under its own
+ * names, checked by the same rules as the one-app settings and reported as `NIM_APPS[<name>].<field>`.
+ */
+export function parseAppList(env: AppSettings, listText: string, now: number, problems: Problems): AppConfig[] {
+  for (const name of ONE_APP_SETTINGS) {
+    if (present(env[name]) !== undefined) problems.bad(name, "leave unset with NIM_APPS (each entry has its own)");
+  }
+  let list: unknown;
+  try {
+    list = JSON.parse(listText);
+  } catch {
+    list = undefined;
+  }
+  if (!Array.isArray(list) || list.length === 0 || list.length > LIMITS.maxApps) {
+    problems.bad("NIM_APPS", `a JSON list of 1 to ${LIMITS.maxApps} app entries`);
+    return [];
+  }
+  const apps: AppConfig[] = [];
+  const seen = { names: new Set<string>(), appKeys: new Set<string>() };
+  list.forEach((raw, index) => {
+    const rawName = (raw as { name?: unknown } | null)?.name;
+    const label = typeof rawName === "string" && APP_NAME.test(rawName) ? rawName : String(index);
+    const at = (field: string) => `NIM_APPS[${label}].${field}`;
+    const parsed = v.safeParse(appEntrySchema, raw);
+    if (!parsed.success) {
+      const field = parsed.issues[0].path?.map((step) => String(step.key)).join(".");
+      problems.bad(field ? at(field) : `NIM_APPS[${label}]`, "a known field of the right type (docs/apps.md)");
+      return;
+    }
+    const entry = parsed.output;
+    if (!APP_NAME.test(entry.name)) problems.bad(at("name"), "1 to 32 of a-z 0-9 -");
+    else if (seen.names.has(entry.name)) problems.bad(at("name"), "each app's name once");
+    seen.names.add(entry.name);
+    if (seen.appKeys.has(entry.appKey))
+      problems.bad(at("appKey"), "each app key once (NetEase's callback names the app by it)");
+    seen.appKeys.add(entry.appKey);
+    const scoped = problems.within((name) => (name in ENTRY_FIELDS ? at(ENTRY_FIELDS[name]!) : name));
+    const secrets = entrySecrets(env, entry, scoped);
+    const settings = entrySettings(env, entry);
+    const app: AppConfig = {
+      ...parseNimApp(settings, entry.name, now, scoped, secrets),
+      ...parseTokenPolicy(settings, scoped, secrets),
+      match: parseMatch(entry, at, problems),
+    };
+    apps.push(app);
+  });
+  return apps;
+}
+
+/** An entry's secrets: each field names a binding (a Worker secret or a Secrets Store binding). */
+function entrySecrets(env: AppSettings, entry: AppEntry, problems: Problems): SecretReader {
+  const fields = {
+    NIM_APP_SECRET: entry.secret,
+    NIM_APP_SECRET_PREVIOUS: entry.previousSecret,
+    NERTC_PERM_SECRET: entry.rtcPermSecret,
+  };
+  return (setting, required) => {
+    const binding = fields[setting];
+    if (binding === undefined) {
+      if (required) problems.missing(setting);
+      return undefined;
+    }
+    if (!SECRET_BINDING.test(binding) || OTHER_SECRETS.has(binding)) {
+      problems.bad(setting, "the name of a secret binding of its own (A-Z 0-9 _), not another setting's");
+      return undefined;
+    }
+    const secret = secretIn(env, binding);
+    if (!secret)
+      problems.bad(setting, `names ${binding}, which is not set (a Worker secret or a Secrets Store binding)`);
+    return secret;
+  };
+}
+
+/** An entry's settings as the one-app settings they stand in for, so one set of rules checks both. */
+function entrySettings(env: AppSettings, entry: AppEntry): AppSettings {
+  const text = (value: number | string | undefined) => (value === undefined ? undefined : String(value));
+  return {
+    NIM_APP_KEY: entry.appKey,
+    NIM_REGION: entry.region,
+    NIM_API_BASE: Array.isArray(entry.apiBase) ? entry.apiBase.join(",") : entry.apiBase,
+    NIM_API_VERSION: entry.apiVersion,
+    NIM_CREATE_RATE: text(entry.createRate),
+    NIM_CREATE_PACER: env.NIM_CREATE_PACER,
+    ACCID_SECRET: env.ACCID_SECRET,
+    NIM_APP_SECRET_PREVIOUS_UNTIL: entry.previousSecretUntil,
+    TOKEN_TTL_DEFAULT: text(entry.tokenTtl?.default),
+    TOKEN_TTL_MIN: text(entry.tokenTtl?.min),
+    TOKEN_TTL_MAX: text(entry.tokenTtl?.max),
+    RTC_TOKEN_TTL_DEFAULT: text(entry.rtcTokenTtl?.default),
+    RTC_TOKEN_TTL_MIN: text(entry.rtcTokenTtl?.min),
+    RTC_TOKEN_TTL_MAX: text(entry.rtcTokenTtl?.max),
+    RTC_CHANNEL_POLICY: entry.rtcChannelPolicy === undefined ? undefined : JSON.stringify(entry.rtcChannelPolicy),
+    RTC_POLICY_CLAIM: entry.rtcPolicyClaim,
+    RTC_PERM_KEY_TTL: text(entry.rtcPermKeyTtl),
+  };
+}
+
+/** An entry's `match`: an issuer's name, a claim with its value, or both (each must hold). */
+function parseMatch(entry: AppEntry, at: (field: string) => string, problems: Problems): AppMatch | undefined {
+  const { match } = entry;
+  if (match === undefined) return undefined;
+  const { issuer, claim, value } = match;
+  if (issuer === undefined && claim === undefined) problems.bad(at("match"), "an issuer, a claim and value, or both");
+  if ((claim === undefined) !== (value === undefined)) problems.bad(at("match"), "claim and value together");
+  if (claim !== undefined && !CLAIM_NAME.test(claim))
+    problems.bad(at("match.claim"), "a claim name of letters, digits and _ . : / -");
+  if (value !== undefined && (value === "" || value.length > 256))
+    problems.bad(at("match.value"), "1 to 256 characters");
+  return {
+    ...(issuer === undefined ? {} : { issuer }),
+    ...(claim === undefined || value === undefined ? {} : { claim: { name: claim, value } }),
+  };
+}
+
+/** Every app's `match.issuer` must name a configured session issuer, or no session could ever use the app. */
+export function checkMatches(apps: readonly AppConfig[], session: SessionConfig, problems: Problems): void {
+  const issuers = new Set(session.issuers.map((rule) => rule.name));
+  for (const app of apps) {
+    const issuer = app.match?.issuer;
+    if (issuer !== undefined && !issuers.has(issuer)) {
+      problems.bad(
+        `NIM_APPS[${app.name}].match.issuer`,
+        "the name of a session issuer (SESSION_ISSUERS, SESSION_PROVIDER)",
+      );
+    }
+  }
+}
+
+/**
+ * RTC_CHANNEL_POLICY, RTC_POLICY_CLAIM and RTC_PERM_KEY_TTL. Privileges narrower than "all" are
+ * enforced by NERTC only through a permission key, so a rule or claim that could narrow them needs
+ * NERTC_PERM_SECRET: without it the operator would believe viewers cannot publish while they can.
+ */
+function parseChannelPolicy(
+  env: AppSettings,
+  hasPermSecret: boolean,
+  bad: (name: string, rule: string) => void,
+): ChannelPolicy {
+  let rules: ChannelGrant[] | undefined;
+  const rulesText = present(env.RTC_CHANNEL_POLICY);
+  if (rulesText !== undefined) {
+    const parsed = parseChannelRules(rulesText);
+    if ("problem" in parsed) bad("RTC_CHANNEL_POLICY", `${CHANNEL_GRANTS_RULE} (${parsed.problem})`);
+    else rules = parsed.grants;
+  }
+  if (rules?.some((rule) => rule.privilege !== RTC_PRIVILEGES.all) && !hasPermSecret) {
+    bad("RTC_CHANNEL_POLICY", "grants narrower than all privileges need NERTC_PERM_SECRET");
+  }
+  const claim = present(env.RTC_POLICY_CLAIM);
+  if (claim !== undefined && !/^[A-Za-z0-9_.:/-]{1,128}$/.test(claim)) {
+    bad("RTC_POLICY_CLAIM", "a claim name of letters, digits and _ . : / -");
+  }
+  if (claim !== undefined && !hasPermSecret) bad("RTC_POLICY_CLAIM", "needs NERTC_PERM_SECRET");
+  const keyTtl = parseSeconds("RTC_PERM_KEY_TTL", env.RTC_PERM_KEY_TTL, DEFAULT_TTLS.rtcPermKey, bad);
+  if (keyTtl < 60) bad("RTC_PERM_KEY_TTL", `whole seconds from 60 to ${LIMITS.maxPermKeyTtlSeconds}`);
+  if (rules === undefined && claim === undefined) return { ...OPEN_POLICY, keyTtl };
+  return { rules, claim, keyTtl };
+}
+
+function parseSeconds(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  bad: (name: string, rule: string) => void,
+): number {
+  const text = present(raw);
+  if (text === undefined) return fallback;
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 1 && value <= LIMITS.maxTtlSeconds)) {
+    bad(name, `whole seconds from 1 to ${LIMITS.maxTtlSeconds}`);
+    return fallback;
+  }
+  return value;
+}
