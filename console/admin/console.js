@@ -11,6 +11,13 @@ const IMPORT_BATCH_ROWS = 400;
 let adminToken = "";
 /** The uid on screen, and the cursor of its next (older) history page. */
 let shown = { uid: "", next: null };
+/**
+ * The NetEase app the account calls are for: its name when the deployment serves several, else "".
+ * With several, every call names its app (the home app's too), so none depends on which one the
+ * Worker calls home; with one, or a Worker that predates the app list, the calls keep the paths they
+ * always had.
+ */
+let app = "";
 /** The last import's results, for the filter and the CSV. */
 let importResults = [];
 
@@ -59,6 +66,7 @@ async function signIn() {
   $("#sign-in").hidden = true;
   $("#signed-in").hidden = false;
   $("#lookup-value").focus();
+  await loadApps();
   return true;
 }
 
@@ -66,11 +74,67 @@ $("#token-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   adminToken = $("#admin-token").value.trim();
   $("#admin-token").value = "";
+  say(""); // before signing in, so what loading the app list has to say stays
   if (!(await signIn())) {
     adminToken = "";
     say("Sign-in refused: check the admin token.");
     $("#admin-token").focus();
-  } else say("");
+  }
+});
+
+// ---- NetEase apps ----
+
+/**
+ * Reads the deployment's NetEase apps (GET /admin/v1/apps) and offers them in the switcher, the home
+ * app first and selected. The switcher shows only when there is a choice. A Worker older than the
+ * app list answers 404: that is one app. Any other failure also leaves the home app's paths, which
+ * are always right for the home app, and says so.
+ */
+async function loadApps() {
+  let answer;
+  try {
+    answer = await call("GET", "/apps");
+  } catch {
+    answer = { status: 0, body: null };
+  }
+  const listed = answer.status === 200 && Array.isArray(answer.body?.apps) ? answer.body.apps : [];
+  if (answer.status !== 200 && answer.status !== 404) {
+    say(`NetEase apps: ${answer.status ? problem(answer) : "the Worker could not be reached"}; showing the home app.`);
+  }
+  const apps = [...listed.filter((a) => a.home), ...listed.filter((a) => !a.home)];
+  const picker = $("#app");
+  picker.replaceChildren();
+  if (apps.length < 2) {
+    app = "";
+    $("#app-picker").hidden = true;
+    return;
+  }
+  for (const { name, appKey } of apps) {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = `${name} (${appKey})`;
+    picker.append(option);
+  }
+  picker.value = apps[0].name;
+  app = apps[0].name;
+  $("#app-picker").hidden = false;
+}
+
+/** An account call's path (`rest` after /accounts) in the selected app. */
+function accountsPath(rest = "") {
+  return app ? `/apps/${encodeURIComponent(app)}/accounts${rest}` : `/accounts${rest}`;
+}
+
+/** " in {app}" where the deployment has several apps: for headings and confirmations. */
+function inApp(name = app) {
+  return name ? ` in ${name}` : "";
+}
+
+$("#app").addEventListener("change", () => {
+  app = $("#app").value;
+  // An account belongs to one app: what is on screen is not the newly selected app's.
+  clearAccount();
+  say(`NetEase app ${$("#app").selectedOptions[0]?.textContent ?? app}: look-ups, actions and imports go to it.`);
 });
 
 // ---- accounts ----
@@ -98,6 +162,7 @@ function time(ms) {
 function showRecord(account) {
   shown = { uid: account.uid, next: null };
   $("#account-uid").textContent = account.uid;
+  $("#account-app").textContent = inApp();
   const list = $("#record");
   list.replaceChildren();
   for (const [key, label] of FIELDS) {
@@ -112,6 +177,16 @@ function showRecord(account) {
   $("#account").hidden = false;
 }
 
+function clearAccount() {
+  shown = { uid: "", next: null };
+  $("#account").hidden = true;
+  $("#account-uid").textContent = "";
+  $("#account-app").textContent = "";
+  $("#record").replaceChildren();
+  $("#history tbody").replaceChildren();
+  $("#history-more").hidden = true;
+}
+
 function cell(row, text) {
   const td = document.createElement("td");
   td.textContent = text ?? "";
@@ -120,7 +195,9 @@ function cell(row, text) {
 
 async function loadHistory(more = false) {
   const cursor = more && shown.next ? `&before=${shown.next}` : "";
-  const answer = await call("GET", `/accounts/${encodeURIComponent(shown.uid)}/history?limit=20${cursor}`);
+  const forApp = app;
+  const answer = await call("GET", accountsPath(`/${encodeURIComponent(shown.uid)}/history?limit=20${cursor}`));
+  if (app !== forApp) return; // the app was switched meanwhile: this history is not on screen any more
   if (answer.status !== 200) return say(`History: ${problem(answer)}`);
   const body = $("#history tbody");
   if (!more) body.replaceChildren();
@@ -145,16 +222,17 @@ async function loadHistory(more = false) {
 }
 
 async function lookUp(kind, value) {
-  const path =
-    kind === "uid" ? `/accounts/${encodeURIComponent(value)}` : `/accounts?${kind}=${encodeURIComponent(value)}`;
-  const answer = await call("GET", path);
+  const query = kind === "uid" ? `/${encodeURIComponent(value)}` : `?${kind}=${encodeURIComponent(value)}`;
+  const forApp = app;
+  const answer = await call("GET", accountsPath(query));
+  if (app !== forApp) return; // switched meanwhile: the answer is another app's
   if (answer.status !== 200) {
     $("#account").hidden = true;
     return say(`Look-up: ${problem(answer)}`);
   }
   showRecord(answer.body);
   await loadHistory();
-  say(`Found ${answer.body.uid}.`);
+  if (app === forApp) say(`Found ${answer.body.uid}.`);
 }
 
 $("#lookup-form").addEventListener("submit", (event) => {
@@ -174,7 +252,7 @@ const ACTIONS = {
 /** Asks for confirmation in the dialog; resolves to { kick } or null when cancelled. */
 function confirmAction(action) {
   const dialog = $("#confirm");
-  $("#confirm-title").textContent = `${action[0].toUpperCase()}${action.slice(1)} ${shown.uid}?`;
+  $("#confirm-title").textContent = `${action[0].toUpperCase()}${action.slice(1)} ${shown.uid}${inApp()}?`;
   $("#confirm-text").textContent = ACTIONS[action].text;
   $("#confirm-kick-row").hidden = !ACTIONS[action].kick;
   $("#confirm-kick").checked = true;
@@ -199,14 +277,18 @@ for (const button of document.querySelectorAll("[data-action]")) {
     const body = ACTIONS[action].kick ? { kick: confirmed.kick } : {};
     // A fresh id per confirmed action: repeating this request (a retry) is answered from the first.
     const requestId = crypto.randomUUID();
-    const answer = await call("POST", `/accounts/${encodeURIComponent(shown.uid)}/${action}`, { body, requestId });
-    if (answer.status !== 200) return say(`${action}: ${problem(answer)} (request ${requestId})`);
+    const forApp = app;
+    const path = accountsPath(`/${encodeURIComponent(shown.uid)}/${action}`);
+    const answer = await call("POST", path, { body, requestId });
+    if (answer.status !== 200) return say(`${action}${inApp(forApp)}: ${problem(answer)} (request ${requestId})`);
     const replayed = answer.headers.get("Idempotent-Replayed") === "true";
-    showRecord(answer.body);
-    await loadHistory();
-    say(
-      `${action}: ${replayed ? "replayed (done before, nothing done now)" : "done"}; status ${answer.body.status} (request ${requestId})`,
-    );
+    const outcome = `${replayed ? "replayed (done before, nothing done now)" : "done"}; status ${answer.body.status} (request ${requestId})`;
+    if (app === forApp) {
+      showRecord(answer.body);
+      await loadHistory();
+    }
+    // Named with its app when the switcher moved meanwhile: that app's record stays off the screen.
+    say(`${action}${app === forApp ? "" : inApp(forApp)}: ${outcome}`);
   });
 }
 
@@ -262,7 +344,9 @@ async function importFile(file) {
   if (rows.length === 0) return say("Import: the file has no rows.");
   const batches = Math.ceil(rows.length / IMPORT_BATCH_ROWS);
   const dialog = $("#confirm");
-  $("#confirm-title").textContent = `Import ${rows.length} rows?`;
+  // The app is fixed here: every batch goes to the app confirmed, even if the switcher changes meanwhile.
+  const path = accountsPath("/import");
+  $("#confirm-title").textContent = `Import ${rows.length} rows${app ? ` into ${app}` : ""}?`;
   $("#confirm-text").textContent = `${file.name}: ${batches} batch${batches > 1 ? "es" : ""}.`;
   $("#confirm-kick-row").hidden = true;
   const confirmed = await new Promise((resolve) => {
@@ -280,7 +364,7 @@ async function importFile(file) {
   for (let start = 0; start < rows.length; start += IMPORT_BATCH_ROWS) {
     const batch = rows.slice(start, start + IMPORT_BATCH_ROWS);
     // One request id per batch: a retried batch is answered row by row from the first attempt.
-    const answer = await call("POST", "/accounts/import", {
+    const answer = await call("POST", path, {
       body: batch.map((r) => r.row),
       requestId: crypto.randomUUID(),
     });
@@ -390,7 +474,9 @@ async function showMetrics() {
     } else if (outcome.rows.length === 0) {
       cell(table.insertRow(), "none");
     } else {
-      const columns = Object.keys(outcome.rows[0]);
+      // Every row's columns (a row may lack one); per-app rows put their app first, to group by it.
+      const seen = [...new Set(outcome.rows.flatMap((values) => Object.keys(values)))];
+      const columns = seen.includes("app") ? ["app", ...seen.filter((column) => column !== "app")] : seen;
       const head = table.createTHead().insertRow();
       for (const column of columns) {
         const th = document.createElement("th");

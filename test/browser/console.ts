@@ -1,7 +1,8 @@
 /**
  * The operator console in a real browser (Debian's Chromium, driven by playwright-core) against
  * `npm start`: sign in with the admin token, look up a uid, block it and see its status and history
- * change, import a 3-row NDJSON file and read the result table, and check that the page runs under
+ * change, import a 3-row NDJSON file and read the result table, switch NetEase app (where the
+ * deployment serves several) and block a uid in one app only, and check that the page runs under
  * its Content Security Policy with no violation. Keeps a screenshot as a CI artifact.
  *
  *   node test/browser/console.ts [base URL]      (scripts/ci-smoke.sh runs it)
@@ -24,6 +25,13 @@ const artifacts = join(import.meta.dirname, "..", "..", "artifacts");
 if (!existsSync(executablePath)) {
   console.error(`not ok - console: no browser at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`);
   process.exit(1);
+}
+
+/** An entry of GET /admin/v1/apps. */
+interface ListedApp {
+  name: string;
+  appKey: string;
+  home: boolean;
 }
 
 /** The admin token `npm start` runs with (.dev.vars). */
@@ -83,6 +91,12 @@ try {
     if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
   });
   page.on("pageerror", (error) => failures.push(error.message));
+  // The admin API calls the page makes ("GET /admin/v1/…"), to see which app's paths they use.
+  const adminCalls: string[] = [];
+  page.on("request", (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.startsWith("/admin/v1/")) adminCalls.push(`${request.method()} ${pathname}`);
+  });
 
   await page.goto(`${base}/admin`);
   assert.equal(await page.getByRole("heading", { name: "Sign in" }).isVisible(), true);
@@ -135,6 +149,73 @@ try {
   assert.match(csv, /^line,uid,accid,outcome,message\r\n"1",/);
   assert.equal(csv.trim().split("\r\n").length, 4);
   ok("imported a 3-row file: result table, filter and CSV");
+
+  // Several NetEase apps: `npm start` serves cn and sg where .dev.vars lists both (NIM_APPS), one
+  // app otherwise, or an older Worker without the list (404): then the console has no switcher.
+  const listing = await fetch(`${base}/admin/v1/apps`, { headers: { Authorization: `Bearer ${adminToken()}` } });
+  const apps = listing.status === 404 ? [] : ((await listing.json()) as { apps: ListedApp[] }).apps;
+  if (listing.status !== 404) assert.equal(listing.status, 200, "GET /admin/v1/apps");
+  if (apps.length < 2) {
+    assert.equal(await page.locator("#app-picker").isHidden(), true, "no app switcher with one app");
+    ok("one NetEase app: no app switcher, account calls on /admin/v1/accounts");
+  } else {
+    const names = apps.map((a) => a.name);
+    assert.ok(names.includes("cn") && names.includes("sg"), `the dev deployment serves cn and sg, not ${names}`);
+    const picker = page.getByLabel("NetEase app");
+    await picker.waitFor();
+    const homeFirst = [...apps.filter((a) => a.home), ...apps.filter((a) => !a.home)];
+    const expected = homeFirst.map((a) => `${a.name} (${a.appKey})`);
+    assert.deepEqual(await page.locator("#app option").allTextContents(), expected, "options, home app first");
+    assert.equal(await picker.inputValue(), homeFirst[0]!.name, "the home app selected first");
+
+    // One uid with an account in each app (each app names the account in its own path).
+    const appsUid = `${uid}-apps`;
+    const appsJwt = execFileSync("npm", ["run", "-s", "jwt", "--", appsUid], { encoding: "utf8" }).trim();
+    const tokenIn = (name: string) =>
+      fetch(`${base}/v1/apps/${name}/token`, { method: "POST", headers: { Authorization: `Bearer ${appsJwt}` } });
+    const accids: Record<string, string> = {};
+    for (const name of ["cn", "sg"]) {
+      const answer = await tokenIn(name);
+      assert.equal(answer.status, 200, `token for ${appsUid} in app ${name}: ${await answer.clone().text()}`);
+      accids[name] = ((await answer.json()) as { accid: string }).accid;
+    }
+
+    await picker.selectOption("sg");
+    await page.getByText(/^NetEase app sg \(/).waitFor();
+    adminCalls.length = 0;
+    await page.getByLabel("Value").fill(appsUid);
+    await page.getByRole("button", { name: "Look up" }).click();
+    await page.getByText(`Found ${appsUid}.`).waitFor();
+    assert.ok(adminCalls.includes(`GET /admin/v1/apps/sg/accounts/${appsUid}`), adminCalls.join("\n"));
+    assert.ok(
+      adminCalls.every((call) => call.includes(" /admin/v1/apps/sg/accounts/")),
+      `every account call in sg's paths:\n${adminCalls.join("\n")}`,
+    );
+    assert.equal(await page.locator('dd[data-field="accid"]').textContent(), accids.sg);
+    assert.equal(await page.locator('dd[data-field="status"]').textContent(), "active");
+
+    await page.getByRole("button", { name: "Block…", exact: true }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await page.getByText(/^block: done; status blocked \(request [0-9a-f-]{36}\)$/).waitFor();
+    assert.equal(await page.locator('dd[data-field="status"]').textContent(), "blocked");
+    assert.ok(adminCalls.includes(`POST /admin/v1/apps/sg/accounts/${appsUid}/block`), adminCalls.join("\n"));
+    assert.ok(!adminCalls.some((call) => call.includes("/admin/v1/accounts")), "no call to the home app's paths");
+
+    // Under cn the same uid is another account, untouched; switching cleared the one on screen.
+    await picker.selectOption("cn");
+    await page.getByText(/^NetEase app cn \(/).waitFor();
+    assert.equal(await page.locator("#account").isHidden(), true, "switching app clears the account shown");
+    adminCalls.length = 0;
+    await page.getByRole("button", { name: "Look up" }).click();
+    await page.getByText(`Found ${appsUid}.`).waitFor();
+    assert.ok(adminCalls.includes(`GET /admin/v1/apps/cn/accounts/${appsUid}`), adminCalls.join("\n"));
+    assert.equal(await page.locator('dd[data-field="accid"]').textContent(), accids.cn);
+    assert.equal(await page.locator('dd[data-field="status"]').textContent(), "active");
+    // The Worker agrees: blocked in sg, not in cn.
+    assert.equal((await tokenIn("sg")).status, 403, "no sg token for the uid blocked in sg");
+    assert.equal((await tokenIn("cn")).status, 200, "cn tokens still for the uid blocked in sg only");
+    ok("switched NetEase app: account calls on /admin/v1/apps/{app}/…, a block in sg leaves cn's account active");
+  }
 
   await page.getByRole("button", { name: "Check now" }).click();
   await page.getByText("Ready.", { exact: true }).waitFor();

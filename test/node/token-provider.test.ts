@@ -778,3 +778,104 @@ describe("permission keys", () => {
     await expect(provider.getRtcToken("live-1")).rejects.toMatchObject({ code: "invalid_response" });
   });
 });
+
+describe("app: one of a deployment's several NetEase apps", () => {
+  const revoked = () => Response.json({ revokedBefore: 1_800_000_000_123 });
+
+  it("sends token, RTC token and sign-out-everywhere to /v1/apps/{app}/…", async () => {
+    const h = harness();
+    h.script.push(h.ok(), h.rtc(), revoked);
+    const provider = createTokenProvider(h.options({ app: "sg" }));
+    await provider.getToken();
+    await provider.getRtcToken("room");
+    await provider.signOutEverywhere();
+    expect(h.calls.map((c) => c.url)).toEqual([
+      "https://tokens.example/v1/apps/sg/token",
+      "https://tokens.example/v1/apps/sg/rtc/token",
+      "https://tokens.example/v1/apps/sg/sessions/revoke",
+    ]);
+  });
+
+  it("derives the same from an endpoint that names the app already, or ends in a slash", async () => {
+    for (const [endpoint, app] of [
+      ["https://tokens.example/v1/apps/sg/token", undefined],
+      ["https://tokens.example/v1/apps/sg/token", "sg"],
+      ["https://tokens.example/v1/token/", "sg"],
+    ] as const) {
+      const h = harness();
+      h.script.push(h.ok(), h.rtc(), revoked);
+      const provider = createTokenProvider(h.options({ endpoint, ...(app ? { app } : {}) }));
+      await provider.getToken();
+      await provider.getRtcToken("room");
+      await provider.signOutEverywhere();
+      const paths = h.calls.map((c) => c.url.replace("https://tokens.example", ""));
+      expect(paths, endpoint).toEqual(["/v1/apps/sg/token", "/v1/apps/sg/rtc/token", "/v1/apps/sg/sessions/revoke"]);
+    }
+  });
+
+  it("still lets an explicit rtcEndpoint and revokeEndpoint win", async () => {
+    const h = harness();
+    h.script.push(h.ok(), h.rtc(), revoked);
+    const provider = createTokenProvider(
+      h.options({ app: "sg", rtcEndpoint: "https://rtc.example/token", revokeEndpoint: "https://out.example/all" }),
+    );
+    await provider.getToken();
+    await provider.getRtcToken("room");
+    await provider.signOutEverywhere();
+    expect(h.calls.map((c) => c.url)).toEqual([
+      "https://tokens.example/v1/apps/sg/token",
+      "https://rtc.example/token",
+      "https://out.example/all",
+    ]);
+  });
+
+  it("throws invalid_options at construction for a malformed name, or an endpoint it cannot derive from", () => {
+    const h = harness();
+    const cases: Partial<TokenProviderOptions>[] = [
+      { app: "" },
+      { app: "SG" },
+      { app: "s_g" },
+      { app: "sg/../cn" },
+      { app: "a".repeat(33) },
+      { app: "sg", endpoint: "https://tokens.example/im-token" },
+      { app: "sg", endpoint: "https://tokens.example/v1/apps/cn/token" },
+    ];
+    for (const extra of cases) {
+      const error = (() => {
+        try {
+          createTokenProvider(h.options(extra));
+        } catch (thrown) {
+          return thrown;
+        }
+      })();
+      expect(error, JSON.stringify(extra)).toBeInstanceOf(TokenProviderError);
+      expect(error, JSON.stringify(extra)).toMatchObject({ code: "invalid_options", status: undefined });
+    }
+    expect(() => createTokenProvider(h.options({ app: "a".repeat(32) }))).not.toThrow();
+    expect(() => createTokenProvider(h.options({ app: "sg-2" }))).not.toThrow();
+    expect(h.calls).toEqual([]);
+  });
+
+  it("does not retry 404 unknown_app or 403 app_not_allowed, and stops the background refresh on them", async () => {
+    for (const [status, code] of [
+      [404, "unknown_app"],
+      [403, "app_not_allowed"],
+    ] as const) {
+      const h = harness();
+      h.script.push(h.fail(status, code), h.ok(), h.fail(status, code));
+      const provider = createTokenProvider(h.options({ app: "nowhere", random: () => 0 }));
+      const error = await provider.getToken().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TokenProviderError);
+      expect(error).toMatchObject({ code, status, final: true });
+      expect(h.calls).toHaveLength(1);
+      expect(h.sessions).toEqual([false]);
+      expect(h.sleeps).toEqual([]);
+      // Held a token, then the app went away (or the grant did): the background refresh stops.
+      expect(await provider.getToken()).toBe("tok-2");
+      await h.tick(480_000);
+      expect(h.calls).toHaveLength(3);
+      await h.tick(3_600_000);
+      expect(h.calls).toHaveLength(3);
+    }
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The public token API's contract: the bodies `POST /v1/token` and `POST /v1/rtc/token` take and
- * answer, and the error shape. It lives in the client package because the client is what apps
- * install; the Worker imports the same file (through `src/contract/requests.ts`), so the two cannot disagree.
+ * answer, and the error shape (the same at `/v1/apps/{app}/token` and `/v1/apps/{app}/rtc/token`,
+ * which serve each of a deployment's NetEase apps). It lives in the client package because the client
+ * is what apps install; the Worker imports the same file (through `src/contract/requests.ts`), so the two cannot disagree.
  * No imports and no runtime code beyond constants: the package stays dependency-free.
  */
 
@@ -78,8 +79,10 @@ export const ERROR_CODES = [
   "session_keys_unavailable",
   "account_blocked",
   "channel_refused",
+  "app_not_allowed",
   "forbidden",
   "not_found",
+  "unknown_app",
   "method_not_allowed",
   "conflict",
   "payload_too_large",

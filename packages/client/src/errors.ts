@@ -2,8 +2,17 @@
 
 import type { ErrorBody } from "./contract.js";
 
-/** Error codes the provider adds to the Worker's own. */
-export type ClientErrorCode = "network_error" | "invalid_response" | "account_mismatch" | "aborted" | "cleared";
+/**
+ * Error codes the provider adds to the Worker's own. `invalid_options` is thrown by
+ * createTokenProvider itself, for options it cannot work with (a malformed `app`).
+ */
+export type ClientErrorCode =
+  | "network_error"
+  | "invalid_response"
+  | "account_mismatch"
+  | "aborted"
+  | "cleared"
+  | "invalid_options";
 
 /** A failure to get a token. `code` is the Worker's stable error code, or a ClientErrorCode. */
 export class TokenProviderError extends Error {
@@ -19,11 +28,17 @@ export class TokenProviderError extends Error {
     this.status = status;
   }
 
-  /** Whether asking again (later, or in the background) cannot help without a new session or an operator. */
+  /**
+   * Whether asking again (later, or in the background) cannot help without a new session or an operator.
+   * `unknown_app` and `app_not_allowed` are the provider's own configuration (or the session's grant)
+   * disagreeing with the deployment's: no retry changes that.
+   */
   get final(): boolean {
     return (
       this.code === "account_blocked" ||
       this.code === "channel_refused" ||
+      this.code === "unknown_app" ||
+      this.code === "app_not_allowed" ||
       this.code === "invalid_session" ||
       this.code === "missing_session" ||
       this.code === "session_revoked"

@@ -17,7 +17,8 @@
  *   is ever returned after `clear()`, so user B can never receive user A's accid or token.
  * - Retries only what retrying can fix: network errors, 5xx and 429, with exponential backoff, full
  *   jitter and `Retry-After`. A 401 asks the app for a fresh session once. 403 `account_blocked`,
- *   401 `session_revoked` (signed out everywhere), a second 401 and other 4xx are not retried; the
+ *   401 `session_revoked` (signed out everywhere), 404 `unknown_app` and 403 `app_not_allowed` (the
+ *   `app` option and the deployment disagree), a second 401 and other 4xx are not retried; the
  *   background refresh stops for those only a new session or an operator can fix (`error.final`),
  *   and tries again later for the rest while the held token lasts.
  * - No dependencies and no Worker code: it imports only the contract types, and runs in browsers,
@@ -25,11 +26,13 @@
  *
  * The parts: `session.ts` (the Worker's clock, and sign-in epochs), `transport.ts` (one request with
  * its retries), `slot.ts` (one cached token with its background refresh), `answers.ts` (what the
- * Worker answers); this file assembles them behind the `TokenProvider` interface.
+ * Worker answers), `endpoints.ts` (the URLs, for the home app or a named one); this file assembles
+ * them behind the `TokenProvider` interface.
  */
 
 import { isRtcTokenResponse, isSessionRevokeResponse, isTokenResponse, rtcTimes, type Timed } from "./answers.js";
 import type { RtcTokenResponse, SessionRevokeResponse, TokenResponse } from "./contract.js";
+import { endpointsOf } from "./endpoints.js";
 import { TokenProviderError } from "./errors.js";
 import { Lifecycle, WorkerClock } from "./session.js";
 import { createSlot, type Slot } from "./slot.js";
@@ -42,15 +45,23 @@ export interface TokenProviderOptions {
   /** Full URL of the Worker's token endpoint, e.g. `https://tokens.example.com/v1/token`. */
   endpoint: string;
   /**
+   * The NetEase app's name in this deployment, for a deployment that serves several (`[a-z0-9-]`,
+   * 1 to 32). Every endpoint derived from `endpoint` is then that app's: `/v1/apps/{app}/token`,
+   * `/v1/apps/{app}/rtc/token` and `/v1/apps/{app}/sessions/revoke` in place of the `/v1/token`
+   * ending. Omitted: the deployment's home app. `createTokenProvider` throws `invalid_options` for a
+   * malformed name, or an `endpoint` ending in neither `/v1/token` nor `/v1/apps/{app}/token`.
+   */
+  app?: string;
+  /**
    * Full URL of the Worker's NERTC token endpoint; by default `endpoint` with its `/v1/token` ending
-   * replaced by `/v1/rtc/token`.
+   * replaced by `/v1/rtc/token` (`/v1/apps/{app}/rtc/token` with `app`).
    */
   rtcEndpoint?: string;
   /** NERTC token lifetime to ask for, in seconds; the Worker's RTC default when omitted. */
   rtcTtl?: number;
   /**
    * Full URL of the Worker's sign-out-everywhere endpoint; by default `endpoint` with its `/v1/token`
-   * ending replaced by `/v1/sessions/revoke`.
+   * ending replaced by `/v1/sessions/revoke` (`/v1/apps/{app}/sessions/revoke` with `app`).
    */
   revokeEndpoint?: string;
   /**
@@ -161,10 +172,16 @@ export interface TokenProvider {
 /** RTC channels whose tokens are kept (and refreshed); the least recently asked for goes first. */
 const MAX_RTC_CHANNELS = 8;
 
-/** Creates a token provider. */
+/**
+ * Creates a token provider.
+ *
+ * @throws TokenProviderError `invalid_options` when the options name a malformed `app`, or an `app`
+ *   whose URLs cannot be derived from `endpoint`.
+ */
 export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+  // First, before anything starts: a provider with unusable options must not exist at all.
+  const urls = endpointsOf(options);
   const {
-    endpoint,
     getSessionToken,
     ttl,
     refreshMargin = 30_000,
@@ -209,9 +226,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       isActive: () => active,
     });
 
-  const im = slotOf(endpoint, () => (ttl === undefined ? {} : { ttl }), isTokenResponse);
-  const rtcUrl = options.rtcEndpoint ?? endpoint.replace(/\/v1\/token\/?$/, "/v1/rtc/token");
-  const revokeUrl = options.revokeEndpoint ?? endpoint.replace(/\/v1\/token\/?$/, "/v1/sessions/revoke");
+  const im = slotOf(urls.token, () => (ttl === undefined ? {} : { ttl }), isTokenResponse);
   /** RTC token slots by channel, in order of last use. */
   const rtc = new Map<string, Slot<RtcTokenResponse>>();
   const slots = (): Slot<TokenResponse | RtcTokenResponse>[] => [im, ...rtc.values()];
@@ -221,7 +236,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     if (slot) rtc.delete(channelName);
     else {
       const body = () => (options.rtcTtl === undefined ? { channelName } : { channelName, ttl: options.rtcTtl });
-      slot = slotOf(rtcUrl, body, isRtcTokenResponse, rtcTimes);
+      slot = slotOf(urls.rtc, body, isRtcTokenResponse, rtcTimes);
     }
     rtc.set(channelName, slot);
     for (const [name, old] of rtc) {
@@ -293,7 +308,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     async signOutEverywhere(): Promise<SessionRevokeResponse> {
       lifecycle.assertLive();
       try {
-        return await fetchToken(lifecycle.epoch, revokeUrl, () => ({}), isSessionRevokeResponse);
+        return await fetchToken(lifecycle.epoch, urls.revoke, () => ({}), isSessionRevokeResponse);
       } finally {
         clear();
       }
