@@ -27,7 +27,14 @@ interface Example {
 }
 
 /** The pages with checked examples, in the order their examples run. */
-export const PAGES = ["README.md", "docs/api.md", "docs/login-callback.md", "docs/admin.md", "docs/testing.md"];
+export const PAGES = [
+  "README.md",
+  "docs/api.md",
+  "docs/login-callback.md",
+  "docs/admin.md",
+  "docs/apps.md",
+  "docs/testing.md",
+];
 
 /** The checked examples of a README, in order. */
 export function readmeExamples(markdown: string): Example[] {
