@@ -3,7 +3,7 @@
  * message that says what to fix. Checks wrangler.toml as wrangler itself reads it (the chosen
  * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
  *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500), or
- *     NIM_APPS lists apps the Worker accepts (the Worker's own rules, `src/apps/settings.ts`), each
+ *     NIM_APPS lists apps the Worker accepts (the Worker's own rules, `src/apps/list.ts`), each
  *     secret it names a Worker secret (not a [vars] entry) or a declared Secrets Store binding;
  *   - the SESSION_* settings give every issuer with public keys an audience rule (the Worker's own
  *     parser, without the secrets it cannot see here);
@@ -17,7 +17,8 @@
  */
 
 import { unstable_readConfig } from "wrangler";
-import { type AppSettings, parseAppList } from "../src/apps/settings.ts";
+import { parseAppList } from "../src/apps/list.ts";
+import type { AppSettings } from "../src/apps/settings.ts";
 import { Problems } from "../src/core/problems.ts";
 import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/rtc/channel-policy.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";

@@ -6,13 +6,12 @@
  * `misconfigured`, naming the setting in the log) than run with. Problems name settings, never values.
  */
 
+import { checkMatches, parseAppList } from "./apps/list.ts";
 import {
   type AppConfig,
   type AppSettings,
-  checkMatches,
   type NimAppConfig,
   oneAppSecrets,
-  parseAppList,
   parseNimApp,
   parseTokenPolicy,
 } from "./apps/settings.ts";

@@ -4,6 +4,7 @@
  */
 
 import type { MetricsDataset } from "./core/metrics.ts";
+import type { EnvName } from "./env-names.ts";
 
 /**
  * The Worker's settings and bindings. A setting is a var (`[vars]` in wrangler.toml) unless tagged
@@ -189,3 +190,7 @@ type Assert<T extends true> = T;
  * type this interface does not accept.
  */
 export type WranglerBindingsMatchEnv = Assert<Cloudflare.Env extends Env ? true : false>;
+/** Compile-time check that `ENV_NAMES` (env-names.ts) lists every name of `Env`, and no other. */
+export type EnvNamesMatchEnv = Assert<
+  [Exclude<keyof Env, EnvName>, Exclude<EnvName, keyof Env>] extends [never, never] ? true : false
+>;

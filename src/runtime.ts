@@ -45,7 +45,11 @@ export interface AppRuntime {
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for the app's RTC ttl range. */
   readonly rtcTokenRequestSchema: ReturnType<typeof rtcTokenRequestSchema>;
-  /** The key its per-uid limits count `uid` under: the uid for the default app, else `<app>/<uid>`. */
+  /**
+   * The key its per-uid limit counts `uid` under: `uid:<uid>` for the default app (as before there
+   * were apps), `app:<app>/uid:<uid>` for another. No default uid makes another app's key: those
+   * start `app:`, and an app's name holds no `/`.
+   */
   limitKey(uid: string): string;
 }
 
@@ -131,7 +135,7 @@ function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
   const accountObjects = new AccountObjectClient(config.accountObjects, cache, app.name);
   const pacers = config.createPacers;
   const pacing = pacers && app.createRate > 0 ? new CreatePacing(pacers, app.appKey, app.createRate) : undefined;
-  const prefix = app.name === DEFAULT_APP ? "" : `${app.name}/`;
+  const prefix = app.name === DEFAULT_APP ? "uid:" : `app:${app.name}/uid:`;
   return Object.freeze({
     config: app,
     nim,

@@ -28,18 +28,23 @@ export function isStoredSecret(binding: unknown): binding is StoredSecret {
 export class Secret {
   /** The binding's name, for the `misconfigured` detail when it cannot be read. */
   readonly name: string;
-  /** The Worker secret's value, or the Secrets Store binding. */
-  readonly source: string | StoredSecret;
-  readonly now: () => number;
+  /** The Worker secret's value, or the Secrets Store binding: private, so no serialization shows it. */
+  readonly #source: string | StoredSecret;
+  readonly #now: () => number;
   #value: string | undefined;
   #readAt = 0;
   #reading: Promise<string> | undefined;
 
   constructor(name: string, source: string | StoredSecret, now: () => number = Date.now) {
     this.name = name;
-    this.source = source;
-    this.now = now;
+    this.#source = source;
+    this.#now = now;
     if (typeof source === "string") this.#value = source;
+  }
+
+  /** What `JSON.stringify` shows of a secret: its binding's name only. */
+  toJSON(): string {
+    return `[secret ${this.name}]`;
   }
 
   /** A Worker secret's value. */
@@ -49,7 +54,7 @@ export class Secret {
 
   /** Whether the value is read from the Secrets Store (and so may change without a deployment). */
   get stored(): boolean {
-    return typeof this.source !== "string";
+    return typeof this.#source !== "string";
   }
 
   /**
@@ -58,9 +63,9 @@ export class Secret {
    * or it is empty; a failed read is not kept, so the next request reads again.
    */
   read(): string | Promise<string> {
-    const { source } = this;
+    const source = this.#source;
     if (typeof source === "string") return source;
-    if (this.#value !== undefined && this.now() - this.#readAt < STORED_SECRET_LIFETIME_MS) return this.#value;
+    if (this.#value !== undefined && this.#now() - this.#readAt < STORED_SECRET_LIFETIME_MS) return this.#value;
     this.#reading ??= this.#readStore(source).finally(() => {
       this.#reading = undefined;
     });
@@ -81,7 +86,7 @@ export class Secret {
       throw new DomainError("misconfigured", { detail: `misconfigured: ${this.name} is empty in the Secrets Store` });
     }
     this.#value = value;
-    this.#readAt = this.now();
+    this.#readAt = this.#now();
     return value;
   }
 }

@@ -22,12 +22,12 @@ import type { AppEnv } from "./context.ts";
 import { describeError, errorResponse } from "./errors.ts";
 
 /**
- * Counts one token request under `key` (an app's `limitKey(uid)`); throws 429 `rate_limited` when
+ * Counts one token request under `key` (its app's `limitKey(uid)`); throws 429 `rate_limited` when
  * it is over its limit.
  */
 export async function countTokenRequest(runtime: Runtime, key: string): Promise<void> {
   const limiter = runtime.config.rateLimiters.tokenRequests;
-  if (limiter && !(await limiter.limit({ key: `uid:${key}` })).success) {
+  if (limiter && !(await limiter.limit({ key })).success) {
     throw new DomainError("rate_limited", { detail: "token requests per uid" });
   }
 }

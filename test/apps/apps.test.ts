@@ -216,6 +216,14 @@ describe("two NetEase apps from one deployment", () => {
     const admin = await adminCall("GET", `/apps/nope/accounts/${seg(uniqueUid())}`);
     expect(admin.status).toBe(404);
     expect(await admin.json()).toMatchObject({ error: "unknown_app" });
+    // The app comes first: whatever else is wrong with the request (here its body), it is unknown.
+    for (const [method, path] of [
+      ["POST", "/apps/nope/accounts/import"],
+      ["POST", `/apps/nope/accounts/${seg(uniqueUid())}/block`],
+    ]) {
+      const badBody = await adminCall(method!, path!, "not json", { contentType: "application/json" });
+      expect(await badBody.json(), path).toMatchObject({ error: "unknown_app" });
+    }
   });
 
   it("lists its apps for operators, home app marked", async () => {
@@ -344,7 +352,7 @@ describe("what each app keeps apart", () => {
     const overrides = { TOKEN_RATE_LIMITER: limiter };
     await tokenIn("cn", jwt, overrides);
     await tokenIn("sg", jwt, overrides);
-    expect(asked).toEqual([`uid:cn/${uid}`, `uid:sg/${uid}`]);
+    expect(asked).toEqual([`app:cn/uid:${uid}`, `app:sg/uid:${uid}`]);
   });
 
   it("writes the app's name into every metric point, never a uid", async () => {

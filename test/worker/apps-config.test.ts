@@ -37,6 +37,7 @@ function defaultEntry(): Record<string, unknown> {
   };
 }
 
+const SG2_SECRET = "NIM_APP_SECRET_SG2_PLAIN";
 const SG = { name: "sg", appKey: "sgappkey0000000000000000000000aa", region: "sg", secret: "NIM_APP_SECRET_SG_PLAIN" };
 
 function settingsWith(apps: unknown, more: Record<string, unknown> = {}): Env {
@@ -44,6 +45,7 @@ function settingsWith(apps: unknown, more: Record<string, unknown> = {}): Env {
     ...env,
     ...ONE_APP_BLANK,
     NIM_APP_SECRET_SG_PLAIN: "sg-plain-secret-0123456789",
+    NIM_APP_SECRET_SG2_PLAIN: "sg2-plain-secret-0123456789",
     NIM_APPS: typeof apps === "string" ? apps : JSON.stringify(apps),
     ...more,
   } as Env;
@@ -82,8 +84,17 @@ describe("NIM_APPS", () => {
     const cases: [unknown, string[]][] = [
       [[{ ...SG, appKey: "not a key" }], ["NIM_APPS[sg].appKey"]],
       [[{ ...SG, name: "Has Caps" }], ["NIM_APPS[0].name"]],
-      [[SG, { ...SG, appKey: "other0000000000000000000000000aa" }], ["NIM_APPS[sg].name"]],
-      [[SG, { ...SG, name: "sg2" }], ["NIM_APPS[sg2].appKey"]],
+      [[SG, { ...SG, appKey: "other0000000000000000000000000aa", secret: SG2_SECRET }], ["NIM_APPS[sg].name"]],
+      [[SG, { ...SG, name: "sg2", secret: SG2_SECRET }], ["NIM_APPS[sg2].appKey"]],
+      // One binding, one use: never another app's secret, nor the same app's twice.
+      [
+        [SG, { ...SG, name: "sg2", appKey: "sg2key", previousSecret: "NIM_APP_SECRET_SG_PLAIN" }],
+        ["NIM_APPS[sg2].secret", "NIM_APPS[sg2].previousSecret"],
+      ],
+      [[{ ...SG, rtcPermSecret: "NIM_APP_SECRET_SG_PLAIN" }], ["NIM_APPS[sg].rtcPermSecret"]],
+      [[{ ...SG, secret: "ACCOUNTS" }], ["NIM_APPS[sg].secret"]],
+      [[{ ...SG, secret: "NIM_APPS" }], ["NIM_APPS[sg].secret"]],
+      [[{ ...SG, region: "constructor" }], ["NIM_APPS[sg].region"]],
       [[{ ...SG, apiBases: ["https://x"] }], ["NIM_APPS[sg].apiBases"]],
       [[{ ...SG, secret: undefined }], ["NIM_APPS[sg].secret"]],
       [[{ ...SG, secret: "NO_SUCH_BINDING" }], ["NIM_APPS[sg].secret"]],

@@ -128,6 +128,13 @@ function appOf(c: Context<AppEnv>): AppRuntime {
   return app;
 }
 
+// The app before anything else of the request (a body of up to 256 KiB, its schema): a name the
+// deployment does not serve is 404 `unknown_app` whatever else is wrong.
+accountRoutes.use(async function knownApp(c, next) {
+  appOf(c);
+  await next();
+});
+
 function admin(c: Context<AppEnv>): AccountAdmin {
   const { accountObjects, store, nim, metrics } = appOf(c);
   return new AccountAdmin(accountObjects, store, nim, c.get("requestId"), c.get("operator"), metrics);

@@ -1,0 +1,56 @@
+/**
+ * The name of every setting and binding in `Env` (src/env.ts, which checks at compile time that
+ * this list and the interface agree). A value, not a type, and free of the Workers types, so the
+ * parsers (and the deploy preflight through them) can refuse a name that belongs to another setting.
+ */
+export const ENV_NAMES = [
+  "NIM_APP_KEY",
+  "NIM_APP_SECRET",
+  "NIM_APP_SECRET_PREVIOUS",
+  "NIM_APP_SECRET_PREVIOUS_UNTIL",
+  "NIM_REGION",
+  "NIM_API_BASE",
+  "NIM_API_VERSION",
+  "NIM_CREATE_RATE",
+  "NIM_CREATE_PACER",
+  "ACCID_SECRET",
+  "NIM_APPS",
+  "TOKEN_TTL_DEFAULT",
+  "TOKEN_TTL_MIN",
+  "TOKEN_TTL_MAX",
+  "SESSION_JWT_SECRET",
+  "SESSION_PROVIDER",
+  "SESSION_OIDC_ISSUER",
+  "SESSION_JWKS_URL",
+  "SESSION_JWT_ISSUER",
+  "SESSION_JWT_AUDIENCE",
+  "SESSION_AUTHORIZED_PARTIES",
+  "SESSION_TOKEN_USE",
+  "SESSION_UID_CLAIM",
+  "SESSION_SIGN_IN_CLAIM",
+  "SESSION_ISSUERS",
+  "RTC_TOKEN_TTL_DEFAULT",
+  "RTC_TOKEN_TTL_MIN",
+  "RTC_TOKEN_TTL_MAX",
+  "NERTC_PERM_SECRET",
+  "RTC_CHANNEL_POLICY",
+  "RTC_POLICY_CLAIM",
+  "RTC_PERM_KEY_TTL",
+  "ADMIN_TOKEN",
+  "ACCESS_TEAM_DOMAIN",
+  "ACCESS_AUD",
+  "ASSETS",
+  "METRICS",
+  "ANALYTICS_ACCOUNT_ID",
+  "ANALYTICS_READ_TOKEN",
+  "ANALYTICS_DATASET",
+  "ANALYTICS_SQL_API",
+  "ACCOUNTS",
+  "ACCOUNT_OBJECTS",
+  "TOKEN_RATE_LIMITER",
+  "AUTH_FAILURE_RATE_LIMITER",
+  "ALLOWED_ORIGINS",
+] as const;
+
+/** A setting's or binding's name. */
+export type EnvName = (typeof ENV_NAMES)[number];
