@@ -7,6 +7,7 @@
 
 import * as v from "valibot";
 import { LIMITS } from "../core/constants.ts";
+import { lazy } from "../core/lazy.ts";
 import type { Problems } from "../core/problems.ts";
 import { present } from "../core/setting-values.ts";
 import { ENV_NAMES } from "../env-names.ts";
@@ -76,30 +77,33 @@ const NOT_SECRETS: ReadonlySet<string> = new Set(
 export const APP_NAME = /^[a-z0-9-]{1,32}$/;
 const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 
-const ttlBoundsSchema = v.optional(
-  v.strictObject({ default: v.optional(v.number()), min: v.optional(v.number()), max: v.optional(v.number()) }),
-);
-const appEntrySchema = v.strictObject({
-  name: v.string(),
-  appKey: v.string(),
-  region: v.optional(v.string()),
-  apiBase: v.optional(v.union([v.string(), v.array(v.string())])),
-  apiVersion: v.optional(v.string()),
-  createRate: v.optional(v.number()),
-  secret: v.optional(v.string()),
-  previousSecret: v.optional(v.string()),
-  previousSecretUntil: v.optional(v.string()),
-  rtcPermSecret: v.optional(v.string()),
-  tokenTtl: ttlBoundsSchema,
-  rtcTokenTtl: ttlBoundsSchema,
-  rtcChannelPolicy: v.optional(v.array(v.unknown())),
-  rtcPolicyClaim: v.optional(v.string()),
-  rtcPermKeyTtl: v.optional(v.number()),
-  match: v.optional(
-    v.strictObject({ issuer: v.optional(v.string()), claim: v.optional(v.string()), value: v.optional(v.string()) }),
-  ),
+/** An entry's shape (its values' rules are the one-app settings'); built on first use, as a one-app isolate never needs it. */
+const appEntrySchema = lazy(() => {
+  const ttlBoundsSchema = v.optional(
+    v.strictObject({ default: v.optional(v.number()), min: v.optional(v.number()), max: v.optional(v.number()) }),
+  );
+  return v.strictObject({
+    name: v.string(),
+    appKey: v.string(),
+    region: v.optional(v.string()),
+    apiBase: v.optional(v.union([v.string(), v.array(v.string())])),
+    apiVersion: v.optional(v.string()),
+    createRate: v.optional(v.number()),
+    secret: v.optional(v.string()),
+    previousSecret: v.optional(v.string()),
+    previousSecretUntil: v.optional(v.string()),
+    rtcPermSecret: v.optional(v.string()),
+    tokenTtl: ttlBoundsSchema,
+    rtcTokenTtl: ttlBoundsSchema,
+    rtcChannelPolicy: v.optional(v.array(v.unknown())),
+    rtcPolicyClaim: v.optional(v.string()),
+    rtcPermKeyTtl: v.optional(v.number()),
+    match: v.optional(
+      v.strictObject({ issuer: v.optional(v.string()), claim: v.optional(v.string()), value: v.optional(v.string()) }),
+    ),
+  });
 });
-type AppEntry = v.InferOutput<typeof appEntrySchema>;
+type AppEntry = v.InferOutput<ReturnType<typeof appEntrySchema>>;
 
 /**
  * NIM_APPS: a JSON list of 1 to `LIMITS.maxApps` entries, each an app's settings under its own
@@ -127,7 +131,7 @@ export function parseAppList(env: AppSettings, listText: string, now: number, pr
     const rawName = (raw as { name?: unknown } | null)?.name;
     const label = typeof rawName === "string" && APP_NAME.test(rawName) ? rawName : String(index);
     const at = (field: string) => `NIM_APPS[${label}].${field}`;
-    const parsed = v.safeParse(appEntrySchema, raw);
+    const parsed = v.safeParse(appEntrySchema(), raw);
     if (!parsed.success) {
       const field = parsed.issues[0].path?.map((step) => String(step.key)).join(".");
       problems.bad(field ? at(field) : `NIM_APPS[${label}]`, "a known field of the right type (docs/apps.md)");

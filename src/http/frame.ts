@@ -112,6 +112,9 @@ export function finishAnswer(
 const QUIET_PATHS: ReadonlySet<string> = new Set([
   "/v1/token",
   "/v1/rtc/token",
+  // The same for a named app, by route (the path holds the app's name).
+  "/v1/apps/:app/token",
+  "/v1/apps/:app/rtc/token",
   "/",
   "/healthz",
   "/readyz",
@@ -130,9 +133,9 @@ export interface LoggedRequest {
   fields: LogFields;
 }
 
-/** Writes the request's access-log line, unless it is a success on a quiet path. */
+/** Writes the request's access-log line, unless it is a success on a quiet path (or route). */
 export function logAnswer(request: LoggedRequest, status: number): void {
-  if (status < 400 && QUIET_PATHS.has(request.path)) return;
+  if (status < 400 && (QUIET_PATHS.has(request.path) || QUIET_PATHS.has(request.route))) return;
   logLine(status >= 500 ? "error" : "info", {
     requestId: request.requestId,
     method: request.method,

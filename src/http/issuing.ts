@@ -65,7 +65,7 @@ export async function countedSession(call: TokenCall): Promise<{ session: Sessio
   const session = await sessionOf(call.request.headers.get("Authorization"), runtime);
   const app = runtime.appFor(session, call.appName);
   if (app.config.name !== DEFAULT_APP) call.fields.app = app.config.name;
-  await countTokenRequest(runtime, app.limitKey(session.uid));
+  await countTokenRequest(runtime, app, session.uid);
   return { session, app };
 }
 

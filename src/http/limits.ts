@@ -17,17 +17,17 @@
 import type { MiddlewareHandler } from "hono";
 import { DomainError } from "../core/errors.ts";
 import type { LogFields } from "../core/log.ts";
-import type { Runtime } from "../runtime.ts";
+import type { AppRuntime, Runtime } from "../runtime.ts";
 import type { AppEnv } from "./context.ts";
 import { describeError, errorResponse } from "./errors.ts";
 
 /**
- * Counts one token request under `key` (its app's `limitKey(uid)`); throws 429 `rate_limited` when
- * it is over its limit.
+ * Counts one token request of `uid` in `app` (under the app's `limitKey`); throws 429
+ * `rate_limited` when it is over its limit.
  */
-export async function countTokenRequest(runtime: Runtime, key: string): Promise<void> {
+export async function countTokenRequest(runtime: Runtime, app: AppRuntime, uid: string): Promise<void> {
   const limiter = runtime.config.rateLimiters.tokenRequests;
-  if (limiter && !(await limiter.limit({ key })).success) {
+  if (limiter && !(await limiter.limit({ key: app.limitKey(uid) })).success) {
     throw new DomainError("rate_limited", { detail: "token requests per uid" });
   }
 }

@@ -37,6 +37,9 @@ const HANDLERS = new Map<string, TokenHandler>([
 /** The same endpoints for a named app: `/v1/apps/{app}/token`, `/v1/apps/{app}/rtc/token` (config.ts APP_NAME). */
 const APP_PATH = /^\/v1\/apps\/([a-z0-9-]{1,32})(\/token|\/rtc\/token)$/;
 
+/** The routes of the named-app paths, as Hono's app names them (the access log's `route`). */
+const APP_ROUTES = { im: "/v1/apps/:app/token", rtc: "/v1/apps/:app/rtc/token" } as const;
+
 /** The handler for a door path and the app it names (undefined: the apps' rules choose), or undefined. */
 function doorOf(path: string): { handler: TokenHandler; appName: string | undefined } | undefined {
   const handler = HANDLERS.get(path);
@@ -104,6 +107,8 @@ export async function answerAtTokenDoor(
     answer = await refusal(error, request, runtime, fields);
     finishAnswer(answer.headers, requestId, origin, allowedOriginsOf(runtime));
   }
-  logAnswer({ requestId, method: "POST", route: path, path, startedAt, fields }, answer.status);
+  // A named app's path is logged by its route, as Hono names it: one route, whatever the app.
+  const route = HANDLERS.has(path) ? path : path.endsWith("/rtc/token") ? APP_ROUTES.rtc : APP_ROUTES.im;
+  logAnswer({ requestId, method: "POST", route, path, startedAt, fields }, answer.status);
   return answer;
 }

@@ -5,7 +5,7 @@
  * emulator) and KV hold afterwards.
  */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RtcTokenResponse, TokenResponse } from "../../src/contract/responses.ts";
 import { ANALYTICS_READ_TOKEN, TEST_APPS } from "../settings.ts";
 import {
@@ -224,6 +224,38 @@ describe("two NetEase apps from one deployment", () => {
       const badBody = await adminCall(method!, path!, "not json", { contentType: "application/json" });
       expect(await badBody.json(), path).toMatchObject({ error: "unknown_app" });
     }
+  });
+
+  it("logs no success on a named app's token paths (as on the home app's), and each refusal by its route", async () => {
+    const lines: string[] = [];
+    const capture = (line: unknown) => void lines.push(String(line));
+    const spies = [vi.spyOn(console, "log"), vi.spyOn(console, "warn"), vi.spyOn(console, "error")].map((spy) =>
+      spy.mockImplementation(capture),
+    );
+    const jwt = await hsJwt(uniqueUid("apps"));
+    try {
+      await tokenIn("sg", jwt);
+      expect((await post("rtc/token", "sg", jwt, { channelName: "room-1" })).status).toBe(200);
+      // Through Hono (a query string) as through the token door.
+      expect(
+        (await call("/v1/apps/sg/token?x=1", { method: "POST", headers: { Authorization: `Bearer ${jwt}` } })).status,
+      ).toBe(200);
+      expect(lines.filter((line) => line.includes('"status":200'))).toEqual([]);
+      expect((await post("token", "sg", jwt, { ttl: 1 })).status).toBe(400);
+      expect(
+        (
+          await call("/v1/apps/sg/token?x=1", {
+            method: "POST",
+            body: "{",
+            headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "application/json" },
+          })
+        ).status,
+      ).toBe(400);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const routes = lines.map((line) => (JSON.parse(line) as { route?: string }).route);
+    expect(routes).toEqual(["/v1/apps/:app/token", "/v1/apps/:app/token"]);
   });
 
   it("lists its apps for operators, home app marked", async () => {

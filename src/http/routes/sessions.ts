@@ -35,7 +35,7 @@ function sessionApp(): MiddlewareHandler<SessionEnv & { Variables: { app: AppRun
     const runtime = c.get("runtime");
     const app = runtime.appFor({ issuer: c.get("sessionIssuer"), claims: c.get("sessionClaims") }, c.req.param("app"));
     if (app.config.name !== DEFAULT_APP) addLogFields(c, { app: app.config.name });
-    await countTokenRequest(runtime, app.limitKey(c.get("uid")));
+    await countTokenRequest(runtime, app, c.get("uid"));
     c.set("app", app);
     await next();
   };
