@@ -26,6 +26,7 @@ import { PROFILE_TARGETS, type ProfileTarget, profileWorker } from "./profile.ts
 import { balancedRatio, report } from "./report.ts";
 import { hsJwt, startServices, unpinCores } from "./services.ts";
 import {
+  BENCH_SG,
   CONNECTIONS,
   LATENCY_RATE,
   LATENCY_ROUNDS,
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
     "warm-es256-jwks": cycle(services.esJwts),
     "first-time": () => hsJwt(`bench-new-${firstTimeCounter++}`, services.exp),
     "warm-hs256-simulated-ratelimit": cycle(services.hsJwts),
+    "warm-hs256-apps": cycle(services.hsJwts),
     "minimal-hs256": cycle(services.hsJwts),
     "minimal-rtc-hs256": cycle(services.hsJwts, USERS / 2),
     "minimal-es256": cycle(services.esJwts),
@@ -164,11 +166,29 @@ async function main(): Promise<void> {
     "warm-es256-jwks": origins.es,
     "first-time": origins.hs,
     "warm-hs256-simulated-ratelimit": origins.hsrl,
+    "warm-hs256-apps": origins.apps,
     "minimal-hs256": origins.minimal,
     "minimal-rtc-hs256": origins.minimal,
     "minimal-es256": origins.minimal,
   };
   const isRtc = (scenario: Scenario) => scenario === "warm-rtc-hs256" || scenario === "minimal-rtc-hs256";
+  /** A token scenario's path: the NIM_APPS Worker's is its second app's, named. */
+  const tokenPath = (scenario: Scenario) =>
+    isRtc(scenario)
+      ? "/v1/rtc/token"
+      : scenario === "warm-hs256-apps"
+        ? `/v1/apps/${BENCH_SG.name}/token`
+        : "/v1/token";
+
+  // The NIM_APPS scenario must issue for its named app, not fall back to the home app's.
+  const appsProbe = await fetch(`${origins.apps}${tokenPath("warm-hs256-apps")}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${services.hsJwts[0]}` },
+  });
+  const appsAnswer = (await appsProbe.json()) as { appKey?: string };
+  if (appsProbe.status !== 200 || appsAnswer.appKey !== BENCH_SG.appKey) {
+    throw new Error(`the NIM_APPS scenario's answer is not its named app's (HTTP ${appsProbe.status})`);
+  }
 
   // The NERTC scenario must measure what production advice costs: a permission key under the policy.
   const rtcProbe = await fetch(`${origins.hs}/v1/rtc/token`, {
@@ -215,7 +235,7 @@ async function main(): Promise<void> {
       requests: [
         {
           method: scenario === "baseline" ? "GET" : "POST",
-          path: scenario === "baseline" ? "/" : isRtc(scenario) ? "/v1/rtc/token" : "/v1/token",
+          path: scenario === "baseline" ? "/" : tokenPath(scenario),
           ...(isRtc(scenario) ? { body: RTC_BODY } : {}),
           setupRequest: (request) => {
             const jwt = next();
@@ -435,6 +455,21 @@ async function main(): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const scenario of alternated(warm, round)) await measure(scenario, round);
   }
+  // NIM_APPS against one app: rounds of their own, the two Workers back to back, which goes first
+  // alternating by round (as each Worker and its minimal twin above), so the judged ratio compares
+  // like with like; their samples stay apart from the main rounds' (`appsPair`).
+  const appsPair = { oneApp: [] as number[], apps: [] as number[] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order: Scenario[] = round % 2 === 1 ? ["warm-hs256", "warm-hs256-apps"] : ["warm-hs256-apps", "warm-hs256"];
+    for (const scenario of order) {
+      await settle(services.workerdPid);
+      if (process.env.BENCH_WARMUP !== "0") await load(scenario, 1);
+      const r = await load(scenario, SECONDS);
+      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${scenario}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+      (scenario === "warm-hs256" ? appsPair.oneApp : appsPair.apps).push(r.requests.average);
+      log(`apps round ${round} ${scenario}: ${r.requests.average.toFixed(0)} req/s`);
+    }
+  }
   if (scenarios.includes("first-time")) {
     for (let round = 1; round <= ROUNDS; round++) await measure("first-time", round);
   }
@@ -460,6 +495,7 @@ async function main(): Promise<void> {
     latencySummary,
     p99AddedMs,
     p99OverMinimalMs,
+    appsPair,
     bundle,
     startup,
     firstTime: {

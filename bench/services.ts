@@ -15,7 +15,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { type RunningEmulator, startEmulator } from "../emulator/serve.ts";
 import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/accounts/object/derive.ts";
-import { BENCH_CHANNEL_POLICY, BENCH_IDP, log, SECRETS, USERS } from "./settings.ts";
+import { BENCH_CHANNEL_POLICY, BENCH_IDP, BENCH_SG, log, SECRETS, USERS } from "./settings.ts";
 import { bundleModules } from "./startup.ts";
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString("base64url");
@@ -32,7 +32,7 @@ export function hsJwt(uid: string, exp: number): string {
 /** The running services, the users' session JWTs, and how to stop it all. */
 export interface Services {
   emulator: RunningEmulator;
-  origins: { baseline: string; hs: string; es: string; hsrl: string; minimal: string };
+  origins: { baseline: string; hs: string; es: string; hsrl: string; apps: string; minimal: string };
   hsJwts: string[];
   esJwts: string[];
   /** When the session JWTs expire (Unix s). */
@@ -182,6 +182,34 @@ export async function startServices(
           SESSION_JWT_AUDIENCE: BENCH_IDP.audience,
         }),
         tokenWorker("token-hs-rl", {}, true),
+        // Several apps (NIM_APPS): the home app as the one-app Worker's, and `sg`, whose path the
+        // scenario asks for by name. Its one-app settings are left empty, as NIM_APPS requires.
+        tokenWorker("token-apps", {
+          NIM_APP_KEY: "",
+          NIM_API_BASE: "",
+          TOKEN_TTL_DEFAULT: "",
+          TOKEN_TTL_MIN: "",
+          TOKEN_TTL_MAX: "",
+          RTC_CHANNEL_POLICY: "",
+          NIM_APP_SECRET_SG: BENCH_SG.secret,
+          NIM_APPS: JSON.stringify([
+            {
+              name: "cn",
+              appKey: SECRETS.NIM_APP_KEY,
+              apiBase: `${emulator.url}/nimserver`,
+              secret: "NIM_APP_SECRET",
+              rtcPermSecret: "NERTC_PERM_SECRET",
+              rtcChannelPolicy: JSON.parse(BENCH_CHANNEL_POLICY),
+            },
+            {
+              name: BENCH_SG.name,
+              appKey: BENCH_SG.appKey,
+              apiBase: `${emulator.url}/nimserver`,
+              secret: "NIM_APP_SECRET_SG",
+              tokenTtl: { default: 600, min: 60, max: 3600 },
+            },
+          ]),
+        }),
         {
           // The practical limit: a hand-written minimal issuer (bench/minimal/), same KV, secrets and keys.
           name: "minimal",
@@ -216,6 +244,7 @@ export async function startServices(
     hs: await directUrl("token-hs"),
     es: await directUrl("token-es"),
     hsrl: await directUrl("token-hs-rl"),
+    apps: await directUrl("token-apps"),
     minimal: await directUrl("minimal"),
   };
 
@@ -232,10 +261,19 @@ export async function startServices(
     await kv.put(`accid:${accid}`, uid);
     const rtcUid = await deriveRtcUid(accidKey, uid, 0);
     await kv.put(`rtcuid:${rtcUid}`, uid);
-    await kv.put(
-      `uid:${uid}`,
-      JSON.stringify({ v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0, rtcUid }),
-    );
+    const record = JSON.stringify({
+      v: 1,
+      accid,
+      status: "active",
+      createdAt: now,
+      updatedAt: now,
+      generation: 0,
+      rtcUid,
+    });
+    await kv.put(`uid:${uid}`, record);
+    // The same user in the NIM_APPS Worker's app `sg`, under that app's own keys.
+    await kv.put(`${BENCH_SG.name}/uid:${uid}`, record);
+    await kv.put(`${BENCH_SG.name}/accid:${accid}`, uid);
     hsJwts.push(hsJwt(uid, exp));
     esJwts.push(
       await new SignJWT({})

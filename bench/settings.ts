@@ -58,6 +58,8 @@ export const TARGETS = {
   esRatio: 0.25,
   bundleGzipKiB: 64,
   startupFactor: 6,
+  /** The warm HS256 path of a deployment with NIM_APPS (a named app) against the one-app deployment's. */
+  appsVsOneApp: 0.95,
 };
 
 // Bench-only settings: random per run, never used anywhere else.
@@ -68,6 +70,13 @@ export const SECRETS = {
   ACCID_SECRET: randomBytes(32).toString("hex"),
   // Production advice is permission keys under a channel policy: the NERTC scenario pays for both.
   NERTC_PERM_SECRET: randomBytes(32).toString("hex"),
+};
+
+/** The second NetEase app of the NIM_APPS deployment (its users are mapped under `sg/` in KV). */
+export const BENCH_SG = {
+  name: "sg",
+  appKey: "benchappkeysg000000000000000000a",
+  secret: randomBytes(24).toString("hex"),
 };
 
 /** The channel policy the bench's Workers run under: the NERTC scenario's channel matches its second grant. */
@@ -84,6 +93,7 @@ export type Scenario =
   | "warm-es256-jwks"
   | "first-time"
   | "warm-hs256-simulated-ratelimit"
+  | "warm-hs256-apps"
   | "minimal-hs256"
   | "minimal-rtc-hs256"
   | "minimal-es256";
