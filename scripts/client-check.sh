@@ -65,6 +65,19 @@ const renewed = await new Promise((resolve, reject) => {
 const rejoined = await (await fetch(`${emulator}/emulator/rtc/join`, { method: "POST", body: JSON.stringify({ ...rtc, permKey: renewed }) })).json();
 if (rejoined.code !== 200) throw new Error(`the emulator refused the renewed permission key: ${JSON.stringify(rejoined)}`);
 console.log(`client: permission key (privilege ${rtc.privilege}) renewed through keepPermKeyFresh and accepted`);
+// A named app of the deployment (npm start serves cn and sg): the provider's `app` option.
+const appName = process.env.CLIENT_CHECK_APP ?? "sg";
+const named = createTokenProvider({ endpoint: `${base}/v1/token`, app: appName, getSessionToken: () => process.env.SESSION_JWT });
+const inApp = await named.getLogin().then((login) => login, (error) => error);
+if (inApp?.code === "unknown_app") {
+  console.log(`client: no app ${appName} in this deployment; the app option is not checked`);
+} else {
+  if (!inApp?.token) throw new Error(`no token for app ${appName}: ${inApp}`);
+  const appLogin = await (await fetch(`${emulator}/emulator/login?appKey=${inApp.appKey}`, { method: "POST", body: JSON.stringify({ accid: inApp.accid, token: inApp.token }) })).json();
+  if (appLogin.code !== 200 || inApp.appKey === (await provider.getLogin()).appKey) throw new Error(`app ${appName}'s token is not its own: ${JSON.stringify(appLogin)}`);
+  console.log(`client: token for app ${appName} (app key ${inApp.appKey}) accepted by that app's login check`);
+}
+named.dispose();
 const { revokedBefore } = await provider.signOutEverywhere();
 if (provider.peek() !== undefined) throw new Error("signOutEverywhere() left a token behind");
 // The same session, on another device: refused for good, with no retry.

@@ -51,6 +51,21 @@ export const TEST_APPS = {
 /** The Secrets Store binding that holds the sg app's secret in the worker-apps project (seeded by test/apps/setup.ts). */
 export const SG_SECRET_BINDING = "NIM_APP_SECRET_SG";
 
+/** The one-app settings TEST_VARS sets, blanked: a deployment with NIM_APPS leaves them unset. */
+export const ONE_APP_BLANK: Readonly<Record<string, string>> = Object.fromEntries(
+  [
+    "NIM_APP_KEY",
+    "NIM_API_BASE",
+    "TOKEN_TTL_DEFAULT",
+    "TOKEN_TTL_MIN",
+    "TOKEN_TTL_MAX",
+    "RTC_TOKEN_TTL_DEFAULT",
+    "RTC_TOKEN_TTL_MIN",
+    "RTC_TOKEN_TTL_MAX",
+    "RTC_PERM_KEY_TTL",
+  ].map((name) => [name, ""]),
+);
+
 /**
  * The worker-apps project's settings: NIM_APPS with `cn` (Worker secrets, v1) and `sg` (its app
  * secret in the Secrets Store, v2, its own ttl bounds), both at the emulator; the one-app settings blank.
@@ -76,21 +91,8 @@ export function appsTestVars(emulatorUrl: string): Record<string, string> {
       tokenTtl: { default: 300, max: 1800 },
     },
   ];
-  const blank = Object.fromEntries(
-    [
-      "NIM_APP_KEY",
-      "NIM_API_BASE",
-      "TOKEN_TTL_DEFAULT",
-      "TOKEN_TTL_MIN",
-      "TOKEN_TTL_MAX",
-      "RTC_TOKEN_TTL_DEFAULT",
-      "RTC_TOKEN_TTL_MIN",
-      "RTC_TOKEN_TTL_MAX",
-      "RTC_PERM_KEY_TTL",
-    ].map((name) => [name, ""]),
-  );
   return {
-    ...blank,
+    ...ONE_APP_BLANK,
     NIM_APPS: JSON.stringify(apps),
     NIM_APP_SECRET_CN: TEST_APPS.cn.appSecret,
     NERTC_PERM_SECRET_CN: TEST_APPS.cn.permSecret,

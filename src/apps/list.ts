@@ -13,6 +13,7 @@ import { present } from "../core/setting-values.ts";
 import { ENV_NAMES } from "../env-names.ts";
 import type { SessionConfig } from "../session/settings.ts";
 import {
+  APP_SETTING_NAMES,
   type AppConfig,
   type AppMatch,
   type AppSettings,
@@ -23,23 +24,7 @@ import {
 } from "./settings.ts";
 
 /** The one-app settings an entry of NIM_APPS replaces; set beside NIM_APPS they are refused, not ignored. */
-const ONE_APP_SETTINGS = [
-  "NIM_APP_KEY",
-  "NIM_REGION",
-  "NIM_API_BASE",
-  "NIM_API_VERSION",
-  "NIM_CREATE_RATE",
-  "NIM_APP_SECRET_PREVIOUS_UNTIL",
-  "TOKEN_TTL_DEFAULT",
-  "TOKEN_TTL_MIN",
-  "TOKEN_TTL_MAX",
-  "RTC_TOKEN_TTL_DEFAULT",
-  "RTC_TOKEN_TTL_MIN",
-  "RTC_TOKEN_TTL_MAX",
-  "RTC_CHANNEL_POLICY",
-  "RTC_POLICY_CLAIM",
-  "RTC_PERM_KEY_TTL",
-] as const satisfies readonly (keyof AppSettings)[];
+const ONE_APP_SETTINGS = APP_SETTING_NAMES.filter((name) => name !== "NIM_APPS" && name !== "ACCID_SECRET");
 
 /** An entry's field for each one-app setting (and secret) it stands in for, as problems name it. */
 const ENTRY_FIELDS: Readonly<Record<string, string>> = {

@@ -26,7 +26,7 @@ import {
 } from "../rtc/channel-policy.ts";
 
 /** The one-app settings' names, and the deployment-wide ones an app needs. */
-const APP_SETTING_NAMES = [
+export const APP_SETTING_NAMES = [
   "NIM_APPS",
   "NIM_APP_KEY",
   "NIM_REGION",

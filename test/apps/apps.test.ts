@@ -22,8 +22,7 @@ import {
   uniqueUid,
 } from "../worker/helpers.ts";
 import { callbackHeaders, dynamicToken, tokenFields } from "../worker/netease-signing.ts";
-
-type AppName = keyof typeof TEST_APPS;
+import { type AppName, atNetEase } from "./helpers.ts";
 
 /** POST to a token endpoint of `app` (`/v1/apps/{app}/…`), or of the home app's path when `app` is undefined. */
 function post(
@@ -47,12 +46,6 @@ async function tokenIn(app: AppName | undefined, jwt: string, overrides: Overrid
   const response = await post("token", app, jwt, undefined, overrides);
   expect(response.status, await response.clone().text()).toBe(200);
   return response.json();
-}
-
-/** The emulator's endpoint `path` for `app` (its `?appKey=`). */
-function atNetEase(app: AppName, path: string, init?: RequestInit): Promise<Response> {
-  const separator = path.includes("?") ? "&" : "?";
-  return fetch(`${env.EMULATOR_URL}${path}${separator}appKey=${TEST_APPS[app].appKey}`, init);
 }
 
 async function accountAt(app: AppName, accid: string): Promise<{ exists: boolean; blocked: boolean }> {

@@ -30,8 +30,8 @@ import {
   uniqueUid,
 } from "../worker/helpers.ts";
 import { callbackHeaders, dynamicToken } from "../worker/netease-signing.ts";
+import { type AppName, atNetEase } from "./helpers.ts";
 
-type AppName = keyof typeof TEST_APPS;
 type Entry = Record<string, unknown> & { name: string };
 
 /** The project's NIM_APPS entries (cn, sg), as the account objects know them. */
@@ -77,11 +77,6 @@ function countingLimiter(limit = 30) {
       return { success: count <= limit };
     },
   };
-}
-
-/** The emulator's endpoint `path` for `app` (its `?appKey=`). */
-function atNetEase(app: AppName, path: string, init?: RequestInit): Promise<Response> {
-  return fetch(`${env.EMULATOR_URL}${path}?appKey=${TEST_APPS[app].appKey}`, init);
 }
 
 async function tokenIn(app: AppName, jwt: string): Promise<{ accid: string; token: string }> {

@@ -8,22 +8,8 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, type ConfigProblem, parseConfig } from "../../src/config.ts";
 import { Secret, STORED_SECRET_LIFETIME_MS } from "../../src/core/secret.ts";
 import type { Env } from "../../src/env.ts";
+import { ONE_APP_BLANK } from "../settings.ts";
 import { adminCall, call, env, hsJwt, type Overrides, seg, tokenFor, uniqueUid } from "./helpers.ts";
-
-/** The one-app settings blanked, as a deployment with NIM_APPS has them. */
-const ONE_APP_BLANK = Object.fromEntries(
-  [
-    "NIM_APP_KEY",
-    "NIM_API_BASE",
-    "TOKEN_TTL_DEFAULT",
-    "TOKEN_TTL_MIN",
-    "TOKEN_TTL_MAX",
-    "RTC_TOKEN_TTL_DEFAULT",
-    "RTC_TOKEN_TTL_MIN",
-    "RTC_TOKEN_TTL_MAX",
-    "RTC_PERM_KEY_TTL",
-  ].map((name) => [name, ""]),
-);
 
 /** The test deployment's one app as a NIM_APPS entry named `default` (same key, base and secrets). */
 function defaultEntry(): Record<string, unknown> {
