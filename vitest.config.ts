@@ -5,23 +5,25 @@ import { defineConfig } from "vitest/config";
 import { appsTestVars, SG_SECRET_BINDING, TEST_VARS } from "./test/settings.ts";
 
 /**
- * wrangler.toml, copied where no .dev.vars lies beside it: wrangler reads the .dev.vars next to its
+ * wrangler.jsonc, copied where no .dev.vars lies beside it: wrangler reads the .dev.vars next to its
  * config, and the tests must run on TEST_VARS alone, never on a developer's own variables (and
- * without a "Using secrets defined in .dev.vars" line per test file). Only `main` is rewritten.
+ * without a "Using secrets defined in .dev.vars" line per test file). Only the paths are rewritten.
  */
 function wranglerConfigForTests(): string {
   const root = fileURLToPath(new URL(".", import.meta.url));
   const dir = `${root}.wrangler/test`;
   mkdirSync(dir, { recursive: true });
-  const toml = readFileSync(`${root}wrangler.toml`, "utf8");
-  if (!/^main = "src\/index\.ts"$/m.test(toml)) throw new Error('wrangler.toml: expected main = "src/index.ts"');
+  const text = readFileSync(`${root}wrangler.jsonc`, "utf8");
+  const main = '"main": "src/index.ts"';
+  const assets = '"directory": "./console"';
+  if (!text.includes(main) || !text.includes(assets)) throw new Error(`wrangler.jsonc: expected ${main} and ${assets}`);
   writeFileSync(
-    `${dir}/wrangler.toml`,
-    toml
-      .replace(/^main = .*$/m, `main = ${JSON.stringify(`${root}src/index.ts`)}`)
-      .replace(/^directory = "\.\/console"$/m, `directory = ${JSON.stringify(`${root}console`)}`),
+    `${dir}/wrangler.jsonc`,
+    text
+      .replace(main, `"main": ${JSON.stringify(`${root}src/index.ts`)}`)
+      .replace(assets, `"directory": ${JSON.stringify(`${root}console`)}`),
   );
-  return `${dir}/wrangler.toml`;
+  return `${dir}/wrangler.jsonc`;
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
  * `npm run deploy` runs this first: it refuses to deploy a configuration that cannot work, with a
- * message that says what to fix. Checks wrangler.toml as wrangler itself reads it (the chosen
+ * message that says what to fix. Checks wrangler.jsonc as wrangler itself reads it (the chosen
  * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
+ *   - no var holds a published development value or a placeholder, no NetEase API base is on
+ *     loopback, and LOCAL_DEVELOPMENT is not set (src/core/published.ts: the Worker would refuse
+ *     to serve);
  *   - NIM_APP_KEY is set (an empty app key deploys fine and then fails every request with 500), or
  *     NIM_APPS lists apps the Worker accepts (the Worker's own rules, `src/apps/list.ts`), each
- *     secret it names a Worker secret (not a [vars] entry) or a declared Secrets Store binding;
+ *     secret it names a Worker secret (not a var) or a declared Secrets Store binding;
  *   - the SESSION_* settings give every issuer with public keys an audience rule (the Worker's own
  *     parser, without the secrets it cannot see here);
  *   - RTC_CHANNEL_POLICY, when set, is a list of channel grants the Worker accepts;
@@ -20,11 +23,13 @@ import { unstable_readConfig } from "wrangler";
 import { parseAppList } from "../src/apps/list.ts";
 import type { AppSettings } from "../src/apps/settings.ts";
 import { Problems } from "../src/core/problems.ts";
+import { checkPublicValues } from "../src/core/published.ts";
+import { isLoopbackUrl } from "../src/core/setting-values.ts";
 import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/rtc/channel-policy.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 
 const env = process.env.WRANGLER_ENV ?? process.env.CLOUDFLARE_ENV;
-// PREFLIGHT_CONFIG: another wrangler.toml (the tests use it).
+// PREFLIGHT_CONFIG: another Wrangler file (the tests and `npm run setup --config` use it).
 const config = unstable_readConfig({ env, config: process.env.PREFLIGHT_CONFIG });
 const problems: string[] = [];
 const vars = config.vars as Record<string, unknown>;
@@ -38,14 +43,16 @@ if (setting("NIM_APPS")) {
 } else {
   const appKey = vars.NIM_APP_KEY;
   if (typeof appKey !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(appKey)) {
-    problems.push('NIM_APP_KEY is empty or not an app key: set it under [vars] in wrangler.toml (NIM_APP_KEY = "…").');
+    problems.push(
+      'NIM_APP_KEY is empty or not an app key: set it under "vars" in wrangler.jsonc ("NIM_APP_KEY": "…").',
+    );
   }
 }
 
 /**
  * NIM_APPS by the Worker's own rules. Secrets cannot be read from here: a binding an entry names is
  * taken as a Worker secret unless the Wrangler file declares it in the Secrets Store; one set under
- * [vars] is refused (a secret there is plain text in the repository). Returns whether any app is paced.
+ * "vars" is refused (a secret there is plain text in the repository). Returns whether any app is paced.
  */
 function checkApps(listText: string): boolean {
   const stores = new Set((config.secrets_store_secrets ?? []).map((binding: { binding: string }) => binding.binding));
@@ -62,7 +69,7 @@ function checkApps(listText: string): boolean {
       if (typeof name !== "string") continue;
       if (name in vars) {
         problems.push(
-          `NIM_APPS names ${name} as a secret, but it is under [vars]: remove it there and \`wrangler secret put ${name}\`.`,
+          `NIM_APPS names ${name} as a secret, but it is under "vars": remove it there and \`wrangler secret put ${name}\`.`,
         );
       } else if (stores.has(name)) {
         bindings[name] = { get: async () => "" };
@@ -86,6 +93,38 @@ function checkApps(listText: string): boolean {
   }
   return apps.some((app) => app.createRate > 0);
 }
+// What only local development may use: the deployed Worker would refuse to serve.
+if (setting("LOCAL_DEVELOPMENT")) {
+  problems.push("LOCAL_DEVELOPMENT is for npm start and the tests only: remove it from the vars.");
+}
+checkPublicValues(vars, false, (name, rule) => problems.push(`${name}: ${rule}.`));
+for (const base of apiBases()) {
+  if (isLoopbackUrl(base.url)) {
+    problems.push(`${base.setting} is a loopback address, which a deployed Worker cannot reach: remove it.`);
+  }
+}
+
+/** Every NetEase API base the vars set: NIM_API_BASE's, and each NIM_APPS entry's apiBase. */
+function apiBases(): { setting: string; url: string }[] {
+  const bases = setting("NIM_API_BASE")
+    .split(",")
+    .filter((url) => url.trim())
+    .map((url) => ({ setting: "NIM_API_BASE", url: url.trim() }));
+  let entries: unknown;
+  try {
+    entries = JSON.parse(setting("NIM_APPS") || "[]");
+  } catch {
+    return bases; // checkApps has said NIM_APPS is not JSON
+  }
+  for (const entry of Array.isArray(entries) ? entries : []) {
+    const { name, apiBase } = (entry ?? {}) as { name?: unknown; apiBase?: unknown };
+    const urls = Array.isArray(apiBase) ? apiBase : typeof apiBase === "string" ? apiBase.split(",") : [];
+    for (const url of urls) {
+      if (typeof url === "string") bases.push({ setting: `NIM_APPS[${String(name)}].apiBase`, url: url.trim() });
+    }
+  }
+  return bases;
+}
 // The Worker refuses these too (500 misconfigured on every request); better never deployed. An
 // identity provider's keys sign tokens for other apps too, hence the audience rule.
 parseSessionSettings(
@@ -101,14 +140,14 @@ if (parsedPolicy && "problem" in parsedPolicy) {
 }
 const accounts = config.kv_namespaces.find((kv: { binding: string; id?: string }) => kv.binding === "ACCOUNTS");
 if (!accounts) {
-  problems.push('No KV binding ACCOUNTS: add [[kv_namespaces]] with binding = "ACCOUNTS" to wrangler.toml.');
+  problems.push('No KV binding ACCOUNTS: add { "binding": "ACCOUNTS" } to "kv_namespaces" in wrangler.jsonc.');
 }
 const objects = config.durable_objects.bindings.find(
   (binding: { name: string; class_name?: string; script_name?: string }) => binding.name === "ACCOUNT_OBJECTS",
 );
 if (objects?.class_name !== "AccountObject" || objects.script_name) {
   problems.push(
-    'No Durable Object binding ACCOUNT_OBJECTS for this Worker\'s class AccountObject: add [[durable_objects.bindings]] with name = "ACCOUNT_OBJECTS" and class_name = "AccountObject".',
+    'No Durable Object binding ACCOUNT_OBJECTS for this Worker\'s class AccountObject: add { "name": "ACCOUNT_OBJECTS", "class_name": "AccountObject" } to "durable_objects" "bindings".',
   );
 }
 const sqliteClasses = config.migrations.flatMap(
@@ -116,7 +155,7 @@ const sqliteClasses = config.migrations.flatMap(
 );
 if (!sqliteClasses.includes("AccountObject")) {
   problems.push(
-    'No migration declares AccountObject as a SQLite-backed class: add [[migrations]] with tag = "v1" and new_sqlite_classes = ["AccountObject"].',
+    'No migration declares AccountObject as a SQLite-backed class: add { "tag": "v1", "new_sqlite_classes": ["AccountObject"] } to "migrations".',
   );
 }
 if (paced) {
@@ -126,12 +165,12 @@ if (paced) {
   );
   if (pacer?.class_name !== "CreatePacer" || pacer.script_name) {
     problems.push(
-      'No Durable Object binding NIM_CREATE_PACER for this Worker\'s class CreatePacer: add [[durable_objects.bindings]] with name = "NIM_CREATE_PACER" and class_name = "CreatePacer" (or set NIM_CREATE_RATE = "0" to turn pacing off).',
+      'No Durable Object binding NIM_CREATE_PACER for this Worker\'s class CreatePacer: add { "name": "NIM_CREATE_PACER", "class_name": "CreatePacer" } to "durable_objects" "bindings" (or set NIM_CREATE_RATE to "0" to turn pacing off).',
     );
   }
   if (!sqliteClasses.includes("CreatePacer")) {
     problems.push(
-      'No migration declares CreatePacer as a SQLite-backed class: add [[migrations]] with tag = "v2" and new_sqlite_classes = ["CreatePacer"].',
+      'No migration declares CreatePacer as a SQLite-backed class: add { "tag": "v2", "new_sqlite_classes": ["CreatePacer"] } to "migrations".',
     );
   }
 }
@@ -143,7 +182,7 @@ if (problems.length > 0) {
 if (!accounts?.id) {
   console.log(
     "[deploy] note: ACCOUNTS has no id; wrangler creates the namespace on this first deploy and reuses it " +
-      "later. Add the id it prints to wrangler.toml and commit it, so every deploy (CI included) names it.",
+      "later. Add the id it prints to wrangler.jsonc and commit it, so every deploy (CI included) names it.",
   );
 }
 const appSecrets = namedSecrets.length > 0 ? [...new Set(namedSecrets)].join(", ") : "NIM_APP_SECRET";

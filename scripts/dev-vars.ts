@@ -1,5 +1,6 @@
 /**
- * Reads the development variables: `.dev.vars` when it exists, else `.dev.vars.example`.
+ * Reads the development variables: `.dev.vars` when it exists, else the values `npm start` would
+ * write there (dev-defaults.ts; never `.dev.vars.example`, which holds only placeholders).
  * The parser covers what wrangler's dotenv format needs here: KEY=VALUE lines, `#` comments and
  * optional single or double quotes around a value. Also reads which NetEase apps `npm start`
  * emulates (devApps: the one-app form or NIM_APPS) and what wrangler is told about them.
@@ -7,13 +8,12 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { DEV_VARS_TEXT } from "./dev-defaults.ts";
 
 /** The project root (this file lives in scripts/). */
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 /** Path of the developer's own variables (git-ignored). */
 export const devVarsPath = `${projectRoot}.dev.vars`;
-/** Path of the committed development-only example. */
-export const devVarsExamplePath = `${projectRoot}.dev.vars.example`;
 
 /** Parses dotenv text into a map. */
 export function parseDevVars(text: string): Record<string, string> {
@@ -30,10 +30,9 @@ export function parseDevVars(text: string): Record<string, string> {
   return vars;
 }
 
-/** The development variables in effect. */
+/** The development variables in effect: .dev.vars, or before `npm start` first wrote it, its defaults. */
 export function readDevVars(): Record<string, string> {
-  const path = existsSync(devVarsPath) ? devVarsPath : devVarsExamplePath;
-  return parseDevVars(readFileSync(path, "utf8"));
+  return parseDevVars(existsSync(devVarsPath) ? readFileSync(devVarsPath, "utf8") : DEV_VARS_TEXT);
 }
 
 /** The value of variable `name`, if .dev.vars sets it (never an Object prototype member). */
@@ -104,13 +103,16 @@ export function devApps(vars: Readonly<Record<string, string>>): DevApps {
   return { apps, notes };
 }
 
+/** The emulator's address on its default port, as earlier `.dev.vars` files spelled it out. */
+const EMULATOR_DEFAULT_BASE = /^http:\/\/(127\.0\.0\.1|localhost):8788\/nimserver\/?$/;
+
 /**
- * The server API base the Worker gets for an emulated app: a loopback base (or none) is the
- * emulator, wherever EMULATOR_PORT put it; another one is the developer's own choice (a real
- * NetEase app, say), kept as it is.
+ * The server API base the Worker gets for an emulated app: none, or the emulator's own default
+ * address, is the emulator wherever EMULATOR_PORT put it; anything else (a real NetEase app, a local
+ * proxy or a mock of the developer's own) is kept as it is, and `npm start` says so.
  */
 export function devApiBase(configured: string | undefined, emulatorBase: string): string {
-  return !configured || /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(configured) ? emulatorBase : configured;
+  return !configured || EMULATOR_DEFAULT_BASE.test(configured) ? emulatorBase : configured;
 }
 
 /**

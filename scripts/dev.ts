@@ -1,26 +1,29 @@
 /**
  * `npm start` (or `npm run dev`): the whole local service in one command.
- *   1. creates .dev.vars from .dev.vars.example on first run (development-only values);
+ *   1. writes .dev.vars on first run: development-only values (dev-defaults.ts), published, which a
+ *      Worker refuses outside local development;
  *   2. checks that both ports are free, and prints any configuration problem before starting;
  *   3. starts the CommsEase emulator on http://127.0.0.1:8788 (accounts persist in .wrangler/state),
  *      serving the apps .dev.vars names: the one app of NIM_APP_KEY / NIM_APP_SECRET, or each
  *      NIM_APPS entry whose secret .dev.vars holds (devApps in dev-vars.ts);
  *   4. runs `wrangler dev` for the Worker on http://127.0.0.1:8787, which reads .dev.vars, with
- *      NIM_API_BASE (or each emulated NIM_APPS entry's apiBase) pointed at the emulator it started.
+ *      NIM_API_BASE (or each emulated NIM_APPS entry's apiBase) pointed at the emulator it started
+ *      when .dev.vars gives none or the emulator's default address (another one is kept), and
+ *      LOCAL_DEVELOPMENT=true, which only this script and the tests set (src/core/published.ts).
  * PORT and EMULATOR_PORT choose other ports. Ctrl-C or SIGTERM stops everything it started.
  */
 
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { startEmulator } from "../emulator/serve.ts";
+import { DEV_VARS_TEXT } from "./dev-defaults.ts";
 import {
   type DevApp,
   type DevApps,
   devApiBase,
   devApps,
   devNimApps,
-  devVarsExamplePath,
   devVarsPath,
   parseDevVars,
   projectRoot,
@@ -69,16 +72,17 @@ await requireFreePort(WORKER_PORT, "PORT", "the Worker");
 await requireFreePort(EMULATOR_PORT, "EMULATOR_PORT", "the CommsEase emulator");
 
 if (!existsSync(devVarsPath)) {
-  copyFileSync(devVarsExamplePath, devVarsPath);
-  console.log("[dev] created .dev.vars from .dev.vars.example (development-only values)");
+  // `wx`: never over a .dev.vars that appeared meanwhile; 0600, as any file of secrets.
+  writeFileSync(devVarsPath, DEV_VARS_TEXT, { flag: "wx", mode: 0o600 });
+  console.log("[dev] created .dev.vars with development-only values (scripts/dev-defaults.ts)");
 }
 const vars = readDevVars();
 const multiApp = Boolean(vars.NIM_APPS?.trim());
-// With NIM_APPS, the one-app variables of the example are not wanted: no note for their absence.
-const missing = Object.keys(parseDevVars(readFileSync(devVarsExamplePath, "utf8"))).filter(
+// With NIM_APPS, the one-app variables are not wanted: no note for their absence.
+const missing = Object.keys(parseDevVars(DEV_VARS_TEXT)).filter(
   (name) => !(name in vars) && !(multiApp && ONE_APP_VARS.includes(name)),
 );
-if (missing.length > 0) console.log(`[dev] note: .dev.vars has no ${missing.join(", ")} (see .dev.vars.example)`);
+if (missing.length > 0) console.log(`[dev] note: .dev.vars has no ${missing.join(", ")} (see scripts/dev-defaults.ts)`);
 
 /** The apps .dev.vars names; exits with one line when NIM_APPS cannot be read. */
 function appsToEmulate(): DevApps {
@@ -130,20 +134,23 @@ const emulatorBase = `${emulator.url}/nimserver`;
 for (const app of apps) {
   const base = devApiBase(app.apiBase, emulatorBase);
   const setting = multiApp ? `NIM_APPS entry ${app.name}'s apiBase` : "NIM_API_BASE";
-  if (base !== emulatorBase) console.log(`[dev] note: ${setting} in .dev.vars is ${base}, not the emulator`);
+  if (base !== emulatorBase) {
+    console.log(`[dev] note: ${setting} in .dev.vars is ${base}: kept (the emulator is ${emulatorBase})`);
+  }
 }
-const workerVars = apiVars();
+const workerVars = varOverrides();
 
 /**
- * The `--var` overrides wrangler gets on top of .dev.vars: the server API bases pointed at the
- * emulator. With NIM_APPS, the rewritten list (and NIM_API_BASE only if .dev.vars sets one); else
+ * The `--var` overrides wrangler gets on top of .dev.vars: LOCAL_DEVELOPMENT, and the server API
+ * bases pointed at the emulator. With NIM_APPS, the rewritten list (and NIM_API_BASE only if .dev.vars sets one); else
  * NIM_API_BASE, as ever.
  */
-function apiVars(): string[] {
+function varOverrides(): string[] {
   const nimApps = devNimApps(vars, emulatorBase);
   const apiBase = ["--var", `NIM_API_BASE:${devApiBase(vars.NIM_API_BASE, emulatorBase)}`];
-  if (nimApps === undefined) return apiBase;
-  return ["--var", `NIM_APPS:${nimApps}`, ...(vars.NIM_API_BASE ? apiBase : [])];
+  const local = ["--var", "LOCAL_DEVELOPMENT:true"];
+  if (nimApps === undefined) return [...local, ...apiBase];
+  return [...local, "--var", `NIM_APPS:${nimApps}`, ...(vars.NIM_API_BASE ? apiBase : [])];
 }
 
 const wrangler = spawn(

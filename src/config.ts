@@ -18,8 +18,10 @@ import {
 import { DEFAULT_APP, LIMITS } from "./core/constants.ts";
 import type { MetricsDataset } from "./core/metrics.ts";
 import { Problems } from "./core/problems.ts";
-import { byteLength, isFetchableUrl, isOrigin, present } from "./core/setting-values.ts";
+import { checkPublicValues, isLocalDevelopment } from "./core/published.ts";
+import { byteLength, isFetchableUrl, isLoopbackUrl, isOrigin, present } from "./core/setting-values.ts";
 import type { Env, ObjectNamespace } from "./env.ts";
+import { ENV_NAMES } from "./env-names.ts";
 import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
 
 export type { AppConfig, AppMatch, NimAppConfig } from "./apps/settings.ts";
@@ -68,6 +70,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   const { bad } = problems;
   const { apps, session } = parseAppsAndSessions(env, now, problems);
   checkMatches(apps, session, problems);
+  checkDeployable(env, apps, problems);
 
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken && !/^[A-Za-z0-9._~+/-]+=*$/.test(adminToken)) {
@@ -113,6 +116,29 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   };
 }
 
+/**
+ * What only local development may run with (`core/published.ts`): a published development value
+ * or a loopback NetEase API base outside it, a placeholder anywhere. Deployed, the Worker refuses
+ * them as it refuses any other unusable setting, naming the setting.
+ */
+function checkDeployable(env: Env, apps: readonly NimAppConfig[], problems: Problems): void {
+  const local = isLocalDevelopment(
+    env.LOCAL_DEVELOPMENT,
+    apps.flatMap((app) => app.apiBases),
+  );
+  checkPublicValues(env, local, problems.bad, ENV_NAMES);
+  if (local) return;
+  const oneApp = present(env.NIM_APPS) === undefined;
+  for (const app of apps) {
+    if (app.apiBases.some(isLoopbackUrl)) {
+      problems.bad(
+        oneApp ? "NIM_API_BASE" : `NIM_APPS[${app.name}].apiBase`,
+        "NetEase's server API, not a loopback address (which only npm start may use)",
+      );
+    }
+  }
+}
+
 /** The app the paths without an app name serve: the one named `DEFAULT_APP`, else the first listed. */
 function homeAppOf(apps: readonly { name: string }[]): string {
   return apps.some((app) => app.name === DEFAULT_APP) ? DEFAULT_APP : (apps[0]?.name ?? DEFAULT_APP);
@@ -130,6 +156,7 @@ export function parseAccountsConfig(env: Env, now: number = Date.now()): Account
     listText === undefined
       ? [parseNimApp(env, DEFAULT_APP, now, problems, oneAppSecrets(env, problems))]
       : parseAppList(env, listText, now, problems);
+  checkDeployable(env, apps, problems);
   if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
   problems.check();
   return { apps: new Map(apps.map((app) => [app.name, app])), accounts: env.ACCOUNTS!, metrics: env.METRICS };

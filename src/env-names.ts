@@ -50,6 +50,7 @@ export const ENV_NAMES = [
   "TOKEN_RATE_LIMITER",
   "AUTH_FAILURE_RATE_LIMITER",
   "ALLOWED_ORIGINS",
+  "LOCAL_DEVELOPMENT",
 ] as const;
 
 /** A setting's or binding's name. */

@@ -7,9 +7,9 @@ import type { MetricsDataset } from "./core/metrics.ts";
 import type { EnvName } from "./env-names.ts";
 
 /**
- * The Worker's settings and bindings. A setting is a var (`[vars]` in wrangler.toml) unless tagged
- * `@secret`: set those with `wrangler secret put NAME`, never in wrangler.toml. Bindings are declared
- * in wrangler.toml. A `// ##` line starts a group of docs/configuration.md; `//` lines after it are
+ * The Worker's settings and bindings. A setting is a var (`vars` in wrangler.jsonc) unless tagged
+ * `@secret`: set those with `wrangler secret put NAME`, never in wrangler.jsonc. Bindings are declared
+ * in wrangler.jsonc. A `// ##` line starts a group of docs/configuration.md; `//` lines after it are
  * the group's introduction.
  */
 export interface Env {
@@ -144,7 +144,7 @@ export interface Env {
 
   // ## Metrics
   // What is written, and queries: [operations](operations.md#metrics).
-  /** Where metrics go; remove its block from wrangler.toml to write none. */
+  /** Where metrics go; remove its entry from wrangler.jsonc to write none. */
   METRICS?: MetricsDataset;
   /** Your Cloudflare account id (32 hex digits): with `ANALYTICS_READ_TOKEN`, the console shows metrics. */
   ANALYTICS_ACCOUNT_ID?: string;
@@ -153,14 +153,14 @@ export interface Env {
    * @secret
    */
   ANALYTICS_READ_TOKEN?: string;
-  /** The dataset `METRICS` writes to: default `nim_token_worker`, as wrangler.toml names it. */
+  /** The dataset `METRICS` writes to: default `nim_token_worker`, as wrangler.jsonc names it. */
   ANALYTICS_DATASET?: string;
   /** Cloudflare's API base: default `https://api.cloudflare.com/client/v4`; only tests change it. */
   ANALYTICS_SQL_API?: string;
 
   // ## Storage, rate limits and CORS
   // The rate limits are optional (without the binding nothing is limited); tune `limit` under
-  // `[[ratelimits]]` in wrangler.toml.
+  // `ratelimits` in wrangler.jsonc.
   /** uid → account record, and accid → uid, RTC uid → uid. Required. */
   ACCOUNTS?: KVNamespace;
   /** The per-uid `AccountObject`s, the single writers of account records. Required. */
@@ -171,6 +171,16 @@ export interface Env {
   AUTH_FAILURE_RATE_LIMITER?: RateLimit;
   /** Browser origins allowed by CORS: comma-separated exact origins, no wildcards. Empty: no CORS headers. */
   ALLOWED_ORIGINS?: string;
+
+  // ## Local development
+  // Outside local development the Worker refuses to run with a published development value (those
+  // `npm start` writes to `.dev.vars`), a placeholder of `.dev.vars.example` or a loopback NetEase API
+  // base: `/healthz` names the setting. [Security](security.md#published-values).
+  /**
+   * `true` under `npm start` and the tests, which set it themselves; never set it in a deployment (the
+   * deploy preflight refuses it). Honoured only while every NetEase API base is on loopback.
+   */
+  LOCAL_DEVELOPMENT?: string;
 }
 
 /**
@@ -185,9 +195,9 @@ export interface ObjectNamespace {
 
 type Assert<T extends true> = T;
 /**
- * Compile-time check that wrangler.toml and this interface agree: `npm run types` regenerates
- * worker-configuration.d.ts from wrangler.toml, and the type check fails if a binding there has a
- * type this interface does not accept.
+ * Compile-time check that wrangler.jsonc and this interface agree: `npm run types` regenerates
+ * worker-configuration.d.ts from wrangler.jsonc (`npm test` fails while it is stale), and the type
+ * check fails if a binding there has a type this interface does not accept.
  */
 export type WranglerBindingsMatchEnv = Assert<Cloudflare.Env extends Env ? true : false>;
 /** Compile-time check that `ENV_NAMES` (env-names.ts) lists every name of `Env`, and no other. */

@@ -19,5 +19,5 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 export { CreatePacer } from "./accounts/create-pacer.ts";
-/** The per-uid account objects (wrangler.toml binds the class as ACCOUNT_OBJECTS). */
+/** The per-uid account objects (wrangler.jsonc binds the class as ACCOUNT_OBJECTS). */
 export { AccountObject } from "./accounts/object/object.ts";

@@ -94,7 +94,7 @@ export const LIMITS = {
   maxRequestIdLength: 128,
 } as const;
 
-/** Token lifetimes (seconds) when their settings are unset: the defaults in wrangler.toml. */
+/** Token lifetimes (seconds) when their settings are unset. */
 export const DEFAULT_TTLS = {
   /** TOKEN_TTL_DEFAULT. */
   im: 600,
@@ -160,7 +160,7 @@ export const TIMING = {
   kvResyncDelayMs: 5_000,
   /** The alarm's next try when its own attempt left KV or a rollback unfinished. */
   kvResyncRetryMs: 30_000,
-  /** The rate limiters' period (wrangler.toml `simple.period`); also the Retry-After of a 429. */
+  /** The rate limiters' period (wrangler.jsonc `simple.period`); also the Retry-After of a 429. */
   rateLimitPeriodSeconds: 60,
 } as const;
 

@@ -10,6 +10,7 @@
  */
 
 import { DomainError } from "./errors.ts";
+import { publicValueKind, publicValueRule } from "./published.ts";
 
 /** What the Worker uses of a Secrets Store binding (workerd's `SecretsStoreSecret`). */
 export interface StoredSecret {
@@ -59,8 +60,9 @@ export class Secret {
 
   /**
    * The value: at once for a Worker secret or a fresh read; a promise when the store must be read.
-   * Throws (or rejects with) `misconfigured` naming the binding when the store has no such secret
-   * or it is empty; a failed read is not kept, so the next request reads again.
+   * Throws (or rejects with) `misconfigured` naming the binding when the store has no such secret,
+   * it is empty, or it holds a published development value or a placeholder (`published.ts`); a
+   * failed read is not kept, so the next request reads again.
    */
   read(): string | Promise<string> {
     const source = this.#source;
@@ -84,6 +86,13 @@ export class Secret {
     }
     if (typeof value !== "string" || value === "") {
       throw new DomainError("misconfigured", { detail: `misconfigured: ${this.name} is empty in the Secrets Store` });
+    }
+    // A value this project publishes never belongs in a store: local development uses Worker secrets.
+    const kind = publicValueKind(value);
+    if (kind) {
+      throw new DomainError("misconfigured", {
+        detail: `misconfigured: ${this.name} in the Secrets Store (${publicValueRule(kind)})`,
+      });
     }
     this.#value = value;
     this.#readAt = this.#now();

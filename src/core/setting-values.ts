@@ -18,6 +18,15 @@ export function byteLength(text: string): number {
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
+/** Whether `text` is a URL on this machine (loopback): reachable locally, never from a deployed Worker. */
+export function isLoopbackUrl(text: string): boolean {
+  try {
+    return LOOPBACK_HOSTS.has(new URL(text).hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** An https URL (http only on loopback) without credentials, query or fragment: safe to fetch keys from. */
 export function isFetchableUrl(text: string): boolean {
   let url: URL;

@@ -1,5 +1,5 @@
 /**
- * Abuse limits, on Cloudflare's Rate Limiting binding (configured in wrangler.toml, simulated
+ * Abuse limits, on Cloudflare's Rate Limiting binding (configured in wrangler.jsonc, simulated
  * locally by Miniflare): per uid on token issuance, and per client network (an IPv4 address, an IPv6
  * /64: see `networkOf`) on failed authentication
  * (session, admin and NetEase-callback 401s). Over a limit the answer is 429 `rate_limited` with

@@ -66,7 +66,7 @@ function problemsWith(more: Record<string, unknown>): ConfigProblem[] | string {
   return [];
 }
 
-/** A fake Rate Limiting binding with wrangler.toml's TOKEN_RATE_LIMITER rule (30 a period), counting per key. */
+/** A fake Rate Limiting binding with wrangler.jsonc's TOKEN_RATE_LIMITER rule (30 a period), counting per key. */
 function countingLimiter(limit = 30) {
   const counts = new Map<string, number>();
   return {

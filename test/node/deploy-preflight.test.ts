@@ -1,11 +1,21 @@
 /** npm run deploy's preflight: refuses an empty app key or a missing KV binding, with a clear message. */
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
+/** Runs the preflight on the Wrangler file at `path`: its exit status and output. */
+function preflightOn(path: string): { status: number | null; output: string } {
+  const result = spawnSync(process.execPath, ["scripts/deploy-preflight.ts"], {
+    encoding: "utf8",
+    env: { ...process.env, PREFLIGHT_CONFIG: path, WRANGLER_SEND_METRICS: "false" },
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Runs the preflight on a minimal wrangler.toml with `toml` added (wrangler reads either format). */
 function preflight(toml: string): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), "preflight-"));
   writeFileSync(join(dir, "worker.ts"), "export default {};\n");
@@ -13,11 +23,7 @@ function preflight(toml: string): { status: number | null; output: string } {
     join(dir, "wrangler.toml"),
     `name = "t"\nmain = "worker.ts"\ncompatibility_date = "2026-11-01"\n${toml}`,
   );
-  const result = spawnSync(process.execPath, ["scripts/deploy-preflight.ts"], {
-    encoding: "utf8",
-    env: { ...process.env, PREFLIGHT_CONFIG: join(dir, "wrangler.toml"), WRANGLER_SEND_METRICS: "false" },
-  });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  return preflightOn(join(dir, "wrangler.toml"));
 }
 
 const PACER =
@@ -123,6 +129,41 @@ describe("deploy preflight", () => {
     expect(withId.output).not.toContain("has no id");
   });
 
+  it("refuses what only local development may use: the flag, a published value, a placeholder, a loopback base", () => {
+    const flag = preflight(`[vars]\nNIM_APP_KEY = "abc123"\nLOCAL_DEVELOPMENT = "true"\n${KV}`);
+    expect(flag.status).toBe(1);
+    expect(flag.output).toContain("LOCAL_DEVELOPMENT is for npm start and the tests only");
+    const published = preflight(
+      `[vars]\nNIM_APP_KEY = "abc123"\nSESSION_PROVIDER = "firebase:dev-NOT-FOR-PRODUCTION"\n${KV}`,
+    );
+    expect(published.status).toBe(1);
+    expect(published.output).toContain("SESSION_PROVIDER: your own value: this development value is published");
+    expect(published.output).not.toContain("dev-NOT-FOR-PRODUCTION"); // names, never values
+    const placeholder = preflight(`[vars]\nNIM_APP_KEY = "REPLACE-ME"\n${KV}`);
+    expect(placeholder.status).toBe(1);
+    expect(placeholder.output).toContain("NIM_APP_KEY: your own value, not the placeholder of .dev.vars.example");
+    const loopback = preflight(
+      `[vars]\nNIM_APP_KEY = "abc123"\nNIM_API_BASE = "http://127.0.0.1:8788/nimserver"\n${KV}`,
+    );
+    expect(loopback.status).toBe(1);
+    expect(loopback.output).toContain("NIM_API_BASE is a loopback address");
+    const entry = { name: "sg", appKey: "def456", apiBase: "http://localhost:9000/nimserver", secret: "S_SG" };
+    const appLoopback = preflight(`[vars]\nNIM_APPS = '${JSON.stringify([entry])}'\n${KV}`);
+    expect(appLoopback.status).toBe(1);
+    expect(appLoopback.output).toContain("NIM_APPS[sg].apiBase is a loopback address");
+  });
+
+  it("passes the project's own wrangler.jsonc once it names an app", () => {
+    const dir = mkdtempSync(join(tmpdir(), "preflight-"));
+    const config = readFileSync("wrangler.jsonc", "utf8")
+      .replace('"NIM_APP_KEY": ""', '"NIM_APP_KEY": "abc123"')
+      .replace('"main": "src/index.ts"', `"main": ${JSON.stringify(join(process.cwd(), "src/index.ts"))}`);
+    writeFileSync(join(dir, "wrangler.jsonc"), config);
+    const { status, output } = preflightOn(join(dir, "wrangler.jsonc"));
+    expect(output).toContain("preflight ok");
+    expect(status).toBe(0);
+  });
+
   describe("with NIM_APPS", () => {
     const apps = (list: unknown[]) => `NIM_APPS = '${JSON.stringify(list)}'\n`;
     const cn = { name: "cn", appKey: "abc123", secret: "NIM_APP_SECRET_CN" };
@@ -151,7 +192,7 @@ describe("deploy preflight", () => {
       expect(beside.output).toContain("NIM_REGION: leave unset with NIM_APPS");
       const plain = preflight(`[vars]\nNIM_APP_SECRET_CN = "oops"\n${apps([cn])}${KV}`);
       expect(plain.status).toBe(1);
-      expect(plain.output).toContain("NIM_APPS names NIM_APP_SECRET_CN as a secret, but it is under [vars]");
+      expect(plain.output).toContain('NIM_APPS names NIM_APP_SECRET_CN as a secret, but it is under "vars"');
     });
 
     it("takes a Secrets Store binding the Wrangler file declares as the secret, and does not ask for it in `secret list`", () => {

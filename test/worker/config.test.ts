@@ -2,7 +2,7 @@
 
 import { describe, expect, it, vi } from "vitest";
 import { SERVICE } from "../../src/core/constants.ts";
-import { call, env, hsJwt, issue, uniqueUid } from "./helpers.ts";
+import { call, env, errorLog, hsJwt, issue, uniqueUid } from "./helpers.ts";
 
 const SECRET_VALUES = () => [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!];
 
@@ -123,24 +123,19 @@ describe("configuration", () => {
 
 describe("a Worker started without any secret (plain `wrangler dev` without .dev.vars)", () => {
   it("logs which settings are missing and how to set them, and tells the caller nothing more", async () => {
-    const lines: string[] = [];
-    const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void lines.push(args.join(" ")));
-    try {
+    const both = await errorLog(async () => {
       const response = await issue(await hsJwt(uniqueUid()), undefined, { NIM_APP_SECRET: "", ACCID_SECRET: "" });
       expect(response.status).toBe(500);
       expect(await response.json()).toEqual({
         error: "misconfigured",
         message: "The service is not configured correctly.",
       });
-      expect(lines.join("\n")).toContain("locally run `npm start` (it creates .dev.vars)");
-      // One missing secret is an ordinary misconfiguration, named without the hint.
-      lines.length = 0;
-      await issue(await hsJwt(uniqueUid()), undefined, { ACCID_SECRET: "" });
-      expect(lines.join("\n")).toContain("ACCID_SECRET (missing)");
-      expect(lines.join("\n")).not.toContain("npm start");
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(both).toContain("locally run `npm start` (it creates .dev.vars)");
+    // One missing secret is an ordinary misconfiguration, named without the hint.
+    const one = await errorLog(async () => issue(await hsJwt(uniqueUid()), undefined, { ACCID_SECRET: "" }));
+    expect(one).toContain("ACCID_SECRET (missing)");
+    expect(one).not.toContain("npm start");
   });
 });
 

@@ -2,6 +2,7 @@
 
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { importJWK, type JWTPayload, SignJWT } from "jose";
+import { vi } from "vitest";
 import { deriveAccid, deriveRtcUid, importDerivationKey } from "../../src/accounts/object/derive.ts";
 import type { TokenResponse } from "../../src/contract/responses.ts";
 import type { NimApiVersion } from "../../src/core/constants.ts";
@@ -152,6 +153,18 @@ export async function call(path: string, init: RequestInit = {}, overrides: Over
   const response = await worker.fetch(request, envWith(overrides), ctx);
   await waitOnExecutionContext(ctx);
   return response;
+}
+
+/** What `action` logs with console.error, its lines joined (and kept out of the test output). */
+export async function errorLog(action: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void lines.push(args.join(" ")));
+  try {
+    await action();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines.join("\n");
 }
 
 /** POST /v1/token with a bearer session and an optional JSON body. */

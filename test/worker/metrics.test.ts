@@ -111,7 +111,7 @@ describe("metrics", () => {
   it("writes nothing, and fails nothing, without the binding; a throwing dataset fails nothing", async () => {
     const uid = uniqueUid();
     expect((await issue(await hsJwt(uid), undefined, { METRICS: undefined })).status).toBe(200);
-    expect((await issue(await hsJwt(uid))).status).toBe(200); // Miniflare's local dataset, as wrangler.toml binds it
+    expect((await issue(await hsJwt(uid))).status).toBe(200); // Miniflare's local dataset, as wrangler.jsonc binds it
     const throwing = {
       writeDataPoint() {
         throw new Error("over the limit");

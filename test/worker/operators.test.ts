@@ -392,7 +392,7 @@ describe("operator console", () => {
   it("serves nothing where the admin API is off, and nothing but its own files", async () => {
     expect((await call("/admin", {}, { ADMIN_TOKEN: "" })).status).toBe(404);
     expect((await call("/admin", {}, { ADMIN_TOKEN: "", ...withAccess() })).status).toBe(200);
-    for (const path of ["/admin/index.html", "/admin/other.js", "/admin/../wrangler.toml"]) {
+    for (const path of ["/admin/index.html", "/admin/other.js", "/admin/../wrangler.jsonc"]) {
       expect((await call(path)).status, path).toBe(404);
     }
   });

@@ -119,7 +119,7 @@ export class AccountObjectClient {
   ): Promise<Operated<T>> {
     let result: ObjectResult<T>;
     try {
-      // The binding's declared class is AccountObject (wrangler.toml; the deploy preflight checks
+      // The binding's declared class is AccountObject (wrangler.jsonc; the deploy preflight checks
       // it); config.ts keeps the namespace untyped so that it need not import this folder.
       const id: AccountId = { app: this.app, uid };
       const object = this.namespace.get(this.namespace.idFromName(objectNameOf(id)));
