@@ -86,6 +86,8 @@ export async function runBurst(bundlePath: string, mode: "paced" | "unpaced"): P
           bindings: {
             ...SECRETS,
             NIM_API_BASE: `${emulator.url}/nimserver`,
+            // Its NetEase is the emulator on loopback, which a Worker accepts only in local development.
+            LOCAL_DEVELOPMENT: "true",
             NIM_CREATE_RATE: mode === "paced" ? "80" : "0",
             ADMIN_TOKEN,
           },

@@ -155,6 +155,8 @@ export async function startServices(
     bindings: {
       ...SECRETS,
       NIM_API_BASE: `${emulator.url}/nimserver`,
+      // Its NetEase is the emulator on loopback, which a Worker accepts only in local development.
+      LOCAL_DEVELOPMENT: "true",
       TOKEN_TTL_DEFAULT: "600",
       TOKEN_TTL_MIN: "60",
       TOKEN_TTL_MAX: "3600",

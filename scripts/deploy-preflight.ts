@@ -1,7 +1,10 @@
 /**
  * `npm run deploy` runs this first: it refuses to deploy a configuration that cannot work, with a
- * message that says what to fix. Checks wrangler.jsonc as wrangler itself reads it (the chosen
- * `--env`, if any, from WRANGLER_ENV or CLOUDFLARE_ENV):
+ * message that says what to fix. Checks wrangler.jsonc as wrangler itself reads it: the
+ * environment CLOUDFLARE_ENV names (as wrangler reads it), with the `--var` values in PREFLIGHT_VARS
+ * (JSON) on top, which `npm run deploy` (scripts/deploy.ts) passes on from its own arguments:
+ *   - every var is text, and none is a secret (a var is plain text in the repository and the
+ *     dashboard);
  *   - no var holds a published development value or a placeholder, no NetEase API base is on
  *     loopback, and LOCAL_DEVELOPMENT is not set (src/core/published.ts: the Worker would refuse
  *     to serve);
@@ -25,14 +28,25 @@ import type { AppSettings } from "../src/apps/settings.ts";
 import { Problems } from "../src/core/problems.ts";
 import { checkPublicValues } from "../src/core/published.ts";
 import { isLoopbackUrl } from "../src/core/setting-values.ts";
+import { SECRET_NAMES } from "../src/env-names.ts";
 import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/rtc/channel-policy.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 
-const env = process.env.WRANGLER_ENV ?? process.env.CLOUDFLARE_ENV;
 // PREFLIGHT_CONFIG: another Wrangler file (the tests and `npm run setup --config` use it).
-const config = unstable_readConfig({ env, config: process.env.PREFLIGHT_CONFIG });
+const config = unstable_readConfig({ env: process.env.CLOUDFLARE_ENV, config: process.env.PREFLIGHT_CONFIG });
 const problems: string[] = [];
-const vars = config.vars as Record<string, unknown>;
+const vars: Record<string, unknown> = {
+  ...(config.vars as Record<string, unknown>),
+  ...(JSON.parse(process.env.PREFLIGHT_VARS || "{}") as Record<string, string>),
+};
+for (const [name, value] of Object.entries(vars)) {
+  if (typeof value !== "string") {
+    problems.push(`${name} must be text (a string), not JSON: the Worker would refuse it.`);
+  }
+  if ((SECRET_NAMES as readonly string[]).includes(name)) {
+    problems.push(`${name} is a secret, not a var: remove it from the vars and \`wrangler secret put ${name}\`.`);
+  }
+}
 const setting = (name: string) => (typeof vars[name] === "string" ? (vars[name] as string).trim() : "");
 /** The secret bindings NIM_APPS names that are Worker secrets (`wrangler secret list` must list them). */
 const namedSecrets: string[] = [];
@@ -94,7 +108,7 @@ function checkApps(listText: string): boolean {
   return apps.some((app) => app.createRate > 0);
 }
 // What only local development may use: the deployed Worker would refuse to serve.
-if (setting("LOCAL_DEVELOPMENT")) {
+if ("LOCAL_DEVELOPMENT" in vars) {
   problems.push("LOCAL_DEVELOPMENT is for npm start and the tests only: remove it from the vars.");
 }
 checkPublicValues(vars, false, (name, rule) => problems.push(`${name}: ${rule}.`));

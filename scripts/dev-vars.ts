@@ -1,6 +1,6 @@
 /**
- * Reads the development variables: `.dev.vars` when it exists, else the values `npm start` would
- * write there (dev-defaults.ts; never `.dev.vars.example`, which holds only placeholders).
+ * Reads the development variables of `.dev.vars`, which `npm start` writes on its first run
+ * (dev-defaults.ts; never `.dev.vars.example`, which holds only placeholders).
  * The parser covers what wrangler's dotenv format needs here: KEY=VALUE lines, `#` comments and
  * optional single or double quotes around a value. Also reads which NetEase apps `npm start`
  * emulates (devApps: the one-app form or NIM_APPS) and what wrangler is told about them.
@@ -8,7 +8,6 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { DEV_VARS_TEXT } from "./dev-defaults.ts";
 
 /** The project root (this file lives in scripts/). */
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -30,9 +29,9 @@ export function parseDevVars(text: string): Record<string, string> {
   return vars;
 }
 
-/** The development variables in effect: .dev.vars, or before `npm start` first wrote it, its defaults. */
+/** The development variables in effect: .dev.vars, or none before `npm start` first wrote it. */
 export function readDevVars(): Record<string, string> {
-  return parseDevVars(existsSync(devVarsPath) ? readFileSync(devVarsPath, "utf8") : DEV_VARS_TEXT);
+  return existsSync(devVarsPath) ? parseDevVars(readFileSync(devVarsPath, "utf8")) : {};
 }
 
 /** The value of variable `name`, if .dev.vars sets it (never an Object prototype member). */

@@ -17,7 +17,7 @@ import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { startEmulator } from "../emulator/serve.ts";
-import { DEV_VARS_TEXT } from "./dev-defaults.ts";
+import { devVarsText } from "./dev-defaults.ts";
 import {
   type DevApp,
   type DevApps,
@@ -73,13 +73,13 @@ await requireFreePort(EMULATOR_PORT, "EMULATOR_PORT", "the CommsEase emulator");
 
 if (!existsSync(devVarsPath)) {
   // `wx`: never over a .dev.vars that appeared meanwhile; 0600, as any file of secrets.
-  writeFileSync(devVarsPath, DEV_VARS_TEXT, { flag: "wx", mode: 0o600 });
+  writeFileSync(devVarsPath, devVarsText(), { flag: "wx", mode: 0o600 });
   console.log("[dev] created .dev.vars with development-only values (scripts/dev-defaults.ts)");
 }
 const vars = readDevVars();
 const multiApp = Boolean(vars.NIM_APPS?.trim());
 // With NIM_APPS, the one-app variables are not wanted: no note for their absence.
-const missing = Object.keys(parseDevVars(DEV_VARS_TEXT)).filter(
+const missing = Object.keys(parseDevVars(devVarsText())).filter(
   (name) => !(name in vars) && !(multiApp && ONE_APP_VARS.includes(name)),
 );
 if (missing.length > 0) console.log(`[dev] note: .dev.vars has no ${missing.join(", ")} (see scripts/dev-defaults.ts)`);

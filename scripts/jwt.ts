@@ -1,6 +1,6 @@
 /**
  * `npm run -s jwt -- <uid> [ttl-seconds]`: prints a development app-session JWT for <uid>, signed
- * HS256 with SESSION_JWT_SECRET from .dev.vars (or .dev.vars.example). Prints only the token, so it
+ * HS256 with SESSION_JWT_SECRET from .dev.vars (which `npm start` writes). Prints only the token, so it
  * can be used as `$(npm run -s jwt -- alice)`. Never point this at a production secret.
  */
 
@@ -20,7 +20,7 @@ if (!Number.isInteger(ttl) || ttl <= 0) {
 const vars = readDevVars();
 const secret = vars.SESSION_JWT_SECRET;
 if (!secret) {
-  console.error("SESSION_JWT_SECRET is not set in .dev.vars or .dev.vars.example");
+  console.error("SESSION_JWT_SECRET is not set in .dev.vars: run `npm start` once, which writes it");
   process.exit(2);
 }
 let jwt = new SignJWT({})

@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { createInterface, type Interface } from "node:readline/promises";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
+import { publicValueKind } from "../src/core/published.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 import { varValue, type WranglerFile } from "./setup-config.ts";
 import { type SecretName, SetupError } from "./setup-wrangler.ts";
@@ -114,7 +115,8 @@ export class Prompter implements Asker {
         done();
       },
     });
-    this.#readline = createInterface({ input, output: echo, terminal: Boolean(input.isTTY) });
+    // historySize 0: a hidden answer must not come back with the up arrow at the next question.
+    this.#readline = createInterface({ input, output: echo, terminal: Boolean(input.isTTY), historySize: 0 });
     // Without a listener readline only pauses on Ctrl-C, and setup would end quietly with status 0.
     this.#readline.on("SIGINT", () => {
       this.#readline.close();
@@ -295,7 +297,12 @@ export async function gather(context: GatherContext): Promise<Gathered> {
       name: "NIM_APP_SECRET",
       question: "NetEase App Secret (NIM_APP_SECRET; not shown)",
       hidden: true,
-      check: (value) => (/^\S{1,256}$/.test(value) ? undefined : "the App Secret as the NetEase console shows it"),
+      check: (value) =>
+        publicValueKind(value)
+          ? "your app's own App Secret, not a placeholder or a published development value"
+          : /^\S{1,256}$/.test(value)
+            ? undefined
+            : "the App Secret as the NetEase console shows it",
     });
     if (value) secrets.push({ name: "NIM_APP_SECRET", value, generated: false });
   }
@@ -443,7 +450,10 @@ function sessionSecretValue(find: (wanted: Wanted) => Promise<string | undefined
     name: "SESSION_JWT_SECRET",
     question: "The HS256 secret your backend signs sessions with (SESSION_JWT_SECRET; not shown)",
     hidden: true,
-    check: (value) => sessionProblem({ SESSION_JWT_SECRET: value }, "SESSION_JWT_SECRET"),
+    check: (value) =>
+      publicValueKind(value)
+        ? "a key of your own, not a placeholder or a published development value"
+        : sessionProblem({ SESSION_JWT_SECRET: value }, "SESSION_JWT_SECRET"),
   });
 }
 

@@ -30,14 +30,21 @@ export interface WranglerResult {
 
 /**
  * The environment wrangler runs in: setup's own, less every secret (under `--yes` they arrive in
- * setup's environment, and a child's environment can be read by other processes of the user), and
- * with metrics off.
+ * setup's environment, and a child's environment can be read by other processes of the user), less
+ * debug logging and any Wrangler environment, with metrics off.
  */
 export function wranglerEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const child: NodeJS.ProcessEnv = { ...env, WRANGLER_SEND_METRICS: "false" };
-  for (const name of SECRET_NAMES) delete child[name];
+  // WRANGLER_LOG=debug with sanitizing off prints `secret put`'s request body, the value included.
+  const child: NodeJS.ProcessEnv = { ...env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_SANITIZE: "true" };
+  for (const name of [...SECRET_NAMES, "WRANGLER_LOG", ...ENVIRONMENT_VARIABLES]) delete child[name];
   return child;
 }
+
+/**
+ * What would point wrangler at a Wrangler environment: setup sets up the top level only (it reads
+ * and writes the top-level name, vars and KV id), so it refuses to run with one set.
+ */
+export const ENVIRONMENT_VARIABLES = ["CLOUDFLARE_ENV", "WRANGLER_ENV"] as const;
 
 /**
  * Runs `wrangler <args>` and resolves with what it did, whatever its exit status. `input`, when

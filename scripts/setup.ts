@@ -50,6 +50,7 @@ import {
 } from "./setup-config.ts";
 import { type Gathered, gather, Prompter, parseOptions, USAGE } from "./setup-inputs.ts";
 import {
+  ENVIRONMENT_VARIABLES,
   isLoggedOut,
   isWorkerNotFound,
   loggedInAs,
@@ -61,6 +62,7 @@ import {
   parseServedVersion,
   parseVersionTag,
   runWrangler,
+  SECRET_NAMES,
   SetupError,
   succeeded,
   wranglerEnv,
@@ -96,6 +98,14 @@ async function main(argv: readonly string[]): Promise<void> {
   // Every wrangler command acts on this file, wherever setup runs from.
   const config = ["--config", configPath];
   let changed = false;
+
+  const environment = ENVIRONMENT_VARIABLES.find((name) => process.env[name]);
+  if (environment) {
+    throw new SetupError(
+      `${environment} is set: setup sets up the top level of the Wrangler file only. Unset it; for an ` +
+        "environment, see docs/deploy.md (staging and production).",
+    );
+  }
 
   // 1. login
   const whoami = await runWrangler(["whoami"]);
@@ -356,9 +366,28 @@ async function waitReady(url: string): Promise<void> {
   }
   throw new SetupError(
     `${url}/readyz did not answer ready within ${READY_TIMEOUT_MS / 1000} s (last: ${last}). ` +
-      `${url}/healthz names a setting at fault; a new workers.dev name can take a few minutes: ` +
-      "rerun setup with --url to check again.",
+      (await settingsAtFault(url)) +
+      "A new workers.dev name can take a few minutes: rerun setup with --url to check again.",
   );
+}
+
+/**
+ * What `/healthz` names as missing or refused, with the command that mends a secret: setup never
+ * puts a secret that is already set, so one set wrong (the button's placeholder, say) is replaced
+ * by hand. The Worker refused to serve with it, so even a refused ACCID_SECRET derived no accid.
+ */
+async function settingsAtFault(url: string): Promise<string> {
+  try {
+    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    const { missing = [], invalid = [] } = (await response.json()) as { missing?: string[]; invalid?: string[] };
+    const named = [...missing, ...invalid];
+    if (named.length === 0) return "";
+    const secrets = named.filter((name) => (SECRET_NAMES as readonly string[]).includes(name));
+    const mend = secrets.map((name) => `npx wrangler secret put ${name}`).join("; ");
+    return `/healthz names ${named.join(", ")}${mend ? `: replace with ${mend}` : ""}. `;
+  } catch {
+    return `${url}/healthz names any setting at fault. `;
+  }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -19,9 +19,10 @@ import { DEFAULT_APP, LIMITS } from "./core/constants.ts";
 import type { MetricsDataset } from "./core/metrics.ts";
 import { Problems } from "./core/problems.ts";
 import { checkPublicValues, isLocalDevelopment } from "./core/published.ts";
+import { isStoredSecret } from "./core/secret.ts";
 import { byteLength, isFetchableUrl, isLoopbackUrl, isOrigin, present } from "./core/setting-values.ts";
 import type { Env, ObjectNamespace } from "./env.ts";
-import { ENV_NAMES } from "./env-names.ts";
+import { BINDING_NAMES, ENV_NAMES, STORABLE_SECRETS } from "./env-names.ts";
 import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
 
 export type { AppConfig, AppMatch, NimAppConfig } from "./apps/settings.ts";
@@ -67,6 +68,7 @@ export interface AccountsConfig {
 /** Validates the Env and returns a Config, or throws a ConfigError listing every problem. No I/O and no caching (see `runtime.ts` for the per-isolate cache); `now` only bounds the previous secrets' deadlines. */
 export function parseConfig(env: Env, now: number = Date.now()): Config {
   const problems = new Problems();
+  checkText(env, problems);
   const { bad } = problems;
   const { apps, session } = parseAppsAndSessions(env, now, problems);
   checkMatches(apps, session, problems);
@@ -116,6 +118,24 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   };
 }
 
+const BINDINGS: ReadonlySet<string> = new Set(BINDING_NAMES);
+
+/**
+ * Every setting that is text must be text: a var typed as JSON in the dashboard or the Wrangler file
+ * (`["…"]`, `true`) would pass a rule that reads it through `String()` (one value in a list reads
+ * as that value) and skip the checks for strings. Throws at once, before any rule reads one.
+ */
+function checkText(env: Env, problems: Problems): void {
+  const values = env as unknown as Record<string, unknown>;
+  for (const name of ENV_NAMES) {
+    const value = values[name];
+    if (BINDINGS.has(name) || value === undefined || typeof value === "string") continue;
+    if (STORABLE_SECRETS.includes(name) && isStoredSecret(value)) continue;
+    problems.bad(name, "text (a var or a secret), not JSON");
+  }
+  problems.check();
+}
+
 /**
  * What only local development may run with (`core/published.ts`): a published development value
  * or a loopback NetEase API base outside it, a placeholder anywhere. Deployed, the Worker refuses
@@ -151,6 +171,7 @@ function homeAppOf(apps: readonly { name: string }[]): string {
  */
 export function parseAccountsConfig(env: Env, now: number = Date.now()): AccountsConfig {
   const problems = new Problems();
+  checkText(env, problems);
   const listText = present(env.NIM_APPS);
   const apps: NimAppConfig[] =
     listText === undefined

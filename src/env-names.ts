@@ -55,3 +55,28 @@ export const ENV_NAMES = [
 
 /** A setting's or binding's name. */
 export type EnvName = (typeof ENV_NAMES)[number];
+
+/** The members of `Env` that are bindings (KV, Durable Objects, …); every other one is text. */
+export const BINDING_NAMES = [
+  "NIM_CREATE_PACER",
+  "ASSETS",
+  "METRICS",
+  "ACCOUNTS",
+  "ACCOUNT_OBJECTS",
+  "TOKEN_RATE_LIMITER",
+  "AUTH_FAILURE_RATE_LIMITER",
+] as const satisfies readonly EnvName[];
+
+/** The settings tagged `@secret` in `Env`: set with `wrangler secret put`, never under vars. */
+export const SECRET_NAMES = [
+  "NIM_APP_SECRET",
+  "NIM_APP_SECRET_PREVIOUS",
+  "ACCID_SECRET",
+  "SESSION_JWT_SECRET",
+  "NERTC_PERM_SECRET",
+  "ADMIN_TOKEN",
+  "ANALYTICS_READ_TOKEN",
+] as const satisfies readonly EnvName[];
+
+/** The secrets that may also be a Secrets Store binding of the same name (`core/secret.ts`). */
+export const STORABLE_SECRETS: readonly EnvName[] = ["NIM_APP_SECRET", "NIM_APP_SECRET_PREVIOUS", "NERTC_PERM_SECRET"];

@@ -4,7 +4,7 @@
  */
 
 import type { MetricsDataset } from "./core/metrics.ts";
-import type { EnvName } from "./env-names.ts";
+import type { BINDING_NAMES, EnvName } from "./env-names.ts";
 
 /**
  * The Worker's settings and bindings. A setting is a var (`vars` in wrangler.jsonc) unless tagged
@@ -200,6 +200,17 @@ type Assert<T extends true> = T;
  * check fails if a binding there has a type this interface does not accept.
  */
 export type WranglerBindingsMatchEnv = Assert<Cloudflare.Env extends Env ? true : false>;
+/** The members of `Env` whose value is not text. */
+type BindingMember = { [K in keyof Env]-?: Env[K] extends string | undefined ? never : K }[keyof Env];
+/** Compile-time check that `BINDING_NAMES` (env-names.ts) lists exactly the members of `Env` that are not text. */
+export type BindingNamesMatchEnv = Assert<
+  [
+    Exclude<BindingMember, (typeof BINDING_NAMES)[number]>,
+    Exclude<(typeof BINDING_NAMES)[number], BindingMember>,
+  ] extends [never, never]
+    ? true
+    : false
+>;
 /** Compile-time check that `ENV_NAMES` (env-names.ts) lists every name of `Env`, and no other. */
 export type EnvNamesMatchEnv = Assert<
   [Exclude<keyof Env, EnvName>, Exclude<EnvName, keyof Env>] extends [never, never] ? true : false

@@ -6,24 +6,29 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-/** Runs the preflight on the Wrangler file at `path`: its exit status and output. */
-function preflightOn(path: string): { status: number | null; output: string } {
+/** Runs the preflight on the Wrangler file at `path` (with `--var` values, as scripts/deploy.ts passes them). */
+function preflightOn(path: string, vars: Record<string, string> = {}): { status: number | null; output: string } {
   const result = spawnSync(process.execPath, ["scripts/deploy-preflight.ts"], {
     encoding: "utf8",
-    env: { ...process.env, PREFLIGHT_CONFIG: path, WRANGLER_SEND_METRICS: "false" },
+    env: {
+      ...process.env,
+      PREFLIGHT_CONFIG: path,
+      PREFLIGHT_VARS: JSON.stringify(vars),
+      WRANGLER_SEND_METRICS: "false",
+    },
   });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
 /** Runs the preflight on a minimal wrangler.toml with `toml` added (wrangler reads either format). */
-function preflight(toml: string): { status: number | null; output: string } {
+function preflight(toml: string, vars: Record<string, string> = {}): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), "preflight-"));
   writeFileSync(join(dir, "worker.ts"), "export default {};\n");
   writeFileSync(
     join(dir, "wrangler.toml"),
     `name = "t"\nmain = "worker.ts"\ncompatibility_date = "2026-11-01"\n${toml}`,
   );
-  return preflightOn(join(dir, "wrangler.toml"));
+  return preflightOn(join(dir, "wrangler.toml"), vars);
 }
 
 const PACER =
@@ -151,6 +156,17 @@ describe("deploy preflight", () => {
     const appLoopback = preflight(`[vars]\nNIM_APPS = '${JSON.stringify([entry])}'\n${KV}`);
     expect(appLoopback.status).toBe(1);
     expect(appLoopback.output).toContain("NIM_APPS[sg].apiBase is a loopback address");
+  });
+
+  it("refuses a var that is JSON or a secret, and checks deploy's --var values as wrangler sets them", () => {
+    const json = preflight(`[vars]\nNIM_APP_KEY = "abc123"\nLOCAL_DEVELOPMENT = true\nADMIN_TOKEN = ["x"]\n${KV}`);
+    expect(json.status).toBe(1);
+    expect(json.output).toContain("LOCAL_DEVELOPMENT must be text (a string), not JSON");
+    expect(json.output).toContain("LOCAL_DEVELOPMENT is for npm start and the tests only");
+    expect(json.output).toContain("ADMIN_TOKEN is a secret, not a var");
+    const flag = preflight(`[vars]\nNIM_APP_KEY = "abc123"\n${KV}`, { LOCAL_DEVELOPMENT: "true" });
+    expect(flag.status).toBe(1);
+    expect(flag.output).toContain("LOCAL_DEVELOPMENT is for npm start and the tests only");
   });
 
   it("passes the project's own wrangler.jsonc once it names an app", () => {

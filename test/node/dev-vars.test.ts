@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "jsonc-parser";
 import { describe, expect, it } from "vitest";
-import { DEV_VARS_TEXT } from "../../scripts/dev-defaults.ts";
+import { devVarsText } from "../../scripts/dev-defaults.ts";
 import { devApiBase, devApps, devNimApps, parseDevVars, projectRoot } from "../../scripts/dev-vars.ts";
 import { publicValueKind } from "../../src/core/published.ts";
 
@@ -48,7 +48,7 @@ describe(".dev.vars.example", () => {
 });
 
 describe("the development values npm start writes (scripts/dev-defaults.ts)", () => {
-  const dev = parseDevVars(DEV_VARS_TEXT);
+  const dev = parseDevVars(devVarsText());
 
   it("mark every secret published, so that no Worker outside local development runs with one", () => {
     const secrets = Object.entries(dev).filter(([name]) => name !== "NIM_APPS");
@@ -62,6 +62,9 @@ describe("the development values npm start writes (scripts/dev-defaults.ts)", ()
       "ADMIN_TOKEN",
     ]);
     for (const [name, value] of secrets) expect(publicValueKind(value), name).toBe("published");
+    // Each machine's own: only ACCID_SECRET, which grants nothing, is the same everywhere.
+    const other = parseDevVars(devVarsText());
+    expect(secrets.filter(([name, value]) => other[name] === value).map(([name]) => name)).toEqual(["ACCID_SECRET"]);
   });
 
   it("serve two apps, each pointed at the emulator by npm start (no apiBase of their own)", () => {

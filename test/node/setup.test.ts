@@ -377,6 +377,31 @@ describe("npm run setup", { timeout: 120_000 }, () => {
     expect(box.config).toBe(box.originalConfig);
   });
 
+  it("(d) refuses a placeholder or published secret, and a Wrangler environment, before anything is made", async () => {
+    const box = sandbox();
+    const yes = { NIM_APP_KEY: "abc123def456", SESSION_PROVIDER: "" };
+    const published = { SESSION_JWT_SECRET: "dev-session-secret-NOT-FOR-PRODUCTION-0123456789" };
+    for (const [name, secrets] of [
+      [
+        "NIM_APP_SECRET",
+        { NIM_APP_SECRET: "REPLACE-ME-with-your-NetEase-App-Secret", SESSION_JWT_SECRET: SESSION_SECRET },
+      ],
+      ["SESSION_JWT_SECRET", { NIM_APP_SECRET: APP_SECRET, ...published }],
+    ] as const) {
+      const refused = await box.run(["--yes"], { ...yes, ...secrets });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain(name);
+      expect(refused.stderr).toContain("not a placeholder or a published development value");
+      expect(refused.stderr).not.toMatch(/REPLACE-ME|NOT-FOR-PRODUCTION/);
+    }
+    expect(box.calls().map(commandOf)).toEqual(["whoami", "secret list", "whoami", "secret list"]);
+    const staging = await box.run(["--yes"], { ...yes, NIM_APP_SECRET: APP_SECRET, CLOUDFLARE_ENV: "staging" });
+    expect(staging.status).toBe(1);
+    expect(staging.stderr).toContain("CLOUDFLARE_ENV is set");
+    expect(box.calls()).toHaveLength(4); // not even a login check
+    expect(box.config).toBe(box.originalConfig);
+  });
+
   it("(d) stops at once when wrangler is not logged in", async () => {
     const box = sandbox();
     box.logOut();

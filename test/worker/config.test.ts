@@ -2,7 +2,7 @@
 
 import { describe, expect, it, vi } from "vitest";
 import { SERVICE } from "../../src/core/constants.ts";
-import { call, env, errorLog, hsJwt, issue, uniqueUid } from "./helpers.ts";
+import { adminCall, call, env, errorLog, hsJwt, issue, uniqueUid } from "./helpers.ts";
 
 const SECRET_VALUES = () => [env.NIM_APP_SECRET!, env.SESSION_JWT_SECRET!, env.ACCID_SECRET!];
 
@@ -34,6 +34,26 @@ describe("configuration", () => {
       invalid: ["NIM_API_BASE", "SESSION_JWT_SECRET", "TOKEN_TTL_DEFAULT"],
     });
     for (const secret of [...SECRET_VALUES(), "short"]) expect(text).not.toContain(secret);
+  });
+
+  it("refuses a text setting given as JSON (a dashboard or Wrangler var typed so), naming it", async () => {
+    // One value in a list reads as that value through String(): every string rule would pass it.
+    const json = {
+      SESSION_JWT_SECRET: [env.SESSION_JWT_SECRET],
+      ADMIN_TOKEN: [env.ADMIN_TOKEN],
+      LOCAL_DEVELOPMENT: true,
+      TOKEN_TTL_MAX: 3600,
+    };
+    const response = await call("/healthz", {}, json);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      status: "misconfigured",
+      missing: [],
+      invalid: ["TOKEN_TTL_MAX", "SESSION_JWT_SECRET", "ADMIN_TOKEN", "LOCAL_DEVELOPMENT"],
+    });
+    const admin = await adminCall("GET", "/apps", undefined, { overrides: json });
+    expect(admin.status).toBe(500);
+    expect((await issue(await hsJwt(uniqueUid()), undefined, json)).status).toBe(500);
   });
 
   it("checks NIM_CREATE_RATE, and needs the pacer's binding unless pacing is off", async () => {

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import example from "../../.dev.vars.example?raw";
-import { DEV_VARS_TEXT } from "../../scripts/dev-defaults.ts";
+import { devVarsText } from "../../scripts/dev-defaults.ts";
 import { ENV_NAMES } from "../../src/env-names.ts";
 import { adminCall, call, env, errorLog, hsJwt, issue, type Overrides, uniqueUid } from "./helpers.ts";
 
@@ -22,7 +22,7 @@ function entries(text: string, commented = false): Record<string, string> {
 }
 
 /** The secrets `npm start` writes to .dev.vars (so public), as the one-app form reads them. */
-const DEV = entries(DEV_VARS_TEXT);
+const DEV = entries(devVarsText());
 const PUBLISHED = {
   NIM_APP_SECRET: DEV.NIM_APP_SECRET!,
   SESSION_JWT_SECRET: DEV.SESSION_JWT_SECRET!,
