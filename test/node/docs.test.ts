@@ -7,8 +7,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { configurationPage } from "../../scripts/configuration-doc.ts";
+import { configurationPage, envGroups } from "../../scripts/configuration-doc.ts";
 import { projectRoot } from "../../scripts/dev-vars.ts";
+import { BINDING_NAMES, SECRET_NAMES } from "../../src/env-names.ts";
 
 const read = (path: string) => readFileSync(join(projectRoot, path), "utf8");
 
@@ -38,6 +39,19 @@ describe("docs/configuration.md", () => {
     const env = envNames();
     expect(env.length).toBeGreaterThan(15);
     expect([...documentedNames()].sort()).toEqual([...env].sort());
+  });
+});
+
+describe("the lists of secrets and bindings in src/env-names.ts", () => {
+  it("are the settings src/env.ts tags @secret, and its members that are not text", () => {
+    const settings = envGroups().flatMap((group) => group.settings);
+    const of = (kinds: (kind: string) => boolean) =>
+      settings
+        .filter((setting) => kinds(setting.kind))
+        .map((setting) => setting.name)
+        .sort();
+    expect(of((kind) => kind === "secret")).toEqual([...SECRET_NAMES].sort());
+    expect(of((kind) => kind !== "secret" && kind !== "var")).toEqual([...BINDING_NAMES].sort());
   });
 });
 
