@@ -1,8 +1,8 @@
 /**
- * One emulated CommsEase app: accounts, nonces, counters, faults and the checks NetEase makes. All
- * of an app's state lives in its one Durable Object, so check-then-create is atomic, exactly like the
- * real service's uniqueness (two racing create calls for one accid get 200 and 414 `already
- * register`), and apps are kept apart as NetEase keeps them. See worker.ts for what it serves and
+ * One emulated CommsEase app: accounts, chatrooms, nonces, counters, faults and the checks NetEase
+ * makes. All of an app's state lives in its one Durable Object, so check-then-create is atomic,
+ * exactly like the real service's uniqueness (two racing create calls for one accid get 200 and 414
+ * `already register`), and apps are kept apart as NetEase keeps them. See worker.ts for what it serves and
  * what it models.
  */
 
@@ -10,6 +10,7 @@ import { DurableObject } from "cloudflare:workers";
 import { AccountBook, type Refusal } from "./accounts.ts";
 import { dialectAnswer, json, nim } from "./answers.ts";
 import { APP_HEADER, type EmulatedApp, parseApps } from "./apps.ts";
+import { type Chatroom, ChatroomBook, ROOM_TEXT_LIMITS, roomIdKey, roomText } from "./chatrooms.ts";
 import { OPERATIONS, type ParsedCall, V1_ACTIONS } from "./dialect.ts";
 import { type Base, FaultBook, faultAnswer } from "./faults.ts";
 import {
@@ -43,8 +44,15 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   readonly #book = new AccountBook((account) => {
     this.ctx.waitUntil(this.ctx.storage.put(`account:${account.accid}`, account));
   });
+  /** Chatrooms, stored as accounts are, each under its room id. */
+  readonly #rooms = new ChatroomBook(this.#book, (room) => {
+    this.ctx.waitUntil(this.ctx.storage.put(`room:${room.roomid}`, room));
+  });
   readonly #nonces = new Map<string, number>();
+  /** Server API calls per accid and operation (what `GET /emulator/accounts/<accid>` shows). */
   readonly #calls = new Map<string, Record<string, number>>();
+  /** Server API calls per operation, each call once, whether or not it names an accid. */
+  readonly #operationCalls: Record<string, number> = {};
   readonly #faults = new FaultBook();
   readonly #routes = emulatorRoutes(this);
   #recentCalls: number[] = [];
@@ -62,10 +70,12 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
 
   constructor(ctx: DurableObjectState, env: EmulatorEnv) {
     super(ctx, env);
-    // Load persisted accounts before any request, so every later check-then-set is synchronous.
+    // Load persisted accounts and rooms before any request, so every later check-then-set is synchronous.
     void ctx.blockConcurrencyWhile(async () => {
       const stored = await ctx.storage.list<{ accid: string }>({ prefix: "account:" });
       for (const account of stored.values()) this.#book.restore(account);
+      const rooms = await ctx.storage.list<Chatroom>({ prefix: "room:" });
+      for (const room of rooms.values()) this.#rooms.restore(room);
     });
   }
 
@@ -117,6 +127,58 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
   }
 
   /**
+   * What `GET /emulator/chatrooms/<roomid>` shows: the room, and the address calls it met (how many,
+   * and the last one's client IP, accid and client type). An unknown room is `exists: false`.
+   */
+  chatroom(roomid: string): Response {
+    const key = roomIdKey(roomid);
+    if (!key) return json({ error: "roomid must be a positive int64" }, 400);
+    const found = this.#rooms.find(key);
+    if (!found.ok) return json({ roomid: Number(key), exists: false });
+    const { createdAt: _, ...room } = found.value;
+    return json({ ...room, exists: true, ...this.#rooms.addressCalls(key) });
+  }
+
+  /**
+   * A "stock" room, as if the app's backend had created it (no CheckSum needed): `{creator, name?,
+   * valid?}`, the creator a registered account (else 414, as create.action). Answers `{code: 200,
+   * chatroom}`, the room as `GET /emulator/chatrooms/<roomid>` shows it.
+   */
+  async createStockChatroom(request: Request): Promise<Response> {
+    const body = (await request.json().catch(() => null)) as { creator?: unknown; name?: unknown; valid?: unknown };
+    const { creator, valid = true } = body ?? {};
+    const name = roomText(body?.name ?? "emulated room", ROOM_TEXT_LIMITS.name, true);
+    if (typeof creator !== "string" || name === undefined || typeof valid !== "boolean") {
+      return json({ error: "creator (an accid), name (≤ 128) and valid (a boolean) are expected" }, 400);
+    }
+    const room = this.#rooms.create({
+      creator,
+      name,
+      announcement: "",
+      broadcasturl: "",
+      ext: "",
+      queuelevel: 0,
+      valid,
+    });
+    if (!room.ok) return nim(414, { desc: "user not exist" });
+    const { createdAt: _, ...chatroom } = room.value;
+    return nim(200, { chatroom });
+  }
+
+  /** Opens or closes a room with no operator check: `{valid}`. */
+  async setStockChatroomValid(roomid: string, request: Request): Promise<Response> {
+    const body = (await request.json().catch(() => null)) as { valid?: unknown } | null;
+    const key = roomIdKey(roomid);
+    if (!key || typeof body?.valid !== "boolean") {
+      return json({ error: "a positive int64 roomid and valid (a boolean) are expected" }, 400);
+    }
+    const room = this.#rooms.setValid(key, undefined, body.valid);
+    if (!room.ok) return nim(404, { desc: "chatroom not found" });
+    const { createdAt: _, ...chatroom } = room.value;
+    return nim(200, { chatroom });
+  }
+
+  /**
    * One server API call in either dialect: NetEase's authentication and rate limit, then the call's
    * own checks; counted per accid with its trace id (v1 `RequestId`, v2 `X-custom-traceid`).
    */
@@ -125,13 +187,16 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     const refusal = (await this.#authenticate(request)) ?? this.#overRate();
     if (refusal?.code === 416) this.#rateRefusals += 1;
     if (refusal) return dialectAnswer(dialect, refusal.code, refusal.desc);
+    const books = { accounts: this.#book, chatrooms: this.#rooms };
     const parsed: ParsedCall | Response =
       dialect === "v1"
-        ? await parseV1(path, request, this.#book, this.env.EMULATOR_GETUINFOS_UNKNOWN === "fail" ? "fail" : "omit")
-        : await parseV2(request.method, path, request, this.#book);
+        ? await parseV1(path, request, books, this.env.EMULATOR_GETUINFOS_UNKNOWN === "fail" ? "fail" : "omit")
+        : await parseV2(request.method, path, request, books);
     if (parsed instanceof Response) return parsed;
     const { operation, accids } = parsed;
+    this.#operationCalls[operation] = (this.#operationCalls[operation] ?? 0) + 1;
     for (const accid of accids) this.#count(accid, operation);
+    parsed.note?.();
     const traceId = request.headers.get(dialect === "v1" ? "RequestId" : "X-custom-traceid") ?? "";
     for (const accid of accids)
       this.#requestIds.set(accid, [...(this.#requestIds.get(accid) ?? []), `${base}:${traceId}`]);
@@ -316,21 +381,31 @@ export class CommsEase extends DurableObject<EmulatorEnv> implements Emulated {
     return { code: 416, desc: "frequency limit" };
   }
 
+  /**
+   * The app's counters: `calls` counts server API calls per operation, each call once (a getUinfos
+   * batch is one call; a chatroom call naming no accid counts too); `maxCallsPerAccid` the most
+   * calls of each operation about one accid.
+   */
   stats(): {
     accounts: number;
+    chatrooms: number;
     calls: Record<string, number>;
     maxCallsPerAccid: Record<string, number>;
     rateRefusals: number;
   } {
-    const calls: Record<string, number> = {};
     const maxCallsPerAccid: Record<string, number> = {};
     for (const counts of this.#calls.values()) {
       for (const [action, n] of Object.entries(counts)) {
-        calls[action] = (calls[action] ?? 0) + n;
         maxCallsPerAccid[action] = Math.max(maxCallsPerAccid[action] ?? 0, n);
       }
     }
-    return { accounts: this.#book.size, calls, maxCallsPerAccid, rateRefusals: this.#rateRefusals };
+    return {
+      accounts: this.#book.size,
+      chatrooms: this.#rooms.size,
+      calls: { ...this.#operationCalls },
+      maxCallsPerAccid,
+      rateRefusals: this.#rateRefusals,
+    };
   }
 
   #count(accid: string, operation: string): void {

@@ -18,6 +18,9 @@ export interface Emulated {
   login(request: Request): Promise<Response>;
   rtcJoin(request: Request): Promise<Response>;
   createStock(accid: unknown): Response;
+  chatroom(roomid: string): Response;
+  createStockChatroom(request: Request): Promise<Response>;
+  setStockChatroomValid(roomid: string, request: Request): Promise<Response>;
   addFault(request: Request): Promise<Response>;
   loginCallback(request: Request): Promise<Response>;
   account(accid: string): unknown;
@@ -53,6 +56,9 @@ export function emulatorRoutes(app: Emulated): Hono {
     return app.createStock(body?.accid);
   });
   routes.get("/emulator/accounts/:accid", (c) => json(app.account(c.req.param("accid"))));
+  routes.post("/emulator/chatrooms", (c) => app.createStockChatroom(c.req.raw));
+  routes.get("/emulator/chatrooms/:roomid", (c) => app.chatroom(c.req.param("roomid")));
+  routes.patch("/emulator/chatrooms/:roomid", (c) => app.setStockChatroomValid(c.req.param("roomid"), c.req.raw));
   routes.post("/emulator/faults", (c) => app.addFault(c.req.raw));
   routes.post("/emulator/callbacks/login", (c) => app.loginCallback(c.req.raw));
   routes.notFound(notFound);

@@ -1,13 +1,28 @@
 /**
- * NetEase's server API v2 (IM 10.x REST) over the same account book as v1: JSON bodies under
- * `/im/v2/accounts`, answers `{code, msg, data}`. Paths and fields as NetEase's Go server SDK sends
- * and reads them (`src/im/v2/account`). Codes NetEase does not document for v2 are the emulator's
- * choice and marked so: the Worker must not depend on them.
+ * NetEase's server API v2 (IM 10.x REST) over the same books as v1: JSON bodies under
+ * `/im/v2/accounts` and `/im/v2/chatrooms`, answers `{code, msg, data}`. Paths and fields as
+ * NetEase's Go server SDK sends and reads them (`src/im/v2/account`, `src/im/v2/chatroom`). Codes
+ * NetEase does not document for v2 are the emulator's choice and marked so: the Worker must not
+ * depend on them.
  */
 
-import type { Account, AccountBook, Outcome } from "./accounts.ts";
+import type { Account, Outcome } from "./accounts.ts";
 import { json } from "./answers.ts";
-import type { Operation, ParsedCall } from "./dialect.ts";
+import {
+  type AddressQuery,
+  type Chatroom,
+  type ChatroomBook,
+  type ClientType,
+  type IpType,
+  isIpAddress,
+  type NewChatroom,
+  ROOM_TEXT_LIMITS,
+  type RoomOutcome,
+  type RoomRefusal,
+  roomIdKey,
+  roomText,
+} from "./chatrooms.ts";
+import type { Books, Operation, ParsedCall } from "./dialect.ts";
 
 /** NetEase's v2 answer shape. */
 const v2 = (code: number, msg: string, data?: unknown) =>
@@ -24,7 +39,7 @@ export async function parseV2(
   method: string,
   path: string,
   request: Request,
-  book: AccountBook,
+  books: Books,
 ): Promise<ParsedCall | Response> {
   const route = matchRoute(method, path);
   if (!route) return v2(404, "not found");
@@ -43,6 +58,7 @@ export async function parseV2(
     accids,
     run,
   });
+  const book = books.accounts;
   switch (route.name) {
     case "create": {
       const info = object(body.user_information);
@@ -125,12 +141,19 @@ export async function parseV2(
         // The emulator keeps no live connections: a kick is counted; there are no devices to list.
         return answer(book.kick(route.accid), () => ({ success_list: [], failed_list: [] }));
       });
+    default:
+      return chatroomCall(route, body, new URL(request.url).searchParams, books.chatrooms);
   }
 }
 
-type Route = { name: "create" | "batchQuery" } | { name: "details" | "disable" | "kick"; accid: string };
+type Route =
+  | { name: "create" | "batchQuery" }
+  | { name: "details" | "disable" | "kick"; accid: string }
+  | { name: "createChatroom" }
+  | { name: "getChatroom" | "toggleCloseStat" | "requestAddr"; roomid: string };
 
 function matchRoute(method: string, path: string): Route | undefined {
+  if (path.startsWith("chatrooms")) return matchChatroomRoute(method, path);
   if (path === "accounts") {
     if (method === "POST") return { name: "create" };
     if (method === "GET") return { name: "batchQuery" };
@@ -143,6 +166,145 @@ function matchRoute(method: string, path: string): Route | undefined {
   if (match[2] === "kick" && method === "POST") return { name: "kick", accid };
   if (!match[2] && method === "GET") return { name: "details", accid };
   return undefined;
+}
+
+/** The chatroom routes: `chatrooms`, `chatrooms/{room_id}` and its `actions/update_status` and `actions/address`. */
+function matchChatroomRoute(method: string, path: string): Route | undefined {
+  if (path === "chatrooms") return method === "POST" ? { name: "createChatroom" } : undefined;
+  const match = /^chatrooms\/([^/]+)(?:\/actions\/(update_status|address))?$/.exec(path);
+  if (!match) return undefined;
+  const roomid = match[1]!; // digits, or no room id (refused with 414): nothing to decode
+  if (match[2] === "update_status" && method === "PATCH") return { name: "toggleCloseStat", roomid };
+  if (match[2] === "address" && method === "GET") return { name: "requestAddr", roomid };
+  if (!match[2] && method === "GET") return { name: "getChatroom", roomid };
+  return undefined;
+}
+
+/**
+ * How v2 words a chatroom refusal. NetEase documents no code per endpoint: 113404 (not found) and
+ * 113406 (closed) are the codes NetEase's v10 client SDK names for these cases, 414 and 403 its
+ * general ones (an unregistered account is 414, as on v1). The emulator's choice, all of them.
+ */
+function roomRefusalV2(refusal: RoomRefusal): Response {
+  switch (refusal.kind) {
+    case "bad_parameter":
+      return v2(414, `parameter error: ${refusal.field}`);
+    case "unknown_account":
+      return v2(414, "account not exist");
+    case "room_not_found":
+      return v2(113404, "chatroom not found");
+    case "room_closed":
+      return v2(113406, "chatroom is closed");
+    case "not_creator":
+      return v2(403, "operator is not the chatroom's creator");
+  }
+}
+
+/** A room as v2 answers it (NetEase's Go SDK's `CreateChatroomResponseV2` fields). */
+function roomV2(room: Chatroom): Record<string, unknown> {
+  return {
+    room_id: room.roomid,
+    valid: room.valid,
+    creator: room.creator,
+    room_name: room.name,
+    announcement: room.announcement,
+    live_url: room.broadcasturl,
+    extension: room.ext,
+    queue_level: room.queuelevel,
+  };
+}
+
+const badParameter = (field: string): RoomRefusal => ({ ok: false, kind: "bad_parameter", field });
+
+/** A chatroom call: parameters checked here, the effect in the book. */
+function chatroomCall(
+  route: Exclude<Route, { name: "create" | "batchQuery" | "details" | "disable" | "kick" }>,
+  body: Record<string, unknown>,
+  query: URLSearchParams,
+  rooms: ChatroomBook,
+): ParsedCall {
+  const answer = <T>(outcome: RoomOutcome<T>, data: (value: T) => unknown): Response =>
+    outcome.ok ? v2(200, "success", data(outcome.value)) : roomRefusalV2(outcome);
+  if (route.name === "createChatroom") {
+    const creator = typeof body.creator === "string" ? body.creator : "";
+    const room = newChatroomV2(body);
+    return {
+      operation: "createChatroom",
+      accids: creator ? [creator] : [],
+      run: () => answer("kind" in room ? room : rooms.create(room), roomV2),
+    };
+  }
+  const roomid = roomIdKey(route.roomid);
+  switch (route.name) {
+    case "getChatroom":
+      return {
+        operation: "getChatroom",
+        accids: [],
+        run: () => {
+          if (!roomid) return roomRefusalV2(badParameter("room_id"));
+          // The emulator keeps no live connections: no one is ever online.
+          const count = query.get("need_online_user_count") === "true" ? { online_user_count: 0 } : {};
+          return answer(rooms.find(roomid), (room) => ({ ...roomV2(room), ...count }));
+        },
+      };
+    case "toggleCloseStat": {
+      const { operator_account_id: operator, valid } = body;
+      return {
+        operation: "toggleCloseStat",
+        accids: typeof operator === "string" && operator ? [operator] : [],
+        run: () => {
+          if (!roomid) return roomRefusalV2(badParameter("room_id"));
+          if (typeof operator !== "string" || !operator) return roomRefusalV2(badParameter("operator_account_id"));
+          if (typeof valid !== "boolean") return roomRefusalV2(badParameter("valid"));
+          // NetEase's Go SDK expects no data here, its Java SDK reads the room: answer with the room.
+          return answer(rooms.setValid(roomid, operator, valid), roomV2);
+        },
+      };
+    }
+    case "requestAddr": {
+      const address = addressQueryV2(query, roomid);
+      const accid = query.get("account_id") ?? "";
+      return {
+        operation: "requestAddr",
+        accids: accid ? [accid] : [],
+        ...("kind" in address ? {} : { note: () => rooms.noteAddressCall(address) }),
+        run: () => answer("kind" in address ? address : rooms.addresses(address), (items) => ({ items })),
+      };
+    }
+  }
+}
+
+/** `POST /im/v2/chatrooms`'s body, checked as NetEase documents it; the other options are ignored. */
+function newChatroomV2(body: Record<string, unknown>): NewChatroom | RoomRefusal {
+  const { creator, queue_level: queueLevel = 0 } = body;
+  if (typeof creator !== "string" || !creator) return badParameter("creator");
+  const name = roomText(body.room_name, ROOM_TEXT_LIMITS.name, true);
+  if (name === undefined) return badParameter("room_name");
+  const announcement = roomText(body.announcement, ROOM_TEXT_LIMITS.announcement, false);
+  if (announcement === undefined) return badParameter("announcement");
+  const broadcasturl = roomText(body.live_url, ROOM_TEXT_LIMITS.broadcasturl, false);
+  if (broadcasturl === undefined) return badParameter("live_url");
+  const ext = roomText(body.extension, ROOM_TEXT_LIMITS.ext, false);
+  if (ext === undefined) return badParameter("extension");
+  if (queueLevel !== 0 && queueLevel !== 1) return badParameter("queue_level");
+  return { creator, name, announcement, broadcasturl, ext, queuelevel: queueLevel };
+}
+
+/**
+ * The address call's query: `account_id` and `client_ip` required (NetEase's Go SDK refuses to call
+ * without them), `client_type` 1 (default), 2 or 3, `ip_type` 0 (default) or 1.
+ */
+function addressQueryV2(query: URLSearchParams, roomid: string | undefined): AddressQuery | RoomRefusal {
+  if (!roomid) return badParameter("room_id");
+  const accid = query.get("account_id");
+  if (!accid) return badParameter("account_id");
+  const clientIp = query.get("client_ip");
+  if (!clientIp || !isIpAddress(clientIp)) return badParameter("client_ip");
+  const clientType = query.get("client_type") ?? "1";
+  if (clientType !== "1" && clientType !== "2" && clientType !== "3") return badParameter("client_type");
+  const ipType = query.get("ip_type") ?? "0";
+  if (ipType !== "0" && ipType !== "1") return badParameter("ip_type");
+  return { roomid, accid, clientType: Number(clientType) as ClientType, clientIp, ipType: Number(ipType) as IpType };
 }
 
 function userInformation(account: Account): Record<string, unknown> {

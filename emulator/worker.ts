@@ -2,7 +2,12 @@
  * A local stand-in for NetEase's CommsEase server API, for `npm start`, the tests and the benchmark.
  * Never deployed. It speaks the real wire format: form-encoded POSTs with AppKey / Nonce / CurTime /
  * CheckSum headers checked as NetEase documents them (5-minute window, repeated nonces refused), the
- * accid rules, and JSON answers with NetEase's codes (200, 403, 414, 416, 422, 431, 500).
+ * accid rules, and JSON answers with NetEase's codes (200, 403, 404, 414, 416, 422, 431, 500, and
+ * the chatroom codes 13002, 113404, 113406).
+ *
+ * Besides accounts (`/user/*.action`, `/im/v2/accounts…`) it serves chatrooms: create, get, open or
+ * close, and the link addresses a client enters by (`/chatroom/*.action`, `/im/v2/chatrooms…`;
+ * chatrooms.ts has the address scheme, server-v1.ts and server-v2.ts the codes).
  *
  * Like NetEase it serves a primary and a backup base (`/nimserver/…` and `/backup/nimserver/…`; a
  * fault can hit one base only, so failover is testable end to end), records each call's `RequestId`
@@ -15,8 +20,8 @@
  * so accounts, call counters, RequestIds, nonces, faults, stats and the per-second rate limit are per
  * app. One object per app makes check-then-create atomic, exactly like the real service's
  * uniqueness: two racing `create.action` calls for one accid get 200 and 414 `already register`.
- * Accounts are kept in Durable Object storage (persisted by `npm start`); call counters and injected
- * faults are in memory, being test aids only.
+ * Accounts and chatrooms are kept in Durable Object storage (persisted by `npm start`); call
+ * counters, a room's address-call counts and injected faults are in memory, being test aids only.
  *
  * Which app a request is for:
  *   - the server API (v1 and v2, on both bases): its `AppKey` header, checked with that app's secret;
@@ -44,8 +49,15 @@
  *                                   registered it with NetEase long ago (no CheckSum needed);
  *                                   {"code":200} or {"code":414,"desc":"already register"}
  *   GET  /emulator/accounts/<accid>                  → {exists, blocked, kicks, calls, requestIds}
+ *   POST /emulator/chatrooms        {creator, name?, valid?} → a "stock" room (no CheckSum needed):
+ *                                   {"code":200,"chatroom":{…}} or {"code":414} for an unknown creator
+ *   GET  /emulator/chatrooms/<roomid> → {roomid, creator, name, announcement, broadcasturl, ext,
+ *                                   queuelevel, valid, exists, addressRequests, lastClientIp,
+ *                                   lastAccid, lastClientType}; {roomid, exists: false} when unknown
+ *   PATCH /emulator/chatrooms/<roomid> {valid} → opens or closes it, with no operator check
  *   POST /emulator/faults           {accid?, action, mode, times?, base?} → make the app's next calls fail
- *   GET  /emulator/stats            → {accounts, calls, maxCallsPerAccid, rateRefusals} over the app's accids
+ *   GET  /emulator/stats            → {accounts, chatrooms, calls, maxCallsPerAccid, rateRefusals}: calls per
+ *                                   operation (each call once), the most calls of one operation per accid
  *   GET  /emulator/health           → {status: "ok"}, for the emulator as a whole (no ?appKey=)
  */
 
