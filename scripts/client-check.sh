@@ -42,7 +42,7 @@ for mode in "bundler esnext" "node16 node16" "nodenext nodenext"; do
 done
 
 cat >check.mjs <<'JS'
-import { createTokenProvider, keepPermKeyFresh } from "nim-token-worker-client";
+import { createChatroomProviders, createTokenProvider, keepPermKeyFresh } from "nim-token-worker-client";
 const [base, emulator] = process.argv.slice(2);
 const provider = createTokenProvider({ endpoint: `${base}/v1/token`, getSessionToken: () => process.env.SESSION_JWT });
 const { accid, token } = await provider.getLogin();
@@ -78,6 +78,16 @@ if (inApp?.code === "unknown_app") {
   console.log(`client: token for app ${appName} (app key ${inApp.appKey}) accepted by that app's login check`);
 }
 named.dispose();
+// A chatroom (npm start's lobby, 1000001): the v10 chatroom client's hooks, the SDK's argument order
+// (account first) included; the token they give must pass the emulator's login check.
+const roomId = process.env.CLIENT_CHECK_ROOM ?? "1000001";
+const { linkProvider, tokenProvider } = createChatroomProviders(provider, { roomId });
+const links = await linkProvider(accid, roomId);
+if (!Array.isArray(links) || links.length === 0) throw new Error(`no link addresses for room ${roomId}`);
+const roomToken = await tokenProvider((await provider.getLogin()).appKey, roomId, accid);
+const roomLogin = await (await fetch(`${emulator}/emulator/login`, { method: "POST", body: JSON.stringify({ accid, token: roomToken }) })).json();
+if (roomLogin.code !== 200) throw new Error(`the chatroom token was refused: ${JSON.stringify(roomLogin)}`);
+console.log(`client: chatroom ${roomId} links ${links.join(", ")} and its token, through createChatroomProviders`);
 const { revokedBefore } = await provider.signOutEverywhere();
 if (provider.peek() !== undefined) throw new Error("signOutEverywhere() left a token behind");
 // The same session, on another device: refused for good, with no retry.

@@ -2,7 +2,9 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  createChatroomProviders,
   createTokenProvider,
+  getAnonymousChatroomAddresses,
   keepPermKeyFresh,
   type PermKeyClient,
   type RtcTokenResponse,
@@ -25,12 +27,14 @@ const MINUTE = 60_000;
 /** A scripted Worker: each call takes the next answer; answers are built at call time. */
 function harness(start = 1_800_000_000_000, skewMs = 0) {
   const clock = { device: start - skewMs, worker: start };
-  const calls: { url: string; authorization: string | null; body: unknown }[] = [];
+  type Call = { url: string; authorization: string | null; body: unknown };
+  const calls: Call[] = [];
   const sleeps: number[] = [];
   const sessions: boolean[] = [];
   /** The app's current session JWT (a sign-in changes it). */
   const user = { session: "session-1" };
-  const script: (() => Response | Promise<Response>)[] = [];
+  /** Answers in order; each may read the request it answers. */
+  const script: ((call: Call) => Response | Promise<Response>)[] = [];
   const ok =
     (ttl = 600, accid = "acc1") =>
     () => {
@@ -86,6 +90,13 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
         });
       });
     };
+  /** A scripted POST /v1/chatroom/address answer for the room in the request it answers. */
+  const room =
+    (addresses = ["weblink-1.example:443", "weblink-2.example:443"], accid = "acc1", anonymous = false) =>
+    (call: Call) => {
+      const { roomId } = call.body as { roomId: string };
+      return Response.json({ roomId, accid, addresses, anonymous });
+    };
   const advance = (ms: number) => {
     clock.device += ms;
     clock.worker += ms;
@@ -96,15 +107,15 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     await vi.advanceTimersByTimeAsync(ms);
   };
   /** A fetch answer held until `release()`: a request in flight. */
-  const held = (answer: () => Response | Promise<Response>) => {
+  const held = (answer: (call: Call) => Response | Promise<Response>) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
     return {
-      answer: async () => {
+      answer: async (call: Call) => {
         await gate;
-        return answer();
+        return answer(call);
       },
       release,
     };
@@ -116,15 +127,16 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
       return forceRefresh ? "session-2" : user.session;
     },
     fetch: async (_input, init) => {
-      calls.push({
+      const call = {
         url: String(_input),
         authorization: new Headers(init?.headers).get("Authorization"),
         body: JSON.parse(String(init?.body)),
-      });
+      };
+      calls.push(call);
       const next = script.shift();
       if (!next) throw new Error("unexpected fetch");
       await Promise.resolve();
-      return next();
+      return next(call);
     },
     now: () => clock.device,
     random: () => 1,
@@ -134,7 +146,7 @@ function harness(start = 1_800_000_000_000, skewMs = 0) {
     },
     ...extra,
   });
-  return { clock, calls, sleeps, sessions, user, script, ok, rtc, rtcKeyed, fail, advance, tick, held, options };
+  return { clock, calls, sleeps, sessions, user, script, ok, rtc, rtcKeyed, room, fail, advance, tick, held, options };
 }
 
 describe("createTokenProvider", () => {
@@ -877,5 +889,359 @@ describe("app: one of a deployment's several NetEase apps", () => {
       await h.tick(3_600_000);
       expect(h.calls).toHaveLength(3);
     }
+  });
+});
+
+describe("getChatroomAddresses", () => {
+  const ROOM = "123456789";
+
+  it("posts the room (and client type) with the session to /v1/chatroom/address, and answers its addresses", async () => {
+    const h = harness();
+    h.script.push(h.room(), h.room(["commonlink.example:8080"]));
+    const provider = createTokenProvider(h.options());
+    expect(await provider.getChatroomAddresses(ROOM)).toEqual({
+      roomId: ROOM,
+      accid: "acc1",
+      addresses: ["weblink-1.example:443", "weblink-2.example:443"],
+    });
+    expect(await provider.getChatroomAddresses(ROOM, 2)).toMatchObject({ addresses: ["commonlink.example:8080"] });
+    expect(h.calls).toEqual([
+      { url: "https://tokens.example/v1/chatroom/address", authorization: "Bearer session-1", body: { roomId: ROOM } },
+      {
+        url: "https://tokens.example/v1/chatroom/address",
+        authorization: "Bearer session-1",
+        body: { roomId: ROOM, clientType: 2 },
+      },
+    ]);
+  });
+
+  it("derives /v1/apps/{app}/chatroom/address for a named app, and lets chatroomEndpoint win", async () => {
+    for (const [extra, url] of [
+      [{ app: "sg" }, "https://tokens.example/v1/apps/sg/chatroom/address"],
+      [{ endpoint: "https://tokens.example/v1/apps/sg/token" }, "https://tokens.example/v1/apps/sg/chatroom/address"],
+      [{ app: "sg", chatroomEndpoint: "https://rooms.example/addr" }, "https://rooms.example/addr"],
+      [{ chatroomEndpoint: "https://rooms.example/addr" }, "https://rooms.example/addr"],
+    ] as const) {
+      const h = harness();
+      h.script.push(h.room());
+      const provider = createTokenProvider(h.options(extra));
+      await provider.getChatroomAddresses(ROOM);
+      expect(
+        h.calls.map((c) => c.url),
+        JSON.stringify(extra),
+      ).toEqual([url]);
+    }
+  });
+
+  it("shares one request per room and client type among concurrent callers, and keeps no answer", async () => {
+    const h = harness();
+    const slow = h.held(h.room());
+    h.script.push(slow.answer, h.room(["other.example:443"]), h.room(["native.example:8080"]), h.room());
+    const provider = createTokenProvider(h.options());
+    const same = [provider.getChatroomAddresses(ROOM), provider.getChatroomAddresses(ROOM)];
+    const otherRoom = provider.getChatroomAddresses("42");
+    const otherType = provider.getChatroomAddresses(ROOM, 2);
+    await vi.advanceTimersByTimeAsync(0);
+    slow.release();
+    const [a, b] = await Promise.all(same);
+    expect(b).toEqual(a);
+    expect(await otherRoom).toMatchObject({ roomId: "42", addresses: ["other.example:443"] });
+    expect(await otherType).toMatchObject({ addresses: ["native.example:8080"] });
+    expect(h.calls.map((c) => c.body)).toEqual([{ roomId: ROOM }, { roomId: "42" }, { roomId: ROOM, clientType: 2 }]);
+    // The SDK asks again only when the addresses it holds failed: a later call fetches anew.
+    await provider.getChatroomAddresses(ROOM);
+    expect(h.calls).toHaveLength(4);
+  });
+
+  it("retries network errors, 5xx and 429, honouring Retry-After", async () => {
+    const h = harness();
+    let attempt = 0;
+    const provider = createTokenProvider(
+      h.options({
+        fetch: async (input, init) => {
+          attempt++;
+          if (attempt === 1) throw new TypeError("fetch failed");
+          return h.options().fetch!(input, init);
+        },
+      }),
+    );
+    h.script.push(h.fail(503, "upstream_unavailable", { "Retry-After": "5" }), h.fail(429, "rate_limited"), h.room());
+    expect(await provider.getChatroomAddresses(ROOM)).toMatchObject({ roomId: ROOM });
+    expect(h.sleeps).toEqual([500, 5000, 2000]);
+  });
+
+  it("asks for a fresh session once after a 401", async () => {
+    const h = harness();
+    h.script.push(h.fail(401, "invalid_session"), h.room());
+    const provider = createTokenProvider(h.options());
+    expect(await provider.getChatroomAddresses(ROOM)).toMatchObject({ accid: "acc1" });
+    expect(h.sessions).toEqual([false, true]);
+    expect(h.calls.map((c) => c.authorization)).toEqual(["Bearer session-1", "Bearer session-2"]);
+  });
+
+  it("does not retry chatroom_refused (403) or chatroom_unavailable (404): both are final", async () => {
+    for (const [status, code] of [
+      [403, "chatroom_refused"],
+      [404, "chatroom_unavailable"],
+    ] as const) {
+      const h = harness();
+      h.script.push(h.fail(status, code));
+      const provider = createTokenProvider(h.options());
+      const error = await provider.getChatroomAddresses(ROOM).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TokenProviderError);
+      expect(error).toMatchObject({ code, status, final: true });
+      expect(h.calls).toHaveLength(1);
+      expect(h.sleeps).toEqual([]);
+    }
+  });
+
+  it("refuses an answer for another room, an anonymous one, or one without addresses", async () => {
+    for (const answer of [
+      { roomId: "42", accid: "acc1", addresses: ["a.example:443"], anonymous: false },
+      { roomId: ROOM, accid: "nimanon_x", addresses: ["a.example:443"], anonymous: true },
+      { roomId: ROOM, accid: "acc1", addresses: [], anonymous: false },
+      { roomId: ROOM, accid: "acc1", addresses: [""], anonymous: false },
+    ]) {
+      const h = harness();
+      h.script.push(() => Response.json(answer));
+      const provider = createTokenProvider(h.options({ maxAttempts: 1 }));
+      const error = await provider.getChatroomAddresses(ROOM).catch((e: unknown) => e);
+      expect(error, JSON.stringify(answer)).toMatchObject({ code: "invalid_response" });
+    }
+  });
+});
+
+describe("chatroom addresses across sign-out", () => {
+  const ROOM = "123456789";
+
+  it("clear during flight: A's waiting callers are rejected with cleared, A's answer is discarded", async () => {
+    const h = harness();
+    const a = h.held(h.room(["for-a.example:443"], "accA"));
+    h.script.push(a.answer, h.room(["for-b.example:443"], "accB"));
+    const provider = createTokenProvider(h.options());
+    const forA = [provider.getChatroomAddresses(ROOM), provider.getChatroomAddresses(ROOM)].map((p) =>
+      p.catch((e: unknown) => e),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    h.user.session = "session-B";
+    // B asks at once, while A's request is still out: B's own request, not A's flight.
+    const forB = provider.getChatroomAddresses(ROOM);
+    a.release();
+    for (const outcome of await Promise.all(forA)) expect(outcome).toMatchObject({ code: "cleared" });
+    expect(await forB).toEqual({ roomId: ROOM, accid: "accB", addresses: ["for-b.example:443"] });
+    expect(h.calls.map((c) => c.authorization)).toEqual(["Bearer session-1", "Bearer session-B"]);
+  });
+
+  it("aborts the request in flight at clear(), and a retry wait too", async () => {
+    const h = harness();
+    const signals: AbortSignal[] = [];
+    const provider = createTokenProvider(
+      h.options({
+        fetch: (_input, init) => {
+          const signal = init!.signal!;
+          signals.push(signal);
+          return new Promise<Response>((_resolve, reject) => {
+            signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+          });
+        },
+      }),
+    );
+    const pending = provider.getChatroomAddresses(ROOM).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    expect(signals[0]!.aborted).toBe(true);
+    expect(await pending).toMatchObject({ code: "cleared" });
+    expect(signals).toHaveLength(1);
+  });
+
+  it("rejects with aborted after dispose()", async () => {
+    const h = harness();
+    const provider = createTokenProvider(h.options());
+    provider.dispose();
+    await expect(provider.getChatroomAddresses(ROOM)).rejects.toMatchObject({ code: "aborted" });
+    expect(h.calls).toEqual([]);
+  });
+});
+
+describe("createChatroomProviders (Web SDK v10 chatroom hooks)", () => {
+  const ROOM = "123456789";
+
+  it("linkProvider answers its own room's addresses whichever order the SDK passes its arguments in", async () => {
+    const h = harness();
+    h.script.push(h.room(["a.example:443"]), h.room(["b.example:443"]));
+    const provider = createTokenProvider(h.options());
+    const { linkProvider } = createChatroomProviders(provider, { roomId: ROOM });
+    // nim-web-sdk-ng 10.8.1 calls linkProvider(account, roomId), against its declared (roomId, accountId).
+    expect(await linkProvider("acc1", ROOM)).toEqual(["a.example:443"]);
+    expect(await linkProvider(ROOM, "acc1")).toEqual(["b.example:443"]);
+    expect(h.calls.map((c) => c.body)).toEqual([{ roomId: ROOM }, { roomId: ROOM }]);
+  });
+
+  it("linkProvider refuses another room's call with room_mismatch, without asking the Worker", async () => {
+    const h = harness();
+    const provider = createTokenProvider(h.options());
+    const { linkProvider } = createChatroomProviders(provider, { roomId: ROOM });
+    const error = await linkProvider("acc1", "987654321").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenProviderError);
+    expect(error).toMatchObject({ code: "room_mismatch" });
+    expect(h.calls).toEqual([]);
+  });
+
+  it("linkProvider asks for the client type it was made with", async () => {
+    const h = harness();
+    h.script.push(h.room(["native.example:8080"]));
+    const provider = createTokenProvider(h.options());
+    const { linkProvider } = createChatroomProviders(provider, { roomId: ROOM, clientType: 2 });
+    expect(await linkProvider("acc1", ROOM)).toEqual(["native.example:8080"]);
+    expect(h.calls[0]!.body).toEqual({ roomId: ROOM, clientType: 2 });
+  });
+
+  it("tokenProvider answers the IM token (a Promise, from memory when held) for the session's account only", async () => {
+    const h = harness();
+    h.script.push(h.ok(600, "acc1"));
+    const provider = createTokenProvider(h.options());
+    const { tokenProvider } = createChatroomProviders(provider, { roomId: ROOM });
+    const answer = tokenProvider("appkey", ROOM, "acc1");
+    expect(answer).toBeInstanceOf(Promise);
+    expect(await answer).toBe("tok-1");
+    expect(await tokenProvider("appkey", ROOM, "acc1")).toBe("tok-1");
+    expect(h.calls.map((c) => c.url)).toEqual(["https://tokens.example/v1/token"]);
+    await expect(tokenProvider("appkey", ROOM, "someone-else")).rejects.toMatchObject({ code: "account_mismatch" });
+  });
+
+  it("rejects in the hooks after clear(), rather than answer with the earlier session's", async () => {
+    const h = harness();
+    const a = h.held(h.room(["for-a.example:443"], "accA"));
+    h.script.push(a.answer);
+    const provider = createTokenProvider(h.options());
+    const { linkProvider } = createChatroomProviders(provider, { roomId: ROOM });
+    const forA = linkProvider("accA", ROOM).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    provider.clear();
+    a.release();
+    expect(await forA).toMatchObject({ code: "cleared" });
+  });
+
+  it("throws invalid_options at once for a room id that is not NetEase's, or an unknown client type", () => {
+    const h = harness();
+    const provider = createTokenProvider(h.options());
+    for (const options of [
+      { roomId: "" },
+      { roomId: "0123" },
+      { roomId: "12a" },
+      { roomId: " 123" },
+      { roomId: "1".repeat(20) },
+      { roomId: 123 as unknown as string },
+      { roomId: ROOM, clientType: 4 as 1 },
+    ]) {
+      expect(() => createChatroomProviders(provider, options), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ name: "TokenProviderError", code: "invalid_options" }),
+      );
+    }
+    expect(() => createChatroomProviders(provider, { roomId: "9".repeat(19), clientType: 3 })).not.toThrow();
+    expect(h.calls).toEqual([]);
+  });
+});
+
+describe("getAnonymousChatroomAddresses", () => {
+  const ROOM = "123456789";
+  /** The harness's fetch, sleep and random, without its session. */
+  const anonymous = (h: ReturnType<typeof harness>) => {
+    const { fetch, sleep, random } = h.options();
+    return { endpoint: "https://tokens.example/v1/token", roomId: ROOM, fetch: fetch!, sleep: sleep!, random: random! };
+  };
+
+  it("asks without a session and answers the visitor's nimanon_ accid and the addresses", async () => {
+    const h = harness();
+    h.script.push(h.room(["a.example:443"], "nimanon_7f3a", true), h.room(["w.example:443"], "nimanon_8b", true));
+    expect(await getAnonymousChatroomAddresses(anonymous(h))).toEqual({
+      roomId: ROOM,
+      accid: "nimanon_7f3a",
+      addresses: ["a.example:443"],
+    });
+    await getAnonymousChatroomAddresses({ ...anonymous(h), app: "sg", clientType: 3 });
+    expect(h.calls).toEqual([
+      { url: "https://tokens.example/v1/chatroom/address", authorization: null, body: { roomId: ROOM } },
+      {
+        url: "https://tokens.example/v1/apps/sg/chatroom/address",
+        authorization: null,
+        body: { roomId: ROOM, clientType: 3 },
+      },
+    ]);
+    expect(h.sessions).toEqual([]);
+  });
+
+  it("takes missing_session (the room admits no anonymous visitors) as final: no retry, no session asked", async () => {
+    const h = harness();
+    h.script.push(h.fail(401, "missing_session"));
+    const error = await getAnonymousChatroomAddresses(anonymous(h)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenProviderError);
+    expect(error).toMatchObject({ code: "missing_session", status: 401, final: true });
+    expect(h.calls).toHaveLength(1);
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it("retries 503 and 429 with Retry-After, but not chatroom_unavailable", async () => {
+    const h = harness();
+    h.script.push(
+      h.fail(503, "upstream_unavailable", { "Retry-After": "3" }),
+      h.fail(429, "rate_limited", { "Retry-After": "2" }),
+      h.room(["a.example:443"], "nimanon_1", true),
+      h.fail(404, "chatroom_unavailable"),
+    );
+    expect(await getAnonymousChatroomAddresses(anonymous(h))).toMatchObject({ accid: "nimanon_1" });
+    expect(h.sleeps).toEqual([3000, 2000]);
+    await expect(getAnonymousChatroomAddresses(anonymous(h))).rejects.toMatchObject({
+      code: "chatroom_unavailable",
+      final: true,
+    });
+    expect(h.calls).toHaveLength(4);
+  });
+
+  it("refuses a signed-in answer (anonymous: false) it did not ask for", async () => {
+    const h = harness();
+    h.script.push(h.room(["a.example:443"], "acc1", false));
+    await expect(getAnonymousChatroomAddresses({ ...anonymous(h), maxAttempts: 1 })).rejects.toMatchObject({
+      code: "invalid_response",
+    });
+  });
+
+  it("aborts the request in flight when its signal aborts", async () => {
+    const h = harness();
+    const controller = new AbortController();
+    const signals: AbortSignal[] = [];
+    const pending = getAnonymousChatroomAddresses({
+      ...anonymous(h),
+      signal: controller.signal,
+      fetch: (_input, init) => {
+        const signal = init!.signal!;
+        signals.push(signal);
+        return new Promise<Response>((_resolve, reject) => {
+          signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+        });
+      },
+    }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(signals[0]!.aborted).toBe(false);
+    controller.abort();
+    expect(signals[0]!.aborted).toBe(true);
+    expect(await pending).toMatchObject({ code: "aborted" });
+  });
+
+  it("stops with aborted when its signal aborts, and refuses options createTokenProvider refuses", async () => {
+    const h = harness();
+    const controller = new AbortController();
+    h.script.push(h.fail(503, "upstream_unavailable"));
+    const stopped = getAnonymousChatroomAddresses({
+      ...anonymous(h),
+      signal: controller.signal,
+      sleep: async () => controller.abort(),
+    });
+    await expect(stopped).rejects.toMatchObject({ code: "aborted" });
+    expect(h.calls).toHaveLength(1);
+    await expect(getAnonymousChatroomAddresses({ ...anonymous(h), app: "S G" })).rejects.toMatchObject({
+      code: "invalid_options",
+    });
   });
 });

@@ -1,6 +1,12 @@
-/** What the Worker answers, checked at the boundary: a token answer's shape, an error body, Retry-After. */
+/** What the Worker answers, checked at the boundary: a token or address answer's shape, an error body, Retry-After. */
 
-import type { ErrorBody, RtcTokenResponse, SessionRevokeResponse, TokenResponse } from "./contract.js";
+import type {
+  ChatroomAddressResponse,
+  ErrorBody,
+  RtcTokenResponse,
+  SessionRevokeResponse,
+  TokenResponse,
+} from "./contract.js";
 
 /** The longest Retry-After honoured (ms). */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -63,6 +69,20 @@ export function rtcTimes(body: RtcTokenResponse): Timed {
 export function isSessionRevokeResponse(body: unknown): body is SessionRevokeResponse {
   return (
     typeof body === "object" && body !== null && Number.isSafeInteger((body as SessionRevokeResponse).revokedBefore)
+  );
+}
+
+/** A chatroom address answer: a room id, an accid and at least one `host:port` address. */
+export function isChatroomAddressResponse(body: unknown): body is ChatroomAddressResponse {
+  if (typeof body !== "object" || body === null) return false;
+  const b = body as Record<string, unknown>;
+  return (
+    typeof b.roomId === "string" &&
+    typeof b.accid === "string" &&
+    typeof b.anonymous === "boolean" &&
+    Array.isArray(b.addresses) &&
+    b.addresses.length > 0 &&
+    b.addresses.every((address) => typeof address === "string" && address !== "")
   );
 }
 

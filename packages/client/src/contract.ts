@@ -1,6 +1,6 @@
 /**
- * The public token API's contract: the bodies `POST /v1/token` and `POST /v1/rtc/token` take and
- * answer, and the error shape (the same at `/v1/apps/{app}/token` and `/v1/apps/{app}/rtc/token`,
+ * The public token API's contract: the bodies `POST /v1/token`, `POST /v1/rtc/token` and
+ * `POST /v1/chatroom/address` take and answer, and the error shape (the same at `/v1/apps/{app}/token` and `/v1/apps/{app}/rtc/token`,
  * which serve each of a deployment's NetEase apps). It lives in the client package because the client
  * is what apps install; the Worker imports the same file (through `src/contract/requests.ts`), so the two cannot disagree.
  * No imports and no runtime code beyond constants: the package stays dependency-free.
@@ -63,6 +63,29 @@ export interface RtcTokenResponse extends IssuedToken {
   permKeyExpiresAt?: number;
 }
 
+/** `POST /v1/chatroom/address` request body. */
+export interface ChatroomAddressRequest {
+  /** The chatroom's id as NetEase gave it: decimal digits, 1 to 19, without a leading zero. */
+  roomId: string;
+  /**
+   * Which of the room's link addresses, in NetEase's numbering: 1 weblink (WebSocket, for the Web and
+   * mini-program SDKs; the default), 2 commonlink (the native SDKs), 3 wechatlink (WeChat).
+   */
+  clientType?: 1 | 2 | 3;
+}
+
+/** `POST /v1/chatroom/address` 200 answer: what the chatroom SDKs' `linkProvider` / `chatroomAddresses` take. */
+export interface ChatroomAddressResponse {
+  /** The room the addresses are for. */
+  roomId: string;
+  /** The IM account they were asked for: the user's accid, or for an anonymous visitor a `nimanon_` id of its own. */
+  accid: string;
+  /** The room's link addresses nearest the client, `host:port`, in NetEase's order (at least one). */
+  addresses: string[];
+  /** Whether the visitor entered without a session (anonymous mode: enter with `anonymousMode: true`). */
+  anonymous: boolean;
+}
+
 /** `POST /v1/sessions/revoke` 200 answer: sessions issued before this time no longer get tokens. */
 export interface SessionRevokeResponse {
   /** Unix ms (the Worker's clock): sessions issued before it, and IM tokens signed before it, are dead. */
@@ -79,10 +102,12 @@ export const ERROR_CODES = [
   "session_keys_unavailable",
   "account_blocked",
   "channel_refused",
+  "chatroom_refused",
   "app_not_allowed",
   "forbidden",
   "not_found",
   "unknown_app",
+  "chatroom_unavailable",
   "method_not_allowed",
   "conflict",
   "payload_too_large",

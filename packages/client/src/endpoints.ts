@@ -1,8 +1,8 @@
 /**
  * The Worker URLs a provider posts to, derived from its options in this one place. A deployment
- * serves its home NetEase app at `/v1/token`, `/v1/rtc/token` and `/v1/sessions/revoke`, and each of
- * its apps by name at `/v1/apps/{app}/token`, `/v1/apps/{app}/rtc/token` and
- * `/v1/apps/{app}/sessions/revoke`.
+ * serves its home NetEase app at `/v1/token`, `/v1/rtc/token`, `/v1/chatroom/address` and
+ * `/v1/sessions/revoke`, and each of its apps by name at `/v1/apps/{app}/token`,
+ * `/v1/apps/{app}/rtc/token`, `/v1/apps/{app}/chatroom/address` and `/v1/apps/{app}/sessions/revoke`.
  */
 
 import { TokenProviderError } from "./errors.js";
@@ -21,20 +21,22 @@ export interface EndpointOptions {
   endpoint: string;
   app?: string | undefined;
   rtcEndpoint?: string | undefined;
+  chatroomEndpoint?: string | undefined;
   revokeEndpoint?: string | undefined;
 }
 
-/** Where IM tokens, NERTC tokens and sign-out-everywhere go. */
+/** Where IM tokens, NERTC tokens, chatroom addresses and sign-out-everywhere go. */
 export interface Endpoints {
   token: string;
   rtc: string;
+  chatroom: string;
   revoke: string;
 }
 
 /**
- * The provider's three URLs. Without `app`, `endpoint` is used as given and the other two replace its
- * `/v1/token` ending (or `/v1/apps/{app}/token`, keeping that app). With `app`, all three are that
- * app's. An explicit `rtcEndpoint` or `revokeEndpoint` wins over the derived one.
+ * The provider's URLs. Without `app`, `endpoint` is used as given and the others replace its
+ * `/v1/token` ending (or `/v1/apps/{app}/token`, keeping that app). With `app`, all are that app's.
+ * An explicit `rtcEndpoint`, `chatroomEndpoint` or `revokeEndpoint` wins over the derived one.
  *
  * @throws TokenProviderError `invalid_options` for a malformed `app`, or an `app` with an `endpoint`
  *   that does not end in `/v1/token` (or names another app): silently asking the home app instead
@@ -69,6 +71,7 @@ export function endpointsOf(options: EndpointOptions): Endpoints {
   return {
     token: app === undefined ? endpoint : derive("/token"),
     rtc: options.rtcEndpoint ?? derive("/rtc/token"),
+    chatroom: options.chatroomEndpoint ?? derive("/chatroom/address"),
     revoke: options.revokeEndpoint ?? derive("/sessions/revoke"),
   };
 }

@@ -4,12 +4,15 @@ import type { ErrorBody } from "./contract.js";
 
 /**
  * Error codes the provider adds to the Worker's own. `invalid_options` is thrown by
- * createTokenProvider itself, for options it cannot work with (a malformed `app`).
+ * createTokenProvider and createChatroomProviders themselves, for options they cannot work with (a
+ * malformed `app` or room id); `room_mismatch` when a chatroom SDK asks for another room's addresses
+ * than its providers were made for.
  */
 export type ClientErrorCode =
   | "network_error"
   | "invalid_response"
   | "account_mismatch"
+  | "room_mismatch"
   | "aborted"
   | "cleared"
   | "invalid_options";
@@ -31,12 +34,16 @@ export class TokenProviderError extends Error {
   /**
    * Whether asking again (later, or in the background) cannot help without a new session or an operator.
    * `unknown_app` and `app_not_allowed` are the provider's own configuration (or the session's grant)
-   * disagreeing with the deployment's: no retry changes that.
+   * disagreeing with the deployment's: no retry changes that. `chatroom_refused` (the deployment's
+   * room policy) and `chatroom_unavailable` (NetEase does not know the room, or it is closed) change
+   * only by an operator's hand.
    */
   get final(): boolean {
     return (
       this.code === "account_blocked" ||
       this.code === "channel_refused" ||
+      this.code === "chatroom_refused" ||
+      this.code === "chatroom_unavailable" ||
       this.code === "unknown_app" ||
       this.code === "app_not_allowed" ||
       this.code === "invalid_session" ||

@@ -1,9 +1,20 @@
 /**
  * nim-token-worker-client: `import { createTokenProvider } from "nim-token-worker-client"`.
- * See token-provider.ts and this package's README.
+ * See token-provider.ts, chatroom.ts and this package's README.
  */
 
+export {
+  type AnonymousChatroomOptions,
+  type ChatroomAddresses,
+  type ChatroomClientType,
+  type ChatroomProviders,
+  type ChatroomProvidersOptions,
+  createChatroomProviders,
+  getAnonymousChatroomAddresses,
+} from "./chatroom.js";
 export type {
+  ChatroomAddressRequest,
+  ChatroomAddressResponse,
   ErrorBody,
   ErrorCode,
   IssuedToken,

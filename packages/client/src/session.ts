@@ -5,6 +5,7 @@
  *   offset, so a phone whose clock is minutes off still judges expiry right.
  * - `Lifecycle`: one sign-in's lifetime (an epoch). Everything fetched under an epoch is dropped when
  *   it ends (`clear()`), and its controller aborts the requests and waits that belong to it.
+ * - `defaultSleep`: the wait between retries, cut short when its epoch ends.
  */
 
 import { TokenProviderError } from "./errors.js";
@@ -87,3 +88,16 @@ export class Lifecycle {
 const aborted = () => new TokenProviderError("aborted", "The token provider was stopped.");
 const cleared = () =>
   new TokenProviderError("cleared", "The session was cleared (sign-out) while this token was being fetched.");
+
+/** Waits `ms`, or until `signal` aborts (the caller then checks its epoch). */
+export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -18,25 +18,30 @@
  * - Retries only what retrying can fix: network errors, 5xx and 429, with exponential backoff, full
  *   jitter and `Retry-After`. A 401 asks the app for a fresh session once. 403 `account_blocked`,
  *   401 `session_revoked` (signed out everywhere), 404 `unknown_app` and 403 `app_not_allowed` (the
- *   `app` option and the deployment disagree), a second 401 and other 4xx are not retried; the
- *   background refresh stops for those only a new session or an operator can fix (`error.final`),
- *   and tries again later for the rest while the held token lasts.
+ *   `app` option and the deployment disagree), 403 `chatroom_refused` and 404 `chatroom_unavailable`,
+ *   a second 401 and other 4xx are not retried; the background refresh stops for those only a new
+ *   session or an operator can fix (`error.final`), and tries again later for the rest while the
+ *   held token lasts.
+ * - Chatroom addresses cross the same sign-out boundary and share requests the same way (one per
+ *   room and client type), but are never kept: the SDK asks again only when the ones it holds failed.
  * - No dependencies and no Worker code: it imports only the contract types, and runs in browsers,
  *   React Native and Node ≥ 18.
  *
  * The parts: `session.ts` (the Worker's clock, and sign-in epochs), `transport.ts` (one request with
  * its retries), `slot.ts` (one cached token with its background refresh), `answers.ts` (what the
- * Worker answers), `endpoints.ts` (the URLs, for the home app or a named one); this file assembles
- * them behind the `TokenProvider` interface.
+ * Worker answers), `endpoints.ts` (the URLs, for the home app or a named one), `chatroom.ts` (the
+ * address requests, and the chatroom SDK's hooks); this file assembles them behind the
+ * `TokenProvider` interface.
  */
 
 import { isRtcTokenResponse, isSessionRevokeResponse, isTokenResponse, rtcTimes, type Timed } from "./answers.js";
+import { type ChatroomAddresses, type ChatroomClientType, chatroomAddressesOf, chatroomRequest } from "./chatroom.js";
 import type { RtcTokenResponse, SessionRevokeResponse, TokenResponse } from "./contract.js";
 import { endpointsOf } from "./endpoints.js";
 import { TokenProviderError } from "./errors.js";
-import { Lifecycle, WorkerClock } from "./session.js";
+import { defaultSleep, Lifecycle, WorkerClock } from "./session.js";
 import { createSlot, type Slot } from "./slot.js";
-import { createTransport } from "./transport.js";
+import { createTransport, globalFetch } from "./transport.js";
 
 export { type ClientErrorCode, TokenProviderError } from "./errors.js";
 
@@ -47,9 +52,10 @@ export interface TokenProviderOptions {
   /**
    * The NetEase app's name in this deployment, for a deployment that serves several (`[a-z0-9-]`,
    * 1 to 32). Every endpoint derived from `endpoint` is then that app's: `/v1/apps/{app}/token`,
-   * `/v1/apps/{app}/rtc/token` and `/v1/apps/{app}/sessions/revoke` in place of the `/v1/token`
-   * ending. Omitted: the deployment's home app. `createTokenProvider` throws `invalid_options` for a
-   * malformed name, or an `endpoint` ending in neither `/v1/token` nor `/v1/apps/{app}/token`.
+   * `/v1/apps/{app}/rtc/token`, `/v1/apps/{app}/chatroom/address` and `/v1/apps/{app}/sessions/revoke`
+   * in place of the `/v1/token` ending. Omitted: the deployment's home app. `createTokenProvider`
+   * throws `invalid_options` for a malformed name, or an `endpoint` ending in neither `/v1/token` nor
+   * `/v1/apps/{app}/token`.
    */
   app?: string;
   /**
@@ -59,6 +65,11 @@ export interface TokenProviderOptions {
   rtcEndpoint?: string;
   /** NERTC token lifetime to ask for, in seconds; the Worker's RTC default when omitted. */
   rtcTtl?: number;
+  /**
+   * Full URL of the Worker's chatroom address endpoint; by default `endpoint` with its `/v1/token`
+   * ending replaced by `/v1/chatroom/address` (`/v1/apps/{app}/chatroom/address` with `app`).
+   */
+  chatroomEndpoint?: string;
   /**
    * Full URL of the Worker's sign-out-everywhere endpoint; by default `endpoint` with its `/v1/token`
    * ending replaced by `/v1/sessions/revoke` (`/v1/apps/{app}/sessions/revoke` with `app`).
@@ -146,6 +157,14 @@ export interface TokenProvider {
    * may be that very key). One request per channel at a time, as with `getRtcToken`.
    */
   refreshRtcToken(channelName: string): Promise<RtcCredentials>;
+  /**
+   * Chatroom `roomId`'s link addresses for this session's accid, fetched now: NetEase's SDKs ask on
+   * entering and again only when the addresses they hold failed, so none are kept. One request per
+   * room and client type at a time; retried as token requests are. For `createChatroomProviders`
+   * (Web SDK v10) or v9's `chatroomAddresses`. `chatroom_refused` (403) and `chatroom_unavailable`
+   * (404) are final.
+   */
+  getChatroomAddresses(roomId: string, clientType?: ChatroomClientType): Promise<ChatroomAddresses>;
   /** Fetches a token now unless a fresh one is held (warm it before login, or on app start). */
   prefetch(): Promise<void>;
   /** Pauses (false) or resumes (true) the background refresh, e.g. on app background/foreground. */
@@ -197,7 +216,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const lifecycle = new Lifecycle(signal);
   let active = true;
   const fetchToken = createTransport({
-    fetch: options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init)),
+    fetch: options.fetch ?? globalFetch,
     getSessionToken,
     maxAttempts,
     retryBaseDelay,
@@ -230,6 +249,28 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   /** RTC token slots by channel, in order of last use. */
   const rtc = new Map<string, Slot<RtcTokenResponse>>();
   const slots = (): Slot<TokenResponse | RtcTokenResponse>[] => [im, ...rtc.values()];
+  /** Chatroom address requests in flight, by room and client type (answers are not kept). */
+  const chatroomFlights = new Map<string, Promise<ChatroomAddresses>>();
+
+  function chatroomAddresses(roomId: string, clientType: ChatroomClientType | undefined): Promise<ChatroomAddresses> {
+    lifecycle.assertLive();
+    const key = `${roomId}/${clientType ?? ""}`;
+    const pending = chatroomFlights.get(key);
+    if (pending) return pending;
+    const owner = lifecycle.epoch;
+    const { body, accept } = chatroomRequest(roomId, clientType, false);
+    const flight = fetchToken(owner, urls.chatroom, body, accept).then((answer) => {
+      lifecycle.assertCurrent(owner);
+      return chatroomAddressesOf(answer);
+    });
+    chatroomFlights.set(key, flight);
+    // Only the current epoch's flight is removed here; clear() already dropped an older one.
+    const settle = () => {
+      if (chatroomFlights.get(key) === flight) chatroomFlights.delete(key);
+    };
+    flight.then(settle, settle);
+    return flight;
+  }
 
   function rtcSlot(channelName: string): Slot<RtcTokenResponse> {
     let slot = rtc.get(channelName);
@@ -251,6 +292,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   function forget(): void {
     for (const slot of slots()) slot.reset();
     rtc.clear();
+    chatroomFlights.clear();
   }
 
   function clear(): void {
@@ -293,6 +335,9 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     async refreshRtcToken(channelName: string): Promise<RtcCredentials> {
       return rtcCredentials(await rtcSlot(channelName).refresh());
     },
+    async getChatroomAddresses(roomId: string, clientType?: ChatroomClientType): Promise<ChatroomAddresses> {
+      return chatroomAddresses(roomId, clientType);
+    },
     async prefetch(): Promise<void> {
       await im.get();
     },
@@ -322,16 +367,4 @@ function rtcCredentials(answer: RtcTokenResponse): RtcCredentials {
   return permKey === undefined
     ? { uid, channelName, token, appKey }
     : { uid, channelName, token, appKey, permKey, privilege, permKeyExpiresAt };
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

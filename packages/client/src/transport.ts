@@ -1,8 +1,10 @@
 /**
- * One token request to the Worker, with the retries that can help: network errors, 5xx and 429 with
- * capped exponential backoff, full jitter and `Retry-After`; a 401 asks the app for a fresh session
- * once, except `session_revoked` (the user signed out everywhere: only a new sign-in helps).
- * Everything else is final. An answer that arrives after its sign-in ended is discarded.
+ * One request to the Worker (a token, chatroom addresses, a sign-out), with the retries that can
+ * help: network errors, 5xx and 429 with capped exponential backoff, full jitter and `Retry-After`; a
+ * 401 asks the app for a fresh session once, except `session_revoked` (the user signed out
+ * everywhere: only a new sign-in helps). Everything else is final. An answer that arrives after its
+ * sign-in ended is discarded. Without `getSessionToken` it asks anonymously: no `Authorization`, and
+ * a 401 is final.
  */
 
 import { isErrorBody, isTimed, parseRetryAfter } from "./answers.js";
@@ -15,7 +17,8 @@ const MAX_DELAY_MS = 8_000;
 /** What the transport needs. */
 export interface TransportOptions {
   fetch: typeof fetch;
-  getSessionToken: (options: { forceRefresh: boolean }) => string | Promise<string>;
+  /** The app's session; undefined for an anonymous request (a visitor without a session). */
+  getSessionToken: ((options: { forceRefresh: boolean }) => string | Promise<string>) | undefined;
   maxAttempts: number;
   retryBaseDelay: number;
   random: () => number;
@@ -23,6 +26,9 @@ export interface TransportOptions {
   clock: WorkerClock;
   lifecycle: Lifecycle;
 }
+
+/** The global fetch, called on `globalThis` (a detached browser fetch throws) and looked up per call. */
+export const globalFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
 
 /** Fetches one token answer for `owner`'s sign-in, accepting only bodies `accept` recognises. */
 export type FetchToken = <T>(
@@ -39,7 +45,7 @@ export function createTransport(options: TransportOptions): FetchToken {
   async function attemptOnce<T>(
     owner: Epoch,
     url: string,
-    session: string,
+    authorization: string | undefined,
     requestBody: unknown,
     accept: (value: unknown) => value is T,
   ): Promise<{ token: T } | { error: TokenProviderError; retryAfterMs?: number }> {
@@ -49,7 +55,10 @@ export function createTransport(options: TransportOptions): FetchToken {
     try {
       response = await options.fetch(url, {
         method: "POST",
-        headers: { Authorization: `Bearer ${session}`, "Content-Type": "application/json" },
+        headers:
+          authorization === undefined
+            ? { "Content-Type": "application/json" }
+            : { Authorization: authorization, "Content-Type": "application/json" },
         body: JSON.stringify(requestBody),
         signal: owner.controller.signal,
       });
@@ -89,12 +98,14 @@ export function createTransport(options: TransportOptions): FetchToken {
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
       lifecycle.assertCurrent(owner);
-      const session = await getSessionToken({ forceRefresh });
+      // Anonymous requests carry no session at all (not an empty one).
+      const authorization =
+        getSessionToken === undefined ? undefined : `Bearer ${await getSessionToken({ forceRefresh })}`;
       lifecycle.assertCurrent(owner);
-      const outcome = await attemptOnce(owner, url, session, body(), accept);
+      const outcome = await attemptOnce(owner, url, authorization, body(), accept);
       if ("token" in outcome) return outcome.token;
       const { error, retryAfterMs } = outcome;
-      if (error.status === 401 && error.code !== "session_revoked" && !reauthenticated) {
+      if (error.status === 401 && error.code !== "session_revoked" && authorization !== undefined && !reauthenticated) {
         // The session may simply have expired: ask the app for a new one, once.
         reauthenticated = true;
         forceRefresh = true;
