@@ -33,6 +33,7 @@ function wranglerConfigForTests(): string {
 const ACCOUNT_SUITES = [
   "accounts",
   "account-objects",
+  "chatroom",
   "account-object-failures",
   "admin",
   "netease",
@@ -62,6 +63,7 @@ function workerProject(
             NIM_API_BASE: `${inject("emulatorUrl")}/nimserver`,
             ...(typeof vars === "function" ? vars(inject("emulatorUrl")) : vars),
             EMULATOR_URL: inject("emulatorUrl"),
+            CAPPED_EMULATOR_URL: inject("cappedEmulatorUrl"),
             IDP_URL: inject("idpUrl"),
             IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
             OIDC_ISSUER: inject("oidcIssuer"),

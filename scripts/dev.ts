@@ -32,6 +32,8 @@ import {
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const STOCK_ACCIDS = ["legacy_bob", "legacy_carol", "legacy_dave"];
+/** The chatroom docs/api.md's example asks for: the emulator's first room id. */
+const STOCK_ROOM = "1000001";
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
 /** The one-app form's variables, which NIM_APPS replaces. */
 const ONE_APP_VARS = ["NIM_APP_KEY", "NIM_APP_SECRET", "NIM_API_BASE", "NERTC_PERM_SECRET"];
@@ -130,6 +132,17 @@ for (const accid of STOCK_ACCIDS) {
   await fetch(`${emulator.url}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accid }) });
 }
 console.log(`[dev] stock accounts at the emulator: ${STOCK_ACCIDS.join(", ")}`);
+// docs/api.md's chatroom example enters this room: the first the emulator makes (its ids start there).
+const lobby = (await (await fetch(`${emulator.url}/emulator/chatrooms/${STOCK_ROOM}`)).json()) as { exists: boolean };
+if (!lobby.exists) {
+  const made = await fetch(`${emulator.url}/emulator/chatrooms`, {
+    method: "POST",
+    body: JSON.stringify({ creator: STOCK_ACCIDS[0], name: "lobby" }),
+  });
+  const roomid = ((await made.json()) as { chatroom?: { roomid?: number } }).chatroom?.roomid;
+  if (String(roomid) !== STOCK_ROOM) console.log(`[dev] note: the stock chatroom is ${roomid}, not ${STOCK_ROOM}`);
+}
+console.log(`[dev] stock chatroom at the emulator: ${STOCK_ROOM} (lobby)`);
 const emulatorBase = `${emulator.url}/nimserver`;
 for (const app of apps) {
   const base = devApiBase(app.apiBase, emulatorBase);

@@ -15,6 +15,7 @@ import {
   parseNimApp,
   parseTokenPolicy,
 } from "./apps/settings.ts";
+import { opensRooms } from "./chatroom/room-policy.ts";
 import { DEFAULT_APP, LIMITS } from "./core/constants.ts";
 import type { MetricsDataset } from "./core/metrics.ts";
 import { Problems } from "./core/problems.ts";
@@ -54,8 +55,15 @@ export interface Config {
   accountObjects: ObjectNamespace;
   /** The deployment's creation pacers; undefined when no app is paced. */
   createPacers: ObjectNamespace | undefined;
-  /** Rate-limit bindings; each optional (without it nothing is limited). */
-  rateLimiters: { tokenRequests: RateLimit | undefined; authFailures: RateLimit | undefined };
+  /**
+   * Rate-limit bindings; each optional (without it nothing is limited), but a room opened to
+   * visitors without a session needs `anonymous`.
+   */
+  rateLimiters: {
+    tokenRequests: RateLimit | undefined;
+    authFailures: RateLimit | undefined;
+    anonymous: RateLimit | undefined;
+  };
 }
 
 /** What an account object parses: its apps' account-path settings, the KV namespace and metrics. */
@@ -100,6 +108,10 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
 
   if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
   if (!env.ACCOUNT_OBJECTS) problems.missing("ACCOUNT_OBJECTS");
+  // Visitors without a session are counted per network, or a room opened to them is open to floods.
+  if (!env.ANONYMOUS_RATE_LIMITER && apps.some((app) => opensRooms(app.roomPolicy))) {
+    problems.missing("ANONYMOUS_RATE_LIMITER");
+  }
   problems.check();
   return {
     apps: new Map(apps.map((app) => [app.name, app])),
@@ -114,7 +126,11 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     accounts: env.ACCOUNTS!,
     accountObjects: env.ACCOUNT_OBJECTS!,
     createPacers: apps.some((app) => app.createRate > 0) ? env.NIM_CREATE_PACER : undefined,
-    rateLimiters: { tokenRequests: env.TOKEN_RATE_LIMITER, authFailures: env.AUTH_FAILURE_RATE_LIMITER },
+    rateLimiters: {
+      tokenRequests: env.TOKEN_RATE_LIMITER,
+      authFailures: env.AUTH_FAILURE_RATE_LIMITER,
+      anonymous: env.ANONYMOUS_RATE_LIMITER,
+    },
   };
 }
 

@@ -36,6 +36,8 @@ export const ENV_NAMES = [
   "RTC_CHANNEL_POLICY",
   "RTC_POLICY_CLAIM",
   "RTC_PERM_KEY_TTL",
+  "CHATROOM_POLICY",
+  "CHATROOM_POLICY_CLAIM",
   "ADMIN_TOKEN",
   "ACCESS_TEAM_DOMAIN",
   "ACCESS_AUD",
@@ -49,6 +51,7 @@ export const ENV_NAMES = [
   "ACCOUNT_OBJECTS",
   "TOKEN_RATE_LIMITER",
   "AUTH_FAILURE_RATE_LIMITER",
+  "ANONYMOUS_RATE_LIMITER",
   "ALLOWED_ORIGINS",
   "LOCAL_DEVELOPMENT",
 ] as const;
@@ -65,6 +68,7 @@ export const BINDING_NAMES = [
   "ACCOUNT_OBJECTS",
   "TOKEN_RATE_LIMITER",
   "AUTH_FAILURE_RATE_LIMITER",
+  "ANONYMOUS_RATE_LIMITER",
 ] as const satisfies readonly EnvName[];
 
 /** The settings tagged `@secret` in `Env`: set with `wrangler secret put`, never under vars. */

@@ -126,6 +126,18 @@ export interface Env {
   /** A permission key's lifetime in seconds when its grant sets none: default 3600, 60 to 86400. */
   RTC_PERM_KEY_TTL?: string;
 
+  // ## Chatrooms
+  // Link addresses for NetEase chatrooms from `/v1/chatroom/address`: which rooms, and for whom
+  // ([API](api.md#chatroom-link-addresses)).
+  /**
+   * Room grants, a JSON list of up to 32 `{"room": pattern, "anonymous"?: true}` (digits, `*`,
+   * `{uid}`), first match wins; `anonymous` opens a room to visitors without a session. Unset: every
+   * room for a session, none without.
+   */
+  CHATROOM_POLICY?: string;
+  /** A session JWT claim with room grants of the same shape that narrow `CHATROOM_POLICY` for that session. */
+  CHATROOM_POLICY_CLAIM?: string;
+
   // ## Admin and operators
   // The admin API and the operator console: [admin](admin.md). With neither `ADMIN_TOKEN` nor Access
   // set, the admin API is off (404).
@@ -169,6 +181,8 @@ export interface Env {
   TOKEN_RATE_LIMITER?: RateLimit;
   /** Failed authentications per client network (an IPv4 address, an IPv6 /64): 60 a minute. */
   AUTH_FAILURE_RATE_LIMITER?: RateLimit;
+  /** Chatroom address requests without a session, per client network: 20 a minute; required to open a room to them. */
+  ANONYMOUS_RATE_LIMITER?: RateLimit;
   /** Browser origins allowed by CORS: comma-separated exact origins, no wildcards. Empty: no CORS headers. */
   ALLOWED_ORIGINS?: string;
 

@@ -19,6 +19,7 @@ import { AccountObjectClient } from "./accounts/object/client.ts";
 import { AccountStore } from "./accounts/store.ts";
 import { AccessVerifier } from "./admin/access.ts";
 import { chooseApp, type SessionFacts } from "./apps/routing.ts";
+import { ChatroomLinks } from "./chatroom/links.ts";
 import { type AppConfig, type Config, ConfigError, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract/requests.ts";
 import { DEFAULT_APP } from "./core/constants.ts";
@@ -45,6 +46,8 @@ export interface AppRuntime {
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for the app's RTC ttl range. */
   readonly rtcTokenRequestSchema: ReturnType<typeof rtcTokenRequestSchema>;
+  /** The app's chatroom link addresses, kept per place for a while (`chatroom/links.ts`). */
+  readonly chatroomLinks: ChatroomLinks;
   /**
    * The key its per-uid limit counts `uid` under: `uid:<uid>` for the default app (as before there
    * were apps), `app:<app>/uid:<uid>` for another. No default uid makes another app's key: those
@@ -145,6 +148,7 @@ function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
     lookup: new AccountLookup(accountObjects, store, cache, metrics, pacing),
     tokenRequestSchema: tokenRequestSchema(app.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(app.rtcTtl),
+    chatroomLinks: new ChatroomLinks(nim, pacing),
     limitKey: (uid: string) => prefix + uid,
   });
 }

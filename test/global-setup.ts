@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import type { TestProject } from "vitest/node";
 import { startEmulator } from "../emulator/serve.ts";
 import { startOidcProvider } from "./oidc/provider.ts";
-import { ANALYTICS_READ_TOKEN, TEST_APPS, TEST_VARS, type TestServers } from "./settings.ts";
+import { ANALYTICS_READ_TOKEN, NETEASE_CAP_PER_SECOND, TEST_APPS, TEST_VARS, type TestServers } from "./settings.ts";
 
 declare module "vitest" {
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -101,7 +101,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const oidc = await startOidcProvider();
 
+  // NetEase's rate cap, enforced, for the one suite that bursts (test/worker/chatroom.test.ts).
+  const capped =
+    project.name === "worker"
+      ? await startEmulator({
+          appKey: TEST_VARS.NIM_APP_KEY,
+          appSecret: TEST_VARS.NIM_APP_SECRET,
+          rateLimitPerSecond: NETEASE_CAP_PER_SECOND,
+        })
+      : undefined;
+
   project.provide("emulatorUrl", emulator.url);
+  project.provide("cappedEmulatorUrl", capped?.url ?? "");
   project.provide("oidcIssuer", oidc.issuer);
   project.provide("idpUrl", `http://127.0.0.1:${port}`);
   project.provide("idpPrivateJwk", JSON.stringify(privateJwk));
@@ -111,5 +122,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await new Promise((resolve) => idp.close(resolve));
     await oidc.dispose();
     await emulator.dispose();
+    await capped?.dispose();
   };
 }

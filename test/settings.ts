@@ -117,4 +117,12 @@ export interface TestServers {
   oidcIssuer: string;
   /** The RS256 private JWK of the Access stand-in (kid "access-1", certs at `${idpUrl}/cdn-cgi/access/certs`), as JSON. */
   accessPrivateJwk: string;
+  /**
+   * A second emulator of the test app that enforces NetEase's rate cap (100 calls a second, then 416
+   * and ten seconds refused), for the chatroom burst; only the "worker" project has one ("" elsewhere).
+   */
+  cappedEmulatorUrl: string;
 }
+
+/** NetEase's rate cap per app, as the capped emulator enforces it. */
+export const NETEASE_CAP_PER_SECOND = 100;

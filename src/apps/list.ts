@@ -10,13 +10,14 @@ import { LIMITS } from "../core/constants.ts";
 import { lazy } from "../core/lazy.ts";
 import type { Problems } from "../core/problems.ts";
 import { present } from "../core/setting-values.ts";
-import { ENV_NAMES } from "../env-names.ts";
+import { ENV_NAMES, STORABLE_SECRETS } from "../env-names.ts";
 import type { SessionConfig } from "../session/settings.ts";
 import {
   APP_SETTING_NAMES,
   type AppConfig,
   type AppMatch,
   type AppSettings,
+  CLAIM_NAME,
   parseNimApp,
   parseTokenPolicy,
   type SecretReader,
@@ -45,6 +46,8 @@ const ENTRY_FIELDS: Readonly<Record<string, string>> = {
   NERTC_PERM_SECRET: "rtcPermSecret",
   RTC_CHANNEL_POLICY: "rtcChannelPolicy",
   RTC_POLICY_CLAIM: "rtcPolicyClaim",
+  CHATROOM_POLICY: "chatroomPolicy",
+  CHATROOM_POLICY_CLAIM: "chatroomPolicyClaim",
   RTC_PERM_KEY_TTL: "rtcPermKeyTtl",
 };
 
@@ -55,12 +58,9 @@ const SECRET_BINDING = /^[A-Z][A-Z0-9_]{0,63}$/;
  * secrets (a deployment moving into NIM_APPS names its NIM_APP_SECRET). Another one would be another
  * setting's value (public text, another purpose's secret) or no secret at all (a KV namespace).
  */
-const NOT_SECRETS: ReadonlySet<string> = new Set(
-  ENV_NAMES.filter((name) => !["NIM_APP_SECRET", "NIM_APP_SECRET_PREVIOUS", "NERTC_PERM_SECRET"].includes(name)),
-);
+const NOT_SECRETS: ReadonlySet<string> = new Set(ENV_NAMES.filter((name) => !STORABLE_SECRETS.includes(name)));
 /** An app's name: it appears in paths (`/v1/apps/{app}/token`), KV keys and object names. */
 export const APP_NAME = /^[a-z0-9-]{1,32}$/;
-const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 
 /** An entry's shape (its values' rules are the one-app settings'); built on first use, as a one-app isolate never needs it. */
 const appEntrySchema = lazy(() => {
@@ -82,6 +82,8 @@ const appEntrySchema = lazy(() => {
     rtcTokenTtl: ttlBoundsSchema,
     rtcChannelPolicy: v.optional(v.array(v.unknown())),
     rtcPolicyClaim: v.optional(v.string()),
+    chatroomPolicy: v.optional(v.array(v.unknown())),
+    chatroomPolicyClaim: v.optional(v.string()),
     rtcPermKeyTtl: v.optional(v.number()),
     match: v.optional(
       v.strictObject({ issuer: v.optional(v.string()), claim: v.optional(v.string()), value: v.optional(v.string()) }),
@@ -193,6 +195,8 @@ function entrySettings(env: AppSettings, entry: AppEntry): AppSettings {
     RTC_TOKEN_TTL_MAX: text(entry.rtcTokenTtl?.max),
     RTC_CHANNEL_POLICY: entry.rtcChannelPolicy === undefined ? undefined : JSON.stringify(entry.rtcChannelPolicy),
     RTC_POLICY_CLAIM: entry.rtcPolicyClaim,
+    CHATROOM_POLICY: entry.chatroomPolicy === undefined ? undefined : JSON.stringify(entry.chatroomPolicy),
+    CHATROOM_POLICY_CLAIM: entry.chatroomPolicyClaim,
     RTC_PERM_KEY_TTL: text(entry.rtcPermKeyTtl),
   };
 }

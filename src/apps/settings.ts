@@ -7,6 +7,13 @@
  */
 
 import {
+  OPEN_ROOM_POLICY,
+  parseRoomRules,
+  ROOM_GRANTS_RULE,
+  type RoomGrant,
+  type RoomPolicy,
+} from "../chatroom/room-policy.ts";
+import {
   DEFAULT_CREATE_RATE,
   DEFAULT_TTLS,
   LIMITS,
@@ -44,6 +51,8 @@ export const APP_SETTING_NAMES = [
   "RTC_CHANNEL_POLICY",
   "RTC_POLICY_CLAIM",
   "RTC_PERM_KEY_TTL",
+  "CHATROOM_POLICY",
+  "CHATROOM_POLICY_CLAIM",
 ] as const;
 
 /** The settings an app is parsed from, by their one-app names (config.ts checks that the Env has them). */
@@ -89,6 +98,8 @@ export interface AppConfig extends NimAppConfig {
   rtcPermSecret: Secret | undefined;
   /** Which channels a session may get RTC tokens for, with which privileges. */
   channelPolicy: ChannelPolicy;
+  /** Which chatrooms a session may get link addresses for, and which visitors without one. */
+  roomPolicy: RoomPolicy;
   /** Which sessions may use the app; undefined: any verified session (`apps/routing.ts`). */
   match: AppMatch | undefined;
 }
@@ -110,6 +121,8 @@ const NIM_REGIONS = {
   cn: ["https://api-cn.yunxinapi.com/nimserver", "https://api-cn-bak.yunxinapi.com/nimserver"],
   sg: ["https://api-sg.yunxinapi.com/nimserver", "https://api-sg-bak.yunxinapi.com/nimserver"],
 } as const;
+/** A session claim's name, as a policy setting names it. */
+export const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 /** An ISO 8601 instant with an explicit zone; Date.parse alone also takes local-time forms. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -216,12 +229,15 @@ export function parseNimApp(
   };
 }
 
-/** An app's token policies: IM and NERTC lifetimes, the permission-key secret and the channel policy. */
+/**
+ * An app's token policies: IM and NERTC lifetimes, the permission-key secret, the channel policy and
+ * the chatroom policy.
+ */
 export function parseTokenPolicy(
   env: AppSettings,
   problems: Problems,
   secrets: SecretReader,
-): Pick<AppConfig, "ttl" | "rtcTtl" | "rtcPermSecret" | "channelPolicy"> {
+): Pick<AppConfig, "ttl" | "rtcTtl" | "rtcPermSecret" | "channelPolicy" | "roomPolicy"> {
   const { bad } = problems;
   const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, DEFAULT_TTLS.im, bad);
   const ttlMin = parseSeconds("TOKEN_TTL_MIN", env.TOKEN_TTL_MIN, DEFAULT_TTLS.min, bad);
@@ -242,7 +258,24 @@ export function parseTokenPolicy(
     rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
     rtcPermSecret,
     channelPolicy: parseChannelPolicy(env, rtcPermSecret !== undefined, bad),
+    roomPolicy: parseRoomPolicy(env, bad),
   };
+}
+
+/** CHATROOM_POLICY and CHATROOM_POLICY_CLAIM (`chatroom/room-policy.ts`). */
+function parseRoomPolicy(env: AppSettings, bad: (name: string, rule: string) => void): RoomPolicy {
+  let rules: RoomGrant[] | undefined;
+  const rulesText = present(env.CHATROOM_POLICY);
+  if (rulesText !== undefined) {
+    const parsed = parseRoomRules(rulesText);
+    if ("problem" in parsed) bad("CHATROOM_POLICY", `${ROOM_GRANTS_RULE} (${parsed.problem})`);
+    else rules = parsed.grants;
+  }
+  const claim = present(env.CHATROOM_POLICY_CLAIM);
+  if (claim !== undefined && !CLAIM_NAME.test(claim)) {
+    bad("CHATROOM_POLICY_CLAIM", "a claim name of letters, digits and _ . : / -");
+  }
+  return rules === undefined && claim === undefined ? OPEN_ROOM_POLICY : { rules, claim };
 }
 
 /**
@@ -266,7 +299,7 @@ function parseChannelPolicy(
     bad("RTC_CHANNEL_POLICY", "grants narrower than all privileges need NERTC_PERM_SECRET");
   }
   const claim = present(env.RTC_POLICY_CLAIM);
-  if (claim !== undefined && !/^[A-Za-z0-9_.:/-]{1,128}$/.test(claim)) {
+  if (claim !== undefined && !CLAIM_NAME.test(claim)) {
     bad("RTC_POLICY_CLAIM", "a claim name of letters, digits and _ . : / -");
   }
   if (claim !== undefined && !hasPermSecret) bad("RTC_POLICY_CLAIM", "needs NERTC_PERM_SECRET");

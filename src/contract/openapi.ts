@@ -15,6 +15,7 @@ import { ERROR_STATUS } from "./errors.ts";
 import {
   bindRequestSchema,
   blockRequestSchema,
+  chatroomAddressRequestSchema,
   type ErrorCode,
   importRequestSchema,
   revokeRequestSchema,
@@ -26,6 +27,7 @@ import {
 import {
   adminAccountSchema,
   appListSchema,
+  chatroomAddressResponseSchema,
   errorSchema,
   healthSchema,
   historyResponseSchema,
@@ -49,7 +51,7 @@ interface Operation {
   path: string;
   operationId: string;
   summary: string;
-  security?: "session" | "admin" | "netease";
+  security?: "session" | "session-or-none" | "admin" | "netease";
   body?: { schema: string; required: boolean; description?: string; ndjson?: string };
   responses: Record<number, { description: string; schema?: string }>;
   errors: readonly ErrorCode[];
@@ -127,6 +129,27 @@ const OPERATIONS: readonly Operation[] = [
       ...BODY_ERRORS,
       "account_blocked",
       "channel_refused",
+      ...UPSTREAM_ERRORS,
+      ...SERVICE_ERRORS,
+    ],
+  },
+  {
+    method: "post",
+    path: "/v1/chatroom/address",
+    perApp: true,
+    operationId: "getChatroomAddress",
+    summary:
+      "A NetEase chatroom's link addresses nearest the client, for the session's user; without a session, only for a room CHATROOM_POLICY opens to visitors.",
+    security: "session-or-none",
+    body: { schema: "ChatroomAddressRequest", required: true },
+    responses: { 200: { description: "The addresses (Cache-Control: no-store).", schema: "ChatroomAddressResponse" } },
+    errors: [
+      ...SESSION_ERRORS,
+      "session_revoked",
+      ...BODY_ERRORS,
+      "account_blocked",
+      "chatroom_refused",
+      "chatroom_unavailable",
       ...UPSTREAM_ERRORS,
       ...SERVICE_ERRORS,
     ],
@@ -355,6 +378,7 @@ const OPERATIONS: readonly Operation[] = [
 
 /** The admin API takes either credential: the admin token, or a Cloudflare Access assertion. */
 function securityOf(security: NonNullable<Operation["security"]>): Json[] {
+  if (security === "session-or-none") return [{ session: [] }, {}];
   return security === "admin" ? [{ admin: [] }, { access: [] }] : [{ [security]: [] }];
 }
 
@@ -511,6 +535,8 @@ export function buildOpenApiDocument(
           description: ttlDefaultNote(rtcTtl.default),
         },
         RtcTokenResponse: jsonSchema(rtcTokenResponseSchema),
+        ChatroomAddressRequest: jsonSchema(chatroomAddressRequestSchema()),
+        ChatroomAddressResponse: jsonSchema(chatroomAddressResponseSchema),
         Error: jsonSchema(errorSchema),
         Health: jsonSchema(healthSchema),
         ServiceIndex: jsonSchema(serviceIndexSchema),

@@ -103,6 +103,27 @@ export function rtcTokenRequestSchema(ttl: { min: number; max: number }) {
   return v.strictObject({ channelName: channelNameSchema(), ttl: ttlField(ttl) }, BODY_NOT_OBJECT);
 }
 
+/** A chatroom's id as NetEase gives them (a positive int64), as text: one NetEase does not know is its 404. */
+export const ROOM_ID = /^[1-9][0-9]{0,18}$/;
+
+/** `POST /v1/chatroom/address` body. */
+export const chatroomAddressRequestSchema = lazy(() =>
+  v.strictObject(
+    {
+      roomId: ruled("roomId", "NetEase's room id: 1 to 19 decimal digits, no leading zero, as a string", (message) => [
+        v.regex(ROOM_ID, message),
+      ]),
+      clientType: v.optional(
+        v.pipe(
+          v.picklist([1, 2, 3] as const, "clientType must be 1 (weblink), 2 (commonlink) or 3 (wechatlink)."),
+          v.description("1 weblink (WebSocket: the Web SDKs; default), 2 commonlink (the native SDKs), 3 wechatlink"),
+        ),
+      ),
+    },
+    BODY_NOT_OBJECT,
+  ),
+);
+
 /** The message for a body that is JSON but not an object. */
 export const BODY_NOT_OBJECT = "The body must be a JSON object.";
 
@@ -187,6 +208,7 @@ export const historyQuerySchema = lazy(() =>
 
 export type TokenRequest = v.InferOutput<ReturnType<typeof tokenRequestSchema>>;
 export type RtcTokenRequest = v.InferOutput<ReturnType<typeof rtcTokenRequestSchema>>;
+export type ChatroomAddressRequest = v.InferOutput<ReturnType<typeof chatroomAddressRequestSchema>>;
 export type ImportRow = v.InferOutput<ReturnType<typeof importRowSchema>>;
 
 /**

@@ -12,6 +12,8 @@
 
 import * as v from "valibot";
 import type {
+  ChatroomAddressRequest as ClientChatroomAddressRequest,
+  ChatroomAddressResponse as ClientChatroomAddressResponse,
   ErrorBody as ClientErrorBody,
   RtcTokenRequest as ClientRtcTokenRequest,
   RtcTokenResponse as ClientRtcTokenResponse,
@@ -21,7 +23,7 @@ import type {
 } from "../../packages/client/src/contract.ts";
 import { ERROR_CODES } from "../../packages/client/src/contract.ts";
 import { LIMITS, NIM, RTC_CHANNEL_NAME } from "../core/constants.ts";
-import { type RtcTokenRequest, type TokenRequest, unixMs } from "./requests.ts";
+import { type ChatroomAddressRequest, ROOM_ID, type RtcTokenRequest, type TokenRequest, unixMs } from "./requests.ts";
 
 /** The fields every token answer shares (IM and NERTC): the token in its envelope, and its times. */
 function issuedTokenEntries(kind: string) {
@@ -44,6 +46,23 @@ function issuedTokenEntries(kind: string) {
 export const tokenResponseSchema = v.strictObject({
   accid: v.pipe(v.string(), v.regex(NIM.accidPattern), v.description("the NetEase IM account id")),
   ...issuedTokenEntries("dynamic token"),
+});
+
+/** `POST /v1/chatroom/address` 200. */
+export const chatroomAddressResponseSchema = v.strictObject({
+  roomId: v.pipe(v.string(), v.regex(ROOM_ID), v.description("the room the addresses are for")),
+  accid: v.pipe(
+    v.string(),
+    v.regex(NIM.accidPattern),
+    v.description("the IM account they were asked for: the user's, or an anonymous visitor's nimanon_ id"),
+  ),
+  addresses: v.pipe(
+    v.array(v.string()),
+    v.minLength(1),
+    v.maxLength(NIM.maxLinkAddresses),
+    v.description("the room's link addresses nearest the client, host:port, in NetEase's order"),
+  ),
+  anonymous: v.pipe(v.boolean(), v.description("whether the visitor entered without a session")),
 });
 
 /** `POST /v1/rtc/token` 200. */
@@ -281,6 +300,7 @@ export const loginDecisionSchema = v.strictObject({
 
 export type TokenResponse = v.InferOutput<typeof tokenResponseSchema>;
 export type RtcTokenResponse = v.InferOutput<typeof rtcTokenResponseSchema>;
+export type ChatroomAddressResponse = v.InferOutput<typeof chatroomAddressResponseSchema>;
 export type ErrorBody = v.InferOutput<typeof errorSchema>;
 export type AdminAccount = v.InferOutput<typeof adminAccountSchema>;
 export type ImportResponse = v.InferOutput<typeof importResponseSchema>;
@@ -304,6 +324,10 @@ export type ClientTokenRequestMatches = Assert<Same<TokenRequest, ClientTokenReq
 export type ClientRtcTokenResponseMatches = Assert<Same<RtcTokenResponse, ClientRtcTokenResponse>>;
 /** Fails the type check if the client package's RtcTokenRequest drifts from the schema. */
 export type ClientRtcTokenRequestMatches = Assert<Same<RtcTokenRequest, ClientRtcTokenRequest>>;
+/** Fails the type check if the client package's ChatroomAddressResponse drifts from the schema. */
+export type ClientChatroomAddressResponseMatches = Assert<Same<ChatroomAddressResponse, ClientChatroomAddressResponse>>;
+/** Fails the type check if the client package's ChatroomAddressRequest drifts from the schema. */
+export type ClientChatroomAddressRequestMatches = Assert<Same<ChatroomAddressRequest, ClientChatroomAddressRequest>>;
 /** Fails the type check if the client package's SessionRevokeResponse drifts from the schema. */
 export type ClientSessionRevokeResponseMatches = Assert<Same<SessionRevokeResponse, ClientSessionRevokeResponse>>;
 /** Fails the type check if the client package's ErrorBody drifts from the schema. */

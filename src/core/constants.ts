@@ -20,6 +20,8 @@ export const LIMITS = {
   maxPermKeyTtlSeconds: 86_400,
   /** Channel grants in RTC_CHANNEL_POLICY, and in a session's channel claim. */
   maxChannelGrants: 32,
+  /** Chatroom link answers an isolate keeps per app, the oldest dropped first. */
+  chatroomLinksKept: 1000,
   /** Longest channel pattern in a grant (a 64-character name plus `*` and `{uid}`). */
   maxChannelPatternLength: 128,
   /**
@@ -118,6 +120,8 @@ export const DEFAULT_CREATE_RATE = 80;
 export const DEFAULT_APP = "default";
 
 export const TIMING = {
+  /** How long an isolate keeps a chatroom's link addresses for one place (`chatroom/links.ts`). */
+  chatroomLinksTtlMs: 30_000,
   /** Clock tolerance for `nbf`, `iat` and `exp` of session JWTs. */
   jwtClockToleranceSeconds: 30,
   /** How long a JWKS is trusted before it is fetched again. */
@@ -203,6 +207,8 @@ export const NIM = {
   lowercaseAccidPattern: /^[a-z0-9_@.-]{1,32}$/,
   /** getUinfos takes at most this many accids per call. */
   getUinfosBatch: 200,
+  /** A chatroom answer passes on at most this many link addresses (NetEase gives a few). */
+  maxLinkAddresses: 16,
   /** Login-callback CurTime (ms) must be within this many ms of our clock. */
   callbackWindowMs: 5 * 60_000,
   /** The accid /readyz asks NetEase about: any value works, NetEase only has to accept the signed call. */

@@ -22,6 +22,8 @@ export type DomainErrorKind =
   | "upstream_rejected"
   | "account_blocked"
   | "channel_refused"
+  | "chatroom_refused"
+  | "chatroom_unavailable"
   | "app_not_allowed"
   | "unknown_app"
   | "account_not_found"

@@ -25,6 +25,8 @@ export interface MetricEvents {
   netease_failure: [action: string, code: string];
   /** The login callback's decision: the responseCode answered (200, or 20000–20099 by reason) and allow/reject. */
   login_callback: [responseCode: string, verdict: "allow" | "reject"];
+  /** Chatroom link addresses answered: to a signed-in user or an anonymous visitor; the second dimension is unused. */
+  chatroom_address: [who: "user" | "anonymous", unused: ""];
   /** An operator change: the operation and its outcome (done, replayed, failed:<kind>). */
   admin_change: [operation: string, outcome: string];
 }

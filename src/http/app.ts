@@ -17,6 +17,7 @@ import { type AppEnv, requireConfigured } from "./context.ts";
 import { frame, onError, onMethodNotAllowed, onNotFound } from "./frame.ts";
 import { limitAuthFailures } from "./limits.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { chatroomRoutes } from "./routes/chatroom.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { homeRoutes } from "./routes/home.ts";
@@ -42,10 +43,12 @@ app.use(requireConfigured());
 app.route("/v1/token", tokenRoutes);
 app.route("/v1/rtc/token", rtcTokenRoutes);
 app.route("/v1/sessions", sessionRoutes);
-// The same three for a named app (docs/apps.md); the paths above serve the home app, or the apps' rules.
+app.route("/v1/chatroom", chatroomRoutes);
+// The same four for a named app (docs/apps.md); the paths above serve the home app, or the apps' rules.
 app.route("/v1/apps/:app/token", tokenRoutes);
 app.route("/v1/apps/:app/rtc/token", rtcTokenRoutes);
 app.route("/v1/apps/:app/sessions", sessionRoutes);
+app.route("/v1/apps/:app/chatroom", chatroomRoutes);
 app.route("/v1/nim/login-callback", loginCallbackRoutes);
 app.route("/admin/v1", adminRoutes);
 app.route("/admin", consoleRoutes);

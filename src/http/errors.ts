@@ -75,6 +75,14 @@ const DOMAIN_ANSWERS: Record<DomainErrorKind, Answer> = {
     code: "channel_refused",
     message: "This session may not get tokens for this channel.",
   },
+  chatroom_refused: {
+    code: "chatroom_refused",
+    message: "This session may not enter this chatroom.",
+  },
+  chatroom_unavailable: {
+    code: "chatroom_unavailable",
+    message: "NetEase does not know this chatroom, or it is closed.",
+  },
   app_not_allowed: {
     code: "app_not_allowed",
     message: "This session may not use this NetEase app.",

@@ -7,7 +7,7 @@
 import type { NimApiVersion } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
 import type { Metrics } from "../core/metrics.ts";
-import type { NimServerApi, ProbeOutcome } from "./server-api.ts";
+import type { ChatroomAddressQuery, NimServerApi, ProbeOutcome } from "./server-api.ts";
 import { NimServerApiV1 } from "./server-api-v1.ts";
 import { NimServerApiV2 } from "./server-api-v2.ts";
 import { NimTransport, type NimTransportOptions } from "./transport.ts";
@@ -65,6 +65,9 @@ class FailureCounting implements NimServerApi {
   }
   probe(accid: string): Promise<ProbeOutcome> {
     return this.#counted(() => this.api.probe(accid));
+  }
+  chatroomAddresses(query: ChatroomAddressQuery): Promise<string[]> {
+    return this.#counted(() => this.api.chatroomAddresses(query));
   }
 
   async #counted<T>(call: () => Promise<T>): Promise<T> {

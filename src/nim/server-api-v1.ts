@@ -1,10 +1,17 @@
 /**
- * NetEase's server API v1 ("nimserver"): signed form POSTs to `<base>/user/<action>.action`, answers
+ * NetEase's server API v1 ("nimserver"): signed form POSTs to `<base>/<module>/<action>.action`, answers
  * `{code, desc?, info?}`, the trace id in `RequestId`.
  */
 
 import { NIM } from "../core/constants.ts";
-import { assertAccid, type NimServerApi, type ProbeOutcome } from "./server-api.ts";
+import {
+  assertAccid,
+  type ChatroomAddressQuery,
+  chatroomFailure,
+  linkAddresses,
+  type NimServerApi,
+  type ProbeOutcome,
+} from "./server-api.ts";
 import {
   CREDENTIALS_PROBLEM,
   NIM_CODE,
@@ -14,6 +21,7 @@ import {
   nimText,
   probeFailure,
   probeOutcome,
+  unavailable,
 } from "./transport.ts";
 
 /** The v1 dialect of `NimServerApi`. */
@@ -102,6 +110,19 @@ export class NimServerApiV1 implements NimServerApi {
     } catch (error) {
       return probeFailure(error);
     }
+  }
+
+  /** `/chatroom/requestAddr.action`: `addr`, a list (or its JSON text) of `host:port`. */
+  async chatroomAddresses({ roomId, accid, clientType, clientIp }: ChatroomAddressQuery): Promise<string[]> {
+    assertAccid(accid);
+    const action = "chatroom/requestAddr.action";
+    const form: Record<string, string> = { roomid: roomId, accid, clienttype: String(clientType) };
+    if (clientIp) form.clientip = clientIp;
+    const answer = await this.#post(action, form);
+    if (answer.code !== NIM_CODE.ok) throw chatroomFailure(action, answer);
+    const addresses = linkAddresses(answer.addr);
+    if (!addresses) throw unavailable(`${action}: no link address in the answer`, { action, code: "bad_answer" });
+    return addresses;
   }
 
   #post(action: string, form: Record<string, string>): Promise<NimAnswer> {

@@ -1,11 +1,19 @@
 /**
  * NetEase's server API v2 (the REST API of IM 10.x): JSON bodies and REST verbs under
- * `<base>/im/v2/accounts`, answers `{code, msg, data}`, the trace id in `X-custom-traceid`. Paths,
- * bodies and answers as NetEase's own Go server SDK sends and reads them (`src/im/v2/account`).
+ * `<base>/im/v2/accounts` and `<base>/im/v2/chatrooms`, answers `{code, msg, data}`, the trace id in
+ * `X-custom-traceid`. Paths, bodies and answers as NetEase's own Go server SDK sends and reads them
+ * (`src/im/v2/account`, `src/im/v2/chatroom`).
  */
 
 import { NIM } from "../core/constants.ts";
-import { assertAccid, type NimServerApi, type ProbeOutcome } from "./server-api.ts";
+import {
+  assertAccid,
+  type ChatroomAddressQuery,
+  chatroomFailure,
+  linkAddresses,
+  type NimServerApi,
+  type ProbeOutcome,
+} from "./server-api.ts";
 import {
   NIM_CODE,
   type NimAnswer,
@@ -14,6 +22,7 @@ import {
   nimFailure,
   probeFailure,
   probeOutcome,
+  unavailable,
 } from "./transport.ts";
 
 /** `type` of a v2 kick: every device of the account (NetEase's Go SDK: 1 all, 2 listed, 3 all but listed). */
@@ -98,6 +107,26 @@ export class NimServerApiV2 implements NimServerApi {
     } catch (error) {
       return probeFailure(error);
     }
+  }
+
+  /**
+   * `GET /im/v2/chatrooms/{room_id}/actions/address`: `data.items`. NetEase's Go SDK refuses to call
+   * without `client_ip`, and sends `client_type` only when set, as here.
+   */
+  async chatroomAddresses({ roomId, accid, clientType, clientIp }: ChatroomAddressQuery): Promise<string[]> {
+    assertAccid(accid);
+    if (!/^[0-9]{1,19}$/.test(roomId)) throw new RangeError("a room id is decimal digits");
+    const action = "GET /im/v2/chatrooms/{id}/actions/address";
+    const query = new URLSearchParams({
+      account_id: accid,
+      client_ip: clientIp ?? "",
+      client_type: String(clientType),
+    });
+    const answer = await this.#call(action, "GET", `im/v2/chatrooms/${roomId}/actions/address?${query}`);
+    if (answer.code !== NIM_CODE.ok) throw chatroomFailure(action, answer);
+    const addresses = linkAddresses((answer.data as { items?: unknown } | undefined)?.items);
+    if (!addresses) throw unavailable(`${action}: no link address in the answer`, { action, code: "bad_answer" });
+    return addresses;
   }
 
   #batchQuery(accids: readonly string[]): Promise<NimAnswer> {

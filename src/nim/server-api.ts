@@ -7,11 +7,25 @@
  */
 
 import { NIM, type NimApiVersion } from "../core/constants.ts";
+import { DomainError } from "../core/errors.ts";
+import { type NimAnswer, nimFailure } from "./transport.ts";
 
 /** What a readiness probe found: see `NimServerApi.probe`. */
 export type ProbeOutcome = "ok" | "credentials_rejected" | "unreachable" | "rate_limited";
 
-/** The subset of NetEase's account API this service uses. */
+/** What a chatroom's link addresses are asked for with (`NimServerApi.chatroomAddresses`). */
+export interface ChatroomAddressQuery {
+  /** NetEase's room id: decimal digits. */
+  roomId: string;
+  /** The IM account entering: the user's accid, or an anonymous visitor's `nimanon_` id. */
+  accid: string;
+  /** NetEase's numbering: 1 weblink (WebSocket), 2 commonlink (native SDKs), 3 wechatlink. */
+  clientType: 1 | 2 | 3;
+  /** The client's IP, so NetEase answers the links nearest it; undefined when unknown. */
+  clientIp: string | undefined;
+}
+
+/** The subset of NetEase's account and chatroom API this service uses. */
 export interface NimServerApi {
   readonly version: NimApiVersion;
   /**
@@ -42,6 +56,53 @@ export interface NimServerApi {
    * from `unreachable` (network, timeout, 5xx) and `rate_limited` (416).
    */
   probe(accid: string): Promise<ProbeOutcome>;
+  /**
+   * The link addresses (`host:port`, NetEase's order) of a chatroom, nearest the client's IP;
+   * `chatroom_unavailable` when NetEase does not know the room or it is closed.
+   */
+  chatroomAddresses(query: ChatroomAddressQuery): Promise<string[]>;
+}
+
+/**
+ * NetEase's codes for a room that cannot be entered. NetEase documents none per endpoint: 404
+ * ("object not found") and 13002 ("chatroom status is abnormal") from its general code table, and on
+ * v2 the codes its v10 client SDK names for the same cases (113404 not found, 113406 closed, 113410
+ * disabled). The emulator answers with these.
+ */
+const CHATROOM_GONE_CODES: ReadonlySet<number> = new Set([404, 13002, 113404, 113406, 113410]);
+/** NetEase's "account in blocklist" (general code table): the room's own ban of the account. */
+const CHATROOM_BANNED_CODE = 13003;
+
+/** The DomainError for a chatroom address call NetEase refused (`answer.code` is not 200). */
+export function chatroomFailure(action: string, answer: NimAnswer): DomainError {
+  const detail = `${action}: code ${answer.code}`;
+  if (CHATROOM_GONE_CODES.has(answer.code)) return new DomainError("chatroom_unavailable", { detail });
+  if (answer.code === CHATROOM_BANNED_CODE) return new DomainError("chatroom_refused", { detail });
+  return nimFailure(action, answer);
+}
+
+/** A link address as NetEase gives them: `host:port` (a bracketed IPv6 host too), no scheme. */
+const LINK_ADDRESS = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}$/;
+
+/**
+ * The link addresses in an answer's field: a list, or its JSON text (NetEase's SDKs read both).
+ * Anything that is not a `host:port` is dropped, so nothing else reaches a client; undefined when
+ * none is left.
+ */
+export function linkAddresses(value: unknown): string[] | undefined {
+  let list = value;
+  if (typeof value === "string") {
+    try {
+      list = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!Array.isArray(list)) return undefined;
+  const addresses = list
+    .filter((item): item is string => typeof item === "string" && LINK_ADDRESS.test(item))
+    .slice(0, NIM.maxLinkAddresses);
+  return addresses.length > 0 ? addresses : undefined;
 }
 
 /** Refuses an accid NetEase would refuse, before any call. */

@@ -12,21 +12,13 @@
  *   that forgot, and granting everything then would be the wrong way to fail).
  * Without either, every channel is allowed with every privilege: the behaviour before policies.
  *
- * A grant's `channel` is a pattern: `*` matches any run of characters (none included) and `{uid}`
- * the session's uid, taken literally: a uid containing `*` or `$'` matches only itself, never acts as
- * a wildcard or a replacement pattern.
- *
- * Why a `*` may not match the character that fences `{uid}`: a uid can hold any character, so under
- * `user-{uid}-*` the channel `user-alice-bob-1` would be both alice's (`*` = `bob-1`) and alice-bob's
- * (`*` = `1`). So each `*` after a `{uid}` matches no occurrence of the character right after that
- * `{uid}` (here `-`: alice's rooms are `user-alice-<no dash>`), and each `*` before one none of the
- * character right before it; then every channel reads as one uid's at most (a property test draws
- * uids and channels to find two). A `*` right next to `{uid}` leaves nothing to fence with, and is
- * refused.
+ * A grant's `channel` is a name pattern with `*` and `{uid}` (the session's uid, taken literally),
+ * read and matched as `core/grants.ts` says, where the `{uid}` fences are explained.
  */
 
 import * as v from "valibot";
 import { DEFAULT_TTLS, LIMITS, RTC_PRIVILEGES, type RtcPrivilegeName } from "../core/constants.ts";
+import { compilePattern, matchesPattern, type NamePattern, readList } from "../core/grants.ts";
 import { lazy } from "../core/lazy.ts";
 
 /** A channel pattern: NERTC's channel characters plus `*` (the `{uid}` placeholder is made of them). */
@@ -57,10 +49,8 @@ export const CHANNEL_GRANTS_RULE = `a JSON list of at most ${LIMITS.maxChannelGr
 
 /** A grant ready to match. */
 export interface ChannelGrant {
-  /** The pattern split at each `*` (each part may hold `{uid}`). */
-  readonly segments: readonly string[];
-  /** For the `*` after `segments[i]`: the characters its text may not hold (those fencing a `{uid}`). */
-  readonly fences: readonly string[];
+  /** Which channels: its pattern. */
+  readonly channel: NamePattern;
   /** Sum of privilege bits, 1 to 63. */
   readonly privilege: number;
   readonly keyTtl: number | undefined;
@@ -89,52 +79,19 @@ export const OPEN_POLICY: ChannelPolicy = { rules: undefined, claim: undefined, 
  * grants, or where the first problem is (structure only: never a value from the input).
  */
 function readGrants(value: unknown): { grants: ChannelGrant[] } | { problem: string } {
-  let parsed = value;
-  if (typeof value === "string") {
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      return { problem: "not JSON" };
-    }
-  }
-  const result = v.safeParse(channelGrantsSchema(), parsed);
-  if (!result.success) return { problem: `at ${issuePath(result.issues[0])}` };
+  const read = readList(value, channelGrantsSchema());
+  if ("problem" in read) return read;
   const grants: ChannelGrant[] = [];
-  for (const [index, grant] of result.output.entries()) {
-    const fences = fencesOf(grant.channel);
-    if (fences === undefined) return { problem: `at $[${index}].channel: a * right next to {uid}` };
+  for (const [index, grant] of read.list.entries()) {
+    const channel = compilePattern(grant.channel);
+    if (channel === undefined) return { problem: `at $[${index}].channel: a * right next to {uid}` };
     grants.push({
-      segments: grant.channel.split("*"),
-      fences,
+      channel,
       privilege: grant.privileges.reduce((bits, name) => bits | RTC_PRIVILEGES[name], 0),
       keyTtl: grant.keyTtl,
     });
   }
   return { grants };
-}
-
-const UID = "{uid}";
-
-/**
- * For each `*` of `pattern`, in order, the characters its text may not hold: the one right after
- * each `{uid}` before it, and the one right before each `{uid}` after it. Undefined when a `*` (or
- * another `{uid}`) stands right next to a `{uid}` that a `*` could blur.
- */
-function fencesOf(pattern: string): string[] | undefined {
-  const stars: number[] = [];
-  for (let at = pattern.indexOf("*"); at >= 0; at = pattern.indexOf("*", at + 1)) stars.push(at);
-  const fences = stars.map(() => "");
-  for (let at = pattern.indexOf(UID); at >= 0; at = pattern.indexOf(UID, at + UID.length)) {
-    const end = at + UID.length;
-    for (const [i, star] of stars.entries()) {
-      // The character between the uid and the star's side: never a star, nor another placeholder.
-      const fence = star > at ? pattern[end] : pattern[at - 1];
-      const placeholder = star > at ? pattern.startsWith(UID, end) : pattern.endsWith(UID, at);
-      if (fence === undefined || fence === "*" || placeholder) return undefined;
-      if (!fences[i]!.includes(fence)) fences[i] += fence;
-    }
-  }
-  return fences;
 }
 
 /**
@@ -149,47 +106,8 @@ export function parseChannelRules(text: string): { grants: ChannelGrant[] } | { 
   return read;
 }
 
-function issuePath(issue: v.BaseIssue<unknown>): string {
-  const keys = (issue.path ?? []).map((item) =>
-    typeof item.key === "number" ? `[${item.key}]` : `.${String(item.key)}`,
-  );
-  return keys.length > 0 ? `$${keys.join("")}` : "$";
-}
-
-/**
- * Whether `name` matches a grant's pattern with `{uid}` read as `uid`, literally. The uid is joined
- * in with split/join, never passed to `replace`/`replaceAll` as a replacement string: those read
- * `$&`, `` $` ``, `$'` and `$$` in it, so a uid such as `a$'b` would stand for text of the pattern
- * (another user's room) rather than for itself.
- */
-export function matchesGrant(grant: ChannelGrant, uid: string, name: string): boolean {
-  const segments = grant.segments.map((segment) => segment.split(UID).join(uid));
-  const first = segments[0]!;
-  if (segments.length === 1) return name === first;
-  if (!name.startsWith(first)) return false;
-  // Where the text matched so far may end: after the first segment, then after each later one, the
-  // `*` before it taking any run that holds none of its fence characters.
-  let ends = [first.length];
-  for (let i = 1; i < segments.length; i++) {
-    const segment = segments[i]!;
-    const fence = grant.fences[i - 1]!;
-    const last = i === segments.length - 1;
-    const next = new Set<number>();
-    for (const from of ends) {
-      for (let at = from; at + segment.length <= name.length; at++) {
-        if (at > from && fence.includes(name[at - 1]!)) break;
-        if ((!last || at + segment.length === name.length) && name.startsWith(segment, at))
-          next.add(at + segment.length);
-      }
-    }
-    if (next.size === 0) return false;
-    ends = [...next];
-  }
-  return ends.includes(name.length);
-}
-
 function firstMatch(grants: readonly ChannelGrant[], uid: string, name: string): ChannelGrant | undefined {
-  return grants.find((grant) => matchesGrant(grant, uid, name));
+  return grants.find((grant) => matchesPattern(grant.channel, uid, name));
 }
 
 /**

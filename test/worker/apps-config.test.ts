@@ -64,6 +64,10 @@ describe("NIM_APPS", () => {
     expect(sg.appSecret.read()).toBe("sg-plain-secret-0123456789");
     expect(sg.createRate).toBe(80);
     expect(sg.ttl).toEqual({ default: 600, min: 60, max: 3600 });
+    expect(sg.roomPolicy).toEqual({ rules: undefined, claim: undefined });
+    const lobby = { ...SG, chatroomPolicy: [{ room: "1*", anonymous: true }], chatroomPolicyClaim: "rooms" };
+    const policy = parseConfig(settingsWith([lobby])).apps.get("sg")!.roomPolicy;
+    expect([policy.rules?.length, policy.rules?.[0]?.anonymous, policy.claim]).toEqual([1, true, "rooms"]);
     expect(config.apps.get("default")!.appSecret.read()).toBe(env.NIM_APP_SECRET);
     expect(parseConfig(settingsWith([SG, { ...deployed, name: "cn" }])).homeApp).toBe("sg");
   });
@@ -98,6 +102,8 @@ describe("NIM_APPS", () => {
         [{ ...SG, rtcChannelPolicy: [{ channel: "live-*", privilege: "subscriber" }] }],
         ["NIM_APPS[sg].rtcChannelPolicy"],
       ],
+      [[{ ...SG, chatroomPolicy: [{ room: "lobby" }] }], ["NIM_APPS[sg].chatroomPolicy"]],
+      [[{ ...SG, chatroomPolicyClaim: "rooms here" }], ["NIM_APPS[sg].chatroomPolicyClaim"]],
       [[{ ...SG, match: { claim: "region" } }], ["NIM_APPS[sg].match"]],
       [[{ ...SG, match: { issuer: "firebase" } }], ["NIM_APPS[sg].match.issuer"]],
       [[], ["NIM_APPS"]],

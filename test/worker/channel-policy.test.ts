@@ -1,11 +1,12 @@
-/** The NERTC channel policy (src/rtc/channel-policy.ts): pattern matching, precedence, claim narrowing, refusal. */
+/** The NERTC channel policy (src/rtc/channel-policy.ts): its patterns (src/core/grants.ts), precedence, claim narrowing, refusal. */
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { matchesPattern } from "../../src/core/grants.ts";
 import {
+  type ChannelGrant,
   type ChannelPolicy,
   decideChannel,
-  matchesGrant,
   OPEN_POLICY,
   parseChannelRules,
 } from "../../src/rtc/channel-policy.ts";
@@ -17,6 +18,7 @@ function rules(text: unknown): ChannelPolicy["rules"] {
 }
 
 const grant = (channel: string) => rules([{ channel, privileges: ["all"] }])![0]!;
+const matchesGrant = (of: ChannelGrant, uid: string, name: string) => matchesPattern(of.channel, uid, name);
 
 /** The example: own rooms with every right, live rooms to watch, nothing else. */
 const ROOMS = [

@@ -85,9 +85,9 @@ describe("GET /openapi.json", () => {
         expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint;");
       }
     }
-    // 21 operations, and the 12 of them about one app's tokens or accounts again under /v1/apps/{app}/
-    // and /admin/v1/apps/{app}/.
-    expect(operations).toBe(33);
+    // 22 operations, and the 13 of them about one app's tokens, chatrooms or accounts again under
+    // /v1/apps/{app}/ and /admin/v1/apps/{app}/.
+    expect(operations).toBe(35);
     // The same check would catch a route that is not there:
     const missing = await call("/admin/v1/accounts/someone/delete", {
       method: "POST",

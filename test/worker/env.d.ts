@@ -5,6 +5,8 @@ declare global {
     interface Env extends WorkerEnv {
       /** Test-only: the CommsEase emulator's origin. */
       EMULATOR_URL: string;
+      /** Test-only: an emulator of the test app enforcing NetEase's rate cap ("worker" project only). */
+      CAPPED_EMULATOR_URL: string;
       /** Test-only: the identity-provider stand-in's origin. */
       IDP_URL: string;
       /** Test-only: private ES256 JWK (JSON) for kid "es-1". */
