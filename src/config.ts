@@ -108,6 +108,14 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
 
   if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
   if (!env.ACCOUNT_OBJECTS) problems.missing("ACCOUNT_OBJECTS");
+  for (const app of apps) {
+    if (app.match && opensRooms(app.roomPolicy)) {
+      bad(
+        `NIM_APPS[${app.name}].chatroomPolicy`,
+        "no anonymous rule: the app serves only sessions that meet its match",
+      );
+    }
+  }
   // Visitors without a session are counted per network, or a room opened to them is open to floods.
   if (!env.ANONYMOUS_RATE_LIMITER && apps.some((app) => opensRooms(app.roomPolicy))) {
     problems.missing("ANONYMOUS_RATE_LIMITER");

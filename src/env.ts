@@ -131,8 +131,8 @@ export interface Env {
   // ([API](api.md#chatroom-link-addresses)).
   /**
    * Room grants, a JSON list of up to 32 `{"room": pattern, "anonymous"?: true}` (digits, `*`,
-   * `{uid}`), first match wins; `anonymous` opens a room to visitors without a session. Unset: every
-   * room for a session, none without.
+   * `{uid}`): a session may ask for a room any rule matches, and a visitor without one for a room
+   * whose first matching rule is `anonymous`. Unset: every room for a session, none without.
    */
   CHATROOM_POLICY?: string;
   /** A session JWT claim with room grants of the same shape that narrow `CHATROOM_POLICY` for that session. */
@@ -181,7 +181,10 @@ export interface Env {
   TOKEN_RATE_LIMITER?: RateLimit;
   /** Failed authentications per client network (an IPv4 address, an IPv6 /64): 60 a minute. */
   AUTH_FAILURE_RATE_LIMITER?: RateLimit;
-  /** Chatroom address requests without a session, per client network: 20 a minute; required to open a room to them. */
+  /**
+   * Chatroom address requests without a session, per client network (an IPv6 /56): 20 a minute, raise
+   * it where many viewers share a carrier's address; required to open a room to them.
+   */
   ANONYMOUS_RATE_LIMITER?: RateLimit;
   /** Browser origins allowed by CORS: comma-separated exact origins, no wildcards. Empty: no CORS headers. */
   ALLOWED_ORIGINS?: string;

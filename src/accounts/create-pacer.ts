@@ -79,9 +79,10 @@ export class CreateSchedule {
 
   /**
    * `uid`'s reply at `now`, at `ratePerSecond` creations a second, for a caller from `network`
-   * (see `networkOf`) that accepts up to `maxWaitMs` of waiting on the spot.
+   * (see `networkOf`) that accepts up to `maxWaitMs` of waiting on the spot. Without `book`, a
+   * caller whose turn is further away is refused without a booking: it takes nobody's place.
    */
-  ask(uid: string, now: number, ratePerSecond: number, maxWaitMs: number, network = ""): TurnReply {
+  ask(uid: string, now: number, ratePerSecond: number, maxWaitMs: number, network = "", book = true): TurnReply {
     const { horizonMs, bookingsPerNetwork } = this.bounds;
     this.#forget(now);
     if (this.#released.has(uid)) return { waitMs: 0 };
@@ -99,7 +100,7 @@ export class CreateSchedule {
       // Not even bookable: come back when the queue reaches back within the horizon.
       return { retryAfterSeconds: Math.ceil((waitMs - horizonMs) / 1000) };
     }
-    if (waitMs > maxWaitMs && (this.#held.get(network) ?? 0) >= bookingsPerNetwork) {
+    if (waitMs > maxWaitMs && (!book || (this.#held.get(network) ?? 0) >= bookingsPerNetwork)) {
       // The network holds its share of the queue: no turn taken, come back when this one would be.
       return { retryAfterSeconds: comeBackBefore(waitMs, maxWaitMs) };
     }
@@ -176,9 +177,9 @@ export class CreatePacer extends DurableObject {
    * Resolves at `uid`'s turn with `{waitMs}` (how long it was held), or at once with a refusal
    * (its turn booked when within the horizon).
    */
-  async reserve(uid: string, ratePerSecond: number, maxWaitMs: number, network = ""): Promise<TurnReply> {
+  async reserve(uid: string, ratePerSecond: number, maxWaitMs: number, network = "", book = true): Promise<TurnReply> {
     const asked = Date.now();
-    const reply = this.#schedule.ask(uid, asked, ratePerSecond, maxWaitMs, network);
+    const reply = this.#schedule.ask(uid, asked, ratePerSecond, maxWaitMs, network, book);
     if (!("waitMs" in reply)) return reply;
     if (reply.waitMs > 0) await sleep(reply.waitMs);
     for (let wait = this.#schedule.windowWait(Date.now(), ratePerSecond); wait > 0; ) {
@@ -219,17 +220,19 @@ export class CreatePacing {
   /**
    * Resolves when `uid`, asking from `network` (`networkOf` its client's IP), may have its account
    * created (the pacer holds it until its turn); throws `creation_queue_full` (503 with the
-   * Retry-After that brings the user back for its booked turn) when the turn is too far away. A
+   * Retry-After that brings the user back for its booked turn) when the turn is too far away.
+   * Without `book` (a chatroom's address call, which anyone may cause), a turn too far away is
+   * refused without a booking, so such calls never hold back the sign-ups booked behind them. A
    * pacer that cannot be reached does not stop creations: NetEase's own 416 handling still applies,
    * and a sign-up is worth more than a perfect pace.
    */
-  async acquire(uid: string, network = ""): Promise<void> {
+  async acquire(uid: string, network = "", book = true): Promise<void> {
     let reply: TurnReply;
     try {
       // The stub is made per call: a stub belongs to the request (or object) that made it.
       // Typed from the class, as the account objects' client is, so the call cannot drift from it.
       const stub = this.#namespace.get(this.#namespace.idFromName(this.#name)) as DurableObjectStub<CreatePacer>;
-      reply = await stub.reserve(uid, this.ratePerSecond, this.maxWaitMs, network);
+      reply = await stub.reserve(uid, this.ratePerSecond, this.maxWaitMs, network, book);
     } catch (error) {
       logLine("warn", { event: "create_pacer_unreachable", detail: error instanceof Error ? error.name : "error" });
       return;

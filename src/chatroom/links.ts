@@ -36,9 +36,14 @@ export class ChatroomLinks {
   readonly #nim: NimServerApi;
   readonly #pacing: CreatePacing | undefined;
   readonly #now: () => number;
-  /** Answers by key, oldest first (a Map keeps insertion order), with when they were fetched. */
-  readonly #answers = new Map<string, { addresses: string[]; at: number }>();
-  readonly #asking = new Map<string, Promise<string[]>>();
+  /**
+   * Answers by key, oldest first (a Map keeps insertion order), with when they were fetched; a room
+   * NetEase does not know or has closed is kept too (`gone`, under the room's own key, whatever the
+   * place), so asking for made-up room ids costs NetEase a call each only once a window.
+   */
+  readonly #answers = new Map<string, { addresses: string[] | "gone"; at: number }>();
+  /** Calls in flight by key, with the account that asks. */
+  readonly #asking = new Map<string, { accid: string; answer: Promise<string[]> }>();
 
   constructor(nim: NimServerApi, pacing: CreatePacing | undefined, now: () => number = Date.now) {
     this.#nim = nim;
@@ -46,39 +51,70 @@ export class ChatroomLinks {
     this.#now = now;
   }
 
-  /** The room's addresses for a client at `place`: kept, being fetched, or fetched now. */
+  /**
+   * The room's addresses for a client at `place`: kept, being fetched, or fetched now. A call in
+   * flight for another account is shared only for its success: NetEase's refusal of that account
+   * (the room's ban) is its own, so the joiner then asks for itself.
+   */
   addresses(query: Omit<ChatroomAddressQuery, "clientIp">, place: ClientPlace): Promise<string[]> {
+    const gone = this.#kept(`${query.roomId}/gone`);
+    if (gone)
+      return Promise.reject(
+        new DomainError("chatroom_unavailable", { detail: "kept: NetEase knows no such open room" }),
+      );
     const key = `${query.roomId}/${query.clientType}/${place.key}`;
-    const kept = this.#answers.get(key);
-    if (kept && this.#now() - kept.at < TIMING.chatroomLinksTtlMs) return Promise.resolve(kept.addresses);
-    let asking = this.#asking.get(key);
+    const kept = this.#kept(key);
+    if (kept) return Promise.resolve(kept as string[]);
+    const asking = this.#asking.get(key);
+    const own = () => this.#fetch(key, { ...query, clientIp: place.ip }, place.network);
     if (!asking) {
-      asking = this.#fetch(key, { ...query, clientIp: place.ip }, place.network).finally(() => {
-        this.#asking.delete(key);
-      });
-      this.#asking.set(key, asking);
+      const answer = own().finally(() => this.#asking.delete(key));
+      this.#asking.set(key, { accid: query.accid, answer });
+      return answer;
     }
-    return asking;
+    if (asking.accid === query.accid) return asking.answer;
+    return asking.answer.catch((error: unknown) => {
+      if (error instanceof DomainError && error.kind === "chatroom_refused") return own();
+      throw error;
+    });
+  }
+
+  /** The answer kept under `key`, while it is fresh. */
+  #kept(key: string): string[] | "gone" | undefined {
+    const kept = this.#answers.get(key);
+    return kept && this.#now() - kept.at < TIMING.chatroomLinksTtlMs ? kept.addresses : undefined;
   }
 
   async #fetch(key: string, query: ChatroomAddressQuery, network: string): Promise<string[]> {
     try {
-      await this.#pacing?.acquire(`chatroom:${key}`, network);
+      // Its own namespace at the pacer (no uid holds a NUL), and no booking: a call anyone may cause
+      // waits for a turn within reach or is refused, never holding a place sign-ups queue behind.
+      await this.#pacing?.acquire(`\u0000chatroom:${key}`, network, false);
     } catch (error) {
       if (!(error instanceof DomainError && error.kind === "creation_queue_full")) throw error;
       // The pacer's words are about account creations; the caller is told what it is: NetEase is busy.
       throw new DomainError("upstream_unavailable", {
-        detail: "chatroom address call's turn booked beyond the longest wait",
+        detail: "chatroom address call's turn beyond the longest wait",
         retryAfter: error.retryAfter,
       });
     }
-    const addresses = await this.#nim.chatroomAddresses(query);
+    try {
+      const addresses = await this.#nim.chatroomAddresses(query);
+      this.#keep(key, addresses);
+      return addresses;
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === "chatroom_unavailable")
+        this.#keep(`${query.roomId}/gone`, "gone");
+      throw error;
+    }
+  }
+
+  #keep(key: string, addresses: string[] | "gone"): void {
     this.#answers.delete(key);
     this.#answers.set(key, { addresses, at: this.#now() });
     if (this.#answers.size > LIMITS.chatroomLinksKept) {
       this.#answers.delete(this.#answers.keys().next().value!);
     }
-    return addresses;
   }
 }
 

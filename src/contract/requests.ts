@@ -112,6 +112,8 @@ export const chatroomAddressRequestSchema = lazy(() =>
     {
       roomId: ruled("roomId", "NetEase's room id: 1 to 19 decimal digits, no leading zero, as a string", (message) => [
         v.regex(ROOM_ID, message),
+        // An int64: 19 digits at most 2^63 - 1 (digit strings of one length compare as numbers).
+        v.check((id) => id.length < 19 || id <= "9223372036854775807", message),
       ]),
       clientType: v.optional(
         v.pipe(

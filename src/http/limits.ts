@@ -84,6 +84,19 @@ export function networkOf(ip: string): string {
 }
 
 /**
+ * The wider network a visitor without a session is counted by: an IPv4 address as `networkOf`
+ * counts it, an IPv6 address as its /56, what an ISP commonly hands one home (RFC 6177), so a
+ * visitor cannot be 256 /64s at once.
+ */
+export function visitorNetworkOf(ip: string): string {
+  const hextets = ip.includes(":") ? hextetsOf(ip) : undefined;
+  const network = networkOf(ip);
+  if (!hextets || !network.endsWith("::/64")) return network;
+  const head = [...hextets.slice(0, 3), hextets[3]! & 0xff00];
+  return `${head.map((hextet) => hextet.toString(16)).join(":")}::/56`;
+}
+
+/**
  * Counts `answer` against its client network when it is a 401, and returns the answer to send: the
  * same one, or a 429 `rate_limited` once the network is over its limit of failures (its code goes to
  * `fields`, the access log's).

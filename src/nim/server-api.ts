@@ -8,7 +8,7 @@
 
 import { NIM, type NimApiVersion } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
-import { type NimAnswer, nimFailure } from "./transport.ts";
+import { type NimAnswer, nimFailure, unavailable } from "./transport.ts";
 
 /** What a readiness probe found: see `NimServerApi.probe`. */
 export type ProbeOutcome = "ok" | "credentials_rejected" | "unreachable" | "rate_limited";
@@ -72,12 +72,15 @@ export interface NimServerApi {
 const CHATROOM_GONE_CODES: ReadonlySet<number> = new Set([404, 13002, 113404, 113406, 113410]);
 /** NetEase's "account in blocklist" (general code table): the room's own ban of the account. */
 const CHATROOM_BANNED_CODE = 13003;
+/** NetEase's "no chatroom server to allocate" (its chatroom SDKs' code list): a transient lack of links. */
+const CHATROOM_NO_LINKS_CODE = 415;
 
 /** The DomainError for a chatroom address call NetEase refused (`answer.code` is not 200). */
 export function chatroomFailure(action: string, answer: NimAnswer): DomainError {
   const detail = `${action}: code ${answer.code}`;
   if (CHATROOM_GONE_CODES.has(answer.code)) return new DomainError("chatroom_unavailable", { detail });
   if (answer.code === CHATROOM_BANNED_CODE) return new DomainError("chatroom_refused", { detail });
+  if (answer.code === CHATROOM_NO_LINKS_CODE) return unavailable(detail, { action, code: String(answer.code) });
   return nimFailure(action, answer);
 }
 

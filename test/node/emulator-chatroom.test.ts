@@ -6,12 +6,12 @@
  * signing code. The codes for an unknown or closed room are the emulator's choice (docs/emulator.md).
  */
 
-import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningEmulator, startEmulator } from "../../emulator/serve.ts";
+import { type NetEaseBody, netEaseCall } from "../netease-call.ts";
 
 interface App {
   appKey: string;
@@ -19,16 +19,6 @@ interface App {
 }
 const appA: App = { appKey: "chatroomtestappkeya0000000000000", appSecret: "chatroom-test-secret-a" };
 const appB: App = { appKey: "chatroomtestappkeyb0000000000000", appSecret: "chatroom-test-secret-b" };
-
-/** The server API's headers: CheckSum = sha1(AppSecret + Nonce + CurTime), as NetEase documents it. */
-function signedHeaders(app: App, secret = app.appSecret): Record<string, string> {
-  const nonce = randomUUID();
-  const curTime = String(Math.floor(Date.now() / 1000));
-  const checkSum = createHash("sha1")
-    .update(secret + nonce + curTime)
-    .digest("hex");
-  return { AppKey: app.appKey, Nonce: nonce, CurTime: curTime, CheckSum: checkSum };
-}
 
 /** What an answer carries; `room` and `addresses` are read from where each dialect puts them. */
 interface Answer {
@@ -65,19 +55,11 @@ async function serverCall(
   app: App,
   method: string,
   path: string,
-  body?: { form: Record<string, string> } | { json: unknown },
+  body?: NetEaseBody,
   secret?: string,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const headers = signedHeaders(app, secret);
-  let payload: string | undefined;
-  if (body && "form" in body) {
-    headers["Content-Type"] = "application/x-www-form-urlencoded;charset=UTF-8";
-    payload = new URLSearchParams(body.form).toString();
-  } else if (body) {
-    headers["Content-Type"] = "application/json;charset=UTF-8";
-    payload = JSON.stringify(body.json);
-  }
-  const response = await fetch(`${url}/nimserver/${path}`, { method, headers, body: payload });
+  const signer = { appKey: app.appKey, appSecret: secret ?? app.appSecret };
+  const response = await netEaseCall(`${url}/nimserver`, signer, method, path, body);
   const text = await response.text();
   let parsed: Record<string, unknown> = {};
   try {
@@ -306,7 +288,7 @@ describe.each(["v1", "v2"] as const)("chatrooms over the %s server API", (versio
   it("refuses an unregistered accid's addresses (414) but lets an anonymous nimanon_ visitor in", async () => {
     const roomid = await roomOf("host_6");
     expect(await nim.addresses(roomid, "nobody_6", { ip: "10.0.0.1" })).toMatchObject({ status: 200, code: 414 });
-    const anonymous = `nimanon_${randomUUID()}`; // NetEase's SDKs: "nimanon_" + a UUID
+    const anonymous = `nimanon_${crypto.randomUUID()}`; // NetEase's SDKs: "nimanon_" + a UUID
     expect((await nim.addresses(roomid, anonymous, { ip: "10.0.0.1" })).addresses).toEqual(web("1"));
     expect((await nim.addresses(roomid, "GUEST_1", { ip: "10.0.0.1" })).addresses).toEqual(web("1"));
   });

@@ -22,8 +22,8 @@ import {
 import { type RunningEmulator, startEmulator } from "../../emulator/serve.ts";
 import { devApps, devNimApps, parseDevVars } from "../../scripts/dev-vars.ts";
 import { nimServerApi } from "../../src/nim/connect.ts";
-import { serverApiHeaders } from "../../src/nim/transport.ts";
 import vectors from "../fixtures/nim-signing.json";
+import { type NetEaseBody, netEaseCall } from "../netease-call.ts";
 
 const appKey = "emulatortestappkey00000000000000";
 const appSecret = "emulator-test-secret";
@@ -85,17 +85,8 @@ describe("the emulator as NetEase's own server SDK sees it", () => {
   afterAll(() => emulator.dispose());
 
   /** A signed server API call, as NetEase's SDKs send it. */
-  async function signed(method: string, path: string, body?: { form: Record<string, string> } | { json: unknown }) {
-    const headers: Record<string, string> = await serverApiHeaders(appKey, appSecret);
-    let payload: string | undefined;
-    if (body && "form" in body) {
-      headers["Content-Type"] = "application/x-www-form-urlencoded;charset=UTF-8";
-      payload = new URLSearchParams(body.form).toString();
-    } else if (body) {
-      headers["Content-Type"] = "application/json;charset=UTF-8";
-      payload = JSON.stringify(body.json);
-    }
-    const response = await fetch(`${emulator.url}/nimserver/${path}`, { method, headers, body: payload });
+  async function signed(method: string, path: string, body?: NetEaseBody) {
+    const response = await netEaseCall(`${emulator.url}/nimserver`, { appKey, appSecret }, method, path, body);
     expect(response.status).toBe(200); // NetEase answers every API call with HTTP 200
     // biome-ignore lint/suspicious/noExplicitAny: the tests read NetEase's answers field by field.
     return (await response.json()) as Record<string, any>;

@@ -104,6 +104,11 @@ describe("NIM_APPS", () => {
       ],
       [[{ ...SG, chatroomPolicy: [{ room: "lobby" }] }], ["NIM_APPS[sg].chatroomPolicy"]],
       [[{ ...SG, chatroomPolicyClaim: "rooms here" }], ["NIM_APPS[sg].chatroomPolicyClaim"]],
+      // An app that serves only matching sessions cannot open rooms to visitors, who have none.
+      [
+        [{ ...SG, match: { claim: "region", value: "sg" }, chatroomPolicy: [{ room: "1", anonymous: true }] }],
+        ["NIM_APPS[sg].chatroomPolicy"],
+      ],
       [[{ ...SG, match: { claim: "region" } }], ["NIM_APPS[sg].match"]],
       [[{ ...SG, match: { issuer: "firebase" } }], ["NIM_APPS[sg].match.issuer"]],
       [[], ["NIM_APPS"]],

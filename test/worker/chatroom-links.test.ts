@@ -15,6 +15,7 @@ function fakeNetEase(delayMs = 0) {
       calls.push(query);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       if (query.roomId === "404") throw new DomainError("chatroom_unavailable");
+      if (query.accid === "banned") throw new DomainError("chatroom_refused");
       return [`near-${query.clientIp}:443`];
     },
   } as unknown as NimServerApi;
@@ -52,15 +53,38 @@ describe("ChatroomLinks", () => {
     expect(calls[0]).toEqual({ roomId: "1", accid: "a1", clientType: 1, clientIp: "203.0.113.7" });
   });
 
-  it("shares one call among concurrent askers, and keeps no failure", async () => {
+  it("shares one call among concurrent askers, but one account's refusal stays its own", async () => {
     const { nim, calls } = fakeNetEase(20);
     const links = new ChatroomLinks(nim, undefined);
     const answers = await Promise.all(Array.from({ length: 50 }, () => links.addresses(room("1"), here)));
     expect(new Set(answers.map((answer) => answer.join()))).toEqual(new Set(["near-203.0.113.7:443"]));
     expect(calls).toHaveLength(1);
+    // A banned account's call in flight: the others waiting on it ask for themselves.
+    const banned = links.addresses({ ...room("2"), accid: "banned" }, here);
+    const other = links.addresses(room("2"), here);
+    await expect(banned).rejects.toMatchObject({ kind: "chatroom_refused" });
+    expect(await other).toEqual(["near-203.0.113.7:443"]);
+    expect(calls.map((call) => call.accid)).toEqual(["a1", "banned", "a1"]);
+  });
+
+  it("keeps a room NetEase does not know for the window, whatever the place, and no other failure", async () => {
+    let now = 0;
+    const { nim, calls } = fakeNetEase();
+    const links = new ChatroomLinks(nim, undefined, () => now);
+    const elsewhere = clientPlace({ asn: 1, colo: "FRA" }, "192.0.2.1", "192.0.2.1");
     await expect(links.addresses(room("404"), here)).rejects.toMatchObject({ kind: "chatroom_unavailable" });
+    await expect(links.addresses(room("404", 2), elsewhere)).rejects.toMatchObject({ kind: "chatroom_unavailable" });
+    expect(calls).toHaveLength(1);
+    now += TIMING.chatroomLinksTtlMs;
     await expect(links.addresses(room("404"), here)).rejects.toMatchObject({ kind: "chatroom_unavailable" });
-    expect(calls).toHaveLength(3);
+    expect(calls).toHaveLength(2);
+    await expect(links.addresses({ ...room("5"), accid: "banned" }, here)).rejects.toMatchObject({
+      kind: "chatroom_refused",
+    });
+    await expect(links.addresses({ ...room("5"), accid: "banned" }, here)).rejects.toMatchObject({
+      kind: "chatroom_refused",
+    });
+    expect(calls).toHaveLength(4);
   });
 
   it("keeps at most its limit of answers, dropping the oldest", async () => {
@@ -77,15 +101,16 @@ describe("ChatroomLinks", () => {
     const { nim, calls } = fakeNetEase();
     const turns: string[] = [];
     const pacing = {
-      async acquire(uid: string, network: string) {
-        turns.push(`${uid} from ${network}`);
+      async acquire(uid: string, network: string, book: boolean) {
+        turns.push(`${uid} from ${network}, booking ${book}`);
         if (turns.length > 1) throw new DomainError("creation_queue_full", { retryAfter: 7 });
       },
     } as unknown as CreatePacing;
     const links = new ChatroomLinks(nim, pacing);
     await links.addresses(room("1"), here);
     await links.addresses(room("1"), here); // kept: no turn
-    expect(turns).toEqual(["chatroom:1/1/as4134@HKG from 203.0.113.7"]);
+    // A key no uid can be (uids hold no NUL), and never a booking that would hold back sign-ups.
+    expect(turns).toEqual(["\u0000chatroom:1/1/as4134@HKG from 203.0.113.7, booking false"]);
     const refused = await links.addresses(room("2"), here).catch((error: unknown) => error);
     expect(refused).toMatchObject({ kind: "upstream_unavailable", retryAfter: 7 });
     expect(calls).toHaveLength(1);

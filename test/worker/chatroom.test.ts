@@ -4,8 +4,8 @@
  * client's IP from CF-Connecting-IP, the room policy, visitors without a session, NetEase's faults.
  */
 
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { type NetEaseBody, netEaseCall } from "../netease-call.ts";
 import {
   adminCall,
   apiVersion,
@@ -22,31 +22,10 @@ import {
   uniqueUid,
 } from "./helpers.ts";
 
-/** A signed call to the emulated NetEase, as its server SDKs make it (v1 form post, v2 JSON). */
-async function atNetEase(
-  method: string,
-  path: string,
-  body: { form?: Record<string, string>; json?: unknown },
-  origin = env.EMULATOR_URL,
-) {
-  const nonce = crypto.randomUUID();
-  const curTime = String(Math.floor(Date.now() / 1000));
-  const checkSum = createHash("sha1").update(`${env.NIM_APP_SECRET}${nonce}${curTime}`, "utf8").digest("hex");
-  const headers: Record<string, string> = {
-    AppKey: env.NIM_APP_KEY!,
-    Nonce: nonce,
-    CurTime: curTime,
-    CheckSum: checkSum,
-  };
-  let payload: string | undefined;
-  if (body.form) {
-    headers["Content-Type"] = "application/x-www-form-urlencoded;charset=utf-8";
-    payload = new URLSearchParams(body.form).toString();
-  } else if (body.json !== undefined) {
-    headers["Content-Type"] = "application/json;charset=utf-8";
-    payload = JSON.stringify(body.json);
-  }
-  const response = await fetch(`${origin}/nimserver/${path}`, { method, headers, body: payload });
+/** A signed call to the emulated NetEase (at `origin`), as its server SDKs make it (v1 form post, v2 JSON). */
+async function atNetEase(method: string, path: string, body: NetEaseBody, origin = env.EMULATOR_URL) {
+  const app = { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! };
+  const response = await netEaseCall(`${origin}/nimserver`, app, method, path, body);
   return (await response.json()) as { code: number; chatroom?: { roomid: number }; data?: { room_id: number } };
 }
 
@@ -169,10 +148,13 @@ describe("POST /v1/chatroom/address", () => {
 
   it("refuses a bad body 400, and no session 401, whatever the body", async () => {
     const jwt = await hsJwt(uniqueUid());
-    for (const body of [{}, { roomId: 1000001 }, { roomId: "01" }, { roomId: "12a" }, { roomId: "1".repeat(20) }]) {
+    const bad = [{}, { roomId: 1000001 }, { roomId: "01" }, { roomId: "12a" }, { roomId: "1".repeat(20) }];
+    for (const body of [...bad, { roomId: "9223372036854775808" }]) {
       expect((await ask(body, jwt)).status, JSON.stringify(body)).toBe(400);
     }
     expect((await ask({ roomId: "1", clientType: 4 }, jwt)).status).toBe(400);
+    // The largest int64 is a room id (one NetEase does not know).
+    expect((await ask({ roomId: "9223372036854775807" }, jwt)).status).toBe(404);
     for (const body of [{ roomId: "1" }, { roomId: "bad" }]) {
       const response = await ask(body, undefined);
       expect(response.status).toBe(401);
@@ -243,8 +225,16 @@ describe("POST /v1/chatroom/address", () => {
       statuses.push((await ask({ roomId: lobby.roomId }, undefined, visitor, policy)).status);
     expect(statuses.slice(0, 18).every((status) => status === 200)).toBe(true);
     expect(statuses[18]).toBe(429);
-    // Off by default: the same room without the rule.
+    // Off by default: the same room without the rule; and an app the deployment lacks is no session too.
     expect((await ask({ roomId: lobby.roomId }, undefined, client())).status).toBe(401);
+    const elsewhere = await ask(
+      { roomId: lobby.roomId },
+      undefined,
+      client(),
+      policy,
+      "/v1/apps/nope/chatroom/address",
+    );
+    expect(elsewhere.status).toBe(401);
   });
 
   it("needs ANONYMOUS_RATE_LIMITER to open a room to visitors", async () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { CreatePacing, CreateSchedule, windowWait } from "../../src/accounts/create-pacer.ts";
 import { DomainError } from "../../src/core/errors.ts";
-import { networkOf } from "../../src/http/limits.ts";
+import { networkOf, visitorNetworkOf } from "../../src/http/limits.ts";
 import { call, env, hsJwt, issue, ownRuntime, uniqueUid } from "./helpers.ts";
 
 describe("the creation schedule", () => {
@@ -39,6 +39,18 @@ describe("the creation schedule", () => {
     // u4 is back in time for its turn (11 000), and is held for the rest of it.
     expect(schedule.ask("u4", 10_800, 4, 600)).toEqual({ waitMs: 200 });
     expect(schedule.bookings).toBe(0);
+  });
+
+  it("without booking (a chatroom call), refuses a far turn and takes nobody's place", () => {
+    const schedule = new CreateSchedule(bounds);
+    expect(schedule.ask("u0", 0, 1, 0)).toEqual({ waitMs: 0 });
+    expect(schedule.ask("room", 0, 1, 0, "net", false)).toEqual({ retryAfterSeconds: 1 });
+    expect(schedule.bookings).toBe(0);
+    // The next sign-up gets the turn the chatroom call was refused: at 1 000, booked.
+    expect(schedule.ask("u1", 0, 1, 0)).toEqual({ retryAfterSeconds: 1 });
+    expect(schedule.bookings).toBe(1);
+    // Within reach, a chatroom call takes a turn like anyone.
+    expect(schedule.ask("room", 0, 1, 5_000, "net", false)).toEqual({ waitMs: 2_000 });
   });
 
   it("forgets a turn whose caller is later than the grace; that caller queues again", () => {
@@ -205,6 +217,16 @@ describe("the client network a turn is booked for", () => {
     ["unknown", "unknown"],
   ])("%s is %s", (ip, network) => {
     expect(networkOf(ip)).toBe(network);
+  });
+
+  it.each([
+    ["203.0.113.9", "203.0.113.9"],
+    ["2001:db8:1:2:3:4:5:6", "2001:db8:1:0::/56"],
+    ["2001:db8:1:2ff::1", "2001:db8:1:200::/56"],
+    ["::ffff:192.0.2.1", "192.0.2.1"],
+    ["unknown", "unknown"],
+  ])("for a visitor without a session, %s is %s", (ip, network) => {
+    expect(visitorNetworkOf(ip)).toBe(network);
   });
 
   it("is the one the request came from, read only on a first use", async () => {

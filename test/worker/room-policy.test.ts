@@ -16,7 +16,7 @@ function rules(list: unknown): RoomPolicy["rules"] {
   return parsed.grants;
 }
 
-/** Public rooms 1000…, open to visitors; each user's own room 9<uid>; nothing else. */
+/** Rooms 1000…, open to visitors too; for a session, the room 9<uid> (its pattern); nothing else. */
 const RULES = [{ room: "1000*", anonymous: true }, { room: "9{uid}" }];
 const policy = (claim?: string): RoomPolicy => ({ rules: rules(RULES), claim });
 
@@ -49,7 +49,7 @@ describe("a signed-in user's rooms", () => {
   it.each([
     ["100042", "7", true],
     ["97", "7", true],
-    ["977", "7", false], // 7's own room is 97; 977 would be user 77's
+    ["977", "7", false], // 9{uid} is 97 for uid 7; 977 only for uid 77
     ["98", "7", false],
     ["2000", "7", false],
   ])("room %s for uid %s: %s", (room, uid, allowed) => {

@@ -7,8 +7,13 @@
  * is provisioned, a blocked one gets 403, a revoked one 401), then the room policy
  * (`chatroom/room-policy.ts`), decided before the account so a refused room provisions nothing.
  * Without one: only where a CHATROOM_POLICY rule opens the room to visitors, counted per client
- * network, under a `nimanon_` account of the visitor's own (how NetEase's SDKs name anonymous
- * members); anywhere else the answer is the usual 401 `missing_session`, whatever the body says.
+ * network (an IPv6 /56), under a `nimanon_` account of the visitor's own (how NetEase's SDKs name
+ * anonymous members); an app that opens no room answers the usual 401 `missing_session` before
+ * reading anything, and one that does, for a room it keeps closed.
+ *
+ * The policy decides which rooms this endpoint answers for. It does not keep anyone out of a room:
+ * NetEase's links are not tied to one room, and a client with an IM token can ask NetEase itself.
+ * Keeping people out takes NetEase's own controls (the room's blocklist, closing it).
  *
  * NetEase answers with the links nearest the client's IP, taken from Cloudflare's CF-Connecting-IP
  * (never from the body); `chatroom/links.ts` keeps answers per room and place for a while.
@@ -25,7 +30,7 @@ import type { AppRuntime } from "../../runtime.ts";
 import type { AppEnv } from "../context.ts";
 import { activeAccount, countedSession, honoTokenRoute, type TokenCall } from "../issuing.ts";
 import { parseJsonBody } from "../json-body.ts";
-import { networkOf } from "../limits.ts";
+import { networkOf, visitorNetworkOf } from "../limits.ts";
 
 /** The room's addresses for the call's session user, or for a visitor where the room is open to them. */
 export async function chatroomAddress(call: TokenCall): Promise<ChatroomAddressResponse> {
@@ -48,11 +53,14 @@ export async function chatroomAddress(call: TokenCall): Promise<ChatroomAddressR
  */
 async function anonymousAddress(call: TokenCall): Promise<ChatroomAddressResponse> {
   const { request, runtime, fields } = call;
-  const app = runtime.app(call.appName);
   const missing = new DomainError("missing_session", { detail: "no 'Bearer <JWT>' authorization" });
-  if (!opensRooms(app.config.roomPolicy) || app.config.match) throw missing;
+  // As the token path answers no session, whatever the path names: 401, an unknown app included.
+  const { appName } = call;
+  const app = appName === undefined ? runtime.app() : runtime.apps.find(({ config }) => config.name === appName);
+  if (!app || !opensRooms(app.config.roomPolicy) || app.config.match) throw missing;
   const limiter = runtime.config.rateLimiters.anonymous;
-  if (!limiter || !(await limiter.limit({ key: `anon:${networkOf(clientIp(request) ?? "unknown")}` })).success) {
+  const network = visitorNetworkOf(clientIp(request) ?? "unknown");
+  if (!limiter || !(await limiter.limit({ key: `anon:${network}` })).success) {
     throw new DomainError("rate_limited", { detail: "chatroom visitors per network" });
   }
   const { roomId, clientType = 1 } = await parseJsonBody(request, chatroomAddressRequestSchema());
