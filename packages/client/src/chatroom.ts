@@ -21,7 +21,6 @@ import type { ChatroomAddressRequest, ChatroomAddressResponse } from "./contract
 import { endpointsOf } from "./endpoints.js";
 import { TokenProviderError } from "./errors.js";
 import { defaultSleep, Lifecycle, WorkerClock } from "./session.js";
-import type { TokenProvider } from "./token-provider.js";
 import { createTransport, globalFetch } from "./transport.js";
 
 /**
@@ -58,6 +57,15 @@ export function chatroomRequest(
     accept: (value): value is ChatroomAddressResponse =>
       isChatroomAddressResponse(value) && value.roomId === roomId && value.anonymous === anonymous,
   };
+}
+
+/**
+ * What createChatroomProviders needs of a token provider: createTokenProvider's gives it (a
+ * structural type, so this module does not import the provider that imports it).
+ */
+export interface ChatroomTokenSource {
+  getToken(accountId?: string): Promise<string>;
+  getChatroomAddresses(roomId: string, clientType?: ChatroomClientType): Promise<ChatroomAddresses>;
 }
 
 /** The part of an answer the SDKs use. */
@@ -97,7 +105,7 @@ export interface ChatroomProviders {
  *   digits, no leading zero) or `clientType` is not 1, 2 or 3.
  */
 export function createChatroomProviders(
-  provider: Pick<TokenProvider, "getToken" | "getChatroomAddresses">,
+  provider: ChatroomTokenSource,
   options: ChatroomProvidersOptions,
 ): ChatroomProviders {
   const { roomId, clientType } = options;

@@ -9,6 +9,7 @@ export {
   type ChatroomClientType,
   type ChatroomProviders,
   type ChatroomProvidersOptions,
+  type ChatroomTokenSource,
   createChatroomProviders,
   getAnonymousChatroomAddresses,
 } from "./chatroom.js";
