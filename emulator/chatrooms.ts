@@ -49,17 +49,11 @@ export type RoomRefusal =
 /** What an operation on the book gave. */
 export type RoomOutcome<T> = { ok: true; value: T } | RoomRefusal;
 
-/** What creating a room takes, already checked for shape and length by the dialect. */
-export interface NewChatroom {
-  creator: string;
-  name: string;
-  announcement: string;
-  broadcasturl: string;
-  ext: string;
-  queuelevel: 0 | 1;
-  /** Start closed (the emulator-only stock rooms only). */
-  valid?: boolean;
-}
+/**
+ * What creating a room takes, already checked for shape and length by the dialect: the room's
+ * fields but its id and time; `valid` false starts it closed (the emulator-only stock rooms only).
+ */
+export type NewChatroom = Omit<Chatroom, "roomid" | "createdAt" | "valid"> & { valid?: boolean };
 
 /** An address call, parameters checked by the dialect. */
 export interface AddressQuery {

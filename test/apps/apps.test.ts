@@ -8,21 +8,9 @@
 import { describe, expect, it, vi } from "vitest";
 import type { RtcTokenResponse, TokenResponse } from "../../src/contract/responses.ts";
 import { ANALYTICS_READ_TOKEN, TEST_APPS } from "../settings.ts";
-import {
-  adminCall,
-  call,
-  env,
-  esJwt,
-  hsJwt,
-  jwksSettings,
-  type Overrides,
-  ownRuntime,
-  seg,
-  TEST_IDP,
-  uniqueUid,
-} from "../worker/helpers.ts";
+import { adminCall, call, env, esJwt, hsJwt, type Overrides, ownRuntime, seg, uniqueUid } from "../worker/helpers.ts";
 import { callbackHeaders, dynamicToken, tokenFields } from "../worker/netease-signing.ts";
-import { type AppName, atNetEase } from "./helpers.ts";
+import { type AppName, atNetEase, backendAndPartnerIssuers } from "./helpers.ts";
 
 /** POST to a token endpoint of `app` (`/v1/apps/{app}/…`), or of the home app's path when `app` is undefined. */
 function post(
@@ -328,21 +316,7 @@ describe("which app a session uses", () => {
 
   it("by the issuer that verified the session: a partner's user cannot reach the app of the backend's users", async () => {
     const overrides = {
-      ...jwksSettings(),
-      SESSION_JWKS_URL: "",
-      SESSION_JWT_ISSUER: "",
-      SESSION_JWT_AUDIENCE: "",
-      SESSION_JWT_SECRET: env.SESSION_JWT_SECRET,
-      SESSION_ISSUERS: JSON.stringify([
-        { provider: "secret", name: "backend", uidPrefix: "" },
-        {
-          provider: `jwks:${env.IDP_URL}/jwks.json`,
-          issuer: TEST_IDP.issuer,
-          audience: TEST_IDP.audience,
-          name: "partner",
-          uidPrefix: "partner:",
-        },
-      ]),
+      ...backendAndPartnerIssuers(),
       NIM_APPS: appsWithMatches({ cn: { issuer: "backend" }, sg: { issuer: "partner" } }),
     };
     const backendUser = await hsJwt(uniqueUid("apps"));

@@ -22,7 +22,6 @@ import {
   env,
   esJwt,
   hsJwt,
-  jwksSettings,
   type Overrides,
   ownRuntime,
   seg,
@@ -30,7 +29,7 @@ import {
   uniqueUid,
 } from "../worker/helpers.ts";
 import { callbackHeaders, dynamicToken } from "../worker/netease-signing.ts";
-import { type AppName, atNetEase } from "./helpers.ts";
+import { type AppName, atNetEase, backendAndPartnerIssuers } from "./helpers.ts";
 
 type Entry = Record<string, unknown> & { name: string };
 
@@ -311,21 +310,7 @@ describe("an app's match rule whatever the path looks like", () => {
 describe("the issuer rule cannot be met by naming another issuer", () => {
   it("a backend token carrying the partner's iss, or a partner token claiming to be the backend's, stays out", async () => {
     const overrides = {
-      ...jwksSettings(),
-      SESSION_JWKS_URL: "",
-      SESSION_JWT_ISSUER: "",
-      SESSION_JWT_AUDIENCE: "",
-      SESSION_JWT_SECRET: env.SESSION_JWT_SECRET,
-      SESSION_ISSUERS: JSON.stringify([
-        { provider: "secret", name: "backend", uidPrefix: "" },
-        {
-          provider: `jwks:${env.IDP_URL}/jwks.json`,
-          issuer: TEST_IDP.issuer,
-          audience: TEST_IDP.audience,
-          name: "partner",
-          uidPrefix: "partner:",
-        },
-      ]),
+      ...backendAndPartnerIssuers(),
       NIM_APPS: appsWith({
         cn: (entry) => ({ ...entry, match: { issuer: "backend" } }),
         sg: (entry) => ({ ...entry, match: { issuer: "partner" } }),
