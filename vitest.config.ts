@@ -1,28 +1,34 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { applyEdits, modify, parse } from "jsonc-parser";
 import { defineConfig } from "vitest/config";
 import { appsTestVars, SG_SECRET_BINDING, TEST_VARS } from "./test/settings.ts";
 
 /**
  * wrangler.jsonc, copied where no .dev.vars lies beside it: wrangler reads the .dev.vars next to its
  * config, and the tests must run on TEST_VARS alone, never on a developer's own variables (and
- * without a "Using secrets defined in .dev.vars" line per test file). Only the paths are rewritten.
+ * without a "Using secrets defined in .dev.vars" line per test file). The paths are rewritten, and
+ * the Worker is the source itself: the Workers Vitest integration builds src/index.ts (dynamic
+ * imports included) rather than wrangler.jsonc's custom build of it (scripts/build-worker.mjs).
  */
 function wranglerConfigForTests(): string {
   const root = fileURLToPath(new URL(".", import.meta.url));
   const dir = `${root}.wrangler/test`;
   mkdirSync(dir, { recursive: true });
-  const text = readFileSync(`${root}wrangler.jsonc`, "utf8");
-  const main = '"main": "src/index.ts"';
-  const assets = '"directory": "./console"';
-  if (!text.includes(main) || !text.includes(assets)) throw new Error(`wrangler.jsonc: expected ${main} and ${assets}`);
-  writeFileSync(
-    `${dir}/wrangler.jsonc`,
-    text
-      .replace(main, `"main": ${JSON.stringify(`${root}src/index.ts`)}`)
-      .replace(assets, `"directory": ${JSON.stringify(`${root}console`)}`),
-  );
+  let text = readFileSync(`${root}wrangler.jsonc`, "utf8");
+  const format = { formattingOptions: { insertSpaces: true, tabSize: 2 } };
+  const set = (path: string[], value: unknown) => {
+    text = applyEdits(text, modify(text, path, value, format));
+  };
+  const config = parse(text) as { main?: string; assets?: { directory?: string } };
+  if (config.main !== "dist/worker/index.js" || config.assets?.directory !== "./console") {
+    throw new Error('wrangler.jsonc: expected "main": "dist/worker/index.js" and the assets in ./console');
+  }
+  set(["main"], `${root}src/index.ts`);
+  set(["assets", "directory"], `${root}console`);
+  for (const key of ["build", "no_bundle", "rules"]) set([key], undefined);
+  writeFileSync(`${dir}/wrangler.jsonc`, text);
   return `${dir}/wrangler.jsonc`;
 }
 

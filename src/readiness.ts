@@ -18,6 +18,7 @@ import type { AppConfig } from "./config.ts";
 import { DEFAULT_APP, NIM, TIMING } from "./core/constants.ts";
 import { nimServerApi } from "./nim/connect.ts";
 import type { Runtime } from "./runtime.ts";
+import { accessOf } from "./services.ts";
 
 /** One readiness check's outcome. */
 export interface Check {
@@ -66,7 +67,8 @@ const probes = new WeakMap<Runtime, Probes>();
 function probesFor(runtime: Runtime): Probes {
   let found = probes.get(runtime);
   if (!found) {
-    const { verifier, access } = runtime;
+    const { verifier } = runtime;
+    const access = accessOf(runtime);
     const { store } = runtime.app();
     found = {
       kv: new CachedProbe(async () => {

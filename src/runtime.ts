@@ -1,9 +1,11 @@
 /**
  * The per-isolate runtime: the composition root.
  *
- * Everything a request needs that outlives the request is built once per isolate from the validated
- * Config: imported keys, the JWKS cache, and per NetEase app (`AppRuntime`, reached through
- * `runtime.app()`) its account cache, NetEase client and schemas. (The
+ * Everything a token request needs that outlives the request is built once per isolate from the
+ * validated Config: imported keys, the JWKS cache, and per NetEase app (`AppRuntime`, reached through
+ * `runtime.app()`) its account cache and schemas. What only the Hono app's routes use (NetEase's
+ * server API, chatroom links, the Access verifier) is built beside it by `services.ts`, which only
+ * those routes import, so a token request never loads it (src/index.ts says why). (The
  * account objects build their own, smaller set: src/accounts/object/object.ts.) Building
  * these per request would redo key imports and lose the caches, which is most of the warm path's cost.
  *
@@ -17,23 +19,18 @@ import { CreatePacing } from "./accounts/create-pacer.ts";
 import { AccountLookup } from "./accounts/lookup.ts";
 import { AccountObjectClient } from "./accounts/object/client.ts";
 import { AccountStore } from "./accounts/store.ts";
-import { AccessVerifier } from "./admin/access.ts";
 import { chooseApp, type SessionFacts } from "./apps/routing.ts";
-import { ChatroomLinks } from "./chatroom/links.ts";
 import { type AppConfig, type Config, ConfigError, parseConfig } from "./config.ts";
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract/requests.ts";
 import { DEFAULT_APP } from "./core/constants.ts";
 import { DomainError } from "./core/errors.ts";
 import { Metrics } from "./core/metrics.ts";
 import type { Env } from "./env.ts";
-import { nimServerApi } from "./nim/connect.ts";
-import type { NimServerApi } from "./nim/server-api.ts";
 import { SessionVerifier } from "./session/verify.ts";
 
 /** One NetEase app's part of the runtime: its settings and its account path. Frozen: requests share it. */
 export interface AppRuntime {
   readonly config: AppConfig;
-  readonly nim: NimServerApi;
   /** Metrics about this app (its name is a dimension). */
   readonly metrics: Metrics;
   /** The app's KV records (reads; writes are the account objects'). */
@@ -46,8 +43,8 @@ export interface AppRuntime {
   readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
   /** The POST /v1/rtc/token body schema for the app's RTC ttl range. */
   readonly rtcTokenRequestSchema: ReturnType<typeof rtcTokenRequestSchema>;
-  /** The app's chatroom link addresses, kept per place for a while (`chatroom/links.ts`). */
-  readonly chatroomLinks: ChatroomLinks;
+  /** Its turns at NetEase's creation rate (`accounts/create-pacer.ts`); undefined when unpaced. */
+  readonly pacing: CreatePacing | undefined;
   /**
    * The key its per-uid limit counts `uid` under: `uid:<uid>` for the default app (as before there
    * were apps), `app:<app>/uid:<uid>` for another. No default uid makes another app's key: those
@@ -62,8 +59,6 @@ export interface Runtime {
   readonly verifier: SessionVerifier;
   /** Metrics about the deployment (the home app's dimension); each app has its own in `AppRuntime`. */
   readonly metrics: Metrics;
-  /** Checks Cloudflare Access assertions of operators; undefined without ACCESS_TEAM_DOMAIN. */
-  readonly access: AccessVerifier | undefined;
   /** Every app, in the order NIM_APPS lists them. */
   readonly apps: readonly AppRuntime[];
   /**
@@ -112,7 +107,6 @@ function buildRuntime(config: Config): Runtime {
     config,
     verifier: new SessionVerifier(config.session),
     metrics: home.metrics,
-    access: config.access && new AccessVerifier(config.access),
     apps,
     app(name?: string): AppRuntime {
       if (name === undefined) return home;
@@ -132,7 +126,6 @@ function buildRuntime(config: Config): Runtime {
 
 function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
   const metrics = new Metrics(config.metrics, app.name);
-  const nim = nimServerApi(app, metrics);
   const store = new AccountStore(config.accounts, app.name);
   const cache = new AccountCache();
   const accountObjects = new AccountObjectClient(config.accountObjects, cache, app.name);
@@ -141,14 +134,13 @@ function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
   const prefix = app.name === DEFAULT_APP ? "uid:" : `app:${app.name}/uid:`;
   return Object.freeze({
     config: app,
-    nim,
     metrics,
     store,
     accountObjects,
     lookup: new AccountLookup(accountObjects, store, cache, metrics, pacing),
     tokenRequestSchema: tokenRequestSchema(app.ttl),
     rtcTokenRequestSchema: rtcTokenRequestSchema(app.rtcTtl),
-    chatroomLinks: new ChatroomLinks(nim, pacing),
+    pacing,
     limitKey: (uid: string) => prefix + uid,
   });
 }

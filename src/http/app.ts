@@ -13,8 +13,8 @@
 
 import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
+import { frame, onError, onMethodNotAllowed, onNotFound } from "./app-frame.ts";
 import { type AppEnv, requireConfigured } from "./context.ts";
-import { frame, onError, onMethodNotAllowed, onNotFound } from "./frame.ts";
 import { limitAuthFailures } from "./limits.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { chatroomRoutes } from "./routes/chatroom.ts";
@@ -24,9 +24,8 @@ import { homeRoutes } from "./routes/home.ts";
 import { loginCallbackRoutes } from "./routes/login-callback.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { readyRoutes } from "./routes/ready.ts";
-import { rtcTokenRoutes } from "./routes/rtc-token.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
-import { tokenRoutes } from "./routes/token.ts";
+import { rtcTokenRoutes, tokenRoutes } from "./routes/token-routes.ts";
 
 /** The app. */
 export const app = new Hono<AppEnv>({ strict: false });

@@ -12,7 +12,6 @@
  * answered) goes to the log line as `detail`.
  */
 
-import { HTTPException } from "hono/http-exception";
 import { ERROR_STATUS } from "../contract/errors.ts";
 import type { ErrorCode } from "../contract/requests.ts";
 import { TIMING } from "../core/constants.ts";
@@ -134,6 +133,25 @@ export const errors = {
     new ApiError("unauthorized", message, challenge ? { "WWW-Authenticate": challenge } : {}, detail),
 } as const;
 
+/** Hono's `HTTPException` (its status and the answer it would give), as far as this table reads it. */
+interface HttpException extends Error {
+  readonly status: number;
+  readonly res?: Response | undefined;
+  getResponse(): Response;
+}
+
+/**
+ * Whether `error` is Hono's `HTTPException`, known by its shape rather than `instanceof`: the token
+ * door uses this table, and no module it imports may load Hono (src/index.ts says why).
+ */
+function isHttpException(error: unknown): error is HttpException {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<HttpException>).status === "number" &&
+    typeof (error as Partial<HttpException>).getResponse === "function"
+  );
+}
+
 /** The answer for any thrown value: its code, message, headers and log detail. */
 export function describeError(error: unknown): { code: ErrorCode; message: string; headers: Headers; detail?: string } {
   const headers = new Headers();
@@ -148,7 +166,7 @@ export function describeError(error: unknown): { code: ErrorCode; message: strin
     for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
     return { code: error.code, message: error.message, headers, detail: error.detail };
   }
-  if (error instanceof HTTPException) {
+  if (isHttpException(error)) {
     // Hono's built-in middleware. Keep its challenge; its text is replaced by our fixed message.
     const challenge = error.res?.headers.get("WWW-Authenticate");
     if (challenge) headers.set("WWW-Authenticate", challenge);

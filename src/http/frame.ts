@@ -1,6 +1,6 @@
 /**
  * Cross-cutting request handling, as plain functions over Request and Response so that both doors
- * use the same rules: Hono's app (through the `frame` middleware below) and the token door
+ * use the same rules: Hono's app (through the `frame` middleware in `app-frame.ts`) and the token door
  * (`token-door.ts`), which answers the two token endpoints without Hono's router and middleware
  * chain. Every answer gets a request id, the security headers and, for an allowed origin, CORS; the
  * access log gets one line per answer worth a line. Clients see a stable error code and a generic
@@ -8,18 +8,14 @@
  * secret, token or raw JWT.
  */
 
-import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
-import { cors } from "hono/cors";
-import { matchedRoutes, routePath } from "hono/route";
 import { ConfigError } from "../config.ts";
 import { LIMITS } from "../core/constants.ts";
 import { type LogFields, logLine } from "../core/log.ts";
-import { type Runtime, runtimeFor } from "../runtime.ts";
-import type { AppEnv } from "./context.ts";
-import { describeError, errorResponse, errors as standardErrors } from "./errors.ts";
+import type { Runtime } from "../runtime.ts";
+import { describeError, errorResponse } from "./errors.ts";
 
 /** The header that carries a request's id, both ways. */
-const REQUEST_ID = "X-Request-Id";
+export const REQUEST_ID = "X-Request-Id";
 /** Characters a caller's request id may not hold (Hono's requestId rule: word characters, `-` and `=`). */
 const NOT_REQUEST_ID = /[^\w\-=]/;
 
@@ -31,7 +27,7 @@ export function requestIdFor(header: string | null | undefined): string {
 }
 
 /** What CORS lets an allowed origin's scripts do and read. */
-const CORS = {
+export const CORS = {
   allowMethods: ["GET", "POST", "PUT"],
   allowHeaders: ["Authorization", "Content-Type", REQUEST_ID],
   // WWW-Authenticate: a browser app can read why a 401 happened.
@@ -39,15 +35,6 @@ const CORS = {
   maxAge: 600,
 } as const;
 const EXPOSED = CORS.exposeHeaders.join(",");
-
-/** Hono's CORS middleware, for an allowed origin's preflight only (see `finishAnswer` for the rest). */
-const corsPreflight = cors({
-  origin: (origin) => origin, // only reached for an allowed origin, see frame()
-  allowMethods: [...CORS.allowMethods],
-  allowHeaders: [...CORS.allowHeaders],
-  exposeHeaders: [...CORS.exposeHeaders],
-  maxAge: CORS.maxAge,
-});
 
 /** The origins CORS allows, or undefined when none (no allowlist, or unusable settings). */
 export function allowedOriginsOf(runtime: Runtime | ConfigError): ReadonlySet<string> | undefined {
@@ -146,48 +133,6 @@ export function logAnswer(request: LoggedRequest, status: number): void {
   });
 }
 
-/**
- * The route a request reached, as the access log names it: the endpoint's path when one matched
- * (`/admin/v1/accounts/:uid/block`, also when a check in front of it answered), else the path of the
- * layer that answered (`/*` for an unknown path).
- */
-function routeOf(c: Context<AppEnv>): string {
-  return matchedRoutes(c).findLast((route) => route.method !== "ALL")?.path ?? routePath(c);
-}
-
-/**
- * The frame of every request Hono answers, in one middleware (one layer of dispatch instead of
- * four): the request id, the access-log fields and start time, the isolate's runtime (or the
- * configuration problem) on the context; an allowed origin's preflight answered by Hono's `cors`;
- * and once the answer is ready, `finishAnswer` and `logAnswer`.
- */
-export function frame(): MiddlewareHandler<AppEnv> {
-  return async function frame(c, next) {
-    const startedAt = Date.now();
-    const requestId = requestIdFor(c.req.header(REQUEST_ID));
-    const fields: LogFields = {};
-    c.set("requestId", requestId);
-    c.set("logFields", fields);
-    c.set("startedAt", startedAt);
-    const runtime = runtimeFor(c.env);
-    if (runtime instanceof ConfigError) c.set("configError", runtime);
-    else c.set("runtime", runtime);
-    const allowed = allowedOriginsOf(runtime);
-    const origin = c.req.header("Origin");
-    if (c.req.method === "OPTIONS" && origin !== undefined && allowed?.has(origin)) {
-      const preflight = await corsPreflight(c, next);
-      if (preflight) c.res = preflight;
-      // The preflight carries Hono's CORS headers; the rest of the frame's are set here.
-      finishAnswer(c.res.headers, requestId, undefined, undefined);
-    } else {
-      await next();
-      finishAnswer(c.res.headers, requestId, origin, allowed);
-    }
-    const { method, path } = c.req;
-    logAnswer({ requestId, method, route: routeOf(c), path, startedAt, fields }, c.res.status);
-  };
-}
-
 /** Adds fields to this request's access-log line. */
 export function addLogFields(c: { get(key: "logFields"): LogFields }, fields: LogFields): void {
   Object.assign(c.get("logFields"), fields);
@@ -199,15 +144,4 @@ export function errorAnswer(error: unknown, fields: LogFields): Response {
   fields.error = code;
   if (detail) fields.detail = detail;
   return errorResponse(code, message, headers);
-}
-
-/** Hono's error handler: `errorAnswer`. */
-export const onError: ErrorHandler<AppEnv> = (error, c) => errorAnswer(error, c.get("logFields"));
-
-/** 404 `not_found` for unknown paths. */
-export const onNotFound: NotFoundHandler<AppEnv> = (c) => onError(standardErrors.notFound(), c);
-
-/** The 405 handler for Hono's methodNotAllowed middleware. */
-export function onMethodNotAllowed(c: Context<AppEnv>, allowed: string[]): Response | Promise<Response> {
-  return onError(standardErrors.methodNotAllowed(allowed.join(", ")), c);
 }

@@ -3,7 +3,6 @@
  * caller's active account, a token's times and the answer's shape.
  */
 
-import type { Context, Handler } from "hono";
 import type { AccountRecord } from "../accounts/record.ts";
 import { isRevoked } from "../accounts/revocation.ts";
 import { DEFAULT_APP, TIMING } from "../core/constants.ts";
@@ -11,7 +10,6 @@ import { DomainError } from "../core/errors.ts";
 import type { LogFields } from "../core/log.ts";
 import type { AppRuntime, Runtime } from "../runtime.ts";
 import type { Session } from "../session/verify.ts";
-import type { AppEnv } from "./context.ts";
 import { clientIpOf, countTokenRequest, networkOf } from "./limits.ts";
 import { sessionOf } from "./session-auth.ts";
 
@@ -30,23 +28,6 @@ export interface TokenCall {
   readonly startedAt: number;
   /** Keeps work alive after the answer is sent (the request's `waitUntil`). */
   waitUntil(work: Promise<unknown>): void;
-}
-
-/** The TokenCall of a request Hono routed (its frame set the fields and the start time). */
-function tokenCall(c: Context<AppEnv>): TokenCall {
-  return {
-    request: c.req.raw,
-    runtime: c.get("runtime"),
-    appName: c.req.param("app"),
-    fields: c.get("logFields"),
-    startedAt: c.get("startedAt"),
-    waitUntil: (work) => c.executionCtx.waitUntil(work),
-  };
-}
-
-/** Hono's handler for a token endpoint: `handler` on the request's TokenCall, its body answered as the door answers it. */
-export function honoTokenRoute(handler: (call: TokenCall) => Promise<object>): Handler<AppEnv> {
-  return async (c) => c.json(await handler(tokenCall(c)), 200, TOKEN_ANSWER_HEADERS);
 }
 
 /** The headers of a token endpoint's 200 (besides the frame's): JSON, never stored by any cache. */

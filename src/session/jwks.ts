@@ -24,24 +24,15 @@ import { LIMITS, TIMING } from "../core/constants.ts";
 import { isFetchTimeout } from "../core/errors.ts";
 import { isFetchableUrl } from "../core/setting-values.ts";
 import { ASYMMETRIC_ALGORITHMS, type KeySource } from "./issuers.ts";
+import { JwtRefused } from "./jws.ts";
+import { KeysUnavailable, type RemoteKeySetOptions } from "./remote-keys.ts";
 
-/** Thrown when no key can be had at all: never fetched, and the fetch failed or is cooling down. */
-export class KeysUnavailable extends Error {
-  override readonly name = "KeysUnavailable";
-}
-
-/** Timing of one key set; defaults from `TIMING`. */
-export interface RemoteKeySetOptions {
-  /** Keys older than this are fetched again (and kept in use if that fails). */
-  maxAgeMs?: number;
-  /** Minimum time between two fetches, whatever the first one's outcome. */
-  cooldownMs?: number;
-  /** A fetch that takes longer has failed. */
-  timeoutMs?: number;
-  now?: () => number;
-  /** The fetch to use (tests serve a provider's key format from fixtures). */
-  fetch?: typeof fetch;
-}
+/** jose's key-selection error codes, as a refusal names them. */
+const JOSE_FAILURES: Record<string, string> = {
+  ERR_JWKS_NO_MATCHING_KEY: "unknown kid",
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: "several keys match the kid",
+  ERR_JOSE_NOT_SUPPORTED: "alg not allowed for this issuer",
+};
 
 /** What an issuer's discovery document said, kept until fetching the keys it names fails. */
 interface Discovered {
@@ -81,8 +72,20 @@ export class RemoteKeySet {
     this.#now = options.now ?? (() => Date.now());
   }
 
-  /** The key for a JWS header (jose's key-resolver signature). */
+  /**
+   * The key for a JWS header (jose's key-resolver signature). Throws KeysUnavailable when there are
+   * no keys, and JwtRefused naming the rule when none of them fits (an unknown kid).
+   */
   async key(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<JoseKey> {
+    try {
+      return await this.#key(header, token);
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) throw new JwtRefused(JOSE_FAILURES[error.code] ?? error.code);
+      throw error;
+    }
+  }
+
+  async #key(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<JoseKey> {
     const now = this.#now();
     if (!this.#keys || now - this.#keys.fetchedAt >= this.#maxAgeMs) {
       // Stale keys are used at once while another request refreshes them; without any, wait.

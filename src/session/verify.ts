@@ -16,17 +16,17 @@
  * (`jwks.ts`). When they cannot be fetched, keys fetched earlier keep working; only with no usable
  * key at all is the answer 503 `session_keys_unavailable` (our dependency's fault, not the caller's).
  * The signature and the claims are checked on WebCrypto by `jws.ts`; jose imports and selects the
- * remote keys. A refused token's log line names the issuer and the rule that failed (`firebase: aud
+ * remote keys (`jwks.ts`, loaded on the first token that needs one: `remote-keys.ts`). A refused token's log line names the issuer and the rule that failed (`firebase: aud
  * mismatch: expected …`, `unknown kid`, `alg not allowed for this issuer`); the 401 is generic.
  */
 
-import { type FlattenedJWSInput, type JWSHeaderParameters, errors as joseErrors } from "jose";
+import type { FlattenedJWSInput, JWSHeaderParameters } from "jose";
 import { LIMITS, TIMING } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
 import { isValidUid, UID_RULE } from "../core/uid.ts";
 import type { IssuerRule } from "./issuers.ts";
-import { KeysUnavailable, RemoteKeySet, type RemoteKeySetOptions } from "./jwks.ts";
 import { ClaimCheck, type JwsHeader, type JwsParts, JwtRefused, unverifiedClaims, verifyJws } from "./jws.ts";
+import { KeysUnavailable, type RemoteKeySetOptions, RemoteKeys } from "./remote-keys.ts";
 import type { SessionConfig } from "./settings.ts";
 import { signInLabel, signInTimeOf } from "./sign-in.ts";
 
@@ -93,7 +93,7 @@ class IssuerVerifier {
   /** The algorithms this issuer's tokens may use. */
   readonly algorithms: ReadonlySet<string>;
   readonly claims: ClaimCheck;
-  readonly remote: RemoteKeySet | undefined;
+  readonly remote: RemoteKeys | undefined;
   readonly #secretKey: Promise<CryptoKey> | undefined;
 
   constructor(
@@ -111,7 +111,7 @@ class IssuerVerifier {
         ["verify"],
       );
     }
-    if (rule.keys) this.remote = new RemoteKeySet(rule.keys, keyOptions);
+    if (rule.keys) this.remote = new RemoteKeys(rule.keys, keyOptions);
     this.algorithms = new Set(algorithms);
     this.claims = new ClaimCheck({
       required: ["exp", rule.uidClaim],
@@ -132,7 +132,7 @@ class IssuerVerifier {
     const key = await this.remote!.key(header as JWSHeaderParameters, parts as FlattenedJWSInput);
     const discovered = this.remote!.discoveredAlgorithms;
     if (discovered && !discovered.includes(header.alg)) throw invalidSession("alg not allowed for this issuer");
-    return key as CryptoKey;
+    return key;
   }
 
   /** The provider's own rules, beyond jose's (what each documents a verifier must check): the one broken, if any. */
@@ -155,13 +155,6 @@ class IssuerVerifier {
 function refusedBy(issuer: IssuerVerifier, detail: string): DomainError {
   return invalidSession(`${issuer.rule.name}: ${detail}`);
 }
-
-/** jose's key-selection error codes (`jwks.ts`), as the log names them. */
-const JOSE_FAILURES: Record<string, string> = {
-  ERR_JWKS_NO_MATCHING_KEY: "unknown kid",
-  ERR_JWKS_MULTIPLE_MATCHING_KEYS: "several keys match the kid",
-  ERR_JOSE_NOT_SUPPORTED: "alg not allowed for this issuer",
-};
 
 /** Options for a verifier; tests set them, the Worker uses the defaults. */
 export type SessionVerifierOptions = RemoteKeySetOptions;
@@ -210,7 +203,6 @@ export class SessionVerifier {
       }
       if (error instanceof JwtRefused) throw refusedBy(issuer, error.message);
       if (error instanceof DomainError) throw refusedBy(issuer, error.detail ?? "refused");
-      if (error instanceof joseErrors.JOSEError) throw refusedBy(issuer, JOSE_FAILURES[error.code] ?? error.code);
       throw refusedBy(issuer, error instanceof Error ? error.name : "verification failed");
     }
     const broken = issuer.claims.broken(claims) ?? issuer.brokenProviderRule(claims);

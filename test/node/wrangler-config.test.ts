@@ -20,9 +20,11 @@ function configWith(edit: (text: string) => string = (text) => text): string {
   const set = (path: (string | number)[], value: unknown) => {
     text = applyEdits(text, modify(text, path, value, { formattingOptions: { insertSpaces: true, tabSize: 2 } }));
   };
-  set(["main"], `${projectRoot}src/index.ts`);
-  set(["assets", "directory"], `${projectRoot}console`);
   const dir = mkdtempSync(join(tmpdir(), "wrangler-config-"));
+  // The project's own build, into this directory (another test may build beside it at the same time).
+  set(["main"], join(dir, "worker/index.js"));
+  set(["build", "command"], `node ${projectRoot}scripts/build-worker.mjs ${join(dir, "worker")}`);
+  set(["assets", "directory"], `${projectRoot}console`);
   writeFileSync(join(dir, "wrangler.jsonc"), text);
   return dir;
 }

@@ -6,8 +6,8 @@
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { AccountObject } from "../../src/accounts/object/entry.ts";
 import { AccountLedger } from "../../src/accounts/object/ledger.ts";
-import type { AccountObject } from "../../src/accounts/object/object.ts";
 import { AccountStore } from "../../src/accounts/store.ts";
 import { DEFAULT_APP, TIMING } from "../../src/core/constants.ts";
 import {

@@ -6,8 +6,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { objectNameOf } from "../../src/accounts/object/client.ts";
+import type { AccountObject } from "../../src/accounts/object/entry.ts";
 import { AccountLedger } from "../../src/accounts/object/ledger.ts";
-import type { AccountObject } from "../../src/accounts/object/object.ts";
 import { newAccountRecord } from "../../src/accounts/record.ts";
 import { AccountStore } from "../../src/accounts/store.ts";
 import { DEFAULT_APP } from "../../src/core/constants.ts";

@@ -7,7 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { importJWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import type { AccountObject } from "../../src/accounts/object/object.ts";
+import type { AccountObject } from "../../src/accounts/object/entry.ts";
 import type { HistoryEntry } from "../../src/accounts/object/results.ts";
 import type { AdminAccount, HistoryResponse } from "../../src/contract/responses.ts";
 import { LIMITS } from "../../src/core/constants.ts";

@@ -21,7 +21,7 @@ import type { ObjectNamespace } from "../../env.ts";
 import type { AccountCache } from "../cache.ts";
 import type { AccountId, AccountRecord } from "../record.ts";
 import type { BindOutcome } from "./changes.ts";
-import type { AccountObject } from "./object.ts";
+import type { AccountObject } from "./entry.ts";
 import type { HistoryPage, ObjectResult, Operated, OperationOptions, Revocation } from "./results.ts";
 
 /** Calls the object of one app's uid and unwraps its result. Cheap to construct. */

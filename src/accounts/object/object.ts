@@ -1,5 +1,5 @@
 /**
- * AccountObject: one SQLite-backed Durable Object per uid, the single writer of that uid's account.
+ * The account object: one SQLite-backed Durable Object per uid, the single writer of that uid's account.
  *
  * Why: KV has no compare-and-set and its reads can be ~60 s stale elsewhere, so two isolates acting
  * on one uid (a block here, a rotate there) could each act on an old copy and undo the other. The
@@ -20,12 +20,11 @@
  * builds only what a change needs: the KV records, the NetEase client and the derivation key (not the
  * Worker's HTTP runtime, with its session verifier and caches).
  *
- * This folder is the one home of account writes: the class (here), its SQLite tables (`ledger.ts`),
+ * This folder is the one home of account writes: the class (`entry.ts`), what it does (here), its SQLite tables (`ledger.ts`),
  * its change logic (`changes.ts`), its derivations (`derive.ts`), what crosses RPC (`results.ts`),
  * and the Worker's typed client (`client.ts`).
  */
 
-import { DurableObject } from "cloudflare:workers";
 import { ConfigError, parseAccountsConfig } from "../../config.ts";
 import { TIMING } from "../../core/constants.ts";
 import { DomainError, type DomainErrorKind } from "../../core/errors.ts";
@@ -108,16 +107,22 @@ function operatorOf(options: OperationOptions): string {
   return options.operator ?? "system";
 }
 
-/** The Durable Object class bound as ACCOUNT_OBJECTS; one instance per uid (`idFromName(uid)`). */
-export class AccountObject extends DurableObject<Env> {
+/**
+ * What the Durable Object class bound as ACCOUNT_OBJECTS (`entry.ts`; one instance per uid,
+ * `idFromName(uid)`) does: the class itself only loads this module on its first call, so that a
+ * Worker isolate that issues tokens never compiles it.
+ */
+export class AccountOperations {
   /** The tail of the queue: each operation starts when the one before it has settled. */
   #tail: Promise<unknown> = Promise.resolve();
   readonly #ledger: AccountLedger;
   /** When this instance last wrote its record to KV again for a caller that missed it (ms). */
   #lastRewrite = Number.NEGATIVE_INFINITY;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+  constructor(
+    readonly ctx: DurableObjectState,
+    readonly env: Env,
+  ) {
     this.#ledger = new AccountLedger(ctx.storage.sql);
   }
 
@@ -290,7 +295,7 @@ export class AccountObject extends DurableObject<Env> {
   }
 
   /** Finishes what an earlier operation left: KV writes that failed, a registration to undo. */
-  override async alarm(): Promise<void> {
+  async alarm(): Promise<void> {
     const entry = this.#ledger.read();
     if (!entry) return;
     await this.#operate({ app: this.#ledger.app(), uid: entry.uid }, undefined, "", async () => null);

@@ -38,7 +38,8 @@ import { DEFAULT_APP, LIMITS } from "../../core/constants.ts";
 import { DomainError } from "../../core/errors.ts";
 import { readinessOf } from "../../readiness.ts";
 import type { AppRuntime } from "../../runtime.ts";
-import { KeysUnavailable } from "../../session/jwks.ts";
+import { accessOf, nimOf } from "../../services.ts";
+import { KeysUnavailable } from "../../session/remote-keys.ts";
 import type { AppEnv } from "../context.ts";
 import { errors } from "../errors.ts";
 import { addLogFields } from "../frame.ts";
@@ -63,7 +64,9 @@ const adminTokenChecks = new WeakMap<object, ReturnType<typeof bearerAuth<AppEnv
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 adminRoutes.use(async function sameOrigin(c, next) {
-  const { config, access } = c.get("runtime");
+  const runtime = c.get("runtime");
+  const { config } = runtime;
+  const access = accessOf(runtime);
   // Where the admin API is off, every path is 404 (below), cross-origin or not.
   if (SAFE_METHODS.has(c.req.method) || (!config.adminToken && !access)) return next();
   // Browsers send Origin on every POST and PUT, and Sec-Fetch-Site on every request; a tool such as
@@ -81,7 +84,9 @@ adminRoutes.use(async function sameOrigin(c, next) {
 });
 
 adminRoutes.use(async function adminAuth(c, next) {
-  const { config, access } = c.get("runtime");
+  const runtime = c.get("runtime");
+  const { config } = runtime;
+  const access = accessOf(runtime);
   if (!config.adminToken && !access) throw errors.notFound();
   const assertion = access && c.req.header(ACCESS_ASSERTION_HEADER);
   if (access && assertion !== undefined) {
@@ -136,8 +141,9 @@ accountRoutes.use(async function knownApp(c, next) {
 });
 
 function admin(c: Context<AppEnv>): AccountAdmin {
-  const { accountObjects, store, nim, metrics } = appOf(c);
-  return new AccountAdmin(accountObjects, store, nim, c.get("requestId"), c.get("operator"), metrics);
+  const app = appOf(c);
+  const { accountObjects, store, metrics } = app;
+  return new AccountAdmin(accountObjects, store, nimOf(app), c.get("requestId"), c.get("operator"), metrics);
 }
 
 function uidParam(c: Context<AppEnv>): string {

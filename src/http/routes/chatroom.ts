@@ -27,10 +27,12 @@ import type { ChatroomAddressResponse } from "../../contract/responses.ts";
 import { DomainError } from "../../core/errors.ts";
 import { toHex } from "../../nim/digest.ts";
 import type { AppRuntime } from "../../runtime.ts";
+import { chatroomLinksOf } from "../../services.ts";
 import type { AppEnv } from "../context.ts";
-import { activeAccount, countedSession, honoTokenRoute, type TokenCall } from "../issuing.ts";
+import { activeAccount, countedSession, type TokenCall } from "../issuing.ts";
 import { parseJsonBody } from "../json-body.ts";
 import { networkOf, visitorNetworkOf } from "../limits.ts";
+import { honoTokenRoute } from "./token-routes.ts";
 
 /** The room's addresses for the call's session user, or for a visitor where the room is open to them. */
 export async function chatroomAddress(call: TokenCall): Promise<ChatroomAddressResponse> {
@@ -82,7 +84,7 @@ async function answer(
   const { request } = call;
   const ip = clientIp(request);
   const place = clientPlace(request.cf, ip, networkOf(ip ?? "unknown"));
-  const addresses = await app.chatroomLinks.addresses(query, place);
+  const addresses = await chatroomLinksOf(app).addresses(query, place);
   app.metrics.record("chatroom_address", [anonymous ? "anonymous" : "user", ""], Date.now() - call.startedAt);
   return { roomId: query.roomId, accid: query.accid, addresses, anonymous };
 }

@@ -12,14 +12,12 @@
  * the granted privileges, whose lifetime the policy sets apart from the token's.
  */
 
-import { Hono } from "hono";
 import type { RtcTokenResponse } from "../../contract/responses.ts";
 import { DomainError } from "../../core/errors.ts";
 import { decideChannel } from "../../rtc/channel-policy.ts";
 import { signRtcPermissionKey } from "../../rtc/permission-key.ts";
 import { signRtcToken } from "../../rtc/token.ts";
-import type { AppEnv } from "../context.ts";
-import { activeAccount, countedSession, honoTokenRoute, issuedTimes, type TokenCall } from "../issuing.ts";
+import { activeAccount, countedSession, issuedTimes, type TokenCall } from "../issuing.ts";
 import { parseJsonBody } from "../json-body.ts";
 
 /** Issues a NERTC token (and permission key) for the call's session user in the channel it names. */
@@ -58,8 +56,3 @@ export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> 
   app.metrics.record("token_issued", ["rtc", ""], Date.now() - call.startedAt);
   return body;
 }
-
-/** Routes under /v1/rtc/token, for what the token door passes on to Hono. */
-export const rtcTokenRoutes = new Hono<AppEnv>();
-
-rtcTokenRoutes.post("/", honoTokenRoute(issueRtcToken));

@@ -6,14 +6,12 @@
  * isolate cache, one SHA-1. Nothing is written and nothing is fetched.
  *
  * The handler takes a `TokenCall`, not a Hono context: the Worker's entry answers this endpoint
- * through the token door (`token-door.ts`), and Hono's route below serves what the door passes on.
+ * through the token door (`token-door.ts`), and Hono's route (`token-routes.ts`) serves what the door passes on.
  */
 
-import { Hono } from "hono";
 import type { TokenResponse } from "../../contract/responses.ts";
 import { signDynamicToken } from "../../nim/dynamic-token.ts";
-import type { AppEnv } from "../context.ts";
-import { activeAccount, countedSession, honoTokenRoute, issuedTimes, type TokenCall } from "../issuing.ts";
+import { activeAccount, countedSession, issuedTimes, type TokenCall } from "../issuing.ts";
 import { parseJsonBody } from "../json-body.ts";
 
 /** Issues an IM dynamic token for the call's session user: session, per-uid limit, body, account, token. */
@@ -33,8 +31,3 @@ export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
   app.metrics.record("token_issued", ["im", ""], Date.now() - call.startedAt);
   return body;
 }
-
-/** Routes under /v1/token, for what the token door passes on to Hono. */
-export const tokenRoutes = new Hono<AppEnv>();
-
-tokenRoutes.post("/", honoTokenRoute(issueImToken));

@@ -1,0 +1,52 @@
+// Builds the Worker into dist/worker/ as several ES modules, not one bundle: wrangler.jsonc's
+// `build.command`, run by `wrangler deploy`, `wrangler dev` (npm start) and every dry-run.
+//
+// Why not wrangler's own bundling: it puts every module into one script, dynamic `import()`s
+// included (wrapped so they evaluate late, but still compiled on every cold start). Here esbuild
+// splits at each dynamic `import()` (`splitting`), and wrangler uploads the pieces as they are
+// (`no_bundle` with `rules`), so workerd compiles and evaluates a piece only when a request
+// imports it: a token request never loads Hono's app, the admin API, the console, the login callback,
+// NetEase's server API or jose. `npm run bench` measures what a token request loads (docs/operations.md).
+//
+// Plain JavaScript, not TypeScript: wrangler runs it with whatever `node` is on PATH (Workers Builds,
+// a laptop's Node 20), which may not strip types. The options mirror wrangler's own bundler (its
+// target, conditions and NODE_ENV), so the modules are what `wrangler deploy` would have built.
+
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+// Another directory as the first argument: the tests build copies of wrangler.jsonc side by side.
+const outdir = resolve(process.argv[2] ?? `${root}dist/worker`);
+const minify = process.env.WORKER_MINIFY !== "false";
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { index: "src/index.ts" },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  // wrangler's: workerd's V8 runs es2024 natively.
+  target: "es2024",
+  platform: "neutral",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["module", "main"],
+  external: ["cloudflare:*"],
+  // The OpenAPI document, as a string in the one piece that serves it.
+  loader: { ".txt": "text" },
+  define: { "process.env.NODE_ENV": '"production"' },
+  minify,
+  // No __name() wrappers (wrangler.jsonc had keep_names: false for the same reason: startup time).
+  keepNames: false,
+  sourcemap: "linked",
+  chunkNames: "chunks/[name]-[hash]",
+  metafile: true,
+  logLevel: "warning",
+});
+// Outside the uploaded directory: what each piece holds, for the bench (bench/startup.ts).
+writeFileSync(`${outdir}-meta.json`, JSON.stringify(result.metafile));

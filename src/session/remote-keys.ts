@@ -1,0 +1,63 @@
+/**
+ * An issuer's remote keys as the token path holds them: `jwks.ts`'s RemoteKeySet, imported with jose
+ * on the first token that needs a remote key. Why: jose and the key fetching are a large part of
+ * what the token path would otherwise compile on every cold start, and a deployment whose sessions
+ * are HS256 never needs them (src/index.ts says why cold starts matter).
+ */
+
+import type { FlattenedJWSInput, JWSHeaderParameters } from "jose";
+import type { KeySource } from "./issuers.ts";
+import type { RemoteKeySet } from "./jwks.ts";
+
+/** Thrown when no key can be had at all: never fetched, and the fetch failed or is cooling down. */
+export class KeysUnavailable extends Error {
+  override readonly name = "KeysUnavailable";
+}
+
+/** Timing of one key set; defaults from `TIMING`. */
+export interface RemoteKeySetOptions {
+  /** Keys older than this are fetched again (and kept in use if that fails). */
+  maxAgeMs?: number;
+  /** Minimum time between two fetches, whatever the first one's outcome. */
+  cooldownMs?: number;
+  /** A fetch that takes longer has failed. */
+  timeoutMs?: number;
+  now?: () => number;
+  /** The fetch to use (tests serve a provider's key format from fixtures). */
+  fetch?: typeof fetch;
+}
+
+/** One issuer's remote keys (`jwks.ts` `RemoteKeySet`), loaded on first use. Create once per isolate. */
+export class RemoteKeys {
+  #set: RemoteKeySet | undefined;
+  #loading: Promise<RemoteKeySet> | undefined;
+
+  constructor(
+    readonly source: KeySource,
+    readonly options: RemoteKeySetOptions = {},
+  ) {}
+
+  #load(): Promise<RemoteKeySet> {
+    this.#loading ??= import("./jwks.ts").then(({ RemoteKeySet }) => {
+      this.#set = new RemoteKeySet(this.source, this.options);
+      return this.#set;
+    });
+    return this.#loading;
+  }
+
+  /** The key for a JWS header: `RemoteKeySet.key`. */
+  async key(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
+    const set = this.#set ?? (await this.#load());
+    return (await set.key(header, token)) as CryptoKey;
+  }
+
+  /** `RemoteKeySet.discoveredAlgorithms`: undefined until the keys are loaded, and then as it says. */
+  get discoveredAlgorithms(): readonly string[] | undefined {
+    return this.#set?.discoveredAlgorithms;
+  }
+
+  /** `RemoteKeySet.check`: fetches now unless the cool-down forbids it; "ok" or why not. */
+  async check(): Promise<string> {
+    return (this.#set ?? (await this.#load())).check();
+  }
+}
