@@ -21,9 +21,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { reportBurst, runBurst } from "./burst.ts";
+import { type ColdResult, lazyProof, measureCold } from "./cold.ts";
+import { type CostResult, countCosts } from "./cost.ts";
 import { measureLatency } from "./latency.ts";
 import { PROFILE_TARGETS, type ProfileTarget, profileWorker } from "./profile.ts";
-import { balancedRatio, report } from "./report.ts";
+import { balancedRatio, report, reportColdAndCost } from "./report.ts";
 import { hsJwt, startServices, unpinCores } from "./services.ts";
 import {
   BENCH_SG,
@@ -41,7 +43,7 @@ import {
   SECONDS,
   USERS,
 } from "./settings.ts";
-import { buildBundle, measureStartup } from "./startup.ts";
+import { buildBundle, type LazyLoad, measureStartup } from "./startup.ts";
 
 /** The workerd process's CPU time so far, in clock ticks (USER_HZ, 100 a second on Linux). */
 function workerdTicks(pid: number): number {
@@ -123,8 +125,42 @@ async function profile(): Promise<void> {
   }
 }
 
+/**
+ * The cold token request, the counted costs and the lazy-loading proof (bench/cold.ts, cost.ts,
+ * startup.ts), after the throughput rounds: each starts its own workerd. `cpuMs`: CPU ms per warm
+ * token of each Worker, from the rounds (one pinned core each: 1000 / req/s).
+ */
+async function coldAndCost(
+  bundlePath: string,
+  minimalPath: string,
+  cpuMs: { worker: number; minimal: number },
+): Promise<{ cold: ColdResult; cost: CostResult; lazy: LazyLoad[] }> {
+  unpinCores();
+  const lazy = await lazyProof(bundlePath);
+  const cold = await measureCold(bundlePath, minimalPath);
+  const cost = await countCosts(bundlePath, minimalPath, cpuMs);
+  return { cold, cost, lazy };
+}
+
 async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === "profile") return profile();
+  if (process.env.BENCH_ONLY === "cold") {
+    // The cold request, the costs and the lazy-loading proof alone; CPU ms from bench/results.json's last full run.
+    const bundle = buildBundle();
+    const minimal = buildBundle(`${ROOT}bench/minimal/wrangler.toml`, "minimal");
+    const last = JSON.parse(readFileSync(`${ROOT}bench/results.json`, "utf8")) as {
+      summary: { scenario: string; rps: number }[];
+    };
+    const rps = (scenario: string) => last.summary.find((s) => s.scenario === scenario)!.rps;
+    const { cold, cost, lazy } = await coldAndCost(bundle.path, minimal.path, {
+      worker: 1000 / rps("warm-hs256"),
+      minimal: 1000 / rps("minimal-hs256"),
+    });
+    const checks = reportColdAndCost(cold, cost, lazy);
+    console.log(checks.map((c) => `- ${c.ok ? "✓" : "✗"} ${c.target}: ${c.value}`).join("\n"));
+    if (!checks.every((c) => c.ok)) process.exitCode = 1;
+    return;
+  }
   log("building the production bundle");
   const bundle = buildBundle();
   if (process.env.BENCH_ONLY === "burst") {
@@ -488,7 +524,15 @@ async function main(): Promise<void> {
 
   await services.close();
 
+  const { cold, cost, lazy } = await coldAndCost(bundle.path, minimal.path, {
+    worker: 1000 / median(samples.filter((x) => x.scenario === "warm-hs256").map((x) => x.rps)),
+    minimal: 1000 / median(samples.filter((x) => x.scenario === "minimal-hs256").map((x) => x.rps)),
+  });
+
   const ok = report({
+    cold,
+    cost,
+    lazy,
     scenarios,
     samples,
     latency,

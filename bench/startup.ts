@@ -1,50 +1,108 @@
 /** The bundle as wrangler builds it for deploy, and its startup time against an empty Hono app. */
 
-import { mkdirSync, readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { BUILD, median, ROOT, run } from "./settings.ts";
 
-/**
- * The production bundle, built by wrangler exactly as `wrangler deploy` would; `minify: false` keeps
- * the names for a CPU profile.
- */
-export function buildBundle(
-  config?: string,
-  name = "reference",
-  { minify = true } = {},
-): { path: string; raw: number; gzip: number } {
-  const outdir = `${config ? `${BUILD}/${name}` : BUILD}${minify ? "" : "/unminified"}`;
-  mkdirSync(outdir, { recursive: true });
-  run("wrangler", [
-    "deploy",
-    "--dry-run",
-    "--outdir",
-    outdir,
-    ...(config ? ["--config", config] : []),
-    ...(minify ? [] : ["--no-minify"]),
-  ]);
-  const path = `${outdir}/${config ? "worker" : "index"}.js`;
-  // Every module wrangler uploads counts: the script and its Text modules (the OpenAPI document).
-  const files = bundleModules(path).map(({ path: file }) => readFileSync(file));
-  return {
-    path,
-    raw: files.reduce((sum, code) => sum + code.length, 0),
-    gzip: files.reduce((sum, code) => sum + gzipSync(code).length, 0),
-  };
+/** A built Worker: its main module's path, and its sizes (all its modules; the token path's). */
+export interface Bundle {
+  path: string;
+  /** Every module wrangler uploads: bytes and gzip bytes (each module compressed on its own). */
+  raw: number;
+  gzip: number;
+  /** What an isolate compiles and evaluates when it starts: the main module and what it imports statically. */
+  startRaw: number;
+  startGzip: number;
+  /** Modules: how many load at start, and how many only when a request imports them. */
+  modules: { atStart: number; lazy: number };
 }
 
 /**
- * The modules of a bundle wrangler built, as Miniflare takes them: the script and the Text modules it
- * imports (the OpenAPI document), each named by its path beside the script, as wrangler uploads them.
+ * The production bundle, built by wrangler exactly as `wrangler deploy` would (for this project, its
+ * custom build: several modules); `minify: false` keeps the names for a CPU profile.
+ */
+export function buildBundle(config?: string, name = "reference", { minify = true } = {}): Bundle {
+  const outdir = `${BUILD}/${config ? name : "worker"}${minify ? "" : "-unminified"}`;
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  execFileSync(
+    "wrangler",
+    [
+      "deploy",
+      "--dry-run",
+      "--outdir",
+      outdir,
+      ...(config ? ["--config", config] : []),
+      ...(minify || !config ? [] : ["--no-minify"]),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      // The project's custom build reads WORKER_MINIFY (scripts/build-worker.mjs).
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WORKER_MINIFY: String(minify) },
+    },
+  );
+  const path = `${outdir}/${config ? "worker" : "index"}.js`;
+  const graph = moduleGraph(path);
+  const size = (files: string[]) => {
+    const contents = files.map((file) => readFileSync(file));
+    return {
+      raw: contents.reduce((sum, code) => sum + code.length, 0),
+      gzip: contents.reduce((sum, code) => sum + gzipSync(code).length, 0),
+    };
+  };
+  const all = size([...graph.atStart, ...graph.lazy]);
+  const start = size(graph.atStart);
+  return {
+    path,
+    raw: all.raw,
+    gzip: all.gzip,
+    startRaw: start.raw,
+    startGzip: start.gzip,
+    modules: { atStart: graph.atStart.length, lazy: graph.lazy.length },
+  };
+}
+
+/** An import of a module beside it, as esbuild writes them: `from"./x.js"`, `import("./x.js")`, `import"./x.js"`. */
+const IMPORTS = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"(\.{1,2}\/[^"]+)"/g;
+
+/**
+ * A built Worker's modules from its main module: those it imports statically, transitively (compiled
+ * and evaluated when an isolate starts), and those only reached through `import()` (compiled when a
+ * request first imports them).
+ */
+export function moduleGraph(mainPath: string): { atStart: string[]; lazy: string[] } {
+  const edges = (file: string) =>
+    [...readFileSync(file, "utf8").matchAll(IMPORTS)].map(([, how, specifier]) => ({
+      dynamic: how!.includes("("),
+      path: join(dirname(file), specifier!),
+    }));
+  const walk = (roots: string[], followDynamic: boolean) => {
+    const seen = new Set<string>();
+    const next = [...roots];
+    while (next.length > 0) {
+      const file = next.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const edge of edges(file)) if (followDynamic || !edge.dynamic) next.push(edge.path);
+    }
+    return seen;
+  };
+  const atStart = walk([mainPath], false);
+  const everything = walk([mainPath], true);
+  return { atStart: [...atStart], lazy: [...everything].filter((file) => !atStart.has(file)) };
+}
+
+/**
+ * The modules of a built Worker, as Miniflare takes them (with `modulesRoot` at the main module's
+ * directory, so each is named by its path there, as wrangler uploads it): the main module first,
+ * every module it imports statically or with `import()`, and its Text modules.
  */
 export function bundleModules(bundlePath: string): { type: "ESModule" | "Text"; path: string }[] {
-  const dir = dirname(bundlePath);
-  const texts = [...readFileSync(bundlePath, "utf8").matchAll(/from\s*"\.\/([^"]+\.txt)"/g)].map(([, file]) => ({
-    type: "Text" as const,
-    path: `${dir}/${file}`,
-  }));
-  return [{ type: "ESModule", path: bundlePath }, ...texts];
+  const { atStart, lazy } = moduleGraph(bundlePath);
+  return [...atStart, ...lazy].map((path) => ({ type: path.endsWith(".txt") ? "Text" : "ESModule", path }));
 }
 
 /**
@@ -105,4 +163,38 @@ export function measureStartup(
     referenceMs: reference.length ? median(reference) : Number.NaN,
     pairRatio: ratios.length ? median(ratios) : Number.NaN,
   };
+}
+
+/** What one request, the first of its kind in a fresh isolate, loaded beyond the modules loaded at start. */
+export interface LazyLoad {
+  method: string;
+  path: string;
+  status: number;
+  /** The modules it imported with `import()`, relative to the main module's directory. */
+  loaded: string[];
+}
+
+/**
+ * The proof that a token request loads nothing lazily: the built Worker evaluated in a fresh V8
+ * context (bench/startup-probe.mjs), then asked for an HS256 token (an existing user, its record in a
+ * stand-in KV; no other binding may be touched), then for `/healthz`, which loads the Hono app.
+ */
+export function lazyLoads(
+  bundlePath: string,
+  env: Record<string, unknown>,
+  requests: { method: string; path: string; headers?: Record<string, string>; body?: string }[],
+): LazyLoad[] {
+  const out = run(process.execPath, [
+    "--experimental-vm-modules",
+    "--no-warnings",
+    `${ROOT}bench/startup-probe.mjs`,
+    bundlePath,
+    "requests",
+    JSON.stringify({ requests, env }),
+  ]);
+  const dir = dirname(bundlePath);
+  return (JSON.parse(out) as { loadedBy: LazyLoad[] }).loadedBy.map((load) => ({
+    ...load,
+    loaded: load.loaded.map((path) => relative(dir, path)),
+  }));
 }

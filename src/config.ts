@@ -17,7 +17,7 @@ import {
 } from "./apps/settings.ts";
 import { opensRooms } from "./chatroom/room-policy.ts";
 import { DEFAULT_APP, LIMITS } from "./core/constants.ts";
-import type { MetricsDataset } from "./core/metrics.ts";
+import { type MetricsDataset, SAMPLE_INTERVAL } from "./core/metrics.ts";
 import { Problems } from "./core/problems.ts";
 import { checkPublicValues, isLocalDevelopment } from "./core/published.ts";
 import { isStoredSecret } from "./core/secret.ts";
@@ -43,6 +43,8 @@ export interface Config {
   access: AccessSettings | undefined;
   /** Where metrics go; undefined writes none. */
   metrics: MetricsDataset | undefined;
+  /** One success in this many is written to metrics, weighted by it (core/metrics.ts). */
+  metricsSampleInterval: number;
   /** Where the console reads metrics back (Analytics Engine SQL API); undefined: not configured. */
   analytics: AnalyticsSettings | undefined;
   /** The operator console's files (static assets); undefined: no console. */
@@ -92,6 +94,12 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
 
   const access = parseAccess(env, bad);
   const analytics = parseAnalytics(env, bad);
+  const intervalText = present(env.METRICS_SAMPLE_INTERVAL);
+  const metricsSampleInterval =
+    intervalText === undefined ? SAMPLE_INTERVAL : /^\d{1,4}$/.test(intervalText) ? Number(intervalText) : NaN;
+  if (!(metricsSampleInterval >= 1 && metricsSampleInterval <= LIMITS.maxMetricsSampleInterval)) {
+    bad("METRICS_SAMPLE_INTERVAL", `a whole number from 1 (every success) to ${LIMITS.maxMetricsSampleInterval}`);
+  }
 
   const allowedOrigins = new Set<string>();
   for (const entry of (env.ALLOWED_ORIGINS ?? "")
@@ -128,6 +136,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     adminToken,
     access,
     metrics: env.METRICS,
+    metricsSampleInterval,
     analytics,
     consoleAssets: env.ASSETS,
     allowedOrigins,

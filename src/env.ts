@@ -158,6 +158,11 @@ export interface Env {
   // What is written, and queries: [operations](operations.md#metrics).
   /** Where metrics go; remove its entry from wrangler.jsonc to write none. */
   METRICS?: MetricsDataset;
+  /**
+   * One success (a token answered, an allowed login, chatroom addresses) in this many is written,
+   * weighted by it: default `20`; `1` writes every one. Failures and changes are always written.
+   */
+  METRICS_SAMPLE_INTERVAL?: string;
   /** Your Cloudflare account id (32 hex digits): with `ANALYTICS_READ_TOKEN`, the console shows metrics. */
   ANALYTICS_ACCOUNT_ID?: string;
   /**

@@ -125,7 +125,7 @@ function buildRuntime(config: Config): Runtime {
 }
 
 function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
-  const metrics = new Metrics(config.metrics, app.name);
+  const metrics = new Metrics(config.metrics, app.name, config.metricsSampleInterval);
   const store = new AccountStore(config.accounts, app.name);
   const cache = new AccountCache();
   const accountObjects = new AccountObjectClient(config.accountObjects, cache, app.name);

@@ -29,6 +29,8 @@ export const TEST_VARS = {
   RTC_PERM_KEY_TTL: "3600",
   ADMIN_TOKEN: "test-admin-token-0123456789-abcdefghijklmn",
   NIM_APP_SECRET_PREVIOUS: "",
+  // Every success written (weight 1), so a test can count them; test/worker/metrics.test.ts samples.
+  METRICS_SAMPLE_INTERVAL: "1",
   // As `npm start` sets it: the tests' NetEase is the emulator on loopback (core/published.ts).
   LOCAL_DEVELOPMENT: "true",
 } as const;

@@ -10,6 +10,7 @@
 
 import type { AnalyticsSettings } from "../config.ts";
 import { isFetchTimeout } from "../core/errors.ts";
+import { COUNT_SQL } from "../core/metrics.ts";
 
 /** One query's rows (column → value), or why there are none. */
 export type QueryOutcome = { ok: true; rows: Record<string, string | number>[] } | { ok: false; error: string };
@@ -20,24 +21,24 @@ export type QueryOutcome = { ok: true; rows: Record<string, string | number>[] }
  */
 const APP = "if(blob4 = '', 'default', blob4) AS app";
 
-/** The queries the console shows, by name, over the last 24 hours, per app. Counts are sample-weighted. */
+/** The queries the console shows, by name, over the last 24 hours, per app. Counts are weighted by sampling (Analytics Engine's and ours, core/metrics.ts). */
 export const SUMMARY_QUERIES: Readonly<Record<string, (dataset: string) => string>> = {
   tokens: (d) =>
-    `SELECT ${APP}, blob2 AS kind, SUM(_sample_interval) AS count FROM ${d} ` +
+    `SELECT ${APP}, blob2 AS kind, SUM(${COUNT_SQL}) AS count FROM ${d} ` +
     `WHERE blob1 = 'token_issued' AND timestamp > NOW() - INTERVAL '1' DAY GROUP BY app, kind ORDER BY app, kind`,
   accountsCreated: (d) =>
-    `SELECT ${APP}, SUM(_sample_interval) AS count, SUM(_sample_interval * double1) / SUM(_sample_interval) AS avgMs ` +
+    `SELECT ${APP}, SUM(${COUNT_SQL}) AS count, SUM(${COUNT_SQL} * double1) / SUM(${COUNT_SQL}) AS avgMs ` +
     `FROM ${d} WHERE blob1 = 'account_created' AND timestamp > NOW() - INTERVAL '1' DAY GROUP BY app ORDER BY app`,
   neteaseFailures: (d) =>
-    `SELECT ${APP}, blob2 AS call, blob3 AS code, SUM(_sample_interval) AS count FROM ${d} ` +
+    `SELECT ${APP}, blob2 AS call, blob3 AS code, SUM(${COUNT_SQL}) AS count FROM ${d} ` +
     `WHERE blob1 = 'netease_failure' AND timestamp > NOW() - INTERVAL '1' DAY ` +
     "GROUP BY app, call, code ORDER BY count DESC LIMIT 20",
   loginCallback: (d) =>
-    `SELECT ${APP}, blob2 AS responseCode, blob3 AS verdict, SUM(_sample_interval) AS count FROM ${d} ` +
+    `SELECT ${APP}, blob2 AS responseCode, blob3 AS verdict, SUM(${COUNT_SQL}) AS count FROM ${d} ` +
     `WHERE blob1 = 'login_callback' AND timestamp > NOW() - INTERVAL '1' DAY ` +
     "GROUP BY app, responseCode, verdict ORDER BY count DESC LIMIT 20",
   adminChanges: (d) =>
-    `SELECT ${APP}, blob2 AS operation, blob3 AS outcome, SUM(_sample_interval) AS count FROM ${d} ` +
+    `SELECT ${APP}, blob2 AS operation, blob3 AS outcome, SUM(${COUNT_SQL}) AS count FROM ${d} ` +
     `WHERE blob1 = 'admin_change' AND timestamp > NOW() - INTERVAL '1' DAY ` +
     "GROUP BY app, operation, outcome ORDER BY count DESC LIMIT 20",
 };

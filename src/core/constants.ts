@@ -22,6 +22,8 @@ export const LIMITS = {
   maxChannelGrants: 32,
   /** Chatroom link answers an isolate keeps per app, the oldest dropped first. */
   chatroomLinksKept: 1000,
+  /** The largest METRICS_SAMPLE_INTERVAL: beyond it a day's counts of a small app would be mostly noise. */
+  maxMetricsSampleInterval: 1000,
   /** Longest channel pattern in a grant (a 64-character name plus `*` and `{uid}`). */
   maxChannelPatternLength: 128,
   /**

@@ -67,6 +67,19 @@ describe("configuration", () => {
     expect(await health({ NIM_CREATE_RATE: "100" })).toEqual({ status: "ok" });
   });
 
+  it("checks METRICS_SAMPLE_INTERVAL: a whole number from 1 to 1000", async () => {
+    const health = async (overrides: Record<string, unknown>) =>
+      (await call("/healthz", {}, overrides)).json<{ missing?: string[]; invalid?: string[] }>();
+    for (const interval of ["0", "-1", "2.5", "often", "1001"]) {
+      expect((await health({ METRICS_SAMPLE_INTERVAL: interval })).invalid, interval).toEqual([
+        "METRICS_SAMPLE_INTERVAL",
+      ]);
+    }
+    for (const interval of ["1", "20", "1000", ""]) {
+      expect(await health({ METRICS_SAMPLE_INTERVAL: interval }), interval).toEqual({ status: "ok" });
+    }
+  });
+
   it("names a missing session key source", async () => {
     const response = await call("/healthz", {}, { SESSION_JWT_SECRET: "", SESSION_JWKS_URL: "" });
     expect((await response.json<{ missing: string[] }>()).missing).toEqual(["SESSION_JWT_SECRET or SESSION_PROVIDER"]);

@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { dimension } from "../../src/core/metrics.ts";
+import { dimension, Metrics } from "../../src/core/metrics.ts";
 import { ANALYTICS_READ_TOKEN } from "../settings.ts";
 import {
   adminCall,
@@ -64,8 +64,10 @@ describe("metrics", () => {
     ]);
     for (const point of dataset.points) {
       expect(point.indexes).toEqual([point.blobs![0]]);
-      expect(point.doubles).toHaveLength(1);
+      expect(point.doubles).toHaveLength(2);
       expect(point.doubles![0]).toBeGreaterThanOrEqual(0);
+      // Every point stands for one event under METRICS_SAMPLE_INTERVAL=1 (the tests' setting).
+      expect(point.doubles![1]).toBe(1);
       const written = JSON.stringify(point);
       for (const secret of [uid, accid, token]) expect(written).not.toContain(secret);
     }
@@ -118,6 +120,56 @@ describe("metrics", () => {
       },
     };
     expect((await issue(await hsJwt(uid), undefined, { METRICS: throwing })).status).toBe(200);
+  });
+
+  it("samples successes, weighted by the interval, and never a failure or an operator change", async () => {
+    const { dataset, overrides } = recording();
+    // No per-uid limit: one user asks for many tokens here.
+    const sampled = { ...overrides, METRICS_SAMPLE_INTERVAL: "20", TOKEN_RATE_LIMITER: undefined };
+    const uid = uniqueUid();
+    const jwt = await hsJwt(uid);
+    expect((await issue(jwt, undefined, sampled)).status).toBe(200); // first use: account_created, never sampled
+    const tokens = 300;
+    for (let i = 0; i < tokens; i++) expect((await issue(jwt, undefined, sampled)).status).toBe(200);
+    for (let i = 0; i < 5; i++) {
+      expect((await issue(`${jwt.slice(0, -2)}xx`, undefined, sampled)).status).toBe(401);
+      const block = await adminCall(
+        "POST",
+        `/accounts/${seg(uid)}/${i % 2 ? "unblock" : "block"}`,
+        {},
+        {
+          overrides: sampled,
+        },
+      );
+      expect(block.status).toBe(200);
+    }
+    const weights = (event: string) =>
+      dataset.points.filter((point) => point.blobs![0] === event).map((point) => point.doubles![1]);
+    // 300 tokens, 1 in 20 written: 15 on average (none at all: 0.95^300, about 2e-7).
+    const issued = weights("token_issued");
+    expect(issued.length).toBeGreaterThan(0);
+    expect(issued.length).toBeLessThan(60);
+    expect(new Set(issued)).toEqual(new Set([20]));
+    expect(weights("account_created")).toEqual([1]);
+    expect(weights("admin_change")).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it("writes a sampled event once per interval on average, and a recorded one every time", () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const metrics = new Metrics({ writeDataPoint: (point) => points.push(point) }, "default", 4);
+    const draws = [0.1, 0.3, 0.24, 0.25, 0.9, 0];
+    for (const draw of draws) metrics.recordSampled("token_issued", ["im", ""], 1, () => draw);
+    // Written when draw × 4 < 1: 0.1, 0.24 and 0.
+    expect(points.map((point) => point.doubles)).toEqual([
+      [1, 4],
+      [1, 4],
+      [1, 4],
+    ]);
+    metrics.record("netease_failure", ["user/create.action", "HTTP_500"]);
+    expect(points.at(-1)!.doubles).toEqual([0, 1]);
+    const every = new Metrics({ writeDataPoint: (point) => points.push(point) }, "default", 1);
+    every.recordSampled("token_issued", ["im", ""], 2, () => 0.999);
+    expect(points.at(-1)!.doubles).toEqual([2, 1]);
   });
 
   it("writes a dimension only from the fixed words: anything else becomes 'other'", () => {

@@ -85,7 +85,7 @@ async function answer(
   const ip = clientIp(request);
   const place = clientPlace(request.cf, ip, networkOf(ip ?? "unknown"));
   const addresses = await chatroomLinksOf(app).addresses(query, place);
-  app.metrics.record("chatroom_address", [anonymous ? "anonymous" : "user", ""], Date.now() - call.startedAt);
+  app.metrics.recordSampled("chatroom_address", [anonymous ? "anonymous" : "user", ""], Date.now() - call.startedAt);
   return { roomId: query.roomId, accid: query.accid, addresses, anonymous };
 }
 

@@ -56,6 +56,9 @@ loginCallbackRoutes.post("/", async (c) => {
   addLogFields(c, { decision: verdict, reason });
   // An allow carries no responseCode: NetEase takes errCode 0 as 200.
   const responseCode = String(decision.responseCode ?? 200);
-  metrics.record("login_callback", [responseCode, verdict], Date.now() - c.get("startedAt"));
+  // An allowed login comes with nearly every IM login: sampled. A rejection is always written.
+  const latencyMs = Date.now() - c.get("startedAt");
+  if (verdict === "allow") metrics.recordSampled("login_callback", [responseCode, verdict], latencyMs);
+  else metrics.record("login_callback", [responseCode, verdict], latencyMs);
   return c.json(decision, 200, { "Cache-Control": "no-store" });
 });

@@ -1,0 +1,217 @@
+/**
+ * The first token request on a new isolate, end to end, for this Worker and the minimal issuer:
+ * HS256 sessions, and ES256 sessions whose keys come from a JWKS.
+ *
+ * workerd compiles and evaluates a Worker's start modules when it loads the Worker, before it
+ * serves; the first request then pays for the rest: the configuration parse, the key import, the
+ * first KV read (and for JWKS, the key fetch and the modules that fetch it). So a cold request is
+ * measured in two parts, each the median of several fresh starts: V8's compile and evaluation of
+ * the start modules (bench/startup-probe.mjs, the same figure as the startup check), and the first
+ * request's latency on a freshly started workerd that has answered nothing yet. The second request on
+ * the same isolate is the warm figure beside it.
+ */
+
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/accounts/object/derive.ts";
+import { hsJwt } from "./services.ts";
+import { BENCH_IDP, log, median, ROOT, run, SECRETS } from "./settings.ts";
+import { bundleModules, type LazyLoad, lazyLoads } from "./startup.ts";
+
+/** One path's figures, ms (medians over SAMPLES fresh starts). */
+export interface ColdFigures {
+  /** V8 compile + evaluate of the start modules. */
+  startMs: number;
+  /** The first request on the fresh isolate. */
+  firstRequestMs: number;
+  /** startMs + firstRequestMs. */
+  coldMs: number;
+  /** The second request on the same isolate. */
+  warmMs: number;
+}
+
+export interface ColdResult {
+  worker: { hs: ColdFigures; es: ColdFigures };
+  minimal: { hs: ColdFigures; es: ColdFigures };
+  samples: number;
+}
+
+const SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 9);
+
+/** V8 compile + evaluate of a built Worker's start modules, one fresh Node process. */
+function startMs(bundlePath: string): number {
+  const { compileMs, evaluateMs } = JSON.parse(
+    run(process.execPath, ["--experimental-vm-modules", "--no-warnings", `${ROOT}bench/startup-probe.mjs`, bundlePath]),
+  ) as { compileMs: number; evaluateMs: number };
+  return compileMs + evaluateMs;
+}
+
+/** Measures both Workers' cold and warm token requests (run alone on the machine). */
+export async function measureCold(bundlePath: string, minimalPath: string): Promise<ColdResult> {
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" }] });
+  const idp = createServer((_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(jwks));
+  await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+  const jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json`;
+  const uid = "bench-cold-user";
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const jwts = {
+    hs: hsJwt(uid, exp),
+    es: await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", kid: "bench" })
+      .setSubject(uid)
+      .setIssuer(BENCH_IDP.issuer)
+      .setAudience(BENCH_IDP.audience)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(privateKey),
+  };
+  const key = await importDerivationKey(SECRETS.ACCID_SECRET);
+  const accid = await deriveAccid(key, uid, 0);
+  const rtcUid = await deriveRtcUid(key, uid, 0);
+  const now = Date.now();
+  const record = JSON.stringify({
+    v: 1,
+    accid,
+    status: "active",
+    createdAt: now,
+    updatedAt: now,
+    generation: 0,
+    rtcUid,
+  });
+
+  /** One fresh workerd with one Worker: its first and second token request, ms. */
+  async function once(which: "worker" | "minimal", kind: "hs" | "es"): Promise<{ first: number; second: number }> {
+    const path = which === "worker" ? bundlePath : minimalPath;
+    const sessionBindings: Record<string, string> =
+      kind === "hs"
+        ? {}
+        : {
+            SESSION_JWT_SECRET: "",
+            SESSION_JWKS_URL: jwksUrl,
+            SESSION_JWT_ISSUER: BENCH_IDP.issuer,
+            SESSION_JWT_AUDIENCE: BENCH_IDP.audience,
+          };
+    const worker = {
+      name: which,
+      modules: bundleModules(path),
+      modulesRoot: dirname(path),
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: ["nodejs_compat"],
+      kvNamespaces: ["ACCOUNTS"],
+      ...(which === "worker"
+        ? {
+            durableObjects: {
+              ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true },
+              NIM_CREATE_PACER: { className: "CreatePacer", useSQLite: true },
+            },
+          }
+        : {}),
+      bindings: {
+        ...SECRETS,
+        // Never called: the user's account exists. Loopback, which a Worker accepts only locally.
+        NIM_API_BASE: "http://127.0.0.1:9/nimserver",
+        LOCAL_DEVELOPMENT: "true",
+        ...sessionBindings,
+      },
+    };
+    const mf = new Miniflare({ ...convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, workers: [worker] }) });
+    try {
+      const url = await mf.ready;
+      // Seeded through Miniflare's own KV service: the Worker's isolate has answered nothing yet.
+      const kv = await mf.getKVNamespace("ACCOUNTS", which);
+      await kv.put(`uid:${uid}`, record);
+      const ask = async () => {
+        const started = performance.now();
+        const answer = await fetch(new URL("/v1/token", url), {
+          method: "POST",
+          headers: { authorization: `Bearer ${jwts[kind]}` },
+        });
+        await answer.arrayBuffer();
+        if (answer.status !== 200) throw new Error(`${which} ${kind}: HTTP ${answer.status}`);
+        return performance.now() - started;
+      };
+      const first = await ask();
+      return { first, second: await ask() };
+    } finally {
+      await mf.dispose();
+    }
+  }
+
+  /** Both Workers' figures for one path, their fresh starts alternating (both see the same machine). */
+  const pair = async (kind: "hs" | "es", starts: { worker: number[]; minimal: number[] }) => {
+    const firsts = { worker: [] as number[], minimal: [] as number[] };
+    const seconds = { worker: [] as number[], minimal: [] as number[] };
+    for (let i = 0; i < SAMPLES; i++) {
+      for (const which of ["worker", "minimal"] as const) {
+        const { first, second } = await once(which, kind);
+        firsts[which].push(first);
+        seconds[which].push(second);
+      }
+    }
+    const figures = (which: "worker" | "minimal"): ColdFigures => {
+      const start = median(starts[which]);
+      const firstRequestMs = median(firsts[which]);
+      return { startMs: start, firstRequestMs, coldMs: start + firstRequestMs, warmMs: median(seconds[which]) };
+    };
+    return { worker: figures("worker"), minimal: figures("minimal") };
+  };
+
+  try {
+    log(`cold token requests: ${SAMPLES} fresh starts per Worker and path`);
+    const starts = { worker: [] as number[], minimal: [] as number[] };
+    for (let i = 0; i < 21; i++) {
+      starts.worker.push(startMs(bundlePath));
+      starts.minimal.push(startMs(minimalPath));
+    }
+    const hs = await pair("hs", starts);
+    const es = await pair("es", starts);
+    return { worker: { hs: hs.worker, es: es.worker }, minimal: { hs: hs.minimal, es: es.minimal }, samples: SAMPLES };
+  } finally {
+    idp.close();
+  }
+}
+
+/**
+ * What a token request and `/healthz` each load lazily on a fresh isolate (`lazyLoads`): an existing
+ * user's HS256 token (both IM and NERTC) must load nothing; `/healthz` loads the Hono app.
+ */
+export async function lazyProof(bundlePath: string): Promise<LazyLoad[]> {
+  const uid = "bench-lazy-user";
+  const key = await importDerivationKey(SECRETS.ACCID_SECRET);
+  const now = Date.now();
+  const record = {
+    v: 1,
+    accid: await deriveAccid(key, uid, 0),
+    status: "active",
+    createdAt: now,
+    updatedAt: now,
+    generation: 0,
+    rtcUid: await deriveRtcUid(key, uid, 0),
+  };
+  const authorization = `Bearer ${hsJwt(uid, Math.floor(now / 1000) + 3600)}`;
+  return lazyLoads(
+    bundlePath,
+    {
+      ...SECRETS,
+      NIM_API_BASE: "http://127.0.0.1:9/nimserver",
+      LOCAL_DEVELOPMENT: "true",
+      // Without the pacer's binding: a token for an existing user never asks for a creation turn.
+      NIM_CREATE_RATE: "0",
+      ACCOUNTS: { [`uid:${uid}`]: JSON.stringify(record) },
+    },
+    [
+      { method: "POST", path: "/v1/token", headers: { authorization } },
+      {
+        method: "POST",
+        path: "/v1/rtc/token",
+        headers: { authorization, "content-type": "application/json" },
+        body: JSON.stringify({ channelName: "bench room 1" }),
+      },
+      { method: "GET", path: "/healthz" },
+    ],
+  );
+}
