@@ -14,10 +14,10 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair } from "jose";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/accounts/object/derive.ts";
-import { hsJwt } from "./services.ts";
+import { importDerivationKey } from "../src/accounts/object/derive.ts";
+import { benchRecord, esJwt, hsJwt } from "./services.ts";
 import { BENCH_IDP, log, median, ROOT, run, SECRETS } from "./settings.ts";
 import { bundleModules, type LazyLoad, lazyLoads } from "./startup.ts";
 
@@ -60,28 +60,9 @@ export async function measureCold(bundlePath: string, minimalPath: string): Prom
   const exp = Math.floor(Date.now() / 1000) + 3600;
   const jwts = {
     hs: hsJwt(uid, exp),
-    es: await new SignJWT({})
-      .setProtectedHeader({ alg: "ES256", kid: "bench" })
-      .setSubject(uid)
-      .setIssuer(BENCH_IDP.issuer)
-      .setAudience(BENCH_IDP.audience)
-      .setIssuedAt()
-      .setExpirationTime(exp)
-      .sign(privateKey),
+    es: await esJwt(privateKey, uid, exp),
   };
-  const key = await importDerivationKey(SECRETS.ACCID_SECRET);
-  const accid = await deriveAccid(key, uid, 0);
-  const rtcUid = await deriveRtcUid(key, uid, 0);
-  const now = Date.now();
-  const record = JSON.stringify({
-    v: 1,
-    accid,
-    status: "active",
-    createdAt: now,
-    updatedAt: now,
-    generation: 0,
-    rtcUid,
-  });
+  const { record } = await benchRecord(await importDerivationKey(SECRETS.ACCID_SECRET), uid);
 
   /** One fresh workerd with one Worker: its first and second token request, ms. */
   async function once(which: "worker" | "minimal", kind: "hs" | "es"): Promise<{ first: number; second: number }> {
@@ -181,18 +162,8 @@ export async function measureCold(bundlePath: string, minimalPath: string): Prom
  */
 export async function lazyProof(bundlePath: string): Promise<LazyLoad[]> {
   const uid = "bench-lazy-user";
-  const key = await importDerivationKey(SECRETS.ACCID_SECRET);
-  const now = Date.now();
-  const record = {
-    v: 1,
-    accid: await deriveAccid(key, uid, 0),
-    status: "active",
-    createdAt: now,
-    updatedAt: now,
-    generation: 0,
-    rtcUid: await deriveRtcUid(key, uid, 0),
-  };
-  const authorization = `Bearer ${hsJwt(uid, Math.floor(now / 1000) + 3600)}`;
+  const { record } = await benchRecord(await importDerivationKey(SECRETS.ACCID_SECRET), uid);
+  const authorization = `Bearer ${hsJwt(uid, Math.floor(Date.now() / 1000) + 3600)}`;
   return lazyLoads(
     bundlePath,
     {
@@ -201,7 +172,7 @@ export async function lazyProof(bundlePath: string): Promise<LazyLoad[]> {
       LOCAL_DEVELOPMENT: "true",
       // Without the pacer's binding: a token for an existing user never asks for a creation turn.
       NIM_CREATE_RATE: "0",
-      ACCOUNTS: { [`uid:${uid}`]: JSON.stringify(record) },
+      ACCOUNTS: { [`uid:${uid}`]: record },
     },
     [
       { method: "POST", path: "/v1/token", headers: { authorization } },

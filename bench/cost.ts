@@ -18,8 +18,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { startEmulator } from "../emulator/serve.ts";
-import { deriveAccid, deriveRtcUid, importDerivationKey } from "../src/accounts/object/derive.ts";
-import { hsJwt } from "./services.ts";
+import { importDerivationKey } from "../src/accounts/object/derive.ts";
+import { benchRecord, hsJwt } from "./services.ts";
 import { log, ROOT, SECRETS } from "./settings.ts";
 import { bundleModules } from "./startup.ts";
 
@@ -205,12 +205,9 @@ export async function countCosts(
     try {
       const url = await mf.ready;
       const kv = await mf.getKVNamespace("ACCOUNTS", which);
-      const now = Date.now();
       for (const uid of uids) {
-        const accid = await deriveAccid(key, uid, 0);
-        const rtcUid = await deriveRtcUid(key, uid, 0);
-        const record = { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0, rtcUid };
-        await kv.put(`uid:${uid}`, JSON.stringify(record));
+        const { accid, record } = await benchRecord(key, uid);
+        await kv.put(`uid:${uid}`, record);
         await kv.put(`accid:${accid}`, uid);
       }
       const counts = async () => (await (await fetch(new URL("/__bench/counts", url))).json()) as Counts;

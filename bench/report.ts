@@ -209,10 +209,11 @@ export function report(measured: Measured): boolean {
       `Worker log lines during the run: ${workerLogLines}.`,
     "",
   ].join("\n");
-  const coldChecks = reportColdAndCost(measured.cold, measured.cost, measured.lazy);
-  checks.push(...coldChecks);
+  // The cold request's and the cost's tables after the throughput tables, then every check.
+  console.log(table);
+  checks.push(...reportColdAndCost(measured.cold, measured.cost, measured.lazy));
   const verdict = checks.map((c) => `- ${c.ok ? "✓" : "✗"} ${c.target}: ${c.value}`).join("\n");
-  console.log(`${table}\n\n${verdict}`);
+  console.log(`\n${verdict}`);
   const { cold, cost, lazy } = measured;
   writeFileSync(
     `${ROOT}bench/results.json`,

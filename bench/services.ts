@@ -29,6 +29,30 @@ export function hsJwt(uid: string, exp: number): string {
   return `${HS_HEADER}.${payload}.${signature}`;
 }
 
+/** A compact ES256 JWT from the bench's identity provider (BENCH_IDP) for `uid`, expiring at `exp` (Unix s). */
+export function esJwt(privateKey: CryptoKey, uid: string, exp: number): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "ES256", kid: "bench" })
+    .setSubject(uid)
+    .setIssuer(BENCH_IDP.issuer)
+    .setAudience(BENCH_IDP.audience)
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(privateKey);
+}
+
+/** An active account record for `uid`, as the account objects write it (its accid and RTC uid derived with ACCID_SECRET). */
+export async function benchRecord(
+  accidKey: CryptoKey,
+  uid: string,
+  now = Date.now(),
+): Promise<{ accid: string; rtcUid: number; record: string }> {
+  const accid = await deriveAccid(accidKey, uid, 0);
+  const rtcUid = await deriveRtcUid(accidKey, uid, 0);
+  const record = { v: 1, accid, status: "active", createdAt: now, updatedAt: now, generation: 0, rtcUid };
+  return { accid, rtcUid, record: JSON.stringify(record) };
+}
+
 /** The running services, the users' session JWTs, and how to stop it all. */
 export interface Services {
   emulator: RunningEmulator;
@@ -259,34 +283,15 @@ export async function startServices(
   const now = Date.now();
   for (let i = 0; i < USERS; i++) {
     const uid = `bench-user-${i}`;
-    const accid = await deriveAccid(accidKey, uid, 0);
+    const { accid, rtcUid, record } = await benchRecord(accidKey, uid, now);
     await kv.put(`accid:${accid}`, uid);
-    const rtcUid = await deriveRtcUid(accidKey, uid, 0);
     await kv.put(`rtcuid:${rtcUid}`, uid);
-    const record = JSON.stringify({
-      v: 1,
-      accid,
-      status: "active",
-      createdAt: now,
-      updatedAt: now,
-      generation: 0,
-      rtcUid,
-    });
     await kv.put(`uid:${uid}`, record);
     // The same user in the NIM_APPS Worker's app `sg`, under that app's own keys.
     await kv.put(`${BENCH_SG.name}/uid:${uid}`, record);
     await kv.put(`${BENCH_SG.name}/accid:${accid}`, uid);
     hsJwts.push(hsJwt(uid, exp));
-    esJwts.push(
-      await new SignJWT({})
-        .setProtectedHeader({ alg: "ES256", kid: "bench" })
-        .setSubject(uid)
-        .setIssuer(BENCH_IDP.issuer)
-        .setAudience(BENCH_IDP.audience)
-        .setIssuedAt()
-        .setExpirationTime(exp)
-        .sign(privateKey),
-    );
+    esJwts.push(await esJwt(privateKey, uid, exp));
   }
 
   const workerdPid = workerdChildOf(process.pid, origins.hs);
