@@ -15,9 +15,8 @@
 import type { FlattenedJWSInput, JWSHeaderParameters } from "jose";
 import type { AccessSettings } from "../config.ts";
 import { TIMING } from "../core/constants.ts";
-import { RemoteKeySet } from "../session/jwks.ts";
-import { ClaimCheck, verifyJws } from "../session/jws.ts";
-import { KeysUnavailable, type RemoteKeySetOptions } from "../session/remote-keys.ts";
+import { RemoteKeySet, type RemoteKeySetOptions } from "../session/jwks.ts";
+import { ClaimCheck, KeysUnavailable, verifyJws } from "../session/jws.ts";
 
 const RS256_ONLY: ReadonlySet<string> = new Set(["RS256"]);
 

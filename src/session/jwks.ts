@@ -24,8 +24,7 @@ import { LIMITS, TIMING } from "../core/constants.ts";
 import { isFetchTimeout } from "../core/errors.ts";
 import { isFetchableUrl } from "../core/setting-values.ts";
 import { ASYMMETRIC_ALGORITHMS, type KeySource } from "./issuers.ts";
-import { JwtRefused } from "./jws.ts";
-import { KeysUnavailable, type RemoteKeySetOptions } from "./remote-keys.ts";
+import { JwtRefused, KeysUnavailable } from "./jws.ts";
 
 /** jose's key-selection error codes, as a refusal names them. */
 const JOSE_FAILURES: Record<string, string> = {
@@ -33,6 +32,19 @@ const JOSE_FAILURES: Record<string, string> = {
   ERR_JWKS_MULTIPLE_MATCHING_KEYS: "several keys match the kid",
   ERR_JOSE_NOT_SUPPORTED: "alg not allowed for this issuer",
 };
+
+/** Timing of one key set; defaults from `TIMING`. */
+export interface RemoteKeySetOptions {
+  /** Keys older than this are fetched again (and kept in use if that fails). */
+  maxAgeMs?: number;
+  /** Minimum time between two fetches, whatever the first one's outcome. */
+  cooldownMs?: number;
+  /** A fetch that takes longer has failed. */
+  timeoutMs?: number;
+  now?: () => number;
+  /** The fetch to use (tests serve a provider's key format from fixtures). */
+  fetch?: typeof fetch;
+}
 
 /** What an issuer's discovery document said, kept until fetching the keys it names fails. */
 interface Discovered {

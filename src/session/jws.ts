@@ -14,6 +14,11 @@
  * which jose would take as an `exp` that never comes).
  */
 
+/** Thrown when no key can be had at all: never fetched, and the fetch failed or is cooling down. */
+export class KeysUnavailable extends Error {
+  override readonly name = "KeysUnavailable";
+}
+
 /** A token refused: `detail` names the rule, for the log only. */
 export class JwtRefused extends Error {
   constructor(detail: string) {

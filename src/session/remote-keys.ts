@@ -7,25 +7,7 @@
 
 import type { FlattenedJWSInput, JWSHeaderParameters } from "jose";
 import type { KeySource } from "./issuers.ts";
-import type { RemoteKeySet } from "./jwks.ts";
-
-/** Thrown when no key can be had at all: never fetched, and the fetch failed or is cooling down. */
-export class KeysUnavailable extends Error {
-  override readonly name = "KeysUnavailable";
-}
-
-/** Timing of one key set; defaults from `TIMING`. */
-export interface RemoteKeySetOptions {
-  /** Keys older than this are fetched again (and kept in use if that fails). */
-  maxAgeMs?: number;
-  /** Minimum time between two fetches, whatever the first one's outcome. */
-  cooldownMs?: number;
-  /** A fetch that takes longer has failed. */
-  timeoutMs?: number;
-  now?: () => number;
-  /** The fetch to use (tests serve a provider's key format from fixtures). */
-  fetch?: typeof fetch;
-}
+import type { RemoteKeySet, RemoteKeySetOptions } from "./jwks.ts";
 
 /** One issuer's remote keys (`jwks.ts` `RemoteKeySet`), loaded on first use. Create once per isolate. */
 export class RemoteKeys {

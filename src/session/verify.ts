@@ -25,8 +25,17 @@ import { LIMITS, TIMING } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
 import { isValidUid, UID_RULE } from "../core/uid.ts";
 import type { IssuerRule } from "./issuers.ts";
-import { ClaimCheck, type JwsHeader, type JwsParts, JwtRefused, unverifiedClaims, verifyJws } from "./jws.ts";
-import { KeysUnavailable, type RemoteKeySetOptions, RemoteKeys } from "./remote-keys.ts";
+import type { RemoteKeySetOptions } from "./jwks.ts";
+import {
+  ClaimCheck,
+  type JwsHeader,
+  type JwsParts,
+  JwtRefused,
+  KeysUnavailable,
+  unverifiedClaims,
+  verifyJws,
+} from "./jws.ts";
+import { RemoteKeys } from "./remote-keys.ts";
 import type { SessionConfig } from "./settings.ts";
 import { signInLabel, signInTimeOf } from "./sign-in.ts";
 

@@ -39,7 +39,7 @@ import { DomainError } from "../../core/errors.ts";
 import { readinessOf } from "../../readiness.ts";
 import type { AppRuntime } from "../../runtime.ts";
 import { accessOf, nimOf } from "../../services.ts";
-import { KeysUnavailable } from "../../session/remote-keys.ts";
+import { KeysUnavailable } from "../../session/jws.ts";
 import type { AppEnv } from "../context.ts";
 import { errors } from "../errors.ts";
 import { addLogFields } from "../frame.ts";
