@@ -2,7 +2,7 @@
  * nim-token-worker's entry: a POST to a token endpoint goes through the token door
  * (`token-door.ts`), everything else through the Hono app (`app.ts`); and the Durable Object classes.
  *
- * The Hono app is imported on the first request that needs it, not with this module. Why: every
+ * The Hono app is imported on the first request that needs it (`app-door.ts`), not with this module. Why: every
  * module this one imports is compiled and evaluated when an isolate starts, and most isolates at the
  * edge only ever issue tokens. The build (scripts/build-worker.mjs) makes the app and what only it
  * uses (the admin API, the console, the login callback, chatrooms, NetEase's server API) separate
@@ -11,20 +11,8 @@
  */
 
 import type { Env } from "./env.ts";
+import { answerWithApp } from "./http/app-door.ts";
 import { answerAtTokenDoor, tokenDoorFor } from "./http/token-door.ts";
-
-type App = typeof import("./http/app.ts")["app"];
-
-/** The Hono app, once loaded. */
-let app: App | undefined;
-let loading: Promise<App> | undefined;
-
-/** Answers with the Hono app, importing it on first use. */
-async function answerWithApp(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-  loading ??= import("./http/app.ts").then((module) => module.app);
-  app ??= await loading;
-  return app.fetch(request, env, ctx);
-}
 
 /**
  * The Worker's entry: a POST to a token endpoint goes through the token door (`token-door.ts`: the
@@ -33,8 +21,7 @@ async function answerWithApp(request: Request, env: Env, ctx: ExecutionContext):
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
     const handler = tokenDoorFor(request);
-    if (handler) return answerAtTokenDoor(handler, request, env, ctx);
-    return app ? app.fetch(request, env, ctx) : answerWithApp(request, env, ctx);
+    return handler ? answerAtTokenDoor(handler, request, env, ctx) : answerWithApp(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;
 

@@ -10,3 +10,19 @@ export function lazy<T>(build: () => T): () => T {
     return value;
   };
 }
+
+/**
+ * A value loaded asynchronously (a module through `import()`) on its first use and kept; concurrent
+ * first uses share one load. A failed load is forgotten, so the next use tries again: a module that
+ * once failed to load must not fail every later request of the isolate (or every call of an object).
+ */
+export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
+  let loading: Promise<T> | undefined;
+  return () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+}

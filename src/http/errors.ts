@@ -147,6 +147,7 @@ interface HttpException extends Error {
 function isHttpException(error: unknown): error is HttpException {
   return (
     error instanceof Error &&
+    "res" in error &&
     typeof (error as Partial<HttpException>).status === "number" &&
     typeof (error as Partial<HttpException>).getResponse === "function"
   );

@@ -6,25 +6,44 @@
  */
 
 import type { FlattenedJWSInput, JWSHeaderParameters } from "jose";
+import { loadOnce } from "../core/lazy.ts";
 import type { KeySource } from "./issuers.ts";
 import type { RemoteKeySet, RemoteKeySetOptions } from "./jwks.ts";
+import { KeysUnavailable } from "./jws.ts";
+
+/** Loads `jwks.ts` (tests pass a loader that fails). */
+export type KeyModuleLoader = () => Promise<Pick<typeof import("./jwks.ts"), "RemoteKeySet">>;
 
 /** One issuer's remote keys (`jwks.ts` `RemoteKeySet`), loaded on first use. Create once per isolate. */
 export class RemoteKeys {
   #set: RemoteKeySet | undefined;
-  #loading: Promise<RemoteKeySet> | undefined;
+  readonly #loadSet: () => Promise<RemoteKeySet>;
 
   constructor(
     readonly source: KeySource,
     readonly options: RemoteKeySetOptions = {},
-  ) {}
-
-  #load(): Promise<RemoteKeySet> {
-    this.#loading ??= import("./jwks.ts").then(({ RemoteKeySet }) => {
+    loadModule: KeyModuleLoader = () => import("./jwks.ts"),
+  ) {
+    this.#loadSet = loadOnce(async () => {
+      const { RemoteKeySet } = await loadModule();
       this.#set = new RemoteKeySet(this.source, this.options);
       return this.#set;
     });
-    return this.#loading;
+  }
+
+  /**
+   * The key set, loaded on first use. A module that fails to load is our fault, not the caller's:
+   * KeysUnavailable (503 `session_keys_unavailable`), never a refused session, and the next token
+   * tries the load again.
+   */
+  async #load(): Promise<RemoteKeySet> {
+    try {
+      return await this.#loadSet();
+    } catch (error) {
+      throw new KeysUnavailable(
+        `the key module failed to load (${error instanceof Error ? error.name : typeof error})`,
+      );
+    }
   }
 
   /** The key for a JWS header: `RemoteKeySet.key`. */

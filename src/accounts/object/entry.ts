@@ -11,6 +11,8 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
+import { loadOnce } from "../../core/lazy.ts";
+import { logLine } from "../../core/log.ts";
 import type { Env } from "../../env.ts";
 import type { AccountOperations } from "./object.ts";
 
@@ -18,15 +20,24 @@ type Operations = AccountOperations;
 
 /** See the module's comment. */
 export class AccountObject extends DurableObject<Env> {
-  #operations: Promise<Operations> | undefined;
-
-  /** The object's operations, loaded on its first call. */
-  #load(): Promise<Operations> {
-    this.#operations ??= import("./object.ts").then(
-      ({ AccountOperations }) => new AccountOperations(this.ctx, this.env),
-    );
-    return this.#operations;
-  }
+  /**
+   * The object's operations, loaded on its first call. A failed import fails that call (the Worker
+   * answers 503 `storage_unavailable`) and is tried again on the next one: one failure must not
+   * leave the object failing every call, its alarm included.
+   */
+  readonly #load = loadOnce(async (): Promise<Operations> => {
+    try {
+      const { AccountOperations } = await import("./object.ts");
+      return new AccountOperations(this.ctx, this.env);
+    } catch (error) {
+      logLine("error", {
+        event: "module_load_failed",
+        module: "accounts/object",
+        detail: error instanceof Error ? error.name : typeof error,
+      });
+      throw error;
+    }
+  });
 
   async get(...call: Parameters<Operations["get"]>): ReturnType<Operations["get"]> {
     return (await this.#load()).get(...call);
