@@ -15,8 +15,8 @@
  *
  * Sampled successes: a token answered is nearly every request, and a data point costs almost as much
  * as the request itself (docs/operations.md#cost), so `recordSampled` writes one success in
- * METRICS_SAMPLE_INTERVAL (default `SAMPLE_INTERVAL`), weighted by it. Failures, account creations and operator changes (`record`) are
- * always written, with weight 1: an operator sees every one. Counting is `SUM(_sample_interval *
+ * METRICS_SAMPLE_INTERVAL (default `SAMPLE_INTERVAL`), weighted by it. Failures, account creations
+ * and operator changes (`record`) are always written, with weight 1: an operator sees every one. Counting is `SUM(_sample_interval *
  * weight)` (`COUNT_SQL`), as Analytics Engine itself samples at high volume. Queries:
  * admin/metrics-summary.ts and docs/operations.md.
  */
