@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { applyEdits, modify, parse } from "jsonc-parser";
 import { defineConfig } from "vitest/config";
-import { appsTestVars, SG_SECRET_BINDING, TEST_VARS } from "./test/settings.ts";
+import { appsTestVars, eventsTestVars, SG_SECRET_BINDING, TEST_VARS } from "./test/settings.ts";
 
 /**
  * wrangler.jsonc, copied where no .dev.vars lies beside it: wrangler reads the .dev.vars next to its
@@ -49,8 +49,10 @@ const ACCOUNT_SUITES = [
   "token",
 ].map((name) => `test/worker/${name}.test.ts`);
 
-/** What a project sets beside TEST_VARS: fixed values, or values made from the emulator's URL. */
-type ProjectVars = Record<string, string> | ((emulatorUrl: string) => Record<string, string>);
+/** What a project sets beside TEST_VARS: fixed values, or values made from the test servers' URLs. */
+type ProjectVars =
+  | Record<string, string>
+  | ((servers: { emulatorUrl: string; webhookUrl: string }) => Record<string, string>);
 
 /** The Worker, inside workerd, with real KV and the emulator over HTTP on loopback. */
 function workerProject(
@@ -67,8 +69,11 @@ function workerProject(
           bindings: {
             ...TEST_VARS,
             NIM_API_BASE: `${inject("emulatorUrl")}/nimserver`,
-            ...(typeof vars === "function" ? vars(inject("emulatorUrl")) : vars),
+            ...(typeof vars === "function"
+              ? vars({ emulatorUrl: inject("emulatorUrl"), webhookUrl: inject("webhookUrl") })
+              : vars),
             EMULATOR_URL: inject("emulatorUrl"),
+            WEBHOOK_URL: inject("webhookUrl"),
             CAPPED_EMULATOR_URL: inject("cappedEmulatorUrl"),
             IDP_URL: inject("idpUrl"),
             IDP_PRIVATE_JWK: inject("idpPrivateJwk"),
@@ -101,7 +106,9 @@ export default defineConfig({
       // A launch-day burst needs a pacer queue no other test shares, and a rate low enough to fill it.
       workerProject("worker-pacing", ["test/pacing/**/*.test.ts"], { NIM_CREATE_RATE: "2" }),
       // Several NetEase apps from one deployment (NIM_APPS): China and Singapore against the emulator.
-      workerProject("worker-apps", ["test/apps/**/*.test.ts"], appsTestVars, {
+      // Account-change events on Queues, delivered to a local receiver (test/events/).
+      workerProject("worker-events", ["test/events/**/*.test.ts"], ({ webhookUrl }) => eventsTestVars(webhookUrl)),
+      workerProject("worker-apps", ["test/apps/**/*.test.ts"], ({ emulatorUrl }) => appsTestVars(emulatorUrl), {
         setupFiles: ["./test/apps/setup.ts"],
         secretsStore: true,
       }),

@@ -24,6 +24,7 @@ import { isStoredSecret } from "./core/secret.ts";
 import { byteLength, isFetchableUrl, isLoopbackUrl, isOrigin, present } from "./core/setting-values.ts";
 import type { Env, ObjectNamespace } from "./env.ts";
 import { BINDING_NAMES, ENV_NAMES, STORABLE_SECRETS } from "./env-names.ts";
+import { type EventSettings, parseEventSettings } from "./events/settings.ts";
 import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
 
 export type { AppConfig, AppMatch, NimAppConfig } from "./apps/settings.ts";
@@ -47,6 +48,8 @@ export interface Config {
   metricsSampleInterval: number;
   /** Where the console reads metrics back (Analytics Engine SQL API); undefined: not configured. */
   analytics: AnalyticsSettings | undefined;
+  /** Account-change events for the app's backend (events/); undefined: off (EVENTS_WEBHOOK_URL unset). */
+  events: EventSettings | undefined;
   /** The operator console's files (static assets); undefined: no console. */
   consoleAssets: Fetcher | undefined;
   /** Browser origins allowed by CORS (exact match). */
@@ -68,11 +71,13 @@ export interface Config {
   };
 }
 
-/** What an account object parses: its apps' account-path settings, the KV namespace and metrics. */
+/** What an account object parses: its apps' account-path settings, the KV namespace, metrics and events. */
 export interface AccountsConfig {
   apps: ReadonlyMap<string, NimAppConfig>;
   accounts: KVNamespace;
   metrics: MetricsDataset | undefined;
+  /** Where the objects queue account-change events; undefined: off. */
+  events: EventSettings | undefined;
 }
 
 /** Validates the Env and returns a Config, or throws a ConfigError listing every problem. No I/O and no caching (see `runtime.ts` for the per-isolate cache); `now` only bounds the previous secrets' deadlines. */
@@ -94,6 +99,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
 
   const access = parseAccess(env, bad);
   const analytics = parseAnalytics(env, bad);
+  const events = parseEventSettings(env, problems);
   const intervalText = present(env.METRICS_SAMPLE_INTERVAL);
   const metricsSampleInterval =
     intervalText === undefined ? SAMPLE_INTERVAL : /^\d{1,4}$/.test(intervalText) ? Number(intervalText) : NaN;
@@ -138,6 +144,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     metrics: env.METRICS,
     metricsSampleInterval,
     analytics,
+    events,
     consoleAssets: env.ASSETS,
     allowedOrigins,
     accounts: env.ACCOUNTS!,
@@ -181,6 +188,13 @@ function checkDeployable(env: Env, apps: readonly NimAppConfig[], problems: Prob
   );
   checkPublicValues(env, local, problems.bad, ENV_NAMES);
   if (local) return;
+  const webhook = present(env.EVENTS_WEBHOOK_URL);
+  if (webhook !== undefined && isLoopbackUrl(webhook)) {
+    problems.bad(
+      "EVENTS_WEBHOOK_URL",
+      "your backend's https URL, not a loopback address (which only npm start may use)",
+    );
+  }
   const oneApp = present(env.NIM_APPS) === undefined;
   for (const app of apps) {
     if (app.apiBases.some(isLoopbackUrl)) {
@@ -199,7 +213,7 @@ function homeAppOf(apps: readonly { name: string }[]): string {
 
 /**
  * What an account object needs of the Env, and nothing more: its apps' account-path settings, the
- * KV namespace and metrics (sessions and operators are the Worker's). Throws a ConfigError as
+ * KV namespace, metrics and events (sessions and operators are the Worker's). Throws a ConfigError as
  * `parseConfig` does.
  */
 export function parseAccountsConfig(env: Env, now: number = Date.now()): AccountsConfig {
@@ -212,8 +226,14 @@ export function parseAccountsConfig(env: Env, now: number = Date.now()): Account
       : parseAppList(env, listText, now, problems);
   checkDeployable(env, apps, problems);
   if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
+  const events = parseEventSettings(env, problems);
   problems.check();
-  return { apps: new Map(apps.map((app) => [app.name, app])), accounts: env.ACCOUNTS!, metrics: env.METRICS };
+  return {
+    apps: new Map(apps.map((app) => [app.name, app])),
+    accounts: env.ACCOUNTS!,
+    metrics: env.METRICS,
+    events,
+  };
 }
 
 /**

@@ -48,6 +48,13 @@ export const ENV_NAMES = [
   "ANALYTICS_READ_TOKEN",
   "ANALYTICS_DATASET",
   "ANALYTICS_SQL_API",
+  "EVENTS_WEBHOOK_URL",
+  "EVENTS_WEBHOOK_SECRET",
+  "EVENTS_MAX_ATTEMPTS",
+  "EVENTS_RETRY_DELAY",
+  "EVENTS",
+  "EVENTS_DEAD_LETTER",
+  "ADMIN_FILES",
   "ACCOUNTS",
   "ACCOUNT_OBJECTS",
   "TOKEN_RATE_LIMITER",
@@ -65,6 +72,9 @@ export const BINDING_NAMES = [
   "NIM_CREATE_PACER",
   "ASSETS",
   "METRICS",
+  "EVENTS",
+  "EVENTS_DEAD_LETTER",
+  "ADMIN_FILES",
   "ACCOUNTS",
   "ACCOUNT_OBJECTS",
   "TOKEN_RATE_LIMITER",
@@ -81,6 +91,7 @@ export const SECRET_NAMES = [
   "NERTC_PERM_SECRET",
   "ADMIN_TOKEN",
   "ANALYTICS_READ_TOKEN",
+  "EVENTS_WEBHOOK_SECRET",
 ] as const satisfies readonly EnvName[];
 
 /** The secrets that may also be a Secrets Store binding of the same name (`core/secret.ts`). */

@@ -175,6 +175,31 @@ export interface Env {
   /** Cloudflare's API base: default `https://api.cloudflare.com/client/v4`; only tests change it. */
   ANALYTICS_SQL_API?: string;
 
+  // ## Events
+  // Account changes for your backend, as signed webhooks ([events](events.md)). Unset
+  // `EVENTS_WEBHOOK_URL`: no event is written or queued, and the queues and bucket cost nothing.
+  /**
+   * Where each event is POSTed: an `https` URL (`http` only on loopback, under `npm start`). Set,
+   * every account change is queued on `EVENTS` and delivered here.
+   */
+  EVENTS_WEBHOOK_URL?: string;
+  /**
+   * Signs every delivery (Standard Webhooks): `whsec_` and 24 to 64 random bytes in base64, as the
+   * receiver's library takes it. Required with `EVENTS_WEBHOOK_URL`.
+   * @secret
+   */
+  EVENTS_WEBHOOK_SECRET?: string;
+  /** Delivery attempts before an event is parked as undelivered: default 8, 1 to 20. */
+  EVENTS_MAX_ATTEMPTS?: string;
+  /** Seconds before the second attempt, doubling after each (at most an hour): default 10, 1 to 3600. */
+  EVENTS_RETRY_DELAY?: string;
+  /** The queue events wait on for delivery (wrangler.jsonc `queues`). Required with `EVENTS_WEBHOOK_URL`. */
+  EVENTS?: Queue;
+  /** The dead-letter queue: events that exhausted their attempts, on their way to `ADMIN_FILES`. */
+  EVENTS_DEAD_LETTER?: Queue;
+  /** The operators' bucket (R2): undelivered events, which the console lists and redelivers. */
+  ADMIN_FILES?: R2Bucket;
+
   // ## Storage, rate limits and CORS
   // The rate limits are optional (without the binding nothing is limited); tune `limit` under
   // `ratelimits` in wrangler.jsonc.

@@ -23,6 +23,11 @@ export default {
     const handler = tokenDoorFor(request);
     return handler ? answerAtTokenDoor(handler, request, env, ctx) : answerWithApp(request, env, ctx);
   },
+  /** Account-change events: delivered to EVENTS_WEBHOOK_URL, or parked when undeliverable (`events/consumer.ts`). */
+  async queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+    const { consumeEvents } = await import("./events/consumer.ts");
+    await consumeEvents(batch, env);
+  },
 } satisfies ExportedHandler<Env>;
 
 export { CreatePacer } from "./accounts/create-pacer.ts";

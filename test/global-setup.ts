@@ -9,8 +9,16 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";
 import type { TestProject } from "vitest/node";
 import { startEmulator } from "../emulator/serve.ts";
+import { startWebhookReceiver } from "../scripts/webhook-receiver.ts";
 import { startOidcProvider } from "./oidc/provider.ts";
-import { ANALYTICS_READ_TOKEN, NETEASE_CAP_PER_SECOND, TEST_APPS, TEST_VARS, type TestServers } from "./settings.ts";
+import {
+  ANALYTICS_READ_TOKEN,
+  EVENTS_TEST_SECRET,
+  NETEASE_CAP_PER_SECOND,
+  TEST_APPS,
+  TEST_VARS,
+  type TestServers,
+} from "./settings.ts";
 
 declare module "vitest" {
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -111,7 +119,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
         })
       : undefined;
 
+  // The app's backend, for the events suites: verifies each delivery with the Standard Webhooks library.
+  const receiver = await startWebhookReceiver({ secret: EVENTS_TEST_SECRET });
+
   project.provide("emulatorUrl", emulator.url);
+  project.provide("webhookUrl", receiver.url);
   project.provide("cappedEmulatorUrl", capped?.url ?? "");
   project.provide("oidcIssuer", oidc.issuer);
   project.provide("idpUrl", `http://127.0.0.1:${port}`);
@@ -123,5 +135,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await oidc.dispose();
     await emulator.dispose();
     await capped?.dispose();
+    await receiver.dispose();
   };
 }

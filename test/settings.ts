@@ -108,9 +108,24 @@ export function appsTestVars(emulatorUrl: string): Record<string, string> {
 export const ANALYTICS_READ_TOKEN = "test-analytics-read-token-0123456789";
 
 /** Values the global setup provides to the tests. */
+/** The events suites' signing secret (Standard Webhooks form): 32 bytes, base64. */
+export const EVENTS_TEST_SECRET = "whsec_dGVzdC1ldmVudHMtc2VjcmV0LTAxMjM0NTY3ODlhYmNkZWY=";
+
+/** What the events suites (test/events/) set beside TEST_VARS: two attempts, a second apart. */
+export function eventsTestVars(webhookUrl: string): Record<string, string> {
+  return {
+    EVENTS_WEBHOOK_URL: webhookUrl,
+    EVENTS_WEBHOOK_SECRET: EVENTS_TEST_SECRET,
+    EVENTS_MAX_ATTEMPTS: "2",
+    EVENTS_RETRY_DELAY: "1",
+  };
+}
+
 export interface TestServers {
   /** CommsEase emulator origin, e.g. http://127.0.0.1:PORT. */
   emulatorUrl: string;
+  /** The webhook receiver's URL (scripts/webhook-receiver.ts), `<origin>/events`. */
+  webhookUrl: string;
   /** Identity-provider stand-in origin; `/jwks.json` serves TEST_JWKS public keys. */
   idpUrl: string;
   /** The ES256 private JWK matching kid "es-1" in /jwks.json, as JSON. */

@@ -28,6 +28,7 @@ import {
   adminAccountSchema,
   appListSchema,
   chatroomAddressResponseSchema,
+  deadLetterListSchema,
   errorSchema,
   healthSchema,
   historyResponseSchema,
@@ -37,6 +38,7 @@ import {
   operatorResponseSchema,
   readinessSchema,
   readySchema,
+  redeliveryResponseSchema,
   rtcTokenResponseSchema,
   serviceIndexSchema,
   sessionRevokeResponseSchema,
@@ -47,7 +49,7 @@ type Json = Record<string, unknown>;
 
 /** One documented operation: what it takes, what it answers, and which error codes it can answer with. */
 interface Operation {
-  method: "get" | "post" | "put";
+  method: "get" | "post" | "put" | "delete";
   path: string;
   operationId: string;
   summary: string;
@@ -260,6 +262,41 @@ const OPERATIONS: readonly Operation[] = [
     security: "admin",
     responses: { 200: { description: "Each query's rows, or why it failed.", schema: "MetricsSummary" } },
     errors: ADMIN_ERRORS,
+  },
+  {
+    method: "get",
+    path: "/admin/v1/events/dead-letters",
+    operationId: "listDeadLetters",
+    summary: "Account-change events that exhausted their delivery attempts, parked for an operator (docs/events.md).",
+    security: "admin",
+    query: [
+      {
+        name: "limit",
+        description: `Events per page (1 to ${LIMITS.historyPageMax}, default 50).`,
+        schema: { type: "integer", minimum: 1, maximum: LIMITS.historyPageMax },
+      },
+      { name: "cursor", description: "The `cursor` of the previous page.", schema: { type: "string" } },
+    ],
+    responses: { 200: { description: "A page of undelivered events.", schema: "DeadLetterList" } },
+    errors: [...ADMIN_ERRORS, "invalid_request"],
+  },
+  {
+    method: "post",
+    path: "/admin/v1/events/dead-letters/{id}/redeliver",
+    operationId: "redeliverEvent",
+    summary: "Queue an undelivered event again, under its own webhook-id (404 while events are off).",
+    security: "admin",
+    responses: { 202: { description: "Queued for delivery; no longer parked.", schema: "Redelivery" } },
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+  },
+  {
+    method: "delete",
+    path: "/admin/v1/events/dead-letters/{id}",
+    operationId: "discardEvent",
+    summary: "Drop an undelivered event for good (404 while events are off).",
+    security: "admin",
+    responses: { 204: { description: "Dropped." } },
+    errors: [...ADMIN_ERRORS, "invalid_request"],
   },
   {
     method: "get",
@@ -477,6 +514,17 @@ export function buildOpenApiDocument(
     const pathItem = paths[operation.path]!;
     const pathParameters = [
       ...(operation.path.includes("{app}") ? [APP_PARAMETER] : []),
+      ...(operation.path.includes("{id}")
+        ? [
+            {
+              name: "id",
+              in: "path",
+              required: true,
+              description: "An undelivered event's id.",
+              schema: { type: "string", pattern: "^evt_[0-9a-f]{32}$" },
+            },
+          ]
+        : []),
       ...(operation.path.includes("{uid}")
         ? [
             {
@@ -553,6 +601,8 @@ export function buildOpenApiDocument(
         HistoryResponse: jsonSchema(historyResponseSchema),
         Operator: jsonSchema(operatorResponseSchema),
         MetricsSummary: jsonSchema(metricsResponseSchema),
+        DeadLetterList: jsonSchema(deadLetterListSchema),
+        Redelivery: jsonSchema(redeliveryResponseSchema),
         LoginEvent: { type: "object", description: "NetEase's callback event; eventType 36 is a login." },
         LoginDecision: jsonSchema(loginDecisionSchema),
       },

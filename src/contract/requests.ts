@@ -206,6 +206,22 @@ export const historyQuerySchema = lazy(() =>
   ),
 );
 
+/** `GET /admin/v1/events/dead-letters?limit=&cursor=`. */
+export const deadLetterQuerySchema = lazy(() =>
+  v.strictObject(
+    {
+      limit: v.optional(queryInteger("limit", 1, LIMITS.historyPageMax), "50"),
+      cursor: v.optional(v.pipe(v.string(), v.maxLength(1024, must("cursor", "the cursor of the previous page")))),
+    },
+    "Undelivered events take ?limit= and ?cursor= only.",
+  ),
+);
+
+/** An event's id, as a path parameter: `evt_` and 32 hex digits. */
+export const eventIdSchema = lazy(() =>
+  v.pipe(v.string(), v.regex(/^evt_[0-9a-f]{32}$/, "An event id is evt_ and 32 hex digits.")),
+);
+
 // ---- types, inferred ----
 
 export type TokenRequest = v.InferOutput<ReturnType<typeof tokenRequestSchema>>;

@@ -288,6 +288,30 @@ export const importResponseSchema = v.strictObject({
   ),
 });
 
+/** `GET /admin/v1/events/dead-letters` 200: the events that exhausted their delivery attempts. */
+export const deadLetterListSchema = v.strictObject({
+  configured: v.pipe(v.boolean(), v.description("false while EVENTS_WEBHOOK_URL is unset (events are off)")),
+  deadLetters: v.array(
+    v.strictObject({
+      id: v.pipe(v.string(), v.description("the event's id, its webhook-id on every attempt")),
+      type: v.string(),
+      app: v.string(),
+      uid: v.string(),
+      timestamp: v.pipe(v.string(), v.description("when the change happened (ISO 8601)")),
+      attempts: count,
+      lastError: v.pipe(
+        v.string(),
+        v.description("status <code>, redirect <code>, timeout, no connection, consumer failed"),
+      ),
+      parkedAt: v.string(),
+    }),
+  ),
+  cursor: v.pipe(v.nullable(v.string()), v.description("the ?cursor= of the next page; null at the end")),
+});
+
+/** `POST /admin/v1/events/dead-letters/{id}/redeliver` 202. */
+export const redeliveryResponseSchema = v.strictObject({ id: v.string(), queued: v.literal(true) });
+
 /** `POST /v1/nim/login-callback` 200. */
 export const loginDecisionSchema = v.strictObject({
   errCode: v.pipe(v.picklist([0, 1]), v.description("0 allows the login, 1 rejects it")),

@@ -120,7 +120,8 @@ export class ApiError extends Error {
 
 /** Errors several routes raise. */
 export const errors = {
-  notFound: () => new ApiError("not_found", "No such endpoint; the API is described at /openapi.json."),
+  notFound: (message = "No such endpoint; the API is described at /openapi.json.") =>
+    new ApiError("not_found", message),
   methodNotAllowed: (allow: string) =>
     new ApiError("method_not_allowed", `Method not allowed; use ${allow}.`, { Allow: allow }),
   invalidRequest: (message: string) => new ApiError("invalid_request", message),

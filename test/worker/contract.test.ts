@@ -64,20 +64,23 @@ describe("GET /openapi.json", () => {
 
   it("documents only routes the Worker has, and the Worker routes each of them", async () => {
     const doc = buildOpenApiDocument({ min: 60, max: 3600, default: 600 }) as Doc;
-    const methods = ["get", "put", "post"];
+    const methods = ["get", "put", "post", "delete"];
     const admin = `Bearer ${env.ADMIN_TOKEN}`;
     let operations = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item).filter((m) => methods.includes(m))) {
         operations++;
         // Authenticated, so the answer comes from the route itself and not from an auth check in front of it.
-        const body = method === "get" ? undefined : "{}";
+        const body = method === "get" || method === "delete" ? undefined : "{}";
         const headers: Record<string, string> = path.includes("login-callback")
           ? callbackHeaders("{}", { appKey: env.NIM_APP_KEY!, appSecret: env.NIM_APP_SECRET! }, Date.now())
           : // A session of its own each: one that signed out everywhere gets no more tokens.
             { Authorization: path.startsWith("/admin/") ? admin : `Bearer ${await hsJwt(uniqueUid())}` };
         if (body) headers["Content-Type"] = "application/json";
-        const concrete = path.replace("{uid}", "someone").replace("{app}", "default");
+        const concrete = path
+          .replace("{uid}", "someone")
+          .replace("{app}", "default")
+          .replace("{id}", `evt_${"0".repeat(32)}`);
         const response = await call(concrete, { method: method.toUpperCase(), headers, body });
         expect(response.status, `${method} ${path}`).not.toBe(405);
         expect(response.status, `${method} ${path}`).not.toBe(401);
@@ -85,9 +88,9 @@ describe("GET /openapi.json", () => {
         expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint;");
       }
     }
-    // 22 operations, and the 13 of them about one app's tokens, chatrooms or accounts again under
+    // 25 operations, and the 13 of them about one app's tokens, chatrooms or accounts again under
     // /v1/apps/{app}/ and /admin/v1/apps/{app}/.
-    expect(operations).toBe(35);
+    expect(operations).toBe(38);
     // The same check would catch a route that is not there:
     const missing = await call("/admin/v1/accounts/someone/delete", {
       method: "POST",

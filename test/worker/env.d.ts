@@ -3,6 +3,8 @@ import type { Env as WorkerEnv } from "../../src/env.ts";
 declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
+      /** Test-only: the webhook receiver's URL (scripts/webhook-receiver.ts), `<origin>/events`. */
+      WEBHOOK_URL: string;
       /** Test-only: the CommsEase emulator's origin. */
       EMULATOR_URL: string;
       /** Test-only: an emulator of the test app enforcing NetEase's rate cap ("worker" project only). */

@@ -1,10 +1,11 @@
 /**
  * The SQLite storage of one account object: the uid's committed record, the results of operator
- * actions by X-Request-Id, and the audit trail (`history`). Synchronous, as the SQL API of a Durable Object is: each method is one
+ * actions by X-Request-Id, the audit trail (`history`) and the events not yet queued (`outbox`). Synchronous, as the SQL API of a Durable Object is: each method is one
  * statement (or two), and the object's output gate holds its result until they are durable.
  */
 
 import { DEFAULT_APP, LIMITS, TIMING } from "../../core/constants.ts";
+import type { AccountEvent } from "../../events/event.ts";
 import type { AccountRecord } from "../record.ts";
 import type { PendingAccid } from "./changes.ts";
 import type { HistoryEntry, HistoryPage, ObjectResult } from "./results.ts";
@@ -95,6 +96,45 @@ export class AccountLedger {
       status_after TEXT,
       accid_after TEXT
     )`);
+  }
+
+  /**
+   * Notes an event for the queue, in the same synchronous step as the audit entry of its change
+   * (one transaction under the object's output gate): a change that is recorded is never lost to
+   * the app's backend, even if the object is evicted before the event is queued.
+   */
+  addEvent(event: AccountEvent): void {
+    this.#outboxTable();
+    this.sql.exec("INSERT INTO outbox (id, body) VALUES (?, ?)", event.id, JSON.stringify(event));
+  }
+
+  /** The events not yet queued, oldest first (at most 100: one queue batch). */
+  outbox(): AccountEvent[] {
+    if (!this.#hasOutbox) {
+      const table = this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").toArray();
+      if (table.length === 0) return [];
+      this.#hasOutbox = true;
+    }
+    return this.sql
+      .exec<{ body: string }>("SELECT body FROM outbox ORDER BY seq LIMIT 100")
+      .toArray()
+      .map((row) => JSON.parse(row.body) as AccountEvent);
+  }
+
+  /** The events `ids` are queued. */
+  queued(ids: readonly string[]): void {
+    for (const id of ids) this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
+  }
+
+  #hasOutbox = false;
+
+  /** Created on the first event, so the objects of a deployment without events carry no such table. */
+  #outboxTable(): void {
+    if (this.#hasOutbox) return;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+    );
+    this.#hasOutbox = true;
   }
 
   /** Appends one audit entry, and forgets the oldest beyond what is kept. */

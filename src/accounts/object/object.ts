@@ -31,6 +31,8 @@ import { DomainError, type DomainErrorKind } from "../../core/errors.ts";
 import { logLine } from "../../core/log.ts";
 import { Metrics } from "../../core/metrics.ts";
 import type { Env } from "../../env.ts";
+import { type AccountEventData, accountEvent, EVENT_TYPES, type EventOperation } from "../../events/event.ts";
+import type { EventSettings } from "../../events/settings.ts";
 import { nimServerApi } from "../../nim/connect.ts";
 import { type AccountId, type AccountRecord, revisionOf } from "../record.ts";
 import { AccountStore } from "../store.ts";
@@ -43,6 +45,8 @@ import type { HistoryPage, ObjectResult, OperationOptions, Revocation } from "./
 interface Dependencies {
   store: AccountStore;
   changes: AccountChanges;
+  /** Where committed changes are queued as events; undefined: events are off. */
+  events: EventSettings | undefined;
 }
 
 const built = new WeakMap<object, Map<string, Dependencies> | ConfigError>();
@@ -60,7 +64,8 @@ function dependenciesFor(env: Env, app: string): Dependencies | ConfigError {
         [...config.apps].map(([name, settings]) => {
           const store = new AccountStore(config.accounts, name);
           const nim = nimServerApi(settings, new Metrics(config.metrics, name));
-          return [name, { store, changes: new AccountChanges(store, nim, importDerivationKey(settings.accidSecret)) }];
+          const changes = new AccountChanges(store, nim, importDerivationKey(settings.accidSecret));
+          return [name, { store, changes, events: config.events }];
         }),
       );
     } catch (error) {
@@ -87,6 +92,7 @@ interface Current {
   pending: PendingAccid | null;
   store: AccountStore;
   changes: AccountChanges;
+  events: EventSettings | undefined;
   /** A change was committed during this operation. */
   committed?: boolean;
 }
@@ -98,6 +104,12 @@ interface Audit<T> {
   operator: string;
   /** The outcome of a success; "done" when absent. */
   outcome?: (value: T) => string;
+  /** What the event of a committed change says beyond the record (the kick of a sign-out). */
+  event?: (value: T) => Pick<AccountEventData, "kick">;
+}
+
+function isEventOperation(operation: string): operation is EventOperation {
+  return Object.hasOwn(EVENT_TYPES, operation);
 }
 
 /** The operator of a change a user's own request made (first use, RTC uid, signing out everywhere). */
@@ -118,6 +130,8 @@ export class AccountOperations {
   readonly #ledger: AccountLedger;
   /** When this instance last wrote its record to KV again for a caller that missed it (ms). */
   #lastRewrite = Number.NEGATIVE_INFINITY;
+  /** Events are in the outbox that the last attempt could not queue: the alarm tries again. */
+  #eventsWaiting = false;
 
   constructor(
     readonly ctx: DurableObjectState,
@@ -290,6 +304,7 @@ export class AccountOperations {
         detail: kick ? "kick" : "no kick",
         operator: operatorOf(options),
         outcome: (revocation) => (revocation.kick === "failed" ? "kick:failed" : "done"),
+        event: (revocation) => ({ kick: revocation.kick }),
       },
     );
   }
@@ -300,7 +315,7 @@ export class AccountOperations {
     if (!entry) return;
     await this.#operate({ app: this.#ledger.app(), uid: entry.uid }, undefined, "", async () => null);
     const after = this.#ledger.read();
-    if (after && (after.kvPending || after.pending || this.#ledger.owedUnblocks().length > 0)) {
+    if (after && (after.kvPending || after.pending || this.#eventsWaiting || this.#ledger.owedUnblocks().length > 0)) {
       await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncRetryMs);
     }
   }
@@ -332,8 +347,9 @@ export class AccountOperations {
       let result: ObjectResult<T>;
       let current: Current | undefined;
       let before: AccountRecord | null = null;
+      const app = this.#ledger.app(id.app);
       try {
-        const dependencies = dependenciesFor(this.env, this.#ledger.app(id.app));
+        const dependencies = dependenciesFor(this.env, app);
         if (dependencies instanceof ConfigError) {
           throw new DomainError("misconfigured", { detail: "account object: settings unusable" });
         }
@@ -347,10 +363,29 @@ export class AccountOperations {
       if (audit && (requestId !== undefined || current?.committed)) {
         const outcome = result.ok ? (audit.outcome?.(result.value) ?? "done") : `failed:${result.kind}`;
         this.#audit(audit, requestId, { outcome, replayed: false, before, after: current?.record ?? before });
+        // In the same synchronous step as its audit entry: recorded together or not at all.
+        const after = current?.record;
+        if (result.ok && current?.committed && current.events && after && isEventOperation(audit.operation)) {
+          this.#ledger.addEvent(
+            accountEvent(audit.operation, Date.now(), {
+              app,
+              uid: id.uid,
+              accid: after.accid,
+              status: after.status,
+              revision: revisionOf(after),
+              outcome,
+              operator: audit.operator,
+              ...(requestId === undefined ? {} : { requestId }),
+              ...(audit.operation === "rotate" && before ? { previousAccid: before.accid } : {}),
+              ...audit.event?.(result.value),
+            }),
+          );
+        }
       }
       if (requestId !== undefined && (result.ok || SETTLED_FAILURES.has(result.kind))) {
         this.#ledger.remember(requestId, operation, result, Date.now());
       }
+      if (current?.events) await this.#queueEvents(current.events);
       return result;
     };
     const result = this.#tail.then(run, run);
@@ -378,18 +413,44 @@ export class AccountOperations {
   }
 
   /**
+   * Queues the outbox's events, then forgets them. Queues is down: they stay, and the alarm tries
+   * again (events keep their ids, so a retry after a send whose answer was lost is a repeat the
+   * receiver drops).
+   */
+  async #queueEvents(events: EventSettings): Promise<void> {
+    const waiting = this.#ledger.outbox();
+    if (waiting.length === 0) {
+      this.#eventsWaiting = false;
+      return;
+    }
+    try {
+      await events.queue.sendBatch(waiting.map((event) => ({ body: event, contentType: "json" as const })));
+      this.#ledger.queued(waiting.map((event) => event.id));
+      this.#eventsWaiting = false;
+    } catch (error) {
+      this.#eventsWaiting = true;
+      logLine("warn", {
+        event: "event_queue_deferred",
+        count: waiting.length,
+        detail: error instanceof Error ? error.name : "error",
+      });
+      await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
+    }
+  }
+
+  /**
    * The committed copy. On the object's first operation there is none yet: the record then comes
    * from KV once (written before objects existed, or by the KV import script) and is adopted.
    */
-  async #load(uid: string, { store, changes }: Dependencies): Promise<Current> {
+  async #load(uid: string, { store, changes, events }: Dependencies): Promise<Current> {
     const entry = this.#ledger.read();
     if (entry) {
       if (entry.uid !== uid) throw new Error("account object called for another uid");
-      return { uid, record: entry.record, pending: entry.pending, store, changes };
+      return { uid, record: entry.record, pending: entry.pending, store, changes, events };
     }
     const record = await store.get(uid);
     if (record) this.#ledger.adopt(uid, record);
-    return { uid, record, pending: null, store, changes };
+    return { uid, record, pending: null, store, changes, events };
   }
 
   async #finishLeftovers(current: Current): Promise<void> {

@@ -21,12 +21,15 @@ import type { HistoryPage } from "../../accounts/object/results.ts";
 import type { AccountRecord } from "../../accounts/record.ts";
 import { ACCESS_ASSERTION_HEADER, AccessRefused } from "../../admin/access.ts";
 import { AccountAdmin, type NumberedRow } from "../../admin/actions.ts";
+import { discard, listDeadLetters, redeliver } from "../../admin/dead-letters.ts";
 import { metricsSummary } from "../../admin/metrics-summary.ts";
 import {
   bindRequestSchema,
   blockRequestSchema,
+  deadLetterQuerySchema,
   describeIssues,
   emptyRequestSchema,
+  eventIdSchema,
   historyQuerySchema,
   importRequestSchema,
   lookupQuerySchema,
@@ -217,6 +220,42 @@ adminRoutes.get("/metrics", async (c) => {
   const { analytics } = c.get("runtime").config;
   if (!analytics) return c.json({ configured: false }, 200, noStore);
   return c.json({ configured: true, window: "24h", queries: await metricsSummary(analytics) }, 200, noStore);
+});
+
+/**
+ * The events that exhausted their delivery attempts (docs/events.md), oldest id first; an empty list
+ * with `configured: false` while events are off.
+ */
+adminRoutes.get("/events/dead-letters", async (c) => {
+  const { limit, cursor } = query(c, deadLetterQuerySchema());
+  const { events } = c.get("runtime").config;
+  if (!events) return c.json({ configured: false, deadLetters: [], cursor: null }, 200, noStore);
+  return c.json({ configured: true, ...(await listDeadLetters(events.files, limit, cursor)) }, 200, noStore);
+});
+
+/** A parked event's id from the path, and the events settings (404 while events are off). */
+function parkedEvent(c: Context<AppEnv>) {
+  const schema = eventIdSchema();
+  const result = v.safeParse(schema, c.req.param("id"));
+  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
+  const { events } = c.get("runtime").config;
+  if (!events) throw errors.notFound("Events are off: EVENTS_WEBHOOK_URL is not set.");
+  addLogFields(c, { event_id: result.output });
+  return { id: result.output, events };
+}
+
+/** Queues a parked event again, under its own id (a receiver that has it drops the repeat). */
+adminRoutes.post("/events/dead-letters/:id/redeliver", jsonBody(emptyRequestSchema), async (c) => {
+  const { id, events } = parkedEvent(c);
+  if (!(await redeliver(events, id))) throw errors.notFound("No undelivered event has this id.");
+  return c.json({ id, queued: true }, 202, noStore);
+});
+
+/** Drops a parked event for good. */
+adminRoutes.delete("/events/dead-letters/:id", async (c) => {
+  const { id, events } = parkedEvent(c);
+  if (!(await discard(events.files, id))) throw errors.notFound("No undelivered event has this id.");
+  return c.body(null, 204, noStore);
 });
 
 /**
