@@ -67,6 +67,7 @@ async function signIn() {
   $("#signed-in").hidden = false;
   $("#lookup-value").focus();
   await loadApps();
+  await loadDeadLetters();
   return true;
 }
 
@@ -419,6 +420,64 @@ $("#import-csv").addEventListener("click", () => {
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 });
+
+// ---- undelivered events ----
+
+/** The cursor of the next page of undelivered events, or null. */
+let eventsCursor = null;
+
+/** Lists undelivered events: the first page, or the next one with `more`. */
+async function loadDeadLetters(more = false) {
+  const query = more && eventsCursor ? `?cursor=${encodeURIComponent(eventsCursor)}` : "";
+  const answer = await call("GET", `/events/dead-letters${query}`);
+  const body = $("#events-table tbody");
+  if (!more) body.replaceChildren();
+  if (answer.status !== 200) {
+    $("#events-status").textContent = `Events: ${problem(answer)}`;
+    return;
+  }
+  if (!answer.body.configured) {
+    $("#events-status").textContent =
+      "Events are off: set EVENTS_WEBHOOK_URL and EVENTS_WEBHOOK_SECRET (docs/events.md).";
+    $("#events-table").hidden = true;
+    return;
+  }
+  for (const letter of answer.body.deadLetters) {
+    const row = document.createElement("tr");
+    row.dataset.id = letter.id;
+    cell(row, letter.timestamp);
+    cell(row, `${letter.type} (${letter.id})`);
+    cell(row, letter.app);
+    cell(row, letter.uid);
+    cell(row, String(letter.attempts));
+    cell(row, letter.lastError);
+    const actions = document.createElement("td");
+    for (const [label, act] of [
+      ["Redeliver", () => call("POST", `/events/dead-letters/${letter.id}/redeliver`, { body: {} })],
+      ["Drop", () => call("DELETE", `/events/dead-letters/${letter.id}`)],
+    ]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.addEventListener("click", async () => {
+        const done = await act();
+        if (done.status !== 202 && done.status !== 204) return say(`${label}: ${problem(done)}`);
+        row.remove();
+        say(`${label === "Drop" ? "Dropped" : "Queued again"}: ${letter.id}`);
+      });
+      actions.append(button);
+    }
+    row.append(actions);
+    body.append(row);
+  }
+  eventsCursor = answer.body.cursor;
+  $("#events-more").hidden = eventsCursor === null;
+  $("#events-table").hidden = body.children.length === 0;
+  $("#events-status").textContent = body.children.length === 0 ? "None: every event was delivered." : "";
+}
+
+$("#events-refresh").addEventListener("click", () => loadDeadLetters());
+$("#events-more").addEventListener("click", () => loadDeadLetters(true));
 
 // ---- health ----
 

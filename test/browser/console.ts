@@ -3,7 +3,9 @@
  * `npm start`: sign in with the admin token, look up a uid, block it and see its status and history
  * change, import a 3-row NDJSON file and read the result table, switch NetEase app (where the
  * deployment serves several) and block a uid in one app only, and check that the page runs under
- * its Content Security Policy with no violation. Keeps a screenshot as a CI artifact.
+ * its Content Security Policy with no violation. With `npm start`'s webhook receiver: the block's event
+ * arrives signed (verified with the Standard Webhooks library), and an unblock the receiver refuses
+ * lands among the console's undelivered events, from where it is redelivered. Keeps a screenshot as a CI artifact.
  *
  *   node test/browser/console.ts [base URL]      (scripts/ci-smoke.sh runs it)
  *
@@ -19,6 +21,7 @@ import { chromium } from "playwright-core";
 
 const base = process.argv[2] ?? "http://127.0.0.1:8787";
 const emulatorBase = process.env.EMULATOR_URL ?? `http://127.0.0.1:${process.env.EMULATOR_PORT ?? 8788}`;
+const receiverBase = process.env.WEBHOOK_RECEIVER_URL ?? `http://127.0.0.1:${process.env.WEBHOOK_PORT ?? 8789}`;
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const artifacts = join(import.meta.dirname, "..", "..", "artifacts");
 
@@ -32,6 +35,25 @@ interface ListedApp {
   name: string;
   appKey: string;
   home: boolean;
+}
+
+/** A delivery as `npm start`'s receiver keeps it (scripts/webhook-receiver.ts). */
+interface Delivery {
+  id: string;
+  verified: boolean;
+  answered: number;
+  event: { type?: string; data?: { uid?: string; operator?: string; status?: string } };
+}
+
+/** Waits (up to `seconds`) for a delivery to the receiver that `match` accepts. */
+async function delivered(match: (delivery: Delivery) => boolean, seconds = 20): Promise<Delivery> {
+  for (let waited = 0; waited < seconds * 4; waited++) {
+    const all = (await (await fetch(`${receiverBase}/deliveries`)).json()) as Delivery[];
+    const found = all.find(match);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error("no such delivery reached the webhook receiver");
 }
 
 /** The admin token `npm start` runs with (.dev.vars). */
@@ -131,6 +153,40 @@ try {
   const refused = await fetch(`${base}/v1/token`, { method: "POST", headers: { Authorization: `Bearer ${jwt}` } });
   assert.equal(refused.status, 403);
   ok("blocked it after confirmation: status and history changed, and the Worker refuses its tokens");
+
+  const blocked = await delivered((d) => d.event.type === "account.blocked" && d.event.data?.uid === uid);
+  assert.equal(blocked.verified, true, "the signature verifies with the Standard Webhooks library");
+  assert.equal(blocked.event.data?.operator, "admin token");
+  ok("the block reached the webhook receiver, its signature verified by the Standard Webhooks library");
+
+  // The receiver refuses everything: the unblock's event is tried 3 times (npm start's settings), then parked.
+  await fetch(`${receiverBase}/mode/fail`, { method: "POST" });
+  try {
+    await page.getByRole("button", { name: "Unblock…", exact: true }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await page.getByText(/^unblock: done; status active/).waitFor();
+    const refused = await delivered((d) => d.event.type === "account.unblocked" && d.event.data?.uid === uid);
+    assert.equal(refused.answered, 500);
+    const parkedRow = page.locator("#events-table tbody tr", { hasText: refused.id });
+    for (let tries = 0; tries < 40 && (await parkedRow.count()) === 0; tries++) {
+      await page.getByRole("button", { name: "Refresh" }).click();
+      await page.waitForTimeout(500);
+    }
+    assert.match((await parkedRow.textContent()) ?? "", new RegExp(`account.unblocked.*${uid}.*3status 500`));
+    await fetch(`${receiverBase}/mode/ok`, { method: "POST" });
+    await parkedRow.getByRole("button", { name: "Redeliver" }).click();
+    await page.getByText(`Queued again: ${refused.id}`).waitFor();
+    const again = await delivered((d) => d.id === refused.id && d.answered === 204);
+    assert.equal(again.verified, true);
+  } finally {
+    await fetch(`${receiverBase}/mode/ok`, { method: "POST" });
+  }
+  ok("an event the receiver refused is parked after its attempts, listed, and redelivered under its own id");
+
+  // Blocked again, as the rest of the test expects.
+  await page.getByRole("button", { name: "Block…", exact: true }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+  await page.getByText(/^block: done; status blocked/).waitFor();
 
   await page.getByLabel("Choose or drop a .json or .ndjson file").setInputFiles(importFile);
   await page.getByRole("button", { name: "Import…" }).click();
