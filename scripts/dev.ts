@@ -9,8 +9,11 @@
  *   4. runs `wrangler dev` for the Worker on http://127.0.0.1:8787, which reads .dev.vars, with
  *      NIM_API_BASE (or each emulated NIM_APPS entry's apiBase) pointed at the emulator it started
  *      when .dev.vars gives none or the emulator's default address (another one is kept), and
- *      LOCAL_DEVELOPMENT=true, which only this script and the tests set (src/core/published.ts).
- * PORT and EMULATOR_PORT choose other ports. Ctrl-C or SIGTERM stops everything it started.
+ *      LOCAL_DEVELOPMENT=true, which only this script and the tests set (src/core/published.ts);
+ *   5. starts a webhook receiver on http://127.0.0.1:8789 (webhook-receiver.ts) and points the
+ *      Worker's account-change events at it, signed with a secret made for this run, three attempts
+ *      a second apart, unless .dev.vars sets EVENTS_WEBHOOK_URL itself.
+ * PORT, EMULATOR_PORT and WEBHOOK_PORT choose other ports. Ctrl-C or SIGTERM stops everything it started.
  */
 
 import { spawn } from "node:child_process";
@@ -29,12 +32,14 @@ import {
   projectRoot,
   readDevVars,
 } from "./dev-vars.ts";
+import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const STOCK_ACCIDS = ["legacy_bob", "legacy_carol", "legacy_dave"];
 /** The chatroom docs/api.md's example asks for: the emulator's first room id. */
 const STOCK_ROOM = "1000001";
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
+const WEBHOOK_PORT = Number(process.env.WEBHOOK_PORT ?? 8789);
 /** The one-app form's variables, which NIM_APPS replaces. */
 const ONE_APP_VARS = ["NIM_APP_KEY", "NIM_APP_SECRET", "NIM_API_BASE", "NERTC_PERM_SECRET"];
 
@@ -72,6 +77,7 @@ async function reportConfiguration(base: string): Promise<void> {
 
 await requireFreePort(WORKER_PORT, "PORT", "the Worker");
 await requireFreePort(EMULATOR_PORT, "EMULATOR_PORT", "the CommsEase emulator");
+await requireFreePort(WEBHOOK_PORT, "WEBHOOK_PORT", "the webhook receiver");
 
 if (!existsSync(devVarsPath)) {
   // `wx`: never over a .dev.vars that appeared meanwhile; 0600, as any file of secrets.
@@ -151,7 +157,33 @@ for (const app of apps) {
     console.log(`[dev] note: ${setting} in .dev.vars is ${base}: kept (the emulator is ${emulatorBase})`);
   }
 }
-const workerVars = varOverrides();
+const receiver = vars.EVENTS_WEBHOOK_URL?.trim() ? undefined : await startReceiver();
+const workerVars = [...varOverrides(), ...(receiver?.vars ?? [])];
+
+/**
+ * The local receiver of events, and the Worker's settings for it: a signing secret of this run's own,
+ * and retries short enough to see an event reach the dead-letter queue within a minute.
+ */
+async function startReceiver() {
+  const secret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+  const started = await startWebhookReceiver({
+    secret,
+    port: WEBHOOK_PORT,
+    onDelivery: ({ id, verified, event, answered }) => {
+      const { type = "?", data = {} } = (verified ? event : {}) as { type?: string; data?: { uid?: string } };
+      const outcome = verified ? `answered ${answered || "nothing"}` : "signature refused";
+      console.log(`[events] ${type} uid=${data.uid ?? "?"} ${id}: ${outcome}`);
+    },
+  });
+  console.log(`[dev] webhook receiver on ${started.url} (POST ${started.base}/mode/fail or /mode/hang to try retries)`);
+  const vars = [
+    `EVENTS_WEBHOOK_URL:${started.url}`,
+    `EVENTS_WEBHOOK_SECRET:${secret}`,
+    "EVENTS_MAX_ATTEMPTS:3",
+    "EVENTS_RETRY_DELAY:1",
+  ].flatMap((value) => ["--var", value]);
+  return { started, vars };
+}
 
 /**
  * The `--var` overrides wrangler gets on top of .dev.vars: LOCAL_DEVELOPMENT, and the server API
@@ -205,6 +237,7 @@ async function stop(code: number): Promise<void> {
   ]);
   if (!exited) signalWrangler("SIGKILL");
   await emulator.dispose().catch(() => {});
+  await receiver?.started.dispose().catch(() => {});
   process.exit(code);
 }
 process.on("SIGINT", () => void stop(0));
