@@ -25,6 +25,8 @@ const BINDING_KINDS: Record<string, string> = {
   RateLimit: "Rate-limit binding",
   MetricsDataset: "Analytics Engine binding",
   Fetcher: "Static assets binding",
+  Queue: "Queue binding",
+  R2Bucket: "R2 binding",
 };
 
 /** One member of `Env`. */

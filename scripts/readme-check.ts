@@ -33,6 +33,7 @@ export const PAGES = [
   "docs/login-callback.md",
   "docs/admin.md",
   "docs/apps.md",
+  "docs/events.md",
   "docs/testing.md",
 ];
 
