@@ -50,6 +50,8 @@ export interface Config {
   analytics: AnalyticsSettings | undefined;
   /** Account-change events for the app's backend (events/); undefined: off (EVENTS_WEBHOOK_URL unset). */
   events: EventSettings | undefined;
+  /** The operators' bucket (parked events), bound whether or not events are on; undefined: not bound. */
+  adminFiles: R2Bucket | undefined;
   /** The operator console's files (static assets); undefined: no console. */
   consoleAssets: Fetcher | undefined;
   /** Browser origins allowed by CORS (exact match). */
@@ -145,6 +147,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     metricsSampleInterval,
     analytics,
     events,
+    adminFiles: env.ADMIN_FILES,
     consoleAssets: env.ASSETS,
     allowedOrigins,
     accounts: env.ACCOUNTS!,

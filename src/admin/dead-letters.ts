@@ -21,7 +21,7 @@ export interface ParkedEvent {
   parkedAt: string;
 }
 
-/** A page of parked events, oldest id first, and the cursor to the next page (null at the end). */
+/** A page of parked events, in the order of their ids, and the cursor to the next page (null at the end). */
 export async function listDeadLetters(
   files: R2Bucket,
   limit: number,
@@ -46,17 +46,26 @@ export async function listDeadLetters(
   return { deadLetters, cursor: listed.truncated ? listed.cursor : null };
 }
 
-/** Queues parked event `id` for delivery again and drops it from the bucket; false when there is none. */
-export async function redeliver(settings: EventSettings, id: string): Promise<boolean> {
+/**
+ * Queues parked event `id` for delivery again and drops it from the bucket: `queued`, `missing` when
+ * there is none, `unreadable` when what is stored under the id is not an event the Worker wrote.
+ */
+export async function redeliver(settings: EventSettings, id: string): Promise<"queued" | "missing" | "unreadable"> {
   const key = `${DEAD_LETTER_PREFIX}${id}`;
   const object = await settings.files.get(key);
-  if (!object) return false;
-  const letter = (await object.json()) as Partial<DeadLetter>;
-  if (!isAccountEvent(letter.event)) throw new Error(`parked event ${id} is unreadable`);
+  if (!object) return "missing";
+  let letter: Partial<DeadLetter>;
+  try {
+    letter = await object.json();
+  } catch {
+    return "unreadable";
+  }
+  // Only the event this key names, in exactly the shape the Worker writes: what is sent on is signed.
+  if (!isAccountEvent(letter.event) || letter.event.id !== id) return "unreadable";
   // Queued before it is dropped: a failure between the two leaves it parked, never lost.
   await settings.queue.send(letter.event, { contentType: "json" });
   await settings.files.delete(key);
-  return true;
+  return "queued";
 }
 
 /** Drops parked event `id`; false when there is none. */

@@ -287,7 +287,7 @@ const OPERATIONS: readonly Operation[] = [
     summary: "Queue an undelivered event again, under its own webhook-id (404 while events are off).",
     security: "admin",
     responses: { 202: { description: "Queued for delivery; no longer parked.", schema: "Redelivery" } },
-    errors: [...ADMIN_ERRORS, ...BODY_ERRORS],
+    errors: [...ADMIN_ERRORS, ...BODY_ERRORS, "conflict"],
   },
   {
     method: "delete",

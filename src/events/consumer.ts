@@ -14,7 +14,11 @@ import { DELIVERY, parseEventSettings } from "./settings.ts";
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   if (batch.queue.endsWith(DEAD_LETTER_QUEUE_SUFFIX)) {
     // Parked even after events were switched off: they are the operator's to redeliver or drop.
-    if (!env.ADMIN_FILES) throw new Error("ADMIN_FILES is not bound: dead letters cannot be parked");
+    if (!env.ADMIN_FILES) {
+      logLine("error", { event: "events_misconfigured", detail: "ADMIN_FILES" });
+      batch.retryAll({ delaySeconds: DELIVERY.maxRetryDelaySeconds });
+      return;
+    }
     await parkDeadLetters(batch, env.ADMIN_FILES);
     return;
   }

@@ -60,69 +60,95 @@ async function attempt(settings: EventSettings, event: AccountEvent): Promise<st
   }
 }
 
-/** Delivers a batch of the events queue: each message acknowledged, retried later, or sent on as a dead letter. */
+/**
+ * Delivers a batch of the events queue: each message acknowledged, retried later, or sent on as a
+ * dead letter, each on its own (one message's failure never decides another's fate).
+ */
 export async function deliverEvents(batch: MessageBatch<unknown>, settings: EventSettings): Promise<void> {
-  await Promise.all(
-    batch.messages.map(async (message) => {
-      const event = message.body;
-      if (!isAccountEvent(event)) {
-        // Nothing a retry could mend; said loudly, since only a bug writes one.
-        logLine("error", { event: "event_unreadable", detail: `message ${message.id}` });
-        message.ack();
-        return;
-      }
-      const failure = await attempt(settings, event);
-      const fields = { event: "event_delivery", id: event.id, type: event.type, attempt: message.attempts };
-      if (failure === undefined) {
-        message.ack();
-        return;
-      }
-      if (message.attempts >= settings.maxAttempts) {
-        const letter: DeadLetter = { event, attempts: message.attempts, lastError: failure };
-        await settings.deadLetters.send(letter, { contentType: "json" });
-        logLine("error", { ...fields, outcome: "dead_letter", detail: failure });
-        message.ack();
-        return;
-      }
-      const delaySeconds = retryDelay(settings, message.attempts);
-      logLine("warn", { ...fields, outcome: "retry", detail: failure, delaySeconds });
-      message.retry({ delaySeconds });
-    }),
-  );
+  await Promise.all(batch.messages.map((message) => deliverOne(message, settings)));
 }
+
+async function deliverOne(message: Message<unknown>, settings: EventSettings): Promise<void> {
+  try {
+    await deliver(message, settings);
+  } catch (error) {
+    // Our fault or the dead-letter queue's (its send failed): tried again later, counted by Queues.
+    logLine("error", { event: "event_delivery_failed", detail: error instanceof Error ? error.name : "error" });
+    message.retry({ delaySeconds: settings.retryDelaySeconds });
+  }
+}
+
+async function deliver(message: Message<unknown>, settings: EventSettings): Promise<void> {
+  const event = message.body;
+  if (!isAccountEvent(event)) {
+    // Nothing a retry could mend; said loudly, since only a bug writes one.
+    logLine("error", { event: "event_unreadable", detail: `message ${message.id}` });
+    message.ack();
+    return;
+  }
+  const failure = await attempt(settings, event);
+  const fields = { event: "event_delivery", id: event.id, type: event.type, attempt: message.attempts };
+  if (failure === undefined) {
+    message.ack();
+    return;
+  }
+  if (message.attempts >= settings.maxAttempts) {
+    const letter: DeadLetter = { event, attempts: message.attempts, lastError: failure };
+    await settings.deadLetters.send(letter, { contentType: "json" });
+    logLine("error", { ...fields, outcome: "dead_letter", detail: failure });
+    message.ack();
+    return;
+  }
+  const delaySeconds = retryDelay(settings, message.attempts);
+  logLine("warn", { ...fields, outcome: "retry", detail: failure, delaySeconds });
+  message.retry({ delaySeconds });
+}
+
+/** How long a dead letter waits before it is parked again after the bucket failed. */
+const PARK_RETRY_SECONDS = 60;
 
 /**
  * Parks a batch of the dead-letter queue in the bucket, one object per event id (a repeat
- * overwrites it). A message that is a bare event came from Queues' own retries.
+ * overwrites it). A message that is a bare event came from Queues' own retries. A failed write is
+ * tried again a minute later, up to the dead-letter queue's own `max_retries` (wrangler.jsonc).
  */
 export async function parkDeadLetters(batch: MessageBatch<unknown>, files: R2Bucket): Promise<void> {
   await Promise.all(
     batch.messages.map(async (message) => {
-      const body = message.body as Partial<DeadLetter> | undefined;
-      const letter: DeadLetter | undefined = isAccountEvent(body?.event)
-        ? { event: body.event, attempts: Number(body.attempts) || message.attempts, lastError: String(body.lastError) }
-        : isAccountEvent(message.body)
-          ? { event: message.body, attempts: message.attempts, lastError: "consumer failed" }
-          : undefined;
-      if (!letter) {
-        logLine("error", { event: "event_unreadable", detail: `dead letter ${message.id}` });
-        message.ack();
-        return;
+      try {
+        await park(message, files);
+      } catch (error) {
+        logLine("error", { event: "dead_letter_unparked", detail: error instanceof Error ? error.name : "error" });
+        message.retry({ delaySeconds: PARK_RETRY_SECONDS });
       }
-      const parkedAt = new Date().toISOString();
-      await files.put(`${DEAD_LETTER_PREFIX}${letter.event.id}`, JSON.stringify({ ...letter, parkedAt }), {
-        httpMetadata: { contentType: "application/json" },
-        customMetadata: {
-          type: letter.event.type,
-          app: letter.event.data.app,
-          uid: letter.event.data.uid,
-          timestamp: letter.event.timestamp,
-          attempts: String(letter.attempts),
-          lastError: letter.lastError,
-          parkedAt,
-        },
-      });
-      message.ack();
     }),
   );
+}
+
+async function park(message: Message<unknown>, files: R2Bucket): Promise<void> {
+  const body = message.body as Partial<DeadLetter> | undefined;
+  const letter: DeadLetter | undefined = isAccountEvent(body?.event)
+    ? { event: body.event, attempts: Number(body.attempts) || message.attempts, lastError: String(body.lastError) }
+    : isAccountEvent(message.body)
+      ? { event: message.body, attempts: message.attempts, lastError: "consumer failed" }
+      : undefined;
+  if (!letter) {
+    logLine("error", { event: "event_unreadable", detail: `dead letter ${message.id}` });
+    message.ack();
+    return;
+  }
+  const parkedAt = new Date().toISOString();
+  await files.put(`${DEAD_LETTER_PREFIX}${letter.event.id}`, JSON.stringify({ ...letter, parkedAt }), {
+    httpMetadata: { contentType: "application/json" },
+    customMetadata: {
+      type: letter.event.type,
+      app: letter.event.data.app,
+      uid: letter.event.data.uid,
+      timestamp: letter.event.timestamp,
+      attempts: String(letter.attempts),
+      lastError: letter.lastError,
+      parkedAt,
+    },
+  });
+  message.ack();
 }

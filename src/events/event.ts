@@ -39,8 +39,11 @@ export interface AccountEventData {
   requestId?: string;
   /** A rotation's accid before it. */
   previousAccid?: string;
-  /** A sign-out's kick at NetEase: `done`, `failed` (the operator should repeat it) or `not_requested`. */
-  kick?: "done" | "failed" | "not_requested";
+  /**
+   * A sign-out's kick at NetEase: `done`, `failed` (the operator should repeat it), `not_requested`,
+   * or `pending` when the object stopped before NetEase answered (rare; repeat the sign-out to know).
+   */
+  kick?: "done" | "failed" | "not_requested" | "pending";
 }
 
 /** One event, as queued and as delivered (the JSON body of the webhook). */
@@ -66,18 +69,30 @@ export function accountEvent(operation: EventOperation, at: number, data: Accoun
 const EVENT_ID = /^evt_[0-9a-f]{32}$/;
 const TYPES: ReadonlySet<string> = new Set(Object.values(EVENT_TYPES));
 
-/** Whether a queued message's body is an event this Worker wrote (a queue is not a trust boundary, but a bug is). */
+const DATA_TEXT = ["app", "uid", "accid", "outcome", "operator"] as const;
+const DATA_OPTIONAL_TEXT = ["requestId", "previousAccid"] as const;
+const DATA_KEYS: ReadonlySet<string> = new Set([...DATA_TEXT, ...DATA_OPTIONAL_TEXT, "status", "revision", "kick"]);
+const KICKS: ReadonlySet<unknown> = new Set(["done", "failed", "not_requested", "pending"]);
+
+/**
+ * Whether a value is an event in exactly the shape this Worker writes: what a queue message or a
+ * parked event holds is signed and sent on, so nothing else (a bug's output, a file written to the
+ * bucket by other means) is.
+ */
 export function isAccountEvent(value: unknown): value is AccountEvent {
   if (typeof value !== "object" || value === null) return false;
-  const { id, type, timestamp, data } = value as Partial<AccountEvent>;
+  const { id, type, timestamp, data, ...rest } = value as Partial<AccountEvent>;
+  if (Object.keys(rest).length > 0) return false;
+  if (typeof id !== "string" || !EVENT_ID.test(id) || typeof type !== "string" || !TYPES.has(type)) return false;
+  if (typeof timestamp !== "string" || Number.isNaN(Date.parse(timestamp))) return false;
+  if (typeof data !== "object" || data === null) return false;
+  const fields = data as unknown as Record<string, unknown>;
   return (
-    typeof id === "string" &&
-    EVENT_ID.test(id) &&
-    typeof type === "string" &&
-    TYPES.has(type) &&
-    typeof timestamp === "string" &&
-    typeof data === "object" &&
-    data !== null &&
-    typeof data.uid === "string"
+    Object.keys(fields).every((key) => DATA_KEYS.has(key)) &&
+    DATA_TEXT.every((key) => typeof fields[key] === "string") &&
+    DATA_OPTIONAL_TEXT.every((key) => fields[key] === undefined || typeof fields[key] === "string") &&
+    (fields.status === "active" || fields.status === "blocked") &&
+    Number.isSafeInteger(fields.revision) &&
+    (fields.kick === undefined || KICKS.has(fields.kick))
   );
 }

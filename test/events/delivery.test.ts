@@ -77,9 +77,33 @@ describe("delivering a batch", () => {
     expect(got[0]).toMatchObject({ id: events[0]!.id, verified: true, answered: 204 });
   });
 
+  it("a dead-letter queue that fails keeps that message for later, and decides nothing for the others", async () => {
+    const ok = uniqueUid("batch-ok-2");
+    const refused = uniqueUid("batch-refused-2");
+    await answerFor(refused, "fail");
+    const chosen = settings();
+    chosen.settings.deadLetters = { send: () => Promise.reject(new Error("queue down")) } as unknown as Queue;
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const { result } = await run(
+      [
+        { body: eventFor(refused), attempts: 2 },
+        { body: eventFor(ok), attempts: 1 },
+      ],
+      chosen,
+    );
+    errors.mockRestore();
+    expect(result.explicitAcks).toEqual(["m1"]);
+    expect(result.retryMessages.map((retry) => retry.msgId)).toEqual(["m0"]);
+  });
+
   it("acknowledges a message that is no event (only a bug writes one), and logs it", async () => {
-    const { result, sent } = await run([{ body: { id: "evt_x", type: "account.blocked" }, attempts: 1 }]);
-    expect(result.explicitAcks).toEqual(["m0"]);
+    const event = eventFor(uniqueUid("odd"));
+    const { result, sent } = await run([
+      { body: { id: "evt_x", type: "account.blocked" }, attempts: 1 },
+      { body: { ...event, token: "a secret" }, attempts: 1 },
+      { body: { ...event, data: { ...event.data, revision: "3" } }, attempts: 1 },
+    ]);
+    expect(result.explicitAcks).toEqual(["m0", "m1", "m2"]);
     expect(sent).toEqual([]);
   });
 

@@ -126,6 +126,8 @@ describe("what each change sends", () => {
       const waiting = state.storage.sql.exec("SELECT body FROM outbox").toArray();
       expect(waiting).toHaveLength(1);
       expect(JSON.parse(String(waiting[0]!.body)).type).toBe("account.blocked");
+      // Sent after the answer: the failed send sets the alarm a moment later.
+      for (let tries = 0; tries < 50 && (await state.storage.getAlarm()) === null; tries++) await pause(20);
       expect(await state.storage.getAlarm()).not.toBeNull();
     });
     await pause(1500);
@@ -136,6 +138,23 @@ describe("what each change sends", () => {
     expect(after[1]!.event.data).toMatchObject({ status: "blocked", operator: "tester" });
     await runInDurableObject(stub, (_instance, state) => {
       expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n).toBe(0);
+    });
+  });
+
+  it("events switched off while some wait: the object forgets them at its next operation", async () => {
+    const uid = uniqueUid("events-off");
+    await tokenFor(uid);
+    await waitForDeliveries(uid, (all) => all.length === 1);
+    const stub = env.ACCOUNT_OBJECTS!.get(env.ACCOUNT_OBJECTS!.idFromName(uid));
+    const down = { sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue;
+    await runInDurableObject(stub, async (_instance, state) => {
+      const failing = new AccountOperations(state, { ...env, EVENTS: down } as Env);
+      expect((await failing.block({ app: "default", uid }, false, { operator: "tester" })).ok).toBe(true);
+      const count = () => state.storage.sql.exec("SELECT COUNT(*) AS n FROM outbox").one().n;
+      expect(count()).toBe(1);
+      const off = new AccountOperations(state, { ...env, EVENTS_WEBHOOK_URL: "", EVENTS_WEBHOOK_SECRET: "" } as Env);
+      expect((await off.get({ app: "default", uid })).ok).toBe(true);
+      expect(count()).toBe(0);
     });
   });
 });
@@ -185,6 +204,42 @@ describe("delivery, retries and the dead-letter queue", () => {
 });
 
 describe("the dead-letter routes refuse what they cannot take", () => {
+  it("redelivers only an event the Worker wrote, under the id it is parked as", async () => {
+    const uid = uniqueUid("forged");
+    const parked = (id: string, event: unknown) =>
+      env.ADMIN_FILES!.put(`events/dead-letter/${id}`, JSON.stringify({ event, attempts: 2, lastError: "timeout" }));
+    const genuine = {
+      id: `evt_${"a".repeat(32)}`,
+      type: "account.unblocked",
+      timestamp: new Date().toISOString(),
+      data: { app: "default", uid, accid: "a1", status: "active", revision: 3, outcome: "done", operator: "x" },
+    };
+    // Under another id; with a field the Worker never writes; not JSON at all.
+    await parked(`evt_${"b".repeat(32)}`, genuine);
+    await parked(`evt_${"c".repeat(32)}`, { ...genuine, id: `evt_${"c".repeat(32)}`, extra: "token" });
+    await env.ADMIN_FILES!.put(`events/dead-letter/evt_${"d".repeat(32)}`, "not json");
+    for (const id of ["b", "c", "d"].map((c) => `evt_${c.repeat(32)}`)) {
+      const answer = await adminCall("POST", `/events/dead-letters/${id}/redeliver`, {});
+      expect(answer.status, id).toBe(409);
+      expect(((await answer.json()) as { error: string }).error).toBe("conflict");
+      expect((await adminCall("DELETE", `/events/dead-letters/${id}`)).status).toBe(204);
+    }
+    await pause(1500);
+    expect(await deliveriesOf(uid)).toEqual([]);
+  });
+
+  it("a cursor the bucket refuses is the caller's 400; the bucket failing without one is a 503", async () => {
+    // A bucket that refuses every listing (local R2 ignores a cursor it did not give; R2 refuses it).
+    const refusing = { list: () => Promise.reject(new Error("bad cursor")) } as unknown as R2Bucket;
+    const overrides = { ADMIN_FILES: refusing };
+    const forged = await adminCall("GET", "/events/dead-letters?cursor=forged", undefined, { overrides });
+    expect(forged.status).toBe(400);
+    expect(((await forged.json()) as { error: string }).error).toBe("invalid_request");
+    const down = await adminCall("GET", "/events/dead-letters", undefined, { overrides });
+    expect(down.status).toBe(503);
+    expect(((await down.json()) as { error: string }).error).toBe("storage_unavailable");
+  });
+
   it("a malformed id, a bad page size or no credential", async () => {
     const bad = await adminCall("POST", "/events/dead-letters/evt_1.2/redeliver", {});
     expect(bad.status).toBe(400);

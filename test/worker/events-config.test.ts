@@ -102,9 +102,14 @@ describe("without events", () => {
     });
   });
 
-  it("the dead-letter routes say events are off", async () => {
+  it("the dead-letter routes say events are off, and still show and drop what was parked before", async () => {
     const list = await adminCall("GET", "/events/dead-letters");
     expect(await list.json()).toEqual({ configured: false, deadLetters: [], cursor: null });
+    const id = `evt_${"e".repeat(32)}`;
+    await env.ADMIN_FILES!.put(`events/dead-letter/${id}`, "{}", { customMetadata: { type: "account.blocked" } });
+    const parked = (await (await adminCall("GET", "/events/dead-letters")).json()) as { deadLetters: { id: string }[] };
+    expect(parked.deadLetters.map((letter) => letter.id)).toEqual([id]);
+    expect((await adminCall("DELETE", `/events/dead-letters/${id}`)).status).toBe(204);
     const redeliver = await adminCall("POST", `/events/dead-letters/evt_${"1".repeat(32)}/redeliver`, {});
     expect(redeliver.status).toBe(404);
     expect(await redeliver.json()).toEqual({

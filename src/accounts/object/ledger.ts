@@ -1,7 +1,8 @@
 /**
  * The SQLite storage of one account object: the uid's committed record, the results of operator
- * actions by X-Request-Id, the audit trail (`history`) and the events not yet queued (`outbox`). Synchronous, as the SQL API of a Durable Object is: each method is one
- * statement (or two), and the object's output gate holds its result until they are durable.
+ * actions by X-Request-Id, the audit trail (`history`) and the events not yet queued (`outbox`).
+ * Synchronous, as the SQL API of a Durable Object is: each method is one statement (or two), and the
+ * object's output gate holds its result until they are durable.
  */
 
 import { DEFAULT_APP, LIMITS, TIMING } from "../../core/constants.ts";
@@ -99,26 +100,41 @@ export class AccountLedger {
   }
 
   /**
-   * Notes an event for the queue, in the same synchronous step as the audit entry of its change
-   * (one transaction under the object's output gate): a change that is recorded is never lost to
+   * Notes an event for the queue. The object calls it in the same synchronous step as the commit of
+   * the change (one transaction under the object's output gate): a committed change is never lost to
    * the app's backend, even if the object is evicted before the event is queued.
    */
   addEvent(event: AccountEvent): void {
-    this.#outboxTable();
+    if (!this.#hasOutbox()) {
+      // Created on the first event, so the objects of a deployment without events carry no such table.
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL
+      )`);
+      this.#outboxExists = true;
+    }
     this.sql.exec("INSERT INTO outbox (id, body) VALUES (?, ?)", event.id, JSON.stringify(event));
   }
 
-  /** The events not yet queued, oldest first (at most 100: one queue batch). */
+  /** Rewrites an event not yet queued (what its operation learned after the commit); gone: nothing. */
+  updateEvent(event: AccountEvent): void {
+    if (this.#hasOutbox()) this.sql.exec("UPDATE outbox SET body = ? WHERE id = ?", JSON.stringify(event), event.id);
+  }
+
+  /** The events not yet queued, oldest first: at most 100, one queue batch. */
   outbox(): AccountEvent[] {
-    if (!this.#hasOutbox) {
-      const table = this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").toArray();
-      if (table.length === 0) return [];
-      this.#hasOutbox = true;
-    }
+    if (!this.#hasOutbox()) return [];
     return this.sql
       .exec<{ body: string }>("SELECT body FROM outbox ORDER BY seq LIMIT 100")
       .toArray()
       .map((row) => JSON.parse(row.body) as AccountEvent);
+  }
+
+  /** How many events wait to be queued. */
+  outboxSize(): number {
+    if (!this.#hasOutbox()) return 0;
+    return Number(this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n);
   }
 
   /** The events `ids` are queued. */
@@ -126,15 +142,18 @@ export class AccountLedger {
     for (const id of ids) this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
   }
 
-  #hasOutbox = false;
+  /** Forgets every event not yet queued (events were switched off). */
+  clearOutbox(): void {
+    if (this.#hasOutbox()) this.sql.exec("DELETE FROM outbox");
+  }
 
-  /** Created on the first event, so the objects of a deployment without events carry no such table. */
-  #outboxTable(): void {
-    if (this.#hasOutbox) return;
-    this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
-    );
-    this.#hasOutbox = true;
+  /** Whether the outbox table exists: asked of SQLite once per instance (only this instance creates it). */
+  #outboxExists: boolean | undefined;
+
+  #hasOutbox(): boolean {
+    this.#outboxExists ??=
+      this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").toArray().length > 0;
+    return this.#outboxExists;
   }
 
   /** Appends one audit entry, and forgets the oldest beyond what is kept. */

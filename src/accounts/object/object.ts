@@ -31,7 +31,13 @@ import { DomainError, type DomainErrorKind } from "../../core/errors.ts";
 import { logLine } from "../../core/log.ts";
 import { Metrics } from "../../core/metrics.ts";
 import type { Env } from "../../env.ts";
-import { type AccountEventData, accountEvent, EVENT_TYPES, type EventOperation } from "../../events/event.ts";
+import {
+  type AccountEvent,
+  type AccountEventData,
+  accountEvent,
+  EVENT_TYPES,
+  type EventOperation,
+} from "../../events/event.ts";
 import type { EventSettings } from "../../events/settings.ts";
 import { nimServerApi } from "../../nim/connect.ts";
 import { type AccountId, type AccountRecord, revisionOf } from "../record.ts";
@@ -95,6 +101,20 @@ interface Current {
   events: EventSettings | undefined;
   /** A change was committed during this operation. */
   committed?: boolean;
+  /** What the event of this operation's change says, set once `work` starts (not for leftovers). */
+  event?: PendingEvent;
+}
+
+/** The event of the change an operation is about to commit (`#commit` writes it with the change). */
+interface PendingEvent {
+  operation: EventOperation;
+  app: string;
+  operator: string;
+  requestId: string | undefined;
+  /** Known before the change (a sign-out's kick: `pending` until NetEase answers). */
+  initial: Partial<AccountEventData>;
+  /** The event written by `#commit`, once it is. */
+  written?: AccountEvent;
 }
 
 /** How an operation goes into the uid's history. */
@@ -104,10 +124,14 @@ interface Audit<T> {
   operator: string;
   /** The outcome of a success; "done" when absent. */
   outcome?: (value: T) => string;
-  /** What the event of a committed change says beyond the record (the kick of a sign-out). */
-  event?: (value: T) => Pick<AccountEventData, "kick">;
+  /**
+   * What the event of the change says beyond the record: before the change is committed (`initial`),
+   * and once the operation has finished (`final`), which replaces it in an event not yet queued.
+   */
+  event?: { initial?: Partial<AccountEventData>; final?: (value: T) => Partial<AccountEventData> };
 }
 
+/** Whether an operation's committed change is an event (`events/event.ts`): not an RTC uid assigned. */
 function isEventOperation(operation: string): operation is EventOperation {
   return Object.hasOwn(EVENT_TYPES, operation);
 }
@@ -130,8 +154,10 @@ export class AccountOperations {
   readonly #ledger: AccountLedger;
   /** When this instance last wrote its record to KV again for a caller that missed it (ms). */
   #lastRewrite = Number.NEGATIVE_INFINITY;
-  /** Events are in the outbox that the last attempt could not queue: the alarm tries again. */
-  #eventsWaiting = false;
+  /** The outbox being sent to the queue, if it is (one send at a time; `#sendEvents`). */
+  #sending: Promise<void> | undefined;
+  /** More events were written while a send was under way: send again when it ends. */
+  #sendAgain = false;
 
   constructor(
     readonly ctx: DurableObjectState,
@@ -304,7 +330,10 @@ export class AccountOperations {
         detail: kick ? "kick" : "no kick",
         operator: operatorOf(options),
         outcome: (revocation) => (revocation.kick === "failed" ? "kick:failed" : "done"),
-        event: (revocation) => ({ kick: revocation.kick }),
+        event: {
+          initial: { kick: kick ? "pending" : "not_requested" },
+          final: (revocation) => ({ kick: revocation.kick }),
+        },
       },
     );
   }
@@ -314,8 +343,12 @@ export class AccountOperations {
     const entry = this.#ledger.read();
     if (!entry) return;
     await this.#operate({ app: this.#ledger.app(), uid: entry.uid }, undefined, "", async () => null);
+    await this.#sending;
     const after = this.#ledger.read();
-    if (after && (after.kvPending || after.pending || this.#eventsWaiting || this.#ledger.owedUnblocks().length > 0)) {
+    const waiting = after && (after.kvPending || after.pending || this.#ledger.owedUnblocks().length > 0);
+    // From what is stored, not from this instance's memory: an object evicted with events unsent
+    // wakes to this alarm as a new instance.
+    if (waiting || this.#ledger.outboxSize() > 0) {
       await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncRetryMs);
     }
   }
@@ -356,6 +389,15 @@ export class AccountOperations {
         current = await this.#load(id.uid, dependencies);
         before = current.record;
         await this.#finishLeftovers(current);
+        if (audit && current.events && isEventOperation(audit.operation)) {
+          current.event = {
+            operation: audit.operation,
+            app,
+            operator: audit.operator,
+            requestId,
+            initial: audit.event?.initial ?? {},
+          };
+        }
         result = { ok: true, value: await work(current) };
       } catch (error) {
         result = toResult(error);
@@ -363,29 +405,24 @@ export class AccountOperations {
       if (audit && (requestId !== undefined || current?.committed)) {
         const outcome = result.ok ? (audit.outcome?.(result.value) ?? "done") : `failed:${result.kind}`;
         this.#audit(audit, requestId, { outcome, replayed: false, before, after: current?.record ?? before });
-        // In the same synchronous step as its audit entry: recorded together or not at all.
-        const after = current?.record;
-        if (result.ok && current?.committed && current.events && after && isEventOperation(audit.operation)) {
-          this.#ledger.addEvent(
-            accountEvent(audit.operation, Date.now(), {
-              app,
-              uid: id.uid,
-              accid: after.accid,
-              status: after.status,
-              revision: revisionOf(after),
-              outcome,
-              operator: audit.operator,
-              ...(requestId === undefined ? {} : { requestId }),
-              ...(audit.operation === "rotate" && before ? { previousAccid: before.accid } : {}),
-              ...audit.event?.(result.value),
-            }),
-          );
+        // The event was written with the change; what the operation learned since (a kick's result)
+        // replaces what it said then, while it waits to be queued.
+        const written = current?.event?.written;
+        if (written && result.ok && (outcome !== written.data.outcome || audit.event?.final)) {
+          const data = { ...written.data, outcome, ...audit.event?.final?.(result.value) };
+          this.#ledger.updateEvent({ ...written, data });
         }
       }
       if (requestId !== undefined && (result.ok || SETTLED_FAILURES.has(result.kind))) {
         this.#ledger.remember(requestId, operation, result, Date.now());
       }
-      if (current?.events) await this.#queueEvents(current.events);
+      if (current?.events) this.#sendEvents(current.events);
+      else if (current && this.#ledger.outboxSize() > 0) {
+        // Events were switched off while some waited: they are not wanted any more (as the queue's
+        // consumer drops those it holds).
+        logLine("warn", { event: "events_off", uid: current.uid, count: this.#ledger.outboxSize() });
+        this.#ledger.clearOutbox();
+      }
       return result;
     };
     const result = this.#tail.then(run, run);
@@ -413,28 +450,42 @@ export class AccountOperations {
   }
 
   /**
-   * Queues the outbox's events, then forgets them. Queues is down: they stay, and the alarm tries
-   * again (events keep their ids, so a retry after a send whose answer was lost is a repeat the
-   * receiver drops).
+   * Sends the outbox to the queue, after the operation has answered: a slow queue must not hold up
+   * a user's first token or the operations queued behind it. One send at a time; events written
+   * meanwhile go in the next.
    */
-  async #queueEvents(events: EventSettings): Promise<void> {
-    const waiting = this.#ledger.outbox();
-    if (waiting.length === 0) {
-      this.#eventsWaiting = false;
+  #sendEvents(events: EventSettings): void {
+    if (this.#sending) {
+      this.#sendAgain = true;
       return;
     }
-    try {
-      await events.queue.sendBatch(waiting.map((event) => ({ body: event, contentType: "json" as const })));
+    this.#sending = (async () => {
+      do {
+        this.#sendAgain = false;
+        await this.#queueEvents(events);
+      } while (this.#sendAgain);
+    })().finally(() => {
+      this.#sending = undefined;
+    });
+    this.ctx.waitUntil(this.#sending);
+  }
+
+  /**
+   * Queues the outbox's events, a batch at a time, forgetting each batch once queued. Queues is
+   * down: they stay, and the alarm tries again (events keep their ids, so a retry after a send whose
+   * answer was lost is a repeat the receiver drops).
+   */
+  async #queueEvents(events: EventSettings): Promise<void> {
+    for (let waiting = this.#ledger.outbox(); waiting.length > 0; waiting = this.#ledger.outbox()) {
+      try {
+        await events.queue.sendBatch(waiting.map((event) => ({ body: event, contentType: "json" as const })));
+      } catch (error) {
+        const detail = error instanceof Error ? error.name : "error";
+        logLine("warn", { event: "event_queue_deferred", count: this.#ledger.outboxSize(), detail });
+        await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
+        return;
+      }
       this.#ledger.queued(waiting.map((event) => event.id));
-      this.#eventsWaiting = false;
-    } catch (error) {
-      this.#eventsWaiting = true;
-      logLine("warn", {
-        event: "event_queue_deferred",
-        count: waiting.length,
-        detail: error instanceof Error ? error.name : "error",
-      });
-      await this.ctx.storage.setAlarm(Date.now() + TIMING.kvResyncDelayMs);
     }
   }
 
@@ -505,6 +556,23 @@ export class AccountOperations {
     const committed: AccountRecord = { ...record, revision: (current.record ? revisionOf(current.record) : 0) + 1 };
     if (how.clearsPending) current.pending = null;
     this.#ledger.commit(current.uid, committed, current.pending);
+    // In the same synchronous step as the change (one transaction): committed together or not at all.
+    const pending = current.event;
+    if (pending && !pending.written) {
+      pending.written = accountEvent(pending.operation, Date.now(), {
+        app: pending.app,
+        uid: current.uid,
+        accid: committed.accid,
+        status: committed.status,
+        revision: revisionOf(committed),
+        outcome: pending.operation === "bind" || pending.operation === "import" ? "bound" : "done",
+        operator: pending.operator,
+        ...(pending.requestId === undefined ? {} : { requestId: pending.requestId }),
+        ...(pending.operation === "rotate" && current.record ? { previousAccid: current.record.accid } : {}),
+        ...pending.initial,
+      });
+      this.#ledger.addEvent(pending.written);
+    }
     current.record = committed;
     current.committed = true;
     await this.#writeKv(current, how.accidChanged);

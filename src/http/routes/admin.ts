@@ -39,12 +39,13 @@ import {
 import type { AdminAccount } from "../../contract/responses.ts";
 import { DEFAULT_APP, LIMITS } from "../../core/constants.ts";
 import { DomainError } from "../../core/errors.ts";
+import { logLine } from "../../core/log.ts";
 import { readinessOf } from "../../readiness.ts";
 import type { AppRuntime } from "../../runtime.ts";
 import { accessOf, nimOf } from "../../services.ts";
 import { KeysUnavailable } from "../../session/jws.ts";
 import type { AppEnv } from "../context.ts";
-import { errors } from "../errors.ts";
+import { ApiError, errors } from "../errors.ts";
 import { addLogFields } from "../frame.ts";
 import { jsonBody, mediaType, readBodyText, requireMediaType } from "../json-body.ts";
 
@@ -72,7 +73,7 @@ adminRoutes.use(async function sameOrigin(c, next) {
   const access = accessOf(runtime);
   // Where the admin API is off, every path is 404 (below), cross-origin or not.
   if (SAFE_METHODS.has(c.req.method) || (!config.adminToken && !access)) return next();
-  // Browsers send Origin on every POST and PUT, and Sec-Fetch-Site on every request; a tool such as
+  // Browsers send Origin on every POST, PUT and DELETE, and Sec-Fetch-Site on every request; a tool such as
   // curl sends neither, and is not a browser carrying someone's cookie.
   const origin = c.req.header("Origin");
   const site = c.req.header("Sec-Fetch-Site");
@@ -223,38 +224,68 @@ adminRoutes.get("/metrics", async (c) => {
 });
 
 /**
- * The events that exhausted their delivery attempts (docs/events.md), oldest id first; an empty list
- * with `configured: false` while events are off.
+ * The events that exhausted their delivery attempts (docs/events.md), in the order of their ids;
+ * `configured` says whether events are on (those parked before they were switched off still show).
  */
 adminRoutes.get("/events/dead-letters", async (c) => {
   const { limit, cursor } = query(c, deadLetterQuerySchema());
-  const { events } = c.get("runtime").config;
-  if (!events) return c.json({ configured: false, deadLetters: [], cursor: null }, 200, noStore);
-  return c.json({ configured: true, ...(await listDeadLetters(events.files, limit, cursor)) }, 200, noStore);
+  const { events, adminFiles } = c.get("runtime").config;
+  if (!adminFiles) return c.json({ configured: false, deadLetters: [], cursor: null }, 200, noStore);
+  let page: Awaited<ReturnType<typeof listDeadLetters>>;
+  try {
+    page = await listDeadLetters(adminFiles, limit, cursor);
+  } catch (error) {
+    // R2 refuses a cursor it did not give; without one, the bucket itself failed.
+    if (cursor !== undefined) throw errors.invalidRequest("cursor must be the cursor of the previous page.");
+    throw bucketFailure(error);
+  }
+  return c.json({ configured: events !== undefined, ...page }, 200, noStore);
 });
 
-/** A parked event's id from the path, and the events settings (404 while events are off). */
-function parkedEvent(c: Context<AppEnv>) {
+/** R2 or Queues failing under an operator's request: theirs to retry, not our fault. */
+function bucketFailure(error: unknown): DomainError {
+  return new DomainError("storage_unavailable", {
+    detail: `dead letters: ${error instanceof Error ? error.name : "error"}`,
+  });
+}
+
+/** A parked event's id from the path (400 if it cannot be one). */
+function parkedId(c: Context<AppEnv>): string {
   const schema = eventIdSchema();
   const result = v.safeParse(schema, c.req.param("id"));
   if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
-  const { events } = c.get("runtime").config;
-  if (!events) throw errors.notFound("Events are off: EVENTS_WEBHOOK_URL is not set.");
   addLogFields(c, { event_id: result.output });
-  return { id: result.output, events };
+  return result.output;
 }
 
-/** Queues a parked event again, under its own id (a receiver that has it drops the repeat). */
+const NO_SUCH_EVENT = "No undelivered event has this id.";
+
+/** Queues a parked event again, under its own id (a receiver that has it drops the repeat). 404 while events are off. */
 adminRoutes.post("/events/dead-letters/:id/redeliver", jsonBody(emptyRequestSchema), async (c) => {
-  const { id, events } = parkedEvent(c);
-  if (!(await redeliver(events, id))) throw errors.notFound("No undelivered event has this id.");
+  const id = parkedId(c);
+  const { events } = c.get("runtime").config;
+  if (!events) throw errors.notFound("Events are off: EVENTS_WEBHOOK_URL is not set.");
+  const outcome = await redeliver(events, id).catch((error: unknown) => {
+    throw bucketFailure(error);
+  });
+  if (outcome === "missing") throw errors.notFound(NO_SUCH_EVENT);
+  if (outcome === "unreadable") {
+    throw new ApiError("conflict", "What is parked under this id is not an event this service wrote; drop it.");
+  }
+  logLine("info", { event: "dead_letter_redelivered", id, operator: c.get("operator") });
   return c.json({ id, queued: true }, 202, noStore);
 });
 
-/** Drops a parked event for good. */
+/** Drops a parked event for good (also while events are off). */
 adminRoutes.delete("/events/dead-letters/:id", async (c) => {
-  const { id, events } = parkedEvent(c);
-  if (!(await discard(events.files, id))) throw errors.notFound("No undelivered event has this id.");
+  const id = parkedId(c);
+  const { adminFiles } = c.get("runtime").config;
+  if (!adminFiles) throw errors.notFound(NO_SUCH_EVENT);
+  const found = await discard(adminFiles, id).catch((error: unknown) => {
+    throw bucketFailure(error);
+  });
+  if (!found) throw errors.notFound(NO_SUCH_EVENT);
+  logLine("info", { event: "dead_letter_dropped", id, operator: c.get("operator") });
   return c.body(null, 204, noStore);
 });
 
