@@ -426,6 +426,19 @@ $("#import-csv").addEventListener("click", () => {
 /** The cursor of the next page of undelivered events, or null. */
 let eventsCursor = null;
 
+/** Asks before an undelivered event is dropped for good; resolves to true when confirmed. */
+function confirmDrop(letter) {
+  const dialog = $("#confirm");
+  $("#confirm-title").textContent = `Drop ${letter.type} for ${letter.uid}?`;
+  $("#confirm-text").textContent = `${letter.id} will never reach your backend.`;
+  $("#confirm-kick-row").hidden = true;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+}
+
 /** Lists undelivered events: the first page, or the next one with `more`. */
 async function loadDeadLetters(more = false) {
   const query = more && eventsCursor ? `?cursor=${encodeURIComponent(eventsCursor)}` : "";
@@ -436,12 +449,9 @@ async function loadDeadLetters(more = false) {
     $("#events-status").textContent = `Events: ${problem(answer)}`;
     return;
   }
-  if (!answer.body.configured) {
-    $("#events-status").textContent =
-      "Events are off: set EVENTS_WEBHOOK_URL and EVENTS_WEBHOOK_SECRET (docs/events.md).";
-    $("#events-table").hidden = true;
-    return;
-  }
+  const off = answer.body.configured
+    ? ""
+    : "Events are off (set EVENTS_WEBHOOK_URL and EVENTS_WEBHOOK_SECRET: docs/events.md). ";
   for (const letter of answer.body.deadLetters) {
     const row = document.createElement("tr");
     row.dataset.id = letter.id;
@@ -460,6 +470,7 @@ async function loadDeadLetters(more = false) {
       button.type = "button";
       button.textContent = label;
       button.addEventListener("click", async () => {
+        if (label === "Drop" && !(await confirmDrop(letter))) return say("Cancelled.");
         const done = await act();
         if (done.status !== 202 && done.status !== 204) return say(`${label}: ${problem(done)}`);
         row.remove();
@@ -473,7 +484,7 @@ async function loadDeadLetters(more = false) {
   eventsCursor = answer.body.cursor;
   $("#events-more").hidden = eventsCursor === null;
   $("#events-table").hidden = body.children.length === 0;
-  $("#events-status").textContent = body.children.length === 0 ? "None: every event was delivered." : "";
+  $("#events-status").textContent = `${off}${body.children.length === 0 ? "No undelivered event." : ""}`;
 }
 
 $("#events-refresh").addEventListener("click", () => loadDeadLetters());
