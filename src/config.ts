@@ -21,7 +21,7 @@ import { type MetricsDataset, SAMPLE_INTERVAL } from "./core/metrics.ts";
 import { Problems } from "./core/problems.ts";
 import { checkPublicValues, isLocalDevelopment } from "./core/published.ts";
 import { isStoredSecret } from "./core/secret.ts";
-import { byteLength, isFetchableUrl, isLoopbackUrl, isOrigin, present } from "./core/setting-values.ts";
+import { byteLength, isFetchableUrl, isLoopbackUrl, isOrigin, present, wholeNumber } from "./core/setting-values.ts";
 import type { Env, ObjectNamespace } from "./env.ts";
 import { BINDING_NAMES, ENV_NAMES, STORABLE_SECRETS } from "./env-names.ts";
 import { type EventSettings, parseEventSettings } from "./events/settings.ts";
@@ -102,9 +102,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   const access = parseAccess(env, bad);
   const analytics = parseAnalytics(env, bad);
   const events = parseEventSettings(env, problems);
-  const intervalText = present(env.METRICS_SAMPLE_INTERVAL);
-  const metricsSampleInterval =
-    intervalText === undefined ? SAMPLE_INTERVAL : /^\d{1,4}$/.test(intervalText) ? Number(intervalText) : NaN;
+  const metricsSampleInterval = wholeNumber(env.METRICS_SAMPLE_INTERVAL, SAMPLE_INTERVAL);
   if (!(metricsSampleInterval >= 1 && metricsSampleInterval <= LIMITS.maxMetricsSampleInterval)) {
     bad("METRICS_SAMPLE_INTERVAL", `a whole number from 1 (every success) to ${LIMITS.maxMetricsSampleInterval}`);
   }

@@ -23,7 +23,7 @@ import {
 } from "../core/constants.ts";
 import type { Problems } from "../core/problems.ts";
 import { isStoredSecret, Secret } from "../core/secret.ts";
-import { byteLength, isFetchableUrl, present } from "../core/setting-values.ts";
+import { byteLength, isFetchableUrl, present, wholeNumber } from "../core/setting-values.ts";
 import {
   CHANNEL_GRANTS_RULE,
   type ChannelGrant,
@@ -203,13 +203,7 @@ export function parseNimApp(
     } else previousAppSecretTokensUntil = until;
   }
 
-  const createRateText = present(env.NIM_CREATE_RATE);
-  const createRate =
-    createRateText === undefined
-      ? DEFAULT_CREATE_RATE
-      : /^\d{1,5}$/.test(createRateText)
-        ? Number(createRateText)
-        : NaN;
+  const createRate = wholeNumber(env.NIM_CREATE_RATE, DEFAULT_CREATE_RATE);
   if (!(createRate >= 0 && createRate <= LIMITS.maxCreateRate)) {
     bad("NIM_CREATE_RATE", `whole creations a second from 0 (no pacing) to ${LIMITS.maxCreateRate}`);
   } else if (createRate > 0 && !env.NIM_CREATE_PACER) {
@@ -315,9 +309,7 @@ function parseSeconds(
   fallback: number,
   bad: (name: string, rule: string) => void,
 ): number {
-  const text = present(raw);
-  if (text === undefined) return fallback;
-  const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  const value = wholeNumber(raw, fallback);
   if (!(value >= 1 && value <= LIMITS.maxTtlSeconds)) {
     bad(name, `whole seconds from 1 to ${LIMITS.maxTtlSeconds}`);
     return fallback;

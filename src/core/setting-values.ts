@@ -18,6 +18,16 @@ export function byteLength(text: string): number {
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
+/**
+ * A setting that is a whole number: `fallback` when unset, NaN when it is not digits (at most nine), so
+ * the caller's bounds check refuses it. One rule for every numeric setting.
+ */
+export function wholeNumber(raw: string | undefined, fallback: number): number {
+  const text = present(raw);
+  if (text === undefined) return fallback;
+  return /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN;
+}
+
 /** Whether `text` is a URL on this machine (loopback): reachable locally, never from a deployed Worker. */
 export function isLoopbackUrl(text: string): boolean {
   try {

@@ -5,7 +5,7 @@
  */
 
 import type { Problems } from "../core/problems.ts";
-import { isFetchableUrl, present } from "../core/setting-values.ts";
+import { isFetchableUrl, present, wholeNumber } from "../core/setting-values.ts";
 import type { Env } from "../env.ts";
 import { webhookKeyBytes } from "./webhook.ts";
 
@@ -30,13 +30,6 @@ export interface EventSettings {
   queue: Queue;
   deadLetters: Queue;
   files: R2Bucket;
-}
-
-/** A whole number from `min` to `max`, its default when unset, NaN when it is not one. */
-function wholeNumber(text: string | undefined, fallback: number): number {
-  const value = present(text);
-  if (value === undefined) return fallback;
-  return /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
 }
 
 /** The events settings, or undefined when events are off; problems go to `problems`. */
