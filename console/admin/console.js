@@ -474,6 +474,7 @@ async function loadDeadLetters(more = false) {
         const done = await act();
         if (done.status !== 202 && done.status !== 204) return say(`${label}: ${problem(done)}`);
         row.remove();
+        showEventsCount(off);
         say(`${label === "Drop" ? "Dropped" : "Queued again"}: ${letter.id}`);
       });
       actions.append(button);
@@ -483,8 +484,14 @@ async function loadDeadLetters(more = false) {
   }
   eventsCursor = answer.body.cursor;
   $("#events-more").hidden = eventsCursor === null;
-  $("#events-table").hidden = body.children.length === 0;
-  $("#events-status").textContent = `${off}${body.children.length === 0 ? "No undelivered event." : ""}`;
+  showEventsCount(off);
+}
+
+/** Shows the table while it has rows, and says so when none is left (after a redelivery or a drop too). */
+function showEventsCount(off) {
+  const empty = $("#events-table tbody").children.length === 0;
+  $("#events-table").hidden = empty;
+  $("#events-status").textContent = `${off}${empty ? "No undelivered event." : ""}`;
 }
 
 $("#events-refresh").addEventListener("click", () => loadDeadLetters());

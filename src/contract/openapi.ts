@@ -293,7 +293,7 @@ const OPERATIONS: readonly Operation[] = [
     method: "delete",
     path: "/admin/v1/events/dead-letters/{id}",
     operationId: "discardEvent",
-    summary: "Drop an undelivered event for good (404 while events are off).",
+    summary: "Drop an undelivered event for good (also while events are off).",
     security: "admin",
     responses: { 204: { description: "Dropped." } },
     errors: [...ADMIN_ERRORS, "invalid_request"],

@@ -176,6 +176,7 @@ try {
     await fetch(`${receiverBase}/mode/ok`, { method: "POST" });
     await parkedRow.getByRole("button", { name: "Redeliver" }).click();
     await page.getByText(`Queued again: ${refused.id}`).waitFor();
+    assert.equal(await parkedRow.count(), 0, "the redelivered event leaves the list");
     const again = await delivered((d) => d.id === refused.id && d.answered === 204);
     assert.equal(again.verified, true);
   } finally {

@@ -86,6 +86,28 @@ describe("the events settings", () => {
   });
 });
 
+describe("the dead-letter routes", () => {
+  it("refuse a DELETE or a redelivery a browser sends from another origin, before any credential is read", async () => {
+    const id = `evt_${"f".repeat(32)}`;
+    for (const [method, path, body] of [
+      ["DELETE", `/admin/v1/events/dead-letters/${id}`, undefined],
+      ["POST", `/admin/v1/events/dead-letters/${id}/redeliver`, "{}"],
+    ] as const) {
+      const answer = await call(path, {
+        method,
+        headers: {
+          Authorization: `Bearer ${env.ADMIN_TOKEN}`,
+          Origin: "https://evil.example",
+          "Content-Type": "application/json",
+        },
+        body,
+      });
+      expect(answer.status, method).toBe(403);
+      expect(((await answer.json()) as { error: string }).error).toBe("forbidden");
+    }
+  });
+});
+
 describe("without events", () => {
   it("an account change writes no event: the object has no outbox", async () => {
     const uid = uniqueUid("no-events");
