@@ -18,6 +18,7 @@ export interface Emulated {
   login(request: Request): Promise<Response>;
   rtcJoin(request: Request): Promise<Response>;
   createStock(accid: unknown): Response;
+  createStockMany(accids: readonly unknown[]): Response;
   chatroom(roomid: string): Response;
   createStockChatroom(request: Request): Promise<Response>;
   setStockChatroomValid(roomid: string, request: Request): Promise<Response>;
@@ -26,6 +27,9 @@ export interface Emulated {
   account(accid: string): unknown;
   stats(): unknown;
 }
+
+/** The most stock accounts one call creates. */
+const STOCK_BATCH = 10_000;
 
 const notFound = () => json({ code: 404, desc: "not found" }, 404);
 
@@ -52,8 +56,12 @@ export function emulatorRoutes(app: Emulated): Hono {
   routes.post("/emulator/login", (c) => app.login(c.req.raw));
   routes.post("/emulator/rtc/join", (c) => app.rtcJoin(c.req.raw));
   routes.post("/emulator/accounts", async (c) => {
-    const body = (await c.req.json().catch(() => null)) as { accid?: unknown } | null;
-    return app.createStock(body?.accid);
+    const body = (await c.req.json().catch(() => null)) as { accid?: unknown; accids?: unknown } | null;
+    if (body?.accids === undefined) return app.createStock(body?.accid);
+    if (!Array.isArray(body.accids) || body.accids.length > STOCK_BATCH) {
+      return json({ error: `accids must be a list of at most ${STOCK_BATCH}` }, 400);
+    }
+    return app.createStockMany(body.accids);
   });
   routes.get("/emulator/accounts/:accid", (c) => json(app.account(c.req.param("accid"))));
   routes.post("/emulator/chatrooms", (c) => app.createStockChatroom(c.req.raw));

@@ -27,6 +27,7 @@ const BINDING_KINDS: Record<string, string> = {
   Fetcher: "Static assets binding",
   Queue: "Queue binding",
   R2Bucket: "R2 binding",
+  Workflow: "Workflow binding",
 };
 
 /** One member of `Env`. */

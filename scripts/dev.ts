@@ -12,7 +12,8 @@
  *      LOCAL_DEVELOPMENT=true, which only this script and the tests set (src/core/published.ts);
  *   5. starts a webhook receiver on http://127.0.0.1:8789 (webhook-receiver.ts) and points the
  *      Worker's account-change events at it, signed with a secret made for this run, three attempts
- *      a second apart, unless .dev.vars sets EVENTS_WEBHOOK_URL itself.
+ *      a second apart, unless .dev.vars sets EVENTS_WEBHOOK_URL itself;
+ *   6. once the Worker answers, resumes the file imports an earlier run left part-way.
  * PORT, EMULATOR_PORT and WEBHOOK_PORT choose other ports. Ctrl-C or SIGTERM stops everything it started.
  */
 
@@ -63,7 +64,7 @@ async function requireFreePort(port: number, variable: string, what: string): Pr
 async function reportConfiguration(base: string): Promise<void> {
   for (let attempt = 0; attempt < 120; attempt++) {
     const answer = await fetch(`${base}/healthz`).catch(() => undefined);
-    if (answer?.status === 200) return;
+    if (answer?.status === 200) return await redriveImports(base);
     if (answer?.status === 503) {
       const { missing = [], invalid = [] } = (await answer.json()) as { missing?: string[]; invalid?: string[] };
       for (const name of missing) console.error(`[dev] configuration: ${name} is missing`);
@@ -72,6 +73,31 @@ async function reportConfiguration(base: string): Promise<void> {
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * Drives on the file imports an earlier run left part-way. Cloudflare's Workflows go on by themselves
+ * after a restart; Miniflare's leave such an instance "running" with nothing running it, until it is
+ * paused and resumed. Each step is idempotent (src/imports/workflow.ts), so the step cut short runs
+ * again without binding anything twice.
+ */
+async function redriveImports(base: string): Promise<void> {
+  const token = readDevVars().ADMIN_TOKEN?.trim();
+  if (!token) return;
+  const headers = { Authorization: `Bearer ${token}` };
+  const appPaths = multiApp ? apps.map((app) => `/apps/${app.name}`) : [""];
+  for (const path of appPaths) {
+    const listed = await fetch(`${base}/admin/v1${path}/imports?limit=100`, { headers }).catch(() => undefined);
+    if (listed?.status !== 200) continue;
+    const { imports } = (await listed.json()) as { imports: { id: string; status: string }[] };
+    for (const { id } of imports.filter(({ status }) => status === "running" || status === "queued")) {
+      await fetch(`${base}/admin/v1${path}/imports/${id}/pause`, { method: "POST", headers });
+      const resumed = await fetch(`${base}/admin/v1${path}/imports/${id}/resume`, { method: "POST", headers });
+      console.log(
+        `[dev] import ${id}, left part-way by an earlier run: ${resumed.ok ? "resumed" : `not resumed (${resumed.status})`}`,
+      );
+    }
   }
 }
 

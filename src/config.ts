@@ -50,8 +50,10 @@ export interface Config {
   analytics: AnalyticsSettings | undefined;
   /** Account-change events for the app's backend (events/); undefined: off (EVENTS_WEBHOOK_URL unset). */
   events: EventSettings | undefined;
-  /** The operators' bucket (parked events), bound whether or not events are on; undefined: not bound. */
+  /** The operators' bucket (import files, parked events), bound whether or not events are on; undefined: not bound. */
   adminFiles: R2Bucket | undefined;
+  /** The import Workflow; undefined: file imports are off. */
+  imports: Workflow | undefined;
   /** The operator console's files (static assets); undefined: no console. */
   consoleAssets: Fetcher | undefined;
   /** Browser origins allowed by CORS (exact match). */
@@ -102,6 +104,8 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   const access = parseAccess(env, bad);
   const analytics = parseAnalytics(env, bad);
   const events = parseEventSettings(env, problems);
+  // Imports keep their files in the operators' bucket.
+  if (env.IMPORTS && !env.ADMIN_FILES) problems.missing("ADMIN_FILES");
   const metricsSampleInterval = wholeNumber(env.METRICS_SAMPLE_INTERVAL, SAMPLE_INTERVAL);
   if (!(metricsSampleInterval >= 1 && metricsSampleInterval <= LIMITS.maxMetricsSampleInterval)) {
     bad("METRICS_SAMPLE_INTERVAL", `a whole number from 1 (every success) to ${LIMITS.maxMetricsSampleInterval}`);
@@ -146,6 +150,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     analytics,
     events,
     adminFiles: env.ADMIN_FILES,
+    imports: env.IMPORTS,
     consoleAssets: env.ASSETS,
     allowedOrigins,
     accounts: env.ACCOUNTS!,

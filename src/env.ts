@@ -153,6 +153,16 @@ export interface Env {
   ACCESS_AUD?: string;
   /** The operator console's files (`console/`), served at `/admin` where the admin API is on. */
   ASSETS?: Fetcher;
+  /**
+   * The operators' bucket (R2): import files and their results, and undelivered events. Required with
+   * `EVENTS_WEBHOOK_URL` or `IMPORTS`.
+   */
+  ADMIN_FILES?: R2Bucket;
+  /**
+   * The import Workflow (`ImportWorkflow`): binds an uploaded file of uid/accid rows step by step
+   * ([admin](admin.md#importing-stock-accounts)). Without it, `POST /admin/v1/imports` is 404.
+   */
+  IMPORTS?: Workflow;
 
   // ## Metrics
   // What is written, and queries: [operations](operations.md#metrics).
@@ -197,8 +207,6 @@ export interface Env {
   EVENTS?: Queue;
   /** The dead-letter queue: events that exhausted their attempts, on their way to `ADMIN_FILES`. */
   EVENTS_DEAD_LETTER?: Queue;
-  /** The operators' bucket (R2): undelivered events, which the console lists and redelivers. */
-  ADMIN_FILES?: R2Bucket;
 
   // ## Storage, rate limits and CORS
   // The rate limits are optional (without the binding nothing is limited); tune `limit` under

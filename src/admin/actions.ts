@@ -16,7 +16,7 @@ import type { Operated, Revocation } from "../accounts/object/results.ts";
 import type { AccountRecord } from "../accounts/record.ts";
 import type { AccountStore } from "../accounts/store.ts";
 import { describeIssues, type ImportRow, importRowSchema } from "../contract/requests.ts";
-import type { ImportOutcome, ImportResponse, ImportRowResult } from "../contract/responses.ts";
+import type { ImportOutcome, ImportResponse } from "../contract/responses.ts";
 import { LIMITS, NIM } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
 import { logLine } from "../core/log.ts";
@@ -27,6 +27,36 @@ import type { NimServerApi } from "../nim/server-api.ts";
 export interface NumberedRow {
   line: number;
   row: unknown;
+}
+
+/** A row's outcome in an import: as the one-request import answers, or `failed` (see `tolerateFailures`). */
+export interface CheckedRow {
+  line: number;
+  outcome: ImportOutcome | "failed";
+  uid?: string;
+  accid?: string;
+  message?: string;
+}
+
+/** How `checkAndBind` runs (the one-request import uses none of these). */
+export interface ImportOptions {
+  /** Send rows KV has as bound to their object again, so a step cut short reports them as it first did. */
+  recheckBound?: boolean;
+  /** Awaited before each NetEase call: a turn at the app's creation pace. */
+  beforeNetEase?: () => Promise<void>;
+  /** Report a row whose check or bind failed (NetEase or its object unreachable) as `failed`, rather than throw. */
+  tolerateFailures?: boolean;
+  /** Bind without account-change events (`OperationOptions.quiet`). */
+  quiet?: boolean;
+}
+
+/** A row that could not be checked or bound: the reason in words, never the error's own text. */
+function failedRow(error: unknown): { outcome: "failed"; message: string } {
+  const message =
+    error instanceof DomainError && error.kind === "storage_unavailable"
+      ? "Account storage was unavailable; import this row again."
+      : "NetEase or the account's object was unavailable; import this row again.";
+  return { outcome: "failed", message };
 }
 
 /** Operator actions on accounts. Cheap to construct per request. */
@@ -127,7 +157,32 @@ export class AccountAdmin {
    * `already_bound`.
    */
   async importRows(rows: readonly NumberedRow[]): Promise<ImportResponse> {
-    const results: ImportRowResult[] = [];
+    const results = (await this.checkAndBind(rows)).map((result) => {
+      // Only `tolerateFailures` reports a row failed; this import fails as a whole instead.
+      if (result.outcome === "failed") throw new Error("unreachable: a failed row without tolerateFailures");
+      return { ...result, outcome: result.outcome };
+    });
+    const counts: Record<ImportOutcome, number> = { bound: 0, already_bound: 0, conflict: 0, invalid: 0 };
+    for (const result of results) counts[result.outcome] += 1;
+    logLine("info", {
+      event: "admin_change",
+      requestId: this.requestId,
+      who: this.operator,
+      what: "import",
+      outcome: "done",
+      ...counts,
+    });
+    return { counts, results };
+  }
+
+  /**
+   * The import's work, shared by the one-request import and each step of a file import
+   * (src/imports/): rows checked against each other, KV and NetEase, then bound through their
+   * objects with request ids `<requestId>#<line>`, so a step run again replays its rows. Results are
+   * in line order.
+   */
+  async checkAndBind(rows: readonly NumberedRow[], options: ImportOptions = {}): Promise<CheckedRow[]> {
+    const results: CheckedRow[] = [];
     const candidates: { line: number; uid: string; accid: string }[] = [];
     const seenUid = new Map<string, string>();
     const seenAccid = new Map<string, string>();
@@ -156,45 +211,55 @@ export class AccountAdmin {
 
     const records = await this.store.getMany(candidates.map((c) => c.uid));
     const owners = await this.store.uidsForAccids(candidates.map((c) => c.accid));
-    const toBind: typeof candidates = [];
+    const toCheck: typeof candidates = [];
+    const binding: typeof candidates = [];
     for (const candidate of candidates) {
       const { line, uid, accid } = candidate;
       const conflict = bindConflict(uid, accid, records.get(uid) ?? null, owners.get(accid) ?? null);
-      if (conflict === "already_bound") results.push({ line, uid, accid, outcome: "already_bound" });
+      // Bound as given: by an earlier import, or by this one before its step was cut short. Asked
+      // again, the object answers the second with its first answer (the same request id).
+      if (conflict === "already_bound" && options.recheckBound) binding.push(candidate);
+      else if (conflict === "already_bound") results.push({ line, uid, accid, outcome: "already_bound" });
       else if (conflict) results.push({ line, uid, accid, outcome: "conflict", message: conflict });
-      else toBind.push(candidate);
+      else toCheck.push(candidate);
     }
 
-    const registered = new Set<string>();
-    for (let i = 0; i < toBind.length; i += NIM.getUinfosBatch) {
-      const batch = toBind.slice(i, i + NIM.getUinfosBatch).map((c) => c.accid);
-      for (const accid of await this.nim.existingAccounts(batch)) registered.add(accid);
+    for (let i = 0; i < toCheck.length; i += NIM.getUinfosBatch) {
+      const batch = toCheck.slice(i, i + NIM.getUinfosBatch);
+      let registered: Set<string>;
+      try {
+        await options.beforeNetEase?.();
+        registered = await this.nim.existingAccounts(batch.map((c) => c.accid));
+      } catch (error) {
+        if (!options.tolerateFailures) throw error;
+        for (const { line, uid, accid } of batch) results.push({ line, uid, accid, ...failedRow(error) });
+        continue;
+      }
+      for (const candidate of batch) {
+        const { line, uid, accid } = candidate;
+        if (registered.has(accid)) binding.push(candidate);
+        else
+          results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
+      }
     }
-    const binding = toBind.filter(({ line, uid, accid }) => {
-      if (registered.has(accid)) return true;
-      results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
-      return false;
-    });
     await inBatches(binding, LIMITS.importConcurrency, async ({ line, uid, accid }) => {
-      results.push({ line, uid, accid, ...(await this.#importRow(line, uid, accid)) });
+      try {
+        results.push({ line, uid, accid, ...(await this.#importRow(line, uid, accid, options.quiet === true)) });
+      } catch (error) {
+        if (!options.tolerateFailures) throw error;
+        results.push({ line, uid, accid, ...failedRow(error) });
+      }
     });
-
-    results.sort((a, b) => a.line - b.line);
-    const counts: Record<ImportOutcome, number> = { bound: 0, already_bound: 0, conflict: 0, invalid: 0 };
-    for (const result of results) counts[result.outcome] += 1;
-    logLine("info", {
-      event: "admin_change",
-      requestId: this.requestId,
-      who: this.operator,
-      what: "import",
-      outcome: "done",
-      ...counts,
-    });
-    return { counts, results };
+    return results.sort((a, b) => a.line - b.line);
   }
 
   /** Binds one checked row through its uid's object; a conflict found there is the row's outcome. */
-  async #importRow(line: number, uid: string, accid: string): Promise<{ outcome: ImportOutcome; message?: string }> {
+  async #importRow(
+    line: number,
+    uid: string,
+    accid: string,
+    quiet: boolean,
+  ): Promise<{ outcome: ImportOutcome; message?: string }> {
     try {
       // Each row has its own id at its object, so a repeated import request replays row by row.
       const requestId = `${this.requestId}#${line}`;
@@ -203,7 +268,7 @@ export class AccountAdmin {
         uid,
         accid,
         (bound) => bound,
-        () => this.objects.bind(uid, accid, { ...this.#options(requestId), registered: true }),
+        () => this.objects.bind(uid, accid, { ...this.#options(requestId), registered: true, quiet }),
       );
       return { outcome: done.value.outcome };
     } catch (error) {

@@ -10,13 +10,15 @@
 
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import { DEFAULT_TTLS, LIMITS } from "../core/constants.ts";
+import { DEFAULT_TTLS, IMPORT, LIMITS } from "../core/constants.ts";
 import { ERROR_STATUS } from "./errors.ts";
 import {
   bindRequestSchema,
   blockRequestSchema,
   chatroomAddressRequestSchema,
   type ErrorCode,
+  IMPORT_ID_PATTERN,
+  importFileSchema,
   importRequestSchema,
   revokeRequestSchema,
   rtcTokenRequestSchema,
@@ -32,7 +34,11 @@ import {
   errorSchema,
   healthSchema,
   historyResponseSchema,
+  importAcceptedSchema,
+  importActionSchema,
+  importListSchema,
   importResponseSchema,
+  importStatusSchema,
   loginDecisionSchema,
   metricsResponseSchema,
   operatorResponseSchema,
@@ -55,7 +61,8 @@ interface Operation {
   summary: string;
   security?: "session" | "session-or-none" | "admin" | "netease";
   body?: { schema: string; required: boolean; description?: string; ndjson?: string };
-  responses: Record<number, { description: string; schema?: string }>;
+  /** Each answer: a JSON schema's name, or (`ndjson`) what each line of an NDJSON body is. */
+  responses: Record<number, { description: string; schema?: string; ndjson?: string }>;
   errors: readonly ErrorCode[];
   /** An operator action run by the uid's object: X-Request-Id is its idempotency key. */
   idempotent?: true;
@@ -299,6 +306,84 @@ const OPERATIONS: readonly Operation[] = [
     errors: [...ADMIN_ERRORS, "invalid_request"],
   },
   {
+    method: "post",
+    path: "/admin/v1/imports",
+    perApp: true,
+    operationId: "startImport",
+    summary:
+      "Import a file of stock accounts of any size (docs/admin.md#importing-stock-accounts): streamed to the " +
+      "operators' bucket, then checked and bound by a Workflow, 1,000 rows a step. 404 without the IMPORTS Workflow.",
+    security: "admin",
+    body: {
+      schema: "ImportFile",
+      required: true,
+      description: `Rows of at most ${IMPORT.maxRowBytes} bytes; at most ${IMPORT.maxRows} rows.`,
+      ndjson: "One {uid, accid} JSON object per line.",
+    },
+    responses: { 202: { description: "Stored and queued; follow it at the Location.", schema: "ImportAccepted" } },
+    errors: [...ADMIN_ERRORS, "forbidden", "invalid_request", "unsupported_media_type", "storage_unavailable"],
+  },
+  {
+    method: "get",
+    path: "/admin/v1/imports",
+    perApp: true,
+    operationId: "listImports",
+    summary: "The app's latest file imports, newest first.",
+    security: "admin",
+    query: [
+      {
+        name: "limit",
+        description: "Imports listed (1 to 100, default 20).",
+        schema: { type: "integer", minimum: 1, maximum: 100 },
+      },
+    ],
+    responses: { 200: { description: "The imports, as each stands.", schema: "ImportList" } },
+    errors: [...ADMIN_ERRORS, "invalid_request", "storage_unavailable"],
+  },
+  {
+    method: "get",
+    path: "/admin/v1/imports/{id}",
+    perApp: true,
+    operationId: "getImport",
+    summary: "A file import's status, counts, rate and time left.",
+    security: "admin",
+    responses: { 200: { description: "The import as it stands.", schema: "ImportStatus" } },
+    errors: [...ADMIN_ERRORS, "storage_unavailable"],
+  },
+  {
+    method: "get",
+    path: "/admin/v1/imports/{id}/results",
+    perApp: true,
+    operationId: "getImportResults",
+    summary: "Every row done so far and its outcome, in the file's order.",
+    security: "admin",
+    responses: {
+      200: {
+        description: "NDJSON, streamed.",
+        ndjson:
+          "{line, outcome, uid?, accid?, message?}: line is the NDJSON line or the array place (from 1); outcome " +
+          "bound, already_bound, conflict, invalid or failed.",
+      },
+    },
+    errors: [...ADMIN_ERRORS, "storage_unavailable"],
+  },
+  ...(["pause", "resume", "cancel"] as const).map(
+    (action): Operation => ({
+      method: "post",
+      path: `/admin/v1/imports/{id}/${action}`,
+      perApp: true,
+      operationId: `${action}Import`,
+      summary: {
+        pause: "Pause a file import after its current step.",
+        resume: "Resume a paused file import.",
+        cancel: "Cancel a file import for good (rows done stay done; run the file again to finish it).",
+      }[action],
+      security: "admin",
+      responses: { 200: { description: "Its status now.", schema: "ImportAction" } },
+      errors: [...ADMIN_ERRORS, "forbidden", "conflict", "storage_unavailable"],
+    }),
+  ),
+  {
     method: "get",
     path: "/admin/v1/apps",
     operationId: "listApps",
@@ -429,8 +514,12 @@ const jsonContent = (name: string) => ({ "application/json": { schema: ref(name)
 
 function responses(operation: Operation): Json {
   const out: Json = {};
-  for (const [status, { description, schema }] of Object.entries(operation.responses)) {
-    out[status] = schema ? { description, content: jsonContent(schema) } : { description };
+  for (const [status, { description, schema, ndjson }] of Object.entries(operation.responses)) {
+    out[status] = schema
+      ? { description, content: jsonContent(schema) }
+      : ndjson
+        ? { description, content: { "application/x-ndjson": { schema: { type: "string", description: ndjson } } } }
+        : { description };
   }
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of operation.errors)
@@ -514,7 +603,7 @@ export function buildOpenApiDocument(
     const pathItem = paths[operation.path]!;
     const pathParameters = [
       ...(operation.path.includes("{app}") ? [APP_PARAMETER] : []),
-      ...(operation.path.includes("{id}")
+      ...(operation.path.includes("/dead-letters/{id}")
         ? [
             {
               name: "id",
@@ -522,6 +611,17 @@ export function buildOpenApiDocument(
               required: true,
               description: "An undelivered event's id.",
               schema: { type: "string", pattern: "^evt_[0-9a-f]{32}$" },
+            },
+          ]
+        : []),
+      ...(operation.path.includes("/imports/{id}")
+        ? [
+            {
+              name: "id",
+              in: "path",
+              required: true,
+              description: "A file import's id, as its POST answered.",
+              schema: { type: "string", pattern: IMPORT_ID_PATTERN.source },
             },
           ]
         : []),
@@ -598,6 +698,11 @@ export function buildOpenApiDocument(
         SessionRevokeResponse: jsonSchema(sessionRevokeResponseSchema),
         ImportRequest: jsonSchema(importRequestSchema()),
         ImportResponse: jsonSchema(importResponseSchema),
+        ImportFile: jsonSchema(importFileSchema()),
+        ImportAccepted: jsonSchema(importAcceptedSchema),
+        ImportStatus: jsonSchema(importStatusSchema),
+        ImportList: jsonSchema(importListSchema),
+        ImportAction: jsonSchema(importActionSchema),
         HistoryResponse: jsonSchema(historyResponseSchema),
         Operator: jsonSchema(operatorResponseSchema),
         MetricsSummary: jsonSchema(metricsResponseSchema),

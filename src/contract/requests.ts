@@ -222,6 +222,17 @@ export const eventIdSchema = lazy(() =>
   v.pipe(v.string(), v.regex(/^evt_[0-9a-f]{32}$/, "An event id is evt_ and 32 hex digits.")),
 );
 
+/** `GET /admin/v1/imports?limit=`. */
+export const importListQuerySchema = lazy(() =>
+  v.strictObject({ limit: v.optional(queryInteger("limit", 1, 100), "20") }, "Imports take ?limit= only."),
+);
+
+/** An import's id, as a path parameter: `imp_`, 9 base-36 digits of its time, 16 hex digits. */
+export const IMPORT_ID_PATTERN = /^imp_[0-9a-z]{9}[0-9a-f]{16}$/;
+
+/** A file import's body as JSON: an array of rows of any length (NDJSON: one row per line). */
+export const importFileSchema = lazy(() => v.array(importRowSchema()));
+
 // ---- types, inferred ----
 
 export type TokenRequest = v.InferOutput<ReturnType<typeof tokenRequestSchema>>;

@@ -312,6 +312,63 @@ export const deadLetterListSchema = v.strictObject({
 /** `POST /admin/v1/events/dead-letters/{id}/redeliver` 202. */
 export const redeliveryResponseSchema = v.strictObject({ id: v.string(), queued: v.literal(true) });
 
+/** The status of a file import, in the import's words (`terminated` is `cancelled`). */
+export const IMPORT_STATUSES = [
+  "queued",
+  "running",
+  "pausing",
+  "paused",
+  "complete",
+  "errored",
+  "cancelled",
+  "unknown",
+] as const;
+
+const isoTime = v.pipe(v.string(), v.isoTimestamp());
+
+/** `GET /admin/v1/imports/{id}` 200: a file import as it stands. */
+export const importStatusSchema = v.strictObject({
+  id: v.string(),
+  app: v.string(),
+  status: v.picklist(IMPORT_STATUSES),
+  rows: v.pipe(count, v.description("rows in the file")),
+  counts: v.pipe(
+    v.strictObject({
+      done: count,
+      bound: count,
+      unchanged: v.pipe(count, v.description("already bound as given (outcome already_bound)")),
+      conflict: count,
+      invalid: count,
+      failed: v.pipe(count, v.description("could not be checked or bound after every retry: import them again")),
+    }),
+    v.description("rows done so far, and how they ended"),
+  ),
+  operator: v.string(),
+  createdAt: isoTime,
+  startedAt: v.nullable(isoTime),
+  updatedAt: v.nullable(isoTime),
+  finishedAt: v.nullable(isoTime),
+  rowsPerSecond: v.pipe(v.number(), v.minValue(0), v.description("rows done a second since it started")),
+  secondsLeft: v.pipe(v.nullable(count), v.description("at that rate, while it runs")),
+  countsAgeSeconds: v.optional(v.pipe(count, v.description("how long ago the counts were written"))),
+  error: v.optional(v.pipe(v.string(), v.description("why it stopped, when errored"))),
+});
+
+/** `GET /admin/v1/imports` 200: the app's latest file imports, newest first. */
+export const importListSchema = v.strictObject({ imports: v.array(importStatusSchema) });
+
+/** `POST /admin/v1/imports` 202. */
+export const importAcceptedSchema = v.strictObject({
+  id: v.string(),
+  app: v.string(),
+  status: v.literal("queued"),
+  rows: count,
+  bytes: count,
+});
+
+/** `POST /admin/v1/imports/{id}/pause|resume|cancel` 200. */
+export const importActionSchema = v.strictObject({ id: v.string(), status: v.picklist(IMPORT_STATUSES) });
+
 /** `POST /v1/nim/login-callback` 200. */
 export const loginDecisionSchema = v.strictObject({
   errCode: v.pipe(v.picklist([0, 1]), v.description("0 allows the login, 1 rejects it")),
@@ -330,6 +387,8 @@ export type AdminAccount = v.InferOutput<typeof adminAccountSchema>;
 export type ImportResponse = v.InferOutput<typeof importResponseSchema>;
 export type ImportRowResult = ImportResponse["results"][number];
 export type ImportOutcome = ImportRowResult["outcome"];
+export type ImportStatus = v.InferOutput<typeof importStatusSchema>;
+export type ImportStatusName = (typeof IMPORT_STATUSES)[number];
 export type SessionRevokeResponse = v.InferOutput<typeof sessionRevokeResponseSchema>;
 export type HistoryResponse = v.InferOutput<typeof historyResponseSchema>;
 export type LoginCallbackDecision = v.InferOutput<typeof loginDecisionSchema>;

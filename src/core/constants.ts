@@ -226,3 +226,16 @@ export const NIM = {
 
 /** Which of NetEase's server APIs to speak. */
 export type NimApiVersion = (typeof NIM.apiVersions)[number];
+
+/** Bounds of a file import (src/imports/). */
+export const IMPORT = {
+  /** The longest row (a line of NDJSON, an element of the array), in bytes. */
+  maxRowBytes: 1024,
+  /** Rows per Workflow step: a step's NetEase checks (5 getUinfos of 200) and binds stay well in a step's limits. */
+  rowsPerStep: 1000,
+  /**
+   * The most rows one import takes: a Workflow runs at most 10,000 steps by default, and an import
+   * spends one per `rowsPerStep` rows and one to start.
+   */
+  maxRows: 9_990_000,
+} as const;

@@ -88,9 +88,9 @@ describe("GET /openapi.json", () => {
         expect(await response.text(), `${method} ${path}`).not.toContain("No such endpoint;");
       }
     }
-    // 25 operations, and the 13 of them about one app's tokens, chatrooms or accounts again under
-    // /v1/apps/{app}/ and /admin/v1/apps/{app}/.
-    expect(operations).toBe(38);
+    // 32 operations, and the 20 of them about one app's tokens, chatrooms, accounts or imports again
+    // under /v1/apps/{app}/ and /admin/v1/apps/{app}/.
+    expect(operations).toBe(52);
     // The same check would catch a route that is not there:
     const missing = await call("/admin/v1/accounts/someone/delete", {
       method: "POST",

@@ -129,6 +129,8 @@ interface Audit<T> {
    * and once the operation has finished (`final`), which replaces it in an event not yet queued.
    */
   event?: { initial?: Partial<AccountEventData>; final?: (value: T) => Partial<AccountEventData> };
+  /** No event for this change (`OperationOptions.quiet`). */
+  quiet?: boolean;
 }
 
 /** Whether an operation's committed change is an event (`events/event.ts`): not an RTC uid assigned. */
@@ -241,6 +243,7 @@ export class AccountOperations {
         detail: accid,
         operator: operatorOf(options),
         outcome: (bound) => bound.outcome,
+        quiet: options.quiet === true,
       },
     );
   }
@@ -389,7 +392,7 @@ export class AccountOperations {
         current = await this.#load(id.uid, dependencies);
         before = current.record;
         await this.#finishLeftovers(current);
-        if (audit && current.events && isEventOperation(audit.operation)) {
+        if (audit && current.events && !audit.quiet && isEventOperation(audit.operation)) {
           current.event = {
             operation: audit.operation,
             app,

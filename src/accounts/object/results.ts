@@ -78,4 +78,9 @@ export interface OperationOptions {
   requestId?: string;
   /** Who asked, for the audit trail: an Access email, "admin token", or "user" (the uid itself). */
   operator?: string;
+  /**
+   * Queue no account-change event for it: a file import's rows (the file is the app's own list, and
+   * a million rows would be a million webhooks; its results say what was bound). Audited as ever.
+   */
+  quiet?: boolean;
 }

@@ -48,6 +48,7 @@ import type { AppEnv } from "../context.ts";
 import { ApiError, errors } from "../errors.ts";
 import { addLogFields } from "../frame.ts";
 import { jsonBody, mediaType, readBodyText, requireMediaType } from "../json-body.ts";
+import { importRoutes } from "./imports.ts";
 
 /** Routes under /admin/v1. */
 export const adminRoutes = new Hono<AppEnv>();
@@ -196,6 +197,9 @@ accountRoutes.post("/accounts/import", async (c) => {
   const result = await admin(c).importRows(rows);
   return c.json(result, 200, noStore);
 });
+
+// Files of stock accounts, imported by a Workflow (routes/imports.ts).
+accountRoutes.route("/imports", importRoutes(appOf));
 
 /** Who the credential names, and so who the audit trail will name: the console's sign-in check. */
 adminRoutes.get("/operator", (c) => {
