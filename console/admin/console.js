@@ -4,8 +4,10 @@
 // (never localStorage), so closing or reloading the page forgets it. Nothing here shows a secret.
 
 const API = "/admin/v1";
-/** The admin API's import limit: a larger file is sent in batches of this many rows. */
-const IMPORT_BATCH_ROWS = 400;
+/** How often a running import's progress is read (ms). */
+const IMPORT_POLL_MS = 1000;
+/** Result rows drawn in the table at most (every row is in the CSV). */
+const IMPORT_ROWS_SHOWN = 1000;
 
 /** The admin token, when signed in with one (memory only). */
 let adminToken = "";
@@ -18,8 +20,11 @@ let shown = { uid: "", next: null };
  * always had.
  */
 let app = "";
-/** The last import's results, for the filter and the CSV. */
+/** The results on screen (an import's every row), for the filter and the CSV; and whose they are. */
 let importResults = [];
+let importResultsId = "";
+/** The import being followed live, and its timer. */
+let followed = { id: "", timer: 0 };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -68,6 +73,7 @@ async function signIn() {
   $("#lookup-value").focus();
   await loadApps();
   await loadDeadLetters();
+  await loadImports();
   return true;
 }
 
@@ -135,6 +141,13 @@ $("#app").addEventListener("change", () => {
   app = $("#app").value;
   // An account belongs to one app: what is on screen is not the newly selected app's.
   clearAccount();
+  // So are its imports: stop following the other app's, and list this one's.
+  clearTimeout(followed.timer);
+  followed = { id: "", timer: 0 };
+  $("#import-results").hidden = true;
+  $("#import-progress").hidden = true;
+  $("#import-status").textContent = "";
+  loadImports();
   say(`NetEase app ${$("#app").selectedOptions[0]?.textContent ?? app}: look-ups, actions and imports go to it.`);
 });
 
@@ -295,30 +308,132 @@ for (const button of document.querySelectorAll("[data-action]")) {
 
 // ---- import ----
 
-/** The file's rows, each with its line in the file (NDJSON) or its place in the array (JSON). */
-function parseImportFile(text) {
-  const trimmed = text.trim();
-  if (trimmed.startsWith("[")) {
-    const rows = JSON.parse(trimmed);
-    if (!Array.isArray(rows)) throw new Error("The file is not a JSON array.");
-    return rows.map((row, index) => ({ line: index + 1, row }));
+/** The imports path of the app on screen. */
+function importsPath(rest = "") {
+  return app ? `/apps/${encodeURIComponent(app)}/imports${rest}` : `/imports${rest}`;
+}
+
+/** "bound 2, unchanged 0, …": an import's counts in words. */
+function countsText(counts) {
+  return ["bound", "unchanged", "conflict", "invalid", "failed"].map((name) => `${name} ${counts[name]}`).join(", ");
+}
+
+/** One line on an import as it stands: its status, rows done and, while it runs, its pace. */
+function importText(status) {
+  const pace =
+    status.status === "running" && status.secondsLeft !== null
+      ? `, ${status.rowsPerSecond} rows/s, about ${status.secondsLeft} s left`
+      : "";
+  return `Import ${status.id} ${status.status}: ${status.counts.done} of ${status.rows} rows${pace} (${countsText(status.counts)}).`;
+}
+
+const ACTIVE = ["queued", "running", "pausing"];
+
+/** The latest imports of the app on screen, with their controls. */
+async function loadImports() {
+  const answer = await call("GET", importsPath("?limit=20"));
+  const body = $("#imports-table tbody");
+  body.replaceChildren();
+  if (answer.status === 404) {
+    $("#import-status").textContent = `Imports are off: ${answer.body?.message ?? "not found"}`;
+    return;
   }
-  return text.split(/\r?\n/).flatMap((line, index) => {
-    if (line.trim() === "") return [];
-    try {
-      return [{ line: index + 1, row: JSON.parse(line) }];
-    } catch {
-      return [{ line: index + 1, row: line }];
+  if (answer.status !== 200) {
+    $("#import-status").textContent = `Imports: ${problem(answer)}`;
+    return;
+  }
+  for (const status of answer.body.imports) body.append(importRow(status));
+  $("#imports-table").hidden = body.children.length === 0;
+  // Picks up an import still running (started earlier, or from another page).
+  const running = answer.body.imports.find((status) => ACTIVE.includes(status.status));
+  if (running && !followed.id) follow(running.id);
+}
+
+function importRow(status) {
+  const row = document.createElement("tr");
+  row.dataset.id = status.id;
+  cell(row, status.createdAt);
+  cell(row, status.id);
+  cell(row, status.status);
+  cell(row, `${status.counts.done} of ${status.rows}`);
+  cell(row, countsText(status.counts));
+  const actions = document.createElement("td");
+  const controls = [];
+  if (ACTIVE.includes(status.status)) controls.push(["Pause", "pause"]);
+  if (status.status === "paused") controls.push(["Resume", "resume"]);
+  if (ACTIVE.includes(status.status) || status.status === "paused") controls.push(["Cancel", "cancel"]);
+  if (status.counts.done > 0) controls.push(["Results", ""]);
+  for (const [label, action] of controls) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.addEventListener("click", async () => {
+      if (!action) return showResults(status.id);
+      const done = await call("POST", importsPath(`/${status.id}/${action}`));
+      if (done.status !== 200) return say(`${label}: ${problem(done)}`);
+      say(`Import ${status.id}: ${done.body.status}.`);
+      if (done.body.status !== "cancelled") follow(status.id);
+      else await loadImports();
+    });
+    actions.append(button);
+  }
+  row.append(actions);
+  return row;
+}
+
+/** Follows an import live: its progress bar, its line and its row, until it stops running. */
+function follow(id) {
+  clearTimeout(followed.timer);
+  followed = { id, timer: 0 };
+  const forApp = app;
+  const tick = async () => {
+    if (followed.id !== id || app !== forApp) return;
+    const answer = await call("GET", importsPath(`/${id}`));
+    if (answer.status !== 200) {
+      // Tried again shortly: a failed read (the bucket, the network) must not end the following.
+      $("#import-status").textContent = `Import ${id}: ${problem(answer)}`;
+      if (answer.status >= 500) followed.timer = setTimeout(tick, IMPORT_POLL_MS * 5);
+      return;
     }
-  });
+    const status = answer.body;
+    const progress = $("#import-progress");
+    progress.hidden = false;
+    progress.max = status.rows;
+    progress.value = status.counts.done;
+    $("#import-status").textContent = importText(status);
+    $(`#imports-table tr[data-id="${id}"]`)?.replaceWith(importRow(status));
+    if (ACTIVE.includes(status.status)) {
+      followed.timer = setTimeout(tick, IMPORT_POLL_MS);
+      return;
+    }
+    followed = { id: "", timer: 0 };
+    await loadImports();
+    if (status.status === "complete") {
+      say(`Import finished: ${countsText(status.counts)}.`);
+      await showResults(id);
+    } else say(importText(status));
+  };
+  tick();
+}
+
+/** An import's results (as far as it has got): the table, the filter and the CSV. */
+async function showResults(id) {
+  const headers = adminToken ? { Authorization: `Bearer ${adminToken}` } : {};
+  const response = await fetch(`${API}${importsPath(`/${id}/results`)}`, { headers, credentials: "same-origin" });
+  if (response.status !== 200) return say(`Results: HTTP ${response.status}`);
+  const text = await response.text();
+  importResults = text.split("\n").flatMap((line) => (line ? [JSON.parse(line)] : []));
+  importResultsId = id;
+  $("#import-results-id").textContent = id;
+  showImport();
 }
 
 function showImport() {
   const filter = $("#import-filter").value;
   const body = $("#import-table tbody");
   body.replaceChildren();
-  for (const result of importResults) {
-    if (filter && result.outcome !== filter) continue;
+  const matching = importResults.filter((result) => !filter || result.outcome === filter);
+  for (const result of matching.slice(0, IMPORT_ROWS_SHOWN)) {
     const row = document.createElement("tr");
     cell(row, String(result.line));
     cell(row, result.uid);
@@ -327,6 +442,10 @@ function showImport() {
     cell(row, result.message);
     body.append(row);
   }
+  $("#import-shown").textContent =
+    matching.length > IMPORT_ROWS_SHOWN
+      ? `The first ${IMPORT_ROWS_SHOWN} of ${matching.length} rows; the CSV has all.`
+      : "";
   const counts = {};
   for (const result of importResults) counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
   $("#import-counts").textContent = Object.entries(counts)
@@ -336,19 +455,11 @@ function showImport() {
 }
 
 async function importFile(file) {
-  let rows;
-  try {
-    rows = parseImportFile(await file.text());
-  } catch (error) {
-    return say(`Import: ${error.message}`);
-  }
-  if (rows.length === 0) return say("Import: the file has no rows.");
-  const batches = Math.ceil(rows.length / IMPORT_BATCH_ROWS);
   const dialog = $("#confirm");
-  // The app is fixed here: every batch goes to the app confirmed, even if the switcher changes meanwhile.
-  const path = accountsPath("/import");
-  $("#confirm-title").textContent = `Import ${rows.length} rows${app ? ` into ${app}` : ""}?`;
-  $("#confirm-text").textContent = `${file.name}: ${batches} batch${batches > 1 ? "es" : ""}.`;
+  // The app is fixed here: the import goes to the app confirmed, even if the switcher changes meanwhile.
+  const path = importsPath();
+  $("#confirm-title").textContent = `Import ${file.name}${app ? ` into ${app}` : ""}?`;
+  $("#confirm-text").textContent = `${file.size} bytes, imported by the service; you can close this page.`;
   $("#confirm-kick-row").hidden = true;
   const confirmed = await new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
@@ -356,30 +467,19 @@ async function importFile(file) {
     dialog.showModal();
   });
   if (!confirmed) return say("Cancelled.");
-
-  importResults = [];
-  const progress = $("#import-progress");
-  progress.hidden = false;
-  progress.max = rows.length;
-  progress.value = 0;
-  for (let start = 0; start < rows.length; start += IMPORT_BATCH_ROWS) {
-    const batch = rows.slice(start, start + IMPORT_BATCH_ROWS);
-    // One request id per batch: a retried batch is answered row by row from the first attempt.
-    const answer = await call("POST", path, {
-      body: batch.map((r) => r.row),
-      requestId: crypto.randomUUID(),
-    });
-    if (answer.status === 200) {
-      // The API numbers rows within the batch; report them by their line in the file.
-      for (const result of answer.body.results) importResults.push({ ...result, line: batch[result.line - 1].line });
-    } else {
-      for (const { line } of batch) importResults.push({ line, outcome: "failed", message: problem(answer) });
-    }
-    progress.value = Math.min(rows.length, start + batch.length);
-    say(`Import: ${progress.value} of ${rows.length} rows sent.`);
-  }
-  showImport();
-  say(`Import finished: ${$("#import-counts").textContent}.`);
+  say(`Uploading ${file.name}…`);
+  const headers = {
+    Accept: "application/json",
+    "Content-Type": /\.json$/i.test(file.name) ? "application/json" : "application/x-ndjson",
+  };
+  if (adminToken) headers.Authorization = `Bearer ${adminToken}`;
+  const response = await fetch(`${API}${path}`, { method: "POST", headers, body: file, credentials: "same-origin" });
+  const answer = { status: response.status, body: await response.json().catch(() => null) };
+  if (answer.status !== 202) return say(`Import: ${problem(answer)}`);
+  say(`Import ${answer.body.id} started: ${answer.body.rows} rows.`);
+  $("#import-results").hidden = true;
+  await loadImports();
+  follow(answer.body.id);
 }
 
 $("#import-form").addEventListener("submit", (event) => {
@@ -402,6 +502,7 @@ dropZone.addEventListener("drop", (event) => {
 });
 
 $("#import-filter").addEventListener("change", showImport);
+$("#imports-refresh").addEventListener("click", () => loadImports());
 
 function csvField(value) {
   const text = value === undefined || value === null ? "" : String(value);
@@ -416,7 +517,7 @@ $("#import-csv").addEventListener("click", () => {
   const url = URL.createObjectURL(new Blob([`${lines.join("\r\n")}\r\n`], { type: "text/csv" }));
   const link = document.createElement("a");
   link.href = url;
-  link.download = "import-results.csv";
+  link.download = `${importResultsId}-results.csv`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 });

@@ -1,7 +1,8 @@
 /**
  * The operator console in a real browser (Debian's Chromium, driven by playwright-core) against
  * `npm start`: sign in with the admin token, look up a uid, block it and see its status and history
- * change, import a 3-row NDJSON file and read the result table, switch NetEase app (where the
+ * change, import a file on the server (following its progress live, pausing and resuming it) and
+ * read the result table, switch NetEase app (where the
  * deployment serves several) and block a uid in one app only, and check that the page runs under
  * its Content Security Policy with no violation. With `npm start`'s webhook receiver: the block's event
  * arrives signed (verified with the Standard Webhooks library), and an unblock the receiver refuses
@@ -78,12 +79,17 @@ for (const id of stock) {
   await fetch(`${emulatorBase}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accid: id }) });
 }
 const importFile = join(tmpdir(), `console-import-${run}.ndjson`);
+const filler = Array.from({ length: 5000 }, (_, i) => `stock_${run}_f${i}`);
+const seeded = await fetch(`${emulatorBase}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accids: filler }) });
+assert.equal(seeded.status, 200, "stock accounts for the import");
 writeFileSync(
   importFile,
   [
     JSON.stringify({ uid: `${uid}-a`, accid: stock[0] }),
     JSON.stringify({ uid: `${uid}-b`, accid: stock[1] }),
     "this line is not JSON",
+    // More stock accounts, so the import runs long enough (seconds) to be watched and paused.
+    ...filler.map((accid, i) => JSON.stringify({ uid: `${uid}-f${i}`, accid })),
   ].join("\n"),
 );
 
@@ -169,7 +175,7 @@ try {
     assert.equal(refused.answered, 500);
     const parkedRow = page.locator("#events-table tbody tr", { hasText: refused.id });
     for (let tries = 0; tries < 40 && (await parkedRow.count()) === 0; tries++) {
-      await page.getByRole("button", { name: "Refresh" }).click();
+      await page.getByRole("button", { name: "Refresh", exact: true }).click();
       await page.waitForTimeout(500);
     }
     assert.match((await parkedRow.textContent()) ?? "", new RegExp(`account.unblocked.*${uid}.*3status 500`));
@@ -192,20 +198,30 @@ try {
   await page.getByLabel("Choose or drop a .json or .ndjson file").setInputFiles(importFile);
   await page.getByRole("button", { name: "Import…" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
-  await page.getByText(/^Import finished:/).waitFor();
-  const rows = await page.locator("#import-table tbody tr").allTextContents();
-  assert.equal(rows.length, 3);
-  assert.match(rows[0]!, new RegExp(`^1${uid}-a${stock[0]}bound`));
-  assert.match(rows[1]!, new RegExp(`^2${uid}-b${stock[1]}bound`));
-  assert.match(rows[2]!, /^3invalid/);
+  const rows = 3 + filler.length;
+  await page.getByText(new RegExp(`^Import imp_\\w+ started: ${rows} rows\\.$`)).waitFor();
+  // Live: the line and the bar follow the import as it runs; the operator pauses it part-way.
+  await page.locator("#imports-table").getByRole("button", { name: "Pause" }).first().click();
+  await page.locator("#import-status").getByText(/ paused: \d+ of \d+ rows/).waitFor();
+  const pausedAt = Number(await page.locator("#import-progress").getAttribute("value"));
+  assert.ok(pausedAt < rows, `paused part-way (${pausedAt} of ${rows})`);
+  assert.equal(await page.locator("#import-progress").getAttribute("max"), String(rows));
+  await page.locator("#imports-table").getByRole("button", { name: "Resume" }).first().click();
+  await page.getByText(/^Import finished:/).waitFor({ timeout: 120_000 });
+  assert.equal(await page.locator("#import-progress").getAttribute("value"), String(rows));
+  const shown = await page.locator("#import-table tbody tr").allTextContents();
+  assert.equal(shown.length, 1000, "the table draws the first thousand rows");
+  assert.match(shown[0]!, new RegExp(`^1${uid}-a${stock[0]}bound`));
+  assert.match(shown[1]!, new RegExp(`^2${uid}-b${stock[1]}bound`));
+  assert.match(shown[2]!, /^3invalid/);
   await page.getByLabel("Show").selectOption("invalid");
   assert.equal(await page.locator("#import-table tbody tr").count(), 1);
   const download = page.waitForEvent("download");
   await page.getByRole("button", { name: "Download results (CSV)" }).click();
   const csv = readFileSync((await (await download).path())!, "utf8");
   assert.match(csv, /^line,uid,accid,outcome,message\r\n"1",/);
-  assert.equal(csv.trim().split("\r\n").length, 4);
-  ok("imported a 3-row file: result table, filter and CSV");
+  assert.equal(csv.trim().split("\r\n").length, rows + 1);
+  ok("imported a file on the server: live progress, paused and resumed, result table, filter and CSV");
 
   // Several NetEase apps: `npm start` serves cn and sg where .dev.vars lists both (NIM_APPS), one
   // app otherwise, or an older Worker without the list (404): then the console has no switcher.
