@@ -114,7 +114,7 @@ export default defineConfig({
       }),
       {
         // Code that runs in Node or in apps: scripts, and the client token provider.
-        // Some of them spawn Node scripts (the deploy preflight, kv-import) while the workerd suites
+        // Some of them spawn Node scripts (the deploy preflight, the import client) while the workerd suites
         // run beside them on two cores: the default 5 s is too tight for that under load.
         test: { name: "node", environment: "node", include: ["test/node/**/*.test.ts"], testTimeout: 30_000 },
       },

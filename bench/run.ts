@@ -23,6 +23,7 @@ import autocannon from "autocannon";
 import { reportBurst, runBurst } from "./burst.ts";
 import { type ColdResult, lazyProof, measureCold } from "./cold.ts";
 import { type CostResult, countCosts } from "./cost.ts";
+import { reportImport, runImport } from "./import.ts";
 import { measureLatency } from "./latency.ts";
 import { PROFILE_TARGETS, type ProfileTarget, profileWorker } from "./profile.ts";
 import { balancedRatio, report, reportColdAndCost } from "./report.ts";
@@ -165,6 +166,11 @@ async function main(): Promise<void> {
   const bundle = buildBundle();
   if (process.env.BENCH_ONLY === "burst") {
     if (!(await bursts(bundle.path))) process.exitCode = 1;
+    return;
+  }
+  if (process.env.BENCH_ONLY === "import") {
+    const checks = reportImport(await runImport(bundle.path));
+    if (!checks.every((c) => c.ok)) process.exitCode = 1;
     return;
   }
   const quick = process.env.BENCH_ONLY === "warm" || process.env.BENCH_ONLY === "pairs";
@@ -560,7 +566,13 @@ async function main(): Promise<void> {
       stdio: "inherit",
       env: { ...process.env, BENCH_ONLY: "burst" },
     }).status === 0;
-  if (!ok || !burstOk) process.exitCode = 1;
+  // The file import last, in a process of its own too: a hundred thousand new objects.
+  const importOk =
+    spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+      stdio: "inherit",
+      env: { ...process.env, BENCH_ONLY: "import" },
+    }).status === 0;
+  if (!ok || !burstOk || !importOk) process.exitCode = 1;
 }
 
 await main();

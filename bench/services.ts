@@ -72,7 +72,7 @@ export interface Services {
  * The workerd process that listens on `origin`'s port: a child of this process (Miniflare spawns
  * one per instance; the emulator's is another), found through /proc.
  */
-function workerdChildOf(parent: number, origin: string): number {
+export function workerdChildOf(parent: number, origin: string): number {
   const port = Number(new URL(origin).port);
   const inode = (file: string) =>
     readFileSync(file, "utf8")

@@ -1,11 +1,12 @@
 /**
- * The rule for app user ids (uids), in one place: what the session's uid claim, the admin API and
- * kv-import accept. contract/requests.ts builds `uidSchema` from it for the admin API's bodies.
+ * The rule for app user ids (uids), in one place: what the session's uid claim and the admin API
+ * (its imports included) accept. contract/requests.ts builds `uidSchema` from it for the admin API's
+ * bodies.
  */
 
 import { LIMITS } from "./constants.ts";
 
-/** The uid rule in words: what a 400, the session's 401 detail and kv-import say. */
+/** The uid rule in words: what a 400 and the session's 401 detail say. */
 export const UID_RULE = `1 to ${LIMITS.maxUidBytes} bytes of UTF-8 text without control characters, and neither "." nor ".."`;
 
 /**

@@ -80,7 +80,10 @@ for (const id of stock) {
 }
 const importFile = join(tmpdir(), `console-import-${run}.ndjson`);
 const filler = Array.from({ length: 5000 }, (_, i) => `stock_${run}_f${i}`);
-const seeded = await fetch(`${emulatorBase}/emulator/accounts`, { method: "POST", body: JSON.stringify({ accids: filler }) });
+const seeded = await fetch(`${emulatorBase}/emulator/accounts`, {
+  method: "POST",
+  body: JSON.stringify({ accids: filler }),
+});
 assert.equal(seeded.status, 200, "stock accounts for the import");
 writeFileSync(
   importFile,
@@ -202,7 +205,10 @@ try {
   await page.getByText(new RegExp(`^Import imp_\\w+ started: ${rows} rows\\.$`)).waitFor();
   // Live: the line and the bar follow the import as it runs; the operator pauses it part-way.
   await page.locator("#imports-table").getByRole("button", { name: "Pause" }).first().click();
-  await page.locator("#import-status").getByText(/ paused: \d+ of \d+ rows/).waitFor();
+  await page
+    .locator("#import-status")
+    .getByText(/ paused: \d+ of \d+ rows/)
+    .waitFor();
   const pausedAt = Number(await page.locator("#import-progress").getAttribute("value"));
   assert.ok(pausedAt < rows, `paused part-way (${pausedAt} of ${rows})`);
   assert.equal(await page.locator("#import-progress").getAttribute("max"), String(rows));

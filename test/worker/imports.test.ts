@@ -12,16 +12,7 @@ import { importKeys, newImportId, storeImportFile } from "../../src/imports/file
 import type { ImportJob } from "../../src/imports/workflow.ts";
 import { type Runtime, runtimeFor } from "../../src/runtime.ts";
 import { nimOf } from "../../src/services.ts";
-import {
-  adminCall,
-  emulatedAccount,
-  emulator,
-  env,
-  injectFault,
-  seg,
-  stockAccid,
-  uniqueUid,
-} from "./helpers.ts";
+import { adminCall, emulatedAccount, emulator, env, injectFault, seg, stockAccid, uniqueUid } from "./helpers.ts";
 
 const NDJSON = "application/x-ndjson";
 
