@@ -80,6 +80,7 @@ export async function runImport(bundlePath: string): Promise<ImportResult> {
           durableObjects: {
             ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true },
             NIM_CREATE_PACER: { className: "CreatePacer", useSQLite: true },
+            IMPORT_CLAIMS: { className: "ImportClaims", useSQLite: true },
           },
           workflows: { IMPORTS: { name: "nim-token-worker-imports", className: "ImportWorkflow" } },
           bindings: {

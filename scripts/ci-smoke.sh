@@ -58,4 +58,7 @@ stop
 trap - EXIT
 echo "smoke against a stopped server (must fail):"
 expect_smoke fail "healthz" "$(npm run -s jwt -- ci-smoke-user)"
+echo "a 100,000-row file import across a restart of npm start:"
+npm run -s import:restart-check | sed 's/^/  /'
+passed=$((passed + 1))
 echo "smoke: $passed passed, 0 failed"

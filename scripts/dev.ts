@@ -36,7 +36,7 @@ import {
 import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
-const STOCK_ACCIDS = ["legacy_bob", "legacy_carol", "legacy_dave"];
+const STOCK_ACCIDS = ["legacy_bob", "legacy_carol", "legacy_dave", "legacy_erin", "legacy_fay"];
 /** The chatroom docs/api.md's example asks for: the emulator's first room id. */
 const STOCK_ROOM = "1000001";
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8788);
@@ -93,6 +93,12 @@ async function redriveImports(base: string): Promise<void> {
     const { imports } = (await listed.json()) as { imports: { id: string; status: string }[] };
     for (const { id } of imports.filter(({ status }) => status === "running" || status === "queued")) {
       await fetch(`${base}/admin/v1${path}/imports/${id}/pause`, { method: "POST", headers });
+      // A run that was alive after all pauses after its step: resume once it has.
+      for (let i = 0; i < 20; i++) {
+        const now = await fetch(`${base}/admin/v1${path}/imports/${id}`, { headers }).catch(() => undefined);
+        if (((await now?.json()) as { status?: string } | undefined)?.status !== "pausing") break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
       const resumed = await fetch(`${base}/admin/v1${path}/imports/${id}/resume`, { method: "POST", headers });
       console.log(
         `[dev] import ${id}, left part-way by an earlier run: ${resumed.ok ? "resumed" : `not resumed (${resumed.status})`}`,

@@ -52,8 +52,8 @@ export interface Config {
   events: EventSettings | undefined;
   /** The operators' bucket (import files, parked events), bound whether or not events are on; undefined: not bound. */
   adminFiles: R2Bucket | undefined;
-  /** The import Workflow; undefined: file imports are off. */
-  imports: Workflow | undefined;
+  /** The import Workflow and the imports' claims; undefined: file imports are off. */
+  imports: { workflow: Workflow; claims: ObjectNamespace } | undefined;
   /** The operator console's files (static assets); undefined: no console. */
   consoleAssets: Fetcher | undefined;
   /** Browser origins allowed by CORS (exact match). */
@@ -106,6 +106,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
   const events = parseEventSettings(env, problems);
   // Imports keep their files in the operators' bucket.
   if (env.IMPORTS && !env.ADMIN_FILES) problems.missing("ADMIN_FILES");
+  if (env.IMPORTS && !env.IMPORT_CLAIMS) problems.missing("IMPORT_CLAIMS");
   const metricsSampleInterval = wholeNumber(env.METRICS_SAMPLE_INTERVAL, SAMPLE_INTERVAL);
   if (!(metricsSampleInterval >= 1 && metricsSampleInterval <= LIMITS.maxMetricsSampleInterval)) {
     bad("METRICS_SAMPLE_INTERVAL", `a whole number from 1 (every success) to ${LIMITS.maxMetricsSampleInterval}`);
@@ -150,7 +151,7 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
     analytics,
     events,
     adminFiles: env.ADMIN_FILES,
-    imports: env.IMPORTS,
+    imports: env.IMPORTS && env.IMPORT_CLAIMS ? { workflow: env.IMPORTS, claims: env.IMPORT_CLAIMS } : undefined,
     consoleAssets: env.ASSETS,
     allowedOrigins,
     accounts: env.ACCOUNTS!,

@@ -163,6 +163,8 @@ export interface Env {
    * ([admin](admin.md#importing-stock-accounts)). Without it, `POST /admin/v1/imports` is 404.
    */
   IMPORTS?: Workflow;
+  /** One `ImportClaims` per file import: which uid each accid went to. Required with `IMPORTS`. */
+  IMPORT_CLAIMS?: ObjectNamespace;
 
   // ## Metrics
   // What is written, and queries: [operations](operations.md#metrics).

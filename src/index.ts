@@ -33,5 +33,5 @@ export default {
 export { CreatePacer } from "./accounts/create-pacer.ts";
 /** The per-uid account objects (wrangler.jsonc binds the class as ACCOUNT_OBJECTS). */
 export { AccountObject } from "./accounts/object/entry.ts";
-/** The import Workflow (wrangler.jsonc binds it as IMPORTS): files of stock accounts, bound step by step. */
-export { ImportWorkflow } from "./imports/entry.ts";
+/** The file import's Workflow and claims (wrangler.jsonc binds them as IMPORTS and IMPORT_CLAIMS). */
+export { ImportClaims, ImportWorkflow } from "./imports/entry.ts";

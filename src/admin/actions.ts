@@ -38,6 +38,19 @@ export interface CheckedRow {
   message?: string;
 }
 
+/** A row a file import claims: for its uid, this accid, and the other way round. */
+export interface ClaimRow {
+  line: number;
+  uid: string;
+  accid: string;
+}
+
+/** A claim's answer: the row's own (or a re-run of it), a repeat of an earlier line, or a conflict with one. */
+export type ClaimAnswer =
+  | { claimed: true }
+  | { claimed: false; repeats: number }
+  | { claimed: false; conflicts: number };
+
 /** How `checkAndBind` runs (the one-request import uses none of these). */
 export interface ImportOptions {
   /** Send rows KV has as bound to their object again, so a step cut short reports them as it first did. */
@@ -46,8 +59,18 @@ export interface ImportOptions {
   beforeNetEase?: () => Promise<void>;
   /** Report a row whose check or bind failed (NetEase or its object unreachable) as `failed`, rather than throw. */
   tolerateFailures?: boolean;
-  /** Bind without account-change events (`OperationOptions.quiet`). */
+  /**
+   * Bind without an account-change event per row (`OperationOptions.quiet`), nor a log line and a
+   * metric per row: the caller logs the rows together. Each row is still in its uid's history.
+   */
   quiet?: boolean;
+  /** Rows bound at once (default `LIMITS.importConcurrency`): each is one call to its own object. */
+  concurrency?: number;
+  /**
+   * Checks rows against the rest of a file import, beyond this call's rows (the import's claims,
+   * `imports/entry.ts`); without it, rows are checked against one another in this call only.
+   */
+  claim?: (rows: ClaimRow[]) => Promise<ClaimAnswer[]>;
 }
 
 /** A row that could not be checked or bound: the reason in words, never the error's own text. */
@@ -183,16 +206,16 @@ export class AccountAdmin {
    */
   async checkAndBind(rows: readonly NumberedRow[], options: ImportOptions = {}): Promise<CheckedRow[]> {
     const results: CheckedRow[] = [];
-    const candidates: { line: number; uid: string; accid: string }[] = [];
-    const seenUid = new Map<string, string>();
-    const seenAccid = new Map<string, string>();
+    const valid: { line: number; uid: string; accid: string }[] = [];
     for (const { line, row } of rows) {
       const parsed = parseImportRow(row);
-      if (typeof parsed === "string") {
-        results.push({ line, outcome: "invalid", message: parsed });
-        continue;
-      }
-      const { uid, accid } = parsed;
+      if (typeof parsed === "string") results.push({ line, outcome: "invalid", message: parsed });
+      else valid.push({ line, uid: parsed.uid, accid: parsed.accid });
+    }
+    const candidates = options.claim ? await this.#claimed(valid, options.claim, results) : [];
+    const seenUid = new Map<string, string>();
+    const seenAccid = new Map<string, string>();
+    for (const { line, uid, accid } of options.claim ? [] : valid) {
       const previousAccid = seenUid.get(uid);
       const previousUid = seenAccid.get(accid);
       if (previousAccid === accid) {
@@ -242,7 +265,7 @@ export class AccountAdmin {
           results.push({ line, uid, accid, outcome: "invalid", message: "This accid is not registered with NetEase." });
       }
     }
-    await inBatches(binding, LIMITS.importConcurrency, async ({ line, uid, accid }) => {
+    await inBatches(binding, options.concurrency ?? LIMITS.importConcurrency, async ({ line, uid, accid }) => {
       try {
         results.push({ line, uid, accid, ...(await this.#importRow(line, uid, accid, options.quiet === true)) });
       } catch (error) {
@@ -251,6 +274,29 @@ export class AccountAdmin {
       }
     });
     return results.sort((a, b) => a.line - b.line);
+  }
+
+  /** The rows the import's claims let through; the others' outcomes go to `results`. */
+  async #claimed(
+    valid: { line: number; uid: string; accid: string }[],
+    claim: NonNullable<ImportOptions["claim"]>,
+    results: CheckedRow[],
+  ): Promise<{ line: number; uid: string; accid: string }[]> {
+    const answers = valid.length === 0 ? [] : await claim(valid);
+    return valid.filter((row, i) => {
+      const answer = answers[i]!;
+      if (answer.claimed) return true;
+      if ("repeats" in answer) {
+        results.push({ ...row, outcome: "already_bound", message: `Repeats line ${answer.repeats} of this import.` });
+      } else {
+        results.push({
+          ...row,
+          outcome: "conflict",
+          message: `Conflicts with line ${answer.conflicts} of this import.`,
+        });
+      }
+      return false;
+    });
   }
 
   /** Binds one checked row through its uid's object; a conflict found there is the row's outcome. */
@@ -263,13 +309,10 @@ export class AccountAdmin {
     try {
       // Each row has its own id at its object, so a repeated import request replays row by row.
       const requestId = `${this.requestId}#${line}`;
-      const done = await this.#audited(
-        "import",
-        uid,
-        accid,
-        (bound) => bound,
-        () => this.objects.bind(uid, accid, { ...this.#options(requestId), registered: true, quiet }),
-      );
+      const bind = () => this.objects.bind(uid, accid, { ...this.#options(requestId), registered: true, quiet });
+      // A file import's row writes no line of its own (its step writes one, with the step's counts):
+      // a million log events for a migration would cost more than the import.
+      const done = quiet ? await bind() : await this.#audited("import", uid, accid, (bound) => bound, bind);
       return { outcome: done.value.outcome };
     } catch (error) {
       if (error instanceof DomainError && error.kind === "account_conflict") {

@@ -234,6 +234,11 @@ export const IMPORT = {
   /** Rows per Workflow step: a step's NetEase checks (5 getUinfos of 200) and binds stay well in a step's limits. */
   rowsPerStep: 1000,
   /**
+   * A step's rows bound at once: each bind is a call to the row's own object, so they do not wait
+   * on one another, and a step's wall time is its slowest calls over this.
+   */
+  bindConcurrency: 32,
+  /**
    * The most rows one import takes: a Workflow runs at most 10,000 steps by default, and an import
    * spends one per `rowsPerStep` rows and one to start.
    */

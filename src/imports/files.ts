@@ -90,6 +90,18 @@ export const importKeys = (id: string) => ({
   marker: (step: number) => `imports/${id}/steps/${String(step).padStart(6, "0")}`,
 });
 
+/**
+ * Where an app's imports are listed, newest first: an empty object per import, its key the time
+ * counted down (so R2, which lists in ascending order, lists the newest first), then the id.
+ */
+export const importIndex = {
+  prefix: (app: string) => `import-index/${app}/`,
+  key: (app: string, id: string, now: number) =>
+    `import-index/${app}/${(Number.MAX_SAFE_INTEGER - now).toString(36).padStart(11, "0")}-${id}`,
+  /** The import id at the end of an index key. */
+  idOf: (key: string) => key.slice(key.lastIndexOf("-") + 1),
+};
+
 /** A new import's id: its creation time first (so ids sort by age), then 64 random bits. */
 export function newImportId(now = Date.now()): string {
   const random = crypto.getRandomValues(new Uint8Array(8));
@@ -130,7 +142,11 @@ export async function storeImportFile(
   let bytes = 0;
   try {
     const reader = body.getReader();
-    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    const next = () =>
+      reader.read().catch(() => {
+        throw new ImportFileRefused("The body could not be read to its end; send the file again.");
+      });
+    for (let read = await next(); !read.done; read = await next()) {
       bytes += read.value.byteLength;
       framer.push(read.value);
       if (framer.rows > IMPORT.maxRows) {

@@ -113,6 +113,11 @@ export class RowFramer {
 
   /** Scans the next piece of the input. */
   push(bytes: Uint8Array): void {
+    if (this.#offset === 0 && this.#expect === "open" && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      // A UTF-8 byte order mark, as some editors and spreadsheets write: not part of the first row.
+      this.#offset = 3;
+      bytes = bytes.subarray(3);
+    }
     if (this.#format === "ndjson") this.#pushLines(bytes);
     else for (let i = 0; i < bytes.length; i++) this.#pushJson(bytes[i]!);
   }

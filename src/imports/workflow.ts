@@ -17,14 +17,17 @@
  */
 
 import type { WorkflowStep } from "cloudflare:workers";
+import { NonRetryableError } from "cloudflare:workflows";
 import type { CreatePacing } from "../accounts/create-pacer.ts";
 import { AccountAdmin, type ImportOptions, type NumberedRow } from "../admin/actions.ts";
 import { ConfigError } from "../config.ts";
+import { IMPORT } from "../core/constants.ts";
 import { DomainError } from "../core/errors.ts";
 import { logLine } from "../core/log.ts";
 import type { Env } from "../env.ts";
 import { runtimeFor } from "../runtime.ts";
 import { nimOf } from "../services.ts";
+import type { ImportClaims } from "./entry.ts";
 import {
   addCounts,
   countOf,
@@ -61,7 +64,19 @@ export async function runImport(env: Env, job: ImportJob, step: WorkflowStep): P
     );
     counts = addCounts(counts, added);
   }
+  // The claims were only for the rows to come.
+  await step.do("finish", { retries: STEP_RETRIES }, async () => {
+    const claims = claimsOf(env, job.id);
+    if (claims) await claims.forget();
+  });
   return counts;
+}
+
+/** The import's claims (`ImportClaims`), or undefined when the binding is gone. */
+function claimsOf(env: Env, id: string) {
+  const runtime = runtimeFor(env);
+  const namespace = runtime instanceof ConfigError ? undefined : runtime.config.imports?.claims;
+  return namespace && (namespace.get(namespace.idFromName(id)) as DurableObjectStub<ImportClaims>);
 }
 
 /** One step: its rows checked, bound and reported, and the import's progress rewritten. */
@@ -72,6 +87,7 @@ async function importStep(
   soFar: { counts: ImportCounts; startedAt: number },
   lastAttempt: boolean,
 ): Promise<ImportCounts> {
+  const stepStarted = Date.now();
   const runtime = runtimeFor(env);
   // Thrown, so the step is retried: a configuration mended meanwhile lets the import go on.
   if (runtime instanceof ConfigError) throw runtime;
@@ -83,18 +99,18 @@ async function importStep(
   const start = job.starts[index]!;
   const end = job.starts[index + 1]?.offset ?? job.bytes;
   const object = await bucket.get(keys.file, { range: { offset: start.offset, length: end - start.offset } });
-  if (!object) throw new Error("the import's file is gone from the bucket");
+  if (!object) throw new NonRetryableError("the import's file is gone from the bucket");
   const rows: NumberedRow[] = [];
   const framer = new RowFramer(
     job.format,
     (row) => rows.push({ line: rowNumber(job.format, row), row: rowValue(row.bytes) }),
-    {
-      ...start,
-      atRow: true,
-    },
+    { ...start, atRow: true },
   );
-  framer.push(new Uint8Array(await object.arrayBuffer()));
+  // Read as it comes: the range holds its rows, and whatever blank space the file has between them.
+  for await (const piece of object.body) framer.push(piece);
   framer.finish(false);
+  const claims = claimsOf(env, job.id);
+  if (!claims) throw new Error("IMPORT_CLAIMS is not bound");
 
   // Run before: some rows may be bound already, by this step.
   const marker = keys.marker(index);
@@ -107,6 +123,8 @@ async function importStep(
     tolerateFailures: lastAttempt,
     // A migration's million rows are the app's own list: no webhook per row (docs/events.md).
     quiet: true,
+    concurrency: IMPORT.bindConcurrency,
+    claim: (rows) => claims.claim(rows),
     beforeNetEase: app.pacing && (() => turnAtPace(app.pacing!, `${job.id}#${index}`)),
   };
   const results = await admin.checkAndBind(rows, options);
@@ -129,8 +147,17 @@ async function importStep(
     ...(index + 1 === job.starts.length ? { finishedAt: now } : {}),
   };
   await bucket.put(keys.progress, JSON.stringify(progress), { httpMetadata: { contentType: "application/json" } });
-  if (added.failed > 0)
-    logLine("warn", { event: "import_rows_failed", import: job.id, step: index + 1, failed: added.failed });
+  // The rows' audit line, one per step (each row is in its uid's history, and in the results).
+  logLine(added.failed > 0 ? "warn" : "info", {
+    event: "admin_change",
+    who: job.operator,
+    what: "import",
+    import: job.id,
+    step: index + 1,
+    outcome: again ? "done_again" : "done",
+    ...added,
+  });
+  app.metrics.record("admin_change", ["import", added.failed > 0 ? "failed_rows" : "done"], now - stepStarted);
   return added;
 }
 

@@ -110,6 +110,39 @@ describe("what each change sends", () => {
     expect(await deliveriesOf(`${uid}-none`)).toEqual([]);
   });
 
+  it("a one-request import sends account.imported; a file import's rows send nothing", async () => {
+    const [one, filed] = [uniqueUid("events-import"), uniqueUid("events-file")];
+    const accids = [
+      `stock_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+      `stock_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+    ];
+    const made = await fetch(`${env.EMULATOR_URL}/emulator/accounts`, {
+      method: "POST",
+      body: JSON.stringify({ accids }),
+    });
+    expect(made.status).toBe(200);
+    expect((await adminCall("POST", "/accounts/import", [{ uid: one, accid: accids[0] }])).status).toBe(200);
+    const started = await adminCall("POST", "/imports", `${JSON.stringify({ uid: filed, accid: accids[1] })}\n`, {
+      contentType: "application/x-ndjson",
+    });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    for (let i = 0; i < 100; i++) {
+      const status = (await (await adminCall("GET", `/imports/${id}`)).json()) as {
+        status: string;
+        counts: { bound: number };
+      };
+      if (status.status === "complete") {
+        expect(status.counts.bound).toBe(1);
+        break;
+      }
+      await pause(100);
+    }
+    await waitForDeliveries(one, (all) => typesOf(all).includes("account.imported"));
+    await pause(2000);
+    expect(await deliveriesOf(filed)).toEqual([]);
+  });
+
   it("an event outlives a queue that is down: kept with its change, queued by the object's alarm", async () => {
     const uid = uniqueUid("events-outbox");
     await tokenFor(uid);

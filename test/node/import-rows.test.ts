@@ -73,6 +73,11 @@ describe("NDJSON rows", () => {
     expect(text.slice(29, 29 + 23)).toBe('{"uid":"b","accid":"y"}');
   });
 
+  it("skips a UTF-8 byte order mark before the first row", () => {
+    expect(scan("ndjson", '\uFEFF{"uid":"a"}\n')).toEqual([{ index: 0, line: 1, offset: 3, text: '{"uid":"a"}' }]);
+    expect(scan("json", "\uFEFF[1]").map((row) => row.text)).toEqual(["1"]);
+  });
+
   it("refuses a line longer than the bound, naming it", () => {
     expect(refusal("ndjson", `{}\n${"x".repeat(IMPORT.maxRowBytes + 1)}\n`)).toBe(
       `line 2: a row is longer than ${IMPORT.maxRowBytes} bytes`,

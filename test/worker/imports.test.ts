@@ -152,6 +152,50 @@ describe("POST /admin/v1/imports", () => {
     expect(results.map((r) => r.line)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
   });
 
+  it("checks each row against every earlier row of the file, across steps: an accid goes to one uid", async () => {
+    const [a, b] = await stockAccids(2);
+    const [u1, u2] = [uniqueUid("claim"), uniqueUid("claim")];
+    const filler = Array.from({ length: IMPORT.rowsPerStep }, (_, i) => ({ nope: i }));
+    // Row 1 in the first step; rows 1002 to 1004 in the second.
+    const file = ndjson([
+      { uid: u1, accid: a },
+      ...filler,
+      { uid: u2, accid: a },
+      { uid: u1, accid: a },
+      { uid: u1, accid: b },
+    ]);
+    const { id } = await startImport(file);
+    expect((await finished(id)).counts).toMatchObject({ bound: 1, unchanged: 1, conflict: 2 });
+    const results = (await resultsOf(id)).filter((r) => r.line === 1 || r.line > IMPORT.rowsPerStep + 1);
+    expect(results.map(({ line, outcome, message }) => [line, outcome, message])).toEqual([
+      [1, "bound", undefined],
+      [1002, "conflict", "Conflicts with line 1 of this import."],
+      [1003, "already_bound", "Repeats line 1 of this import."],
+      [1004, "conflict", "Conflicts with line 1 of this import."],
+    ]);
+    expect((await adminCall("GET", `/accounts/${seg(u2)}`)).status).toBe(404);
+  });
+
+  it("answers from its own files once Workflows no longer keeps the run", async () => {
+    const id = newImportId();
+    const keys = importKeys(id);
+    const createdAt = new Date().toISOString();
+    await env.ADMIN_FILES!.put(
+      keys.manifest,
+      JSON.stringify({ id, app: "default", format: "ndjson", rows: 2, bytes: 10, operator: "admin token", createdAt }),
+    );
+    const counts = { done: 2, bound: 2, unchanged: 0, conflict: 0, invalid: 0, failed: 0 };
+    const now = Date.now();
+    await env.ADMIN_FILES!.put(
+      keys.progress,
+      JSON.stringify({ counts, stepsDone: 1, steps: 1, startedAt: now - 1000, updatedAt: now, finishedAt: now }),
+    );
+    expect(await statusOf(id)).toMatchObject({ status: "complete", counts });
+    const pause = await adminCall("POST", `/imports/${id}/pause`);
+    expect(pause.status).toBe(409);
+    expect((await pause.json<{ message: string }>()).message).toContain("no longer keeps");
+  });
+
   it("refuses a file whose framing is broken, naming the line, and keeps nothing", async () => {
     const before = (await env.ADMIN_FILES!.list({ prefix: "imports/", delimiter: "/" })).delimitedPrefixes.length;
     const cases: [string, string, string][] = [

@@ -20,6 +20,7 @@ import {
   ImportFileRefused,
   type ImportManifest,
   type ImportProgress,
+  importIndex,
   importKeys,
   newImportId,
   noCounts,
@@ -63,11 +64,16 @@ export function importRoutes(appOf: (c: Context<AppEnv>) => AppRuntime): Hono<Ap
       createdAt: new Date().toISOString(),
     };
     const job: ImportJob = { id, app, operator: manifest.operator, format, bytes: stored.bytes, starts: stored.starts };
+    const indexKey = importIndex.key(app, id, Date.parse(manifest.createdAt));
     try {
       await bucket.put(keys.manifest, JSON.stringify(manifest), { httpMetadata: { contentType: "application/json" } });
+      await bucket.put(indexKey, new Uint8Array(0));
       await workflow.create({ id, params: job });
     } catch (error) {
-      await bucket.delete([keys.file, keys.manifest]).catch(() => undefined);
+      // Kept if the instance was made after all (an answer lost on the way back): it will run.
+      if (!(await instanceStatus(workflow, id).catch(() => undefined))) {
+        await bucket.delete([keys.file, keys.manifest, indexKey]).catch(() => undefined);
+      }
       throw bucketFailure(error);
     }
     logLine("info", { event: "import_started", import: id, app, rows: stored.rows, operator: manifest.operator });
@@ -86,21 +92,14 @@ export function importRoutes(appOf: (c: Context<AppEnv>) => AppRuntime): Hono<Ap
     if (!query.success) throw errors.invalidRequest(describeIssues(importListQuerySchema(), query.issues));
     const { limit } = query.output;
     const views = await (async () => {
-      const ids: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const listed = await bucket.list({ prefix: "imports/", delimiter: "/", ...(cursor ? { cursor } : {}) });
-        for (const prefix of listed.delimitedPrefixes) ids.push(prefix.slice("imports/".length, -1));
-        cursor = listed.truncated ? listed.cursor : undefined;
-      } while (cursor);
-      const found: ImportStatus[] = [];
-      // Newest first, until `limit` of this app's are found.
-      for (const id of ids.filter((id) => IMPORT_ID_PATTERN.test(id)).reverse()) {
-        if (found.length === limit) break;
-        const manifest = await readManifest(bucket, id);
-        if (manifest?.app === app) found.push(await currentView(bucket, workflow, manifest));
-      }
-      return found;
+      const listed = await bucket.list({ prefix: importIndex.prefix(app), limit });
+      const ids = listed.objects
+        .map((object) => importIndex.idOf(object.key))
+        .filter((id) => IMPORT_ID_PATTERN.test(id));
+      const manifests = await Promise.all(ids.map((id) => readManifest(bucket, id)));
+      return Promise.all(
+        manifests.flatMap((manifest) => (manifest?.app === app ? [currentView(bucket, workflow, manifest)] : [])),
+      );
     })().catch((error: unknown) => {
       throw bucketFailure(error);
     });
@@ -149,18 +148,25 @@ export function importRoutes(appOf: (c: Context<AppEnv>) => AppRuntime): Hono<Ap
     routes.post(`/:id/${action}`, async (c) => {
       const { bucket, workflow } = importsOf(c);
       const manifest = await manifestOf(c, bucket, appOf(c));
-      const instance = await workflow.get(manifest.id).catch((error: unknown) => {
-        throw bucketFailure(error);
-      });
-      const before = (await instance.status()).status;
-      if (!ACTIONABLE[action].includes(before)) {
-        throw new ApiError("conflict", `This import is ${statusName(before)}; it cannot be ${PAST[action]} now.`);
-      }
-      await (action === "cancel" ? instance.terminate() : instance[action]()).catch((error: unknown) => {
+      const status = await (async () => {
+        const before = await instanceStatus(workflow, manifest.id);
+        if (!before) {
+          throw new ApiError("conflict", "Workflows no longer keeps this import's run; import the file again.");
+        }
+        if (!ACTIONABLE[action].includes(before.status)) {
+          throw new ApiError(
+            "conflict",
+            `This import is ${statusName(before.status)}; it cannot be ${PAST[action]} now.`,
+          );
+        }
+        const instance = await workflow.get(manifest.id);
+        await (action === "cancel" ? instance.terminate() : instance[action]());
+        return (await instance.status()).status;
+      })().catch((error: unknown) => {
         throw bucketFailure(error);
       });
       logLine("info", { event: `import_${PAST[action]}`, import: manifest.id, operator: c.get("operator") });
-      return c.json({ id: manifest.id, status: statusName((await instance.status()).status) }, 200, noStore);
+      return c.json({ id: manifest.id, status: statusName(status) }, 200, noStore);
     });
   }
 
@@ -201,13 +207,14 @@ function statusName(status: InstanceStatus["status"]): ImportStatusName {
 export function statusView(
   manifest: ImportManifest,
   progress: ImportProgress | undefined,
-  instance: InstanceStatus,
+  instance: InstanceStatus | undefined,
   now: number,
 ): ImportStatus {
   const counts = progress?.counts ?? noCounts();
   const elapsed = progress ? (progress.updatedAt - progress.startedAt) / 1000 : 0;
   const rate = elapsed > 0 ? counts.done / elapsed : 0;
-  const status = statusName(instance.status);
+  // Its run no longer kept by Workflows: finished if its last step said so.
+  const status = instance ? statusName(instance.status) : progress?.finishedAt !== undefined ? "complete" : "unknown";
   const left = manifest.rows - counts.done;
   return {
     id: manifest.id,
@@ -222,7 +229,7 @@ export function statusView(
     finishedAt: progress?.finishedAt === undefined ? null : new Date(progress.finishedAt).toISOString(),
     rowsPerSecond: Math.round(rate * 10) / 10,
     secondsLeft: status === "running" && rate > 0 ? Math.ceil(left / rate) : null,
-    ...(instance.status === "errored" && instance.error ? { error: instance.error.message } : {}),
+    ...(instance?.status === "errored" && instance.error ? { error: instance.error.message } : {}),
     // `now` keeps the view a function of its inputs (tests); the age says how fresh the counts are.
     ...(progress ? { countsAgeSeconds: Math.max(0, Math.round((now - progress.updatedAt) / 1000)) } : {}),
   };
@@ -234,9 +241,22 @@ async function currentView(bucket: R2Bucket, workflow: Workflow, manifest: Impor
     bucket
       .get(importKeys(manifest.id).progress)
       .then((object) => (object ? (object.json() as Promise<ImportProgress>) : undefined)),
-    workflow.get(manifest.id).then((found) => found.status()),
+    instanceStatus(workflow, manifest.id),
   ]);
   return statusView(manifest, progress, instance, Date.now());
+}
+
+/**
+ * The Workflow instance's status, or undefined once Workflows no longer keeps it: a finished run is
+ * kept for a few days (3 on Workers Free, 7 on Paid by default), the import's files for good.
+ */
+async function instanceStatus(workflow: Workflow, id: string): Promise<InstanceStatus | undefined> {
+  try {
+    return await (await workflow.get(id)).status();
+  } catch (error) {
+    if (/not.?found/i.test(error instanceof Error ? error.message : String(error))) return undefined;
+    throw error;
+  }
 }
 
 async function readManifest(bucket: R2Bucket, id: string): Promise<ImportManifest | undefined> {
@@ -250,7 +270,7 @@ function importsOf(c: Context<AppEnv>): { bucket: R2Bucket; workflow: Workflow }
   if (!adminFiles || !imports) {
     throw errors.notFound("File imports are off: bind the IMPORTS Workflow and the ADMIN_FILES bucket.");
   }
-  return { bucket: adminFiles, workflow: imports };
+  return { bucket: adminFiles, workflow: imports.workflow };
 }
 
 const NO_SUCH_IMPORT = "No import has this id.";
