@@ -17,6 +17,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { parseArgs } from "node:util";
+import type { ImportStatus } from "../src/contract/responses.ts";
 import { parseDevVars } from "./dev-vars.ts";
 
 /**
@@ -304,28 +305,16 @@ class ResultsFile {
 // ---- the admin API ----
 
 /** The import's outcome counts, as `GET /imports/{id}` gives them. */
-export interface ImportCounts {
-  done: number;
-  bound: number;
-  unchanged: number;
-  conflict: number;
-  invalid: number;
-  failed: number;
-}
+export type ImportCounts = ImportStatus["counts"];
 
 /** What `GET /imports/{id}` answers, as far as this command reads it. */
-export interface ImportView {
-  id: string;
-  status: "queued" | "running" | "pausing" | "paused" | "complete" | "errored" | "cancelled" | "unknown";
-  rows: number;
-  counts: ImportCounts;
-  rowsPerSecond: number;
-  secondsLeft: number | null;
-  error?: string;
-}
+export type ImportView = Pick<
+  ImportStatus,
+  "id" | "status" | "rows" | "counts" | "rowsPerSecond" | "secondsLeft" | "error"
+>;
 
-/** Statuses an import does not leave. */
-const ENDED: readonly ImportView["status"][] = ["complete", "errored", "cancelled"];
+/** Statuses an import does not leave (`unknown`: its run is no longer kept, unfinished). */
+const ENDED: readonly ImportView["status"][] = ["complete", "errored", "cancelled", "unknown"];
 
 /** How many times a poll is tried before the command gives up on the Worker. */
 const POLL_TRIES = 5;

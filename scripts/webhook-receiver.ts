@@ -16,6 +16,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { text } from "node:stream/consumers";
 import { Webhook } from "standardwebhooks";
 
 /** How the receiver answers deliveries. */
@@ -47,15 +48,8 @@ export interface WebhookReceiver {
   dispose(): Promise<void>;
 }
 
-function read(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => (body += chunk));
-    request.on("end", () => resolve(body));
-    request.on("error", reject);
-  });
-}
+/** The request's body as text (Node's own reader, `node:stream/consumers`). */
+const read = (request: IncomingMessage): Promise<string> => text(request);
 
 /** The uid an event is about, if it says. */
 function uidOf(event: unknown): string | undefined {
