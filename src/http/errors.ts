@@ -134,6 +134,17 @@ export const errors = {
     new ApiError("unauthorized", message, challenge ? { "WWW-Authenticate": challenge } : {}, detail),
 } as const;
 
+/**
+ * R2, Queues or Workflows failing under an operator's request (`what`: which feature): theirs to
+ * retry, 503 `storage_unavailable`, not our fault. An answer already decided passes through.
+ */
+export function storageFailure(what: string, error: unknown): DomainError | ApiError {
+  if (error instanceof ApiError || error instanceof DomainError) return error;
+  return new DomainError("storage_unavailable", {
+    detail: `${what}: ${error instanceof Error ? error.name : "error"}`,
+  });
+}
+
 /** Hono's `HTTPException` (its status and the answer it would give), as far as this table reads it. */
 interface HttpException extends Error {
   readonly status: number;

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { AccountOperations } from "../../src/accounts/object/object.ts";
 import type { Env } from "../../src/env.ts";
 import { EVENTS_TEST_SECRET } from "../settings.ts";
-import { adminCall, call, env, hsJwt, seg, tokenFor, uniqueUid } from "../worker/helpers.ts";
+import { adminCall, call, env, hsJwt, seg, stockAccid, tokenFor, uniqueUid } from "../worker/helpers.ts";
 import { answerFor, type Delivery, deliveriesOf, pause, waitForDeliveries } from "./receiver.ts";
 
 const typesOf = (deliveries: Delivery[]) => deliveries.map((d) => d.event.type);
@@ -112,10 +112,7 @@ describe("what each change sends", () => {
 
   it("a one-request import sends account.imported; a file import's rows send nothing", async () => {
     const [one, filed] = [uniqueUid("events-import"), uniqueUid("events-file")];
-    const accids = [
-      `stock_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
-      `stock_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
-    ];
+    const accids = [stockAccid(), stockAccid()];
     const made = await fetch(`${env.EMULATOR_URL}/emulator/accounts`, {
       method: "POST",
       body: JSON.stringify({ accids }),

@@ -45,7 +45,7 @@ import type { AppRuntime } from "../../runtime.ts";
 import { accessOf, nimOf } from "../../services.ts";
 import { KeysUnavailable } from "../../session/jws.ts";
 import type { AppEnv } from "../context.ts";
-import { ApiError, errors } from "../errors.ts";
+import { ApiError, errors, storageFailure } from "../errors.ts";
 import { addLogFields } from "../frame.ts";
 import { jsonBody, mediaType, readBodyText, requireMediaType } from "../json-body.ts";
 import { importRoutes } from "./imports.ts";
@@ -246,12 +246,7 @@ adminRoutes.get("/events/dead-letters", async (c) => {
   return c.json({ configured: events !== undefined, ...page }, 200, noStore);
 });
 
-/** R2 or Queues failing under an operator's request: theirs to retry, not our fault. */
-function bucketFailure(error: unknown): DomainError {
-  return new DomainError("storage_unavailable", {
-    detail: `dead letters: ${error instanceof Error ? error.name : "error"}`,
-  });
-}
+const bucketFailure = (error: unknown) => storageFailure("dead letters", error);
 
 /** A parked event's id from the path (400 if it cannot be one). */
 function parkedId(c: Context<AppEnv>): string {

@@ -14,7 +14,6 @@ import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { describeIssues, IMPORT_ID_PATTERN, importListQuerySchema } from "../../contract/requests.ts";
 import type { ImportStatus, ImportStatusName } from "../../contract/responses.ts";
-import { DomainError } from "../../core/errors.ts";
 import { logLine } from "../../core/log.ts";
 import {
   ImportFileRefused,
@@ -30,7 +29,7 @@ import type { ImportFormat } from "../../imports/rows.ts";
 import type { ImportJob } from "../../imports/workflow.ts";
 import type { AppRuntime } from "../../runtime.ts";
 import type { AppEnv } from "../context.ts";
-import { ApiError, errors } from "../errors.ts";
+import { ApiError, errors, storageFailure } from "../errors.ts";
 import { addLogFields } from "../frame.ts";
 import { mediaType, requireMediaType } from "../json-body.ts";
 
@@ -287,12 +286,6 @@ async function manifestOf(c: Context<AppEnv>, bucket: R2Bucket, app: AppRuntime)
   return manifest;
 }
 
-/** R2 or Workflows failing under an operator's request: theirs to retry, not our fault. */
-function bucketFailure(error: unknown): DomainError | ApiError {
-  if (error instanceof ApiError || error instanceof DomainError) return error;
-  return new DomainError("storage_unavailable", {
-    detail: `imports: ${error instanceof Error ? error.name : "error"}`,
-  });
-}
+const bucketFailure = (error: unknown) => storageFailure("imports", error);
 
 const noStore = { "Cache-Control": "no-store" };
