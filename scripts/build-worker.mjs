@@ -13,6 +13,7 @@
 // target, conditions and NODE_ENV), so the modules are what `wrangler deploy` would have built.
 
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -22,9 +23,33 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = resolve(process.argv[2] ?? `${root}dist/worker`);
 const minify = process.env.WORKER_MINIFY !== "false";
 
+/**
+ * Keeps what an isolate evaluates at start in one module beside the entry's own, not several.
+ * esbuild puts each module in a chunk by the set of entry points (the main module and every
+ * `import()` target) that reach it, so start code reached by different sets of lazy modules lands in
+ * different chunks: each another module to compile at start, and the split moves whenever a lazy
+ * module's imports change. A lazy module loads after the main module has run, so having each of them
+ * import the entry too costs nothing at run time and gives all start code one reach: one chunk.
+ * `lazy`: the `import()` targets, found by a first pass (a target may be loaded before the import
+ * that makes it one is seen).
+ */
+function oneStartChunk(entry, lazy) {
+  const entryPath = resolve(root, entry);
+  return {
+    name: "one-start-chunk",
+    setup(build) {
+      build.onLoad({ filter: /\.ts$/ }, async (args) => {
+        if (!lazy.has(args.path)) return undefined;
+        const source = await readFile(args.path, "utf8");
+        return { contents: `${source}\nimport ${JSON.stringify(entryPath)};\n`, loader: "ts" };
+      });
+    },
+  };
+}
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
-const result = await build({
+const options = {
   absWorkingDir: root,
   entryPoints: { index: "src/index.ts" },
   outdir,
@@ -47,6 +72,14 @@ const result = await build({
   chunkNames: "chunks/[name]-[hash]",
   metafile: true,
   logLevel: "warning",
-});
+};
+// The first pass finds the `import()` targets; the second writes the modules.
+const { metafile } = await build({ ...options, write: false, sourcemap: false, minify: false });
+const lazy = new Set(
+  Object.values(metafile.inputs).flatMap((input) =>
+    input.imports.filter((edge) => edge.kind === "dynamic-import").map((edge) => resolve(root, edge.path)),
+  ),
+);
+const result = await build({ ...options, plugins: [oneStartChunk("src/index.ts", lazy)] });
 // Outside the uploaded directory: what each piece holds, for the bench (bench/startup.ts).
 writeFileSync(`${outdir}-meta.json`, JSON.stringify(result.metafile));

@@ -82,6 +82,23 @@ describe("the Worker's build", () => {
     }
   });
 
+  it("puts what an isolate starts with in one module beside the entry, whichever lazy modules share it", () => {
+    // Without the build's one-start-chunk plugin, esbuild split it by which lazy modules reach each
+    // part: eight modules at start, and one more compile each (bench/README.md, start-up).
+    const entry = Object.keys(meta.outputs).find((output) => meta.outputs[output]!.entryPoint === "src/index.ts")!;
+    const startModules = new Set<string>();
+    const next = [entry];
+    while (next.length > 0) {
+      const output = next.pop()!;
+      if (startModules.has(output)) continue;
+      startModules.add(output);
+      for (const { path, kind, external } of meta.outputs[output]!.imports) {
+        if (!external && kind === "import-statement") next.push(path);
+      }
+    }
+    expect(startModules.size).toBe(2);
+  });
+
   it("still builds everything else, loaded on first use", () => {
     const everything = reachable(meta, true);
     for (const source of [
