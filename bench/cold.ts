@@ -36,10 +36,18 @@ export interface ColdFigures {
 export interface ColdResult {
   worker: { hs: ColdFigures; es: ColdFigures };
   minimal: { hs: ColdFigures; es: ColdFigures };
+  /**
+   * The floor: an empty Hono app (bench/reference/) answering the same POST (its 404), fresh
+   * starts alternating with the others'. What any Worker's first request costs here, through
+   * Miniflare's entry and workerd's first dispatch, before its own code does anything.
+   */
+  floor: ColdFigures;
+  /** The judged ratio, per path: the median over samples of (Worker's cold) / (minimal issuer's cold, started just before or after). */
+  ratio: { hs: number; es: number };
   samples: number;
 }
 
-const SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 9);
+const SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 15);
 
 /** V8 compile + evaluate of a built Worker's start modules, one fresh Node process. */
 function startMs(bundlePath: string): number {
@@ -50,7 +58,7 @@ function startMs(bundlePath: string): number {
 }
 
 /** Measures both Workers' cold and warm token requests (run alone on the machine). */
-export async function measureCold(bundlePath: string, minimalPath: string): Promise<ColdResult> {
+export async function measureCold(bundlePath: string, minimalPath: string, floorPath: string): Promise<ColdResult> {
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" }] });
   const idp = createServer((_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(jwks));
@@ -65,8 +73,11 @@ export async function measureCold(bundlePath: string, minimalPath: string): Prom
   const { record } = await benchRecord(await importDerivationKey(SECRETS.ACCID_SECRET), uid);
 
   /** One fresh workerd with one Worker: its first and second token request, ms. */
-  async function once(which: "worker" | "minimal", kind: "hs" | "es"): Promise<{ first: number; second: number }> {
-    const path = which === "worker" ? bundlePath : minimalPath;
+  async function once(
+    which: "worker" | "minimal" | "floor",
+    kind: "hs" | "es",
+  ): Promise<{ first: number; second: number }> {
+    const path = { worker: bundlePath, minimal: minimalPath, floor: floorPath }[which];
     const sessionBindings: Record<string, string> =
       kind === "hs"
         ? {}
@@ -112,7 +123,9 @@ export async function measureCold(bundlePath: string, minimalPath: string): Prom
           headers: { authorization: `Bearer ${jwts[kind]}` },
         });
         await answer.arrayBuffer();
-        if (answer.status !== 200) throw new Error(`${which} ${kind}: HTTP ${answer.status}`);
+        // The floor has no token route: its 404 is its answer.
+        if (answer.status !== (which === "floor" ? 404 : 200))
+          throw new Error(`${which} ${kind}: HTTP ${answer.status}`);
         return performance.now() - started;
       };
       const first = await ask();
@@ -123,34 +136,55 @@ export async function measureCold(bundlePath: string, minimalPath: string): Prom
   }
 
   /** Both Workers' figures for one path, their fresh starts alternating (both see the same machine). */
-  const pair = async (kind: "hs" | "es", starts: { worker: number[]; minimal: number[] }) => {
-    const firsts = { worker: [] as number[], minimal: [] as number[] };
-    const seconds = { worker: [] as number[], minimal: [] as number[] };
+  type Which = "worker" | "minimal" | "floor";
+  const pair = async (kind: "hs" | "es", starts: Record<Which, number[]>, withFloor = false) => {
+    const firsts: Record<Which, number[]> = { worker: [], minimal: [], floor: [] };
+    const seconds: Record<Which, number[]> = { worker: [], minimal: [], floor: [] };
+    const which3: readonly Which[] = withFloor ? ["worker", "minimal", "floor"] : ["worker", "minimal"];
     for (let i = 0; i < SAMPLES; i++) {
-      for (const which of ["worker", "minimal"] as const) {
+      // Which goes first alternates, so neither always meets the machine just after the other's start.
+      for (const which of i % 2 === 0 ? which3 : [...which3].reverse()) {
         const { first, second } = await once(which, kind);
         firsts[which].push(first);
         seconds[which].push(second);
       }
     }
-    const figures = (which: "worker" | "minimal"): ColdFigures => {
+    const figures = (which: Which): ColdFigures => {
       const start = median(starts[which]);
       const firstRequestMs = median(firsts[which]);
       return { startMs: start, firstRequestMs, coldMs: start + firstRequestMs, warmMs: median(seconds[which]) };
     };
-    return { worker: figures("worker"), minimal: figures("minimal") };
+    // Each sample's Worker and minimal issuer started back to back: their ratio cancels the
+    // machine's slower and faster moments, which move one first request by several ms.
+    const startOf = { worker: median(starts.worker), minimal: median(starts.minimal) };
+    const ratio = median(
+      firsts.worker.map((first, i) => (startOf.worker + first) / (startOf.minimal + firsts.minimal[i]!)),
+    );
+    return {
+      worker: figures("worker"),
+      minimal: figures("minimal"),
+      floor: withFloor ? figures("floor") : undefined,
+      ratio,
+    };
   };
 
   try {
     log(`cold token requests: ${SAMPLES} fresh starts per Worker and path`);
-    const starts = { worker: [] as number[], minimal: [] as number[] };
+    const starts: Record<Which, number[]> = { worker: [], minimal: [], floor: [] };
     for (let i = 0; i < 21; i++) {
       starts.worker.push(startMs(bundlePath));
       starts.minimal.push(startMs(minimalPath));
+      starts.floor.push(startMs(floorPath));
     }
-    const hs = await pair("hs", starts);
+    const hs = await pair("hs", starts, true);
     const es = await pair("es", starts);
-    return { worker: { hs: hs.worker, es: es.worker }, minimal: { hs: hs.minimal, es: es.minimal }, samples: SAMPLES };
+    return {
+      worker: { hs: hs.worker, es: es.worker },
+      minimal: { hs: hs.minimal, es: es.minimal },
+      floor: hs.floor!,
+      ratio: { hs: hs.ratio, es: es.ratio },
+      samples: SAMPLES,
+    };
   } finally {
     idp.close();
   }

@@ -138,7 +138,7 @@ async function coldAndCost(
 ): Promise<{ cold: ColdResult; cost: CostResult; lazy: LazyLoad[] }> {
   unpinCores();
   const lazy = await lazyProof(bundlePath);
-  const cold = await measureCold(bundlePath, minimalPath);
+  const cold = await measureCold(bundlePath, minimalPath, buildBundle(`${ROOT}bench/reference/wrangler.toml`).path);
   const cost = await countCosts(bundlePath, minimalPath, cpuMs);
   return { cold, cost, lazy };
 }
