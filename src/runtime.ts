@@ -24,6 +24,7 @@ import { type AppConfig, type Config, ConfigError, parseConfig } from "./config.
 import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract/requests.ts";
 import { DEFAULT_APP } from "./core/constants.ts";
 import { DomainError } from "./core/errors.ts";
+import { lazy } from "./core/lazy.ts";
 import { Metrics } from "./core/metrics.ts";
 import type { Env } from "./env.ts";
 import { SessionVerifier } from "./session/verify.ts";
@@ -39,10 +40,13 @@ export interface AppRuntime {
   readonly accountObjects: AccountObjectClient;
   /** uid → account for the token path: the isolate's cache, KV, and the account's object on first use. */
   readonly lookup: AccountLookup;
-  /** The POST /v1/token body schema for the app's ttl range. */
-  readonly tokenRequestSchema: ReturnType<typeof tokenRequestSchema>;
-  /** The POST /v1/rtc/token body schema for the app's RTC ttl range. */
-  readonly rtcTokenRequestSchema: ReturnType<typeof rtcTokenRequestSchema>;
+  /**
+   * The POST /v1/token body schema for the app's ttl range, built on first use: most token requests
+   * send no body, and building Valibot schemas is part of an isolate's first request (bench: cold).
+   */
+  readonly tokenRequestSchema: () => ReturnType<typeof tokenRequestSchema>;
+  /** The POST /v1/rtc/token body schema for the app's RTC ttl range, built on first use. */
+  readonly rtcTokenRequestSchema: () => ReturnType<typeof rtcTokenRequestSchema>;
   /** Its turns at NetEase's creation rate (`accounts/create-pacer.ts`); undefined when unpaced. */
   readonly pacing: CreatePacing | undefined;
   /**
@@ -138,8 +142,8 @@ function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
     store,
     accountObjects,
     lookup: new AccountLookup(accountObjects, store, cache, metrics, pacing),
-    tokenRequestSchema: tokenRequestSchema(app.ttl),
-    rtcTokenRequestSchema: rtcTokenRequestSchema(app.rtcTtl),
+    tokenRequestSchema: lazy(() => tokenRequestSchema(app.ttl)),
+    rtcTokenRequestSchema: lazy(() => rtcTokenRequestSchema(app.rtcTtl)),
     pacing,
     limitKey: (uid: string) => prefix + uid,
   });

@@ -25,7 +25,7 @@ export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> 
   const { request, fields } = call;
   const { session, app } = await countedSession(call);
   const { config, lookup } = app;
-  const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, app.rtcTokenRequestSchema);
+  const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, app.rtcTokenRequestSchema());
   const grant = decideChannel(config.channelPolicy, session.uid, channelName, session.claims);
   if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
   const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(app, session, call));

@@ -19,7 +19,11 @@ export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
   const { request, fields } = call;
   const { session, app } = await countedSession(call);
   const { config } = app;
-  const ttl = (await parseJsonBody(request, app.tokenRequestSchema)).ttl ?? config.ttl.default;
+  // No body (most requests) is `{}`, which the schema always takes: nothing to read or check.
+  const ttl =
+    request.body === null
+      ? config.ttl.default
+      : ((await parseJsonBody(request, app.tokenRequestSchema())).ttl ?? config.ttl.default);
   const { accid } = await activeAccount(app, session, call);
   fields.accid = accid;
   fields.ttl = ttl;
