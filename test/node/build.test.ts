@@ -23,8 +23,8 @@ interface Metafile {
   >;
 }
 
-/** The sources in the modules reachable from the entry: statically only, or through `import()` too. */
-function reachable(meta: Metafile, followDynamic: boolean): Set<string> {
+/** The modules reachable from the entry: statically only (what an isolate starts with), or through `import()` too. */
+function reachableModules(meta: Metafile, followDynamic: boolean): Set<string> {
   const entry = Object.keys(meta.outputs).find((output) => meta.outputs[output]!.entryPoint === "src/index.ts")!;
   const seen = new Set<string>();
   const next = [entry];
@@ -36,7 +36,14 @@ function reachable(meta: Metafile, followDynamic: boolean): Set<string> {
       if (!external && (followDynamic || kind === "import-statement")) next.push(path);
     }
   }
-  return new Set([...seen].flatMap((output) => Object.keys(meta.outputs[output]!.inputs)));
+  return seen;
+}
+
+/** The sources in the modules reachable from the entry. */
+function reachable(meta: Metafile, followDynamic: boolean): Set<string> {
+  return new Set(
+    [...reachableModules(meta, followDynamic)].flatMap((output) => Object.keys(meta.outputs[output]!.inputs)),
+  );
 }
 
 describe("the Worker's build", () => {
@@ -85,17 +92,7 @@ describe("the Worker's build", () => {
   it("puts what an isolate starts with in one module beside the entry, whichever lazy modules share it", () => {
     // Without the build's one-start-chunk plugin, esbuild split it by which lazy modules reach each
     // part: eight modules at start, and one more compile each (bench/README.md, start-up).
-    const entry = Object.keys(meta.outputs).find((output) => meta.outputs[output]!.entryPoint === "src/index.ts")!;
-    const startModules = new Set<string>();
-    const next = [entry];
-    while (next.length > 0) {
-      const output = next.pop()!;
-      if (startModules.has(output)) continue;
-      startModules.add(output);
-      for (const { path, kind, external } of meta.outputs[output]!.imports) {
-        if (!external && kind === "import-statement") next.push(path);
-      }
-    }
+    const startModules = reachableModules(meta, false);
     expect(startModules.size).toBe(2);
   });
 
