@@ -38,11 +38,16 @@ export interface ColdResult {
   minimal: { hs: ColdFigures; es: ColdFigures };
   /**
    * The floor: an empty Hono app (bench/reference/) answering the same POST (its 404), fresh
-   * starts alternating with the others'. What any Worker's first request costs here, through
-   * Miniflare's entry and workerd's first dispatch, before its own code does anything.
+   * starts alternating with the others' in the HS256 pass. Its first request is what any Worker's
+   * first request costs here, through Miniflare's entry and workerd's first dispatch (its start is
+   * Hono's: no floor for the minimal issuer's).
    */
   floor: ColdFigures;
-  /** The judged ratio, per path: the median over samples of (Worker's cold) / (minimal issuer's cold, started just before or after). */
+  /**
+   * The judged ratio, per path: the median over samples of (Worker's start + its first request) /
+   * (minimal issuer's start + its first request, started just before or after). Only the first
+   * requests are paired: each start is the median of its 21 probe runs.
+   */
   ratio: { hs: number; es: number };
   samples: number;
 }

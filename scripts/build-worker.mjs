@@ -14,7 +14,7 @@
 
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -35,13 +35,25 @@ const minify = process.env.WORKER_MINIFY !== "false";
  */
 function oneStartChunk(entry, lazy) {
   const entryPath = resolve(root, entry);
+  const joined = new Set();
   return {
     name: "one-start-chunk",
     setup(build) {
       build.onLoad({ filter: /\.ts$/ }, async (args) => {
         if (!lazy.has(args.path)) return undefined;
+        joined.add(args.path);
         const source = await readFile(args.path, "utf8");
-        return { contents: `${source}\nimport ${JSON.stringify(entryPath)};\n`, loader: "ts" };
+        // Relative, as the source's own imports: an absolute path would put this machine's
+        // directory into the uploaded source maps and into the chunks' content hashes.
+        const path = relative(dirname(args.path), entryPath).split(sep).join("/");
+        const specifier = path.startsWith(".") ? path : `./${path}`;
+        return { contents: `${source}\nimport ${JSON.stringify(specifier)};\n`, loader: "ts" };
+      });
+      // A target this plugin cannot join (not TypeScript, another path to it) would split the
+      // start code again without a word: refuse the build instead.
+      build.onEnd(() => {
+        const missed = [...lazy].filter((path) => !joined.has(path));
+        if (missed.length > 0) throw new Error(`one-start-chunk: import() targets not joined: ${missed.join(", ")}`);
       });
     },
   };
