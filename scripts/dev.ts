@@ -93,15 +93,23 @@ async function redriveImports(base: string): Promise<void> {
     const { imports } = (await listed.json()) as { imports: { id: string; status: string }[] };
     for (const { id } of imports.filter(({ status }) => status === "running" || status === "queued")) {
       await fetch(`${base}/admin/v1${path}/imports/${id}/pause`, { method: "POST", headers });
-      // A run that was alive after all pauses after its step: resume once it has.
-      for (let i = 0; i < 20; i++) {
+      // Resume once it is paused: a pause takes effect after the step under way (a run alive after
+      // all finishes its step first, and a step of 1,000 rows can take longer than 10 s here), and
+      // the status may still read "running" just after the pause was asked for. A resume before
+      // then is refused (409), and the import would stay paused.
+      let status: string | undefined;
+      for (let i = 0; i < 240 && status !== "paused"; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 500));
         const now = await fetch(`${base}/admin/v1${path}/imports/${id}`, { headers }).catch(() => undefined);
-        if (((await now?.json()) as { status?: string } | undefined)?.status !== "pausing") break;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        status = ((await now?.json().catch(() => undefined)) as { status?: string } | undefined)?.status;
+        if (status !== undefined && !["running", "queued", "pausing", "paused"].includes(status)) break;
       }
-      const resumed = await fetch(`${base}/admin/v1${path}/imports/${id}/resume`, { method: "POST", headers });
+      const resumed =
+        status === "paused"
+          ? await fetch(`${base}/admin/v1${path}/imports/${id}/resume`, { method: "POST", headers })
+          : undefined;
       console.log(
-        `[dev] import ${id}, left part-way by an earlier run: ${resumed.ok ? "resumed" : `not resumed (${resumed.status})`}`,
+        `[dev] import ${id}, left part-way by an earlier run: ${resumed?.ok ? "resumed" : `not resumed (${resumed?.status ?? status})`}`,
       );
     }
   }

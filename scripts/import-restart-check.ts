@@ -13,7 +13,8 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -21,6 +22,8 @@ const ROWS = Number(process.argv[2] ?? 100_000);
 const BASE = `http://127.0.0.1:${process.env.PORT ?? 8787}`;
 const EMULATOR = `http://127.0.0.1:${process.env.EMULATOR_PORT ?? 8788}`;
 const STEP = 1000;
+/** Both runs of `npm start`, one after the other. */
+const START_LOG = join(tmpdir(), `import-restart-check-${process.pid}.log`);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let failures = 0;
@@ -31,7 +34,10 @@ function check(ok: boolean, what: string): void {
 
 /** `npm start` in its own process group, and a way to stop all of it (scripts/ci-smoke.sh does the same). */
 async function startService(): Promise<{ stop(): Promise<void> }> {
-  const child: ChildProcess = spawn("npm", ["start"], { cwd: ROOT, detached: true, stdio: "ignore" });
+  // Its output goes to a file, printed when a check fails (what `npm start` said about the import).
+  const out = openSync(START_LOG, "a");
+  const child: ChildProcess = spawn("npm", ["start"], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
+  closeSync(out);
   for (let i = 0; i < 120; i++) {
     if ((await fetch(`${BASE}/healthz`).catch(() => undefined))?.status === 200) break;
     await sleep(500);
@@ -162,4 +168,11 @@ try {
   await service.stop();
 }
 console.log(`import restart: ${3 - failures} passed, ${failures} failed`);
-if (failures > 0) process.exitCode = 1;
+if (failures > 0) {
+  // What npm start said (its [dev] lines name each import it drove on after the restart).
+  const said = readFileSync(START_LOG, "utf8").split("\n");
+  const lines = said.filter((line) => line.startsWith("[dev]") || /error|import/i.test(line)).slice(-40);
+  console.log(["# npm start said:", ...lines.map((line) => `#   ${line}`)].join("\n"));
+  process.exitCode = 1;
+}
+rmSync(START_LOG, { force: true });
