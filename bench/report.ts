@@ -282,8 +282,10 @@ export function reportColdAndCost(
     ].join("\n"),
   );
   const coldRatio = cold.ratio.hs;
-  const tokenLoads = lazy.filter((load) => load.path !== "/healthz");
+  const ims = lazy.filter((load) => load.path === "/v1/token");
+  const rtc = lazy.find((load) => load.path === "/v1/rtc/token");
   const health = lazy.find((load) => load.path === "/healthz");
+  const loadsApp = (load: LazyLoad | undefined) => load?.loaded.some((path) => path.includes("app-")) === true;
   return [
     {
       target: `cold HS256 token request ≤ ${TARGETS.coldVsMinimal}× the minimal issuer's`,
@@ -300,11 +302,15 @@ export function reportColdAndCost(
       value: `${cost.perMillion.ratio.toFixed(3)}× (${usd(cost.perMillion.worker)} vs ${usd(cost.perMillion.minimal)})`,
     },
     {
-      target: "a token request loads no module lazily; /healthz loads the Hono app",
+      target:
+        "an IM token request loads no module lazily, a NERTC one NERTC's (not the Hono app); /healthz loads the Hono app",
       ok:
-        tokenLoads.length > 0 &&
-        tokenLoads.every((load) => load.status === 200 && load.loaded.length === 0) &&
-        health?.loaded.some((path) => path.includes("app-")) === true,
+        ims.length > 0 &&
+        ims.every((load) => load.status === 200 && load.loaded.length === 0) &&
+        rtc?.status === 200 &&
+        rtc.loaded.some((path) => path.includes("rtc-token-")) &&
+        !loadsApp(rtc) &&
+        loadsApp(health),
       value: lazy.map((load) => `${load.method} ${load.path} ${load.status}: [${load.loaded.join(", ")}]`).join("; "),
     },
   ];

@@ -25,11 +25,13 @@
 import { unstable_readConfig } from "wrangler";
 import { parseAppList } from "../src/apps/list.ts";
 import type { AppSettings } from "../src/apps/settings.ts";
+import * as roomPolicy from "../src/chatroom/room-policy.ts";
 import { Problems } from "../src/core/problems.ts";
 import { checkPublicValues } from "../src/core/published.ts";
 import { isLoopbackUrl } from "../src/core/setting-values.ts";
 import { SECRET_NAMES } from "../src/env-names.ts";
-import { CHANNEL_GRANTS_RULE, parseChannelRules } from "../src/rtc/channel-policy.ts";
+import * as channelPolicy from "../src/rtc/channel-policy.ts";
+import * as providers from "../src/session/providers.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 
 // PREFLIGHT_CONFIG: another Wrangler file (the tests and `npm run setup --config` use it).
@@ -100,7 +102,7 @@ function checkApps(listText: string): boolean {
     NIM_CREATE_PACER: {},
   };
   const found = new Problems();
-  const apps = parseAppList(settings, listText, Date.now(), found);
+  const apps = parseAppList(settings, listText, Date.now(), found, { channelPolicy, roomPolicy });
   for (const problem of found.list) {
     if (problem.name === "ACCID_SECRET" || problem.name === "NIM_CREATE_PACER") continue;
     problems.push(`${problem.name}: ${problem.rule ?? problem.problem} (docs/apps.md).`);
@@ -145,12 +147,15 @@ parseSessionSettings(
   vars as SessionSettings,
   (name, rule) => problems.push(`${name}: ${rule}.`),
   () => {},
+  providers,
   false,
 );
-const channelPolicy = setting("RTC_CHANNEL_POLICY");
-const parsedPolicy = channelPolicy ? parseChannelRules(channelPolicy) : undefined;
+const channelPolicyText = setting("RTC_CHANNEL_POLICY");
+const parsedPolicy = channelPolicyText ? channelPolicy.parseChannelRules(channelPolicyText) : undefined;
 if (parsedPolicy && "problem" in parsedPolicy) {
-  problems.push(`RTC_CHANNEL_POLICY must be ${CHANNEL_GRANTS_RULE}; it is not (${parsedPolicy.problem}).`);
+  problems.push(
+    `RTC_CHANNEL_POLICY must be ${channelPolicy.CHANNEL_GRANTS_RULE}; it is not (${parsedPolicy.problem}).`,
+  );
 }
 const accounts = config.kv_namespaces.find((kv: { binding: string; id?: string }) => kv.binding === "ACCOUNTS");
 if (!accounts) {

@@ -15,6 +15,7 @@ import { createInterface, type Interface } from "node:readline/promises";
 import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { publicValueKind } from "../src/core/published.ts";
+import * as providers from "../src/session/providers.ts";
 import { parseSessionSettings, type SessionSettings } from "../src/session/settings.ts";
 import { varValue, type WranglerFile } from "./setup-config.ts";
 import { type SecretName, SetupError } from "./setup-wrangler.ts";
@@ -498,6 +499,7 @@ function sessionProblem(settings: SessionSettings, name: string): string | undef
       if (bad === name) rule ??= broken;
     },
     () => {},
+    providers,
     false,
   );
   return rule;
@@ -514,6 +516,7 @@ function checkSession(settings: Record<string, string | undefined>, secretKnown:
     settings as SessionSettings,
     (name, rule) => problems.push(`${name} must be ${rule}`),
     (name) => problems.push(`${name} is needed`),
+    providers,
     secretKnown,
   );
   if (problems.length > 0) throw new SetupError(`the session settings would be refused: ${problems.join("; ")}.`);

@@ -6,16 +6,16 @@
  * `misconfigured`, naming the setting in the log) than run with. Problems name settings, never values.
  */
 
-import { checkMatches, parseAppList } from "./apps/list.ts";
 import {
   type AppConfig,
   type AppSettings,
   type NimAppConfig,
   oneAppSecrets,
+  type PolicyParsers,
   parseNimApp,
   parseTokenPolicy,
 } from "./apps/settings.ts";
-import { opensRooms } from "./chatroom/room-policy.ts";
+import type { RoomPolicy } from "./chatroom/room-policy.ts";
 import { DEFAULT_APP, LIMITS } from "./core/constants.ts";
 import { type MetricsDataset, SAMPLE_INTERVAL } from "./core/metrics.ts";
 import { Problems } from "./core/problems.ts";
@@ -25,7 +25,7 @@ import { byteLength, isFetchableUrl, isLoopbackUrl, isOrigin, present, wholeNumb
 import type { Env, ObjectNamespace } from "./env.ts";
 import { BINDING_NAMES, ENV_NAMES, STORABLE_SECRETS } from "./env-names.ts";
 import { type EventSettings, parseEventSettings } from "./events/settings.ts";
-import { parseSessionSettings, type SessionConfig } from "./session/settings.ts";
+import { PROVIDER_SETTINGS, type Providers, parseSessionSettings, type SessionConfig } from "./session/settings.ts";
 
 export type { AppConfig, AppMatch, NimAppConfig } from "./apps/settings.ts";
 export { ConfigError, type ConfigProblem } from "./core/problems.ts";
@@ -84,13 +84,56 @@ export interface AccountsConfig {
   events: EventSettings | undefined;
 }
 
-/** Validates the Env and returns a Config, or throws a ConfigError listing every problem. No I/O and no caching (see `runtime.ts` for the per-isolate cache); `now` only bounds the previous secrets' deadlines. */
-export function parseConfig(env: Env, now: number = Date.now()): Config {
+/**
+ * The parsers of settings most deployments leave unset, each a module of its own: NIM_APPS's
+ * (`apps/list.ts`), the identity providers' (`session/providers.ts`) and the channel and chatroom
+ * policies' (`PolicyParsers`). `loadSettingParsers` imports one only when its setting is set. Why:
+ * every module an isolate starts with is compiled on every cold start, and a deployment with one app,
+ * a shared secret and no policy needs none of them (bench: cold).
+ */
+export interface SettingParsers extends PolicyParsers {
+  /** For NIM_APPS (which reads its entries' policies itself). */
+  readonly appList?: typeof import("./apps/list.ts") | undefined;
+  /** For SESSION_PROVIDER, SESSION_OIDC_ISSUER, SESSION_JWKS_URL and SESSION_ISSUERS. */
+  readonly providers?: Providers | undefined;
+}
+
+/** The parsers `env`'s settings need (`SettingParsers`), imported on first use. */
+export async function loadSettingParsers(env: Env): Promise<SettingParsers> {
+  // NIM_APPS's entries may each carry policies.
+  const apps = hasText(env.NIM_APPS);
+  const [appList, providers, channelPolicy, roomPolicy] = await Promise.all([
+    apps ? import("./apps/list.ts") : undefined,
+    PROVIDER_SETTINGS.some((name) => hasText(env[name])) ? import("./session/providers.ts") : undefined,
+    apps || hasText(env.RTC_CHANNEL_POLICY) ? import("./rtc/channel-policy.ts") : undefined,
+    apps || hasText(env.CHATROOM_POLICY) ? import("./chatroom/room-policy.ts") : undefined,
+  ]);
+  return { appList, providers, channelPolicy, roomPolicy };
+}
+
+/** Whether a setting holds text that is not blank (a value of another type is `checkText`'s to refuse). */
+function hasText(value: unknown): boolean {
+  return typeof value === "string" && value.trim() !== "";
+}
+
+/** NIM_APPS's parser, which `loadSettingParsers` loads when NIM_APPS is set. */
+function appListOf(parsers: SettingParsers): NonNullable<SettingParsers["appList"]> {
+  if (!parsers.appList) throw new Error("apps/list.ts is needed for NIM_APPS and not loaded");
+  return parsers.appList;
+}
+
+/**
+ * Validates the Env and returns a Config, or throws a ConfigError listing every problem. No I/O and
+ * no caching (see `runtime.ts` for the per-isolate cache); `parsers` are `loadSettingParsers(env)`'s;
+ * `now` only bounds the previous secrets' deadlines.
+ */
+export function parseConfig(env: Env, parsers: SettingParsers, now: number = Date.now()): Config {
   const problems = new Problems();
   checkText(env, problems);
   const { bad } = problems;
-  const { apps, session } = parseAppsAndSessions(env, now, problems);
-  checkMatches(apps, session, problems);
+  const { apps, session } = parseAppsAndSessions(env, parsers, now, problems);
+  // Only NIM_APPS's entries have a match to check.
+  if (present(env.NIM_APPS) !== undefined) appListOf(parsers).checkMatches(apps, session, problems);
   checkDeployable(env, apps, problems);
 
   const adminToken = env.ADMIN_TOKEN || undefined;
@@ -127,6 +170,8 @@ export function parseConfig(env: Env, now: number = Date.now()): Config {
 
   if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
   if (!env.ACCOUNT_OBJECTS) problems.missing("ACCOUNT_OBJECTS");
+  // Rules were read by room-policy.ts, so it is loaded when a policy has any.
+  const opensRooms = (policy: RoomPolicy) => policy.rules !== undefined && parsers.roomPolicy!.opensRooms(policy);
   for (const app of apps) {
     if (app.match && opensRooms(app.roomPolicy)) {
       bad(
@@ -223,14 +268,14 @@ function homeAppOf(apps: readonly { name: string }[]): string {
  * KV namespace, metrics and events (sessions and operators are the Worker's). Throws a ConfigError as
  * `parseConfig` does.
  */
-export function parseAccountsConfig(env: Env, now: number = Date.now()): AccountsConfig {
+export function parseAccountsConfig(env: Env, parsers: SettingParsers, now: number = Date.now()): AccountsConfig {
   const problems = new Problems();
   checkText(env, problems);
   const listText = present(env.NIM_APPS);
   const apps: NimAppConfig[] =
     listText === undefined
       ? [parseNimApp(env, DEFAULT_APP, now, problems, oneAppSecrets(env, problems))]
-      : parseAppList(env, listText, now, problems);
+      : appListOf(parsers).parseAppList(env, listText, now, problems, parsers);
   checkDeployable(env, apps, problems);
   if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
   const events = parseEventSettings(env, problems);
@@ -249,19 +294,20 @@ export function parseAccountsConfig(env: Env, now: number = Date.now()): Account
  */
 function parseAppsAndSessions(
   env: Env,
+  parsers: SettingParsers,
   now: number,
   problems: Problems,
 ): { apps: AppConfig[]; session: SessionConfig } {
-  const sessions = () => parseSessionSettings(env, problems.bad, problems.missing);
+  const sessions = () => parseSessionSettings(env, problems.bad, problems.missing, parsers.providers);
   const listText = present(env.NIM_APPS);
   if (listText !== undefined) {
-    const apps = parseAppList(env, listText, now, problems);
+    const apps = appListOf(parsers).parseAppList(env, listText, now, problems, parsers);
     return { apps, session: sessions() };
   }
   const secrets = oneAppSecrets(env, problems);
   const nimApp = parseNimApp(env, DEFAULT_APP, now, problems, secrets);
   const session = sessions();
-  return { apps: [{ ...nimApp, ...parseTokenPolicy(env, problems, secrets), match: undefined }], session };
+  return { apps: [{ ...nimApp, ...parseTokenPolicy(env, problems, secrets, parsers), match: undefined }], session };
 }
 
 /** Reading metrics back through the Analytics Engine SQL API (src/admin/metrics-summary.ts). */

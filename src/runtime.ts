@@ -20,11 +20,9 @@ import { AccountLookup } from "./accounts/lookup.ts";
 import { AccountObjectClient } from "./accounts/object/client.ts";
 import { AccountStore } from "./accounts/store.ts";
 import { chooseApp, type SessionFacts } from "./apps/routing.ts";
-import { type AppConfig, type Config, ConfigError, parseConfig } from "./config.ts";
-import { rtcTokenRequestSchema, tokenRequestSchema } from "./contract/requests.ts";
+import { type AppConfig, type Config, ConfigError, loadSettingParsers, parseConfig } from "./config.ts";
 import { DEFAULT_APP } from "./core/constants.ts";
 import { DomainError } from "./core/errors.ts";
-import { lazy } from "./core/lazy.ts";
 import { Metrics } from "./core/metrics.ts";
 import type { Env } from "./env.ts";
 import { SessionVerifier } from "./session/verify.ts";
@@ -40,13 +38,6 @@ export interface AppRuntime {
   readonly accountObjects: AccountObjectClient;
   /** uid → account for the token path: the isolate's cache, KV, and the account's object on first use. */
   readonly lookup: AccountLookup;
-  /**
-   * The POST /v1/token body schema for the app's ttl range, built on first use: most token requests
-   * send no body, and building Valibot schemas is part of an isolate's first request (bench: cold).
-   */
-  readonly tokenRequestSchema: () => ReturnType<typeof tokenRequestSchema>;
-  /** The POST /v1/rtc/token body schema for the app's RTC ttl range, built on first use. */
-  readonly rtcTokenRequestSchema: () => ReturnType<typeof rtcTokenRequestSchema>;
   /** Its turns at NetEase's creation rate (`accounts/create-pacer.ts`); undefined when unpaced. */
   readonly pacing: CreatePacing | undefined;
   /**
@@ -79,21 +70,33 @@ export interface Runtime {
   appFor(session: SessionFacts, name?: string): AppRuntime;
 }
 
-const runtimes = new WeakMap<object, Runtime | ConfigError>();
+const runtimes = new WeakMap<object, Promise<Runtime | ConfigError>>();
 
-/** The runtime for `env`, built on first use, or the ConfigError saying why it cannot be built. */
-export function runtimeFor(env: Env): Runtime | ConfigError {
+/**
+ * The runtime for `env`, built on first use, or the ConfigError saying why it cannot be built. The
+ * first call loads the parsers the settings need (config.ts `loadSettingParsers`); the later ones
+ * share its promise, so an isolate builds one runtime however many requests arrive at once.
+ */
+export function runtimeFor(env: Env): Promise<Runtime | ConfigError> {
   let runtime = runtimes.get(env);
   if (!runtime) {
-    try {
-      runtime = buildRuntime(parseConfig(env));
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      runtime = error;
-    }
+    runtime = loadRuntime(env);
     runtimes.set(env, runtime);
+    // Anything but a ConfigError (a module that failed to load) is not the settings' answer: the
+    // next request tries again.
+    runtime.catch(() => runtimes.delete(env));
   }
   return runtime;
+}
+
+async function loadRuntime(env: Env): Promise<Runtime | ConfigError> {
+  const parsers = await loadSettingParsers(env);
+  try {
+    return buildRuntime(parseConfig(env, parsers));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error;
+  }
 }
 
 function buildRuntime(config: Config): Runtime {
@@ -142,8 +145,6 @@ function buildAppRuntime(config: Config, app: AppConfig): AppRuntime {
     store,
     accountObjects,
     lookup: new AccountLookup(accountObjects, store, cache, metrics, pacing),
-    tokenRequestSchema: lazy(() => tokenRequestSchema(app.ttl)),
-    rtcTokenRequestSchema: lazy(() => rtcTokenRequestSchema(app.rtcTtl)),
     pacing,
     limitKey: (uid: string) => prefix + uid,
   });

@@ -18,6 +18,7 @@ import {
   type AppMatch,
   type AppSettings,
   CLAIM_NAME,
+  type PolicyParsers,
   parseNimApp,
   parseTokenPolicy,
   type SecretReader,
@@ -96,7 +97,13 @@ type AppEntry = v.InferOutput<ReturnType<typeof appEntrySchema>>;
  * NIM_APPS: a JSON list of 1 to `LIMITS.maxApps` entries, each an app's settings under its own
  * names, checked by the same rules as the one-app settings and reported as `NIM_APPS[<name>].<field>`.
  */
-export function parseAppList(env: AppSettings, listText: string, now: number, problems: Problems): AppConfig[] {
+export function parseAppList(
+  env: AppSettings,
+  listText: string,
+  now: number,
+  problems: Problems,
+  policies: PolicyParsers,
+): AppConfig[] {
   for (const name of ONE_APP_SETTINGS) {
     if (present(env[name]) !== undefined) problems.bad(name, "leave unset with NIM_APPS (each entry has its own)");
   }
@@ -136,7 +143,7 @@ export function parseAppList(env: AppSettings, listText: string, now: number, pr
     const settings = entrySettings(env, entry);
     const app: AppConfig = {
       ...parseNimApp(settings, entry.name, now, scoped, secrets),
-      ...parseTokenPolicy(settings, scoped, secrets),
+      ...parseTokenPolicy(settings, scoped, secrets, policies),
       match: parseMatch(entry, at, problems),
     };
     apps.push(app);

@@ -6,13 +6,7 @@
  * with these very rules.
  */
 
-import {
-  OPEN_ROOM_POLICY,
-  parseRoomRules,
-  ROOM_GRANTS_RULE,
-  type RoomGrant,
-  type RoomPolicy,
-} from "../chatroom/room-policy.ts";
+import type { RoomGrant, RoomPolicy } from "../chatroom/room-policy.ts";
 import {
   DEFAULT_CREATE_RATE,
   DEFAULT_TTLS,
@@ -24,13 +18,23 @@ import {
 import type { Problems } from "../core/problems.ts";
 import { isStoredSecret, Secret } from "../core/secret.ts";
 import { byteLength, isFetchableUrl, present, wholeNumber } from "../core/setting-values.ts";
-import {
-  CHANNEL_GRANTS_RULE,
-  type ChannelGrant,
-  type ChannelPolicy,
-  OPEN_POLICY,
-  parseChannelRules,
-} from "../rtc/channel-policy.ts";
+import type { ChannelGrant, ChannelPolicy } from "../rtc/channel-policy.ts";
+
+/**
+ * The policy modules, which read RTC_CHANNEL_POLICY's and CHATROOM_POLICY's grants (with Valibot):
+ * loaded only when a policy is set (config.ts `loadSettingParsers`), so that a deployment without one
+ * never compiles them on a cold start. The one-app settings' and each NIM_APPS entry's alike.
+ */
+export interface PolicyParsers {
+  readonly channelPolicy?: typeof import("../rtc/channel-policy.ts") | undefined;
+  readonly roomPolicy?: typeof import("../chatroom/room-policy.ts") | undefined;
+}
+
+/** A policy module a set policy needs: a missing one is a loading bug, never a policy read as unset. */
+function loaded<T>(module: T | undefined, name: string): T {
+  if (!module) throw new Error(`the parser of ${name} is needed and not loaded`);
+  return module;
+}
 
 /** The one-app settings' names, and the deployment-wide ones an app needs. */
 export const APP_SETTING_NAMES = [
@@ -231,6 +235,7 @@ export function parseTokenPolicy(
   env: AppSettings,
   problems: Problems,
   secrets: SecretReader,
+  policies: PolicyParsers,
 ): Pick<AppConfig, "ttl" | "rtcTtl" | "rtcPermSecret" | "channelPolicy" | "roomPolicy"> {
   const { bad } = problems;
   const ttlDefault = parseSeconds("TOKEN_TTL_DEFAULT", env.TOKEN_TTL_DEFAULT, DEFAULT_TTLS.im, bad);
@@ -251,16 +256,21 @@ export function parseTokenPolicy(
     ttl: { default: ttlDefault, min: ttlMin, max: ttlMax },
     rtcTtl: { default: rtcDefault, min: rtcMin, max: rtcMax },
     rtcPermSecret,
-    channelPolicy: parseChannelPolicy(env, rtcPermSecret !== undefined, bad),
-    roomPolicy: parseRoomPolicy(env, bad),
+    channelPolicy: parseChannelPolicy(env, rtcPermSecret !== undefined, bad, policies),
+    roomPolicy: parseRoomPolicy(env, bad, policies),
   };
 }
 
 /** CHATROOM_POLICY and CHATROOM_POLICY_CLAIM (`chatroom/room-policy.ts`). */
-function parseRoomPolicy(env: AppSettings, bad: (name: string, rule: string) => void): RoomPolicy {
+function parseRoomPolicy(
+  env: AppSettings,
+  bad: (name: string, rule: string) => void,
+  policies: PolicyParsers,
+): RoomPolicy {
   let rules: RoomGrant[] | undefined;
   const rulesText = present(env.CHATROOM_POLICY);
   if (rulesText !== undefined) {
+    const { parseRoomRules, ROOM_GRANTS_RULE } = loaded(policies.roomPolicy, "CHATROOM_POLICY");
     const parsed = parseRoomRules(rulesText);
     if ("problem" in parsed) bad("CHATROOM_POLICY", `${ROOM_GRANTS_RULE} (${parsed.problem})`);
     else rules = parsed.grants;
@@ -269,7 +279,8 @@ function parseRoomPolicy(env: AppSettings, bad: (name: string, rule: string) => 
   if (claim !== undefined && !CLAIM_NAME.test(claim)) {
     bad("CHATROOM_POLICY_CLAIM", "a claim name of letters, digits and _ . : / -");
   }
-  return rules === undefined && claim === undefined ? OPEN_ROOM_POLICY : { rules, claim };
+  // Neither: every room for a session, none without (room-policy.ts OPEN_ROOM_POLICY).
+  return { rules, claim };
 }
 
 /**
@@ -281,10 +292,12 @@ function parseChannelPolicy(
   env: AppSettings,
   hasPermSecret: boolean,
   bad: (name: string, rule: string) => void,
+  policies: PolicyParsers,
 ): ChannelPolicy {
   let rules: ChannelGrant[] | undefined;
   const rulesText = present(env.RTC_CHANNEL_POLICY);
   if (rulesText !== undefined) {
+    const { parseChannelRules, CHANNEL_GRANTS_RULE } = loaded(policies.channelPolicy, "RTC_CHANNEL_POLICY");
     const parsed = parseChannelRules(rulesText);
     if ("problem" in parsed) bad("RTC_CHANNEL_POLICY", `${CHANNEL_GRANTS_RULE} (${parsed.problem})`);
     else rules = parsed.grants;
@@ -299,7 +312,7 @@ function parseChannelPolicy(
   if (claim !== undefined && !hasPermSecret) bad("RTC_POLICY_CLAIM", "needs NERTC_PERM_SECRET");
   const keyTtl = parseSeconds("RTC_PERM_KEY_TTL", env.RTC_PERM_KEY_TTL, DEFAULT_TTLS.rtcPermKey, bad);
   if (keyTtl < 60) bad("RTC_PERM_KEY_TTL", `whole seconds from 60 to ${LIMITS.maxPermKeyTtlSeconds}`);
-  if (rules === undefined && claim === undefined) return { ...OPEN_POLICY, keyTtl };
+  // Neither: every channel with every privilege (channel-policy.ts OPEN_POLICY), keys for keyTtl.
   return { rules, claim, keyTtl };
 }
 

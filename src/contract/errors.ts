@@ -1,6 +1,6 @@
 /** The HTTP status of every stable error code: part of the public contract and of the OpenAPI document. */
 
-import type { ErrorCode } from "./requests.ts";
+import type { ErrorCode } from "../../packages/client/src/contract.ts";
 
 /** Each stable error code's HTTP status. */
 export const ERROR_STATUS = {
@@ -29,3 +29,6 @@ export const ERROR_STATUS = {
   storage_unavailable: 503,
   upstream_unavailable: 503,
 } as const satisfies Record<ErrorCode, number>;
+
+/** The 400 for a body that is JSON but not an object (every body here is one). */
+export const BODY_NOT_OBJECT = "The body must be a JSON object.";

@@ -14,6 +14,7 @@ import * as v from "valibot";
 import { LIMITS, NIM, RTC_CHANNEL_NAME } from "../core/constants.ts";
 import { lazy } from "../core/lazy.ts";
 import { UID_CHARACTERS, UID_RULE } from "../core/uid.ts";
+import { BODY_NOT_OBJECT } from "./errors.ts";
 
 export { ERROR_CODES, type ErrorCode } from "../../packages/client/src/contract.ts";
 
@@ -125,9 +126,6 @@ export const chatroomAddressRequestSchema = lazy(() =>
     BODY_NOT_OBJECT,
   ),
 );
-
-/** The message for a body that is JSON but not an object. */
-export const BODY_NOT_OBJECT = "The body must be a JSON object.";
 
 /** `PUT /admin/v1/accounts/{uid}` body. */
 export const bindRequestSchema = lazy(() => v.strictObject({ accid: accidSchema() }, BODY_NOT_OBJECT));

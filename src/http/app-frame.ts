@@ -9,7 +9,7 @@ import { cors } from "hono/cors";
 import { matchedRoutes, routePath } from "hono/route";
 import { ConfigError } from "../config.ts";
 import type { LogFields } from "../core/log.ts";
-import { runtimeFor } from "../runtime.ts";
+import { type Runtime, runtimeFor } from "../runtime.ts";
 import type { AppEnv } from "./context.ts";
 import { errors as standardErrors } from "./errors.ts";
 import { allowedOriginsOf, CORS, errorAnswer, finishAnswer, logAnswer, REQUEST_ID, requestIdFor } from "./frame.ts";
@@ -46,12 +46,22 @@ export function frame(): MiddlewareHandler<AppEnv> {
     c.set("requestId", requestId);
     c.set("logFields", fields);
     c.set("startedAt", startedAt);
-    const runtime = runtimeFor(c.env);
+    let runtime: Runtime | ConfigError | undefined;
+    let failure: unknown;
+    try {
+      runtime = await runtimeFor(c.env);
+    } catch (error) {
+      // Not the settings' answer (a module that failed to load): a 500, framed and logged as any.
+      failure = error;
+    }
     if (runtime instanceof ConfigError) c.set("configError", runtime);
-    else c.set("runtime", runtime);
+    else if (runtime) c.set("runtime", runtime);
     const allowed = allowedOriginsOf(runtime);
     const origin = c.req.header("Origin");
-    if (c.req.method === "OPTIONS" && origin !== undefined && allowed?.has(origin)) {
+    if (!runtime) {
+      c.res = errorAnswer(failure, fields);
+      finishAnswer(c.res.headers, requestId, origin, undefined);
+    } else if (c.req.method === "OPTIONS" && origin !== undefined && allowed?.has(origin)) {
       const preflight = await corsPreflight(c, next);
       if (preflight) c.res = preflight;
       // The preflight carries Hono's CORS headers; the rest of the frame's are set here.

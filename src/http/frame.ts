@@ -37,8 +37,8 @@ export const CORS = {
 const EXPOSED = CORS.exposeHeaders.join(",");
 
 /** The origins CORS allows, or undefined when none (no allowlist, or unusable settings). */
-export function allowedOriginsOf(runtime: Runtime | ConfigError): ReadonlySet<string> | undefined {
-  if (runtime instanceof ConfigError) return undefined;
+export function allowedOriginsOf(runtime: Runtime | ConfigError | undefined): ReadonlySet<string> | undefined {
+  if (runtime === undefined || runtime instanceof ConfigError) return undefined;
   const allowed = runtime.config.allowedOrigins;
   return allowed && allowed.size > 0 ? allowed : undefined;
 }

@@ -1,6 +1,8 @@
 /**
- * JSON request bodies: size limit, content type, parsing and schema validation, declared on the route
- * that reads the body (after its authentication), with the schema from `contract/requests.ts`.
+ * JSON request bodies: size limit, content type and parsing, on the route that reads the body (after
+ * its authentication). Checking a body against its schema from `contract/requests.ts` is
+ * `body-check.ts`'s, a module of its own so that an isolate does not compile Valibot before a request
+ * sends a body (the common token request sends none).
  *
  * Why not Hono's `validator("json")` as is: for a body sent with any other content type it silently
  * validates `{}` instead, so `curl -d '{"kick":false}'` (a form content type) would block *and kick*;
@@ -10,11 +12,8 @@
  * Hono's validator stores it, so handlers read it with `c.req.valid("json")`.
  */
 
-import type { Context, MiddlewareHandler } from "hono";
-import * as v from "valibot";
-import { BODY_NOT_OBJECT, describeIssues } from "../contract/requests.ts";
+import { BODY_NOT_OBJECT } from "../contract/errors.ts";
 import { LIMITS } from "../core/constants.ts";
-import type { AppEnv } from "./context.ts";
 import { errors } from "./errors.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -30,7 +29,10 @@ export async function readLimitedBody(request: Request, maxBytes: number): Promi
   if (body === null) return EMPTY;
   const declared = headers.get("Content-Length");
   if (declared !== null && !headers.has("Transfer-Encoding")) {
-    if (Number.parseInt(declared, 10) > maxBytes) throw errors.payloadTooLarge(maxBytes);
+    const length = Number.parseInt(declared, 10);
+    if (length > maxBytes) throw errors.payloadTooLarge(maxBytes);
+    // `Content-Length: 0` (how most clients send a POST without a body): nothing to wait for.
+    if (length === 0) return EMPTY;
     return new Uint8Array(await request.arrayBuffer());
   }
   const reader = body.getReader();
@@ -74,49 +76,24 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
 }
 
 /**
- * Reads, parses and validates a JSON body against `schema`: an empty body is `{}` whatever its type,
- * a non-empty one must be `application/json` (415) holding a JSON object (400) that `schema` accepts
- * (400 naming the rule); over `maxBytes` it is 413.
+ * The JSON object in `request`'s body, or undefined for no body or a blank one (often sent as
+ * `Content-Length: 0`), which every body schema here reads as `{}`. 413 over `maxBytes`; 415 for a
+ * body that is not `application/json`; 400 `invalid_request` for one that is not a JSON object.
  */
-export async function parseJsonBody<S extends v.GenericSchema>(
+export async function readJsonObject(
   request: Request,
-  schema: S,
   maxBytes: number = LIMITS.maxBodyBytes,
-): Promise<v.InferOutput<S>> {
-  let value: unknown = {};
-  // No body at all (the common token request) needs no read or parse.
+): Promise<object | undefined> {
+  // No body at all needs no read.
   const text = request.body === null ? "" : await readBodyText(request, maxBytes);
-  if (text.trim() !== "") {
-    requireMediaType(request, ["application/json"]);
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw errors.invalidRequest("The body is not valid JSON.");
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value))
-      throw errors.invalidRequest(BODY_NOT_OBJECT);
+  if (text.trim() === "") return undefined;
+  requireMediaType(request, ["application/json"]);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw errors.invalidRequest("The body is not valid JSON.");
   }
-  const result = v.safeParse(schema, value);
-  if (!result.success) throw errors.invalidRequest(describeIssues(schema, result.issues));
-  return result.output;
-}
-
-type Validated<S extends v.GenericSchema> = {
-  in: { json: v.InferInput<S> };
-  out: { json: v.InferOutput<S> };
-};
-
-/**
- * Middleware form of `parseJsonBody` for Hono routes: the validated value is stored the way Hono's
- * validator stores it, so handlers read it with `c.req.valid("json")`. `schemaFor(c)` is a function,
- * so a schema built per runtime can be used.
- */
-export function jsonBody<S extends v.GenericSchema>(
-  schemaFor: (c: Context<AppEnv>) => S,
-  maxBytes: number = LIMITS.maxBodyBytes,
-): MiddlewareHandler<AppEnv, string, Validated<S>> {
-  return async function jsonBody(c, next) {
-    c.req.addValidatedData("json", (await parseJsonBody(c.req.raw, schemaFor(c), maxBytes)) as object);
-    await next();
-  };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw errors.invalidRequest(BODY_NOT_OBJECT);
+  return value;
 }

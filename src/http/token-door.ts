@@ -22,11 +22,16 @@ import { type Runtime, runtimeFor } from "../runtime.ts";
 import { allowedOriginsOf, errorAnswer, finishAnswer, frameHeaders, logAnswer, requestIdFor } from "./frame.ts";
 import { TOKEN_ANSWER_HEADERS, type TokenCall } from "./issuing.ts";
 import { countAuthFailure } from "./limits.ts";
-import { issueRtcToken } from "./routes/rtc-token.ts";
 import { issueImToken } from "./routes/token.ts";
 
 /** A token endpoint's handler: the call in, the 200's body out (or a thrown error). */
 export type TokenHandler = (call: TokenCall) => Promise<object>;
+
+/**
+ * NERTC's handler, loaded with what only it uses (permission keys, the channel policy, Valibot for its
+ * body) on the first NERTC request: many isolates only ever issue IM tokens (src/index.ts).
+ */
+const issueRtcToken: TokenHandler = async (call) => (await import("./routes/rtc-token.ts")).issueRtcToken(call);
 
 /** The door's paths, exactly as sent (no query, no trailing slash: those go to Hono). */
 const HANDLERS = new Map<string, TokenHandler>([
@@ -65,11 +70,11 @@ export function tokenDoorFor(request: Request): TokenHandler | undefined {
 async function refusal(
   error: unknown,
   request: Request,
-  runtime: Runtime | ConfigError,
+  runtime: Runtime | ConfigError | undefined,
   fields: LogFields,
 ): Promise<Response> {
   const answer = errorAnswer(error, fields);
-  if (runtime instanceof ConfigError) return answer;
+  if (runtime === undefined || runtime instanceof ConfigError) return answer;
   try {
     return await countAuthFailure(runtime, request, answer, fields);
   } catch (failure) {
@@ -88,11 +93,12 @@ export async function answerAtTokenDoor(
   const { headers } = request;
   const requestId = requestIdFor(headers.get("X-Request-Id"));
   const fields: LogFields = {};
-  const runtime = runtimeFor(env);
   const origin = headers.get("Origin");
   const path = pathOf(request.url);
+  let runtime: Runtime | ConfigError | undefined;
   let answer: Response;
   try {
+    runtime = await runtimeFor(env);
     if (runtime instanceof ConfigError) throw runtime;
     const appName = HANDLERS.has(path) ? undefined : doorOf(path)?.appName;
     const waitUntil = (work: Promise<unknown>) => ctx.waitUntil(work);

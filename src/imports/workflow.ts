@@ -66,15 +66,15 @@ export async function runImport(env: Env, job: ImportJob, step: WorkflowStep): P
   }
   // The claims were only for the rows to come.
   await step.do("finish", { retries: STEP_RETRIES }, async () => {
-    const claims = claimsOf(env, job.id);
+    const claims = await claimsOf(env, job.id);
     if (claims) await claims.forget();
   });
   return counts;
 }
 
 /** The import's claims (`ImportClaims`), or undefined when the binding is gone. */
-function claimsOf(env: Env, id: string) {
-  const runtime = runtimeFor(env);
+async function claimsOf(env: Env, id: string) {
+  const runtime = await runtimeFor(env);
   const namespace = runtime instanceof ConfigError ? undefined : runtime.config.imports?.claims;
   return namespace && (namespace.get(namespace.idFromName(id)) as DurableObjectStub<ImportClaims>);
 }
@@ -88,7 +88,7 @@ async function importStep(
   lastAttempt: boolean,
 ): Promise<ImportCounts> {
   const stepStarted = Date.now();
-  const runtime = runtimeFor(env);
+  const runtime = await runtimeFor(env);
   // Thrown, so the step is retried: a configuration mended meanwhile lets the import go on.
   if (runtime instanceof ConfigError) throw runtime;
   const bucket = runtime.config.adminFiles;
@@ -109,7 +109,7 @@ async function importStep(
   // Read as it comes: the range holds its rows, and whatever blank space the file has between them.
   for await (const piece of object.body) framer.push(piece);
   framer.finish(false);
-  const claims = claimsOf(env, job.id);
+  const claims = await claimsOf(env, job.id);
   if (!claims) throw new Error("IMPORT_CLAIMS is not bound");
 
   // Run before: some rows may be bound already, by this step.

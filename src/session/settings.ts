@@ -3,11 +3,15 @@
  * that the deploy preflight (plain Node) runs the very parser the Worker runs.
  */
 
-import * as v from "valibot";
 import { LIMITS } from "../core/constants.ts";
-import { lazy } from "../core/lazy.ts";
 import { byteLength, isOrigin, present } from "../core/setting-values.ts";
-import { type IssuerRule, issuerRule, type SpecProblem, secretRule } from "./issuers.ts";
+import { type IssuerRule, type SpecProblem, secretRule } from "./issuers.ts";
+
+/**
+ * The identity providers' presets and the SESSION_ISSUERS list (`providers.ts`): a module of its own,
+ * loaded only by a deployment that names a provider (config.ts `loadSettingParsers`).
+ */
+export type Providers = typeof import("./providers.ts");
 
 /** The settings `parseSessionSettings` reads (env.ts's Env has each of them). */
 export type SessionSettings = Partial<
@@ -53,26 +57,8 @@ const SPEC_FIELDS: Record<string, keyof SessionSettings> = {
   signInClaim: "SESSION_SIGN_IN_CLAIM",
 };
 
-/** One entry of SESSION_ISSUERS: the one-issuer settings as fields, `provider` may also be `secret`. */
-const issuerEntrySchema = lazy(() => {
-  const text = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(512));
-  return v.strictObject({
-    provider: text,
-    name: v.optional(text),
-    issuer: v.optional(text),
-    audience: v.optional(v.union([text, v.pipe(v.array(text), v.minLength(1), v.maxLength(16))])),
-    authorizedParties: v.optional(v.pipe(v.array(text), v.minLength(1), v.maxLength(16))),
-    uidClaim: v.optional(text),
-    tokenUse: v.optional(text),
-    // May be empty (the uid space with no prefix), so not `text`.
-    uidPrefix: v.optional(v.pipe(v.string(), v.maxLength(64))),
-    signInClaim: v.optional(text),
-  });
-});
-const issuersSchema = lazy(() => v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(LIMITS.maxSessionIssuers)));
-
 /**
- * The SESSION_* settings → one rule per issuer (`session/issuers.ts` knows the providers).
+ * The SESSION_* settings → one rule per issuer (`providers.ts` knows the providers).
  *
  * Either one issuer (SESSION_PROVIDER, SESSION_OIDC_ISSUER or SESSION_JWKS_URL, refined by the
  * other one-issuer settings; SESSION_JWT_SECRET joins that issuer, as during a move from a legacy
@@ -80,13 +66,16 @@ const issuersSchema = lazy(() => v.pipe(v.array(v.unknown()), v.minLength(1), v.
  * a `{"provider": "secret"}` entry stands for SESSION_JWT_SECRET). Every issuer with public keys has
  * an audience rule, or it is refused. Exported for the deploy preflight, which sees the vars but
  * not the secrets: with `secretKnown` false the secret is neither required nor checked.
+ * `providers`: `providers.ts`, which a setting that names a provider needs (`namesProvider`).
  */
 export function parseSessionSettings(
   env: SessionSettings,
   bad: (name: string, rule: string) => void,
   missing: (name: string) => void,
+  providers: Providers | undefined,
   secretKnown = true,
 ): SessionConfig {
+  if (namesProvider(env) && !providers) throw new Error("session/providers.ts is needed and not loaded");
   const secret = env.SESSION_JWT_SECRET || undefined;
   if (secret && byteLength(secret) < LIMITS.minSecretBytes) {
     // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
@@ -95,9 +84,21 @@ export function parseSessionSettings(
   const listText = present(env.SESSION_ISSUERS);
   const issuers =
     listText === undefined
-      ? oneIssuer(env, secret, bad, () => secretKnown && missing("SESSION_JWT_SECRET or SESSION_PROVIDER"))
-      : issuerList(env, listText, secret, secretKnown, bad);
+      ? oneIssuer(env, secret, bad, () => secretKnown && missing("SESSION_JWT_SECRET or SESSION_PROVIDER"), providers)
+      : issuerList(env, listText, secret, secretKnown, bad, providers!);
   return { issuers };
+}
+
+/** The settings that name a provider: with one of them set, `parseSessionSettings` needs `providers.ts`. */
+export const PROVIDER_SETTINGS = [
+  "SESSION_PROVIDER",
+  "SESSION_OIDC_ISSUER",
+  "SESSION_JWKS_URL",
+  "SESSION_ISSUERS",
+] as const;
+
+function namesProvider(env: SessionSettings): boolean {
+  return PROVIDER_SETTINGS.some((name) => present(env[name]) !== undefined);
 }
 
 /** SESSION_ISSUERS: several issuers, each entry with its own rules; the one-issuer settings must be unset. */
@@ -107,64 +108,12 @@ function issuerList(
   secret: string | undefined,
   secretKnown: boolean,
   bad: (name: string, rule: string) => void,
+  providers: Providers,
 ): IssuerRule[] {
-  const issuers: IssuerRule[] = [];
   for (const name of [...ONE_ISSUER, ...ONE_ISSUER_RULES]) {
     if (present(env[name]) !== undefined) bad(name, "leave unset with SESSION_ISSUERS (each entry has its own)");
   }
-  let entries: unknown;
-  try {
-    entries = JSON.parse(listText);
-  } catch {
-    entries = undefined;
-  }
-  const list = v.safeParse(issuersSchema(), entries);
-  if (!list.success) {
-    bad("SESSION_ISSUERS", `a JSON list of 1 to ${LIMITS.maxSessionIssuers} issuer entries`);
-    return issuers;
-  }
-  list.output.forEach((raw, index) => {
-    const at = `entry ${index + 1}`;
-    const entry = v.safeParse(issuerEntrySchema(), raw);
-    if (!entry.success) {
-      const field = entry.issues[0].path?.map((step) => String(step.key)).join(".") ?? "";
-      bad("SESSION_ISSUERS", `${at}: ${field || "the entry"} is not allowed or not a non-empty string`);
-      return;
-    }
-    const { provider, audience, ...rest } = entry.output;
-    const audiences = typeof audience === "string" ? [audience] : audience;
-    if (list.output.length > 1 && rest.uidPrefix === undefined) {
-      // `sub` is unique only within its issuer: two entries' users must not meet by accident.
-      bad(
-        "SESSION_ISSUERS",
-        `${at}: uidPrefix is required with several issuers (a prefix of its own keeps its users apart; the same one on two entries shares their users; "" keeps today's uids)`,
-      );
-    }
-    if (provider === "secret") {
-      if (rest.authorizedParties || rest.tokenUse)
-        bad("SESSION_ISSUERS", `${at}: a secret takes issuer, audience, uidClaim, uidPrefix, signInClaim, name`);
-      if (!secret && secretKnown) bad("SESSION_ISSUERS", `${at}: the secret entry needs SESSION_JWT_SECRET`);
-    }
-    const rule =
-      provider === "secret"
-        ? secretRule(secret ?? "", { ...rest, audience: audiences })
-        : issuerRule({ provider, ...rest, audience: audiences });
-    if (!Array.isArray(rule)) issuers.push(rule);
-    else for (const problem of rule) bad("SESSION_ISSUERS", `${at}: ${problem.field} must be ${problem.rule}`);
-  });
-  // An entry for the secret that is itself refused above already names SESSION_ISSUERS.
-  const secretEntry = list.output.some((raw) => (raw as { provider?: unknown } | null)?.provider === "secret");
-  if (secret && !secretEntry) {
-    bad("SESSION_JWT_SECRET", 'unused: add {"provider": "secret"} to SESSION_ISSUERS, or unset it');
-  }
-  const seen = { issuers: new Set<string | undefined>(), names: new Set<string>() };
-  for (const rule of issuers) {
-    if (seen.issuers.has(rule.issuer)) bad("SESSION_ISSUERS", "each issuer once (and one secret without an issuer)");
-    if (seen.names.has(rule.name)) bad("SESSION_ISSUERS", `distinct names: give entries of one provider a "name"`);
-    seen.issuers.add(rule.issuer);
-    seen.names.add(rule.name);
-  }
-  return issuers;
+  return providers.parseIssuerList(listText, secret, secretKnown, bad);
 }
 
 /** The one-issuer settings: a provider (the secret joins it), or the secret alone. */
@@ -173,6 +122,7 @@ function oneIssuer(
   secret: string | undefined,
   bad: (name: string, rule: string) => void,
   noIssuer: () => void,
+  providers: Providers | undefined,
 ): IssuerRule[] {
   const where = ONE_ISSUER.filter((name) => present(env[name]) !== undefined);
   if (where.length > 1) {
@@ -211,7 +161,7 @@ function oneIssuer(
     }
     const provider =
       setting === "SESSION_PROVIDER" ? value : setting === "SESSION_OIDC_ISSUER" ? `oidc:${value}` : `jwks:${value}`;
-    rule = issuerRule({ provider, ...spec }, secret);
+    rule = providers!.issuerRule({ provider, ...spec }, secret);
   }
   if (!Array.isArray(rule)) return [rule];
   for (const { field, rule: text } of rule) bad(field === "provider" ? setting! : SPEC_FIELDS[field]!, text);

@@ -15,6 +15,7 @@ import { AccountStore } from "../../src/accounts/store.ts";
 import { ConfigError, type ConfigProblem, parseConfig } from "../../src/config.ts";
 import { isValidUid } from "../../src/core/uid.ts";
 import type { Env } from "../../src/env.ts";
+import { ALL_PARSERS } from "../setting-parsers.ts";
 import { TEST_APPS } from "../settings.ts";
 import {
   adminCall,
@@ -57,7 +58,7 @@ function post(path: string, jwt: string, body?: unknown, overrides: Overrides = 
 /** The problems parseConfig finds in the project's settings with `more` over them ("THROWN …" when it throws otherwise). */
 function problemsWith(more: Record<string, unknown>): ConfigProblem[] | string {
   try {
-    parseConfig({ ...env, ...more } as Env);
+    parseConfig({ ...env, ...more } as Env, ALL_PARSERS);
   } catch (error) {
     if (error instanceof ConfigError) return [...error.problems];
     return `THROWN ${String(error)}`;

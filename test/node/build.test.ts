@@ -58,7 +58,7 @@ describe("the Worker's build", () => {
     meta = JSON.parse(readFileSync(`${outdir}-meta.json`, "utf8")) as Metafile;
   }, 60_000);
 
-  it("starts an isolate with the token path only: no Hono, jose, admin API, account object or NetEase client", () => {
+  it("starts an isolate with the IM token path only: no Hono, jose, Valibot, admin API, account object, NetEase client or NERTC", () => {
     const atStart = [...reachable(meta, false)];
     // What a token request runs: the door, the session check, the account look-up, the signature.
     for (const source of [
@@ -66,7 +66,6 @@ describe("the Worker's build", () => {
       "src/session/verify.ts",
       "src/accounts/lookup.ts",
       "src/nim/dynamic-token.ts",
-      "src/rtc/token.ts",
     ]) {
       expect(atStart, source).toContain(source);
     }
@@ -80,6 +79,16 @@ describe("the Worker's build", () => {
       /^src\/nim\/server-api/,
       /^src\/session\/jwks\.ts$/,
       /^src\/contract\/openapi/,
+      // The settings most deployments leave unset: NIM_APPS, the identity providers' presets, policies.
+      /^src\/apps\/list\.ts$/,
+      /^src\/session\/providers\.ts$/,
+      /^src\/(rtc\/channel|chatroom\/room)-policy\.ts$/,
+      // A body's check (most token requests send none), and NERTC's tokens (loaded on the first).
+      /^node_modules\/valibot\//,
+      /^src\/http\/body-check\.ts$/,
+      /^src\/contract\/requests\.ts$/,
+      /^src\/rtc\//,
+      /^src\/http\/routes\/rtc-token\.ts$/,
     ];
     for (const pattern of loadedLater) {
       expect(
@@ -104,6 +113,11 @@ describe("the Worker's build", () => {
       "src/accounts/object/object.ts",
       "src/nim/server-api-v2.ts",
       "src/session/jwks.ts",
+      "src/apps/list.ts",
+      "src/session/providers.ts",
+      "src/http/body-check.ts",
+      "src/http/routes/rtc-token.ts",
+      "src/rtc/permission-key.ts",
     ]) {
       expect(everything, source).toContain(source);
     }

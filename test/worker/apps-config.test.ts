@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, type ConfigProblem, parseConfig } from "../../src/config.ts";
 import { Secret, STORED_SECRET_LIFETIME_MS } from "../../src/core/secret.ts";
 import type { Env } from "../../src/env.ts";
+import { ALL_PARSERS } from "../setting-parsers.ts";
 import { ONE_APP_BLANK } from "../settings.ts";
 import { adminCall, call, env, hsJwt, type Overrides, seg, tokenFor, uniqueUid } from "./helpers.ts";
 
@@ -39,7 +40,7 @@ function settingsWith(apps: unknown, more: Record<string, unknown> = {}): Env {
 
 function problemsOf(settings: Env): ConfigProblem[] {
   try {
-    parseConfig(settings);
+    parseConfig(settings, ALL_PARSERS);
   } catch (error) {
     if (error instanceof ConfigError) return [...error.problems];
     throw error;
@@ -53,7 +54,7 @@ describe("NIM_APPS", () => {
   it("makes one app of each entry, in order; the home app is `default` if listed, else the first", () => {
     // On NetEase's own bases, as deployed: beside sg's, the emulator's loopback base would not be local.
     const deployed = { ...defaultEntry(), apiBase: undefined };
-    const config = parseConfig(settingsWith([SG, deployed]));
+    const config = parseConfig(settingsWith([SG, deployed]), ALL_PARSERS);
     expect([...config.apps.keys()]).toEqual(["sg", "default"]);
     expect(config.homeApp).toBe("default");
     const sg = config.apps.get("sg")!;
@@ -66,10 +67,10 @@ describe("NIM_APPS", () => {
     expect(sg.ttl).toEqual({ default: 600, min: 60, max: 3600 });
     expect(sg.roomPolicy).toEqual({ rules: undefined, claim: undefined });
     const lobby = { ...SG, chatroomPolicy: [{ room: "1*", anonymous: true }], chatroomPolicyClaim: "rooms" };
-    const policy = parseConfig(settingsWith([lobby])).apps.get("sg")!.roomPolicy;
+    const policy = parseConfig(settingsWith([lobby]), ALL_PARSERS).apps.get("sg")!.roomPolicy;
     expect([policy.rules?.length, policy.rules?.[0]?.anonymous, policy.claim]).toEqual([1, true, "rooms"]);
     expect(config.apps.get("default")!.appSecret.read()).toBe(env.NIM_APP_SECRET);
-    expect(parseConfig(settingsWith([SG, { ...deployed, name: "cn" }])).homeApp).toBe("sg");
+    expect(parseConfig(settingsWith([SG, { ...deployed, name: "cn" }]), ALL_PARSERS).homeApp).toBe("sg");
   });
 
   it("names the entry and the field of each problem, never a value", () => {

@@ -55,8 +55,8 @@ describe("an account's identity", () => {
 });
 
 describe("runtime.app()", () => {
-  it("is the first app when none is named, and refuses a name the deployment does not serve", () => {
-    const runtime = runtimeFor(env);
+  it("is the first app when none is named, and refuses a name the deployment does not serve", async () => {
+    const runtime = await runtimeFor(env);
     if (!("app" in runtime)) throw new Error("the test settings are unusable");
     expect(runtime.app().config.name).toBe(DEFAULT_APP);
     expect(runtime.app(DEFAULT_APP)).toBe(runtime.app());

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, type ConfigProblem, parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import { LOGIN_REJECT } from "../../src/nim/login-policy.ts";
+import { ALL_PARSERS } from "../setting-parsers.ts";
 import {
   adminCall,
   call,
@@ -57,7 +58,7 @@ const login = (accid: string, token: string | undefined, eventType: number | str
 /** The problems parseConfig finds in `settings` at `now` (none: []). */
 function configProblems(settings: Env, now: number): readonly ConfigProblem[] {
   try {
-    parseConfig(settings, now);
+    parseConfig(settings, ALL_PARSERS, now);
     return [];
   } catch (error) {
     if (error instanceof ConfigError) return error.problems;

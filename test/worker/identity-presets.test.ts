@@ -19,6 +19,7 @@ import { parseConfig } from "../../src/config.ts";
 import type { Env } from "../../src/env.ts";
 import { SessionVerifier } from "../../src/session/verify.ts";
 import fixtures from "../fixtures/identity-providers.json";
+import { ALL_PARSERS } from "../setting-parsers.ts";
 import { env, hsJwt, uniqueUid } from "./helpers.ts";
 
 type Shape = {
@@ -67,7 +68,10 @@ const fixtureFetch: typeof fetch = async (input) => {
 
 /** The verifier the Worker would build from these SESSION_ISSUERS entries (no secret). */
 function verifierFor(...entries: Record<string, unknown>[]): SessionVerifier {
-  const config = parseConfig({ ...env, SESSION_JWT_SECRET: "", SESSION_ISSUERS: JSON.stringify(entries) } as Env);
+  const config = parseConfig(
+    { ...env, SESSION_JWT_SECRET: "", SESSION_ISSUERS: JSON.stringify(entries) } as Env,
+    ALL_PARSERS,
+  );
   return new SessionVerifier(config.session, { fetch: fixtureFetch });
 }
 
@@ -332,12 +336,15 @@ describe("an OpenID provider's discovery document", () => {
       return new Response("no", { status: 404 });
     };
     const verifierNow = () => {
-      const config = parseConfig({
-        ...env,
-        SESSION_JWT_SECRET: "",
-        SESSION_OIDC_ISSUER: issuer,
-        SESSION_JWT_AUDIENCE: "app",
-      } as Env);
+      const config = parseConfig(
+        {
+          ...env,
+          SESSION_JWT_SECRET: "",
+          SESSION_OIDC_ISSUER: issuer,
+          SESSION_JWT_AUDIENCE: "app",
+        } as Env,
+        ALL_PARSERS,
+      );
       return new SessionVerifier(config.session, { fetch: discoveryFetch });
     };
     const uid = uniqueUid();
@@ -354,12 +361,15 @@ describe("an OpenID provider's discovery document", () => {
     expect(await refusal(verifierNow(), hs)).toBe("oidc: alg not allowed for this issuer");
     // The provider moves its keys: once the old jwks_uri fails, the document is read again.
     let clock = Date.now();
-    const config = parseConfig({
-      ...env,
-      SESSION_JWT_SECRET: "",
-      SESSION_OIDC_ISSUER: issuer,
-      SESSION_JWT_AUDIENCE: "app",
-    } as Env);
+    const config = parseConfig(
+      {
+        ...env,
+        SESSION_JWT_SECRET: "",
+        SESSION_OIDC_ISSUER: issuer,
+        SESSION_JWT_AUDIENCE: "app",
+      } as Env,
+      ALL_PARSERS,
+    );
     const clocked = new SessionVerifier(config.session, { fetch: discoveryFetch, now: () => clock });
     expect((await clocked.verify(token)).uid).toBe(uid);
     document = { ...document, jwks_uri: `${issuer}/moved-keys` };
@@ -384,7 +394,7 @@ describe("several issuers at once", () => {
   ];
 
   it("checks each token against the issuer it names only", async () => {
-    const config = parseConfig({ ...env, SESSION_ISSUERS: JSON.stringify(entries()) } as Env);
+    const config = parseConfig({ ...env, SESSION_ISSUERS: JSON.stringify(entries()) } as Env, ALL_PARSERS);
     const verifier = new SessionVerifier(config.session, { fetch: fixtureFetch });
     const uid = uniqueUid();
     expect((await verifier.verify(await tokenOf("firebase", uid))).uid).toBe(uid);
@@ -408,7 +418,7 @@ describe("several issuers at once", () => {
       { ...shapes.firebase.settings, uidPrefix: "" },
       { provider: "secret", uidPrefix: "" },
     ];
-    const config = parseConfig({ ...env, SESSION_ISSUERS: JSON.stringify(list) } as Env);
+    const config = parseConfig({ ...env, SESSION_ISSUERS: JSON.stringify(list) } as Env, ALL_PARSERS);
     const verifier = new SessionVerifier(config.session, { fetch: fixtureFetch });
     const uid = uniqueUid();
     expect((await verifier.verify(await hsJwt(uid))).uid).toBe(uid);
@@ -419,7 +429,7 @@ describe("several issuers at once", () => {
   });
 
   it("lets a legacy HS256 secret join a one-line provider (a Supabase project moving to signing keys)", async () => {
-    const config = parseConfig({ ...env, SESSION_PROVIDER: "supabase:abcdefghijklmnopqrst" } as Env);
+    const config = parseConfig({ ...env, SESSION_PROVIDER: "supabase:abcdefghijklmnopqrst" } as Env, ALL_PARSERS);
     const verifier = new SessionVerifier(config.session, { fetch: fixtureFetch });
     const uid = uniqueUid();
     const issuer = "https://abcdefghijklmnopqrst.supabase.co/auth/v1";

@@ -310,7 +310,7 @@ describe("a step run again", () => {
   /** The first attempt of step 1 (cut short): its marker left, row 1 bound under the row's request id. */
   async function firstAttempt(id: string, uid: string, accid: string, marker: boolean): Promise<void> {
     if (marker) await env.ADMIN_FILES!.put(importKeys(id).marker(0), new Uint8Array(0));
-    const objects = (runtimeFor(env) as Runtime).app().accountObjects;
+    const objects = ((await runtimeFor(env)) as Runtime).app().accountObjects;
     const bound = await objects.bind(uid, accid, {
       requestId: `${id}#1`,
       operator: "admin token",
@@ -354,8 +354,8 @@ describe("a step run again", () => {
 });
 
 describe("a step's last attempt", () => {
-  function admin(): AccountAdmin {
-    const app = (runtimeFor(env) as Runtime).app();
+  async function admin(): Promise<AccountAdmin> {
+    const app = ((await runtimeFor(env)) as Runtime).app();
     return new AccountAdmin(app.accountObjects, app.store, nimOf(app), newImportId(), "admin token");
   }
 
@@ -367,8 +367,8 @@ describe("a step's last attempt", () => {
     ];
     // NetEase fails the next two calls: the step's earlier attempt (which throws) and its last.
     await injectFault(a!, "user/getUinfos.action", "http500", 2);
-    await expect(admin().checkAndBind(rows)).rejects.toThrow();
-    const results = await admin().checkAndBind(rows, { tolerateFailures: true });
+    await expect((await admin()).checkAndBind(rows)).rejects.toThrow();
+    const results = await (await admin()).checkAndBind(rows, { tolerateFailures: true });
     expect(results).toEqual([
       {
         line: 1,
@@ -387,7 +387,7 @@ describe("a step's last attempt", () => {
     ]);
     expect((await emulatedAccount(a!)).calls.getUinfos).toBe(2);
     // Asked again once NetEase answers, both are bound.
-    const later = await admin().checkAndBind(rows, { tolerateFailures: true });
+    const later = await (await admin()).checkAndBind(rows, { tolerateFailures: true });
     expect(later.map((row) => row.outcome)).toEqual(["bound", "bound"]);
   });
 });

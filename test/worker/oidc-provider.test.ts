@@ -12,6 +12,7 @@ import type { Env } from "../../src/env.ts";
 import { SessionVerifier } from "../../src/session/verify.ts";
 import { OIDC_CLIENT_SECRET, OIDC_CLIENTS, OIDC_REDIRECT_URI, OIDC_RESOURCE } from "../oidc/clients.ts";
 import { clientCredentialsToken, loginIdToken, refreshIdToken, signIn } from "../oidc/flows.ts";
+import { ALL_PARSERS } from "../setting-parsers.ts";
 import { adminCall, env, issue, type Overrides, ownRuntime, seg, uniqueUid } from "./helpers.ts";
 
 const provider = { issuer: env.OIDC_ISSUER, clientSecret: OIDC_CLIENT_SECRET, redirectUri: OIDC_REDIRECT_URI };
@@ -34,7 +35,7 @@ function control(action: "rotate" | "down" | "up"): Promise<Response> {
 /** A verifier as the Worker builds it, with a clock the test moves (key cache and cool-down). */
 function verifierWithClock(): { verifier: SessionVerifier; advance(ms: number): void } {
   let now = Date.now();
-  const config = parseConfig({ ...env, ...oidcSettings() } as Env);
+  const config = parseConfig({ ...env, ...oidcSettings() } as Env, ALL_PARSERS);
   return {
     verifier: new SessionVerifier(config.session, { now: () => now }),
     advance: (ms) => {

@@ -126,6 +126,21 @@ describe("POST /v1/token", () => {
     expect(typedEmpty.status).toBe(200);
   });
 
+  it("reads a body of no bytes or only blanks as no body, whatever its type: the default ttl", async () => {
+    const authorization = `Bearer ${await hsJwt(uniqueUid())}`;
+    const sent: RequestInit[] = [
+      // How most clients send a POST without a body.
+      { headers: { Authorization: authorization, "Content-Length": "0" }, body: "" },
+      { headers: { Authorization: authorization, "Content-Length": "0", "Content-Type": "text/plain" }, body: "" },
+      { headers: { Authorization: authorization }, body: " \n\t " },
+    ];
+    for (const init of sent) {
+      const answer = await call("/v1/token", { method: "POST", ...init });
+      expect(answer.status, JSON.stringify(init.headers)).toBe(200);
+      expect((await answer.json<{ ttl: number }>()).ttl).toBe(Number(env.TOKEN_TTL_DEFAULT));
+    }
+  });
+
   it("checks the session before the body, so strangers learn nothing about the body rules", async () => {
     const response = await issue("bogus.jwt.value", { ttl: 1 });
     expect(response.status).toBe(401);

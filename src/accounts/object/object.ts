@@ -25,7 +25,7 @@
  * and the Worker's typed client (`client.ts`).
  */
 
-import { ConfigError, parseAccountsConfig } from "../../config.ts";
+import { ConfigError, loadSettingParsers, parseAccountsConfig } from "../../config.ts";
 import { TIMING } from "../../core/constants.ts";
 import { DomainError, type DomainErrorKind } from "../../core/errors.ts";
 import { logLine } from "../../core/log.ts";
@@ -61,11 +61,12 @@ const built = new WeakMap<object, Map<string, Dependencies> | ConfigError>();
  * The dependencies for `app`'s accounts under `env`, built once per isolate from what the object
  * parses (config.ts `parseAccountsConfig`), or the ConfigError saying why they cannot be built.
  */
-function dependenciesFor(env: Env, app: string): Dependencies | ConfigError {
+async function dependenciesFor(env: Env, app: string): Promise<Dependencies | ConfigError> {
   let apps = built.get(env);
   if (!apps) {
+    const parsers = await loadSettingParsers(env);
     try {
-      const config = parseAccountsConfig(env);
+      const config = parseAccountsConfig(env, parsers);
       apps = new Map(
         [...config.apps].map(([name, settings]) => {
           const store = new AccountStore(config.accounts, name);
@@ -78,6 +79,8 @@ function dependenciesFor(env: Env, app: string): Dependencies | ConfigError {
       if (!(error instanceof ConfigError)) throw error;
       apps = error;
     }
+    // Another call may have built them meanwhile: either is the same, keep the first.
+    apps = built.get(env) ?? apps;
     built.set(env, apps);
   }
   if (apps instanceof ConfigError) return apps;
@@ -385,7 +388,7 @@ export class AccountOperations {
       let before: AccountRecord | null = null;
       const app = this.#ledger.app(id.app);
       try {
-        const dependencies = dependenciesFor(this.env, app);
+        const dependencies = await dependenciesFor(this.env, app);
         if (dependencies instanceof ConfigError) {
           throw new DomainError("misconfigured", { detail: "account object: settings unusable" });
         }

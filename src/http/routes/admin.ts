@@ -44,10 +44,11 @@ import { readinessOf } from "../../readiness.ts";
 import type { AppRuntime } from "../../runtime.ts";
 import { accessOf, nimOf } from "../../services.ts";
 import { KeysUnavailable } from "../../session/jws.ts";
+import { jsonBody } from "../body-check.ts";
 import type { AppEnv } from "../context.ts";
 import { ApiError, errors, storageFailure } from "../errors.ts";
 import { addLogFields } from "../frame.ts";
-import { jsonBody, mediaType, readBodyText, requireMediaType } from "../json-body.ts";
+import { mediaType, readBodyText, requireMediaType } from "../json-body.ts";
 import { importRoutes } from "./imports.ts";
 
 /** Routes under /admin/v1. */

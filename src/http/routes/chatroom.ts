@@ -28,9 +28,9 @@ import { DomainError } from "../../core/errors.ts";
 import { toHex } from "../../nim/digest.ts";
 import type { AppRuntime } from "../../runtime.ts";
 import { chatroomLinksOf } from "../../services.ts";
+import { parseJsonBody } from "../body-check.ts";
 import type { AppEnv } from "../context.ts";
 import { activeAccount, countedSession, type TokenCall } from "../issuing.ts";
-import { parseJsonBody } from "../json-body.ts";
 import { networkOf, visitorNetworkOf } from "../limits.ts";
 import { honoTokenRoute } from "./token-routes.ts";
 

@@ -17,15 +17,16 @@ import { DomainError } from "../../core/errors.ts";
 import { decideChannel } from "../../rtc/channel-policy.ts";
 import { signRtcPermissionKey } from "../../rtc/permission-key.ts";
 import { signRtcToken } from "../../rtc/token.ts";
+import { rtcTokenBody } from "../body-check.ts";
 import { activeAccount, countedSession, issuedTimes, type TokenCall } from "../issuing.ts";
-import { parseJsonBody } from "../json-body.ts";
+import { readJsonObject } from "../json-body.ts";
 
 /** Issues a NERTC token (and permission key) for the call's session user in the channel it names. */
 export async function issueRtcToken(call: TokenCall): Promise<RtcTokenResponse> {
   const { request, fields } = call;
   const { session, app } = await countedSession(call);
   const { config, lookup } = app;
-  const { channelName, ttl = config.rtcTtl.default } = await parseJsonBody(request, app.rtcTokenRequestSchema());
+  const { channelName, ttl = config.rtcTtl.default } = rtcTokenBody(config, await readJsonObject(request));
   const grant = decideChannel(config.channelPolicy, session.uid, channelName, session.claims);
   if (!grant.allowed) throw new DomainError("channel_refused", { detail: grant.reason });
   const rtcUid = await lookup.rtcUid(session.uid, await activeAccount(app, session, call));

@@ -19,10 +19,10 @@ import type { SessionRevokeResponse } from "../../contract/responses.ts";
 import { DEFAULT_APP } from "../../core/constants.ts";
 import { logLine } from "../../core/log.ts";
 import type { AppRuntime } from "../../runtime.ts";
+import { jsonBody } from "../body-check.ts";
 import type { AppEnv } from "../context.ts";
 import { addLogFields } from "../frame.ts";
 import { sessionAccount } from "../issuing.ts";
-import { jsonBody } from "../json-body.ts";
 import { countTokenRequest } from "../limits.ts";
 import { requireSession, type SessionEnv } from "../session-auth.ts";
 

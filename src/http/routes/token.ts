@@ -12,18 +12,19 @@
 import type { TokenResponse } from "../../contract/responses.ts";
 import { signDynamicToken } from "../../nim/dynamic-token.ts";
 import { activeAccount, countedSession, issuedTimes, type TokenCall } from "../issuing.ts";
-import { parseJsonBody } from "../json-body.ts";
+import { readJsonObject } from "../json-body.ts";
 
 /** Issues an IM dynamic token for the call's session user: session, per-uid limit, body, account, token. */
 export async function issueImToken(call: TokenCall): Promise<TokenResponse> {
   const { request, fields } = call;
   const { session, app } = await countedSession(call);
   const { config } = app;
-  // No body (most requests) is `{}`, which the schema always takes: nothing to read or check.
+  // No body or a blank one (most requests) is `{}`, which the schema always takes: nothing to check,
+  // and the checker (Valibot) is not loaded (src/index.ts).
+  const sent = await readJsonObject(request);
   const ttl =
-    request.body === null
-      ? config.ttl.default
-      : ((await parseJsonBody(request, app.tokenRequestSchema())).ttl ?? config.ttl.default);
+    (sent === undefined ? undefined : (await import("../body-check.ts")).imTokenBody(config, sent).ttl) ??
+    config.ttl.default;
   const { accid } = await activeAccount(app, session, call);
   fields.accid = accid;
   fields.ttl = ttl;
