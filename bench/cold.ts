@@ -197,8 +197,9 @@ export async function measureCold(bundlePath: string, minimalPath: string, floor
 
 /**
  * What a token request and `/healthz` each load lazily on a fresh isolate (`lazyLoads`): an existing
- * user's HS256 IM token, with no body or an empty one, must load nothing; a NERTC token loads NERTC's module (its signing, the
- * channel policy, its body's check), not the Hono app; `/healthz` loads the Hono app.
+ * user's HS256 IM token, with no body or an empty one, must load nothing; an NERTC token loads
+ * NERTC's module (its signing, the channel policy, its body's check), not the Hono app; `/healthz`
+ * loads the Hono app.
  */
 export async function lazyProof(bundlePath: string): Promise<LazyLoad[]> {
   const uid = "bench-lazy-user";
@@ -216,7 +217,7 @@ export async function lazyProof(bundlePath: string): Promise<LazyLoad[]> {
     },
     [
       { method: "POST", path: "/v1/token", headers: { authorization } },
-      // An empty body (not none: what most clients send) is no body to check either.
+      // An empty body (a stream of no bytes, not none) is no body to check either.
       { method: "POST", path: "/v1/token", headers: { authorization }, body: "" },
       {
         method: "POST",

@@ -18,7 +18,7 @@ import {
 import type { RoomPolicy } from "./chatroom/room-policy.ts";
 import { DEFAULT_APP, LIMITS } from "./core/constants.ts";
 import { type MetricsDataset, SAMPLE_INTERVAL } from "./core/metrics.ts";
-import { Problems } from "./core/problems.ts";
+import { loadedParser, Problems } from "./core/problems.ts";
 import { checkPublicValues, isLocalDevelopment } from "./core/published.ts";
 import { isStoredSecret } from "./core/secret.ts";
 import { byteLength, isFetchableUrl, isLoopbackUrl, isOrigin, present, wholeNumber } from "./core/setting-values.ts";
@@ -98,15 +98,19 @@ export interface SettingParsers extends PolicyParsers {
   readonly providers?: Providers | undefined;
 }
 
-/** The parsers `env`'s settings need (`SettingParsers`), imported on first use. */
-export async function loadSettingParsers(env: Env): Promise<SettingParsers> {
+/**
+ * The parsers `env`'s settings need (`SettingParsers`), imported on first use: for `parseConfig`, or
+ * with `forAccounts` for `parseAccountsConfig`, which reads no sessions and, for one app, no policies.
+ */
+export async function loadSettingParsers(env: Env, forAccounts = false): Promise<SettingParsers> {
   // NIM_APPS's entries may each carry policies.
   const apps = hasText(env.NIM_APPS);
+  const policies = (name: "RTC_CHANNEL_POLICY" | "CHATROOM_POLICY") => apps || (!forAccounts && hasText(env[name]));
   const [appList, providers, channelPolicy, roomPolicy] = await Promise.all([
     apps ? import("./apps/list.ts") : undefined,
-    PROVIDER_SETTINGS.some((name) => hasText(env[name])) ? import("./session/providers.ts") : undefined,
-    apps || hasText(env.RTC_CHANNEL_POLICY) ? import("./rtc/channel-policy.ts") : undefined,
-    apps || hasText(env.CHATROOM_POLICY) ? import("./chatroom/room-policy.ts") : undefined,
+    !forAccounts && PROVIDER_SETTINGS.some((name) => hasText(env[name])) ? import("./session/providers.ts") : undefined,
+    policies("RTC_CHANNEL_POLICY") ? import("./rtc/channel-policy.ts") : undefined,
+    policies("CHATROOM_POLICY") ? import("./chatroom/room-policy.ts") : undefined,
   ]);
   return { appList, providers, channelPolicy, roomPolicy };
 }
@@ -118,8 +122,7 @@ function hasText(value: unknown): boolean {
 
 /** NIM_APPS's parser, which `loadSettingParsers` loads when NIM_APPS is set. */
 function appListOf(parsers: SettingParsers): NonNullable<SettingParsers["appList"]> {
-  if (!parsers.appList) throw new Error("apps/list.ts is needed for NIM_APPS and not loaded");
-  return parsers.appList;
+  return loadedParser(parsers.appList, "NIM_APPS");
 }
 
 /**
@@ -171,7 +174,8 @@ export function parseConfig(env: Env, parsers: SettingParsers, now: number = Dat
   if (!env.ACCOUNTS) problems.missing("ACCOUNTS");
   if (!env.ACCOUNT_OBJECTS) problems.missing("ACCOUNT_OBJECTS");
   // Rules were read by room-policy.ts, so it is loaded when a policy has any.
-  const opensRooms = (policy: RoomPolicy) => policy.rules !== undefined && parsers.roomPolicy!.opensRooms(policy);
+  const opensRooms = (policy: RoomPolicy) =>
+    policy.rules !== undefined && loadedParser(parsers.roomPolicy, "CHATROOM_POLICY").opensRooms(policy);
   for (const app of apps) {
     if (app.match && opensRooms(app.roomPolicy)) {
       bad(
@@ -268,6 +272,7 @@ function homeAppOf(apps: readonly { name: string }[]): string {
  * KV namespace, metrics and events (sessions and operators are the Worker's). Throws a ConfigError as
  * `parseConfig` does.
  */
+/** `parsers`: `loadSettingParsers(env, true)`'s. */
 export function parseAccountsConfig(env: Env, parsers: SettingParsers, now: number = Date.now()): AccountsConfig {
   const problems = new Problems();
   checkText(env, problems);

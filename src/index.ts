@@ -6,8 +6,9 @@
  * module this one imports is compiled and evaluated when an isolate starts, and most isolates at the
  * edge only ever issue tokens. The build (scripts/build-worker.mjs) makes the app and what only it
  * uses (the admin API, the console, the login callback, chatrooms, NetEase's server API) separate
- * modules that workerd loads when first imported; `npm run bench` checks that a token request loads
- * none of them.
+ * modules that workerd loads when first imported, and so are NERTC's handler, a body's check and the
+ * parsers of settings most deployments leave unset (docs/architecture.md); `npm run bench` checks
+ * that an IM token request loads none of them.
  */
 
 import type { Env } from "./env.ts";

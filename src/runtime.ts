@@ -3,7 +3,7 @@
  *
  * Everything a token request needs that outlives the request is built once per isolate from the
  * validated Config: imported keys, the JWKS cache, and per NetEase app (`AppRuntime`, reached through
- * `runtime.app()`) its account cache and schemas. What only the Hono app's routes use (NetEase's
+ * `runtime.app()`) its account cache. What only the Hono app's routes use (NetEase's
  * server API, chatroom links, the Access verifier) is built beside it by `services.ts`, which only
  * those routes import, so a token request never loads it (src/index.ts says why). (The
  * account objects build their own, smaller set: src/accounts/object/object.ts.) Building
@@ -84,7 +84,10 @@ export function runtimeFor(env: Env): Promise<Runtime | ConfigError> {
     runtimes.set(env, runtime);
     // Anything but a ConfigError (a module that failed to load) is not the settings' answer: the
     // next request tries again.
-    runtime.catch(() => runtimes.delete(env));
+    const pending = runtime;
+    pending.catch(() => {
+      if (runtimes.get(env) === pending) runtimes.delete(env);
+    });
   }
   return runtime;
 }

@@ -11,13 +11,13 @@ import { lazy } from "../core/lazy.ts";
 import type { Problems } from "../core/problems.ts";
 import { present } from "../core/setting-values.ts";
 import { ENV_NAMES, STORABLE_SECRETS } from "../env-names.ts";
+import { CLAIM_NAME } from "../session/issuers.ts";
 import type { SessionConfig } from "../session/settings.ts";
 import {
   APP_SETTING_NAMES,
   type AppConfig,
   type AppMatch,
   type AppSettings,
-  CLAIM_NAME,
   type PolicyParsers,
   parseNimApp,
   parseTokenPolicy,

@@ -15,10 +15,11 @@ import {
   type NimApiVersion,
   RTC_PRIVILEGES,
 } from "../core/constants.ts";
-import type { Problems } from "../core/problems.ts";
+import { loadedParser, type Problems } from "../core/problems.ts";
 import { isStoredSecret, Secret } from "../core/secret.ts";
 import { byteLength, isFetchableUrl, present, wholeNumber } from "../core/setting-values.ts";
 import type { ChannelGrant, ChannelPolicy } from "../rtc/channel-policy.ts";
+import { CLAIM_NAME } from "../session/issuers.ts";
 
 /**
  * The policy modules, which read RTC_CHANNEL_POLICY's and CHATROOM_POLICY's grants (with Valibot):
@@ -28,12 +29,6 @@ import type { ChannelGrant, ChannelPolicy } from "../rtc/channel-policy.ts";
 export interface PolicyParsers {
   readonly channelPolicy?: typeof import("../rtc/channel-policy.ts") | undefined;
   readonly roomPolicy?: typeof import("../chatroom/room-policy.ts") | undefined;
-}
-
-/** A policy module a set policy needs: a missing one is a loading bug, never a policy read as unset. */
-function loaded<T>(module: T | undefined, name: string): T {
-  if (!module) throw new Error(`the parser of ${name} is needed and not loaded`);
-  return module;
 }
 
 /** The one-app settings' names, and the deployment-wide ones an app needs. */
@@ -125,8 +120,6 @@ const NIM_REGIONS = {
   cn: ["https://api-cn.yunxinapi.com/nimserver", "https://api-cn-bak.yunxinapi.com/nimserver"],
   sg: ["https://api-sg.yunxinapi.com/nimserver", "https://api-sg-bak.yunxinapi.com/nimserver"],
 } as const;
-/** A session claim's name, as a policy setting names it. */
-export const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 /** An ISO 8601 instant with an explicit zone; Date.parse alone also takes local-time forms. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -270,7 +263,7 @@ function parseRoomPolicy(
   let rules: RoomGrant[] | undefined;
   const rulesText = present(env.CHATROOM_POLICY);
   if (rulesText !== undefined) {
-    const { parseRoomRules, ROOM_GRANTS_RULE } = loaded(policies.roomPolicy, "CHATROOM_POLICY");
+    const { parseRoomRules, ROOM_GRANTS_RULE } = loadedParser(policies.roomPolicy, "CHATROOM_POLICY");
     const parsed = parseRoomRules(rulesText);
     if ("problem" in parsed) bad("CHATROOM_POLICY", `${ROOM_GRANTS_RULE} (${parsed.problem})`);
     else rules = parsed.grants;
@@ -297,7 +290,7 @@ function parseChannelPolicy(
   let rules: ChannelGrant[] | undefined;
   const rulesText = present(env.RTC_CHANNEL_POLICY);
   if (rulesText !== undefined) {
-    const { parseChannelRules, CHANNEL_GRANTS_RULE } = loaded(policies.channelPolicy, "RTC_CHANNEL_POLICY");
+    const { parseChannelRules, CHANNEL_GRANTS_RULE } = loadedParser(policies.channelPolicy, "RTC_CHANNEL_POLICY");
     const parsed = parseChannelRules(rulesText);
     if ("problem" in parsed) bad("RTC_CHANNEL_POLICY", `${CHANNEL_GRANTS_RULE} (${parsed.problem})`);
     else rules = parsed.grants;

@@ -1,4 +1,7 @@
-/** The HTTP status of every stable error code: part of the public contract and of the OpenAPI document. */
+/**
+ * The HTTP status of every stable error code, part of the public contract and of the OpenAPI
+ * document; and the one message every body check shares.
+ */
 
 import type { ErrorCode } from "../../packages/client/src/contract.ts";
 

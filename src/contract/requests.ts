@@ -1,6 +1,6 @@
 /**
  * The HTTP contract's requests, written once as Valibot schemas. From them come the TypeScript types
- * (inferred), the request validation (`http/json-body.ts`) and the OpenAPI document (`openapi.ts`,
+ * (inferred), the request validation (`http/body-check.ts`) and the OpenAPI document (`openapi.ts`,
  * through `@valibot/to-json-schema`), so the three cannot drift apart. The answers' schemas are in
  * `responses.ts`: the Worker only needs their types, so they are not built at every isolate start.
  *

@@ -34,6 +34,24 @@ export class ConfigError extends DomainError {
   }
 }
 
+/**
+ * A setting's parser that config.ts `loadSettingParsers` did not load although the setting is set:
+ * a bug in the loader, never a setting read as unset. Its name is what the 500's log line shows.
+ */
+export class ParserNotLoaded extends Error {
+  override readonly name = "ParserNotLoaded";
+
+  constructor(setting: string) {
+    super(`the parser of ${setting} is needed and not loaded`);
+  }
+}
+
+/** `parser`, which `setting` needs: throws `ParserNotLoaded` when it was not loaded. */
+export function loadedParser<T>(parser: T | undefined, setting: string): T {
+  if (parser === undefined) throw new ParserNotLoaded(setting);
+  return parser;
+}
+
 /** Collects every problem found while parsing, so one ConfigError can name them all. */
 export class Problems {
   /** Where problems go (shared by the views `within` makes). */

@@ -6,10 +6,10 @@
  *
  * Why not Hono's `validator("json")` as is: for a body sent with any other content type it silently
  * validates `{}` instead, so `curl -d '{"kick":false}'` (a form content type) would block *and kick*;
- * and it refuses an empty body sent as JSON. The rules here: an empty body is `{}` whatever its type;
- * a non-empty body must be `application/json` (415 otherwise, also when the type is missing); the
- * parsed value must match the schema (400 naming the rule). The validated value is stored the way
- * Hono's validator stores it, so handlers read it with `c.req.valid("json")`.
+ * and it refuses an empty body sent as JSON. The rules here: an empty or blank body is no body
+ * (`readJsonObject` answers undefined, which the schemas read as `{}`) whatever its type; a non-empty
+ * body must be `application/json` (415 otherwise, also when the type is missing) holding a JSON
+ * object (400).
  */
 
 import { BODY_NOT_OBJECT } from "../contract/errors.ts";
@@ -29,10 +29,9 @@ export async function readLimitedBody(request: Request, maxBytes: number): Promi
   if (body === null) return EMPTY;
   const declared = headers.get("Content-Length");
   if (declared !== null && !headers.has("Transfer-Encoding")) {
-    const length = Number.parseInt(declared, 10);
-    if (length > maxBytes) throw errors.payloadTooLarge(maxBytes);
+    if (Number.parseInt(declared, 10) > maxBytes) throw errors.payloadTooLarge(maxBytes);
     // `Content-Length: 0` (how most clients send a POST without a body): nothing to wait for.
-    if (length === 0) return EMPTY;
+    if (declared === "0") return EMPTY;
     return new Uint8Array(await request.arrayBuffer());
   }
   const reader = body.getReader();

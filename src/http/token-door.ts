@@ -29,7 +29,9 @@ export type TokenHandler = (call: TokenCall) => Promise<object>;
 
 /**
  * NERTC's handler, loaded with what only it uses (permission keys, the channel policy, Valibot for its
- * body) on the first NERTC request: many isolates only ever issue IM tokens (src/index.ts).
+ * body) on the first NERTC request: many isolates only ever issue IM tokens (src/index.ts). It loads
+ * before the session check, once per isolate: what a stranger can cause is what every isolate's
+ * start compiled before it was split off.
  */
 const issueRtcToken: TokenHandler = async (call) => (await import("./routes/rtc-token.ts")).issueRtcToken(call);
 

@@ -4,6 +4,7 @@
  */
 
 import { LIMITS } from "../core/constants.ts";
+import { loadedParser } from "../core/problems.ts";
 import { byteLength, isOrigin, present } from "../core/setting-values.ts";
 import { type IssuerRule, type SpecProblem, secretRule } from "./issuers.ts";
 
@@ -75,7 +76,7 @@ export function parseSessionSettings(
   providers: Providers | undefined,
   secretKnown = true,
 ): SessionConfig {
-  if (namesProvider(env) && !providers) throw new Error("session/providers.ts is needed and not loaded");
+  if (namesProvider(env)) loadedParser(providers, PROVIDER_SETTINGS.join(", "));
   const secret = env.SESSION_JWT_SECRET || undefined;
   if (secret && byteLength(secret) < LIMITS.minSecretBytes) {
     // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).

@@ -6,8 +6,12 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadSettingParsers, parseConfig } from "../../src/config.ts";
+import { OPEN_ROOM_POLICY } from "../../src/chatroom/room-policy.ts";
+import { ConfigError, loadSettingParsers, parseConfig, type SettingParsers } from "../../src/config.ts";
+import { ParserNotLoaded } from "../../src/core/problems.ts";
 import type { Env } from "../../src/env.ts";
+import { OPEN_POLICY } from "../../src/rtc/channel-policy.ts";
+import { runtimeFor } from "../../src/runtime.ts";
 import { ALL_PARSERS } from "../setting-parsers.ts";
 import { ONE_APP_BLANK } from "../settings.ts";
 import { env, tokenFor, uniqueUid } from "./helpers.ts";
@@ -68,14 +72,66 @@ describe("the settings parsers loaded on first use", () => {
   });
 
   it("refuses to parse a setting whose parser is not loaded, rather than read it as unset", () => {
-    const apps = { ...env, ...ONE_APP_BLANK, NIM_APPS: JSON.stringify([ENTRY]) } as Env;
-    expect(() => parseConfig(apps, { providers: ALL_PARSERS.providers })).toThrow(/apps\/list\.ts is needed/);
-    const provider = { ...env, SESSION_JWT_SECRET: "", SESSION_JWKS_URL: "https://idp.example.com/jwks.json" } as Env;
-    expect(() => parseConfig(provider, { appList: ALL_PARSERS.appList })).toThrow(/providers\.ts is needed/);
-    expect(() => parseConfig(provider, {})).not.toThrow(ConfigError);
-    const policy = { ...env, CHATROOM_POLICY: '[{"room":"1*"}]' } as Env;
-    expect(() => parseConfig(policy, {})).toThrow(/CHATROOM_POLICY is needed/);
-    expect(parseConfig(policy, ALL_PARSERS).apps.get("default")?.roomPolicy.rules).toHaveLength(1);
+    const { appList, providers, channelPolicy, roomPolicy } = ALL_PARSERS;
+    const refusals: [Record<string, string>, SettingParsers, string][] = [
+      [
+        { ...ONE_APP_BLANK, NIM_APPS: JSON.stringify([ENTRY]), NIM_APP_SECRET_SG_PLAIN: "sg-plain-secret-0123456789" },
+        { providers, channelPolicy, roomPolicy },
+        "NIM_APPS",
+      ],
+      [
+        {
+          SESSION_JWT_SECRET: "",
+          SESSION_JWKS_URL: "https://idp.example.com/jwks.json",
+          SESSION_JWT_ISSUER: "https://idp.example.com",
+          SESSION_JWT_AUDIENCE: "app",
+        },
+        { appList },
+        "SESSION_",
+      ],
+      [{ SESSION_ISSUERS: '[{"provider":"secret"}]' }, { channelPolicy, roomPolicy }, "SESSION_"],
+      [{ RTC_CHANNEL_POLICY: '[{"channel":"*","privileges":["all"]}]' }, { roomPolicy }, "RTC_CHANNEL_POLICY"],
+      [{ CHATROOM_POLICY: '[{"room":"1*"}]' }, { channelPolicy }, "CHATROOM_POLICY"],
+    ];
+    for (const [more, parsers, setting] of refusals) {
+      const settings = { ...env, ...more } as Env;
+      let thrown: unknown;
+      try {
+        parseConfig(settings, parsers);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, JSON.stringify(more)).toBeInstanceOf(ParserNotLoaded);
+      expect((thrown as Error).message, JSON.stringify(more)).toContain(setting);
+      // With every parser, the same settings are a runtime.
+      expect(parseConfig(settings, ALL_PARSERS).apps.size, JSON.stringify(more)).toBe(1);
+    }
+  });
+
+  it("reads an unset policy as the open one the policy modules define", () => {
+    const app = parseConfig(env as Env, {}).apps.get("default")!;
+    expect(app.roomPolicy).toEqual(OPEN_ROOM_POLICY);
+    expect(app.channelPolicy).toEqual({ ...OPEN_POLICY, keyTtl: Number(env.RTC_PERM_KEY_TTL) });
+  });
+
+  it("builds one runtime per isolate for concurrent first requests, and tries again after a failed load", async () => {
+    const settings = { ...env } as Env;
+    const [first, second] = await Promise.all([runtimeFor(settings), runtimeFor(settings)]);
+    expect(first).toBe(second);
+    expect(first).not.toBeInstanceOf(ConfigError);
+    // A setting that cannot be read at all (not a ConfigError): the first load fails, the next works.
+    let reads = 0;
+    const flaky = Object.defineProperty({ ...env }, "NIM_APPS", {
+      get: () => {
+        reads += 1;
+        if (reads === 1) throw new Error("unreadable");
+        return "";
+      },
+    }) as unknown as Env;
+    await expect(runtimeFor(flaky)).rejects.toThrow("unreadable");
+    const again = await runtimeFor(flaky);
+    expect(again).not.toBeInstanceOf(ConfigError);
+    expect(await runtimeFor(flaky)).toBe(again);
   });
 
   it("answers a token request on a deployment whose settings need a parser (the Worker loads it itself)", async () => {

@@ -64,7 +64,7 @@ const built = new WeakMap<object, Map<string, Dependencies> | ConfigError>();
 async function dependenciesFor(env: Env, app: string): Promise<Dependencies | ConfigError> {
   let apps = built.get(env);
   if (!apps) {
-    const parsers = await loadSettingParsers(env);
+    const parsers = await loadSettingParsers(env, true);
     try {
       const config = parseAccountsConfig(env, parsers);
       apps = new Map(
