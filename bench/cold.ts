@@ -62,6 +62,36 @@ function startMs(bundlePath: string): number {
   return compileMs + evaluateMs;
 }
 
+/**
+ * One Worker as the cold measures start it, named `which`: this Worker (with its objects' bindings)
+ * or another (the minimal issuer, the floor), the bench's secrets, `more` bindings over them.
+ */
+export function coldWorker(which: string, path: string, more: Record<string, string> = {}) {
+  return {
+    name: which,
+    modules: bundleModules(path),
+    modulesRoot: dirname(path),
+    compatibilityDate: "2026-11-01",
+    compatibilityFlags: ["nodejs_compat"],
+    kvNamespaces: ["ACCOUNTS"],
+    ...(which === "worker"
+      ? {
+          durableObjects: {
+            ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true },
+            NIM_CREATE_PACER: { className: "CreatePacer", useSQLite: true },
+          },
+        }
+      : {}),
+    bindings: {
+      ...SECRETS,
+      // Never called: the user's account exists. Loopback, which a Worker accepts only locally.
+      NIM_API_BASE: "http://127.0.0.1:9/nimserver",
+      LOCAL_DEVELOPMENT: "true",
+      ...more,
+    },
+  };
+}
+
 /** Measures both Workers' cold and warm token requests (run alone on the machine). */
 export async function measureCold(bundlePath: string, minimalPath: string, floorPath: string): Promise<ColdResult> {
   const { publicKey, privateKey } = await generateKeyPair("ES256");
@@ -92,29 +122,7 @@ export async function measureCold(bundlePath: string, minimalPath: string, floor
             SESSION_JWT_ISSUER: BENCH_IDP.issuer,
             SESSION_JWT_AUDIENCE: BENCH_IDP.audience,
           };
-    const worker = {
-      name: which,
-      modules: bundleModules(path),
-      modulesRoot: dirname(path),
-      compatibilityDate: "2026-11-01",
-      compatibilityFlags: ["nodejs_compat"],
-      kvNamespaces: ["ACCOUNTS"],
-      ...(which === "worker"
-        ? {
-            durableObjects: {
-              ACCOUNT_OBJECTS: { className: "AccountObject", useSQLite: true },
-              NIM_CREATE_PACER: { className: "CreatePacer", useSQLite: true },
-            },
-          }
-        : {}),
-      bindings: {
-        ...SECRETS,
-        // Never called: the user's account exists. Loopback, which a Worker accepts only locally.
-        NIM_API_BASE: "http://127.0.0.1:9/nimserver",
-        LOCAL_DEVELOPMENT: "true",
-        ...sessionBindings,
-      },
-    };
+    const worker = coldWorker(which, path, sessionBindings);
     const mf = new Miniflare({ ...convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, workers: [worker] }) });
     try {
       const url = await mf.ready;

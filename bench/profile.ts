@@ -4,13 +4,19 @@
  * load as the throughput rounds. The bundle is built unminified so functions keep their names.
  * `BENCH_PROFILE` picks the Worker: `hs` (default), `rtc`, `es`, or the minimal issuer's `minimal-hs`,
  * `minimal-es`. It prints the functions with the most self time and writes the whole profile to
- * `bench/.build/<name>.cpuprofile` (open it in Chrome DevTools' Performance panel).
+ * `bench/.build/<name>.cpuprofile` (open it in Chrome DevTools' Performance panel). `cold`: the first
+ * request on fresh isolates instead (`profileColdRequests`).
  */
 
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import autocannon from "autocannon";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { importDerivationKey } from "../src/accounts/object/derive.ts";
+import { coldWorker } from "./cold.ts";
 import type { Services } from "./services.ts";
-import { BUILD, log, RTC_BODY } from "./settings.ts";
+import { benchRecord, hsJwt } from "./services.ts";
+import { BUILD, log, RTC_BODY, SECRETS } from "./settings.ts";
 
 /** What can be profiled: which Worker (its name in Miniflare), its origin and the request sent. */
 export const PROFILE_TARGETS = {
@@ -120,4 +126,93 @@ export async function profileWorker(
     `${target}: ${result.requests.average.toFixed(0)} req/s while profiled; self time by function (${file}):`,
     ...lines,
   ].join("\n");
+}
+
+/**
+ * `BENCH_PROFILE=cold`: where the first HS256 token request on a fresh isolate spends its CPU, for
+ * this Worker and the minimal issuer, from V8's sampling profiler inside workerd over `runs` fresh
+ * starts each (the same Worker setup as the cold measure, `cold.ts`). A sample's time is capped at
+ * twice the median interval: workerd takes no sample while it waits for I/O (the KV read), so the
+ * first sample after a wait would otherwise carry the whole wait. Prints, per Worker, the CPU per
+ * request by source module (this Worker's unminified chunks carry esbuild's `// src/...` markers)
+ * and the functions with the most. Run alone, on unminified bundles.
+ */
+export async function profileColdRequests(bundlePath: string, minimalPath: string, runs: number): Promise<string> {
+  const uid = "bench-cold-profile";
+  const { record } = await benchRecord(await importDerivationKey(SECRETS.ACCID_SECRET), uid);
+  const jwt = hsJwt(uid, Math.floor(Date.now() / 1000) + 3600);
+  const out: string[] = [];
+  for (const [which, path] of [
+    ["worker", bundlePath],
+    ["minimal", minimalPath],
+  ] as const) {
+    const byModule = new Map<string, number>();
+    const byFunction = new Map<string, number>();
+    const add = (map: Map<string, number>, key: string, micros: number) => map.set(key, (map.get(key) ?? 0) + micros);
+    /** Each chunk's lines → its source module, from esbuild's markers. */
+    const modulesOf = new Map<string, (line: number) => string>();
+    const moduleAt = (url: string, line: number): string => {
+      let find = modulesOf.get(url);
+      if (!find) {
+        // workerd names a module by its path under the bundle's directory (a URL, or bare).
+        const relative = url.replace(/^file:\/\//, "").replace(/^\/+/, "");
+        const file = [url, join(dirname(path), relative), join(dirname(path), "chunks", basename(relative))].find(
+          (candidate) => existsSync(candidate),
+        );
+        const lines = file ? readFileSync(file, "utf8").split("\n") : [];
+        const marks = lines.flatMap((text, i) => (/^\/\/ (\S+)$/.test(text) ? [[i + 1, text.slice(3)] as const] : []));
+        find = (at) => marks.findLast(([start]) => start <= at)?.[1] ?? basename(url);
+        modulesOf.set(url, find);
+      }
+      return find(line);
+    };
+    for (let run = 0; run < runs; run++) {
+      const inspectorPort = 9300 + (run % 50);
+      const mf = new Miniflare({
+        ...convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, inspectorPort, workers: [coldWorker(which, path)] }),
+      });
+      try {
+        const url = await mf.ready;
+        await (await mf.getKVNamespace("ACCOUNTS", which)).put(`uid:${uid}`, record);
+        const session = await inspector(`ws://127.0.0.1:${inspectorPort}/core:user:${which}`);
+        await session.send("Profiler.enable");
+        await session.send("Profiler.setSamplingInterval", { interval: 25 });
+        await session.send("Profiler.start");
+        const answer = await fetch(new URL("/v1/token", url), {
+          method: "POST",
+          headers: { authorization: `Bearer ${jwt}` },
+        });
+        await answer.arrayBuffer();
+        if (answer.status !== 200) throw new Error(`${which}: HTTP ${answer.status}`);
+        const { profile } = (await session.send("Profiler.stop")) as { profile: CpuProfile };
+        session.close();
+        const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+        const sorted = [...profile.timeDeltas].sort((a, b) => a - b);
+        const cap = 2 * (sorted[Math.floor(sorted.length / 2)] ?? 0);
+        profile.samples.forEach((id, i) => {
+          const { functionName, url: source, lineNumber } = byId.get(id)!.callFrame;
+          if (functionName === "(idle)") return;
+          const micros = Math.min(profile.timeDeltas[i] ?? 0, cap);
+          const module = source ? moduleAt(source, lineNumber + 1) : `(workerd) ${functionName}`;
+          add(byModule, module, micros);
+          if (source) add(byFunction, `${functionName || "(anonymous)"} (${module})`, micros);
+        });
+      } finally {
+        await mf.dispose();
+      }
+    }
+    const total = [...byModule.values()].reduce((sum, micros) => sum + micros, 0);
+    const top = (map: Map<string, number>, count: number) =>
+      [...map]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, count)
+        .map(([key, micros]) => `  ${(micros / runs / 1000).toFixed(3).padStart(6)} ms  ${key}`);
+    out.push(
+      `${which}: ${(total / runs / 1000).toFixed(2)} ms of CPU in the first request (mean of ${runs} fresh starts); by module:`,
+      ...top(byModule, 25),
+      "by function:",
+      ...top(byFunction, 25),
+    );
+  }
+  return out.join("\n");
 }

@@ -25,7 +25,7 @@ import { type ColdResult, lazyProof, measureCold } from "./cold.ts";
 import { type CostResult, countCosts } from "./cost.ts";
 import { reportImport, runImport } from "./import.ts";
 import { measureLatency } from "./latency.ts";
-import { PROFILE_TARGETS, type ProfileTarget, profileWorker } from "./profile.ts";
+import { PROFILE_TARGETS, type ProfileTarget, profileColdRequests, profileWorker } from "./profile.ts";
 import { balancedRatio, report, reportColdAndCost } from "./report.ts";
 import { hsJwt, startServices, unpinCores } from "./services.ts";
 import {
@@ -112,11 +112,16 @@ async function bursts(bundlePath: string): Promise<boolean> {
 
 /** `BENCH_ONLY=profile`: one Worker's CPU profile under warm load (bench/profile.ts). */
 async function profile(): Promise<void> {
-  const target = (process.env.BENCH_PROFILE ?? "hs") as ProfileTarget;
-  if (!(target in PROFILE_TARGETS)) throw new Error(`BENCH_PROFILE must be one of ${Object.keys(PROFILE_TARGETS)}`);
+  const target = (process.env.BENCH_PROFILE ?? "hs") as ProfileTarget | "cold";
+  if (!(target in PROFILE_TARGETS) && target !== "cold")
+    throw new Error(`BENCH_PROFILE must be one of ${Object.keys(PROFILE_TARGETS)}, cold`);
   log("building the bundles unminified, so the profile names functions");
   const bundle = buildBundle(undefined, "reference", { minify: false });
   const minimal = buildBundle(`${ROOT}bench/minimal/wrangler.toml`, "minimal", { minify: false });
+  if (target === "cold") {
+    console.log(await profileColdRequests(bundle.path, minimal.path, Number(process.env.BENCH_COLD_SAMPLES ?? 15)));
+    return;
+  }
   const inspectorPort = Number(process.env.BENCH_INSPECTOR_PORT ?? 9229);
   const services = await startServices(bundle.path, minimal.path, { inspectorPort });
   try {

@@ -33,7 +33,15 @@ export type TokenHandler = (call: TokenCall) => Promise<object>;
  * before the session check, once per isolate: what a stranger can cause is what every isolate's
  * start compiled before it was split off.
  */
-const issueRtcToken: TokenHandler = async (call) => (await import("./routes/rtc-token.ts")).issueRtcToken(call);
+let rtcHandler: TokenHandler | undefined;
+const issueRtcToken: TokenHandler = (call) =>
+  // Once loaded, called directly: an `import()` per request would be work on the warm path.
+  rtcHandler
+    ? rtcHandler(call)
+    : import("./routes/rtc-token.ts").then((loaded) => {
+        rtcHandler = loaded.issueRtcToken;
+        return rtcHandler(call);
+      });
 
 /** The door's paths, exactly as sent (no query, no trailing slash: those go to Hono). */
 const HANDLERS = new Map<string, TokenHandler>([
