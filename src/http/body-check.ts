@@ -52,32 +52,31 @@ export function jsonBody<S extends v.GenericSchema>(
   };
 }
 
-/** Each app's token body schemas, built on first use: by its ttl ranges, which its settings freeze. */
-const imSchemas = new WeakMap<object, ReturnType<typeof tokenRequestSchema>>();
-const rtcSchemas = new WeakMap<object, ReturnType<typeof rtcTokenRequestSchema>>();
+/** Each app's token body schemas, built on first use: by the ttl range they check, frozen with its settings. */
+const schemas = new WeakMap<object, v.GenericSchema>();
+
+/** The schema `build` makes for `range`, built once. */
+function schemaFor<S extends v.GenericSchema>(range: object, build: () => S): S {
+  let schema = schemas.get(range) as S | undefined;
+  if (!schema) {
+    schema = build();
+    schemas.set(range, schema);
+  }
+  return schema;
+}
 
 /** A `POST /v1/token` body (`readJsonObject`'s) checked for `app`'s ttl range. */
-export function imTokenBody(
-  app: Pick<AppConfig, "ttl">,
-  body: object | undefined,
-): v.InferOutput<ReturnType<typeof tokenRequestSchema>> {
-  let schema = imSchemas.get(app.ttl);
-  if (!schema) {
-    schema = tokenRequestSchema(app.ttl);
-    imSchemas.set(app.ttl, schema);
-  }
-  return checkJsonBody(body, schema);
+export function imTokenBody(app: Pick<AppConfig, "ttl">, body: object | undefined) {
+  return checkJsonBody(
+    body,
+    schemaFor(app.ttl, () => tokenRequestSchema(app.ttl)),
+  );
 }
 
 /** A `POST /v1/rtc/token` body (`readJsonObject`'s) checked for `app`'s RTC ttl range. */
-export function rtcTokenBody(
-  app: Pick<AppConfig, "rtcTtl">,
-  body: object | undefined,
-): v.InferOutput<ReturnType<typeof rtcTokenRequestSchema>> {
-  let schema = rtcSchemas.get(app.rtcTtl);
-  if (!schema) {
-    schema = rtcTokenRequestSchema(app.rtcTtl);
-    rtcSchemas.set(app.rtcTtl, schema);
-  }
-  return checkJsonBody(body, schema);
+export function rtcTokenBody(app: Pick<AppConfig, "rtcTtl">, body: object | undefined) {
+  return checkJsonBody(
+    body,
+    schemaFor(app.rtcTtl, () => rtcTokenRequestSchema(app.rtcTtl)),
+  );
 }

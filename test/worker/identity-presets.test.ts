@@ -335,18 +335,13 @@ describe("an OpenID provider's discovery document", () => {
       if (url === document.jwks_uri) return Response.json({ keys: [jwk] });
       return new Response("no", { status: 404 });
     };
-    const verifierNow = () => {
-      const config = parseConfig(
-        {
-          ...env,
-          SESSION_JWT_SECRET: "",
-          SESSION_OIDC_ISSUER: issuer,
-          SESSION_JWT_AUDIENCE: "app",
-        } as Env,
+    /** The one-issuer settings of an OpenID provider at `issuer`, as the Worker parses them. */
+    const oidcConfig = () =>
+      parseConfig(
+        { ...env, SESSION_JWT_SECRET: "", SESSION_OIDC_ISSUER: issuer, SESSION_JWT_AUDIENCE: "app" } as Env,
         ALL_PARSERS,
       );
-      return new SessionVerifier(config.session, { fetch: discoveryFetch });
-    };
+    const verifierNow = () => new SessionVerifier(oidcConfig().session, { fetch: discoveryFetch });
     const uid = uniqueUid();
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ sub: uid, iss: issuer, aud: "app", iat: now, exp: now + 600 })
@@ -361,15 +356,7 @@ describe("an OpenID provider's discovery document", () => {
     expect(await refusal(verifierNow(), hs)).toBe("oidc: alg not allowed for this issuer");
     // The provider moves its keys: once the old jwks_uri fails, the document is read again.
     let clock = Date.now();
-    const config = parseConfig(
-      {
-        ...env,
-        SESSION_JWT_SECRET: "",
-        SESSION_OIDC_ISSUER: issuer,
-        SESSION_JWT_AUDIENCE: "app",
-      } as Env,
-      ALL_PARSERS,
-    );
+    const config = oidcConfig();
     const clocked = new SessionVerifier(config.session, { fetch: discoveryFetch, now: () => clock });
     expect((await clocked.verify(token)).uid).toBe(uid);
     document = { ...document, jwks_uri: `${issuer}/moved-keys` };
