@@ -117,7 +117,7 @@ export async function loadSettingParsers(env: Env, forAccounts = false): Promise
 
 /** Whether a setting holds text that is not blank (a value of another type is `checkText`'s to refuse). */
 function hasText(value: unknown): boolean {
-  return typeof value === "string" && value.trim() !== "";
+  return typeof value === "string" && present(value) !== undefined;
 }
 
 /** NIM_APPS's parser, which `loadSettingParsers` loads when NIM_APPS is set. */
@@ -135,8 +135,6 @@ export function parseConfig(env: Env, parsers: SettingParsers, now: number = Dat
   checkText(env, problems);
   const { bad } = problems;
   const { apps, session } = parseAppsAndSessions(env, parsers, now, problems);
-  // Only NIM_APPS's entries have a match to check.
-  if (present(env.NIM_APPS) !== undefined) appListOf(parsers).checkMatches(apps, session, problems);
   checkDeployable(env, apps, problems);
 
   const adminToken = env.ADMIN_TOKEN || undefined;
@@ -306,8 +304,12 @@ function parseAppsAndSessions(
   const sessions = () => parseSessionSettings(env, problems.bad, problems.missing, parsers.providers);
   const listText = present(env.NIM_APPS);
   if (listText !== undefined) {
-    const apps = appListOf(parsers).parseAppList(env, listText, now, problems, parsers);
-    return { apps, session: sessions() };
+    const appList = appListOf(parsers);
+    const apps = appList.parseAppList(env, listText, now, problems, parsers);
+    const session = sessions();
+    // Only NIM_APPS's entries have a match to check.
+    appList.checkMatches(apps, session, problems);
+    return { apps, session };
   }
   const secrets = oneAppSecrets(env, problems);
   const nimApp = parseNimApp(env, DEFAULT_APP, now, problems, secrets);

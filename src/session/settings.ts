@@ -67,7 +67,7 @@ const SPEC_FIELDS: Record<string, keyof SessionSettings> = {
  * a `{"provider": "secret"}` entry stands for SESSION_JWT_SECRET). Every issuer with public keys has
  * an audience rule, or it is refused. Exported for the deploy preflight, which sees the vars but
  * not the secrets: with `secretKnown` false the secret is neither required nor checked.
- * `providers`: `providers.ts`, which a setting that names a provider needs (`namesProvider`).
+ * `providers`: `providers.ts`, which a setting that names a provider needs (`PROVIDER_SETTINGS`).
  */
 export function parseSessionSettings(
   env: SessionSettings,
@@ -76,7 +76,6 @@ export function parseSessionSettings(
   providers: Providers | undefined,
   secretKnown = true,
 ): SessionConfig {
-  if (namesProvider(env)) loadedParser(providers, PROVIDER_SETTINGS.join(", "));
   const secret = env.SESSION_JWT_SECRET || undefined;
   if (secret && byteLength(secret) < LIMITS.minSecretBytes) {
     // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
@@ -86,7 +85,7 @@ export function parseSessionSettings(
   const issuers =
     listText === undefined
       ? oneIssuer(env, secret, bad, () => secretKnown && missing("SESSION_JWT_SECRET or SESSION_PROVIDER"), providers)
-      : issuerList(env, listText, secret, secretKnown, bad, providers!);
+      : issuerList(env, listText, secret, secretKnown, bad, loadedParser(providers, "SESSION_ISSUERS"));
   return { issuers };
 }
 
@@ -97,10 +96,6 @@ export const PROVIDER_SETTINGS = [
   "SESSION_JWKS_URL",
   "SESSION_ISSUERS",
 ] as const;
-
-function namesProvider(env: SessionSettings): boolean {
-  return PROVIDER_SETTINGS.some((name) => present(env[name]) !== undefined);
-}
 
 /** SESSION_ISSUERS: several issuers, each entry with its own rules; the one-issuer settings must be unset. */
 function issuerList(
@@ -162,7 +157,7 @@ function oneIssuer(
     }
     const provider =
       setting === "SESSION_PROVIDER" ? value : setting === "SESSION_OIDC_ISSUER" ? `oidc:${value}` : `jwks:${value}`;
-    rule = providers!.issuerRule({ provider, ...spec }, secret);
+    rule = loadedParser(providers, setting).issuerRule({ provider, ...spec }, secret);
   }
   if (!Array.isArray(rule)) return [rule];
   for (const { field, rule: text } of rule) bad(field === "provider" ? setting! : SPEC_FIELDS[field]!, text);
